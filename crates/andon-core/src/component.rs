@@ -1,0 +1,210 @@
+//! The traits every component implements, so the umbrella can wire them without knowing their
+//! concrete types. Each has few required methods; each has a no-op implementation for tests and
+//! for features that are turned off.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AndonError;
+use crate::severity::HealthStatus;
+use crate::signal::AndonSignal;
+
+/// Receives every signal: the logger, the metrics recorder, the tracer, the alert manager, a
+/// history store. The umbrella fans a signal out to all of them.
+///
+/// `on_signal` is on the caller's hot path: do the cheap part there (format, count, enqueue) and
+/// leave slow work (network, disk) to a background task.
+#[async_trait]
+pub trait SignalSink: Send + Sync + fmt::Debug {
+    /// A short name for reports (`"log"`, `"metrics"`, `"alert"`).
+    fn name(&self) -> &'static str;
+
+    /// Takes one signal.
+    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError>;
+
+    /// Delivers everything accepted so far.
+    async fn flush(&self) -> Result<(), AndonError> {
+        Ok(())
+    }
+
+    /// Flushes and releases resources; later signals are refused.
+    async fn shutdown(&self) -> Result<(), AndonError> {
+        self.flush().await
+    }
+}
+
+/// A health judgement with its reasons.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// The overall status.
+    pub status: HealthStatus,
+    /// Why it is not healthy, one line per value over its threshold (empty when healthy).
+    pub reasons: Vec<String>,
+}
+
+/// A diagnostics snapshot as other components see it: the health, a one-line summary and the
+/// details as compact JSON, for alert notifications and history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosticsReport {
+    /// When it was taken.
+    #[serde(with = "crate::signal::rfc3339")]
+    pub taken_at: SystemTime,
+    /// The health judged from it.
+    pub health: Health,
+    /// One human line, such as `memory 42.0%, cpu 12.5%, load 0.61, disk / 71%`.
+    pub summary: String,
+    /// The snapshot as JSON, capped in size by the producer.
+    pub details: serde_json::Value,
+}
+
+/// Takes diagnostics snapshots of the host and the process (the observer implements it); the
+/// alert manager and the umbrella ask it for one when something critical happens.
+#[async_trait]
+pub trait DiagnosticsSource: Send + Sync + fmt::Debug {
+    /// Measures now.
+    async fn snapshot(&self) -> Result<DiagnosticsReport, AndonError>;
+
+    /// The health judged at the last check, without measuring again; `None` before the first.
+    fn last_health(&self) -> Option<Health> {
+        None
+    }
+}
+
+/// One series of a metric: its labels and current value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Label pairs, sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// The current value (a counter's total, a gauge's value).
+    pub value: f64,
+}
+
+impl Sample {
+    /// The value of label `name`, if present.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads current metric values (the metrics crate implements it); alert rules use it.
+pub trait MetricsSource: Send + Sync + fmt::Debug {
+    /// Every series of the counter or gauge `name`, with its labels.
+    fn samples(&self, name: &str) -> Vec<Sample>;
+
+    /// The value of the series of `name` whose labels include all of `labels`; the largest if
+    /// several match.
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.samples(name)
+            .into_iter()
+            .filter(|s| labels.iter().all(|(k, v)| s.label(k) == Some(v)))
+            .map(|s| s.value)
+            .reduce(f64::max)
+    }
+}
+
+/// Writes metric values (the metrics crate implements it); the observer exports its readings
+/// and components their own counters through it.
+pub trait MetricsSink: Send + Sync + fmt::Debug {
+    /// Sets gauge `name` with `labels` to `value`.
+    fn set_gauge(&self, name: &str, labels: &[(&str, &str)], value: f64);
+
+    /// Adds `delta` to counter `name` with `labels`.
+    fn add_counter(&self, name: &str, labels: &[(&str, &str)], delta: u64) {
+        let _ = (name, labels, delta);
+    }
+
+    /// Records `value` in histogram `name` with `labels`.
+    fn record_histogram(&self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let _ = (name, labels, value);
+    }
+
+    /// Gives `name` its HELP text; call once, before the first value.
+    fn describe(&self, name: &str, help: &str) {
+        let _ = (name, help);
+    }
+}
+
+/// Does nothing, successfully: the stand-in for a turned-off component.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Noop;
+
+#[async_trait]
+impl SignalSink for Noop {
+    fn name(&self) -> &'static str {
+        "noop"
+    }
+
+    async fn on_signal(&self, _signal: &AndonSignal) -> Result<(), AndonError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DiagnosticsSource for Noop {
+    async fn snapshot(&self) -> Result<DiagnosticsReport, AndonError> {
+        Ok(DiagnosticsReport {
+            taken_at: SystemTime::now(),
+            health: Health::default(),
+            summary: "diagnostics are turned off".to_owned(),
+            details: serde_json::Value::Null,
+        })
+    }
+}
+
+impl MetricsSource for Noop {
+    fn samples(&self, _name: &str) -> Vec<Sample> {
+        Vec::new()
+    }
+}
+
+impl MetricsSink for Noop {
+    fn set_gauge(&self, _name: &str, _labels: &[(&str, &str)], _value: f64) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Debug, Default)]
+    struct Fixed(Mutex<Vec<Sample>>);
+
+    impl MetricsSource for Fixed {
+        fn samples(&self, _name: &str) -> Vec<Sample> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    #[test]
+    fn value_matches_label_subsets_and_takes_the_largest() {
+        let source = Fixed(Mutex::new(vec![
+            Sample {
+                labels: vec![("queue".into(), "a".into()), ("zone".into(), "x".into())],
+                value: 5.0,
+            },
+            Sample {
+                labels: vec![("queue".into(), "b".into())],
+                value: 9.0,
+            },
+        ]));
+        assert_eq!(source.value("q", &[("queue", "a")]), Some(5.0));
+        assert_eq!(source.value("q", &[]), Some(9.0));
+        assert_eq!(source.value("q", &[("queue", "c")]), None);
+    }
+
+    #[tokio::test]
+    async fn noop_is_usable_everywhere() {
+        let sink: &dyn SignalSink = &Noop;
+        sink.on_signal(&AndonSignal::red("x")).await.unwrap();
+        sink.shutdown().await.unwrap();
+        let diag: &dyn DiagnosticsSource = &Noop;
+        assert_eq!(diag.snapshot().await.unwrap().health.status, HealthStatus::Healthy);
+        assert!(MetricsSource::samples(&Noop, "x").is_empty());
+    }
+}

@@ -1,0 +1,464 @@
+//! `[logger]`: structured logging.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::check;
+use crate::error::ConfigError;
+use crate::severity::LogLevel;
+
+/// `[logger]`: level, format, sampling, the bounded queue and the sinks.
+///
+/// ```toml
+/// [logger]
+/// level = "INFO"
+/// json_format = true
+/// sampling_enabled = true
+/// sample_ratio = 10
+/// sinks = ["Stdout", { type = "File", path = "/var/log/andon.log", level = "WARNING" }]
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggerConfig {
+    /// The lowest level recorded: DEBUG, INFO, WARNING or CRITICAL. Default INFO.
+    pub level: LogLevel,
+    /// One JSON object per line (`true`, the default) or a readable line of text.
+    pub json_format: bool,
+    /// Keep 1 in `sample_ratio` DEBUG and INFO records; WARNING and CRITICAL are never sampled.
+    pub sampling_enabled: bool,
+    /// With sampling on, 1 record in this many is kept. Default 10.
+    pub sample_ratio: u32,
+    /// Where records go; several at once, each with its own minimum level. Default `["Stdout"]`.
+    pub sinks: Vec<SinkConfig>,
+    /// How many records may wait for the writer thread. Default 65536.
+    pub queue_capacity: usize,
+    /// What a full queue does to DEBUG and INFO records: `"drop"` (counted, the default) or
+    /// `"block"`. WARNING and CRITICAL always wait: they are never dropped.
+    pub overflow: OverflowPolicy,
+    /// Messages longer than this many bytes are cut at a character boundary and marked. Default 16384.
+    pub max_message_bytes: usize,
+}
+
+impl Default for LoggerConfig {
+    fn default() -> Self {
+        LoggerConfig {
+            level: LogLevel::Info,
+            json_format: true,
+            sampling_enabled: true,
+            sample_ratio: 10,
+            sinks: vec![SinkConfig::Stdout { level: None }],
+            queue_capacity: 65_536,
+            overflow: OverflowPolicy::Drop,
+            max_message_bytes: 16_384,
+        }
+    }
+}
+
+impl LoggerConfig {
+    pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
+        if self.sample_ratio == 0 {
+            return Err(ConfigError::new(
+                check::key(section, "sample_ratio"),
+                "must be at least 1 (1 keeps every record; 10 keeps 1 in 10)",
+            ));
+        }
+        if self.sinks.is_empty() {
+            return Err(ConfigError::new(
+                check::key(section, "sinks"),
+                "must name at least one sink: Stdout, Stderr, File, Syslog or CloudLogging",
+            ));
+        }
+        if self.queue_capacity == 0 {
+            return Err(ConfigError::new(
+                check::key(section, "queue_capacity"),
+                "must be at least 1 (65536 is a good default)",
+            ));
+        }
+        if self.max_message_bytes < 64 {
+            return Err(ConfigError::new(
+                check::key(section, "max_message_bytes"),
+                format!("must be at least 64 (got {})", self.max_message_bytes),
+            ));
+        }
+        for (index, sink) in self.sinks.iter().enumerate() {
+            sink.validate(&format!("{section}.sinks.{index}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a full log queue does to DEBUG and INFO records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverflowPolicy {
+    /// Drop the record and count it: the caller never waits.
+    #[default]
+    Drop,
+    /// Wait for room: nothing is lost, the caller may wait.
+    Block,
+}
+
+/// Where log records go.
+///
+/// Written either as a name (`"Stdout"`, `"Stderr"`, `"File"`, `"Syslog"`, `"CloudLogging"`),
+/// which takes every default, or as a table with `type` and the sink's own keys:
+/// `{ type = "Syslog", transport = "tcp", address = "127.0.0.1:6514", level = "WARNING" }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum SinkConfig {
+    /// Standard output.
+    Stdout {
+        /// The lowest level this sink takes; default: the logger's level.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        level: Option<LogLevel>,
+    },
+    /// Standard error.
+    Stderr {
+        /// The lowest level this sink takes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        level: Option<LogLevel>,
+    },
+    /// A file, appended to, rotated by size.
+    File {
+        /// The file; its directory is created. Default `andon.log`.
+        #[serde(default = "default_log_path")]
+        path: PathBuf,
+        /// Rotate when the file reaches this many bytes; 0 never rotates. Default 100 MiB.
+        #[serde(default = "default_max_bytes")]
+        max_bytes: u64,
+        /// How many rotated files to keep (`andon.log.1` … `andon.log.N`). Default 5.
+        #[serde(default = "default_keep")]
+        keep: u32,
+        /// The lowest level this sink takes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        level: Option<LogLevel>,
+    },
+    /// A syslog server, RFC 5424 (or RFC 3164) over UDP, TCP or a unix socket.
+    Syslog {
+        /// `udp` (default), `tcp` (RFC 6587 octet counting) or `unix`.
+        #[serde(default)]
+        transport: SyslogTransport,
+        /// `host:port` for udp and tcp (default `127.0.0.1:514`), a socket path for unix
+        /// (default `/dev/log`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+        /// `rfc5424` (default) or `rfc3164`.
+        #[serde(default)]
+        format: SyslogFormat,
+        /// The facility name: `user` (default), `daemon`, `local0` … `local7`, …
+        #[serde(default = "default_facility")]
+        facility: String,
+        /// The APP-NAME field. Default `andon`.
+        #[serde(default = "default_app_name")]
+        app_name: String,
+        /// The lowest level this sink takes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        level: Option<LogLevel>,
+    },
+    /// Google Cloud Logging structured JSON, written where Cloud Run and GKE collect it.
+    CloudLogging {
+        /// The project id for the `logging.googleapis.com/trace` field; without it the trace
+        /// field is left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project_id: Option<String>,
+        /// `stdout` (default) or `{ file = "path" }`.
+        #[serde(default)]
+        output: CloudLoggingOutput,
+        /// The lowest level this sink takes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        level: Option<LogLevel>,
+    },
+}
+
+impl SinkConfig {
+    /// The sink's own minimum level, if it has one.
+    pub fn level(&self) -> Option<LogLevel> {
+        match self {
+            SinkConfig::Stdout { level }
+            | SinkConfig::Stderr { level }
+            | SinkConfig::File { level, .. }
+            | SinkConfig::Syslog { level, .. }
+            | SinkConfig::CloudLogging { level, .. } => *level,
+        }
+    }
+
+    /// The sink's kind, as written in `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkConfig::Stdout { .. } => "Stdout",
+            SinkConfig::Stderr { .. } => "Stderr",
+            SinkConfig::File { .. } => "File",
+            SinkConfig::Syslog { .. } => "Syslog",
+            SinkConfig::CloudLogging { .. } => "CloudLogging",
+        }
+    }
+
+    fn short(name: &str) -> Option<Self> {
+        Some(match name {
+            "Stdout" => SinkConfig::Stdout { level: None },
+            "Stderr" => SinkConfig::Stderr { level: None },
+            "File" => SinkConfig::File {
+                path: default_log_path(),
+                max_bytes: default_max_bytes(),
+                keep: default_keep(),
+                level: None,
+            },
+            "Syslog" => SinkConfig::Syslog {
+                transport: SyslogTransport::default(),
+                address: None,
+                format: SyslogFormat::default(),
+                facility: default_facility(),
+                app_name: default_app_name(),
+                level: None,
+            },
+            "CloudLogging" => SinkConfig::CloudLogging {
+                project_id: None,
+                output: CloudLoggingOutput::default(),
+                level: None,
+            },
+            _ => return None,
+        })
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        match self {
+            SinkConfig::File { path, .. } if path.as_os_str().is_empty() => Err(ConfigError::new(
+                format!("{key}.path"),
+                "must name a file, such as \"/var/log/andon.log\"",
+            )),
+            SinkConfig::Syslog {
+                transport: SyslogTransport::Udp | SyslogTransport::Tcp,
+                address: Some(address),
+                ..
+            } if address.parse::<std::net::SocketAddr>().is_err() && !address.contains(':') => {
+                Err(ConfigError::new(
+                    format!("{key}.address"),
+                    format!("`{address}` is not host:port, such as \"127.0.0.1:514\""),
+                ))
+            }
+            SinkConfig::Syslog { facility, .. } if !FACILITIES.contains(&facility.as_str()) => {
+                Err(ConfigError::new(
+                    format!("{key}.facility"),
+                    format!("unknown facility `{facility}`: use one of {}", FACILITIES.join(", ")),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The syslog facility names, in RFC 5424 order.
+pub(crate) const FACILITIES: &[&str] = &[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
+fn default_log_path() -> PathBuf {
+    PathBuf::from("andon.log")
+}
+fn default_max_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+fn default_keep() -> u32 {
+    5
+}
+fn default_facility() -> String {
+    "user".to_owned()
+}
+fn default_app_name() -> String {
+    "andon".to_owned()
+}
+
+/// How syslog messages travel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogTransport {
+    /// One datagram per message.
+    #[default]
+    Udp,
+    /// A stream with RFC 6587 octet-counting framing.
+    Tcp,
+    /// A unix datagram socket, such as `/dev/log`.
+    Unix,
+}
+
+/// The syslog message format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogFormat {
+    /// RFC 5424.
+    #[default]
+    Rfc5424,
+    /// RFC 3164 (BSD syslog).
+    Rfc3164,
+}
+
+/// Where Cloud Logging records are written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudLoggingOutput {
+    /// Standard output, where Cloud Run and GKE collect logs.
+    #[default]
+    Stdout,
+    /// A file an agent tails.
+    File(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for SinkConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SinkVisitor;
+
+        impl<'de> Visitor<'de> for SinkVisitor {
+            type Value = SinkConfig;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a sink name (\"Stdout\", \"Stderr\", \"File\", \"Syslog\", \"CloudLogging\") or a table with `type`",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<SinkConfig, E> {
+                SinkConfig::short(name).ok_or_else(|| {
+                    E::custom(format!(
+                        "unknown sink `{name}`: use Stdout, Stderr, File, Syslog or CloudLogging"
+                    ))
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SinkConfig, A::Error> {
+                Tagged::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| t.0)
+            }
+        }
+
+        deserializer.deserialize_any(SinkVisitor)
+    }
+}
+
+/// The table form, through serde's derived, internally tagged representation.
+struct Tagged(SinkConfig);
+
+impl<'de> Deserialize<'de> for Tagged {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(remote = "SinkConfig", tag = "type", deny_unknown_fields)]
+        #[allow(dead_code)] // fields are read by serde's generated code
+        enum Remote {
+            Stdout {
+                #[serde(default)]
+                level: Option<LogLevel>,
+            },
+            Stderr {
+                #[serde(default)]
+                level: Option<LogLevel>,
+            },
+            File {
+                #[serde(default = "default_log_path")]
+                path: PathBuf,
+                #[serde(default = "default_max_bytes")]
+                max_bytes: u64,
+                #[serde(default = "default_keep")]
+                keep: u32,
+                #[serde(default)]
+                level: Option<LogLevel>,
+            },
+            Syslog {
+                #[serde(default)]
+                transport: SyslogTransport,
+                #[serde(default)]
+                address: Option<String>,
+                #[serde(default)]
+                format: SyslogFormat,
+                #[serde(default = "default_facility")]
+                facility: String,
+                #[serde(default = "default_app_name")]
+                app_name: String,
+                #[serde(default)]
+                level: Option<LogLevel>,
+            },
+            CloudLogging {
+                #[serde(default)]
+                project_id: Option<String>,
+                #[serde(default)]
+                output: CloudLoggingOutput,
+                #[serde(default)]
+                level: Option<LogLevel>,
+            },
+        }
+        Remote::deserialize(deserializer).map(Tagged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AndonConfig;
+
+    #[test]
+    fn short_and_table_forms_mix() {
+        let config = AndonConfig::from_toml_str(
+            r#"
+            [logger]
+            sinks = [
+              "Stdout",
+              { type = "File", path = "/tmp/a.log", level = "WARNING" },
+              { type = "Syslog", transport = "tcp", address = "127.0.0.1:6514", facility = "local3" },
+              { type = "CloudLogging", project_id = "p1", output = { file = "/tmp/c.log" } },
+            ]
+            "#,
+        )
+        .unwrap();
+        let sinks = &config.logger.sinks;
+        assert_eq!(sinks[0], SinkConfig::Stdout { level: None });
+        assert_eq!(sinks[1].level(), Some(LogLevel::Warning));
+        match &sinks[1] {
+            SinkConfig::File { path, keep, .. } => {
+                assert_eq!(path, &PathBuf::from("/tmp/a.log"));
+                assert_eq!(*keep, 5);
+            }
+            other => panic!("{other:?}"),
+        }
+        match &sinks[2] {
+            SinkConfig::Syslog { transport, facility, format, .. } => {
+                assert_eq!(*transport, SyslogTransport::Tcp);
+                assert_eq!(facility, "local3");
+                assert_eq!(*format, SyslogFormat::Rfc5424);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(sinks[3].kind(), "CloudLogging");
+    }
+
+    #[test]
+    fn a_sink_table_with_an_unknown_key_is_an_error() {
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"File\", pth = \"x.log\" }]\n",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("unknown field `pth`"), "{err}");
+        assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn an_unknown_sink_name_says_what_is_allowed() {
+        let err = AndonConfig::from_toml_str("[logger]\nsinks = [\"Kafka\"]\n").unwrap_err();
+        assert!(
+            err.message
+                .contains("unknown sink `Kafka`: use Stdout, Stderr, File, Syslog or CloudLogging"),
+            "{err}"
+        );
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.0"));
+    }
+
+    #[test]
+    fn a_bad_facility_is_named() {
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"Syslog\", facility = \"local9\" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.facility"));
+        assert!(err.message.contains("unknown facility `local9`"), "{err}");
+    }
+}

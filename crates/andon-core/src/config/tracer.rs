@@ -1,0 +1,98 @@
+//! `[tracer]`: OpenTelemetry tracing.
+
+use serde::{Deserialize, Serialize};
+
+use super::check;
+use crate::error::ConfigError;
+
+/// `[tracer]`: service identity, sampling and the OTLP exporter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TracerConfig {
+    /// `service.name` of every span. Default `ggen-andon`.
+    pub service_name: String,
+    /// Create and export spans. Default `true`.
+    pub enabled: bool,
+    /// The fraction of new traces kept, 0 to 1 (parent-based). Default 0.01: 1% in production;
+    /// use 1.0 in development.
+    pub sampling_ratio: f64,
+    /// Where spans are sent over OTLP: a Jaeger, Tempo or OpenTelemetry Collector.
+    /// Default `http://localhost:4317` (OTLP/gRPC).
+    pub otlp_endpoint: String,
+    /// `grpc` (default, port 4317) or `http` (OTLP/HTTP protobuf, port 4318).
+    pub protocol: OtlpProtocol,
+    /// Ended spans that may wait for export; beyond it spans are dropped and counted. Default 65536.
+    pub max_queue_size: usize,
+    /// Spans per export request. Default 512.
+    pub max_export_batch_size: usize,
+    /// How often queued spans are sent, in milliseconds. Default 200, well inside the design's
+    /// 500 ms export budget.
+    pub scheduled_delay_ms: u64,
+    /// How long one export may take, in milliseconds. Default 10000.
+    pub export_timeout_ms: u64,
+}
+
+impl Default for TracerConfig {
+    fn default() -> Self {
+        TracerConfig {
+            service_name: "ggen-andon".to_owned(),
+            enabled: true,
+            sampling_ratio: 0.01,
+            otlp_endpoint: "http://localhost:4317".to_owned(),
+            protocol: OtlpProtocol::Grpc,
+            max_queue_size: 65_536,
+            max_export_batch_size: 512,
+            scheduled_delay_ms: 200,
+            export_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl TracerConfig {
+    pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
+        check::not_empty(section, "service_name", &self.service_name)?;
+        if !(0.0..=1.0).contains(&self.sampling_ratio) {
+            return Err(ConfigError::new(
+                check::key(section, "sampling_ratio"),
+                format!(
+                    "must be between 0 and 1 (got {}): use 1.0 to keep every trace, 0.01 to keep 1%",
+                    self.sampling_ratio
+                ),
+            ));
+        }
+        if !(self.otlp_endpoint.starts_with("http://") || self.otlp_endpoint.starts_with("https://"))
+        {
+            return Err(ConfigError::new(
+                check::key(section, "otlp_endpoint"),
+                format!(
+                    "`{}` is not an http:// or https:// URL, such as \"http://localhost:4317\"",
+                    self.otlp_endpoint
+                ),
+            ));
+        }
+        if self.max_queue_size == 0 || self.max_export_batch_size == 0 {
+            return Err(ConfigError::new(
+                check::key(section, "max_queue_size"),
+                "the queue and the batch must each hold at least 1 span",
+            ));
+        }
+        if self.max_export_batch_size > self.max_queue_size {
+            return Err(ConfigError::new(
+                check::key(section, "max_export_batch_size"),
+                "must not exceed max_queue_size",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC (port 4317).
+    #[default]
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (port 4318).
+    Http,
+}

@@ -1,0 +1,67 @@
+//! The shared vocabulary of andon: signals, severities, configuration, errors, the line, and
+//! the traits every component implements.
+//!
+//! andon brings the Toyota Production System's *Andon cord* to software. Any part of a program
+//! can pull the cord with an [`AndonSignal`] — RED (stop the line), YELLOW (warning) or GREEN
+//! (normal) — and every component makes it visible: a log record, metrics, a span, alerts, a
+//! diagnostics snapshot, and for RED a stopped [`Line`] that workers halt on until someone
+//! resumes it.
+//!
+//! This crate does no I/O and has no runtime of its own, so every andon crate can depend on it.
+//! Most programs use the `andon` umbrella crate instead, which re-exports this one.
+//!
+//! # Example
+//!
+//! ```
+//! use andon_core::{AndonConfig, AndonSignal, Color, Line, LogLevel};
+//!
+//! let config = AndonConfig::from_toml_str("[logger]\nlevel = \"WARNING\"\n")?;
+//! assert_eq!(config.logger.level, LogLevel::Warning);
+//!
+//! let signal = AndonSignal::red("Queue overflow - stop processing")
+//!     .with_component("queue-handler")
+//!     .with_trace_id("trace-123");
+//! assert_eq!(signal.log_level(), LogLevel::Critical);
+//!
+//! let line = Line::new();
+//! if config.line.stops(signal.color(), signal.component()) {
+//!     line.stop(signal);
+//! }
+//! assert!(line.checkpoint().is_err());
+//! line.resume("alice", Some("queue drained"));
+//! assert!(line.checkpoint().is_ok());
+//! # Ok::<(), andon_core::AndonError>(())
+//! ```
+//!
+//! # Crate feature flags
+//!
+//! This crate has no optional features.
+//!
+//! # Related crates
+//!
+//! - `andon`: the umbrella, with `AndonSystem`.
+//! - `andon-log`, `andon-metrics`, `andon-trace`, `andon-observe`, `andon-alert`: the components,
+//!   each implementing the traits in [`component`].
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod component;
+pub mod config;
+mod error;
+mod line;
+mod severity;
+mod signal;
+
+#[doc(inline)]
+pub use component::{
+    DiagnosticsReport, DiagnosticsSource, Health, MetricsSink, MetricsSource, Noop, Sample,
+    SignalSink,
+};
+#[doc(inline)]
+pub use config::AndonConfig;
+pub use error::{AndonError, BoxError, ConfigError};
+pub use line::{Line, LineState, LineStopped, LineWatch, Resumption};
+pub use severity::{AlertSeverity, HealthStatus, LogLevel, ParseLevelError};
+pub use signal::{AndonSignal, Color, ParseColorError, ParseSignalIdError, SignalId, rfc3339};
+
+/// The `async_trait` attribute the component traits are written with, for implementors.
+pub use async_trait::async_trait;
