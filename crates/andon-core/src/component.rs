@@ -130,6 +130,50 @@ pub trait MetricsSink: Send + Sync + fmt::Debug {
     }
 }
 
+/// The W3C ids of a span: 16 bytes of trace id, 8 of span id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceIds {
+    /// The trace id (never all zero).
+    pub trace_id: [u8; 16],
+    /// The span id (never all zero).
+    pub span_id: [u8; 8],
+}
+
+impl TraceIds {
+    /// The trace id as 32 lower-case hex digits, the W3C and OpenTelemetry form.
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+
+    /// The span id as 16 lower-case hex digits.
+    pub fn span_id_hex(&self) -> String {
+        hex(&self.span_id)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// Tells which span is active in the caller's context (the tracer implements it), so that a log
+/// record carries the trace and span ids of the code that wrote it and logs join traces.
+pub trait TraceContext: Send + Sync + fmt::Debug {
+    /// The ids of the active span, or `None` outside any sampled span.
+    fn current(&self) -> Option<TraceIds>;
+}
+
+impl TraceContext for Noop {
+    fn current(&self) -> Option<TraceIds> {
+        None
+    }
+}
+
 /// Does nothing, successfully: the stand-in for a turned-off component.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Noop;
@@ -196,6 +240,17 @@ mod tests {
         assert_eq!(source.value("q", &[("queue", "a")]), Some(5.0));
         assert_eq!(source.value("q", &[]), Some(9.0));
         assert_eq!(source.value("q", &[("queue", "c")]), None);
+    }
+
+    #[test]
+    fn trace_ids_render_as_w3c_hex() {
+        let ids = TraceIds {
+            trace_id: [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36],
+            span_id: [0, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7],
+        };
+        assert_eq!(ids.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ids.span_id_hex(), "00f067aa0ba902b7");
+        assert_eq!(TraceContext::current(&Noop), None);
     }
 
     #[tokio::test]

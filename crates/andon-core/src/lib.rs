@@ -54,7 +54,7 @@ mod signal;
 #[doc(inline)]
 pub use component::{
     DiagnosticsReport, DiagnosticsSource, Health, MetricsSink, MetricsSource, Noop, Sample,
-    SignalSink,
+    SignalSink, TraceContext, TraceIds,
 };
 #[doc(inline)]
 pub use config::AndonConfig;
