@@ -1,1 +1,50 @@
-fn main(){}
+//! `cargo xtask`: the project's automation, in Rust, with no dependencies beyond `anyhow`.
+//!
+//! - `cargo xtask ci`: sets up what is missing on a fresh Debian machine, then runs every check
+//!   in order, stopping at the first failure with a summary.
+//! - `cargo xtask setup`: only the set-up (cargo-deny, the real peers, the Python virtualenv).
+//! - `cargo xtask deny`: only `cargo deny` against the advisory snapshot.
+
+mod ci;
+mod deny;
+mod setup;
+mod shell;
+
+use std::path::PathBuf;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci       set up what is missing, then fmt, clippy, test, each feature alone, doc and deny
+  setup    install what the checks and tests need (cargo-deny, prometheus, alertmanager,
+           rsyslog, chromium, the Python peers) and skip what is present
+  deny     run cargo deny against the advisory database snapshot in ../shared/advisory-db
+";
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(),
+        Some("setup") => setup::run(),
+        Some("deny") => deny::run(),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            return std::process::ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root, found from this crate's manifest directory.
+fn root() -> PathBuf {
+    let xtask = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().map_or(xtask.clone(), PathBuf::from)
+}

@@ -1,0 +1,1 @@
+//! The andon umbrella (being built).

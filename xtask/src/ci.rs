@@ -1,0 +1,77 @@
+//! `cargo xtask ci`: set-up, then every check in order, failing on the first failure.
+
+use std::time::Instant;
+
+use crate::shell::run;
+
+/// The umbrella's features, each of which must build alone.
+const FEATURES: &[&str] = &["log", "metrics", "trace", "observe", "alert"];
+
+pub(crate) fn run() -> anyhow::Result<()> {
+    let root = crate::root();
+    let mut done: Vec<(String, std::time::Duration)> = Vec::new();
+    let started = Instant::now();
+
+    let mut step = |name: &str, f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<()> {
+        println!("\n==> {name}");
+        let t = Instant::now();
+        let result = f();
+        let took = t.elapsed();
+        match &result {
+            Ok(()) => done.push((name.to_owned(), took)),
+            Err(_) => {
+                eprintln!("\n==> FAILED: {name} (after {took:.0?})");
+                for (n, d) in &done {
+                    eprintln!("    ok   {n} ({d:.0?})");
+                }
+                eprintln!("    FAIL {name}");
+            }
+        }
+        result
+    };
+
+    step("set up (cargo-deny, real peers, Python peers)", &mut || {
+        crate::setup::run_setup(&root)
+    })?;
+    step("cargo fmt --check", &mut || {
+        run(&root, "cargo", &["fmt", "--all", "--", "--check"], &[])
+    })?;
+    step("cargo clippy", &mut || {
+        run(
+            &root,
+            "cargo",
+            &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+            &[],
+        )
+    })?;
+    step("cargo test", &mut || {
+        run(&root, "cargo", &["test", "--workspace", "--all-features"], &[("CI", "true")])
+    })?;
+    step("each umbrella feature alone", &mut || {
+        run(&root, "cargo", &["check", "-p", "andon", "--no-default-features"], &[])?;
+        for feature in FEATURES {
+            run(
+                &root,
+                "cargo",
+                &["check", "-p", "andon", "--no-default-features", "--features", feature],
+                &[],
+            )?;
+        }
+        Ok(())
+    })?;
+    step("cargo doc", &mut || {
+        run(
+            &root,
+            "cargo",
+            &["doc", "--workspace", "--no-deps", "--all-features"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        )
+    })?;
+    step("cargo deny", &mut || crate::deny::run_deny(&root))?;
+
+    println!("\n==> all checks passed in {:.0?}", started.elapsed());
+    for (name, took) in &done {
+        println!("    ok {name} ({took:.0?})");
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! `cargo xtask setup`: installs what the checks and the real-peer tests need, skipping what is
+//! present. Debian packages need root; without it the exact command is printed and set-up stops.
+
+use std::path::Path;
+
+use anyhow::bail;
+
+use crate::shell::{have, run, succeeds};
+
+/// Debian packages of the real peers: (binary that proves it is installed, package).
+const DEBIAN_PEERS: &[(&str, &str)] = &[
+    ("prometheus", "prometheus"),
+    ("promtool", "prometheus"),
+    ("prometheus-alertmanager", "prometheus-alertmanager"),
+    ("rsyslogd", "rsyslog"),
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
+    ("python3", "python3"),
+];
+
+/// Python packages of the peers' virtualenv: (module to import, package).
+const PYTHON_PEERS: &[(&str, &str)] = &[
+    ("aiosmtpd", "aiosmtpd"),
+    ("opentelemetry.sdk", "opentelemetry-sdk"),
+    ("opentelemetry.propagate", "opentelemetry-api"),
+];
+
+pub(crate) fn run_setup(root: &Path) -> anyhow::Result<()> {
+    cargo_deny(root)?;
+    debian_peers(root)?;
+    python_peers(root)?;
+    Ok(())
+}
+
+pub(crate) fn run() -> anyhow::Result<()> {
+    run_setup(&crate::root())
+}
+
+fn cargo_deny(root: &Path) -> anyhow::Result<()> {
+    if succeeds("cargo", &["deny", "--version"]) {
+        println!("setup: cargo-deny is installed");
+        return Ok(());
+    }
+    println!("setup: installing cargo-deny (about 3 minutes on 2 cores)");
+    run(root, "cargo", &["install", "--locked", "cargo-deny"], &[])
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn debian_peers(root: &Path) -> anyhow::Result<()> {
+    let mut missing: Vec<&str> = DEBIAN_PEERS
+        .iter()
+        .filter(|(binary, _)| !have(binary))
+        .map(|(_, package)| *package)
+        .collect();
+    missing.dedup();
+    if missing.is_empty() {
+        println!("setup: the real peers are installed (prometheus, promtool, alertmanager, rsyslog, chromium)");
+        return Ok(());
+    }
+    let command = format!(
+        "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {}",
+        missing.join(" ")
+    );
+    if !is_root() {
+        bail!("these packages are missing: {}\nrun as root:\n  {command}", missing.join(" "));
+    }
+    println!("setup: installing {}", missing.join(" "));
+    run(root, "apt-get", &["update", "-qq"], &[])?;
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(missing.iter().copied());
+    run(root, "apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")])?;
+    // The packages may start their services; the tests start their own instances on free
+    // ports, so stop the system ones (best effort: a container often has none running).
+    for service in ["prometheus", "prometheus-alertmanager", "rsyslog", "prometheus-node-exporter"] {
+        let _ = succeeds("service", &[service, "stop"]);
+    }
+    Ok(())
+}
+
+fn python_peers(root: &Path) -> anyhow::Result<()> {
+    let venv = root.join("target/peers/venv");
+    let python = venv.join("bin/python3");
+    let imports = PYTHON_PEERS.iter().map(|(m, _)| format!("import {m}")).collect::<Vec<_>>().join("; ");
+    if python.is_file() && succeeds(&python.to_string_lossy(), &["-c", &imports]) {
+        println!("setup: the Python peers are installed in {}", venv.display());
+        return Ok(());
+    }
+    println!("setup: creating the Python peers' virtualenv in {}", venv.display());
+    let venv_text = venv.to_string_lossy().into_owned();
+    run(root, "python3", &["-m", "venv", &venv_text], &[])?;
+    let python_text = python.to_string_lossy().into_owned();
+    let mut args = vec!["-m", "pip", "install", "--quiet", "--disable-pip-version-check"];
+    args.extend(PYTHON_PEERS.iter().map(|(_, p)| *p));
+    run(root, &python_text, &args, &[])
+}
