@@ -40,20 +40,45 @@ pub(crate) fn run() -> anyhow::Result<()> {
         run(
             &root,
             "cargo",
-            &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ],
             &[],
         )
     })?;
     step("cargo test", &mut || {
-        run(&root, "cargo", &["test", "--workspace", "--all-features"], &[("CI", "true")])
+        run(
+            &root,
+            "cargo",
+            &["test", "--workspace", "--all-features"],
+            &[("CI", "true")],
+        )
     })?;
     step("each umbrella feature alone", &mut || {
-        run(&root, "cargo", &["check", "-p", "andon", "--no-default-features"], &[])?;
+        run(
+            &root,
+            "cargo",
+            &["check", "-p", "andon", "--no-default-features"],
+            &[],
+        )?;
         for feature in FEATURES {
             run(
                 &root,
                 "cargo",
-                &["check", "-p", "andon", "--no-default-features", "--features", feature],
+                &[
+                    "check",
+                    "-p",
+                    "andon",
+                    "--no-default-features",
+                    "--features",
+                    feature,
+                ],
                 &[],
             )?;
         }

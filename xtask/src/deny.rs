@@ -20,7 +20,10 @@ fn snapshot(root: &Path) -> Option<PathBuf> {
         std::env::var_os("ANDON_ADVISORY_DB").map(PathBuf::from),
         root.parent().map(|p| p.join("shared/advisory-db")),
     ];
-    candidates.into_iter().flatten().find(|p| p.join("crates").is_dir())
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("crates").is_dir())
 }
 
 /// Runs cargo deny. Without a snapshot: advisories are skipped, loudly, and the other three
@@ -32,12 +35,18 @@ pub(crate) fn run_deny(root: &Path) -> anyhow::Result<()> {
             "{line}\nNO ADVISORY DATABASE SNAPSHOT: ../shared/advisory-db is missing and ANDON_ADVISORY_DB is unset.\n\
              Advisories are NOT checked; licenses, bans and sources are.\n{line}"
         );
-        return run(root, "cargo", &["deny", "--offline", "check", "licenses", "bans", "sources"], &[]);
+        return run(
+            root,
+            "cargo",
+            &["deny", "--offline", "check", "licenses", "bans", "sources"],
+            &[],
+        );
     };
     let work = std::env::temp_dir().join(format!("andon-deny-{}", std::process::id()));
     let db = work.join("advisory-dbs").join(DB_DIR);
     if work.exists() {
-        std::fs::remove_dir_all(&work).with_context(|| format!("cannot clear {}", work.display()))?;
+        std::fs::remove_dir_all(&work)
+            .with_context(|| format!("cannot clear {}", work.display()))?;
     }
     std::fs::create_dir_all(&db).with_context(|| format!("cannot create {}", db.display()))?;
     copy_dir(&snapshot, &db)?;
@@ -56,9 +65,16 @@ pub(crate) fn run_deny(root: &Path) -> anyhow::Result<()> {
     };
     git(&["init", "--quiet"])?;
     git(&["add", "--all"])?;
-    git(&["commit", "--quiet", "--no-gpg-sign", "-m", "RustSec advisory database snapshot"])?;
+    git(&[
+        "commit",
+        "--quiet",
+        "--no-gpg-sign",
+        "-m",
+        "RustSec advisory database snapshot",
+    ])?;
 
-    let config = std::fs::read_to_string(root.join("deny.toml")).context("cannot read deny.toml")?;
+    let config =
+        std::fs::read_to_string(root.join("deny.toml")).context("cannot read deny.toml")?;
     let db_path = work.join("advisory-dbs");
     let config = config.replacen(
         "[advisories]",
@@ -68,7 +84,12 @@ pub(crate) fn run_deny(root: &Path) -> anyhow::Result<()> {
     let config_path = work.join("deny.toml");
     std::fs::write(&config_path, config).context("cannot write the temporary deny.toml")?;
     let config_text = config_path.to_string_lossy().into_owned();
-    let result = run(root, "cargo", &["deny", "--offline", "check", "--config", &config_text], &[]);
+    let result = run(
+        root,
+        "cargo",
+        &["deny", "--offline", "check", "--config", &config_text],
+        &[],
+    );
     let _ = std::fs::remove_dir_all(&work);
     result
 }
@@ -78,7 +99,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
 }
 
 fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
         let entry = entry?;
         let target = to.join(entry.file_name());
         if entry.file_type()?.is_dir() {

@@ -9,6 +9,7 @@ mod ci;
 mod deny;
 mod setup;
 mod shell;
+mod tidy;
 
 use std::path::PathBuf;
 

@@ -60,7 +60,9 @@ fn debian_peers(root: &Path) -> anyhow::Result<()> {
         .collect();
     missing.dedup();
     if missing.is_empty() {
-        println!("setup: the real peers are installed (prometheus, promtool, alertmanager, rsyslog, chromium)");
+        println!(
+            "setup: the real peers are installed (prometheus, promtool, alertmanager, rsyslog, chromium)"
+        );
         return Ok(());
     }
     let command = format!(
@@ -68,16 +70,29 @@ fn debian_peers(root: &Path) -> anyhow::Result<()> {
         missing.join(" ")
     );
     if !is_root() {
-        bail!("these packages are missing: {}\nrun as root:\n  {command}", missing.join(" "));
+        bail!(
+            "these packages are missing: {}\nrun as root:\n  {command}",
+            missing.join(" ")
+        );
     }
     println!("setup: installing {}", missing.join(" "));
     run(root, "apt-get", &["update", "-qq"], &[])?;
     let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
     args.extend(missing.iter().copied());
-    run(root, "apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")])?;
+    run(
+        root,
+        "apt-get",
+        &args,
+        &[("DEBIAN_FRONTEND", "noninteractive")],
+    )?;
     // The packages may start their services; the tests start their own instances on free
     // ports, so stop the system ones (best effort: a container often has none running).
-    for service in ["prometheus", "prometheus-alertmanager", "rsyslog", "prometheus-node-exporter"] {
+    for service in [
+        "prometheus",
+        "prometheus-alertmanager",
+        "rsyslog",
+        "prometheus-node-exporter",
+    ] {
         let _ = succeeds("service", &[service, "stop"]);
     }
     Ok(())
@@ -86,16 +101,32 @@ fn debian_peers(root: &Path) -> anyhow::Result<()> {
 fn python_peers(root: &Path) -> anyhow::Result<()> {
     let venv = root.join("target/peers/venv");
     let python = venv.join("bin/python3");
-    let imports = PYTHON_PEERS.iter().map(|(m, _)| format!("import {m}")).collect::<Vec<_>>().join("; ");
+    let imports = PYTHON_PEERS
+        .iter()
+        .map(|(m, _)| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
     if python.is_file() && succeeds(&python.to_string_lossy(), &["-c", &imports]) {
-        println!("setup: the Python peers are installed in {}", venv.display());
+        println!(
+            "setup: the Python peers are installed in {}",
+            venv.display()
+        );
         return Ok(());
     }
-    println!("setup: creating the Python peers' virtualenv in {}", venv.display());
+    println!(
+        "setup: creating the Python peers' virtualenv in {}",
+        venv.display()
+    );
     let venv_text = venv.to_string_lossy().into_owned();
     run(root, "python3", &["-m", "venv", &venv_text], &[])?;
     let python_text = python.to_string_lossy().into_owned();
-    let mut args = vec!["-m", "pip", "install", "--quiet", "--disable-pip-version-check"];
+    let mut args = vec![
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ];
     args.extend(PYTHON_PEERS.iter().map(|(_, p)| *p));
     run(root, &python_text, &args, &[])
 }

@@ -7,8 +7,16 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 /// Runs `program args…` in `dir` with `envs`, echoing the command; fails on a non-zero exit.
-pub(crate) fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<()> {
-    let shown = std::iter::once(program).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
+pub(crate) fn run(
+    dir: &Path,
+    program: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let shown = std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
     let env_shown: String = envs.iter().map(|(k, v)| format!("{k}={v} ")).collect();
     println!("$ {env_shown}{shown}");
     let started = Instant::now();
@@ -19,7 +27,10 @@ pub(crate) fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)
         .status()
         .with_context(|| format!("cannot run `{program}`: is it installed?"))?;
     if !status.success() {
-        bail!("`{shown}` failed ({status}) after {:.0?}", started.elapsed());
+        bail!(
+            "`{shown}` failed ({status}) after {:.0?}",
+            started.elapsed()
+        );
     }
     Ok(())
 }

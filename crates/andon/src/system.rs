@@ -1,0 +1,452 @@
+//! `AndonSystem`: one signal fanned out to every enabled component, the line, and an orderly
+//! shutdown.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use andon_core::{
+    AndonConfig, AndonError, AndonSignal, Color, DiagnosticsReport, DiagnosticsSource, Line,
+    LineState, MetricsSink, SignalId, SignalSink, async_trait,
+};
+use tokio::sync::broadcast;
+
+use crate::board::{Board, BoardSnapshot};
+use crate::error::{PartFailure, ShutdownError, SignalError};
+
+/// How long [`AndonSystem::shutdown`] waits for each component by default.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Something that happened in the system, for live views (the agent's event stream).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SystemEvent {
+    /// A signal was raised.
+    Signal(Arc<AndonSignal>),
+    /// The line stopped or resumed.
+    Line(LineState),
+    /// A diagnostics snapshot was taken for a RED signal.
+    Diagnostics(Arc<DiagnosticsReport>),
+}
+
+/// What [`AndonSystem::signal_problem`] did with a signal.
+#[derive(Debug, Clone)]
+pub struct SignalOutcome {
+    /// The signal's id.
+    pub id: SignalId,
+    /// Whether this signal stopped the line.
+    pub stopped_line: bool,
+    /// Whether this signal resumed the line (`auto_resume_on_green`).
+    pub resumed_line: bool,
+    /// The components that took the signal, in order.
+    pub delivered_to: Vec<&'static str>,
+}
+
+/// The whole andon system: every enabled component wired together, and the line.
+///
+/// Cloning is cheap and every clone is the same system.
+///
+/// ```no_run
+/// use andon::{AndonConfig, AndonSignal, AndonSystem};
+///
+/// # async fn run() -> Result<(), andon::AndonError> {
+/// let system = AndonSystem::new(AndonConfig::default()).await?;
+/// let signal = AndonSignal::red("Queue overflow - stop processing")
+///     .with_component("queue-handler")
+///     .with_trace_id("trace-123");
+/// system.signal_problem(signal).await?;
+/// assert!(!system.line().is_running());
+/// system.line().resume("alice", Some("queue drained"));
+/// system.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AndonSystem {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: AndonConfig,
+    pub(crate) line: Line,
+    /// Components that take every signal, in fan-out (and shutdown) order.
+    pub(crate) sinks: Vec<Arc<dyn SignalSink>>,
+    pub(crate) diagnostics: Option<Arc<dyn DiagnosticsSource>>,
+    pub(crate) metrics_sink: Option<Arc<dyn MetricsSink>>,
+    pub(crate) components: crate::wire::Components,
+    board: Board,
+    events: broadcast::Sender<SystemEvent>,
+    last_diagnostics: Mutex<Option<Arc<DiagnosticsReport>>>,
+    shut_down: AtomicBool,
+}
+
+impl std::fmt::Debug for AndonSystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AndonSystem")
+            .field("sinks", &self.inner.sinks.iter().map(|s| s.name()).collect::<Vec<_>>())
+            .field("diagnostics", &self.inner.diagnostics.is_some())
+            .field("line", &self.inner.line)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AndonSystem {
+    /// Builds every component the configuration enables (and the crate features allow), wires
+    /// them, and starts their background tasks. Needs a tokio runtime.
+    pub async fn new(config: AndonConfig) -> Result<Self, AndonError> {
+        Self::builder().with_config(config).build().await
+    }
+
+    /// A builder, to replace or add components.
+    pub fn builder() -> AndonSystemBuilder {
+        AndonSystemBuilder::default()
+    }
+
+    /// Pulls the cord.
+    ///
+    /// For every enabled component: logs the signal at its level (RED = CRITICAL), records the
+    /// metric, creates a span, evaluates alert rules; for RED, a diagnostics snapshot is taken in
+    /// the background. A signal whose color and component the `[line]` section names stops the
+    /// line first, so workers halt at once; the signal then carries `line.stopped = true`.
+    ///
+    /// One component failing does not stop the others: the error lists which parts failed. Slow
+    /// work (sending alerts, exporting spans, the snapshot) happens off the caller's path.
+    pub async fn signal_problem(&self, signal: AndonSignal) -> Result<SignalOutcome, SignalError> {
+        let inner = &self.inner;
+        if inner.shut_down.load(Ordering::Acquire) {
+            return Err(SignalError::ShutDown);
+        }
+        let mut signal = signal;
+        let mut stopped_line = false;
+        let mut resumed_line = false;
+        if inner.config.line.stops(signal.color(), signal.component()) {
+            signal = signal.with_attribute("line.stopped", true);
+            let shared = Arc::new(signal.clone());
+            stopped_line = inner.line.stop(Arc::clone(&shared));
+            if stopped_line {
+                self.line_changed();
+            }
+        } else if signal.color() == Color::Green && inner.config.line.auto_resume_on_green {
+            let stopped_by_same = inner
+                .line
+                .state()
+                .stopping_signal()
+                .is_some_and(|s| s.component() == signal.component());
+            if stopped_by_same {
+                resumed_line = inner.line.resume(
+                    format!("auto-resume: GREEN from {}", signal.component_or_unknown()),
+                    Some(signal.message()),
+                );
+                if resumed_line {
+                    self.line_changed();
+                }
+            }
+        }
+
+        let mut failures = Vec::new();
+        let mut delivered_to = Vec::with_capacity(inner.sinks.len());
+        for sink in &inner.sinks {
+            match sink.on_signal(&signal).await {
+                Ok(()) => delivered_to.push(sink.name()),
+                Err(error) => failures.push(PartFailure {
+                    component: sink.name(),
+                    error,
+                }),
+            }
+        }
+
+        let id = signal.id();
+        let is_red = signal.color() == Color::Red;
+        let shared = Arc::new(signal);
+        inner.board.record(&shared);
+        let _ = inner.events.send(SystemEvent::Signal(Arc::clone(&shared)));
+        if is_red {
+            self.snapshot_in_background();
+        }
+
+        if failures.is_empty() {
+            Ok(SignalOutcome {
+                id,
+                stopped_line,
+                resumed_line,
+                delivered_to,
+            })
+        } else {
+            Err(SignalError::Partial {
+                outcome: SignalOutcome {
+                    id,
+                    stopped_line,
+                    resumed_line,
+                    delivered_to,
+                },
+                failures,
+            })
+        }
+    }
+
+    /// The production line: workers call `checkpoint()` or `wait_until_running()` on it.
+    pub fn line(&self) -> &Line {
+        &self.inner.line
+    }
+
+    /// Resumes the line and makes the resumption visible (a GREEN signal from `line`).
+    pub async fn resume_line(&self, by: &str, note: Option<&str>) -> Result<bool, SignalError> {
+        let resumed = self.inner.line.resume(by, note);
+        if resumed {
+            self.line_changed();
+            let mut signal = AndonSignal::green(format!(
+                "line resumed by {by}{}",
+                note.map(|n| format!(": {n}")).unwrap_or_default()
+            ))
+            .with_component("line")
+            .with_attribute("resumed_by", by);
+            if let Some(note) = note {
+                signal = signal.with_attribute("note", note);
+            }
+            self.signal_problem(signal).await?;
+        }
+        Ok(resumed)
+    }
+
+    /// The configuration the system runs with.
+    pub fn config(&self) -> &AndonConfig {
+        &self.inner.config
+    }
+
+    /// The board: the line and every station's light.
+    pub fn board(&self) -> BoardSnapshot {
+        BoardSnapshot {
+            line: self.inner.line.state(),
+            stations: self.inner.board.stations(),
+        }
+    }
+
+    /// The most recent signals, newest first.
+    pub fn recent_signals(&self, limit: usize) -> Vec<Arc<AndonSignal>> {
+        self.inner.board.recent(limit)
+    }
+
+    /// Live events: signals, line changes, diagnostics. A slow receiver misses old events
+    /// (it is told how many) rather than slowing the system.
+    pub fn subscribe(&self) -> broadcast::Receiver<SystemEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The diagnostics snapshot taken for the last RED signal.
+    pub fn last_diagnostics(&self) -> Option<Arc<DiagnosticsReport>> {
+        self.inner.last_diagnostics.lock().ok().and_then(|d| d.clone())
+    }
+
+    /// Takes a diagnostics snapshot now, if an observer is enabled.
+    pub async fn diagnostics(&self) -> Option<Result<DiagnosticsReport, AndonError>> {
+        match &self.inner.diagnostics {
+            Some(source) => Some(source.snapshot().await),
+            None => None,
+        }
+    }
+
+    /// A signal sink that pulls this system's cord: for components that raise signals of their
+    /// own (metric thresholds, observer health, failing alert channels). It holds the system
+    /// weakly, so it does not keep a shut-down system alive.
+    pub fn as_sink(&self) -> Arc<dyn SignalSink> {
+        Arc::new(SystemSink {
+            inner: Arc::downgrade(&self.inner),
+        })
+    }
+
+    /// Flushes and stops every component, in the order logs, spans, metrics, alerts, each within
+    /// [`DEFAULT_SHUTDOWN_DEADLINE`]. Signals raised afterwards are refused.
+    pub async fn shutdown(&self) -> Result<(), ShutdownError> {
+        self.shutdown_within(DEFAULT_SHUTDOWN_DEADLINE).await
+    }
+
+    /// [`shutdown`](AndonSystem::shutdown) with a deadline per component.
+    pub async fn shutdown_within(&self, deadline: Duration) -> Result<(), ShutdownError> {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.components.stop_background().await;
+        let mut failures = Vec::new();
+        for sink in &self.inner.sinks {
+            match tokio::time::timeout(deadline, sink.shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => failures.push(PartFailure {
+                    component: sink.name(),
+                    error,
+                }),
+                Err(_) => failures.push(PartFailure {
+                    component: sink.name(),
+                    error: AndonError::component(
+                        sink.name(),
+                        format!("did not shut down within {deadline:?}; what it held may be lost"),
+                    ),
+                }),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(ShutdownError { failures })
+        }
+    }
+
+    fn line_changed(&self) {
+        let state = self.inner.line.state();
+        if let Some(metrics) = &self.inner.metrics_sink {
+            metrics.set_gauge(
+                "andon_line_stopped",
+                &[],
+                if state.is_running() { 0.0 } else { 1.0 },
+            );
+        }
+        let _ = self.inner.events.send(SystemEvent::Line(state));
+    }
+
+    fn snapshot_in_background(&self) {
+        let Some(source) = self.inner.diagnostics.clone() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            let Ok(report) = source.snapshot().await else {
+                return;
+            };
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            let report = Arc::new(report);
+            if let Ok(mut last) = inner.last_diagnostics.lock() {
+                *last = Some(Arc::clone(&report));
+            }
+            let _ = inner.events.send(SystemEvent::Diagnostics(report));
+        });
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        AndonSystem { inner }
+    }
+
+    pub(crate) fn components(&self) -> &crate::wire::Components {
+        &self.inner.components
+    }
+}
+
+/// Pulls a system's cord on behalf of a component.
+#[derive(Debug)]
+struct SystemSink {
+    inner: Weak<Inner>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AndonSystem")
+    }
+}
+
+#[async_trait]
+impl SignalSink for SystemSink {
+    fn name(&self) -> &'static str {
+        "system"
+    }
+
+    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
+        let Some(inner) = self.inner.upgrade() else {
+            return Err(AndonError::ShutDown { component: "system" });
+        };
+        AndonSystem::from_inner(inner)
+            .signal_problem(signal.clone())
+            .await
+            .map(|_| ())
+            .map_err(AndonError::from)
+    }
+}
+
+/// Builds an [`AndonSystem`], with components replaced or added.
+#[derive(Default)]
+pub struct AndonSystemBuilder {
+    pub(crate) config: AndonConfig,
+    pub(crate) extra_sinks: Vec<Arc<dyn SignalSink>>,
+    pub(crate) diagnostics: Option<Arc<dyn DiagnosticsSource>>,
+    pub(crate) line: Option<Line>,
+    pub(crate) parts: crate::wire::Parts,
+}
+
+impl std::fmt::Debug for AndonSystemBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AndonSystemBuilder")
+            .field("extra_sinks", &self.extra_sinks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AndonSystemBuilder {
+    /// The configuration (default: `AndonConfig::default()`).
+    #[must_use]
+    pub fn with_config(mut self, config: AndonConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Adds a sink that receives every signal after the built-in components (a history store,
+    /// a test probe, your own integration).
+    #[must_use]
+    pub fn with_sink(mut self, sink: Arc<dyn SignalSink>) -> Self {
+        self.extra_sinks.push(sink);
+        self
+    }
+
+    /// Uses `source` for diagnostics instead of the built-in observer.
+    #[must_use]
+    pub fn with_diagnostics(mut self, source: Arc<dyn DiagnosticsSource>) -> Self {
+        self.diagnostics = Some(source);
+        self
+    }
+
+    /// Shares an existing line (for several systems, or a line created before the system).
+    #[must_use]
+    pub fn with_line(mut self, line: Line) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    /// Builds and wires every component.
+    pub async fn build(self) -> Result<AndonSystem, AndonError> {
+        self.config.validate()?;
+        let AndonSystemBuilder {
+            config,
+            extra_sinks,
+            diagnostics,
+            line,
+            parts,
+        } = self;
+        let wired = crate::wire::build(&config, parts, diagnostics).await?;
+        let mut sinks = wired.sinks;
+        sinks.extend(extra_sinks);
+        let (events, _) = broadcast::channel(1024);
+        let inner = Arc::new(Inner {
+            line: line.unwrap_or_default(),
+            sinks,
+            diagnostics: wired.diagnostics,
+            metrics_sink: wired.metrics_sink,
+            components: wired.components,
+            board: Board::new(1000, 1000),
+            events,
+            last_diagnostics: Mutex::new(None),
+            shut_down: AtomicBool::new(false),
+            config,
+        });
+        let system = AndonSystem::from_inner(inner);
+        crate::wire::start(&system).await?;
+        if let Some(metrics) = &system.inner.metrics_sink {
+            metrics.describe(
+                "andon_line_stopped",
+                "1 while the production line is stopped (jidoka), 0 while it runs",
+            );
+            metrics.set_gauge("andon_line_stopped", &[], 0.0);
+        }
+        Ok(system)
+    }
+}
