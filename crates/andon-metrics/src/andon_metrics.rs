@@ -1,0 +1,837 @@
+//! `AndonMetrics`: andon's metrics, the user's, thresholds and the scrape endpoint.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use andon_core::config::MetricsConfig;
+use andon_core::{
+    AlertSeverity, AndonError, AndonSignal, Color, MetricsSink, MetricsSource, Sample, SignalSink,
+};
+use metrics::{Counter, Gauge, Histogram, Key, Label};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::MetricsError;
+use crate::names;
+use crate::recorder::{AndonRecorder, Event, Kind, Registry};
+use crate::server::{Background, SinkSlot};
+use crate::threshold::Threshold;
+
+/// Counts every signal, by color and component.
+pub const SIGNALS: &str = "andon_signals_total";
+/// Counts failures, by component.
+pub const FAILURES: &str = "andon_failures_total";
+/// Counts alerts fired, by rule and severity.
+pub const ALERTS: &str = "andon_alerts_total";
+/// The depth of each queue.
+pub const QUEUE_DEPTH: &str = "andon_queue_depth";
+/// The utilization of each pool, from 0 to 1.
+pub const POOL_UTILIZATION: &str = "andon_pool_utilization_ratio";
+/// The process memory in use, in bytes.
+pub const MEMORY_USAGE: &str = "andon_memory_usage_bytes";
+/// The CPU in use, from 0 to 1 (1 = one full core's worth of the machine's capacity).
+pub const CPU_USAGE: &str = "andon_cpu_usage_ratio";
+/// 1 while the line is stopped, 0 while it runs.
+pub const LINE_STOPPED: &str = "andon_line_stopped";
+/// Request latency by endpoint, in seconds.
+pub const REQUEST_DURATION: &str = "andon_request_duration_seconds";
+/// Processing time by operation, in seconds.
+pub const PROCESSING_DURATION: &str = "andon_processing_duration_seconds";
+
+const HELP: [(&str, Kind, &str); 10] = [
+    (
+        SIGNALS,
+        Kind::Counter,
+        "Andon signals raised, by color and component.",
+    ),
+    (FAILURES, Kind::Counter, "Failures recorded, by component."),
+    (ALERTS, Kind::Counter, "Alerts fired, by rule and severity."),
+    (QUEUE_DEPTH, Kind::Gauge, "Items waiting in each queue."),
+    (
+        POOL_UTILIZATION,
+        Kind::Gauge,
+        "Share of each pool in use, from 0 to 1.",
+    ),
+    (
+        MEMORY_USAGE,
+        Kind::Gauge,
+        "Memory used by the process, in bytes.",
+    ),
+    (
+        CPU_USAGE,
+        Kind::Gauge,
+        "CPU used by the process, from 0 to 1.",
+    ),
+    (
+        LINE_STOPPED,
+        Kind::Gauge,
+        "1 while the line is stopped by a RED signal, 0 while it runs.",
+    ),
+    (
+        REQUEST_DURATION,
+        Kind::Histogram,
+        "Request latency by endpoint, in seconds.",
+    ),
+    (
+        PROCESSING_DURATION,
+        Kind::Histogram,
+        "Processing time by operation, in seconds.",
+    ),
+];
+
+/// How many threshold signals may wait for the sink before new ones are dropped (and counted).
+const EVENT_QUEUE: usize = 1024;
+
+/// How the configured thresholds map onto metrics: name, metric, factor from the configured
+/// unit to the metric's base unit.
+fn threshold_metric(name: &str) -> (&str, f64) {
+    match name {
+        "queue_depth" => (QUEUE_DEPTH, 1.0),
+        "memory_usage_mb" => (MEMORY_USAGE, 1024.0 * 1024.0),
+        "cpu_usage_percent" => (CPU_USAGE, 0.01),
+        other => (other, 1.0),
+    }
+}
+
+/// Handles cached by one label value.
+#[derive(Debug)]
+struct Cache<H> {
+    metric: &'static str,
+    label: &'static str,
+    map: RwLock<HashMap<Box<str>, H>>,
+}
+
+impl<H: Clone> Cache<H> {
+    fn new(metric: &'static str, label: &'static str) -> Self {
+        Cache {
+            metric,
+            label,
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `f` on the handle for `value`, creating it with `make` the first time.
+    #[inline]
+    fn with(
+        &self,
+        value: &str,
+        make: impl FnOnce(&Key) -> Result<H, MetricsError>,
+        f: impl FnOnce(&H),
+    ) -> Result<(), MetricsError> {
+        if let Some(handle) = self
+            .map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(value)
+        {
+            f(handle);
+            return Ok(());
+        }
+        let handle = make(&Key::from_parts(
+            self.metric,
+            vec![Label::new(self.label, value.to_owned())],
+        ))?;
+        f(&handle);
+        self.map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(value.into(), handle);
+        Ok(())
+    }
+
+    fn get(
+        &self,
+        value: &str,
+        make: impl FnOnce(&Key) -> Result<H, MetricsError>,
+    ) -> Result<H, MetricsError> {
+        let mut out = None;
+        self.with(value, make, |h| out = Some(h.clone()))?;
+        out.ok_or(MetricsError::ShutDown)
+    }
+}
+
+/// Builds an [`AndonMetrics`] with options beyond the configuration.
+#[derive(Debug)]
+#[must_use]
+pub struct AndonMetricsBuilder {
+    config: MetricsConfig,
+    sink: Option<Arc<dyn SignalSink>>,
+    endpoint: bool,
+    global: bool,
+}
+
+impl AndonMetricsBuilder {
+    /// Sends threshold signals to `sink` (the umbrella passes its fan-out of every component).
+    pub fn with_signal_sink(mut self, sink: Arc<dyn SignalSink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Serves no endpoint of its own: for programs that serve
+    /// [`render`](AndonMetrics::render) from their own HTTP server.
+    pub fn without_endpoint(mut self) -> Self {
+        self.endpoint = false;
+        self
+    }
+
+    /// Never installs the global `metrics` recorder: only what is recorded through this value
+    /// (or inside [`metrics::with_local_recorder`] with [`AndonMetrics::recorder`]) is shown.
+    pub fn with_local_recorder(mut self) -> Self {
+        self.global = false;
+        self
+    }
+
+    /// Checks the configuration, binds the endpoint, installs the recorder and starts the
+    /// background work.
+    ///
+    /// Inside a Tokio runtime the endpoint and the delivery of threshold signals run as tasks
+    /// on it; outside one, on a thread of their own.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::Config`] for an invalid configuration, [`MetricsError::Bind`] when the
+    /// port is taken, [`MetricsError::InvalidMetricName`] for a user threshold on an invalid
+    /// name, [`MetricsError::Background`] when no thread can be started.
+    pub fn build(self) -> Result<AndonMetrics, MetricsError> {
+        let config = self.config;
+        config.check()?;
+        let mut builder = PrometheusBuilder::new()
+            .set_buckets(&config.buckets)
+            .map_err(|e| andon_core::ConfigError::new("metrics.buckets", e.to_string()))?;
+        for (name, buckets) in &config.histogram_buckets {
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(name.clone()), buckets)
+                .map_err(|e| {
+                    andon_core::ConfigError::new(
+                        format!("metrics.histogram_buckets.{name}"),
+                        e.to_string(),
+                    )
+                })?;
+        }
+        let listener = if config.enabled && self.endpoint {
+            Some(bind(&config)?)
+        } else {
+            None
+        };
+        let endpoint = listener.as_ref().and_then(|l| l.local_addr().ok());
+        let (events, receiver) = mpsc::channel(EVENT_QUEUE);
+        let registry = Arc::new(Registry::new(
+            builder.build_recorder(),
+            config.max_label_sets,
+            events,
+        ));
+        for (name, kind, help) in HELP {
+            registry.describe(kind, name, help);
+        }
+        for name in config.thresholds.names() {
+            let (metric, factor) = threshold_metric(name);
+            names::check_metric_name(metric)?;
+            let threshold =
+                Threshold::from_config(&config.thresholds, name).map(|t| t.scaled(factor));
+            registry.set_threshold(metric, name, threshold);
+        }
+        let global = config.enabled
+            && self.global
+            && metrics::set_global_recorder(AndonRecorder {
+                registry: Arc::clone(&registry),
+            })
+            .is_ok();
+        let sink: SinkSlot = Arc::new(RwLock::new(self.sink));
+        let last_error = Arc::new(Mutex::new(None));
+        let (stop, stopped) = watch::channel(false);
+        let background = Background {
+            registry: Arc::clone(&registry),
+            events: receiver,
+            sink: Arc::clone(&sink),
+            last_error: Arc::clone(&last_error),
+            listener: listener.map(|l| (l, Arc::from(config.scrape_path.as_str()))),
+            stop: stopped,
+        };
+        start(background)?;
+        Ok(AndonMetrics {
+            line_stopped: registry.gauge(&Key::from_name(LINE_STOPPED))?,
+            signals: RwLock::new(HashMap::new()),
+            failures: Cache::new(FAILURES, "component"),
+            queues: Cache::new(QUEUE_DEPTH, "queue"),
+            pools: Cache::new(POOL_UTILIZATION, "pool"),
+            requests: Cache::new(REQUEST_DURATION, "endpoint"),
+            processing: Cache::new(PROCESSING_DURATION, "operation"),
+            registry,
+            config,
+            global,
+            endpoint,
+            sink,
+            last_error,
+            stop,
+            shut_down: AtomicBool::new(false),
+        })
+    }
+}
+
+fn bind(config: &MetricsConfig) -> Result<std::net::TcpListener, MetricsError> {
+    let bind_error = |source| MetricsError::Bind {
+        bind: config.bind.clone(),
+        port: config.port,
+        source,
+    };
+    let ip: IpAddr = config.bind.parse().map_err(|_| {
+        andon_core::ConfigError::new("metrics.bind", "is not an IP address: use \"127.0.0.1\"")
+    })?;
+    let listener =
+        std::net::TcpListener::bind(SocketAddr::new(ip, config.port)).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    Ok(listener)
+}
+
+fn start(background: Background) -> Result<(), MetricsError> {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(background.run());
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(MetricsError::Background)?;
+    std::thread::Builder::new()
+        .name("andon-metrics".to_owned())
+        .spawn(move || runtime.block_on(background.run()))
+        .map_err(MetricsError::Background)?;
+    Ok(())
+}
+
+/// Prometheus metrics for andon: signal counters, gauges, histograms, thresholds and the scrape
+/// endpoint.
+///
+/// Every recording method takes `&self` and is cheap: after the first use of a label value the
+/// handle is cached, so an update is a hash lookup and an atomic operation. Metrics recorded
+/// with the `metrics` macros (`metrics::counter!`) appear on the same endpoint when this value
+/// installed the global recorder ([`is_global`](AndonMetrics::is_global)).
+///
+/// Dropping it stops the endpoint and the delivery of threshold signals; a global recorder
+/// stays installed (the `metrics` facade cannot uninstall one) and keeps recording.
+#[derive(Debug)]
+pub struct AndonMetrics {
+    registry: Arc<Registry>,
+    config: MetricsConfig,
+    global: bool,
+    endpoint: Option<SocketAddr>,
+    sink: SinkSlot,
+    last_error: Arc<Mutex<Option<String>>>,
+    stop: watch::Sender<bool>,
+    shut_down: AtomicBool,
+    signals: RwLock<HashMap<Box<str>, [Counter; 3]>>,
+    failures: Cache<Counter>,
+    queues: Cache<Gauge>,
+    pools: Cache<Gauge>,
+    requests: Cache<Histogram>,
+    processing: Cache<Histogram>,
+    line_stopped: Gauge,
+}
+
+fn color_index(color: Color) -> usize {
+    match color {
+        Color::Green => 0,
+        Color::Yellow => 1,
+        Color::Red => 2,
+    }
+}
+
+fn finite(metric: &str, value: f64) -> Result<f64, MetricsError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(MetricsError::InvalidValue {
+            metric: metric.to_owned(),
+            value,
+        })
+    }
+}
+
+fn key(name: &str, labels: &[(&str, &str)]) -> Key {
+    Key::from_parts(
+        name.to_owned(),
+        labels
+            .iter()
+            .map(|(k, v)| Label::new((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+impl AndonMetrics {
+    /// Metrics as configured: the endpoint on `bind:port` + `scrape_path`, the global recorder
+    /// installed if none is, thresholds watched (signals are dropped, and counted, until a sink
+    /// is set with [`with_signal_sink`](AndonMetrics::with_signal_sink)).
+    ///
+    /// With `enabled = false` nothing is served or installed; recording still works and
+    /// [`render`](AndonMetrics::render) still shows it.
+    ///
+    /// # Errors
+    ///
+    /// As [`AndonMetricsBuilder::build`].
+    pub fn new(config: MetricsConfig) -> Result<Self, MetricsError> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, for a signal sink, no endpoint, or a local recorder.
+    pub fn builder(config: MetricsConfig) -> AndonMetricsBuilder {
+        AndonMetricsBuilder {
+            config,
+            sink: None,
+            endpoint: true,
+            global: true,
+        }
+    }
+
+    /// Sends threshold signals to `sink` from now on.
+    #[must_use]
+    pub fn with_signal_sink(self, sink: Arc<dyn SignalSink>) -> Self {
+        self.set_signal_sink(Some(sink));
+        self
+    }
+
+    /// Replaces (or with `None` removes) the sink threshold signals go to.
+    pub fn set_signal_sink(&self, sink: Option<Arc<dyn SignalSink>>) {
+        *self.sink.write().unwrap_or_else(PoisonError::into_inner) = sink;
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &MetricsConfig {
+        &self.config
+    }
+
+    /// Whether it installed the global `metrics` recorder. `false` when another recorder was
+    /// installed first (another `AndonMetrics` in the same process, as in tests, or the
+    /// program's own): then only what is recorded through this value is shown on its endpoint.
+    pub fn is_global(&self) -> bool {
+        self.global
+    }
+
+    /// The address the endpoint listens on, `None` without one.
+    pub fn endpoint(&self) -> Option<SocketAddr> {
+        self.endpoint
+    }
+
+    /// The URL Prometheus scrapes, `None` without an endpoint.
+    pub fn scrape_url(&self) -> Option<String> {
+        self.endpoint
+            .map(|addr| format!("http://{addr}{}", self.config.scrape_path))
+    }
+
+    /// A recorder for [`metrics::with_local_recorder`], to record with the `metrics` macros
+    /// into this value when it is not the global one.
+    pub fn recorder(&self) -> AndonRecorder {
+        AndonRecorder {
+            registry: Arc::clone(&self.registry),
+        }
+    }
+
+    /// A cheap, cloneable handle that renders the exposition text, for serving it from the
+    /// program's own HTTP server (see [`MetricsHandle`]).
+    pub fn handle(&self) -> MetricsHandle {
+        MetricsHandle {
+            registry: Arc::clone(&self.registry),
+        }
+    }
+
+    /// Everything in the Prometheus text exposition format (Content-Type
+    /// [`CONTENT_TYPE`](crate::CONTENT_TYPE)), as the endpoint serves it.
+    pub fn render(&self) -> String {
+        self.registry.handle().render()
+    }
+
+    fn check_open(&self) -> Result<(), MetricsError> {
+        if self.shut_down.load(Ordering::Relaxed) {
+            Err(MetricsError::ShutDown)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Counts `signal` in `andon_signals_total{color, component}` (component `unknown` when
+    /// unset).
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::TooManySeries`] when the component would be one too many,
+    /// [`MetricsError::ShutDown`] after [`shutdown`](SignalSink::shutdown).
+    pub async fn record_signal(&self, signal: &AndonSignal) -> Result<(), MetricsError> {
+        self.count_signal(signal)
+    }
+
+    /// [`record_signal`](AndonMetrics::record_signal) without `async`, for synchronous code.
+    ///
+    /// # Errors
+    ///
+    /// As [`record_signal`](AndonMetrics::record_signal).
+    pub fn count_signal(&self, signal: &AndonSignal) -> Result<(), MetricsError> {
+        self.check_open()?;
+        let component = signal.component_or_unknown();
+        let index = color_index(signal.color());
+        if let Some(counters) = self
+            .signals
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(component)
+        {
+            counters[index].increment(1);
+            return Ok(());
+        }
+        let make = |color: Color| {
+            self.registry.counter(&Key::from_parts(
+                SIGNALS,
+                vec![
+                    Label::new("color", color.as_str()),
+                    Label::new("component", component.to_owned()),
+                ],
+            ))
+        };
+        let counters = [make(Color::Green)?, make(Color::Yellow)?, make(Color::Red)?];
+        counters[index].increment(1);
+        self.signals
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(component.into(), counters);
+        Ok(())
+    }
+
+    /// Sets `andon_queue_depth{queue}`; watched by the `queue_depth` threshold.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::TooManySeries`], [`MetricsError::ShutDown`].
+    pub fn update_queue_depth(&self, queue: &str, depth: u64) -> Result<(), MetricsError> {
+        self.check_open()?;
+        #[allow(clippy::cast_precision_loss)] // depths are far below 2^53
+        let depth = depth as f64;
+        self.queues
+            .with(queue, |k| self.registry.gauge(k), |g| g.set(depth))
+    }
+
+    /// The gauge of `andon_queue_depth{queue}`, to hold in a hot loop.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::TooManySeries`], [`MetricsError::ShutDown`].
+    pub fn queue_depth_gauge(&self, queue: &str) -> Result<Gauge, MetricsError> {
+        self.check_open()?;
+        self.queues.get(queue, |k| self.registry.gauge(k))
+    }
+
+    /// Records a request's latency in `andon_request_duration_seconds{endpoint}`.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::TooManySeries`], [`MetricsError::ShutDown`].
+    pub fn record_request_latency(
+        &self,
+        endpoint: &str,
+        duration: Duration,
+    ) -> Result<(), MetricsError> {
+        self.check_open()?;
+        let seconds = duration.as_secs_f64();
+        self.requests.with(
+            endpoint,
+            |k| self.registry.histogram(k),
+            |h| h.record(seconds),
+        )
+    }
+
+    /// The histogram of `andon_request_duration_seconds{endpoint}`, to hold in a hot loop.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::TooManySeries`], [`MetricsError::ShutDown`].
+    pub fn request_latency_histogram(&self, endpoint: &str) -> Result<Histogram, MetricsError> {
+        self.check_open()?;
+        self.requests.get(endpoint, |k| self.registry.histogram(k))
+    }
+
+    /// Records how long an operation took in `andon_processing_duration_seconds{operation}`.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::TooManySeries`], [`MetricsError::ShutDown`].
+    pub fn record_processing_time(
+        &self,
+        operation: &str,
+        duration: Duration,
+    ) -> Result<(), MetricsError> {
+        self.check_open()?;
+        let seconds = duration.as_secs_f64();
+        self.processing.with(
+            operation,
+            |k| self.registry.histogram(k),
+            |h| h.record(seconds),
+        )
+    }
+
+    /// Counts one failure of `component` in `andon_failures_total{component}`.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::TooManySeries`], [`MetricsError::ShutDown`].
+    pub fn record_failure(&self, component: &str) -> Result<(), MetricsError> {
+        self.check_open()?;
+        self.failures
+            .with(component, |k| self.registry.counter(k), |c| c.increment(1))
+    }
+
+    /// Counts one alert fired by `rule` in `andon_alerts_total{rule, severity}`.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::TooManySeries`], [`MetricsError::ShutDown`].
+    pub fn record_alert(&self, rule: &str, severity: AlertSeverity) -> Result<(), MetricsError> {
+        self.check_open()?;
+        let key = Key::from_parts(
+            ALERTS,
+            vec![
+                Label::new("rule", rule.to_owned()),
+                Label::new("severity", severity.as_str()),
+            ],
+        );
+        self.registry.counter(&key)?.increment(1);
+        Ok(())
+    }
+
+    /// Sets `andon_pool_utilization_ratio{pool}` to `ratio` (0 = idle, 1 = full).
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::InvalidValue`] for NaN or infinity, [`MetricsError::TooManySeries`],
+    /// [`MetricsError::ShutDown`].
+    pub fn update_pool_utilization(&self, pool: &str, ratio: f64) -> Result<(), MetricsError> {
+        self.check_open()?;
+        let ratio = finite(POOL_UTILIZATION, ratio)?;
+        self.pools
+            .with(pool, |k| self.registry.gauge(k), |g| g.set(ratio))
+    }
+
+    /// Sets `andon_memory_usage_bytes`; watched by the `memory_usage_mb` threshold.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::ShutDown`].
+    pub fn update_memory_usage(&self, bytes: u64) -> Result<(), MetricsError> {
+        self.check_open()?;
+        #[allow(clippy::cast_precision_loss)] // exact up to 8 PiB
+        let bytes = bytes as f64;
+        self.registry
+            .gauge(&Key::from_name(MEMORY_USAGE))?
+            .set(bytes);
+        Ok(())
+    }
+
+    /// Sets `andon_cpu_usage_ratio` from a percentage; watched by the `cpu_usage_percent`
+    /// threshold.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::InvalidValue`] for NaN or infinity, [`MetricsError::ShutDown`].
+    pub fn update_cpu_usage(&self, percent: f64) -> Result<(), MetricsError> {
+        self.check_open()?;
+        let ratio = finite(CPU_USAGE, percent)? / 100.0;
+        self.registry.gauge(&Key::from_name(CPU_USAGE))?.set(ratio);
+        Ok(())
+    }
+
+    /// Sets `andon_line_stopped` to 1 (stopped) or 0 (running); the umbrella calls it when the
+    /// line stops and resumes.
+    pub fn set_line_stopped(&self, stopped: bool) {
+        self.line_stopped.set(if stopped { 1.0 } else { 0.0 });
+    }
+
+    /// Registers the user's counter `name` with `labels` and HELP text, and returns its handle.
+    /// Like every series it is shown on the endpoint, readable through [`MetricsSource`], and
+    /// watched by a threshold on `name` ([`set_threshold`](AndonMetrics::set_threshold) or
+    /// `[metrics.thresholds]`), which compares the counter's total.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::InvalidMetricName`], [`MetricsError::InvalidLabelName`],
+    /// [`MetricsError::TooManySeries`], [`MetricsError::TypeConflict`].
+    pub fn register_counter(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Counter, MetricsError> {
+        names::check(name, labels)?;
+        self.registry.describe(Kind::Counter, name, help);
+        self.registry.counter(&key(name, labels))
+    }
+
+    /// Registers the user's gauge `name`; a threshold on `name` compares each value set.
+    ///
+    /// # Errors
+    ///
+    /// As [`register_counter`](AndonMetrics::register_counter).
+    pub fn register_gauge(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Gauge, MetricsError> {
+        names::check(name, labels)?;
+        self.registry.describe(Kind::Gauge, name, help);
+        self.registry.gauge(&key(name, labels))
+    }
+
+    /// Registers the user's histogram `name` (buckets from `metrics.histogram_buckets.<name>`
+    /// or `metrics.buckets`); a threshold on `name` compares each value recorded, so one slow
+    /// request raises it and the next fast one clears it.
+    ///
+    /// # Errors
+    ///
+    /// As [`register_counter`](AndonMetrics::register_counter).
+    pub fn register_histogram(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Histogram, MetricsError> {
+        names::check(name, labels)?;
+        self.registry.describe(Kind::Histogram, name, help);
+        self.registry.histogram(&key(name, labels))
+    }
+
+    /// Watches metric `name` (any type, andon's or the user's, recorded through this value or
+    /// the `metrics` macros) with `threshold`: a signal of its color when a series goes above
+    /// the level, GREEN when it falls back to the clear level. Replaces an earlier threshold on
+    /// `name`; series keep their raised or normal state.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::InvalidMetricName`], or [`MetricsError::Config`] for a threshold the
+    /// configuration would refuse (level not above 0, clear not below level, GREEN).
+    pub fn set_threshold(&self, name: &str, threshold: Threshold) -> Result<(), MetricsError> {
+        names::check_metric_name(name)?;
+        threshold.validate(name)?;
+        self.registry.set_threshold(name, name, Some(threshold));
+        Ok(())
+    }
+
+    /// Stops watching metric `name`.
+    pub fn remove_threshold(&self, name: &str) {
+        self.registry.set_threshold(name, name, None);
+    }
+
+    /// The last error of the signal sink when delivering a threshold signal, if any.
+    pub fn last_delivery_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many series of `metric` the cardinality guard refused so far.
+    pub fn refused_series(&self, metric: &str) -> u64 {
+        self.registry.refused_count(metric)
+    }
+
+    /// Waits until every threshold signal raised so far has been handed to the sink.
+    async fn drain(&self) {
+        let (done, wait) = oneshot::channel();
+        if self
+            .registry
+            .events()
+            .send(Event::Flush(done))
+            .await
+            .is_ok()
+        {
+            let _ = wait.await;
+        }
+    }
+}
+
+#[andon_core::async_trait]
+impl SignalSink for AndonMetrics {
+    fn name(&self) -> &'static str {
+        "metrics"
+    }
+
+    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
+        Ok(self.count_signal(signal)?)
+    }
+
+    /// Waits until every threshold signal raised so far has been delivered to the sink (or
+    /// given up on after retries).
+    async fn flush(&self) -> Result<(), AndonError> {
+        self.drain().await;
+        Ok(())
+    }
+
+    /// Delivers pending threshold signals, stops the endpoint (freeing the port) and the
+    /// background work, and drops the signal sink; later recording through this value fails
+    /// with a shut-down error.
+    async fn shutdown(&self) -> Result<(), AndonError> {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.drain().await;
+        let _ = self.stop.send(true);
+        self.set_signal_sink(None);
+        Ok(())
+    }
+}
+
+impl MetricsSource for AndonMetrics {
+    fn samples(&self, name: &str) -> Vec<Sample> {
+        self.registry.samples(name)
+    }
+}
+
+impl MetricsSink for AndonMetrics {
+    fn set_gauge(&self, name: &str, labels: &[(&str, &str)], value: f64) {
+        if names::check(name, labels).is_err() || !value.is_finite() {
+            self.registry.internal.invalid_names.increment(1);
+            return;
+        }
+        if let Ok(gauge) = self.registry.gauge(&key(name, labels)) {
+            gauge.set(value);
+        }
+    }
+
+    fn add_counter(&self, name: &str, labels: &[(&str, &str)], delta: u64) {
+        if names::check(name, labels).is_err() {
+            self.registry.internal.invalid_names.increment(1);
+            return;
+        }
+        if let Ok(counter) = self.registry.counter(&key(name, labels)) {
+            counter.increment(delta);
+        }
+    }
+
+    fn record_histogram(&self, name: &str, labels: &[(&str, &str)], value: f64) {
+        if names::check(name, labels).is_err() || !value.is_finite() {
+            self.registry.internal.invalid_names.increment(1);
+            return;
+        }
+        if let Ok(histogram) = self.registry.histogram(&key(name, labels)) {
+            histogram.record(value);
+        }
+    }
+
+    fn describe(&self, name: &str, help: &str) {
+        if names::check_metric_name(name).is_ok() {
+            self.registry.describe(Kind::Gauge, name, help);
+        }
+    }
+}
+
+/// Renders the exposition text; cheap to clone, for serving metrics from the program's own
+/// HTTP server (axum, hyper, …) with Content-Type [`CONTENT_TYPE`](crate::CONTENT_TYPE).
+#[derive(Debug, Clone)]
+pub struct MetricsHandle {
+    registry: Arc<Registry>,
+}
+
+impl MetricsHandle {
+    /// Everything in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        self.registry.handle().render()
+    }
+}

@@ -1,0 +1,644 @@
+//! The recorder layer: every series, andon's and the user's `metrics::counter!` alike, passes
+//! through it on its way to the Prometheus recorder. It keeps what the exporter does not offer:
+//! the current values (for alert rules), a cap on label sets per metric, one type per name,
+//! exact escaping of backslashes, and threshold watches on every update.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use andon_core::{AndonSignal, Sample};
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Label, Metadata,
+    Recorder, SharedString, Unit,
+};
+use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
+use tokio::sync::mpsc;
+
+use crate::error::MetricsError;
+use crate::names::protect_backslashes;
+use crate::threshold::Threshold;
+
+/// The type of a metric family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// What the background dispatcher is asked to do.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// Deliver a threshold signal to the sink.
+    Signal(Box<AndonSignal>),
+    /// Answer once everything queued before has been delivered.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Counters andon keeps about itself, registered straight on the Prometheus recorder so that
+/// the cardinality guard never refuses them.
+#[derive(Debug)]
+pub(crate) struct Internal {
+    pub(crate) invalid_names: Counter,
+    pub(crate) type_conflicts: Counter,
+    pub(crate) threshold_delivered: Counter,
+    pub(crate) threshold_failed: Counter,
+    pub(crate) threshold_dropped: Counter,
+    pub(crate) threshold_no_sink: Counter,
+}
+
+/// The shared state of the layer.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    prometheus: PrometheusRecorder,
+    handle: PrometheusHandle,
+    max_label_sets: usize,
+    /// Every series by key: the fast path of every registration.
+    series: RwLock<HashMap<Key, Series>>,
+    /// Every family by name: type, series in order, threshold slot.
+    families: Mutex<HashMap<String, Family>>,
+    /// Thresholds by metric name, also for names without series yet.
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    refused: Mutex<HashMap<String, (Counter, u64)>>,
+    events: mpsc::Sender<Event>,
+    pub(crate) internal: Internal,
+}
+
+#[derive(Debug, Clone)]
+enum Series {
+    Counter(Arc<TrackedCounter>),
+    Gauge(Arc<TrackedGauge>),
+    Histogram(Arc<TrackedHistogram>),
+}
+
+#[derive(Debug)]
+struct Family {
+    kind: Kind,
+    series: Vec<Series>,
+}
+
+/// The threshold of one metric name, shared by all its series.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    name: String,
+    /// Which configured threshold it came from (`queue_depth`), for the signal.
+    source: RwLock<String>,
+    active: AtomicBool,
+    threshold: RwLock<Option<Threshold>>,
+}
+
+impl Slot {
+    fn new(name: &str) -> Self {
+        Slot {
+            name: name.to_owned(),
+            source: RwLock::new(name.to_owned()),
+            active: AtomicBool::new(false),
+            threshold: RwLock::new(None),
+        }
+    }
+}
+
+const NORMAL: u8 = 0;
+const RAISED: u8 = 1;
+
+/// The threshold state of one series.
+#[derive(Debug)]
+struct Watch {
+    slot: Arc<Slot>,
+    state: AtomicU8,
+    /// `name{label="value",...}` as a person reads it, for the signal message.
+    display: String,
+    labels: Vec<(String, String)>,
+    events: mpsc::Sender<Event>,
+    dropped: Counter,
+}
+
+impl Watch {
+    #[inline]
+    fn observe(&self, value: f64) {
+        if !self.slot.active.load(Ordering::Relaxed) {
+            return;
+        }
+        self.observe_slow(value);
+    }
+
+    #[cold]
+    fn observe_slow(&self, value: f64) {
+        let threshold = *self
+            .slot
+            .threshold
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(threshold) = threshold else {
+            return;
+        };
+        let state = self.state.load(Ordering::Acquire);
+        let signal = if state == NORMAL && value > threshold.level {
+            if self
+                .state
+                .compare_exchange(NORMAL, RAISED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return;
+            }
+            AndonSignal::new(
+                threshold.color,
+                format!(
+                    "{} is {value}, above its threshold {}",
+                    self.display, threshold.level
+                ),
+            )
+        } else if state == RAISED && value <= threshold.clear {
+            if self
+                .state
+                .compare_exchange(RAISED, NORMAL, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return;
+            }
+            AndonSignal::green(format!(
+                "{} is back to {value}, at or below {} (threshold {})",
+                self.display, threshold.clear, threshold.level
+            ))
+        } else {
+            return;
+        };
+        let source = self
+            .slot
+            .source
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let labels: serde_json::Map<String, serde_json::Value> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+            .collect();
+        let signal = signal
+            .with_component("metrics")
+            .with_attribute("metric", self.slot.name.as_str())
+            .with_attribute("threshold", source)
+            .with_attribute("value", value)
+            .with_attribute("level", threshold.level)
+            .with_attribute("clear", threshold.clear)
+            .with_attribute("labels", serde_json::Value::Object(labels));
+        if self
+            .events
+            .try_send(Event::Signal(Box::new(signal)))
+            .is_err()
+        {
+            self.dropped.increment(1);
+        }
+    }
+}
+
+/// A counter whose total andon can read.
+#[derive(Debug)]
+struct TrackedCounter {
+    inner: Counter,
+    value: AtomicU64,
+    labels: Vec<(String, String)>,
+    watch: Watch,
+}
+
+impl CounterFn for TrackedCounter {
+    #[inline]
+    fn increment(&self, value: u64) {
+        self.inner.increment(value);
+        let total = self
+            .value
+            .fetch_add(value, Ordering::Relaxed)
+            .wrapping_add(value);
+        #[allow(clippy::cast_precision_loss)] // thresholds compare approximately anyway
+        self.watch.observe(total as f64);
+    }
+
+    fn absolute(&self, value: u64) {
+        self.inner.absolute(value);
+        let total = self.value.fetch_max(value, Ordering::Relaxed).max(value);
+        #[allow(clippy::cast_precision_loss)] // thresholds compare approximately anyway
+        self.watch.observe(total as f64);
+    }
+}
+
+/// A gauge whose value andon can read and watch.
+#[derive(Debug)]
+struct TrackedGauge {
+    inner: Gauge,
+    bits: AtomicU64,
+    labels: Vec<(String, String)>,
+    watch: Watch,
+}
+
+impl TrackedGauge {
+    fn add(&self, delta: f64) -> f64 {
+        let mut current = self.bits.load(Ordering::Relaxed);
+        loop {
+            let next = (f64::from_bits(current) + delta).to_bits();
+            match self.bits.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return f64::from_bits(next),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+impl GaugeFn for TrackedGauge {
+    fn increment(&self, value: f64) {
+        self.inner.increment(value);
+        let now = self.add(value);
+        self.watch.observe(now);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.inner.decrement(value);
+        let now = self.add(-value);
+        self.watch.observe(now);
+    }
+
+    #[inline]
+    fn set(&self, value: f64) {
+        self.inner.set(value);
+        self.bits.store(value.to_bits(), Ordering::Relaxed);
+        self.watch.observe(value);
+    }
+}
+
+/// A histogram whose recorded values are watched: each value is compared to the threshold.
+#[derive(Debug)]
+struct TrackedHistogram {
+    inner: Histogram,
+    watch: Watch,
+}
+
+impl HistogramFn for TrackedHistogram {
+    #[inline]
+    fn record(&self, value: f64) {
+        self.inner.record(value);
+        self.watch.observe(value);
+    }
+
+    fn record_many(&self, value: f64, count: usize) {
+        self.inner.record_many(value, count);
+        self.watch.observe(value);
+    }
+}
+
+/// Writes `name{a="x",b="y"}` with label values escaped as in the exposition format.
+fn display(name: &str, labels: &[(String, String)]) -> String {
+    if labels.is_empty() {
+        return name.to_owned();
+    }
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{name}{{{}}}", pairs.join(","))
+}
+
+impl Registry {
+    pub(crate) fn new(
+        prometheus: PrometheusRecorder,
+        max_label_sets: usize,
+        events: mpsc::Sender<Event>,
+    ) -> Self {
+        let handle = prometheus.handle();
+        let meta = metadata();
+        let outcome = |o: &'static str| {
+            prometheus.register_counter(
+                &Key::from_parts(
+                    "andon_metrics_threshold_signals_total",
+                    vec![Label::new("outcome", o)],
+                ),
+                &meta,
+            )
+        };
+        let rejected = |reason: &'static str| {
+            prometheus.register_counter(
+                &Key::from_parts(
+                    "andon_metrics_rejected_total",
+                    vec![Label::new("reason", reason)],
+                ),
+                &meta,
+            )
+        };
+        let internal = Internal {
+            invalid_names: rejected("invalid_name"),
+            type_conflicts: rejected("type_conflict"),
+            threshold_delivered: outcome("delivered"),
+            threshold_failed: outcome("failed"),
+            threshold_dropped: outcome("dropped"),
+            threshold_no_sink: outcome("no_sink"),
+        };
+        for (name, help) in [
+            (
+                "andon_metrics_threshold_signals_total",
+                "Threshold signals by outcome: delivered to the signal sink, failed after retries, dropped because the queue was full, or raised with no sink set.",
+            ),
+            (
+                "andon_metrics_rejected_total",
+                "Metric updates rejected by reason: an invalid name, or a name already used by another type.",
+            ),
+            (
+                "andon_metrics_refused_series_total",
+                "New series refused because their metric already had metrics.max_label_sets label sets.",
+            ),
+        ] {
+            prometheus.describe_counter(KeyName::from(name), None, SharedString::from(help));
+        }
+        Registry {
+            prometheus,
+            handle,
+            max_label_sets,
+            series: RwLock::new(HashMap::new()),
+            families: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
+            events,
+            internal,
+        }
+    }
+
+    pub(crate) fn handle(&self) -> &PrometheusHandle {
+        &self.handle
+    }
+
+    pub(crate) fn events(&self) -> &mpsc::Sender<Event> {
+        &self.events
+    }
+
+    /// Sets (or with `None` removes) the threshold watched on metric `name`.
+    pub(crate) fn set_threshold(&self, name: &str, source: &str, threshold: Option<Threshold>) {
+        let slot = self.slot(name);
+        *slot.source.write().unwrap_or_else(PoisonError::into_inner) = source.to_owned();
+        *slot
+            .threshold
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = threshold;
+        slot.active.store(threshold.is_some(), Ordering::Release);
+    }
+
+    fn slot(&self, name: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            slots
+                .entry(name.to_owned())
+                .or_insert_with(|| Arc::new(Slot::new(name))),
+        )
+    }
+
+    /// How many series of `name` were refused by the cardinality guard.
+    pub(crate) fn refused_count(&self, name: &str) -> u64 {
+        self.refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Every series of the counter or gauge `name`.
+    pub(crate) fn samples(&self, name: &str) -> Vec<Sample> {
+        let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(family) = families.get(name) else {
+            return Vec::new();
+        };
+        family
+            .series
+            .iter()
+            .filter_map(|series| match series {
+                Series::Counter(c) => Some(Sample {
+                    labels: c.labels.clone(),
+                    #[allow(clippy::cast_precision_loss)] // alert rules compare approximately
+                    value: c.value.load(Ordering::Relaxed) as f64,
+                }),
+                Series::Gauge(g) => Some(Sample {
+                    labels: g.labels.clone(),
+                    value: f64::from_bits(g.bits.load(Ordering::Relaxed)),
+                }),
+                Series::Histogram(_) => None,
+            })
+            .collect()
+    }
+
+    /// Gives `name` its HELP text (the first description wins, as in the exporter).
+    pub(crate) fn describe(&self, kind: Kind, name: &str, help: &str) {
+        let key = KeyName::from(name.to_owned());
+        let help = SharedString::from(protect_backslashes(help).into_owned());
+        match kind {
+            Kind::Counter => self.prometheus.describe_counter(key, None, help),
+            Kind::Gauge => self.prometheus.describe_gauge(key, None, help),
+            Kind::Histogram => self.prometheus.describe_histogram(key, None, help),
+        }
+    }
+
+    #[inline]
+    fn cached(&self, key: &Key) -> Option<Series> {
+        self.series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// The counter for `key`, created if needed, or why it cannot be.
+    pub(crate) fn counter(&self, key: &Key) -> Result<Counter, MetricsError> {
+        match self.series_for(key, Kind::Counter)? {
+            Series::Counter(c) => Ok(Counter::from_arc(c)),
+            _ => Err(self.conflict(key, Kind::Counter)),
+        }
+    }
+
+    /// The gauge for `key`, created if needed, or why it cannot be.
+    pub(crate) fn gauge(&self, key: &Key) -> Result<Gauge, MetricsError> {
+        match self.series_for(key, Kind::Gauge)? {
+            Series::Gauge(g) => Ok(Gauge::from_arc(g)),
+            _ => Err(self.conflict(key, Kind::Gauge)),
+        }
+    }
+
+    /// The histogram for `key`, created if needed, or why it cannot be.
+    pub(crate) fn histogram(&self, key: &Key) -> Result<Histogram, MetricsError> {
+        match self.series_for(key, Kind::Histogram)? {
+            Series::Histogram(h) => Ok(Histogram::from_arc(h)),
+            _ => Err(self.conflict(key, Kind::Histogram)),
+        }
+    }
+
+    fn conflict(&self, key: &Key, requested: Kind) -> MetricsError {
+        self.internal.type_conflicts.increment(1);
+        let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let existing = families
+            .get(key.name())
+            .map_or("metric", |f| f.kind.as_str());
+        MetricsError::TypeConflict {
+            metric: key.name().to_owned(),
+            existing,
+            requested: requested.as_str(),
+        }
+    }
+
+    fn series_for(&self, key: &Key, kind: Kind) -> Result<Series, MetricsError> {
+        if let Some(series) = self.cached(key) {
+            return Ok(series);
+        }
+        self.create(key, kind)
+    }
+
+    #[cold]
+    fn create(&self, key: &Key, kind: Kind) -> Result<Series, MetricsError> {
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have created it while we waited.
+        if let Some(series) = self.cached(key) {
+            return Ok(series);
+        }
+        let name = key.name();
+        if let Some(family) = families.get(name) {
+            if family.kind != kind {
+                drop(families);
+                return Err(self.conflict(key, kind));
+            }
+            if family.series.len() >= self.max_label_sets {
+                drop(families);
+                self.refuse(name);
+                return Err(MetricsError::TooManySeries {
+                    metric: name.to_owned(),
+                    limit: self.max_label_sets,
+                });
+            }
+        }
+        let mut labels: Vec<(String, String)> = key
+            .labels()
+            .map(|l| (l.key().to_owned(), l.value().to_owned()))
+            .collect();
+        labels.sort();
+        // The key the exporter sees: the same, with backslashes doubled so its escaping is exact.
+        let exported = if key.labels().any(|l| l.value().contains('\\')) {
+            Key::from_parts(
+                name.to_owned(),
+                key.labels()
+                    .map(|l| {
+                        Label::new(
+                            l.key().to_owned(),
+                            protect_backslashes(l.value()).into_owned(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            key.clone()
+        };
+        let watch = Watch {
+            slot: self.slot(name),
+            state: AtomicU8::new(NORMAL),
+            display: display(name, &labels),
+            labels: labels.clone(),
+            events: self.events.clone(),
+            dropped: self.internal.threshold_dropped.clone(),
+        };
+        let meta = metadata();
+        let series = match kind {
+            Kind::Counter => Series::Counter(Arc::new(TrackedCounter {
+                inner: self.prometheus.register_counter(&exported, &meta),
+                value: AtomicU64::new(0),
+                labels,
+                watch,
+            })),
+            Kind::Gauge => Series::Gauge(Arc::new(TrackedGauge {
+                inner: self.prometheus.register_gauge(&exported, &meta),
+                bits: AtomicU64::new(0.0_f64.to_bits()),
+                labels,
+                watch,
+            })),
+            Kind::Histogram => Series::Histogram(Arc::new(TrackedHistogram {
+                inner: self.prometheus.register_histogram(&exported, &meta),
+                watch,
+            })),
+        };
+        families
+            .entry(name.to_owned())
+            .or_insert_with(|| Family {
+                kind,
+                series: Vec::new(),
+            })
+            .series
+            .push(series.clone());
+        self.series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), series.clone());
+        Ok(series)
+    }
+
+    fn refuse(&self, name: &str) {
+        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        let (counter, count) = refused.entry(name.to_owned()).or_insert_with(|| {
+            let counter = self.prometheus.register_counter(
+                &Key::from_parts(
+                    "andon_metrics_refused_series_total",
+                    vec![Label::new("metric", protect_backslashes(name).into_owned())],
+                ),
+                &metadata(),
+            );
+            (counter, 0)
+        });
+        counter.increment(1);
+        *count += 1;
+    }
+}
+
+fn metadata() -> Metadata<'static> {
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
+}
+
+/// The recorder installed globally (or lent to the user): every series goes through the layer.
+/// Series it refuses become no-ops and are counted.
+#[derive(Debug, Clone)]
+pub struct AndonRecorder {
+    pub(crate) registry: Arc<Registry>,
+}
+
+impl Recorder for AndonRecorder {
+    fn describe_counter(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
+        self.registry
+            .describe(Kind::Counter, key.as_str(), &description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
+        self.registry
+            .describe(Kind::Gauge, key.as_str(), &description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
+        self.registry
+            .describe(Kind::Histogram, key.as_str(), &description);
+    }
+
+    fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
+        self.registry
+            .counter(key)
+            .unwrap_or_else(|_| Counter::noop())
+    }
+
+    fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
+        self.registry.gauge(key).unwrap_or_else(|_| Gauge::noop())
+    }
+
+    fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
+        self.registry
+            .histogram(key)
+            .unwrap_or_else(|_| Histogram::noop())
+    }
+}
