@@ -1,0 +1,479 @@
+//! The `andon` command line: `run` the agent, or reach a running one with `signal`, `line`,
+//! `ack`, `alerts`, `diagnose`; and `config check` a file offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use andon::{AndonConfig, Color};
+use clap::{Parser, Subcommand};
+use serde_json::{Map, Value, json};
+
+use crate::client::{Client, DEFAULT_URL};
+use crate::error::AgentError;
+
+/// Pull the Andon cord from anywhere, and see the line at a glance.
+#[derive(Debug, Parser)]
+#[command(name = "andon", version, about, long_about = None)]
+pub struct Cli {
+    /// The agent to reach.
+    #[arg(long, global = true, env = "ANDON_URL", default_value = DEFAULT_URL)]
+    pub url: String,
+    /// The bearer token for write endpoints (an agent listening beyond loopback requires it);
+    /// for `run`, the token the agent requires when its config names none.
+    #[arg(long, global = true, env = "ANDON_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent: the HTTP API, the Andon board and /metrics on one listener.
+    Run {
+        /// The configuration file (default: built-in defaults, loopback only).
+        #[arg(long, short, env = "ANDON_CONFIG")]
+        config: Option<PathBuf>,
+        /// The address to listen on, replacing `[agent] listen` (default 127.0.0.1:7600).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Pull the cord: send a signal to the agent and print its id.
+    Signal {
+        /// red, yellow or green.
+        #[arg(value_parser = parse_color)]
+        color: Color,
+        /// What is wrong (or right).
+        message: String,
+        /// The component (board station) raising it.
+        #[arg(long, short)]
+        component: Option<String>,
+        /// The trace or request id to join it to.
+        #[arg(long)]
+        trace_id: Option<String>,
+        /// An attribute `key=value` (repeatable); numbers and true/false keep their type.
+        #[arg(long = "attr", value_name = "KEY=VALUE")]
+        attributes: Vec<String>,
+    },
+    /// The production line: status, resume, or check (exit 1 while stopped).
+    Line {
+        /// What to do with the line.
+        #[command(subcommand)]
+        command: LineCommand,
+    },
+    /// Acknowledge the open alerts with this fingerprint (as `andon alerts` lists it).
+    Ack {
+        /// The alert's fingerprint.
+        fingerprint: String,
+        /// Who acknowledges (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List the open alerts.
+    Alerts {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work with configuration files.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Take one diagnostics snapshot through the agent.
+    Diagnose {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `andon line …`.
+#[derive(Debug, Subcommand)]
+pub enum LineCommand {
+    /// Print whether the line runs, and who stopped or resumed it.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a stopped line.
+    Resume {
+        /// Why it is safe to resume.
+        #[arg(long)]
+        note: Option<String>,
+        /// Who resumes (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Exit 0 while the line runs, 1 while it is stopped: for CI pipelines and deploy scripts.
+    Check,
+}
+
+/// `andon config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a file and print the effective configuration, secrets redacted.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+fn parse_color(text: &str) -> Result<Color, String> {
+    text.parse::<Color>().map_err(|e| e.to_string())
+}
+
+/// Exit code of `andon line check` while the line is stopped, and of `andon config check` on
+/// an invalid file.
+pub const EXIT_STOPPED: u8 = 1;
+
+/// Parses the arguments, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ExitCode::from(execute(cli))
+}
+
+/// Runs a parsed command line; errors are printed to stderr. Returns the exit code.
+pub fn execute(cli: Cli) -> u8 {
+    let result = match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => return config_check(&file),
+        Command::Run { config, listen } => {
+            runtime(true).and_then(|rt| rt.block_on(run(config, listen, cli.token)).map(|()| 0))
+        }
+        command => runtime(false).and_then(|rt| {
+            rt.block_on(async {
+                let client = Client::new(&cli.url, cli.token)?;
+                client_command(&client, command).await
+            })
+        }),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("andon: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, AgentError> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::Serve(std::io::Error::other(format!("cannot start the tokio runtime: {e}"))))
+}
+
+async fn run(config: Option<PathBuf>, listen: Option<String>, token: Option<String>) -> Result<(), AgentError> {
+    let loaded = crate::run::load_config(config.as_deref(), listen.as_deref(), token.as_deref())?;
+    crate::run::run(loaded, |address| {
+        eprintln!("andon agent listening on http://{address}: the board at /, the API under /v1, metrics at /metrics");
+    })
+    .await?;
+    eprintln!("andon agent stopped: every component flushed");
+    Ok(())
+}
+
+fn config_check(file: &std::path::Path) -> u8 {
+    match AndonConfig::from_file(file) {
+        Ok(config) => {
+            print!("{}", config.to_toml_string());
+            0
+        }
+        Err(error) => {
+            eprintln!("andon: {error}");
+            EXIT_STOPPED
+        }
+    }
+}
+
+fn who(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "cli".to_owned())
+}
+
+/// Turns `key=value` into a JSON attribute; numbers, booleans and null keep their type.
+fn attribute(text: &str) -> Result<(String, Value), AgentError> {
+    let Some((key, value)) = text.split_once('=') else {
+        return Err(AgentError::Usage(format!("--attr `{text}` is not KEY=VALUE, such as --attr queue=default")));
+    };
+    if key.is_empty() {
+        return Err(AgentError::Usage(format!("--attr `{text}` has an empty key: write KEY=VALUE")));
+    }
+    let typed = match serde_json::from_str::<Value>(value) {
+        Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => v,
+        _ => Value::String(value.to_owned()),
+    };
+    Ok((key.to_owned(), typed))
+}
+
+async fn client_command(client: &Client, command: Command) -> Result<u8, AgentError> {
+    match command {
+        Command::Signal {
+            color,
+            message,
+            component,
+            trace_id,
+            attributes,
+        } => {
+            let mut body = json!({ "color": color, "message": message });
+            if let Some(component) = component {
+                body["component"] = json!(component);
+            }
+            if let Some(trace_id) = trace_id {
+                body["trace_id"] = json!(trace_id);
+            }
+            if !attributes.is_empty() {
+                let mut map = Map::new();
+                for text in &attributes {
+                    let (key, value) = attribute(text)?;
+                    map.insert(key, value);
+                }
+                body["attributes"] = Value::Object(map);
+            }
+            let accepted = client.post("/v1/signals", &body).await?;
+            let id = accepted["id"].as_str().ok_or_else(|| AgentError::Protocol {
+                url: client.url().to_owned(),
+                reason: "the answer to POST /v1/signals has no id".to_owned(),
+            })?;
+            println!("{id}");
+            if accepted["stopped_line"] == json!(true) {
+                eprintln!("andon: this signal STOPPED the line: fix the cause, then `andon line resume --note ...`");
+            }
+            if let Some(failures) = accepted["failures"].as_array().filter(|f| !f.is_empty()) {
+                for failure in failures {
+                    eprintln!("andon: warning: {}", failure.as_str().unwrap_or_default());
+                }
+            }
+            Ok(0)
+        }
+        Command::Line { command } => line(client, command).await,
+        Command::Ack { fingerprint, by } => {
+            let path = format!("/v1/alerts/{fingerprint}/ack");
+            let answer = client.post(&path, &json!({ "by": who(by) })).await?;
+            println!("acknowledged {} alert(s) with fingerprint {fingerprint}", answer["acknowledged"]);
+            Ok(0)
+        }
+        Command::Alerts { json } => {
+            let answer = client.get("/v1/alerts").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer["alerts"]).unwrap_or_default());
+            } else if answer["alerting"] == json!(false) {
+                println!("alerting is not enabled in this agent");
+            } else {
+                print!("{}", alerts_table(&answer["alerts"]));
+            }
+            Ok(0)
+        }
+        Command::Diagnose { json } => {
+            let report = client.get("/v1/diagnostics").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print!("{}", diagnostics_table(&report));
+            }
+            Ok(0)
+        }
+        Command::Run { .. } | Command::Config { .. } => Ok(0),
+    }
+}
+
+async fn line(client: &Client, command: LineCommand) -> Result<u8, AgentError> {
+    match command {
+        LineCommand::Status { json } => {
+            let state = client.get("/v1/line").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&state).unwrap_or_default());
+            } else {
+                println!("{}", describe_line(&state));
+            }
+            Ok(0)
+        }
+        LineCommand::Resume { note, by } => {
+            let mut body = json!({ "by": who(by) });
+            if let Some(note) = note {
+                body["note"] = json!(note);
+            }
+            let answer = client.post("/v1/line/resume", &body).await?;
+            if answer["resumed"] == json!(true) {
+                println!("the line is RUNNING again");
+            } else {
+                println!("the line was already running");
+            }
+            Ok(0)
+        }
+        LineCommand::Check => {
+            let state = client.get("/v1/line").await?;
+            if state["state"] == json!("RUNNING") {
+                println!("{}", describe_line(&state));
+                Ok(0)
+            } else {
+                eprintln!("andon: {}", describe_line(&state));
+                Ok(EXIT_STOPPED)
+            }
+        }
+    }
+}
+
+/// One line about the line's state.
+fn describe_line(state: &Value) -> String {
+    let since = state["since"].as_str().unwrap_or("?");
+    match state["state"].as_str() {
+        Some("STOPPED") => {
+            let signal = &state["signal"];
+            let component = signal["component"].as_str().unwrap_or("unknown");
+            format!(
+                "STOPPED since {since} by {} from {component}: {} (signal {})",
+                signal["color"].as_str().unwrap_or("red").to_ascii_uppercase(),
+                signal["message"].as_str().unwrap_or(""),
+                signal["id"].as_str().unwrap_or("?"),
+            )
+        }
+        _ => match state["resumed"]["by"].as_str() {
+            Some(by) => {
+                let note = state["resumed"]["note"].as_str().map(|n| format!(": {n}")).unwrap_or_default();
+                format!("RUNNING since {since}, resumed by {by}{note}")
+            }
+            None => format!("RUNNING since {since}"),
+        },
+    }
+}
+
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<String>| {
+        let last = cells.len().saturating_sub(1);
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push('\n');
+    };
+    line(header.iter().map(|h| (*h).to_owned()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+    out
+}
+
+fn alerts_table(alerts: &Value) -> String {
+    let rows: Vec<Vec<String>> = alerts
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            let text = |k: &str| a[k].as_str().unwrap_or("").to_owned();
+            let state = match a["acknowledged_by"].as_str() {
+                Some(by) => format!("{} (acked by {by})", text("state")),
+                None => text("state"),
+            };
+            vec![
+                text("fingerprint"),
+                text("severity").to_ascii_uppercase(),
+                state,
+                text("since"),
+                text("rule"),
+                text("summary"),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return "no open alerts\n".to_owned();
+    }
+    table(&["FINGERPRINT", "SEVERITY", "STATE", "SINCE", "RULE", "SUMMARY"], &rows)
+}
+
+fn diagnostics_table(report: &Value) -> String {
+    let mut rows = vec![
+        vec!["taken_at".to_owned(), report["taken_at"].as_str().unwrap_or("?").to_owned()],
+        vec!["health".to_owned(), report["health"]["status"].as_str().unwrap_or("?").to_owned()],
+        vec!["summary".to_owned(), report["summary"].as_str().unwrap_or("").to_owned()],
+    ];
+    for reason in report["health"]["reasons"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        rows.push(vec!["reason".to_owned(), reason.as_str().unwrap_or("").to_owned()]);
+    }
+    let mut flat = Vec::new();
+    flatten("", &report["details"], &mut flat);
+    rows.extend(flat.into_iter().map(|(k, v)| vec![k, v]));
+    table(&["FIELD", "VALUE"], &rows)
+}
+
+/// Flattens nested JSON into `a.b.c = value` rows (arrays by index), at most 200 rows.
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    if out.len() >= 200 {
+        return;
+    }
+    let key = |k: &str| if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
+    match value {
+        Value::Object(map) => map.iter().for_each(|(k, v)| flatten(&key(k), v, out)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| flatten(&key(&i.to_string()), v, out)),
+        Value::Null if prefix.is_empty() => {}
+        Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_keep_numbers_and_booleans() {
+        assert_eq!(attribute("depth=150").unwrap(), ("depth".into(), json!(150)));
+        assert_eq!(attribute("ok=true").unwrap(), ("ok".into(), json!(true)));
+        assert_eq!(attribute("q=a=b").unwrap(), ("q".into(), json!("a=b")));
+        assert_eq!(attribute("v=[1]").unwrap(), ("v".into(), json!("[1]")));
+        assert!(matches!(attribute("novalue"), Err(AgentError::Usage(_))));
+        assert!(matches!(attribute("=x"), Err(AgentError::Usage(_))));
+    }
+
+    #[test]
+    fn the_line_reads_as_a_sentence() {
+        let stopped = json!({"state":"STOPPED","since":"t0","signal":{"id":"i","color":"red","message":"disk full","component":"db"}});
+        assert_eq!(describe_line(&stopped), "STOPPED since t0 by RED from db: disk full (signal i)");
+        let running = json!({"state":"RUNNING","since":"t1","resumed":{"by":"alice","note":"fixed","at":"t1"}});
+        assert_eq!(describe_line(&running), "RUNNING since t1, resumed by alice: fixed");
+    }
+
+    #[test]
+    fn tables_align_their_columns() {
+        let text = alerts_table(&json!([
+            {"fingerprint":"abc","severity":"critical","state":"firing","since":"t","rule":"r","summary":"s"},
+            {"fingerprint":"abcdef","severity":"info","state":"pending","since":"t","rule":"r2","summary":"s2","acknowledged_by":"bo"}
+        ]));
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("FINGERPRINT  SEVERITY"), "{text}");
+        assert!(lines[1].starts_with("abc          CRITICAL"), "{text}");
+        assert!(lines[2].contains("pending (acked by bo)"), "{text}");
+        assert_eq!(alerts_table(&json!([])), "no open alerts\n");
+        let diag = diagnostics_table(&json!({"taken_at":"t","health":{"status":"Degraded","reasons":["memory 91%"]},
+            "summary":"memory 91%","details":{"memory":{"used_percent":91.0},"disks":[{"mount":"/"}]}}));
+        assert!(diag.contains("memory.used_percent  91.0"), "{diag}");
+        assert!(diag.contains("disks.0.mount"), "{diag}");
+        assert!(diag.contains("reason"), "{diag}");
+    }
+}

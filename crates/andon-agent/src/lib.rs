@@ -1,0 +1,67 @@
+//! The andon agent: pull the Andon cord over HTTP from anywhere, and see the line at a glance on
+//! the Andon board.
+//!
+//! This crate is the `andon` command. `andon run` serves an [`andon::AndonSystem`] on one
+//! listener (default `127.0.0.1:7600`): the JSON API under `/v1`, Server-Sent Events at
+//! `/v1/events`, `/metrics`, `/healthz`, `/readyz`, and the Andon board at `/`. The other
+//! subcommands (`signal`, `line`, `ack`, `alerts`, `diagnose`) reach a running agent at `--url`,
+//! else `ANDON_URL`, else `http://127.0.0.1:7600`; `config check` validates a file offline.
+//! The API is described in `docs/agent.md` and `docs/openapi.yaml`.
+//!
+//! The library lets tests and other programs embed the agent.
+//!
+//! # Example
+//!
+//! ```
+//! use andon::{AndonConfig, AndonSystem};
+//! use andon_agent::{Agent, AgentError, Client};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), AgentError> {
+//! let system = AndonSystem::new(AndonConfig::default()).await.map_err(AgentError::System)?;
+//! let agent = Agent::new(system)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await
+//!     .map_err(|source| AgentError::Bind { address: "127.0.0.1:0".into(), source })?;
+//! let url = format!("http://{}", listener.local_addr().map_err(AgentError::Serve)?);
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(agent.serve(listener, async { let _ = stopped.await; }));
+//!
+//! // Pull the cord through the API, as `andon signal red "disk full" -c db` does.
+//! let client = Client::new(&url, None)?;
+//! let accepted = client.post("/v1/signals", &json!({"color": "red", "message": "disk full", "component": "db"})).await?;
+//! assert_eq!(accepted["stopped_line"], true);
+//! assert_eq!(client.get("/v1/line").await?["state"], "STOPPED");
+//!
+//! let _ = stop.send(());
+//! server.await.map_err(|e| AgentError::Serve(std::io::Error::other(e)))??;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Crate feature flags
+//!
+//! - `full` (default): every andon component (logs, metrics, traces, observer, alerts) in the
+//!   agent's system.
+//!
+//! # Related crates
+//!
+//! - `andon`: the umbrella with [`andon::AndonSystem`], which the agent serves.
+//! - `andon-core`: the shared vocabulary (signals, configuration, the line).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod alerts;
+mod cli;
+mod client;
+mod error;
+mod request;
+mod run;
+mod server;
+
+pub use alerts::AlertView;
+pub use cli::{Cli, Command, ConfigCommand, EXIT_STOPPED, LineCommand, execute, main};
+pub use client::{Client, DEFAULT_URL};
+pub use error::AgentError;
+pub use request::{MAX_ATTRIBUTES, MAX_BODY_BYTES, MAX_LIMIT, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
+pub use run::{load_config, run, stop_signal};
+pub use server::{Agent, DRAIN_DEADLINE};

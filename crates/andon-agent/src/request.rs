@@ -1,0 +1,362 @@
+//! Reading what clients send: request bodies and query strings, checked field by field so that
+//! a bad request gets a 400 naming the field and saying what is allowed.
+
+use std::collections::BTreeMap;
+
+use andon::{AndonSignal, Color};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+/// The largest request body the API reads, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The longest signal message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+/// The longest component name, trace id, `by` or fingerprint, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
+/// The most attributes one signal may carry.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// The most signals `GET /v1/signals` returns.
+pub const MAX_LIMIT: usize = 1000;
+
+/// An API error: an HTTP status and a JSON body `{"error": "...", "field": "..."}`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) field: Option<String>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A 400 about one field.
+    pub(crate) fn field(field: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("{field}: {}", message.into()),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.message });
+        if let Some(field) = self.field {
+            body["field"] = Value::String(field);
+        }
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"andon\""),
+            );
+        }
+        response
+    }
+}
+
+/// The body as a JSON object; an empty body is an empty object when `empty_ok`.
+fn object(body: &[u8], empty_ok: bool, example: &str) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return if empty_ok {
+            Ok(Map::new())
+        } else {
+            Err(ApiError::bad_request(format!(
+                "the request body is empty: send a JSON object such as {example}"
+            )))
+        };
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request(format!(
+            "the request body must be a JSON object such as {example}"
+        ))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "the request body is not valid JSON ({e}): send an object such as {example}"
+        ))),
+    }
+}
+
+fn only_known(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => Err(ApiError::field(
+            unknown,
+            format!("unknown field: allowed fields are {}", allowed.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// An optional string field of at most `max` characters; `required` makes it mandatory and
+/// non-blank.
+fn string(
+    map: &Map<String, Value>,
+    field: &str,
+    required: bool,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    match map.get(field) {
+        None | Some(Value::Null) if required => Err(ApiError::field(field, "is required")),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            if s.trim().is_empty() {
+                Err(ApiError::field(field, "must not be empty"))
+            } else if s.chars().count() > max {
+                Err(ApiError::field(field, format!("is longer than {max} characters")))
+            } else {
+                Ok(Some(s.clone()))
+            }
+        }
+        Some(other) => Err(ApiError::field(
+            field,
+            format!("must be a string, not {}", kind(other)),
+        )),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+const SIGNAL_FIELDS: &[&str] = &["color", "message", "component", "trace_id", "attributes", "timestamp"];
+const SIGNAL_EXAMPLE: &str = r#"{"color":"red","message":"queue overflow","component":"queue"}"#;
+
+/// Reads the body of `POST /v1/signals`.
+pub(crate) fn signal(body: &[u8]) -> Result<AndonSignal, ApiError> {
+    let map = object(body, false, SIGNAL_EXAMPLE)?;
+    only_known(&map, SIGNAL_FIELDS)?;
+    let color = match string(&map, "color", true, 16)? {
+        Some(text) => text
+            .parse::<Color>()
+            .map_err(|_| ApiError::field("color", format!("`{text}` is not a color: use red, yellow or green")))?,
+        None => return Err(ApiError::field("color", "is required")),
+    };
+    let message = string(&map, "message", true, MAX_MESSAGE_CHARS)?.unwrap_or_default();
+    let mut signal = AndonSignal::new(color, message);
+    if let Some(component) = string(&map, "component", false, MAX_NAME_CHARS)? {
+        signal = signal.with_component(component);
+    }
+    if let Some(trace_id) = string(&map, "trace_id", false, MAX_NAME_CHARS)? {
+        signal = signal.with_trace_id(trace_id);
+    }
+    if let Some(text) = string(&map, "timestamp", false, 64)? {
+        let time = andon::core::rfc3339::parse(&text).map_err(|e| ApiError::field("timestamp", e))?;
+        signal = signal.with_timestamp(time);
+    }
+    match map.get("attributes") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(attributes)) => {
+            if attributes.len() > MAX_ATTRIBUTES {
+                return Err(ApiError::field(
+                    "attributes",
+                    format!("has {} entries, more than the {MAX_ATTRIBUTES} allowed", attributes.len()),
+                ));
+            }
+            for (key, value) in attributes {
+                if key.is_empty() || key.chars().count() > MAX_NAME_CHARS {
+                    return Err(ApiError::field(
+                        "attributes",
+                        format!("keys must have 1 to {MAX_NAME_CHARS} characters"),
+                    ));
+                }
+                signal = signal.with_attribute(key.clone(), value.clone());
+            }
+        }
+        Some(other) => {
+            return Err(ApiError::field(
+                "attributes",
+                format!("must be an object such as {{\"queue\":\"default\"}}, not {}", kind(other)),
+            ));
+        }
+    }
+    Ok(signal)
+}
+
+/// The body of `POST /v1/line/resume`: who resumes the line, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Resume {
+    pub(crate) by: String,
+    pub(crate) note: Option<String>,
+}
+
+/// Reads the body of `POST /v1/line/resume` (empty is allowed: resumed by `api`).
+pub(crate) fn resume(body: &[u8]) -> Result<Resume, ApiError> {
+    let map = object(body, true, r#"{"by":"alice","note":"queue drained"}"#)?;
+    only_known(&map, &["by", "note"])?;
+    Ok(Resume {
+        by: string(&map, "by", false, MAX_NAME_CHARS)?.unwrap_or_else(|| "api".to_owned()),
+        note: string(&map, "note", false, MAX_MESSAGE_CHARS)?,
+    })
+}
+
+/// Reads the body of `POST /v1/alerts/{fingerprint}/ack` (empty is allowed).
+pub(crate) fn ack(body: &[u8]) -> Result<String, ApiError> {
+    let map = object(body, true, r#"{"by":"alice"}"#)?;
+    only_known(&map, &["by"])?;
+    Ok(string(&map, "by", false, MAX_NAME_CHARS)?.unwrap_or_else(|| "api".to_owned()))
+}
+
+/// Checks a fingerprint from the path.
+pub(crate) fn fingerprint(text: &str) -> Result<(), ApiError> {
+    let ok = !text.is_empty()
+        && text.len() <= MAX_NAME_CHARS
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            "fingerprint",
+            "must be 1 to 256 letters, digits, `-`, `_`, `:` or `.`, as `andon alerts` lists it",
+        ))
+    }
+}
+
+/// The query of `GET /v1/signals`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SignalQuery {
+    pub(crate) limit: usize,
+    pub(crate) component: Option<String>,
+    pub(crate) color: Option<Color>,
+}
+
+/// Reads the query of `GET /v1/signals`: `limit` (1 to 1000, default 50), `component`, `color`.
+pub(crate) fn signal_query(query: &BTreeMap<String, String>) -> Result<SignalQuery, ApiError> {
+    if let Some(unknown) = query.keys().find(|k| !matches!(k.as_str(), "limit" | "component" | "color")) {
+        return Err(ApiError::field(
+            unknown,
+            "unknown query parameter: allowed are limit, component, color",
+        ));
+    }
+    let limit = match query.get("limit") {
+        None => 50,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(ApiError::field(
+                    "limit",
+                    format!("`{text}` is not a number from 1 to {MAX_LIMIT}"),
+                ));
+            }
+        },
+    };
+    let color = match query.get("color") {
+        None => None,
+        Some(text) => Some(text.parse::<Color>().map_err(|_| {
+            ApiError::field("color", format!("`{text}` is not a color: use red, yellow or green"))
+        })?),
+    };
+    let component = match query.get("component") {
+        Some(c) if c.is_empty() => return Err(ApiError::field("component", "must not be empty")),
+        other => other.cloned(),
+    };
+    Ok(SignalQuery {
+        limit,
+        component,
+        color,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(result: Result<impl std::fmt::Debug, ApiError>) -> String {
+        result.unwrap_err().field.unwrap_or_default()
+    }
+
+    #[test]
+    fn a_full_signal_reads_every_field() {
+        let s = signal(
+            br#"{"color":"RED","message":"queue overflow","component":"queue","trace_id":"t-1",
+                 "timestamp":"2026-11-26T23:41:07.5Z","attributes":{"depth":150}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.color(), Color::Red);
+        assert_eq!(s.component(), Some("queue"));
+        assert_eq!(s.trace_id(), Some("t-1"));
+        assert_eq!(s.attributes()["depth"], 150);
+        assert_eq!(s.timestamp_rfc3339(), "2026-11-26T23:41:07.500000000Z");
+    }
+
+    #[test]
+    fn each_bad_signal_field_is_named() {
+        let long = "x".repeat(MAX_MESSAGE_CHARS + 1);
+        let cases: Vec<(String, &str)> = vec![
+            (r#"{"message":"m"}"#.into(), "color"),
+            (r#"{"color":"blue","message":"m"}"#.into(), "color"),
+            (r#"{"color":7,"message":"m"}"#.into(), "color"),
+            (r#"{"color":"red"}"#.into(), "message"),
+            (r#"{"color":"red","message":"  "}"#.into(), "message"),
+            (format!(r#"{{"color":"red","message":"{long}"}}"#), "message"),
+            (r#"{"color":"red","message":"m","component":""}"#.into(), "component"),
+            (r#"{"color":"red","message":"m","trace_id":5}"#.into(), "trace_id"),
+            (r#"{"color":"red","message":"m","timestamp":"yesterday"}"#.into(), "timestamp"),
+            (r#"{"color":"red","message":"m","attributes":[1]}"#.into(), "attributes"),
+            (r#"{"color":"red","message":"m","colour":"red"}"#.into(), "colour"),
+        ];
+        for (body, field) in cases {
+            let err = signal(body.as_bytes()).unwrap_err();
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(err.field.as_deref(), Some(field), "{body}: {err:?}");
+            assert!(err.message.starts_with(&format!("{field}: ")), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects_are_refused_with_an_example() {
+        for body in [&b""[..], b"[1]", b"{nope", b"\"red\""] {
+            let err = signal(body).unwrap_err();
+            assert_eq!(err.field, None);
+            assert!(err.message.contains(r#""color":"red""#), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn resume_and_ack_bodies_may_be_empty() {
+        assert_eq!(resume(b"").unwrap(), Resume { by: "api".into(), note: None });
+        let r = resume(br#"{"by":"alice","note":"drained"}"#).unwrap();
+        assert_eq!((r.by.as_str(), r.note.as_deref()), ("alice", Some("drained")));
+        assert_eq!(field_of(resume(br#"{"who":"x"}"#)), "who");
+        assert_eq!(field_of(resume(br#"{"by":1}"#)), "by");
+        assert_eq!(ack(b"").unwrap(), "api");
+        assert_eq!(field_of(ack(br#"{"by":""}"#)), "by");
+        assert!(fingerprint("a1b2-c3:d_4.e").is_ok());
+        assert_eq!(field_of(fingerprint("a b")), "fingerprint");
+        assert_eq!(field_of(fingerprint("")), "fingerprint");
+    }
+
+    #[test]
+    fn signal_queries_are_checked() {
+        let q = |pairs: &[(&str, &str)]| {
+            signal_query(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+        };
+        let ok = q(&[("limit", "5"), ("color", "Red"), ("component", "db")]).unwrap();
+        assert_eq!((ok.limit, ok.color, ok.component.as_deref()), (5, Some(Color::Red), Some("db")));
+        assert_eq!(q(&[]).unwrap().limit, 50);
+        assert_eq!(field_of(q(&[("limit", "0")])), "limit");
+        assert_eq!(field_of(q(&[("limit", "1001")])), "limit");
+        assert_eq!(field_of(q(&[("limit", "x")])), "limit");
+        assert_eq!(field_of(q(&[("color", "blue")])), "color");
+        assert_eq!(field_of(q(&[("component", "")])), "component");
+        assert_eq!(field_of(q(&[("colour", "red")])), "colour");
+    }
+}

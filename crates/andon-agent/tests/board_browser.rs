@@ -1,0 +1,174 @@
+//! The Andon board in headless Chromium, driven through chromedriver: a RED posted through the
+//! API turns its station red and raises the STOPPED banner within a second, Acknowledge clears
+//! the alert, resuming the line brings the board back; a screenshot is saved under `target/`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use andon_tests::{Peer, Ready, find_peer, free_port, workspace_root};
+use common::TestAgent;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// A RED from `checkout` opens a critical alert, so the board has something to acknowledge.
+const CONFIG: &str = r#"
+[metrics]
+enabled = false
+[tracer]
+enabled = false
+[observer]
+enabled = false
+
+[alerts]
+evaluation_interval = "1s"
+
+[[alerts.rules]]
+name = "checkout-red"
+condition = { type = "signal", color = "red", component = "checkout", window = "10m" }
+severity = "critical"
+labels = { component = "checkout" }
+summary = "checkout pulled the cord"
+"#;
+
+async fn browser(chromedriver: &std::path::Path, chromium: &std::path::Path) -> (Peer, Client, tempfile::TempDir) {
+    let port = free_port();
+    let driver = Peer::builder(chromedriver)
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".to_owned()])
+        .ready(Ready::Http(format!("http://127.0.0.1:{port}/status")))
+        .start()
+        .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap_or_else(|e| panic!("chromedriver did not start a session: {e}\n{}", driver.output()));
+    (driver, client, profile)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_turns_red_stops_acknowledges_and_resumes_live() {
+    let Some(chromedriver) = find_peer("chromedriver", "apt-get install chromium-driver") else {
+        return;
+    };
+    let Some(chromium) = find_peer("chromium", "apt-get install chromium") else {
+        return;
+    };
+    let agent = TestAgent::start(CONFIG).await;
+    let (_driver, client, _profile) = browser(&chromedriver, &chromium).await;
+    let result = scenario(&agent, &client).await;
+    let screenshot = client.screenshot().await;
+    let _ = client.close().await;
+    let path = workspace_root().join("target").join("andon-board.png");
+    if let Ok(png) = screenshot {
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot of the board saved to {}", path.display());
+    }
+    result.unwrap();
+    agent.stop().await.unwrap();
+}
+
+async fn scenario(agent: &TestAgent, client: &Client) -> Result<(), String> {
+    let e = |what: &'static str| move |err: fantoccini::error::CmdError| format!("{what}: {err}");
+    client.goto(&agent.url).await.map_err(e("open the board"))?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"#connection[data-state="open"]"#))
+        .await
+        .map_err(e("the board connects to the event stream"))?;
+    client
+        .find(Locator::Css(r#"#line-banner[data-state="RUNNING"]"#))
+        .await
+        .map_err(e("the line runs at first"))?;
+
+    // Pull the cord through the API; the page must follow without a reload.
+    let (status, _) = agent
+        .post("/v1/signals", r#"{"color":"red","message":"payment gateway down","component":"checkout"}"#)
+        .await;
+    assert_eq!(status, 201);
+    let posted = Instant::now();
+    let station = client
+        .wait()
+        .at_most(Duration::from_secs(1))
+        .every(Duration::from_millis(20))
+        .for_element(Locator::Css(r#"li.station[data-component="checkout"][data-color="red"]"#))
+        .await
+        .map_err(e("the checkout station turns red within a second"))?;
+    let banner = client
+        .wait()
+        .at_most(Duration::from_secs(1).saturating_sub(posted.elapsed()))
+        .every(Duration::from_millis(20))
+        .for_element(Locator::Css(r#"#line-banner[data-state="STOPPED"]"#))
+        .await
+        .map_err(e("the STOPPED banner appears within a second"))?;
+    let label = station.text().await.map_err(e("station text"))?;
+    assert!(label.contains("RED"), "the station says RED in words, not only in color: {label}");
+    let banner_text = banner.text().await.map_err(e("banner text"))?;
+    assert!(banner_text.contains("LINE STOPPED"), "{banner_text}");
+    assert!(banner_text.contains("checkout") && banner_text.contains("payment gateway down"), "who and why: {banner_text}");
+    let recent = client
+        .find(Locator::Css("#recent li.red"))
+        .await
+        .map_err(e("the signal is listed among recent signals"))?;
+    assert!(recent.text().await.map_err(e("recent text"))?.contains("payment gateway down"));
+
+    // The rule opened a critical alert: acknowledge it from the board.
+    let ack = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#alerts li.alert button.ack"))
+        .await
+        .map_err(e("the open alert is listed with an Acknowledge button"))?;
+    ack.click().await.map_err(e("click Acknowledge"))?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#alerts li.alert button.ack[disabled]"))
+        .await
+        .map_err(e("the alert shows as acknowledged"))?;
+    let (_, alerts) = agent.get("/v1/alerts").await;
+    assert_eq!(alerts["alerts"][0]["acknowledged_by"].as_str().map(|b| b.starts_with("board")), Some(true), "{alerts}");
+
+    // Resume from the board.
+    let note = client.find(Locator::Id("resume-note")).await.map_err(e("note field"))?;
+    note.send_keys("gateway restarted").await.map_err(e("type the note"))?;
+    client
+        .find(Locator::Id("resume"))
+        .await
+        .map_err(e("resume button"))?
+        .click()
+        .await
+        .map_err(e("click resume"))?;
+    let banner = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"#line-banner[data-state="RUNNING"]"#))
+        .await
+        .map_err(e("the banner goes back to RUNNING"))?;
+    let text = banner.text().await.map_err(e("banner text"))?;
+    assert!(text.contains("resumed by board: gateway restarted"), "{text}");
+    assert!(agent.system.line().is_running());
+    // The resumption is a GREEN from the `line` station.
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"li.station[data-component="line"][data-color="green"]"#))
+        .await
+        .map_err(e("the line station shows the GREEN resumption"))?;
+    Ok(())
+}

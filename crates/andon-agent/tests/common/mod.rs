@@ -1,0 +1,75 @@
+//! Starting an agent in-process on a free loopback port for the API tests.
+#![allow(dead_code)] // each test binary uses a part of the helpers
+
+use andon::{AndonConfig, AndonSystem};
+use andon_agent::Agent;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The configuration the tests run with: components that would reach the network are off.
+pub const QUIET: &str = "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n";
+
+pub struct TestAgent {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub system: AndonSystem,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Result<(), andon_agent::AgentError>>>,
+}
+
+impl TestAgent {
+    pub async fn start(config_toml: &str) -> TestAgent {
+        let config = AndonConfig::from_toml_str(config_toml).unwrap();
+        let system = AndonSystem::new(config).await.unwrap();
+        let agent = Agent::new(system.clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(agent.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        TestAgent {
+            url,
+            http: reqwest::Client::new(),
+            system,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.http.get(self.at(path)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
+        self.post_with(path, body, None).await
+    }
+
+    pub async fn post_with(&self, path: &str, body: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let mut request = self
+            .http
+            .post(self.at(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Stops the agent as SIGTERM would, and returns what `serve` returned.
+    pub async fn stop(mut self) -> Result<(), andon_agent::AgentError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.server.take().unwrap().await.unwrap()
+    }
+}
