@@ -1,0 +1,2 @@
+//! Benchmarks of andon-alert (being written).
+fn main() {}

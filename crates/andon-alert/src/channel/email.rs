@@ -1,0 +1,120 @@
+//! The email channel: lettre over SMTP, with STARTTLS, TLS or plain, and credentials.
+
+use std::time::Duration;
+
+use andon_core::config::{ChannelConfig, EmailTls};
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::DeliveryError;
+use crate::error::AlertError;
+use crate::notification::Notification;
+
+/// An SMTP transport and the envelope.
+pub(crate) struct EmailTransport {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+}
+
+impl std::fmt::Debug for EmailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailTransport")
+            .field("from", &self.from.to_string())
+            .field("to", &self.to.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmailTransport {
+    pub(crate) fn build(
+        name: &str,
+        config: &ChannelConfig,
+        timeout: Duration,
+    ) -> Result<Self, AlertError> {
+        let err = |message: String| AlertError::Channel {
+            channel: name.to_owned(),
+            message,
+        };
+        let ChannelConfig::Email {
+            host,
+            port,
+            tls,
+            username,
+            password,
+            from,
+            to,
+            ..
+        } = config
+        else {
+            return Err(err("is not an email channel".to_owned()));
+        };
+        let builder = match tls {
+            EmailTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+            EmailTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                .map_err(|e| err(format!("cannot use STARTTLS with `{host}`: {e}")))?,
+            EmailTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                .map_err(|e| err(format!("cannot use TLS with `{host}`: {e}")))?,
+        };
+        let port = port.unwrap_or(match tls {
+            EmailTls::None => 25,
+            EmailTls::Starttls => 587,
+            EmailTls::Tls => 465,
+        });
+        let mut builder = builder.port(port).timeout(Some(timeout));
+        if let Some(user) = username {
+            let pass = password
+                .as_ref()
+                .map(|p| p.expose().to_owned())
+                .unwrap_or_default();
+            builder = builder.credentials(Credentials::new(user.clone(), pass));
+        }
+        let from: Mailbox = from.parse().map_err(|e| {
+            err(format!(
+                "`from` is not an address ({e}): write \"andon <andon@example.com>\""
+            ))
+        })?;
+        let to = to
+            .iter()
+            .map(|t| {
+                t.parse::<Mailbox>()
+                    .map_err(|e| err(format!("`{t}` in `to` is not an address ({e})")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(EmailTransport {
+            transport: builder.build(),
+            from,
+            to,
+        })
+    }
+
+    pub(crate) async fn deliver(&self, notification: &Notification) -> Result<(), DeliveryError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(notification.title.clone())
+            .header(ContentType::TEXT_PLAIN);
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        let mut body = notification.text();
+        body.push_str(&format!("\n\nNotification key: {}\n", notification.key));
+        for alert in &notification.alerts {
+            body.push_str(&format!(
+                "Fingerprint: {} ({})\n",
+                alert.fingerprint, alert.rule
+            ));
+        }
+        let message = builder
+            .body(body)
+            .map_err(|e| DeliveryError::permanent(format!("cannot build the message: {e}")))?;
+        self.transport.send(message).await.map(|_| ()).map_err(|e| {
+            if e.is_permanent() {
+                DeliveryError::permanent(format!("SMTP refused: {e}"))
+            } else {
+                DeliveryError::transient(format!("SMTP failed: {e}"))
+            }
+        })
+    }
+}

@@ -1,0 +1,550 @@
+//! Channels: each runs on its own task with its own bounded queue, delivery budget, retries and
+//! counters, so that a slow or dead channel never delays another.
+
+mod email;
+mod http;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use andon_core::config::ChannelConfig;
+use andon_core::{AlertSeverity, AndonSignal, MetricsSink, SignalSink};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::error::AlertError;
+use crate::notification::{AlertStatus, Notification};
+use crate::outbox::Outbox;
+
+pub(crate) use http::{alertmanager_body, pagerduty_events, slack_body};
+
+/// What a channel task needs besides its own configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) timeout: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) queue_capacity: usize,
+    pub(crate) failure_threshold: u32,
+    /// How long an Alertmanager alert stays active without being sent again.
+    pub(crate) alert_valid_for: Duration,
+    pub(crate) outbox: Option<Arc<Outbox>>,
+    pub(crate) hooks: Arc<Hooks>,
+    pub(crate) critical: Arc<CriticalTracker>,
+}
+
+/// Where channel tasks report: set after the manager is built, read on every report.
+#[derive(Debug, Default)]
+pub(crate) struct Hooks {
+    pub(crate) self_sink: RwLock<Option<Arc<dyn SignalSink>>>,
+    pub(crate) metrics: RwLock<Option<Arc<dyn MetricsSink>>>,
+}
+
+impl Hooks {
+    fn metrics(&self) -> Option<Arc<dyn MetricsSink>> {
+        self.metrics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn self_sink(&self) -> Option<Arc<dyn SignalSink>> {
+        self.self_sink
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// One notification waiting for a channel.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) notification: Arc<Notification>,
+    /// The outbox key: the notification's key and the channel's name.
+    pub(crate) outbox_key: String,
+    /// Set for CRITICAL firing notifications, whose total failure raises a RED signal.
+    pub(crate) critical: bool,
+}
+
+/// Why one delivery attempt failed.
+#[derive(Debug)]
+pub(crate) struct DeliveryError {
+    pub(crate) retryable: bool,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) message: String,
+}
+
+impl DeliveryError {
+    pub(crate) fn permanent(message: impl Into<String>) -> Self {
+        DeliveryError {
+            retryable: false,
+            retry_after: None,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn transient(message: impl Into<String>) -> Self {
+        DeliveryError {
+            retryable: true,
+            retry_after: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// The counters of one channel.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    sent: AtomicU64,
+    failed: AtomicU64,
+    retries: AtomicU64,
+    dropped: AtomicU64,
+    digests: AtomicU64,
+    pending: AtomicU64,
+    latency_micros: AtomicU64,
+    consecutive_failures: AtomicU32,
+    failing: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+/// A channel's counters as seen from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelReport {
+    /// The channel's name.
+    pub name: String,
+    /// `slack`, `pagerduty`, `email`, `alertmanager`, `webhook` or `file`.
+    pub kind: &'static str,
+    /// Notifications delivered (a digest counts once).
+    pub sent: u64,
+    /// Notifications given up on after retries, or refused with a 4xx.
+    pub failed: u64,
+    /// Retried attempts.
+    pub retries: u64,
+    /// Notifications refused because the channel's queue was full.
+    pub dropped: u64,
+    /// Digests sent because the channel was over its delivery budget.
+    pub digests: u64,
+    /// Notifications queued or being delivered.
+    pub pending: u64,
+    /// Whether the channel failed `failure_threshold` times in a row (a YELLOW was raised).
+    pub failing: bool,
+    /// The last failure, secrets redacted.
+    pub last_error: Option<String>,
+    /// The mean time of a successful delivery, retries included.
+    pub mean_latency: Option<Duration>,
+}
+
+/// Tracks CRITICAL notifications across their channels: if every one fails, a RED is raised.
+#[derive(Debug, Default)]
+pub(crate) struct CriticalTracker(Mutex<HashMap<String, (usize, usize, usize)>>);
+
+impl CriticalTracker {
+    pub(crate) fn register(&self, key: &str, channels: usize) {
+        if channels > 0 {
+            let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            map.insert(key.to_owned(), (channels, 0, channels));
+        }
+    }
+
+    /// Records one channel's outcome; true when the last channel reported and every one failed.
+    fn report(&self, key: &str, delivered: bool) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((remaining, failed, total)) = map.get_mut(key) else {
+            return false;
+        };
+        *remaining = remaining.saturating_sub(1);
+        if !delivered {
+            *failed += 1;
+        }
+        if *remaining == 0 {
+            let all_failed = *failed == *total;
+            map.remove(key);
+            return all_failed;
+        }
+        false
+    }
+}
+
+/// The sending side of a channel task.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelHandle {
+    pub(crate) name: String,
+    pub(crate) kind: &'static str,
+    tx: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+impl ChannelHandle {
+    /// Builds the channel's transport and starts its task on the current tokio runtime.
+    pub(crate) fn spawn(
+        name: &str,
+        config: &ChannelConfig,
+        settings: Settings,
+    ) -> Result<Self, AlertError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| AlertError::Channel {
+            channel: name.to_owned(),
+            message: "no tokio runtime: create the alert manager inside a tokio runtime".to_owned(),
+        })?;
+        let transport = Transport::build(name, config, &settings)?;
+        let (tx, rx) = mpsc::channel(settings.queue_capacity);
+        let stats = Arc::new(Stats::default());
+        let worker = Worker {
+            name: name.to_owned(),
+            kind: config.kind(),
+            transport,
+            settings,
+            stats: Arc::clone(&stats),
+            bucket: config.budget_per_minute().map(Bucket::new),
+        };
+        runtime.spawn(worker.run(rx));
+        Ok(ChannelHandle {
+            name: name.to_owned(),
+            kind: config.kind(),
+            tx,
+            stats,
+        })
+    }
+
+    /// Queues a job without waiting; false (counted) when the queue is full or closed.
+    pub(crate) fn enqueue(&self, job: Job) -> bool {
+        self.stats.pending.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(job) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    pub(crate) fn pending(&self) -> u64 {
+        self.stats.pending.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn report(&self) -> ChannelReport {
+        let s = &self.stats;
+        let sent = s.sent.load(Ordering::Relaxed);
+        let latency = s.latency_micros.load(Ordering::Relaxed);
+        ChannelReport {
+            name: self.name.clone(),
+            kind: self.kind,
+            sent,
+            failed: s.failed.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            digests: s.digests.load(Ordering::Relaxed),
+            pending: s.pending.load(Ordering::Relaxed),
+            failing: s.failing.load(Ordering::Relaxed),
+            last_error: s
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            mean_latency: (sent > 0).then(|| Duration::from_micros(latency / sent)),
+        }
+    }
+}
+
+/// A token bucket: `per_minute` messages a minute, bursts of a few.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(per_minute: u32) -> Self {
+        let capacity = f64::from((per_minute / 20).max(1));
+        Bucket {
+            tokens: capacity,
+            capacity,
+            per_second: f64::from(per_minute.max(1)) / 60.0,
+            last: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.last = now;
+    }
+
+    fn try_take(&mut self) -> bool {
+        self.refill();
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn until_next(&mut self) -> Duration {
+        self.refill();
+        Duration::from_secs_f64(((1.0 - self.tokens) / self.per_second).max(0.0))
+    }
+}
+
+/// How a channel sends.
+#[derive(Debug)]
+enum Transport {
+    Http(http::HttpTransport),
+    Email(email::EmailTransport),
+    File(PathBuf),
+}
+
+impl Transport {
+    fn build(name: &str, config: &ChannelConfig, settings: &Settings) -> Result<Self, AlertError> {
+        Ok(match config {
+            ChannelConfig::Email { .. } => Transport::Email(email::EmailTransport::build(
+                name,
+                config,
+                settings.timeout,
+            )?),
+            ChannelConfig::File { path } => Transport::File(path.clone()),
+            _ => Transport::Http(http::HttpTransport::build(name, config, settings)?),
+        })
+    }
+
+    async fn deliver(&self, notification: &Notification) -> Result<(), DeliveryError> {
+        match self {
+            Transport::Http(t) => t.deliver(notification).await,
+            Transport::Email(t) => t.deliver(notification).await,
+            Transport::File(path) => append_line(path, notification).await,
+        }
+    }
+}
+
+async fn append_line(
+    path: &std::path::Path,
+    notification: &Notification,
+) -> Result<(), DeliveryError> {
+    use tokio::io::AsyncWriteExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir).await.map_err(|e| {
+            DeliveryError::transient(format!("cannot create {}: {e}", dir.display()))
+        })?;
+    }
+    let mut line = serde_json::to_string(notification)
+        .map_err(|e| DeliveryError::permanent(format!("cannot encode: {e}")))?;
+    line.push('\n');
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+        .map_err(|e| DeliveryError::transient(format!("cannot open {}: {e}", path.display())))?;
+    file.write_all(line.as_bytes())
+        .await
+        .map_err(|e| DeliveryError::transient(format!("cannot write {}: {e}", path.display())))?;
+    file.flush()
+        .await
+        .map_err(|e| DeliveryError::transient(format!("cannot write {}: {e}", path.display())))
+}
+
+struct Worker {
+    name: String,
+    kind: &'static str,
+    transport: Transport,
+    settings: Settings,
+    stats: Arc<Stats>,
+    bucket: Option<Bucket>,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(job) = rx.recv().await {
+            let mut batch = vec![job];
+            let over_budget = self.bucket.as_mut().is_some_and(|b| !b.try_take());
+            if let Some(bucket) = self.bucket.as_mut().filter(|_| over_budget) {
+                // Over budget: everything that arrives until the next token goes in one digest.
+                let deadline = Instant::now() + bucket.until_next();
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(deadline) => break,
+                        next = rx.recv() => match next {
+                            Some(job) => batch.push(job),
+                            None => break,
+                        },
+                    }
+                }
+                bucket.try_take();
+            }
+            let notification = if batch.len() == 1 {
+                Arc::clone(&batch[0].notification)
+            } else {
+                self.stats.digests.fetch_add(1, Ordering::Relaxed);
+                let items: Vec<Arc<Notification>> =
+                    batch.iter().map(|j| Arc::clone(&j.notification)).collect();
+                Arc::new(Notification::digest(&items, SystemTime::now()))
+            };
+            let delivered = self.deliver_with_retries(&notification).await;
+            for job in &batch {
+                if let Some(outbox) = &self.settings.outbox {
+                    outbox.done(&job.outbox_key, delivered);
+                }
+                if job.critical
+                    && self
+                        .settings
+                        .critical
+                        .report(&job.notification.key, delivered)
+                {
+                    self.raise(AndonSignal::red(format!(
+                        "every channel failed to deliver critical alert `{}`: nobody was notified",
+                        job.notification.title
+                    )))
+                    .await;
+                }
+                self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    async fn deliver_with_retries(&self, notification: &Notification) -> bool {
+        let started = Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            let result = tokio::time::timeout(
+                self.settings.timeout + Duration::from_secs(1),
+                self.transport.deliver(notification),
+            )
+            .await
+            .unwrap_or_else(|_| Err(DeliveryError::transient("timed out")));
+            match result {
+                Ok(()) => {
+                    let elapsed = started.elapsed();
+                    self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                    self.stats.latency_micros.fetch_add(
+                        u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                        Ordering::Relaxed,
+                    );
+                    self.count("andon_alert_notifications_total", "sent");
+                    if let Some(metrics) = self.settings.hooks.metrics() {
+                        metrics.record_histogram(
+                            "andon_alert_delivery_seconds",
+                            &[("channel", &self.name)],
+                            elapsed.as_secs_f64(),
+                        );
+                    }
+                    self.stats.consecutive_failures.store(0, Ordering::Relaxed);
+                    if self.stats.failing.swap(false, Ordering::Relaxed) {
+                        self.raise(AndonSignal::green(format!(
+                            "alert channel `{}` ({}) delivers again",
+                            self.name, self.kind
+                        )))
+                        .await;
+                    }
+                    return true;
+                }
+                Err(e) if e.retryable && attempt < self.settings.max_retries => {
+                    let wait = e
+                        .retry_after
+                        .map(|d| d.min(Duration::from_secs(300)))
+                        .unwrap_or_else(|| backoff(self.settings.retry_backoff, attempt));
+                    attempt += 1;
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.count("andon_alert_retries_total", "retry");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    self.count("andon_alert_notifications_total", "failed");
+                    let message = format!(
+                        "alert channel `{}` ({}) failed to deliver `{}` after {} attempt(s): {}",
+                        self.name,
+                        self.kind,
+                        notification.key,
+                        attempt + 1,
+                        e.message
+                    );
+                    *self
+                        .stats
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some(e.message.clone());
+                    let failures = self
+                        .stats
+                        .consecutive_failures
+                        .fetch_add(1, Ordering::Relaxed)
+                        + 1;
+                    if failures >= self.settings.failure_threshold
+                        && !self.stats.failing.swap(true, Ordering::Relaxed)
+                    {
+                        self.raise(AndonSignal::yellow(format!(
+                            "{message}; {failures} failures in a row"
+                        )))
+                        .await;
+                    }
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn count(&self, name: &str, outcome: &str) {
+        if let Some(metrics) = self.settings.hooks.metrics() {
+            metrics.add_counter(name, &[("channel", &self.name), ("outcome", outcome)], 1);
+        }
+    }
+
+    async fn raise(&self, signal: AndonSignal) {
+        if let Some(sink) = self.settings.hooks.self_sink() {
+            let signal = signal
+                .with_component("andon-alert")
+                .with_attribute("channel", self.name.clone());
+            // The self-signal is best effort: its own failure must not loop back here.
+            let _ = sink.on_signal(&signal).await;
+        }
+    }
+}
+
+/// The wait before retry `attempt` (0-based): `base * 2^attempt`, at most a minute, times a
+/// random factor between 0.5 and 1.5 so that many instances do not retry in step.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(16)));
+    let capped = exp.min(Duration::from_secs(60));
+    capped.mul_f64(0.5 + fastrand::f64())
+}
+
+/// Whether a notification should be tracked as critical across its channels.
+pub(crate) fn is_critical_firing(notification: &Notification) -> bool {
+    notification.severity == AlertSeverity::Critical && notification.status == AlertStatus::Firing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        let base = Duration::from_millis(100);
+        for attempt in 0..5 {
+            let d = backoff(base, attempt);
+            let nominal = base * 2u32.pow(attempt);
+            assert!(
+                d >= nominal.mul_f64(0.5) && d <= nominal.mul_f64(1.5),
+                "{d:?}"
+            );
+        }
+        assert!(backoff(base, 30) <= Duration::from_secs(90));
+    }
+
+    #[test]
+    fn the_critical_tracker_reports_only_when_every_channel_failed() {
+        let t = CriticalTracker::default();
+        t.register("a", 2);
+        assert!(!t.report("a", false));
+        assert!(t.report("a", false));
+        t.register("b", 2);
+        assert!(!t.report("b", true));
+        assert!(!t.report("b", false));
+        assert!(!t.report("unknown", false));
+    }
+}

@@ -1,0 +1,123 @@
+//! Alerting for andon: rules, alert states, deduplication, grouping, silences, inhibition,
+//! escalation, and channels (Slack, PagerDuty, email, Alertmanager, webhooks, files) that
+//! retry, respect their service's budget and lose nothing across a restart.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule};
+//! use andon_core::{AlertSeverity, AndonConfig, AndonSignal, Noop, SignalSink};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let config = AndonConfig::from_toml_str("[alerts]\nrepeat_interval = \"1h\"\n")?;
+//! let alerts = AlertManager::new(config.alerts, Arc::new(Noop))?;
+//! alerts.add_rule(AlertRule {
+//!     name: "high-queue".to_string(),
+//!     condition: AlertCondition::QueueDepth { max_depth: 100 },
+//!     severity: AlertSeverity::Critical,
+//!     channels: vec![AlertChannel::File { path: dir.path().join("alerts.jsonl") }],
+//!     ..Default::default()
+//! })?;
+//! alerts.add_rule(AlertRule {
+//!     name: "stop-the-line".to_string(), // every RED fires
+//!     channels: vec![AlertChannel::File { path: dir.path().join("alerts.jsonl") }],
+//!     ..Default::default()
+//! })?;
+//! alerts.check_and_fire_alerts().await?;
+//! alerts.on_signal(&AndonSignal::red("queue overflow").with_component("queue")).await?;
+//! alerts.acknowledge("stop-the-line", "alice", "looking")?;
+//! alerts.flush().await?;
+//! let lines = std::fs::read_to_string(dir.path().join("alerts.jsonl"))?;
+//! assert!(lines.contains("[FIRING:warning] stop-the-line: [RED] queue: queue overflow"));
+//! assert!(lines.contains(r#""acknowledged_by":"alice: looking""#));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How an alert lives
+//!
+//! A rule's condition (queue depth, a metric's value or rate against a threshold with an
+//! optional clear level, signals of a color and component, the observer's health, or an
+//! `all`/`any` of these) makes its alert *pending*; after the rule's `for` it *fires* and a
+//! notification goes to the rule's channels, after `group_wait` when that is set so that a
+//! storm of identical signals becomes one notification carrying the count. It is notified
+//! again after `repeat_interval`, escalated to the next level's channels when nobody
+//! acknowledges it within `escalate_after`, and when its condition clears (after
+//! `keep_firing_for`) a RESOLVED notification goes to every channel it reached. Silences mute
+//! matching alerts; a firing CRITICAL alert inhibits warnings of the same component. A
+//! CRITICAL notification carries a diagnostics summary when a diagnostics source is set.
+//!
+//! Every channel runs on its own task with a bounded queue, a timeout, retries with
+//! exponential backoff and jitter on 429, 5xx and connection errors (honoring `Retry-After`),
+//! and a delivery budget over which notifications merge into a digest. With `outbox_path`
+//! set, each notification is written to an append-only file before it is queued and marked
+//! done after, and a restart sends what was left with the same key.
+//!
+//! # Crate feature flags
+//!
+//! This crate has no optional features.
+//!
+//! # Related crates
+//!
+//! - `andon-core`: the configuration (`[alerts]`), signals and the traits this crate uses
+//!   ([`MetricsSource`](andon_core::MetricsSource) for metric rules,
+//!   [`DiagnosticsSource`](andon_core::DiagnosticsSource) for snapshots,
+//!   [`SignalSink`](andon_core::SignalSink) both ways).
+//! - `andon`: the umbrella, whose `AndonSystem` wires the alert manager to the other parts.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod channel;
+mod clock;
+mod error;
+mod fingerprint;
+mod manager;
+mod notification;
+mod outbox;
+mod rule;
+mod silence;
+
+pub use channel::ChannelReport;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::AlertError;
+pub use fingerprint::fingerprint;
+pub use manager::{AlertManager, AlertState, AlertStats, OpenAlert};
+pub use notification::{AlertEvent, AlertStatus, Notification};
+pub use rule::{
+    AlertChannel, AlertCondition, AlertRule, Comparison, EscalationLevel, QUEUE_DEPTH_METRIC,
+    Threshold,
+};
+pub use silence::{Matcher, Silence};
+
+/// The payloads as each service documents them, for tests and tools that check them.
+pub mod payload {
+    use andon_core::config::Secret;
+    use serde_json::Value;
+
+    use crate::notification::Notification;
+
+    /// The Slack incoming-webhook body (`text` and `blocks`).
+    pub fn slack(notification: &Notification, channel: Option<&str>) -> Value {
+        crate::channel::slack_body(notification, channel)
+    }
+
+    /// The PagerDuty Events API v2 events, one per alert.
+    pub fn pagerduty(
+        notification: &Notification,
+        routing_key: &Secret,
+        source: &str,
+    ) -> Vec<Value> {
+        crate::channel::pagerduty_events(notification, routing_key, source)
+    }
+
+    /// The Alertmanager API v2 `POST /api/v2/alerts` body.
+    pub fn alertmanager(
+        notification: &Notification,
+        generator_url: Option<&str>,
+        valid_for: std::time::Duration,
+    ) -> Value {
+        crate::channel::alertmanager_body(notification, generator_url, valid_for)
+    }
+}

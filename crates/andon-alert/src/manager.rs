@@ -1,0 +1,1435 @@
+//! The alert manager: evaluates rules, keeps alert states, deduplicates, groups, silences,
+//! inhibits and escalates, and hands notifications to the channel tasks.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use andon_core::config::{AlertsConfig, ChannelConfig};
+use andon_core::{
+    AlertSeverity, AndonError, AndonSignal, Color, ConfigError, DiagnosticsSource, Health,
+    MetricsSink, MetricsSource, SignalSink, async_trait,
+};
+
+use crate::channel::{
+    ChannelHandle, ChannelReport, CriticalTracker, Hooks, Job, Settings, is_critical_firing,
+};
+use crate::clock::{Clock, SystemClock};
+use crate::error::AlertError;
+use crate::fingerprint::fingerprint;
+use crate::notification::{AlertEvent, AlertStatus, Notification};
+use crate::outbox::{Outbox, Unfinished};
+use crate::rule::{
+    AlertChannel, AlertCondition, AlertRule, Comparison, EscalationLevel, Threshold,
+};
+use crate::silence::{Matcher, Silence};
+
+/// How long a diagnostics snapshot may take before a CRITICAL notification goes without it.
+const DIAGNOSTICS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where an alert is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertState {
+    /// The condition does not hold.
+    Inactive,
+    /// The condition holds, not yet for the rule's `for` duration.
+    Pending,
+    /// The alert fires.
+    Firing,
+}
+
+/// An open (pending or firing) alert, for boards and acknowledgement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAlert {
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// Its rule.
+    pub rule: String,
+    /// Pending or firing.
+    pub state: AlertState,
+    /// The rule's severity.
+    pub severity: AlertSeverity,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// What it saw last.
+    pub summary: String,
+    /// Since when it is pending or firing.
+    pub since: SystemTime,
+    /// Occurrences since it became active.
+    pub count: u64,
+    /// Who acknowledged it, and the note.
+    pub acknowledged_by: Option<String>,
+    /// Whether a silence mutes it.
+    pub silenced: bool,
+    /// Whether a firing critical alert of the same component inhibits it.
+    pub inhibited: bool,
+    /// The highest escalation level notified.
+    pub escalation_level: u32,
+}
+
+/// The alert manager's own counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertStats {
+    /// Signals taken.
+    pub signals: u64,
+    /// Rule evaluations run.
+    pub evaluations: u64,
+    /// Notifications created (each goes to one or more channels).
+    pub notifications: u64,
+    /// Signals folded into an existing notification's count instead of a new one.
+    pub deduplicated: u64,
+    /// Times a due notification was muted by a silence or an inhibition.
+    pub suppressed: u64,
+    /// Notifications replayed from the outbox on start.
+    pub replayed: u64,
+    /// Outbox writes that failed.
+    pub outbox_errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    signals: AtomicU64,
+    evaluations: AtomicU64,
+    notifications: AtomicU64,
+    deduplicated: AtomicU64,
+    suppressed: AtomicU64,
+    replayed: AtomicU64,
+}
+
+/// The condition tree with its evaluation state.
+#[derive(Debug)]
+enum Node {
+    Threshold {
+        threshold: Threshold,
+        active: bool,
+        history: VecDeque<(SystemTime, f64)>,
+        last: Option<f64>,
+    },
+    Signal {
+        color: Color,
+        component: Option<String>,
+        count: u32,
+        window: Duration,
+        hits: VecDeque<SystemTime>,
+    },
+    Health {
+        status: andon_core::HealthStatus,
+        last: Option<Health>,
+    },
+    All(Vec<Node>),
+    Any(Vec<Node>),
+}
+
+impl Node {
+    fn new(condition: &AlertCondition) -> Node {
+        match condition {
+            AlertCondition::QueueDepth { max_depth } => Node::Threshold {
+                threshold: Threshold {
+                    metric: crate::rule::QUEUE_DEPTH_METRIC.to_owned(),
+                    labels: Vec::new(),
+                    comparison: Comparison::Above,
+                    // Depths are far below 2^53: exact as f64.
+                    value: *max_depth as f64,
+                    clear: None,
+                    rate_over: None,
+                },
+                active: false,
+                history: VecDeque::new(),
+                last: None,
+            },
+            AlertCondition::Threshold(t) => Node::Threshold {
+                threshold: t.clone(),
+                active: false,
+                history: VecDeque::new(),
+                last: None,
+            },
+            AlertCondition::Signal {
+                color,
+                component,
+                count,
+                window,
+            } => Node::Signal {
+                color: *color,
+                component: component.clone(),
+                count: (*count).max(1),
+                window: *window,
+                hits: VecDeque::new(),
+            },
+            AlertCondition::Health { status } => Node::Health {
+                status: *status,
+                last: None,
+            },
+            AlertCondition::All(c) => Node::All(c.iter().map(Node::new).collect()),
+            AlertCondition::Any(c) => Node::Any(c.iter().map(Node::new).collect()),
+        }
+    }
+
+    fn eval(
+        &mut self,
+        now: SystemTime,
+        metrics: &dyn MetricsSource,
+        health: Option<&Health>,
+    ) -> bool {
+        match self {
+            Node::Threshold {
+                threshold: t,
+                active,
+                history,
+                last,
+            } => {
+                let labels: Vec<(&str, &str)> = t
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let raw = metrics.value(&t.metric, &labels);
+                let value = match (raw, t.rate_over) {
+                    (None, _) => None,
+                    (Some(v), None) => Some(v),
+                    (Some(v), Some(window)) => {
+                        history.push_back((now, v));
+                        while history.len() > 2
+                            && history.get(1).is_some_and(|(t1, _)| {
+                                now.duration_since(*t1).unwrap_or_default() >= window
+                            })
+                        {
+                            history.pop_front();
+                        }
+                        match (history.front(), history.back()) {
+                            (Some((t0, v0)), Some((t1, v1))) => {
+                                let dt = t1.duration_since(*t0).unwrap_or_default().as_secs_f64();
+                                if dt > 0.0 {
+                                    // A counter reset counts from zero.
+                                    let delta = if v1 >= v0 { v1 - v0 } else { *v1 };
+                                    Some(delta / dt)
+                                } else {
+                                    None
+                                }
+                            }
+                            _ => None,
+                        }
+                    }
+                };
+                *last = value;
+                *active = match value {
+                    None => false,
+                    Some(v) if *active => match t.clear {
+                        Some(clear) => t.comparison.still_holds(v, clear),
+                        None => t.comparison.holds(v, t.value),
+                    },
+                    Some(v) => t.comparison.holds(v, t.value),
+                };
+                *active
+            }
+            Node::Signal {
+                count,
+                window,
+                hits,
+                ..
+            } => {
+                while hits
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t).unwrap_or_default() >= *window)
+                {
+                    hits.pop_front();
+                }
+                hits.len() >= *count as usize
+            }
+            Node::Health { status, last } => {
+                *last = health.cloned();
+                health.is_some_and(|h| h.status >= *status)
+            }
+            Node::All(nodes) => {
+                let mut all = true;
+                for n in nodes {
+                    all &= n.eval(now, metrics, health);
+                }
+                all
+            }
+            Node::Any(nodes) => {
+                let mut any = false;
+                for n in nodes {
+                    any |= n.eval(now, metrics, health);
+                }
+                any
+            }
+        }
+    }
+
+    /// Records a signal in every matching signal node; true if one matched.
+    fn record(&mut self, signal: &AndonSignal, now: SystemTime) -> bool {
+        match self {
+            Node::Signal {
+                color,
+                component,
+                count,
+                hits,
+                ..
+            } => {
+                let matches = signal.color() == *color
+                    && component
+                        .as_deref()
+                        .is_none_or(|c| signal.component() == Some(c));
+                if matches {
+                    hits.push_back(now);
+                    while hits.len() > *count as usize {
+                        hits.pop_front();
+                    }
+                }
+                matches
+            }
+            Node::All(nodes) | Node::Any(nodes) => {
+                let mut matched = false;
+                for n in nodes {
+                    matched |= n.record(signal, now);
+                }
+                matched
+            }
+            _ => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Node::Threshold {
+                threshold: t,
+                last,
+                history,
+                ..
+            } => {
+                let what = if t.rate_over.is_some() {
+                    format!("rate({})", t.metric)
+                } else {
+                    t.metric.clone()
+                };
+                match last {
+                    Some(v) => format!("{what} = {v} ({} {})", t.comparison.symbol(), t.value),
+                    None if history.is_empty() && t.rate_over.is_some() => {
+                        format!("{what}: no data")
+                    }
+                    None => format!("{what}: no data"),
+                }
+            }
+            Node::Signal {
+                color,
+                component,
+                count,
+                window,
+                hits,
+            } => format!(
+                "{} of {count} {} signal(s){} within {}",
+                hits.len(),
+                color.as_str().to_ascii_uppercase(),
+                component
+                    .as_deref()
+                    .map(|c| format!(" of {c}"))
+                    .unwrap_or_default(),
+                humantime::format_duration(*window)
+            ),
+            Node::Health { status, last } => match last {
+                Some(h) if !h.reasons.is_empty() => {
+                    format!("health {:?}: {}", h.status, h.reasons.join("; "))
+                }
+                Some(h) => format!("health {:?} (alert at {status:?})", h.status),
+                None => "health unknown".to_owned(),
+            },
+            Node::All(nodes) => nodes
+                .iter()
+                .map(Node::describe)
+                .collect::<Vec<_>>()
+                .join(" and "),
+            Node::Any(nodes) => nodes
+                .iter()
+                .map(Node::describe)
+                .collect::<Vec<_>>()
+                .join(" or "),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Instance {
+    node: Node,
+    labels: BTreeMap<String, String>,
+    fingerprint: String,
+    state: AlertState,
+    since: SystemTime,
+    cleared_at: Option<SystemTime>,
+    notified: bool,
+    last_notified: Option<SystemTime>,
+    notified_channels: BTreeSet<String>,
+    unnotified: u64,
+    total: u64,
+    seq: u64,
+    acked: Option<String>,
+    escalation_level: usize,
+    summary: Option<String>,
+    muted: bool,
+}
+
+impl Instance {
+    fn new(rule: &AlertRule, component: Option<&str>, now: SystemTime) -> Instance {
+        let mut labels = rule.labels.clone();
+        labels.insert("alertname".to_owned(), rule.name.clone());
+        labels.insert("severity".to_owned(), rule.severity.as_str().to_owned());
+        let filter = match &rule.condition {
+            AlertCondition::Signal { component, .. } => component.as_deref(),
+            _ => None,
+        };
+        if let Some(c) = component.or(filter) {
+            labels.insert("component".to_owned(), c.to_owned());
+        }
+        Instance {
+            node: Node::new(&rule.condition),
+            fingerprint: fingerprint(&rule.name, &labels),
+            labels,
+            state: AlertState::Inactive,
+            since: now,
+            cleared_at: None,
+            notified: false,
+            last_notified: None,
+            notified_channels: BTreeSet::new(),
+            unnotified: 0,
+            total: 0,
+            seq: 0,
+            acked: None,
+            escalation_level: 0,
+            summary: None,
+            muted: false,
+        }
+    }
+
+    fn summary(&self, rule: &AlertRule) -> String {
+        if let Some(s) = &rule.summary {
+            return s.clone();
+        }
+        match &self.summary {
+            Some(s) => format!("{}: {s}", rule.name),
+            None => format!("{}: {}", rule.name, self.node.describe()),
+        }
+    }
+
+    fn event(&self, rule: &AlertRule, status: AlertStatus, now: SystemTime) -> AlertEvent {
+        AlertEvent {
+            fingerprint: self.fingerprint.clone(),
+            rule: rule.name.clone(),
+            status,
+            severity: rule.severity,
+            summary: self.summary(rule),
+            labels: self.labels.clone(),
+            starts_at: self.since,
+            ends_at: (status == AlertStatus::Resolved).then_some(now),
+            count: self.unnotified.max(1),
+            acknowledged_by: self.acked.clone(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.state = AlertState::Inactive;
+        self.cleared_at = None;
+        self.notified = false;
+        self.last_notified = None;
+        self.notified_channels.clear();
+        self.unnotified = 0;
+        self.total = 0;
+        self.acked = None;
+        self.escalation_level = 0;
+        self.muted = false;
+    }
+}
+
+#[derive(Debug)]
+struct RuleState {
+    rule: AlertRule,
+    channels: Vec<String>,
+    per_component: bool,
+    uses_signals: bool,
+    instances: BTreeMap<String, Instance>,
+    group_until: Option<SystemTime>,
+}
+
+/// A notification and the channels it goes to.
+#[derive(Debug)]
+struct Outgoing {
+    notification: Notification,
+    channels: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rules: Vec<RuleState>,
+    silences: Vec<Silence>,
+    escalation: Vec<(Vec<String>, Duration)>,
+}
+
+struct Inner {
+    config: AlertsConfig,
+    metrics: Arc<dyn MetricsSource>,
+    clock: RwLock<Arc<dyn Clock>>,
+    diagnostics: RwLock<Option<Arc<dyn DiagnosticsSource>>>,
+    hooks: Arc<Hooks>,
+    settings: Settings,
+    channels: RwLock<BTreeMap<String, ChannelHandle>>,
+    deferred: Mutex<Vec<Unfinished>>,
+    outbox: Option<Arc<Outbox>>,
+    state: Mutex<State>,
+    counters: Counters,
+    next_silence: AtomicU64,
+    shut_down: AtomicBool,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertManager")
+            .field("channels", &self.read_channels().keys().collect::<Vec<_>>())
+            .field("rules", &self.lock_state().rules.len())
+            .field("outbox", &self.outbox.as_ref().map(|o| o.path().to_owned()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Evaluates alert rules and delivers notifications; cheap to clone (all clones share state).
+///
+/// See the crate documentation for an example.
+#[derive(Debug, Clone)]
+pub struct AlertManager {
+    inner: Arc<Inner>,
+}
+
+impl AlertManager {
+    /// Builds the manager: starts a task per configured channel (on the current tokio runtime),
+    /// adds the configured rules, and replays what the outbox holds from a previous run.
+    pub fn new(config: AlertsConfig, metrics: Arc<dyn MetricsSource>) -> Result<Self, AlertError> {
+        validate_config(&config)?;
+        let (outbox, unfinished) = match &config.outbox_path {
+            Some(path) => {
+                let (outbox, unfinished) = Outbox::open(path)?;
+                (Some(Arc::new(outbox)), unfinished)
+            }
+            None => (None, Vec::new()),
+        };
+        let hooks = Arc::new(Hooks::default());
+        let settings = Settings {
+            timeout: config.timeout,
+            max_retries: config.max_retries,
+            retry_backoff: config.retry_backoff,
+            queue_capacity: config.queue_capacity,
+            failure_threshold: config.failure_threshold,
+            alert_valid_for: config.repeat_interval + config.evaluation_interval * 4,
+            outbox: outbox.clone(),
+            hooks: Arc::clone(&hooks),
+            critical: Arc::new(CriticalTracker::default()),
+        };
+        let mut channels = BTreeMap::new();
+        for (name, channel) in &config.channels {
+            channels.insert(
+                name.clone(),
+                ChannelHandle::spawn(name, channel, settings.clone())?,
+            );
+        }
+        let manager = AlertManager {
+            inner: Arc::new(Inner {
+                metrics,
+                clock: RwLock::new(Arc::new(SystemClock)),
+                diagnostics: RwLock::new(None),
+                hooks,
+                settings,
+                channels: RwLock::new(channels),
+                deferred: Mutex::new(unfinished),
+                outbox,
+                state: Mutex::new(State::default()),
+                counters: Counters::default(),
+                next_silence: AtomicU64::new(1),
+                shut_down: AtomicBool::new(false),
+                config,
+            }),
+        };
+        let levels = manager
+            .inner
+            .config
+            .escalation
+            .iter()
+            .map(|l| EscalationLevel {
+                channels: l
+                    .channels
+                    .iter()
+                    .cloned()
+                    .map(AlertChannel::Named)
+                    .collect(),
+                after: l.after.unwrap_or(manager.inner.config.escalate_after),
+            })
+            .collect();
+        manager.set_escalation(levels)?;
+        for rule in &manager.inner.config.rules {
+            manager.add_rule(AlertRule::from_config(rule))?;
+        }
+        manager.inner.replay_deferred();
+        Ok(manager)
+    }
+
+    /// Uses `clock` instead of the system clock (for tests and simulations).
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        *self.inner.clock.write().unwrap_or_else(|e| e.into_inner()) = clock;
+        self
+    }
+
+    /// Takes a diagnostics snapshot for CRITICAL notifications and reads health for health rules.
+    #[must_use]
+    pub fn with_diagnostics(self, diagnostics: Arc<dyn DiagnosticsSource>) -> Self {
+        *self
+            .inner
+            .diagnostics
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(diagnostics);
+        self
+    }
+
+    /// Raises signals about alerting itself: YELLOW when a channel fails persistently, RED when
+    /// every channel of a critical alert failed, GREEN when a failing channel recovers.
+    #[must_use]
+    pub fn with_signal_sink(self, sink: Arc<dyn SignalSink>) -> Self {
+        *self
+            .inner
+            .hooks
+            .self_sink
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(sink);
+        self
+    }
+
+    /// Reports delivery counters (`andon_alert_notifications_total{channel,outcome}`,
+    /// `andon_alert_retries_total`) and latencies (`andon_alert_delivery_seconds`).
+    #[must_use]
+    pub fn with_metrics_sink(self, sink: Arc<dyn MetricsSink>) -> Self {
+        sink.describe(
+            "andon_alert_notifications_total",
+            "Alert notifications by channel and outcome (sent, failed).",
+        );
+        sink.describe(
+            "andon_alert_retries_total",
+            "Retried alert deliveries by channel.",
+        );
+        sink.describe(
+            "andon_alert_delivery_seconds",
+            "Time to deliver an alert notification, retries included.",
+        );
+        *self
+            .inner
+            .hooks
+            .metrics
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(sink);
+        self
+    }
+
+    /// Adds a rule; its inline channels are started.
+    pub fn add_rule(&self, rule: AlertRule) -> Result<(), AlertError> {
+        if rule.name.trim().is_empty() {
+            return Err(ConfigError::new("alerts.rules.name", "must not be empty").into());
+        }
+        let mut channels = Vec::new();
+        for channel in &rule.channels {
+            channels.push(self.inner.ensure_channel(channel)?);
+        }
+        let now = self.inner.now();
+        let mut state = self.inner.lock_state();
+        if state.rules.iter().any(|r| r.rule.name == rule.name) {
+            return Err(AlertError::DuplicateRule(rule.name));
+        }
+        let per_component = matches!(
+            rule.condition,
+            AlertCondition::Signal {
+                component: None,
+                ..
+            }
+        );
+        let mut instances = BTreeMap::new();
+        if !per_component {
+            instances.insert(String::new(), Instance::new(&rule, None, now));
+        }
+        state.rules.push(RuleState {
+            uses_signals: rule.condition.uses_signals(),
+            rule,
+            channels,
+            per_component,
+            instances,
+            group_until: None,
+        });
+        drop(state);
+        self.inner.replay_deferred();
+        Ok(())
+    }
+
+    /// Replaces the escalation levels.
+    pub fn set_escalation(&self, levels: Vec<EscalationLevel>) -> Result<(), AlertError> {
+        let mut resolved = Vec::new();
+        for level in levels {
+            let mut names = Vec::new();
+            for channel in &level.channels {
+                names.push(self.inner.ensure_channel(channel)?);
+            }
+            resolved.push((names, level.after));
+        }
+        self.inner.lock_state().escalation = resolved;
+        Ok(())
+    }
+
+    /// Evaluates every rule now and sends what is due: first notifications, repeats,
+    /// escalations and resolutions.
+    pub async fn check_and_fire_alerts(&self) -> Result<(), AlertError> {
+        if self.inner.shut_down.load(Ordering::Relaxed) {
+            return Err(AlertError::ShutDown);
+        }
+        self.inner
+            .counters
+            .evaluations
+            .fetch_add(1, Ordering::Relaxed);
+        let now = self.inner.now();
+        let health = self.inner.diagnostics().and_then(|d| d.last_health());
+        let outgoing = {
+            let mut state = self.inner.lock_state();
+            for rs in &mut state.rules {
+                for inst in rs.instances.values_mut() {
+                    let holds = inst
+                        .node
+                        .eval(now, self.inner.metrics.as_ref(), health.as_ref());
+                    self.inner.transition(
+                        rs.rule.for_,
+                        rs.rule.keep_firing_for,
+                        &mut rs.group_until,
+                        inst,
+                        holds,
+                        now,
+                    );
+                }
+            }
+            self.inner.tick(&mut state, now, None)
+        };
+        self.inner.send(outgoing).await;
+        Ok(())
+    }
+
+    /// Acknowledges the open alerts with this fingerprint, or every open alert of this rule:
+    /// escalation stops and an ACKNOWLEDGED notification goes to the channels notified so far.
+    /// Returns how many alerts were acknowledged.
+    pub fn acknowledge(
+        &self,
+        fingerprint_or_rule: &str,
+        who: &str,
+        note: &str,
+    ) -> Result<usize, AlertError> {
+        let now = self.inner.now();
+        let by = if note.is_empty() {
+            who.to_owned()
+        } else {
+            format!("{who}: {note}")
+        };
+        let mut outgoing = Vec::new();
+        let mut acknowledged = 0;
+        {
+            let mut state = self.inner.lock_state();
+            for rs in &mut state.rules {
+                let by_rule = rs.rule.name == fingerprint_or_rule;
+                for inst in rs.instances.values_mut() {
+                    if inst.state == AlertState::Inactive
+                        || !(by_rule || inst.fingerprint == fingerprint_or_rule)
+                    {
+                        continue;
+                    }
+                    inst.acked = Some(by.clone());
+                    acknowledged += 1;
+                    if inst.notified {
+                        let event = inst.event(&rs.rule, AlertStatus::Acknowledged, now);
+                        let channels = inst.notified_channels.iter().cloned().collect();
+                        outgoing.push(Outgoing {
+                            notification: self.inner.notification(
+                                &rs.rule,
+                                vec![event],
+                                AlertStatus::Acknowledged,
+                                0,
+                                &format!("a{}", inst.seq),
+                                now,
+                            ),
+                            channels,
+                        });
+                        inst.seq += 1;
+                    }
+                }
+            }
+        }
+        if acknowledged == 0 {
+            return Err(AlertError::UnknownAlert(fingerprint_or_rule.to_owned()));
+        }
+        self.inner.dispatch(outgoing);
+        Ok(acknowledged)
+    }
+
+    /// Mutes alerts matching every matcher for `duration` from now; returns the silence's id.
+    pub fn add_silence(
+        &self,
+        matchers: Vec<Matcher>,
+        duration: Duration,
+        created_by: &str,
+        comment: &str,
+    ) -> String {
+        let now = self.inner.now();
+        let id = format!(
+            "silence-{}",
+            self.inner.next_silence.fetch_add(1, Ordering::Relaxed)
+        );
+        self.inner.lock_state().silences.push(Silence {
+            id: id.clone(),
+            matchers,
+            starts_at: now,
+            ends_at: now + duration,
+            created_by: created_by.to_owned(),
+            comment: comment.to_owned(),
+        });
+        id
+    }
+
+    /// Ends a silence now.
+    pub fn expire_silence(&self, id: &str) -> Result<(), AlertError> {
+        let now = self.inner.now();
+        let mut state = self.inner.lock_state();
+        match state.silences.iter_mut().find(|s| s.id == id) {
+            Some(s) => {
+                s.ends_at = now;
+                Ok(())
+            }
+            None => Err(AlertError::UnknownSilence(id.to_owned())),
+        }
+    }
+
+    /// The silences that have not expired.
+    pub fn silences(&self) -> Vec<Silence> {
+        let now = self.inner.now();
+        self.inner
+            .lock_state()
+            .silences
+            .iter()
+            .filter(|s| s.ends_at > now)
+            .cloned()
+            .collect()
+    }
+
+    /// The pending and firing alerts.
+    pub fn open_alerts(&self) -> Vec<OpenAlert> {
+        let now = self.inner.now();
+        let state = self.inner.lock_state();
+        let inhibitors = self.inner.inhibitors(&state);
+        let mut out = Vec::new();
+        for rs in &state.rules {
+            for inst in rs.instances.values() {
+                if inst.state == AlertState::Inactive {
+                    continue;
+                }
+                out.push(OpenAlert {
+                    fingerprint: inst.fingerprint.clone(),
+                    rule: rs.rule.name.clone(),
+                    state: inst.state,
+                    severity: rs.rule.severity,
+                    labels: inst.labels.clone(),
+                    summary: inst.summary(&rs.rule),
+                    since: inst.since,
+                    count: inst.total,
+                    acknowledged_by: inst.acked.clone(),
+                    silenced: state.silences.iter().any(|s| s.mutes(&inst.labels, now)),
+                    inhibited: self.inner.inhibited(&rs.rule, inst, &inhibitors),
+                    escalation_level: u32::try_from(inst.escalation_level).unwrap_or(u32::MAX),
+                });
+            }
+        }
+        out
+    }
+
+    /// The manager's counters.
+    pub fn stats(&self) -> AlertStats {
+        let c = &self.inner.counters;
+        AlertStats {
+            signals: c.signals.load(Ordering::Relaxed),
+            evaluations: c.evaluations.load(Ordering::Relaxed),
+            notifications: c.notifications.load(Ordering::Relaxed),
+            deduplicated: c.deduplicated.load(Ordering::Relaxed),
+            suppressed: c.suppressed.load(Ordering::Relaxed),
+            replayed: c.replayed.load(Ordering::Relaxed),
+            outbox_errors: self.inner.outbox.as_ref().map_or(0, |o| o.errors()),
+        }
+    }
+
+    /// Every channel's delivery counters.
+    pub fn channel_reports(&self) -> Vec<ChannelReport> {
+        self.inner
+            .read_channels()
+            .values()
+            .map(ChannelHandle::report)
+            .collect()
+    }
+
+    /// Starts the background evaluation: `check_and_fire_alerts` every `evaluation_interval`
+    /// until shutdown. Needs a tokio runtime.
+    pub fn spawn_evaluation(&self) -> tokio::task::JoinHandle<()> {
+        let manager = self.clone();
+        let interval = self.inner.config.evaluation_interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                if manager.check_and_fire_alerts().await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+
+    /// Waits until every channel has finished what it was given (delivered or given up on),
+    /// at most `within`; returns whether everything finished.
+    pub async fn flush_within(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let pending: u64 = self
+                .inner
+                .read_channels()
+                .values()
+                .map(ChannelHandle::pending)
+                .sum();
+            if pending == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn flush_budget(&self) -> Duration {
+        let c = &self.inner.config;
+        (c.timeout * (c.max_retries + 1) + Duration::from_secs(5)).min(Duration::from_secs(120))
+    }
+}
+
+impl Inner {
+    fn now(&self) -> SystemTime {
+        self.clock.read().unwrap_or_else(|e| e.into_inner()).now()
+    }
+
+    fn diagnostics(&self) -> Option<Arc<dyn DiagnosticsSource>> {
+        self.diagnostics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read_channels(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, ChannelHandle>> {
+        self.channels.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The name of the channel, starting an inline one the first time it is seen.
+    fn ensure_channel(&self, channel: &AlertChannel) -> Result<String, AlertError> {
+        match channel.inline_config() {
+            None => {
+                let AlertChannel::Named(name) = channel else {
+                    return Err(ConfigError::new(
+                        "alerts.channels",
+                        "an inline channel has no configuration",
+                    )
+                    .into());
+                };
+                if self.read_channels().contains_key(name) {
+                    Ok(name.clone())
+                } else {
+                    let known: Vec<String> = self.read_channels().keys().cloned().collect();
+                    Err(ConfigError::new(
+                        format!("alerts.channels.{name}"),
+                        format!(
+                            "unknown channel `{name}`: define it under [alerts.channels.{name}]{}",
+                            if known.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" or use one of {}", known.join(", "))
+                            }
+                        ),
+                    )
+                    .into())
+                }
+            }
+            Some((name, config)) => {
+                if self.read_channels().contains_key(&name) {
+                    return Ok(name);
+                }
+                config.validate(&format!("alerts.channels.{name}"))?;
+                let handle = ChannelHandle::spawn(&name, &config, self.settings.clone())?;
+                self.channels
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(name.clone())
+                    .or_insert(handle);
+                Ok(name)
+            }
+        }
+    }
+
+    /// Queues what the outbox held for channels that exist now.
+    fn replay_deferred(&self) {
+        let mut deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        if deferred.is_empty() {
+            return;
+        }
+        let channels = self.read_channels();
+        deferred.retain(|u| match channels.get(&u.channel) {
+            Some(handle) => {
+                handle.enqueue(Job {
+                    notification: Arc::new(u.notification.clone()),
+                    outbox_key: u.key.clone(),
+                    critical: false,
+                });
+                self.counters.replayed.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            None => true,
+        });
+    }
+
+    /// Moves an instance through inactive → pending → firing → inactive (resolved).
+    fn transition(
+        &self,
+        for_: Duration,
+        keep_firing_for: Duration,
+        group_until: &mut Option<SystemTime>,
+        inst: &mut Instance,
+        holds: bool,
+        now: SystemTime,
+    ) {
+        let elapsed = |since: SystemTime| now.duration_since(since).unwrap_or_default();
+        if holds {
+            inst.cleared_at = None;
+            match inst.state {
+                AlertState::Inactive => {
+                    inst.since = now;
+                    inst.state = AlertState::Pending;
+                    inst.unnotified = inst.unnotified.max(1);
+                    inst.total = inst.total.max(1);
+                }
+                AlertState::Pending | AlertState::Firing => {}
+            }
+            if inst.state == AlertState::Pending && elapsed(inst.since) >= for_ {
+                inst.state = AlertState::Firing;
+                inst.since = now;
+                if !self.config.group_wait.is_zero() && group_until.is_none() {
+                    *group_until = Some(now + self.config.group_wait);
+                }
+            }
+        } else {
+            match inst.state {
+                AlertState::Inactive => {}
+                AlertState::Pending => inst.reset(),
+                AlertState::Firing => {
+                    let cleared = *inst.cleared_at.get_or_insert(now);
+                    if elapsed(cleared) >= keep_firing_for {
+                        // Resolved: `tick` sends the notification and resets.
+                        inst.state = AlertState::Inactive;
+                        inst.cleared_at = Some(cleared);
+                    }
+                }
+            }
+        }
+    }
+
+    fn inhibitors(&self, state: &State) -> HashSet<String> {
+        let mut set = HashSet::new();
+        if !self.config.inhibit {
+            return set;
+        }
+        for rs in &state.rules {
+            if rs.rule.severity != AlertSeverity::Critical {
+                continue;
+            }
+            for inst in rs.instances.values() {
+                if inst.state == AlertState::Firing {
+                    if let Some(c) = inst.labels.get("component") {
+                        set.insert(c.clone());
+                    }
+                }
+            }
+        }
+        set
+    }
+
+    fn inhibited(&self, rule: &AlertRule, inst: &Instance, inhibitors: &HashSet<String>) -> bool {
+        rule.severity < AlertSeverity::Critical
+            && inst
+                .labels
+                .get("component")
+                .is_some_and(|c| inhibitors.contains(c))
+    }
+
+    fn notification(
+        &self,
+        rule: &AlertRule,
+        alerts: Vec<AlertEvent>,
+        status: AlertStatus,
+        escalation_level: u32,
+        tag: &str,
+        now: SystemTime,
+    ) -> Notification {
+        let first = alerts.first();
+        let starts = first
+            .map(|a| {
+                a.starts_at
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis()
+            })
+            .unwrap_or_default();
+        let key = format!(
+            "{}-{}-{starts}-{tag}",
+            first.map(|a| a.fingerprint.as_str()).unwrap_or("none"),
+            match status {
+                AlertStatus::Firing => "firing",
+                AlertStatus::Acknowledged => "acknowledged",
+                AlertStatus::Resolved => "resolved",
+            }
+        );
+        let count: u64 = alerts.iter().map(|a| a.count).sum();
+        let mut title = String::new();
+        if escalation_level > 0 {
+            title.push_str(&format!("[ESCALATION {escalation_level}]"));
+        }
+        title.push_str(&format!("[{}:{}] ", status.upper(), rule.severity));
+        match alerts.as_slice() {
+            [one] => title.push_str(&one.summary),
+            many => title.push_str(&format!("{} ({} alerts)", rule.name, many.len())),
+        }
+        if count > 1 {
+            title.push_str(&format!(" (×{count})"));
+        }
+        Notification {
+            key,
+            status,
+            severity: rule.severity,
+            title,
+            alerts,
+            escalation_level,
+            digest: false,
+            diagnostics: None,
+            created_at: now,
+        }
+    }
+
+    /// Works out what is due: resolutions, grouped first notifications, repeats, escalations.
+    fn tick(&self, state: &mut State, now: SystemTime, only: Option<usize>) -> Vec<Outgoing> {
+        let inhibitors = self.inhibitors(state);
+        let State {
+            rules,
+            silences,
+            escalation,
+        } = state;
+        let mut outgoing = Vec::new();
+        for (index, rs) in rules.iter_mut().enumerate() {
+            if only.is_some_and(|o| o != index) {
+                continue;
+            }
+            let repeat = rs
+                .rule
+                .repeat_interval
+                .unwrap_or(self.config.repeat_interval);
+            let group_open = rs.group_until.is_some_and(|g| now < g);
+            let mut firing = Vec::new();
+            let mut resolved: BTreeMap<Vec<String>, Vec<AlertEvent>> = BTreeMap::new();
+            for inst in rs.instances.values_mut() {
+                if inst.state == AlertState::Inactive && inst.cleared_at.is_some() {
+                    if inst.notified {
+                        let channels: Vec<String> =
+                            inst.notified_channels.iter().cloned().collect();
+                        resolved.entry(channels).or_default().push(inst.event(
+                            &rs.rule,
+                            AlertStatus::Resolved,
+                            now,
+                        ));
+                    }
+                    inst.reset();
+                    continue;
+                }
+                if inst.state != AlertState::Firing {
+                    continue;
+                }
+                let muted = silences.iter().any(|s| s.mutes(&inst.labels, now))
+                    || (self.config.inhibit && self.inhibited(&rs.rule, inst, &inhibitors));
+                if muted {
+                    if !inst.muted {
+                        inst.muted = true;
+                        self.counters.suppressed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+                inst.muted = false;
+                let due = if inst.notified {
+                    inst.last_notified
+                        .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= repeat)
+                } else {
+                    !group_open
+                };
+                if due {
+                    firing.push(inst.fingerprint.clone());
+                }
+                // Escalation: the next level when unacknowledged long enough.
+                if rs.rule.escalate && inst.notified && inst.acked.is_none() {
+                    if let Some((channels, _)) = escalation.get(inst.escalation_level) {
+                        let after: Duration = escalation
+                            .iter()
+                            .take(inst.escalation_level + 1)
+                            .map(|(_, a)| *a)
+                            .sum();
+                        if now.duration_since(inst.since).unwrap_or_default() >= after {
+                            inst.escalation_level += 1;
+                            let level = u32::try_from(inst.escalation_level).unwrap_or(u32::MAX);
+                            let event = inst.event(&rs.rule, AlertStatus::Firing, now);
+                            inst.notified_channels.extend(channels.iter().cloned());
+                            outgoing.push(Outgoing {
+                                notification: self.notification(
+                                    &rs.rule,
+                                    vec![event],
+                                    AlertStatus::Firing,
+                                    level,
+                                    &format!("e{level}"),
+                                    now,
+                                ),
+                                channels: channels.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            if !firing.is_empty() {
+                let mut events = Vec::new();
+                let mut tag = String::new();
+                for inst in rs.instances.values_mut() {
+                    if !firing.contains(&inst.fingerprint) {
+                        continue;
+                    }
+                    events.push(inst.event(&rs.rule, AlertStatus::Firing, now));
+                    if tag.is_empty() {
+                        tag = format!("f{}", inst.seq);
+                    }
+                    inst.seq += 1;
+                    inst.notified = true;
+                    inst.last_notified = Some(now);
+                    inst.unnotified = 0;
+                    inst.notified_channels.extend(rs.channels.iter().cloned());
+                }
+                rs.group_until = None;
+                outgoing.push(Outgoing {
+                    notification: self.notification(
+                        &rs.rule,
+                        events,
+                        AlertStatus::Firing,
+                        0,
+                        &tag,
+                        now,
+                    ),
+                    channels: rs.channels.clone(),
+                });
+            } else if !group_open {
+                rs.group_until = None;
+            }
+            for (channels, events) in resolved {
+                let tag = format!("r{}", events.len());
+                outgoing.push(Outgoing {
+                    notification: self.notification(
+                        &rs.rule,
+                        events,
+                        AlertStatus::Resolved,
+                        0,
+                        &tag,
+                        now,
+                    ),
+                    channels,
+                });
+            }
+        }
+        outgoing
+    }
+
+    /// Attaches diagnostics to CRITICAL firing notifications, then dispatches.
+    async fn send(&self, mut outgoing: Vec<Outgoing>) {
+        if outgoing.is_empty() {
+            return;
+        }
+        if let Some(diagnostics) = self.diagnostics() {
+            let wants = outgoing.iter().any(|o| is_critical_firing(&o.notification));
+            if wants {
+                let summary =
+                    match tokio::time::timeout(DIAGNOSTICS_TIMEOUT, diagnostics.snapshot()).await {
+                        Ok(Ok(report)) => report.summary,
+                        Ok(Err(e)) => format!("diagnostics failed: {e}"),
+                        Err(_) => "diagnostics timed out".to_owned(),
+                    };
+                for o in &mut outgoing {
+                    if is_critical_firing(&o.notification) {
+                        o.notification.diagnostics = Some(summary.clone());
+                    }
+                }
+            }
+        }
+        self.dispatch(outgoing);
+    }
+
+    /// Records each notification in the outbox and queues it on its channels; never waits.
+    fn dispatch(&self, outgoing: Vec<Outgoing>) {
+        let channels = self.read_channels();
+        for o in outgoing {
+            let notification = Arc::new(o.notification);
+            self.counters.notifications.fetch_add(1, Ordering::Relaxed);
+            let critical = is_critical_firing(&notification);
+            let handles: Vec<&ChannelHandle> = o
+                .channels
+                .iter()
+                .filter_map(|name| channels.get(name))
+                .collect();
+            if critical {
+                self.settings
+                    .critical
+                    .register(&notification.key, handles.len());
+            }
+            for handle in handles {
+                let outbox_key = format!("{}@{}", notification.key, handle.name);
+                if let Some(outbox) = &self.outbox {
+                    outbox.pending(&outbox_key, &handle.name, &notification);
+                }
+                handle.enqueue(Job {
+                    notification: Arc::clone(&notification),
+                    outbox_key,
+                    critical,
+                });
+            }
+        }
+    }
+}
+
+/// Validates the section through the whole configuration's checks.
+fn validate_config(config: &AlertsConfig) -> Result<(), ConfigError> {
+    andon_core::AndonConfig {
+        alerts: config.clone(),
+        ..Default::default()
+    }
+    .validate()
+}
+
+#[async_trait]
+impl SignalSink for AlertManager {
+    fn name(&self) -> &'static str {
+        "alert"
+    }
+
+    /// Feeds signal rules: cheap (a lock and a few comparisons); a notification that is due is
+    /// queued on its channels without waiting for them.
+    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
+        let inner = &self.inner;
+        if inner.shut_down.load(Ordering::Relaxed) {
+            return Err(AlertError::ShutDown.into());
+        }
+        inner.counters.signals.fetch_add(1, Ordering::Relaxed);
+        let now = inner.now();
+        let mut outgoing = Vec::new();
+        {
+            let mut state = inner.lock_state();
+            let mut touched = Vec::new();
+            for (index, rs) in state.rules.iter_mut().enumerate() {
+                if !rs.uses_signals {
+                    continue;
+                }
+                if rs.per_component {
+                    let AlertCondition::Signal { color, .. } = &rs.rule.condition else {
+                        continue;
+                    };
+                    if signal.color() != *color {
+                        continue;
+                    }
+                    let key = signal.component().unwrap_or_default().to_owned();
+                    if !rs.instances.contains_key(&key) {
+                        let inst = Instance::new(&rs.rule, signal.component(), now);
+                        rs.instances.insert(key.clone(), inst);
+                    }
+                }
+                let mut matched_any = false;
+                for inst in rs.instances.values_mut() {
+                    if rs.per_component
+                        && inst.labels.get("component").map(String::as_str) != signal.component()
+                    {
+                        continue;
+                    }
+                    if !inst.node.record(signal, now) {
+                        continue;
+                    }
+                    matched_any = true;
+                    let was_notified = inst.notified;
+                    inst.summary = Some(signal.to_string());
+                    let holds = inst.node.eval(now, inner.metrics.as_ref(), None);
+                    let before = inst.state;
+                    inner.transition(
+                        rs.rule.for_,
+                        rs.rule.keep_firing_for,
+                        &mut rs.group_until,
+                        inst,
+                        holds,
+                        now,
+                    );
+                    if before != AlertState::Inactive && inst.state != AlertState::Inactive {
+                        inst.unnotified += 1;
+                        inst.total += 1;
+                        if was_notified {
+                            inner.counters.deduplicated.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                if matched_any {
+                    touched.push(index);
+                }
+            }
+            for index in touched {
+                outgoing.extend(inner.tick(&mut state, now, Some(index)));
+            }
+        }
+        if outgoing.is_empty() {
+            return Ok(());
+        }
+        let needs_snapshot = inner.diagnostics().is_some()
+            && outgoing.iter().any(|o| is_critical_firing(&o.notification));
+        if needs_snapshot {
+            // The snapshot may take a while: never on the caller's path.
+            let manager = self.clone();
+            tokio::spawn(async move { manager.inner.send(outgoing).await });
+        } else {
+            inner.dispatch(outgoing);
+        }
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        self.flush_within(self.flush_budget()).await;
+        Ok(())
+    }
+
+    async fn shutdown(&self) -> Result<(), AndonError> {
+        self.flush_within(self.flush_budget()).await;
+        self.inner.shut_down.store(true, Ordering::Relaxed);
+        self.inner
+            .channels
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        Ok(())
+    }
+}
+
+impl From<&ChannelConfig> for AlertChannel {
+    fn from(config: &ChannelConfig) -> Self {
+        AlertChannel::Config(config.clone())
+    }
+}

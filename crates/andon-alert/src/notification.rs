@@ -1,0 +1,169 @@
+//! Notifications: what channels send, in one shape every channel renders its own way.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use andon_core::AlertSeverity;
+use serde::{Deserialize, Serialize};
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    /// The alert fires (first notification, a repeat or an escalation).
+    Firing,
+    /// Someone acknowledged it.
+    Acknowledged,
+    /// Its condition cleared.
+    Resolved,
+}
+
+impl AlertStatus {
+    /// `FIRING`, `ACKNOWLEDGED` or `RESOLVED`, for subjects and titles.
+    pub fn upper(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "FIRING",
+            AlertStatus::Acknowledged => "ACKNOWLEDGED",
+            AlertStatus::Resolved => "RESOLVED",
+        }
+    }
+}
+
+/// One alert inside a notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// The alert's fingerprint (rule + labels): PagerDuty's `dedup_key`.
+    pub fingerprint: String,
+    /// The rule's name.
+    pub rule: String,
+    /// Firing, acknowledged or resolved.
+    pub status: AlertStatus,
+    /// The rule's severity.
+    pub severity: AlertSeverity,
+    /// One line: what is wrong.
+    pub summary: String,
+    /// The alert's labels, `alertname` and `severity` among them.
+    pub labels: BTreeMap<String, String>,
+    /// When it started firing.
+    #[serde(with = "andon_core::rfc3339")]
+    pub starts_at: SystemTime,
+    /// When it resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_time")]
+    pub ends_at: Option<SystemTime>,
+    /// How many occurrences (signals or evaluations) this notification stands for.
+    pub count: u64,
+    /// Who acknowledged it, with the note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+}
+
+/// One notification: one or more alerts of a rule (grouped), or a digest of several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// The unique key of this notification, the same when it is sent again after a restart:
+    /// receivers deduplicate on it.
+    pub key: String,
+    /// The overall status (the first alert's).
+    pub status: AlertStatus,
+    /// The highest severity among the alerts.
+    pub severity: AlertSeverity,
+    /// A title such as `[FIRING:critical] high-queue`.
+    pub title: String,
+    /// The alerts.
+    pub alerts: Vec<AlertEvent>,
+    /// The escalation level this notification is for (0: the rule's own channels).
+    pub escalation_level: u32,
+    /// Several notifications merged because the channel was over its delivery budget.
+    #[serde(default)]
+    pub digest: bool,
+    /// The diagnostics summary, attached to CRITICAL notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<String>,
+    /// When it was created.
+    #[serde(with = "andon_core::rfc3339")]
+    pub created_at: SystemTime,
+}
+
+impl Notification {
+    /// The text of the notification: title, then a line per alert, then the diagnostics.
+    pub fn text(&self) -> String {
+        let mut out = self.title.clone();
+        for alert in &self.alerts {
+            out.push_str("\n- ");
+            out.push_str(alert.status.upper());
+            out.push(' ');
+            out.push_str(&alert.summary);
+            if alert.count > 1 {
+                out.push_str(&format!(" (x{})", alert.count));
+            }
+            if let Some(component) = alert.labels.get("component") {
+                out.push_str(&format!(" [component {component}]"));
+            }
+            if let Some(by) = &alert.acknowledged_by {
+                out.push_str(&format!(" (acknowledged by {by})"));
+            }
+        }
+        if let Some(diagnostics) = &self.diagnostics {
+            out.push_str("\nDiagnostics: ");
+            out.push_str(diagnostics);
+        }
+        out
+    }
+
+    /// The total occurrences of every alert in it.
+    pub fn count(&self) -> u64 {
+        self.alerts.iter().map(|a| a.count).sum()
+    }
+
+    /// Merges several notifications into one digest.
+    pub(crate) fn digest(items: &[std::sync::Arc<Notification>], now: SystemTime) -> Notification {
+        let alerts: Vec<AlertEvent> = items.iter().flat_map(|n| n.alerts.clone()).collect();
+        let severity = items
+            .iter()
+            .map(|n| n.severity)
+            .max()
+            .unwrap_or(AlertSeverity::Warning);
+        let key = items
+            .first()
+            .map(|n| format!("digest-{}", n.key))
+            .unwrap_or_else(|| "digest".to_owned());
+        Notification {
+            key,
+            status: items.first().map_or(AlertStatus::Firing, |n| n.status),
+            severity,
+            title: format!(
+                "[DIGEST:{severity}] {} notifications merged: the channel is over its delivery budget",
+                items.len()
+            ),
+            alerts,
+            escalation_level: items.iter().map(|n| n.escalation_level).max().unwrap_or(0),
+            digest: true,
+            diagnostics: items.iter().find_map(|n| n.diagnostics.clone()),
+            created_at: now,
+        }
+    }
+}
+
+mod opt_time {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<SystemTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(t) => andon_core::rfc3339::serialize(t, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
+        let text = Option::<String>::deserialize(deserializer)?;
+        text.map(|t| andon_core::rfc3339::parse(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

@@ -1,0 +1,359 @@
+//! Alert rules: conditions, channels, escalation, and how they come from `[[alerts.rules]]`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use andon_core::config::{ChannelConfig, ConditionConfig, RuleConfig, Secret};
+use andon_core::{AlertSeverity, Color, HealthStatus};
+
+/// The gauge a [`AlertCondition::QueueDepth`] rule reads.
+pub const QUEUE_DEPTH_METRIC: &str = "andon_queue_depth";
+
+/// One alert rule: when its condition holds for `for_`, its alert fires on its channels.
+///
+/// ```
+/// use andon_alert::{AlertCondition, AlertRule};
+/// use andon_core::AlertSeverity;
+///
+/// let rule = AlertRule {
+///     name: "high-queue".to_string(),
+///     condition: AlertCondition::QueueDepth { max_depth: 100 },
+///     severity: AlertSeverity::Critical,
+///     ..Default::default()
+/// };
+/// assert_eq!(rule.for_, std::time::Duration::ZERO);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// The unique name, sent as the `alertname` label.
+    pub name: String,
+    /// When the alert is active.
+    pub condition: AlertCondition,
+    /// How long the condition must hold before the alert fires (pending until then).
+    pub for_: Duration,
+    /// How urgent the alert is; CRITICAL notifications carry a diagnostics summary.
+    pub severity: AlertSeverity,
+    /// Where notifications go.
+    pub channels: Vec<AlertChannel>,
+    /// Keep firing this long after the condition clears.
+    pub keep_firing_for: Duration,
+    /// Labels of the alert, part of its fingerprint.
+    pub labels: BTreeMap<String, String>,
+    /// A one-line summary; default: the rule's name and what its condition saw.
+    pub summary: Option<String>,
+    /// This rule's repeat interval instead of the configured one.
+    pub repeat_interval: Option<Duration>,
+    /// Whether the escalation levels apply. Default `true`.
+    pub escalate: bool,
+}
+
+impl Default for AlertRule {
+    fn default() -> Self {
+        AlertRule {
+            name: String::new(),
+            condition: AlertCondition::Signal {
+                color: Color::Red,
+                component: None,
+                count: 1,
+                window: Duration::from_secs(60),
+            },
+            for_: Duration::ZERO,
+            severity: AlertSeverity::Warning,
+            channels: Vec::new(),
+            keep_firing_for: Duration::ZERO,
+            labels: BTreeMap::new(),
+            summary: None,
+            repeat_interval: None,
+            escalate: true,
+        }
+    }
+}
+
+impl AlertRule {
+    /// The rule of a `[[alerts.rules]]` entry; its channels refer to `[alerts.channels]` by name.
+    pub fn from_config(config: &RuleConfig) -> Self {
+        AlertRule {
+            name: config.name.clone(),
+            condition: AlertCondition::from_config(&config.condition),
+            for_: config.for_,
+            severity: config.severity,
+            channels: config
+                .channels
+                .iter()
+                .map(|c| AlertChannel::Named(c.clone()))
+                .collect(),
+            keep_firing_for: config.keep_firing_for,
+            labels: config.labels.clone(),
+            summary: config.summary.clone(),
+            repeat_interval: config.repeat_interval,
+            escalate: config.escalate,
+        }
+    }
+}
+
+/// When an alert is active.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertCondition {
+    /// The queue depth gauge ([`QUEUE_DEPTH_METRIC`]) is above `max_depth`.
+    QueueDepth {
+        /// The depth above which the alert is active.
+        max_depth: u64,
+    },
+    /// A metric compared with a threshold.
+    Threshold(Threshold),
+    /// `count` signals of `color` (and `component`) within `window`. With `count = 1` every
+    /// matching signal fires; the alert resolves when no signal came for `window`.
+    Signal {
+        /// The color.
+        color: Color,
+        /// Only this component's signals; with `None` each component gets its own alert.
+        component: Option<String>,
+        /// How many within the window.
+        count: u32,
+        /// The window.
+        window: Duration,
+    },
+    /// The observer's last health is at least `status`.
+    Health {
+        /// `Degraded` or `Critical`.
+        status: HealthStatus,
+    },
+    /// Every condition holds.
+    All(Vec<AlertCondition>),
+    /// At least one condition holds.
+    Any(Vec<AlertCondition>),
+}
+
+impl AlertCondition {
+    /// The condition of a configuration entry.
+    pub fn from_config(config: &ConditionConfig) -> Self {
+        match config {
+            ConditionConfig::QueueDepth {
+                max_depth,
+                clear_below,
+                metric,
+            } => AlertCondition::Threshold(Threshold {
+                metric: metric.clone(),
+                labels: Vec::new(),
+                comparison: Comparison::Above,
+                value: *max_depth,
+                clear: *clear_below,
+                rate_over: None,
+            }),
+            ConditionConfig::Metric {
+                metric,
+                labels,
+                op,
+                threshold,
+                clear,
+                rate_over,
+            } => AlertCondition::Threshold(Threshold {
+                metric: metric.clone(),
+                labels: labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                comparison: Comparison::parse(op).unwrap_or(Comparison::Above),
+                value: *threshold,
+                clear: *clear,
+                rate_over: *rate_over,
+            }),
+            ConditionConfig::Signal {
+                color,
+                component,
+                count,
+                window,
+            } => AlertCondition::Signal {
+                color: *color,
+                component: component.clone(),
+                count: *count,
+                window: *window,
+            },
+            ConditionConfig::Health { status } => AlertCondition::Health { status: *status },
+            ConditionConfig::All { conditions } => {
+                AlertCondition::All(conditions.iter().map(Self::from_config).collect())
+            }
+            ConditionConfig::Any { conditions } => {
+                AlertCondition::Any(conditions.iter().map(Self::from_config).collect())
+            }
+        }
+    }
+
+    /// Whether signals can make this condition hold.
+    pub(crate) fn uses_signals(&self) -> bool {
+        match self {
+            AlertCondition::Signal { .. } => true,
+            AlertCondition::All(c) | AlertCondition::Any(c) => c.iter().any(Self::uses_signals),
+            _ => false,
+        }
+    }
+}
+
+/// A metric compared with a threshold, with an optional clear level (hysteresis).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The metric's name.
+    pub metric: String,
+    /// Only series carrying these labels; the largest value among them counts.
+    pub labels: Vec<(String, String)>,
+    /// How the value is compared.
+    pub comparison: Comparison,
+    /// The threshold.
+    pub value: f64,
+    /// Once active, stays active until the value passes back over this level.
+    pub clear: Option<f64>,
+    /// Compare the per-second rate over this window (for counters) instead of the value.
+    pub rate_over: Option<Duration>,
+}
+
+/// How a value is compared with a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `>`
+    Above,
+    /// `>=`
+    AtLeast,
+    /// `<`
+    Below,
+    /// `<=`
+    AtMost,
+}
+
+impl Comparison {
+    /// Parses `>`, `>=`, `<` or `<=`.
+    pub fn parse(op: &str) -> Option<Self> {
+        Some(match op {
+            ">" => Comparison::Above,
+            ">=" => Comparison::AtLeast,
+            "<" => Comparison::Below,
+            "<=" => Comparison::AtMost,
+            _ => return None,
+        })
+    }
+
+    /// The operator's symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Above => ">",
+            Comparison::AtLeast => ">=",
+            Comparison::Below => "<",
+            Comparison::AtMost => "<=",
+        }
+    }
+
+    /// Whether `value` passes `threshold`.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::Above => value > threshold,
+            Comparison::AtLeast => value >= threshold,
+            Comparison::Below => value < threshold,
+            Comparison::AtMost => value <= threshold,
+        }
+    }
+
+    /// Whether an active alert stays active at `value` with clear level `clear`.
+    pub(crate) fn still_holds(self, value: f64, clear: f64) -> bool {
+        match self {
+            Comparison::Above | Comparison::AtLeast => value > clear,
+            Comparison::Below | Comparison::AtMost => value < clear,
+        }
+    }
+}
+
+/// Where a rule's notifications go: a configured channel by name, or one given inline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertChannel {
+    /// A channel of `[alerts.channels]`.
+    Named(String),
+    /// A Slack incoming webhook.
+    Slack {
+        /// The webhook URL.
+        webhook_url: Secret,
+        /// Post to this channel instead of the webhook's own.
+        channel: Option<String>,
+    },
+    /// PagerDuty Events API v2 with this routing key.
+    PagerDuty {
+        /// The integration's routing key.
+        routing_key: Secret,
+    },
+    /// A generic JSON webhook.
+    Webhook {
+        /// The URL.
+        url: Secret,
+    },
+    /// A Prometheus Alertmanager's base URL.
+    Alertmanager {
+        /// Such as `http://127.0.0.1:9093`.
+        url: String,
+    },
+    /// A file of JSON lines.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Any channel, with every option (email among them).
+    Config(ChannelConfig),
+}
+
+impl AlertChannel {
+    /// The channel's configuration and a stable name for an inline channel (its kind and a
+    /// hash of its address, never the secret itself).
+    pub(crate) fn inline_config(&self) -> Option<(String, ChannelConfig)> {
+        let config = match self {
+            AlertChannel::Named(_) => return None,
+            AlertChannel::Slack {
+                webhook_url,
+                channel,
+            } => ChannelConfig::Slack {
+                webhook_url: webhook_url.clone(),
+                channel: channel.clone(),
+                budget_per_minute: None,
+            },
+            AlertChannel::PagerDuty { routing_key } => ChannelConfig::PagerDuty {
+                routing_key: routing_key.clone(),
+                url: "https://events.pagerduty.com/v2/enqueue".to_owned(),
+                source: None,
+                budget_per_minute: None,
+            },
+            AlertChannel::Webhook { url } => ChannelConfig::Webhook {
+                url: url.clone(),
+                budget_per_minute: None,
+            },
+            AlertChannel::Alertmanager { url } => ChannelConfig::Alertmanager {
+                url: url.clone(),
+                generator_url: None,
+                budget_per_minute: None,
+            },
+            AlertChannel::File { path } => ChannelConfig::File { path: path.clone() },
+            AlertChannel::Config(config) => config.clone(),
+        };
+        let identity = match &config {
+            ChannelConfig::Slack {
+                webhook_url,
+                channel,
+                ..
+            } => format!(
+                "{}{}",
+                webhook_url.expose(),
+                channel.as_deref().unwrap_or("")
+            ),
+            ChannelConfig::PagerDuty {
+                routing_key, url, ..
+            } => format!("{}{url}", routing_key.expose()),
+            ChannelConfig::Email { host, to, .. } => format!("{host}{}", to.join(",")),
+            ChannelConfig::Alertmanager { url, .. } => url.clone(),
+            ChannelConfig::Webhook { url, .. } => url.expose().to_owned(),
+            ChannelConfig::File { path } => path.display().to_string(),
+        };
+        let hash = crate::fingerprint::fnv1a(identity.as_bytes());
+        Some((format!("{}-{:08x}", config.kind(), hash as u32), config))
+    }
+}
+
+/// An escalation level: the channels notified when a firing alert stays unacknowledged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EscalationLevel {
+    /// Channels notified at this level.
+    pub channels: Vec<AlertChannel>,
+    /// How long after the previous level this one is notified.
+    pub after: Duration,
+}
