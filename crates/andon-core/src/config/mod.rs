@@ -44,7 +44,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use agent::AgentConfig;
-pub use alerts::AlertsConfig;
+pub use alerts::{
+    AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig, OPERATORS, RuleConfig,
+};
 pub use line::LineConfig;
 pub use logger::{
     CloudLoggingOutput, LoggerConfig, OverflowPolicy, SinkConfig, SyslogFormat, SyslogTransport,
