@@ -1,6 +1,8 @@
 //! andon-metrics' hot paths side by side with the raw `metrics` handles and macros beneath them,
 //! and rendering 10,000 series.
 
+#![allow(clippy::expect_used)] // a benchmark whose setup fails has nothing to measure
+
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};

@@ -3,7 +3,7 @@
 //! the current values (for alert rules), a cap on label sets per metric, one type per name,
 //! exact escaping of backslashes, and threshold watches on every update.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -71,6 +71,8 @@ pub(crate) struct Registry {
     /// Thresholds by metric name, also for names without series yet.
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     refused: Mutex<HashMap<String, (Counter, u64)>>,
+    /// Names with HELP text already: the first description wins.
+    described: Mutex<HashSet<String>>,
     events: mpsc::Sender<Event>,
     pub(crate) internal: Internal,
 }
@@ -367,6 +369,7 @@ impl Registry {
             families: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
+            described: Mutex::new(HashSet::new()),
             events,
             internal,
         }
@@ -433,8 +436,17 @@ impl Registry {
             .collect()
     }
 
-    /// Gives `name` its HELP text (the first description wins, as in the exporter).
+    /// Gives `name` its HELP text; the first non-empty description wins.
     pub(crate) fn describe(&self, kind: Kind, name: &str, help: &str) {
+        if help.is_empty()
+            || !self
+                .described
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name.to_owned())
+        {
+            return;
+        }
         let key = KeyName::from(name.to_owned());
         let help = SharedString::from(protect_backslashes(help).into_owned());
         match kind {

@@ -1,6 +1,9 @@
 //! Thresholds: a scripted sequence of values produces exactly the expected signals, once per
 //! crossing, with hysteresis, GREEN on recovery; failing sinks are retried and counted.
 
+// Helpers outside #[test] functions are not covered by clippy.toml's allow-*-in-tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::{Arc, Mutex};
 
 use andon_core::config::{MetricsConfig, ThresholdsConfig};
@@ -269,10 +272,12 @@ async fn a_failing_sink_is_retried_counted_and_made_visible_without_blocking_upd
 
 #[tokio::test]
 async fn without_a_sink_threshold_signals_are_counted_and_thresholds_can_be_off() {
-    let mut config = MetricsConfig::default();
-    config.thresholds = ThresholdsConfig {
-        queue_depth: None,
-        ..ThresholdsConfig::default()
+    let mut config = MetricsConfig {
+        thresholds: ThresholdsConfig {
+            queue_depth: None,
+            ..ThresholdsConfig::default()
+        },
+        ..MetricsConfig::default()
     };
     config.thresholds.custom.insert("x_depth".into(), 1.0);
     let metrics = AndonMetrics::builder(config)
