@@ -24,10 +24,17 @@ pub struct ObserverConfig {
     /// Disk use (percent of a mount) above which health is Degraded; none by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_threshold_percent: Option<f64>,
+    /// Disk use (percent of a mount) above which health is Critical; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_critical_percent: Option<f64>,
     /// Open file descriptors of this process above which health is Degraded; none by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fd_threshold: Option<u64>,
+    /// Open file descriptors of this process above which health is Critical; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fd_critical: Option<u64>,
     /// A value must fall this many points below a threshold before health recovers. Default 5.
+    /// For file descriptors, which are a count, it is this percent of the threshold.
     pub hysteresis_percent: f64,
     /// Memory, CPU, load, uptime and processes of the host. Default `true`.
     pub include_system_metrics: bool,
@@ -39,6 +46,9 @@ pub struct ObserverConfig {
     pub include_process_metrics: bool,
     /// How many processes the top-N lists hold (0 turns them off). Default 5.
     pub top_processes: usize,
+    /// The largest a diagnostics snapshot's JSON may be, in bytes, when it is attached to an
+    /// alert or a history entry; longer lists are cut to fit. Default 16384.
+    pub snapshot_max_bytes: usize,
 }
 
 impl Default for ObserverConfig {
@@ -51,31 +61,83 @@ impl Default for ObserverConfig {
             cpu_threshold_percent: 90.0,
             cpu_critical_percent: 98.0,
             disk_threshold_percent: None,
+            disk_critical_percent: None,
             fd_threshold: None,
+            fd_critical: None,
             hysteresis_percent: 5.0,
             include_system_metrics: true,
             include_network_metrics: true,
             include_disk_metrics: true,
             include_process_metrics: true,
             top_processes: 5,
+            snapshot_max_bytes: 16_384,
         }
     }
 }
 
 impl ObserverConfig {
-    pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
+    /// Checks every value; `section` is the name the section has in the file (`"observer"`),
+    /// used in the keys that errors name. [`AndonConfig::validate`](crate::AndonConfig::validate)
+    /// calls it; the observer calls it on a section built in code.
+    pub fn validate(&self, section: &str) -> Result<(), ConfigError> {
         if self.check_interval_secs == 0 {
             return Err(ConfigError::new(
                 check::key(section, "check_interval_secs"),
                 "must be at least 1 second (the design uses 60)",
             ));
         }
-        check::percent(section, "memory_threshold_percent", self.memory_threshold_percent)?;
-        check::percent(section, "memory_critical_percent", self.memory_critical_percent)?;
+        check::percent(
+            section,
+            "memory_threshold_percent",
+            self.memory_threshold_percent,
+        )?;
+        check::percent(
+            section,
+            "memory_critical_percent",
+            self.memory_critical_percent,
+        )?;
         check::percent(section, "cpu_threshold_percent", self.cpu_threshold_percent)?;
         check::percent(section, "cpu_critical_percent", self.cpu_critical_percent)?;
         if let Some(disk) = self.disk_threshold_percent {
             check::percent(section, "disk_threshold_percent", disk)?;
+        }
+        if let Some(disk) = self.disk_critical_percent {
+            check::percent(section, "disk_critical_percent", disk)?;
+            if self.disk_threshold_percent.is_some_and(|warn| disk < warn) {
+                return Err(ConfigError::new(
+                    check::key(section, "disk_critical_percent"),
+                    "must not be below disk_threshold_percent",
+                ));
+            }
+        }
+        if self.fd_threshold == Some(0) {
+            return Err(ConfigError::new(
+                check::key(section, "fd_threshold"),
+                "must be at least 1 open file descriptor (leave it out to turn the check off)",
+            ));
+        }
+        if let Some(critical) = self.fd_critical {
+            if critical == 0 {
+                return Err(ConfigError::new(
+                    check::key(section, "fd_critical"),
+                    "must be at least 1 open file descriptor (leave it out to turn the check off)",
+                ));
+            }
+            if self.fd_threshold.is_some_and(|warn| critical < warn) {
+                return Err(ConfigError::new(
+                    check::key(section, "fd_critical"),
+                    "must not be below fd_threshold",
+                ));
+            }
+        }
+        if self.snapshot_max_bytes < 256 {
+            return Err(ConfigError::new(
+                check::key(section, "snapshot_max_bytes"),
+                format!(
+                    "must be at least 256 bytes (got {}; the default is 16384)",
+                    self.snapshot_max_bytes
+                ),
+            ));
         }
         if self.memory_critical_percent < self.memory_threshold_percent {
             return Err(ConfigError::new(
@@ -92,9 +154,120 @@ impl ObserverConfig {
         if !(0.0..50.0).contains(&self.hysteresis_percent) {
             return Err(ConfigError::new(
                 check::key(section, "hysteresis_percent"),
-                format!("must be from 0 to below 50 (got {})", self.hysteresis_percent),
+                format!(
+                    "must be from 0 to below 50 (got {})",
+                    self.hysteresis_percent
+                ),
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(config: ObserverConfig) -> ConfigError {
+        match config.validate("observer") {
+            Err(e) => e,
+            Ok(()) => unreachable!("expected {config:?} to be refused"),
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_turn_the_optional_checks_off() {
+        let config = ObserverConfig::default();
+        assert_eq!(config.validate("observer"), Ok(()));
+        assert_eq!(config.disk_threshold_percent, None);
+        assert_eq!(config.fd_critical, None);
+        assert_eq!(config.snapshot_max_bytes, 16_384);
+    }
+
+    #[test]
+    fn optional_thresholds_are_checked_and_ordered() {
+        let cases = [
+            (
+                ObserverConfig {
+                    disk_critical_percent: Some(120.0),
+                    ..Default::default()
+                },
+                "observer.disk_critical_percent",
+                "must be a percentage",
+            ),
+            (
+                ObserverConfig {
+                    disk_threshold_percent: Some(90.0),
+                    disk_critical_percent: Some(80.0),
+                    ..Default::default()
+                },
+                "observer.disk_critical_percent",
+                "must not be below disk_threshold_percent",
+            ),
+            (
+                ObserverConfig {
+                    fd_threshold: Some(0),
+                    ..Default::default()
+                },
+                "observer.fd_threshold",
+                "must be at least 1",
+            ),
+            (
+                ObserverConfig {
+                    fd_critical: Some(0),
+                    ..Default::default()
+                },
+                "observer.fd_critical",
+                "must be at least 1",
+            ),
+            (
+                ObserverConfig {
+                    fd_threshold: Some(500),
+                    fd_critical: Some(100),
+                    ..Default::default()
+                },
+                "observer.fd_critical",
+                "must not be below fd_threshold",
+            ),
+            (
+                ObserverConfig {
+                    snapshot_max_bytes: 10,
+                    ..Default::default()
+                },
+                "observer.snapshot_max_bytes",
+                "must be at least 256 bytes",
+            ),
+            (
+                ObserverConfig {
+                    hysteresis_percent: 60.0,
+                    ..Default::default()
+                },
+                "observer.hysteresis_percent",
+                "must be from 0 to below 50",
+            ),
+            (
+                ObserverConfig {
+                    cpu_critical_percent: 50.0,
+                    ..Default::default()
+                },
+                "observer.cpu_critical_percent",
+                "must not be below cpu_threshold_percent",
+            ),
+        ];
+        for (config, key, message) in cases {
+            let err = error_of(config);
+            assert_eq!(err.key.as_deref(), Some(key), "{err}");
+            assert!(err.message.contains(message), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_critical_level_alone_is_allowed() {
+        let config = ObserverConfig {
+            disk_critical_percent: Some(97.0),
+            fd_critical: Some(4000),
+            ..Default::default()
+        };
+        assert_eq!(config.validate("observer"), Ok(()));
     }
 }

@@ -1,0 +1,68 @@
+//! Runtime diagnostics for andon: what the host and this process are doing right now, on a
+//! schedule, judged against health thresholds (in the spirit of Erlang's recon).
+//!
+//! One call, [`AndonObserver::run_diagnostics`], returns a [`Diagnostics`] snapshot: memory,
+//! CPU (overall and per core), swap, load, uptime and process count of the host; RSS, CPU,
+//! threads and file descriptors of this process; per-interface network rates; per-mount disk
+//! use without pseudo file systems; and the top-N processes by memory and CPU. Each section can
+//! be switched off; one that cannot be read is reported unavailable with the reason, never as
+//! zeros. CPU percentages and rates are measured over the time since the previous check, never
+//! from one meaningless sample.
+//!
+//! [`AndonObserver::start`] checks every `check_interval_secs` and raises a YELLOW or RED
+//! signal when the health worsens and a GREEN one when it recovers. The observer is also the
+//! workspace's [`DiagnosticsSource`](andon_core::DiagnosticsSource): the alert manager takes a
+//! snapshot from it when a critical alert fires.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use andon_core::config::ObserverConfig;
+//! use andon_core::{HealthStatus, Noop};
+//! use andon_observe::AndonObserver;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), andon_core::AndonError> {
+//! let observer = AndonObserver::new(ObserverConfig::default())?;
+//! let d = observer.run_diagnostics().await?;
+//! println!("Memory: {:.1}%", d.memory_percent);
+//! println!("Health: {:?} {:?}", d.status, d.reasons);
+//! assert!(d.memory_percent > 0.0 && d.memory_percent <= 100.0);
+//!
+//! // Scheduled checks, raising signals through any sink (here one that drops them).
+//! let handle = observer.start(Arc::new(Noop));
+//! handle.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Backends are behind the [`Probe`] trait; [`SysinfoProbe`] (sysinfo) is the default. Health
+//! rules live in the pure [`HealthJudge`], testable with any [`Readings`].
+//!
+//! # Crate feature flags
+//!
+//! This crate has no optional features.
+//!
+//! # Related crates
+//!
+//! - `andon-core`: the configuration (`[observer]`), the signal and the traits implemented here.
+//! - `andon`: the umbrella, whose `AndonSystem` wires the observer to the other components.
+//! - `andon-metrics`: a `MetricsSink` for [`AndonObserver::with_metrics_sink`].
+//! - `andon-alert`: takes a snapshot from the observer when a critical alert fires.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod diagnostics;
+mod error;
+mod judge;
+mod observer;
+mod probe;
+
+pub use diagnostics::{
+    Diagnostics, InterfaceRates, LoadAverage, MountUsage, ProcessDiagnostics, ProcessSummary,
+    Reading, SystemDiagnostics, TopProcesses,
+};
+pub use error::ObserveError;
+pub use judge::{HealthJudge, Readings};
+pub use observer::{AndonObserver, GAUGES, ObserverHandle, ObserverStats};
+pub use probe::{Probe, Sections, SysinfoProbe};

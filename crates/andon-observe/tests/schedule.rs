@@ -1,0 +1,314 @@
+//! The schedule, the signals and the gauges, with readings injected through a scripted probe
+//! and tokio's paused clock: no real time passes and nothing depends on the host.
+// Helpers outside #[test] functions may unwrap too: a failure should stop the test right there.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use andon_core::config::ObserverConfig;
+use andon_core::{
+    AndonError, AndonSignal, Color, DiagnosticsSource, HealthStatus, MetricsSink, SignalSink,
+    async_trait,
+};
+use andon_observe::{AndonObserver, Diagnostics, Probe, Sections};
+use tokio::time::{Instant, sleep_until};
+
+/// Returns the scripted memory percentages in turn (the last one once the script runs out).
+#[derive(Debug, Clone, Default)]
+struct Scripted {
+    memory: Arc<Mutex<VecDeque<f64>>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Scripted {
+    fn new(memory: &[f64]) -> Self {
+        Scripted {
+            memory: Arc::new(Mutex::new(memory.iter().copied().collect())),
+            calls: Arc::default(),
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Probe for Scripted {
+    fn measure(&mut self, _sections: Sections) -> Diagnostics {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let mut script = self.memory.lock().unwrap();
+        let memory = if script.len() > 1 {
+            script.pop_front().unwrap()
+        } else {
+            script[0]
+        };
+        let mut d = Diagnostics::empty();
+        d.memory_percent = memory;
+        d.cpu_percent = 10.0;
+        d
+    }
+}
+
+#[derive(Debug, Default)]
+struct Recorder {
+    signals: Mutex<Vec<AndonSignal>>,
+    /// Refuse this many signals before accepting.
+    refuse: AtomicUsize,
+    /// Never answer.
+    hang: bool,
+}
+
+#[async_trait]
+impl SignalSink for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        if self.refuse.load(Ordering::SeqCst) > 0 {
+            self.refuse.fetch_sub(1, Ordering::SeqCst);
+            return Err(AndonError::component("recorder", "refused"));
+        }
+        self.signals.lock().unwrap().push(signal.clone());
+        Ok(())
+    }
+}
+
+impl Recorder {
+    fn colors(&self) -> Vec<Color> {
+        self.signals
+            .lock()
+            .unwrap()
+            .iter()
+            .map(AndonSignal::color)
+            .collect()
+    }
+}
+
+fn config() -> ObserverConfig {
+    ObserverConfig {
+        check_interval_secs: 60,
+        ..ObserverConfig::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn checks_fire_on_the_configured_interval_and_stop_with_the_handle() {
+    let probe = Scripted::new(&[10.0]);
+    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let start = Instant::now();
+    let handle = observer.start(Arc::new(Recorder::default()));
+
+    let mut seen = Vec::new();
+    for secs in [1, 59, 61, 119, 121, 181] {
+        sleep_until(start + Duration::from_secs(secs)).await;
+        seen.push((secs, probe.calls()));
+    }
+    // The first check at once, then one at 60, 120 and 180 seconds.
+    assert_eq!(
+        seen,
+        [(1, 1), (59, 1), (61, 2), (119, 2), (121, 3), (181, 4)]
+    );
+    assert_eq!(observer.stats().checks, 4);
+
+    handle.stop().await;
+    sleep_until(start + Duration::from_secs(600)).await;
+    assert_eq!(probe.calls(), 4, "no check after stop");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_handle_stops_the_checks() {
+    let probe = Scripted::new(&[10.0]);
+    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let start = Instant::now();
+    let handle = observer.start(Arc::new(Recorder::default()));
+    sleep_until(start + Duration::from_secs(1)).await;
+    assert!(!handle.is_finished());
+    drop(handle);
+    sleep_until(start + Duration::from_secs(600)).await;
+    assert_eq!(probe.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn signals_are_sent_when_health_changes_not_on_every_check() {
+    // Thresholds 80 (warning) and 95 (critical), hysteresis 5.
+    let script = [50.0, 85.0, 85.0, 97.0, 92.0, 91.0, 70.0, 70.0];
+    let probe = Scripted::new(&script);
+    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let sink = Arc::new(Recorder::default());
+    let start = Instant::now();
+    let _handle = observer.start(sink.clone());
+    sleep_until(start + Duration::from_secs(60 * 7 + 1)).await;
+
+    assert_eq!(probe.calls(), 8);
+    assert_eq!(sink.colors(), [Color::Yellow, Color::Red, Color::Green]);
+    let signals = sink.signals.lock().unwrap().clone();
+    assert_eq!(
+        signals[0].message(),
+        "host health degraded: memory 85.0% is above the warning level 80%"
+    );
+    assert_eq!(signals[0].component(), Some("observer"));
+    assert_eq!(
+        signals[1].attributes()["previous_health_status"],
+        "Degraded"
+    );
+    assert_eq!(
+        signals[2].message(),
+        "host health recovered: memory 70.0%, cpu 10.0%"
+    );
+    assert_eq!(observer.stats().signals_sent, 3);
+    assert_eq!(
+        observer.last_health().unwrap().status,
+        HealthStatus::Healthy
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_signal_is_counted_and_sent_again_at_the_next_check() {
+    let probe = Scripted::new(&[90.0]);
+    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let sink = Arc::new(Recorder {
+        refuse: AtomicUsize::new(1),
+        ..Recorder::default()
+    });
+    let start = Instant::now();
+    let _handle = observer.start(sink.clone());
+    sleep_until(start + Duration::from_secs(1)).await;
+    assert_eq!(sink.colors(), []);
+    assert_eq!(observer.stats().signal_failures, 1);
+    sleep_until(start + Duration::from_secs(121)).await;
+    assert_eq!(
+        sink.colors(),
+        [Color::Yellow],
+        "sent once, at the second check"
+    );
+    assert_eq!(observer.stats().signals_sent, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sink_that_never_answers_does_not_stop_the_checks() {
+    let probe = Scripted::new(&[90.0]);
+    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let start = Instant::now();
+    let _handle = observer.start(Arc::new(Recorder {
+        hang: true,
+        ..Recorder::default()
+    }));
+    sleep_until(start + Duration::from_secs(60 * 5 + 1)).await;
+    // Each signal times out after one interval; the grid skips the tick it missed.
+    assert!(probe.calls() >= 3, "checks go on: {}", probe.calls());
+    assert!(
+        observer.stats().signal_failures >= 2,
+        "{:?}",
+        observer.stats()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_disabled_observer_starts_no_checks() {
+    let probe = Scripted::new(&[10.0]);
+    let config = ObserverConfig {
+        enabled: false,
+        ..config()
+    };
+    let observer = AndonObserver::with_probe(config, probe.clone()).unwrap();
+    let handle = observer.start(Arc::new(Recorder::default()));
+    assert!(handle.is_finished());
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(probe.calls(), 0);
+}
+
+/// A gauge write: name, labels, value.
+type GaugeWrite = (String, Vec<(String, String)>, f64);
+
+#[derive(Debug, Default)]
+struct Gauges {
+    set: Mutex<Vec<GaugeWrite>>,
+    described: Mutex<Vec<String>>,
+}
+
+impl MetricsSink for Gauges {
+    fn set_gauge(&self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.set
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), labels, value));
+    }
+
+    fn describe(&self, name: &str, _help: &str) {
+        self.described.lock().unwrap().push(name.to_owned());
+    }
+}
+
+impl Gauges {
+    fn last(&self, name: &str) -> Option<f64> {
+        self.set
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, _, v)| *v)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn readings_are_exported_as_described_gauges() {
+    let gauges = Arc::new(Gauges::default());
+    let observer = AndonObserver::with_probe(config(), Scripted::new(&[42.0, 85.0]))
+        .unwrap()
+        .with_metrics_sink(gauges.clone());
+    observer.run_diagnostics().await.unwrap();
+    assert_eq!(gauges.last("andon_host_memory_percent"), Some(42.0));
+    assert_eq!(gauges.last("andon_health_status"), Some(0.0));
+    observer.run_diagnostics().await.unwrap();
+    assert_eq!(gauges.last("andon_host_memory_percent"), Some(85.0));
+    assert_eq!(gauges.last("andon_health_status"), Some(1.0));
+    let described = gauges.described.lock().unwrap().clone();
+    assert_eq!(
+        described
+            .iter()
+            .filter(|n| *n == "andon_host_memory_percent")
+            .count(),
+        1,
+        "described once"
+    );
+    assert_eq!(described.len(), andon_observe::GAUGES.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_snapshot_carries_health_summary_and_capped_details() {
+    let config = ObserverConfig {
+        snapshot_max_bytes: 256,
+        ..config()
+    };
+    let observer = AndonObserver::with_probe(config, Scripted::new(&[97.0])).unwrap();
+    assert_eq!(
+        observer.last_health(),
+        None,
+        "nothing judged before the first check"
+    );
+    let report = observer.snapshot().await.unwrap();
+    assert_eq!(report.health.status, HealthStatus::Critical);
+    assert_eq!(
+        report.health.reasons,
+        ["memory 97.0% is above the critical level 95%"]
+    );
+    assert_eq!(
+        report.summary,
+        "critical: memory 97.0%, cpu 10.0% (memory 97.0% is above the critical level 95%)"
+    );
+    assert!(serde_json::to_string(&report.details).unwrap().len() <= 256);
+    assert_eq!(report.details["status"], "Critical");
+    assert_eq!(observer.last_health(), Some(report.health));
+}
