@@ -27,6 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "otlp")]
+pub mod otlp;
+
 /// Whether this run is CI (`CI=true`), where a missing peer is a failure rather than a skip.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

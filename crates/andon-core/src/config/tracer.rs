@@ -11,6 +11,9 @@ use crate::error::ConfigError;
 pub struct TracerConfig {
     /// `service.name` of every span. Default `ggen-andon`.
     pub service_name: String,
+    /// `service.version` of every span; unset (the default) means the version of andon itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_version: Option<String>,
     /// Create and export spans. Default `true`.
     pub enabled: bool,
     /// The fraction of new traces kept, 0 to 1 (parent-based). Default 0.01: 1% in production;
@@ -36,6 +39,7 @@ impl Default for TracerConfig {
     fn default() -> Self {
         TracerConfig {
             service_name: "ggen-andon".to_owned(),
+            service_version: None,
             enabled: true,
             sampling_ratio: 0.01,
             otlp_endpoint: "http://localhost:4317".to_owned(),
@@ -49,8 +53,16 @@ impl Default for TracerConfig {
 }
 
 impl TracerConfig {
-    pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
+    /// Checks every value; `section` is the key prefix used in messages (`tracer`).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid key and what is allowed.
+    pub fn validate(&self, section: &str) -> Result<(), ConfigError> {
         check::not_empty(section, "service_name", &self.service_name)?;
+        if let Some(version) = &self.service_version {
+            check::not_empty(section, "service_version", version)?;
+        }
         if !(0.0..=1.0).contains(&self.sampling_ratio) {
             return Err(ConfigError::new(
                 check::key(section, "sampling_ratio"),
@@ -60,7 +72,8 @@ impl TracerConfig {
                 ),
             ));
         }
-        if !(self.otlp_endpoint.starts_with("http://") || self.otlp_endpoint.starts_with("https://"))
+        if !(self.otlp_endpoint.starts_with("http://")
+            || self.otlp_endpoint.starts_with("https://"))
         {
             return Err(ConfigError::new(
                 check::key(section, "otlp_endpoint"),
@@ -82,6 +95,18 @@ impl TracerConfig {
                 "must not exceed max_queue_size",
             ));
         }
+        if self.scheduled_delay_ms == 0 {
+            return Err(ConfigError::new(
+                check::key(section, "scheduled_delay_ms"),
+                "must be at least 1 millisecond, such as 200",
+            ));
+        }
+        if self.export_timeout_ms == 0 {
+            return Err(ConfigError::new(
+                check::key(section, "export_timeout_ms"),
+                "must be at least 1 millisecond, such as 10000",
+            ));
+        }
         Ok(())
     }
 }
@@ -95,4 +120,122 @@ pub enum OtlpProtocol {
     Grpc,
     /// OTLP over HTTP with protobuf bodies (port 4318).
     Http,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(config: &TracerConfig) -> String {
+        config.validate("tracer").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_default_is_valid_and_keeps_the_design_values() {
+        let config = TracerConfig::default();
+        config.validate("tracer").unwrap();
+        assert_eq!(config.service_name, "ggen-andon");
+        assert_eq!(config.sampling_ratio, 0.01);
+        assert_eq!(config.otlp_endpoint, "http://localhost:4317");
+        assert_eq!(config.service_version, None);
+    }
+
+    #[test]
+    fn every_invalid_value_names_its_key() {
+        let base = TracerConfig::default();
+        let cases: Vec<(TracerConfig, &str)> = vec![
+            (
+                TracerConfig {
+                    service_name: " ".into(),
+                    ..base.clone()
+                },
+                "tracer.service_name: must not be empty",
+            ),
+            (
+                TracerConfig {
+                    service_version: Some(String::new()),
+                    ..base.clone()
+                },
+                "tracer.service_version: must not be empty",
+            ),
+            (
+                TracerConfig {
+                    sampling_ratio: 1.5,
+                    ..base.clone()
+                },
+                "tracer.sampling_ratio: must be between 0 and 1",
+            ),
+            (
+                TracerConfig {
+                    sampling_ratio: f64::NAN,
+                    ..base.clone()
+                },
+                "tracer.sampling_ratio: must be between 0 and 1",
+            ),
+            (
+                TracerConfig {
+                    otlp_endpoint: "localhost:4317".into(),
+                    ..base.clone()
+                },
+                "tracer.otlp_endpoint: `localhost:4317` is not an http",
+            ),
+            (
+                TracerConfig {
+                    max_queue_size: 0,
+                    ..base.clone()
+                },
+                "tracer.max_queue_size: the queue and the batch",
+            ),
+            (
+                TracerConfig {
+                    max_export_batch_size: 0,
+                    ..base.clone()
+                },
+                "tracer.max_queue_size: the queue and the batch",
+            ),
+            (
+                TracerConfig {
+                    max_queue_size: 10,
+                    max_export_batch_size: 11,
+                    ..base.clone()
+                },
+                "tracer.max_export_batch_size: must not exceed max_queue_size",
+            ),
+            (
+                TracerConfig {
+                    scheduled_delay_ms: 0,
+                    ..base.clone()
+                },
+                "tracer.scheduled_delay_ms: must be at least 1 millisecond",
+            ),
+            (
+                TracerConfig {
+                    export_timeout_ms: 0,
+                    ..base.clone()
+                },
+                "tracer.export_timeout_ms: must be at least 1 millisecond",
+            ),
+        ];
+        for (config, expected) in cases {
+            let message = error(&config);
+            assert!(
+                message.starts_with(expected),
+                "{message:?} should start with {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn toml_reads_every_field_and_rejects_unknown_keys() {
+        let config: TracerConfig = toml::from_str(
+            "service_name = \"shop\"\nservice_version = \"1.2.3\"\nprotocol = \"http\"\nsampling_ratio = 1.0\n",
+        )
+        .unwrap();
+        assert_eq!(config.service_version.as_deref(), Some("1.2.3"));
+        assert_eq!(config.protocol, OtlpProtocol::Http);
+        let err = toml::from_str::<TracerConfig>("sample_ratio = 1.0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sample_ratio"), "{err}");
+    }
 }

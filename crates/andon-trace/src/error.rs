@@ -1,0 +1,93 @@
+//! The errors of andon-trace.
+
+use andon_core::{AndonError, ConfigError};
+
+use crate::span::SpanHandle;
+
+/// What can go wrong while tracing. Converts into [`AndonError`] with `?`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// The `[tracer]` configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// The tracer was created outside a tokio runtime, which the exporter needs.
+    #[error(
+        "no tokio runtime: create the tracer inside one (for example under #[tokio::main]), because spans are exported by a background task"
+    )]
+    NoRuntime,
+
+    /// The OTLP exporter could not be built from the configuration.
+    #[error(
+        "cannot build the otlp exporter for `{endpoint}`: {reason}: check tracer.otlp_endpoint and tracer.protocol"
+    )]
+    Exporter {
+        /// The configured endpoint.
+        endpoint: String,
+        /// Why the exporter could not be built.
+        reason: String,
+    },
+
+    /// The span handle was never issued by this tracer, or its span has already ended.
+    #[error("span {0} is unknown or already ended: start a new span, and end each span once")]
+    UnknownSpan(SpanHandle),
+
+    /// `record_signal` was called outside any entered span.
+    #[error(
+        "no current span: enter a span with `AndonTracer::enter` first, or use `record_signal_on` with a span handle"
+    )]
+    NoCurrentSpan,
+
+    /// A flush or shutdown did not finish in time.
+    #[error("the exporter did not finish within {timeout_ms} ms: is the otlp endpoint reachable?")]
+    Timeout {
+        /// How long was waited, in milliseconds.
+        timeout_ms: u64,
+    },
+
+    /// The tracer was shut down.
+    #[error("the tracer is shut down: create a new one to continue")]
+    ShutDown,
+
+    /// A baggage or tracestate entry breaks the W3C rules.
+    #[error(transparent)]
+    InvalidHeader(#[from] InvalidHeader),
+
+    /// A global `tracing` subscriber is already installed, so `init` installed nothing.
+    #[error(
+        "a global tracing subscriber is already set: add `AndonTracer::layer()` to your own subscriber instead of calling init"
+    )]
+    SubscriberAlreadySet,
+}
+
+impl From<TraceError> for AndonError {
+    fn from(error: TraceError) -> Self {
+        match error {
+            TraceError::Config(config) => AndonError::Config(config),
+            TraceError::ShutDown => AndonError::ShutDown { component: "trace" },
+            other => AndonError::component("trace", other),
+        }
+    }
+}
+
+/// A `traceparent`, `tracestate` or `baggage` value that breaks the W3C rules, or an entry that
+/// cannot be added to one.
+///
+/// [`extract`](crate::extract) never returns it: an invalid header is dropped the way the W3C
+/// specifications say (a new trace is started, an invalid tracestate is discarded, an invalid
+/// baggage member is skipped). The parse functions return it so that callers can tell why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {header}: {reason}")]
+pub struct InvalidHeader {
+    /// The header: `traceparent`, `tracestate` or `baggage`.
+    pub header: &'static str,
+    /// What is wrong, and what the specification allows.
+    pub reason: &'static str,
+}
+
+impl InvalidHeader {
+    pub(crate) const fn new(header: &'static str, reason: &'static str) -> Self {
+        InvalidHeader { header, reason }
+    }
+}

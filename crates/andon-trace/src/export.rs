@@ -1,0 +1,243 @@
+//! Batch export off the caller's thread: ended spans go into a bounded queue (a full queue
+//! drops the span and counts it), and a tokio task sends them in batches to the exporter.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use opentelemetry::Context;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use tokio::sync::{mpsc, oneshot};
+
+/// The tracer's live counters.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) started: AtomicU64,
+    pub(crate) not_sampled: AtomicU64,
+    pub(crate) queued: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) export_errors: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> TraceStats {
+        TraceStats {
+            spans_started: self.started.load(Ordering::Relaxed),
+            spans_not_sampled: self.not_sampled.load(Ordering::Relaxed),
+            spans_queued: self.queued.load(Ordering::Relaxed),
+            spans_dropped: self.dropped.load(Ordering::Relaxed),
+            spans_exported: self.exported.load(Ordering::Relaxed),
+            spans_failed: self.failed.load(Ordering::Relaxed),
+            export_errors: self.export_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A snapshot of what the tracer did, for health checks and metrics.
+///
+/// Every span the tracer started (andon's own and those of the `tracing` layer) is counted once
+/// as `spans_not_sampled` or, when it ends, as `spans_queued` or `spans_dropped`; every queued
+/// span ends up `spans_exported` or `spans_failed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TraceStats {
+    /// Spans started through andon's API.
+    pub spans_started: u64,
+    /// andon spans that were not sampled (never recorded, never exported).
+    pub spans_not_sampled: u64,
+    /// Ended, recorded spans put on the export queue.
+    pub spans_queued: u64,
+    /// Ended, recorded spans dropped because the queue (`max_queue_size`) was full.
+    pub spans_dropped: u64,
+    /// Spans the exporter accepted.
+    pub spans_exported: u64,
+    /// Spans lost because their batch failed (after the exporter's own retries).
+    pub spans_failed: u64,
+    /// Batches that failed.
+    pub export_errors: u64,
+}
+
+enum Control {
+    Flush(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The span processor the SDK calls on every ended recorded span.
+#[derive(Debug)]
+pub(crate) struct QueueProcessor {
+    spans: mpsc::Sender<SpanData>,
+    counters: Arc<Counters>,
+}
+
+impl SpanProcessor for QueueProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        match self.spans.try_send(span) {
+            Ok(()) => self.counters.queued.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.counters.dropped.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        // andon's own async `flush` waits for the worker; the SDK's blocking call cannot.
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// The handle that asks the worker to flush or shut down.
+#[derive(Debug, Clone)]
+pub(crate) struct ExportControl {
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Control::Flush(_) => "Flush",
+            Control::Shutdown(_) => "Shutdown",
+        })
+    }
+}
+
+impl ExportControl {
+    /// Exports every span queued before the call; `false` when the worker is gone.
+    pub(crate) async fn flush(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        self.control.send(Control::Flush(tx)).is_ok() && rx.await.is_ok()
+    }
+
+    /// Exports every queued span, shuts the exporter down and stops the worker.
+    pub(crate) async fn shutdown(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        self.control.send(Control::Shutdown(tx)).is_ok() && rx.await.is_ok()
+    }
+}
+
+/// The queue settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueueSettings {
+    pub(crate) max_queue_size: usize,
+    pub(crate) max_export_batch_size: usize,
+    pub(crate) scheduled_delay: Duration,
+    pub(crate) export_timeout: Duration,
+}
+
+/// Builds the processor and spawns its worker on `runtime`.
+pub(crate) fn spawn<E: SpanExporter + 'static>(
+    exporter: E,
+    settings: QueueSettings,
+    counters: Arc<Counters>,
+    runtime: &tokio::runtime::Handle,
+) -> (QueueProcessor, ExportControl) {
+    let (spans_tx, spans_rx) = mpsc::channel(settings.max_queue_size);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let worker = Worker {
+        exporter,
+        spans: spans_rx,
+        control: control_rx,
+        settings,
+        counters: counters.clone(),
+        batch: Vec::with_capacity(settings.max_export_batch_size),
+    };
+    runtime.spawn(worker.run());
+    (
+        QueueProcessor {
+            spans: spans_tx,
+            counters,
+        },
+        ExportControl {
+            control: control_tx,
+        },
+    )
+}
+
+struct Worker<E> {
+    exporter: E,
+    spans: mpsc::Receiver<SpanData>,
+    control: mpsc::UnboundedReceiver<Control>,
+    settings: QueueSettings,
+    counters: Arc<Counters>,
+    batch: Vec<SpanData>,
+}
+
+impl<E: SpanExporter> Worker<E> {
+    async fn run(mut self) {
+        let mut tick = tokio::time::interval(self.settings.scheduled_delay);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                span = self.spans.recv() => match span {
+                    Some(span) => {
+                        self.batch.push(span);
+                        if self.batch.len() >= self.settings.max_export_batch_size {
+                            self.export().await;
+                        }
+                    }
+                    // Every sender is gone: the tracer was dropped without a shutdown.
+                    None => {
+                        self.export().await;
+                        let _ = self.exporter.shutdown();
+                        return;
+                    }
+                },
+                _ = tick.tick() => self.export().await,
+                control = self.control.recv() => match control {
+                    Some(Control::Flush(done)) => {
+                        self.drain().await;
+                        let _ = done.send(());
+                    }
+                    Some(Control::Shutdown(done)) => {
+                        self.drain().await;
+                        let _ = self.exporter.shutdown();
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => {
+                        self.drain().await;
+                        let _ = self.exporter.shutdown();
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Exports the batch and everything waiting in the queue.
+    async fn drain(&mut self) {
+        while let Ok(span) = self.spans.try_recv() {
+            self.batch.push(span);
+            if self.batch.len() >= self.settings.max_export_batch_size {
+                self.export().await;
+            }
+        }
+        self.export().await;
+    }
+
+    async fn export(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let spans = std::mem::replace(
+            &mut self.batch,
+            Vec::with_capacity(self.settings.max_export_batch_size),
+        );
+        let count = spans.len() as u64;
+        // The OTLP exporter retries retryable failures itself (with backoff, within the
+        // timeout); what still fails is counted.
+        let result =
+            tokio::time::timeout(self.settings.export_timeout, self.exporter.export(spans)).await;
+        if matches!(result, Ok(Ok(()))) {
+            self.counters.exported.fetch_add(count, Ordering::Relaxed);
+        } else {
+            self.counters.export_errors.fetch_add(1, Ordering::Relaxed);
+            self.counters.failed.fetch_add(count, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Signals on traces: how a signal's trace id maps to a W3C trace id, and how JSON attribute
+//! values become OpenTelemetry values.
+
+use andon_core::AndonSignal;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+
+/// The W3C trace id a signal's trace id (`AndonSignal::trace_id`) stands for.
+///
+/// - 32 hex digits (any case) that are not all zero: that trace id, so a signal raised with
+///   the id of a running trace joins it.
+/// - A UUID in its 36-character hyphenated form: its 16 bytes, so a request id that is a UUID
+///   is its own trace id.
+/// - Anything else (such as `trace-123`): the 128-bit FNV-1a hash of its UTF-8 bytes (offset
+///   basis `0x6c62272e07bb014262b821756295c58d`, prime `2^88 + 0x13b`), big-endian, with the
+///   last byte set to 1 if the hash is zero. The same id always maps to the same trace, in
+///   every process and version, and the original string is kept on the span as the attribute
+///   `andon.correlation_id`.
+///
+/// ```
+/// use andon_trace::correlation_trace_id;
+///
+/// let id = correlation_trace_id("4BF92F3577B34DA6A3CE929D0E0E4736");
+/// assert_eq!(id[0], 0x4b);
+/// assert_eq!(correlation_trace_id("trace-123"), correlation_trace_id("trace-123"));
+/// assert_ne!(correlation_trace_id("trace-123"), correlation_trace_id("trace-124"));
+/// ```
+pub fn correlation_trace_id(id: &str) -> [u8; 16] {
+    if let Some(bytes) = parse_hex_trace_id(id) {
+        return bytes;
+    }
+    if id.len() == 36 {
+        let compact: String = id.chars().filter(|&c| c != '-').collect();
+        let hyphens_in_place = id
+            .char_indices()
+            .filter(|&(_, c)| c == '-')
+            .map(|(i, _)| i)
+            .eq([8, 13, 18, 23]);
+        if hyphens_in_place {
+            if let Some(bytes) = parse_hex_trace_id(&compact) {
+                return bytes;
+            }
+        }
+    }
+    fnv1a_128(id.as_bytes())
+}
+
+/// Whether `id` is a W3C trace id as given (32 hex digits, not all zero).
+pub(crate) fn is_w3c_trace_id(id: &str) -> bool {
+    parse_hex_trace_id(id).is_some()
+}
+
+fn parse_hex_trace_id(id: &str) -> Option<[u8; 16]> {
+    if id.len() != 32 {
+        return None;
+    }
+    let value = u128::from_str_radix(id, 16).ok()?;
+    (value != 0 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| value.to_be_bytes())
+}
+
+fn fnv1a_128(bytes: &[u8]) -> [u8; 16] {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = (1 << 88) + 0x13b;
+    let mut hash = OFFSET;
+    for &b in bytes {
+        hash ^= u128::from(b);
+        hash = hash.wrapping_mul(PRIME);
+    }
+    let mut out = hash.to_be_bytes();
+    if hash == 0 {
+        out[15] = 1;
+    }
+    out
+}
+
+/// A JSON value as an OpenTelemetry attribute value: strings, booleans and numbers as
+/// themselves, arrays of one primitive type as arrays, anything else as its JSON text.
+pub(crate) fn json_to_otel(value: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match value {
+        J::String(s) => Value::String(s.clone().into()),
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::I64(i),
+            (None, Some(f)) if n.is_f64() => Value::F64(f),
+            _ => Value::String(n.to_string().into()),
+        },
+        J::Array(items) => {
+            json_array(items).unwrap_or_else(|| Value::String(value.to_string().into()))
+        }
+        J::Null | J::Object(_) => Value::String(value.to_string().into()),
+    }
+}
+
+fn json_array(items: &[serde_json::Value]) -> Option<Value> {
+    use serde_json::Value as J;
+    match items.first()? {
+        J::String(_) => items
+            .iter()
+            .map(|v| v.as_str().map(|s| StringValue::from(s.to_owned())))
+            .collect::<Option<Vec<_>>>()
+            .map(|v| Value::Array(Array::String(v))),
+        J::Bool(_) => items
+            .iter()
+            .map(J::as_bool)
+            .collect::<Option<Vec<_>>>()
+            .map(|v| Value::Array(Array::Bool(v))),
+        J::Number(_) if items.iter().all(|v| v.as_i64().is_some()) => items
+            .iter()
+            .map(J::as_i64)
+            .collect::<Option<Vec<_>>>()
+            .map(|v| Value::Array(Array::I64(v))),
+        J::Number(_) => items
+            .iter()
+            .map(J::as_f64)
+            .collect::<Option<Vec<_>>>()
+            .map(|v| Value::Array(Array::F64(v))),
+        _ => None,
+    }
+}
+
+/// The attributes describing a signal, as put on its span or event.
+pub(crate) fn signal_attributes(signal: &AndonSignal) -> Vec<KeyValue> {
+    let mut attributes = Vec::with_capacity(6 + signal.attributes().len());
+    attributes.push(KeyValue::new("andon.signal.id", signal.id().to_string()));
+    attributes.push(KeyValue::new("andon.color", signal.color().as_str()));
+    attributes.push(KeyValue::new("andon.message", signal.message().to_owned()));
+    attributes.push(KeyValue::new(
+        "andon.log_level",
+        signal.log_level().to_string(),
+    ));
+    if let Some(component) = signal.component() {
+        attributes.push(KeyValue::new("andon.component", component.to_owned()));
+    }
+    if let Some(id) = signal.trace_id() {
+        if !is_w3c_trace_id(id) {
+            attributes.push(KeyValue::new("andon.correlation_id", id.to_owned()));
+        }
+    }
+    for (key, value) in signal.attributes() {
+        attributes.push(KeyValue::new(key.clone(), json_to_otel(value)));
+    }
+    attributes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn trace_ids_map_deterministically() {
+        let w3c = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(
+            correlation_trace_id(w3c),
+            u128::from_str_radix(w3c, 16).unwrap().to_be_bytes()
+        );
+        let uuid = "0192e4a4-8f7c-7cc1-9d1b-3f0e6a1b2c3d";
+        assert_eq!(
+            correlation_trace_id(uuid),
+            u128::from_str_radix("0192e4a48f7c7cc19d1b3f0e6a1b2c3d", 16)
+                .unwrap()
+                .to_be_bytes()
+        );
+        // The documented FNV-1a 128: the empty string hashes to the offset basis.
+        assert_eq!(
+            correlation_trace_id(""),
+            0x6c62_272e_07bb_0142_62b8_2175_6295_c58d_u128.to_be_bytes()
+        );
+        // A pinned value, so the mapping never changes between versions.
+        let pinned = correlation_trace_id("trace-123");
+        assert_eq!(pinned, fnv1a_128(b"trace-123"));
+        assert_ne!(pinned, [0; 16]);
+        // All-zero and malformed hex are hashed, not used.
+        assert_ne!(correlation_trace_id(&"0".repeat(32)), [0; 16]);
+        assert!(!is_w3c_trace_id("+bf92f3577b34da6a3ce929d0e0e4736"));
+    }
+
+    #[test]
+    fn json_values_keep_their_types() {
+        assert_eq!(json_to_otel(&json!("x")), Value::String("x".into()));
+        assert_eq!(json_to_otel(&json!(7)), Value::I64(7));
+        assert_eq!(json_to_otel(&json!(1.5)), Value::F64(1.5));
+        assert_eq!(json_to_otel(&json!(true)), Value::Bool(true));
+        assert_eq!(
+            json_to_otel(&json!(u64::MAX)),
+            Value::String(u64::MAX.to_string().into())
+        );
+        assert_eq!(
+            json_to_otel(&json!([1, 2])),
+            Value::Array(Array::I64(vec![1, 2]))
+        );
+        assert_eq!(
+            json_to_otel(&json!([1, 2.5])),
+            Value::Array(Array::F64(vec![1.0, 2.5]))
+        );
+        assert_eq!(
+            json_to_otel(&json!([1, "a"])),
+            Value::String("[1,\"a\"]".into())
+        );
+        assert_eq!(
+            json_to_otel(&json!({"a": 1})),
+            Value::String("{\"a\":1}".into())
+        );
+        assert_eq!(json_to_otel(&json!(null)), Value::String("null".into()));
+    }
+}

@@ -1,0 +1,144 @@
+//! Span handles: cheap `Copy` ids into the tracer's table of open spans.
+
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry::trace::SpanContext;
+
+use crate::propagation::{Baggage, TraceState};
+
+/// A handle to a span started by an [`AndonTracer`](crate::AndonTracer): a cheap `Copy` id.
+///
+/// Using the handle of a span that has ended, or of another tracer, is an
+/// [`UnknownSpan`](crate::TraceError::UnknownSpan) error, never a panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpanHandle {
+    pub(crate) tracer: u32,
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+impl fmt::Display for SpanHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}.{}.{}", self.tracer, self.index, self.generation)
+    }
+}
+
+/// How a span ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SpanStatus {
+    /// The operation succeeded.
+    Ok,
+    /// The operation failed, with a description.
+    Error(String),
+    /// No judgement (the OpenTelemetry default).
+    #[default]
+    Unset,
+}
+
+impl SpanStatus {
+    pub(crate) fn to_otel(&self) -> opentelemetry::trace::Status {
+        match self {
+            SpanStatus::Ok => opentelemetry::trace::Status::Ok,
+            SpanStatus::Error(message) => opentelemetry::trace::Status::error(message.clone()),
+            SpanStatus::Unset => opentelemetry::trace::Status::Unset,
+        }
+    }
+}
+
+/// An open span.
+#[derive(Debug)]
+pub(crate) struct Live {
+    /// The span's ids and sampled flag.
+    pub(crate) context: SpanContext,
+    /// Whether the trace id is random (the W3C Level 2 random flag).
+    pub(crate) random: bool,
+    /// The recording SDK span; `None` when not sampled.
+    pub(crate) span: Option<opentelemetry_sdk::trace::Span>,
+    /// The W3C tracestate carried to children and injected headers.
+    pub(crate) tracestate: Arc<TraceState>,
+    /// The baggage carried to children and injected headers.
+    pub(crate) baggage: Arc<Baggage>,
+    /// Set by a RED signal: the span ends as an error with this message.
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    live: Option<Live>,
+}
+
+/// The open spans, indexed by handle; freed slots are reused with a new generation.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    open: usize,
+}
+
+impl Table {
+    pub(crate) fn insert(&mut self, tracer: u32, live: Live) -> Option<SpanHandle> {
+        if let Some(index) = self.free.pop() {
+            let slot = self.slots.get_mut(index as usize)?;
+            slot.live = Some(live);
+            self.open += 1;
+            return Some(SpanHandle {
+                tracer,
+                index,
+                generation: slot.generation,
+            });
+        }
+        let index = u32::try_from(self.slots.len()).ok()?;
+        self.slots.push(Slot {
+            generation: 0,
+            live: Some(live),
+        });
+        self.open += 1;
+        Some(SpanHandle {
+            tracer,
+            index,
+            generation: 0,
+        })
+    }
+
+    pub(crate) fn get_mut(&mut self, handle: &SpanHandle) -> Option<&mut Live> {
+        self.slots
+            .get_mut(handle.index as usize)
+            .filter(|s| s.generation == handle.generation)
+            .and_then(|s| s.live.as_mut())
+    }
+
+    pub(crate) fn remove(&mut self, handle: &SpanHandle) -> Option<Live> {
+        let slot = self
+            .slots
+            .get_mut(handle.index as usize)
+            .filter(|s| s.generation == handle.generation)?;
+        let live = slot.live.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(handle.index);
+        self.open -= 1;
+        Some(live)
+    }
+
+    /// Spans started and not yet ended.
+    pub(crate) fn open(&self) -> usize {
+        self.open
+    }
+
+    /// Removes every open span (at shutdown).
+    pub(crate) fn drain(&mut self) -> Vec<Live> {
+        let mut out = Vec::with_capacity(self.open);
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if let Some(live) = slot.live.take() {
+                slot.generation = slot.generation.wrapping_add(1);
+                if let Ok(index) = u32::try_from(index) {
+                    self.free.push(index);
+                }
+                out.push(live);
+            }
+        }
+        self.open = 0;
+        out
+    }
+}
