@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::shell::run;
+use crate::shell::run as sh;
 
 /// The umbrella's features, each of which must build alone.
 const FEATURES: &[&str] = &["log", "metrics", "trace", "observe", "alert"];
@@ -34,10 +34,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
         crate::setup::run_setup(&root)
     })?;
     step("cargo fmt --check", &mut || {
-        run(&root, "cargo", &["fmt", "--all", "--", "--check"], &[])
+        sh(&root, "cargo", &["fmt", "--all", "--", "--check"], &[])
     })?;
     step("cargo clippy", &mut || {
-        run(
+        sh(
             &root,
             "cargo",
             &[
@@ -53,7 +53,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         )
     })?;
     step("cargo test", &mut || {
-        run(
+        sh(
             &root,
             "cargo",
             &["test", "--workspace", "--all-features"],
@@ -61,14 +61,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
         )
     })?;
     step("each umbrella feature alone", &mut || {
-        run(
+        sh(
             &root,
             "cargo",
             &["check", "-p", "andon", "--no-default-features"],
             &[],
         )?;
         for feature in FEATURES {
-            run(
+            sh(
                 &root,
                 "cargo",
                 &[
@@ -85,7 +85,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         Ok(())
     })?;
     step("cargo doc", &mut || {
-        run(
+        sh(
             &root,
             "cargo",
             &["doc", "--workspace", "--no-deps", "--all-features"],

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::shell::run;
+use crate::shell::run as sh;
 
 /// The folder name cargo-deny derives from the default advisory database URL.
 const DB_DIR: &str = "advisory-db-3157b0e258782691";
@@ -29,13 +29,16 @@ fn snapshot(root: &Path) -> Option<PathBuf> {
 /// Runs cargo deny. Without a snapshot: advisories are skipped, loudly, and the other three
 /// checks (licenses, bans, sources) still run.
 pub(crate) fn run_deny(root: &Path) -> anyhow::Result<()> {
+    // `cargo deny --offline` reads `cargo metadata` offline, which needs the packages of every
+    // target platform in the local cache, not only this machine's.
+    sh(root, "cargo", &["fetch", "--quiet"], &[])?;
     let Some(snapshot) = snapshot(root) else {
         let line = "!".repeat(78);
         eprintln!(
             "{line}\nNO ADVISORY DATABASE SNAPSHOT: ../shared/advisory-db is missing and ANDON_ADVISORY_DB is unset.\n\
              Advisories are NOT checked; licenses, bans and sources are.\n{line}"
         );
-        return run(
+        return sh(
             root,
             "cargo",
             &["deny", "--offline", "check", "licenses", "bans", "sources"],
@@ -51,7 +54,7 @@ pub(crate) fn run_deny(root: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(&db).with_context(|| format!("cannot create {}", db.display()))?;
     copy_dir(&snapshot, &db)?;
     let git = |args: &[&str]| {
-        run(
+        sh(
             &db,
             "git",
             args,
@@ -84,10 +87,10 @@ pub(crate) fn run_deny(root: &Path) -> anyhow::Result<()> {
     let config_path = work.join("deny.toml");
     std::fs::write(&config_path, config).context("cannot write the temporary deny.toml")?;
     let config_text = config_path.to_string_lossy().into_owned();
-    let result = run(
+    let result = sh(
         root,
         "cargo",
-        &["deny", "--offline", "check", "--config", &config_text],
+        &["deny", "--offline", "--config", &config_text, "check"],
         &[],
     );
     let _ = std::fs::remove_dir_all(&work);

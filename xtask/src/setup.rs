@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use crate::shell::{have, run, succeeds};
+use crate::shell::{have, run as sh, succeeds};
 
 /// Debian packages of the real peers: (binary that proves it is installed, package).
 const DEBIAN_PEERS: &[(&str, &str)] = &[
@@ -42,7 +42,7 @@ fn cargo_deny(root: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("setup: installing cargo-deny (about 3 minutes on 2 cores)");
-    run(root, "cargo", &["install", "--locked", "cargo-deny"], &[])
+    sh(root, "cargo", &["install", "--locked", "cargo-deny"], &[])
 }
 
 fn is_root() -> bool {
@@ -76,10 +76,10 @@ fn debian_peers(root: &Path) -> anyhow::Result<()> {
         );
     }
     println!("setup: installing {}", missing.join(" "));
-    run(root, "apt-get", &["update", "-qq"], &[])?;
+    sh(root, "apt-get", &["update", "-qq"], &[])?;
     let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
     args.extend(missing.iter().copied());
-    run(
+    sh(
         root,
         "apt-get",
         &args,
@@ -118,7 +118,7 @@ fn python_peers(root: &Path) -> anyhow::Result<()> {
         venv.display()
     );
     let venv_text = venv.to_string_lossy().into_owned();
-    run(root, "python3", &["-m", "venv", &venv_text], &[])?;
+    sh(root, "python3", &["-m", "venv", &venv_text], &[])?;
     let python_text = python.to_string_lossy().into_owned();
     let mut args = vec![
         "-m",
@@ -128,5 +128,5 @@ fn python_peers(root: &Path) -> anyhow::Result<()> {
         "--disable-pip-version-check",
     ];
     args.extend(PYTHON_PEERS.iter().map(|(_, p)| *p));
-    run(root, &python_text, &args, &[])
+    sh(root, &python_text, &args, &[])
 }
