@@ -1,0 +1,225 @@
+//! Helpers shared by the alert tests: a controllable metrics source, a recording signal sink,
+//! a fixed diagnostics source, and a local HTTP receiver that can be told to fail.
+#![allow(dead_code, unreachable_pub)] // each test file uses a part of the helpers
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use andon_core::{
+    AndonError, AndonSignal, DiagnosticsReport, DiagnosticsSource, Health, HealthStatus,
+    MetricsSource, Sample, SignalSink, async_trait,
+};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+/// Gauges set by the test.
+#[derive(Debug, Default)]
+pub struct FakeMetrics(Mutex<HashMap<String, f64>>);
+
+impl FakeMetrics {
+    pub fn set(&self, name: &str, value: f64) {
+        self.0.lock().unwrap().insert(name.to_owned(), value);
+    }
+}
+
+impl MetricsSource for FakeMetrics {
+    fn samples(&self, name: &str) -> Vec<Sample> {
+        self.0
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|v| {
+                vec![Sample {
+                    labels: Vec::new(),
+                    value: *v,
+                }]
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Records every signal it gets.
+#[derive(Debug, Default)]
+pub struct RecordingSink(pub Mutex<Vec<AndonSignal>>);
+
+impl RecordingSink {
+    pub fn signals(&self) -> Vec<AndonSignal> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl SignalSink for RecordingSink {
+    fn name(&self) -> &'static str {
+        "recording"
+    }
+
+    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
+        self.0.lock().unwrap().push(signal.clone());
+        Ok(())
+    }
+}
+
+/// A diagnostics source with a fixed summary and health.
+#[derive(Debug)]
+pub struct FakeDiagnostics {
+    pub summary: String,
+    pub health: Mutex<Option<Health>>,
+}
+
+impl FakeDiagnostics {
+    pub fn new(summary: &str) -> Self {
+        FakeDiagnostics {
+            summary: summary.to_owned(),
+            health: Mutex::new(None),
+        }
+    }
+
+    pub fn set_health(&self, status: HealthStatus, reason: &str) {
+        *self.health.lock().unwrap() = Some(Health {
+            status,
+            reasons: vec![reason.to_owned()],
+        });
+    }
+}
+
+#[async_trait]
+impl DiagnosticsSource for FakeDiagnostics {
+    async fn snapshot(&self) -> Result<DiagnosticsReport, AndonError> {
+        Ok(DiagnosticsReport {
+            taken_at: SystemTime::now(),
+            health: Health::default(),
+            summary: self.summary.clone(),
+            details: Value::Null,
+        })
+    }
+
+    fn last_health(&self) -> Option<Health> {
+        self.health.lock().unwrap().clone()
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub body: Value,
+    pub answered: u16,
+}
+
+#[derive(Debug, Default)]
+struct ReceiverState {
+    requests: Mutex<Vec<Received>>,
+    /// Answer the next N requests with this status and Retry-After.
+    fail: Mutex<(u32, u16, Option<u64>, String)>,
+}
+
+/// A local HTTP receiver on 127.0.0.1: records every POST; `/hang...` paths never answer.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    pub base: String,
+    state: Arc<ReceiverState>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let state = Arc::new(ReceiverState::default());
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            base: format!("http://{addr}"),
+            state,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Answers the next `n` requests with `status` (and `Retry-After` seconds, and `body`).
+    pub fn fail_next(&self, n: u32, status: u16, retry_after: Option<u64>, body: &str) {
+        *self.state.fail.lock().unwrap() = (n, status, retry_after, body.to_owned());
+    }
+
+    /// Every request, answered or not.
+    pub fn requests(&self) -> Vec<Received> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// The bodies of requests to `path` answered with success.
+    pub fn delivered(&self, path: &str) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path && r.answered < 300)
+            .map(|r| r.body)
+            .collect()
+    }
+}
+
+async fn handle(State(state): State<Arc<ReceiverState>>, uri: Uri, body: Bytes) -> Response {
+    let path = uri.path().to_owned();
+    if path.starts_with("/hang") {
+        std::future::pending::<()>().await;
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let fail = {
+        let mut fail = state.fail.lock().unwrap();
+        if fail.0 > 0 {
+            fail.0 -= 1;
+            Some((fail.1, fail.2, fail.3.clone()))
+        } else {
+            None
+        }
+    };
+    let answered = fail.as_ref().map_or(202, |f| f.0);
+    state.requests.lock().unwrap().push(Received {
+        path,
+        body,
+        answered,
+    });
+    match fail {
+        Some((status, retry_after, text)) => {
+            let status = StatusCode::from_u16(status).unwrap();
+            let mut response = (status, text).into_response();
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", secs.to_string().parse().unwrap());
+            }
+            response
+        }
+        None => (StatusCode::ACCEPTED, "{\"status\":\"success\"}").into_response(),
+    }
+}
+
+/// Polls `check` every 10 ms until it is true; fails the test after 30 s (a bound, not a
+/// timing assertion).
+pub async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..3000 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// The JSON lines of a file channel.
+pub fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

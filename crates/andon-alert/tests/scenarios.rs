@@ -1,0 +1,585 @@
+//! Scenarios with a controllable clock: what a person on call would see, notification by
+//! notification, written to file channels.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use andon_alert::{
+    AlertChannel, AlertCondition, AlertManager, AlertRule, AlertState, Comparison, ManualClock,
+    Matcher, QUEUE_DEPTH_METRIC, Threshold,
+};
+use andon_core::config::{AlertsConfig, ChannelConfig, EscalationConfig, Secret};
+use andon_core::{AlertSeverity, AndonSignal, Color, HealthStatus, SignalSink};
+use common::{FakeDiagnostics, FakeMetrics, RecordingSink, lines, wait_until};
+use serde_json::Value;
+
+struct Setup {
+    manager: AlertManager,
+    clock: Arc<ManualClock>,
+    metrics: Arc<FakeMetrics>,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn path(&self, channel: &str) -> PathBuf {
+        self.dir.path().join(format!("{channel}.jsonl"))
+    }
+
+    async fn lines(&self, channel: &str) -> Vec<Value> {
+        assert!(self.manager.flush_within(Duration::from_secs(30)).await);
+        lines(&self.path(channel))
+    }
+
+    fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+}
+
+/// A manager whose channels `names` are files in a temp dir.
+fn setup(names: &[&str], tune: impl FnOnce(&mut AlertsConfig)) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = AlertsConfig::default();
+    for name in names {
+        config.channels.insert(
+            (*name).to_owned(),
+            ChannelConfig::File {
+                path: file(dir.path(), name),
+            },
+        );
+    }
+    tune(&mut config);
+    let metrics = Arc::new(FakeMetrics::default());
+    let clock = Arc::new(ManualClock::new());
+    let manager = AlertManager::new(config, metrics.clone())
+        .unwrap()
+        .with_clock(clock.clone());
+    Setup {
+        manager,
+        clock,
+        metrics,
+        dir,
+    }
+}
+
+fn file(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.jsonl"))
+}
+
+fn queue_rule(name: &str, max: f64, clear: Option<f64>) -> AlertRule {
+    AlertRule {
+        name: name.to_owned(),
+        condition: AlertCondition::Threshold(Threshold {
+            metric: QUEUE_DEPTH_METRIC.to_owned(),
+            labels: Vec::new(),
+            comparison: Comparison::Above,
+            value: max,
+            clear,
+            rate_over: None,
+        }),
+        severity: AlertSeverity::Critical,
+        channels: vec![AlertChannel::Named("log".into())],
+        ..Default::default()
+    }
+}
+
+fn state_of(manager: &AlertManager, rule: &str) -> Option<AlertState> {
+    manager
+        .open_alerts()
+        .into_iter()
+        .find(|a| a.rule == rule)
+        .map(|a| a.state)
+}
+
+#[tokio::test]
+async fn pending_fires_after_for_then_hysteresis_keep_firing_for_and_resolved() {
+    let s = setup(&["log"], |_| {});
+    s.metrics.set(QUEUE_DEPTH_METRIC, 150.0);
+    s.manager
+        .add_rule(AlertRule {
+            for_: Duration::from_secs(60),
+            keep_firing_for: Duration::from_secs(30),
+            ..queue_rule("high-queue", 100.0, Some(80.0))
+        })
+        .unwrap();
+
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(state_of(&s.manager, "high-queue"), Some(AlertState::Pending));
+    s.advance(59);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(state_of(&s.manager, "high-queue"), Some(AlertState::Pending));
+    assert!(s.lines("log").await.is_empty(), "nothing is sent while pending");
+
+    s.advance(1);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(state_of(&s.manager, "high-queue"), Some(AlertState::Firing));
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["status"], "firing");
+    assert_eq!(
+        sent[0]["title"],
+        "[FIRING:critical] high-queue: andon_queue_depth = 150 (> 100)"
+    );
+    assert_eq!(sent[0]["alerts"][0]["labels"]["alertname"], "high-queue");
+
+    // Below the threshold but above the clear level: still firing, nothing new.
+    s.metrics.set(QUEUE_DEPTH_METRIC, 90.0);
+    s.advance(10);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(state_of(&s.manager, "high-queue"), Some(AlertState::Firing));
+    // Cleared: keeps firing for 30 s.
+    s.metrics.set(QUEUE_DEPTH_METRIC, 50.0);
+    s.advance(10);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    s.advance(29);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(state_of(&s.manager, "high-queue"), Some(AlertState::Firing));
+    assert_eq!(s.lines("log").await.len(), 1);
+    s.advance(1);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(state_of(&s.manager, "high-queue"), None);
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["status"], "resolved");
+    assert_eq!(sent[1]["alerts"][0]["fingerprint"], sent[0]["alerts"][0]["fingerprint"]);
+    assert!(sent[1]["alerts"][0]["ends_at"].is_string());
+    assert_ne!(sent[0]["key"], sent[1]["key"]);
+}
+
+#[tokio::test]
+async fn a_firing_alert_is_notified_again_only_after_the_repeat_interval() {
+    let s = setup(&["log"], |c| c.repeat_interval = Duration::from_secs(600));
+    s.metrics.set(QUEUE_DEPTH_METRIC, 150.0);
+    s.manager.add_rule(queue_rule("high-queue", 100.0, None)).unwrap();
+    s.manager.check_and_fire_alerts().await.unwrap();
+    for _ in 0..9 {
+        s.advance(60);
+        s.manager.check_and_fire_alerts().await.unwrap();
+    }
+    assert_eq!(s.lines("log").await.len(), 1, "deduplicated for 9 minutes");
+    s.advance(60);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 2, "repeated at 10 minutes");
+    assert_eq!(sent[1]["status"], "firing");
+    assert_ne!(sent[0]["key"], sent[1]["key"]);
+}
+
+#[tokio::test]
+async fn a_storm_of_100000_identical_reds_is_one_notification_per_channel_with_the_count() {
+    let s = setup(&["slack", "pager"], |c| c.group_wait = Duration::from_secs(1));
+    s.manager
+        .add_rule(AlertRule {
+            name: "stop-the-line".into(),
+            severity: AlertSeverity::Critical,
+            channels: vec![
+                AlertChannel::Named("slack".into()),
+                AlertChannel::Named("pager".into()),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    let signal = AndonSignal::red("queue overflow").with_component("queue");
+    for _ in 0..100_000 {
+        s.manager.on_signal(&signal).await.unwrap();
+    }
+    assert!(s.lines("slack").await.is_empty(), "held for group_wait");
+    s.advance(1);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    for channel in ["slack", "pager"] {
+        let sent = s.lines(channel).await;
+        assert_eq!(sent.len(), 1, "{channel}");
+        assert_eq!(sent[0]["alerts"][0]["count"], 100_000, "{channel}");
+        assert_eq!(sent[0]["alerts"][0]["labels"]["component"], "queue");
+        assert!(sent[0]["title"].as_str().unwrap().contains("(×100000)"));
+    }
+    // More of the same within the repeat interval are counted, not sent.
+    for _ in 0..5 {
+        s.manager.on_signal(&signal).await.unwrap();
+    }
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(s.lines("slack").await.len(), 1);
+    assert_eq!(s.manager.stats().deduplicated, 5);
+    assert_eq!(s.manager.stats().signals, 100_005);
+}
+
+#[tokio::test]
+async fn reds_of_different_components_are_different_alerts_and_resolve_after_the_window() {
+    let s = setup(&["log"], |_| {});
+    s.manager
+        .add_rule(AlertRule {
+            name: "reds".into(),
+            channels: vec![AlertChannel::Named("log".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    s.manager
+        .on_signal(&AndonSignal::red("down").with_component("db"))
+        .await
+        .unwrap();
+    s.manager
+        .on_signal(&AndonSignal::red("down").with_component("cache"))
+        .await
+        .unwrap();
+    let open = s.manager.open_alerts();
+    assert_eq!(open.len(), 2);
+    assert_ne!(open[0].fingerprint, open[1].fingerprint);
+    assert_eq!(s.lines("log").await.len(), 2);
+    s.advance(60);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert!(s.manager.open_alerts().is_empty());
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 3, "resolutions of one rule at once are grouped");
+    assert_eq!(sent[2]["status"], "resolved");
+    assert_eq!(sent[2]["alerts"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn n_yellows_within_the_window_fire_and_fewer_do_not() {
+    let s = setup(&["log"], |_| {});
+    s.manager
+        .add_rule(AlertRule {
+            name: "yellows".into(),
+            condition: AlertCondition::Signal {
+                color: Color::Yellow,
+                component: Some("disk".into()),
+                count: 3,
+                window: Duration::from_secs(60),
+            },
+            channels: vec![AlertChannel::Named("log".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    let y = AndonSignal::yellow("disk 85%").with_component("disk");
+    s.manager.on_signal(&y).await.unwrap();
+    s.manager.on_signal(&y).await.unwrap();
+    s.advance(61);
+    s.manager.on_signal(&y).await.unwrap();
+    s.manager
+        .on_signal(&AndonSignal::yellow("other").with_component("net"))
+        .await
+        .unwrap();
+    assert!(s.lines("log").await.is_empty(), "the first two left the window");
+    s.manager.on_signal(&y).await.unwrap();
+    s.manager.on_signal(&y).await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["alerts"][0]["summary"], "yellows: [YELLOW] disk: disk 85%");
+}
+
+#[tokio::test]
+async fn escalation_notifies_the_next_level_unless_acknowledged_and_resolution_reaches_it() {
+    let s = setup(&["log", "pager"], |c| {
+        c.escalate_after = Duration::from_secs(900);
+        c.escalation = vec![EscalationConfig {
+            channels: vec!["pager".into()],
+            after: None,
+        }];
+    });
+    s.metrics.set(QUEUE_DEPTH_METRIC, 150.0);
+    s.metrics.set("errors", 10.0);
+    s.manager.add_rule(queue_rule("ignored", 100.0, None)).unwrap();
+    s.manager
+        .add_rule(AlertRule {
+            condition: AlertCondition::Threshold(Threshold {
+                metric: "errors".into(),
+                labels: Vec::new(),
+                comparison: Comparison::AtLeast,
+                value: 5.0,
+                clear: None,
+                rate_over: None,
+            }),
+            ..queue_rule("handled", 0.0, None)
+        })
+        .unwrap();
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(s.manager.acknowledge("handled", "alice", "looking").unwrap(), 1);
+    s.advance(899);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert!(s.lines("pager").await.is_empty());
+    s.advance(1);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let paged = s.lines("pager").await;
+    assert_eq!(paged.len(), 1, "only the unacknowledged alert escalates");
+    assert_eq!(paged[0]["escalation_level"], 1);
+    assert!(paged[0]["title"].as_str().unwrap().starts_with("[ESCALATION 1][FIRING:critical] ignored"));
+    let log = s.lines("log").await;
+    assert_eq!(log.len(), 3, "two firing, one acknowledged");
+    assert_eq!(log[2]["status"], "acknowledged");
+    assert_eq!(log[2]["alerts"][0]["acknowledged_by"], "alice: looking");
+
+    // Resolution goes to every channel the alert reached, the escalation level's too.
+    s.metrics.set(QUEUE_DEPTH_METRIC, 0.0);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let paged = s.lines("pager").await;
+    assert_eq!(paged.len(), 2);
+    assert_eq!(paged[1]["status"], "resolved");
+    assert_eq!(s.lines("log").await.last().unwrap()["status"], "resolved");
+    let err = s.manager.acknowledge("nope", "bob", "").unwrap_err();
+    assert!(err.to_string().contains("no open alert"), "{err}");
+}
+
+#[tokio::test]
+async fn a_silence_mutes_until_it_expires_and_a_critical_inhibits_warnings_of_its_component() {
+    let s = setup(&["log"], |_| {});
+    let signal_rule = |name: &str, color: Color, severity: AlertSeverity| AlertRule {
+        name: name.into(),
+        condition: AlertCondition::Signal {
+            color,
+            component: Some("db".into()),
+            count: 1,
+            window: Duration::from_secs(600),
+        },
+        severity,
+        channels: vec![AlertChannel::Named("log".into())],
+        ..Default::default()
+    };
+    s.manager
+        .add_rule(signal_rule("db-down", Color::Red, AlertSeverity::Critical))
+        .unwrap();
+    s.manager
+        .add_rule(signal_rule("db-slow", Color::Yellow, AlertSeverity::Warning))
+        .unwrap();
+
+    let id = s.manager.add_silence(
+        vec![Matcher::eq("alertname", "db-down")],
+        Duration::from_secs(3600),
+        "alice",
+        "maintenance",
+    );
+    s.manager
+        .on_signal(&AndonSignal::red("db down").with_component("db"))
+        .await
+        .unwrap();
+    s.manager
+        .on_signal(&AndonSignal::yellow("db slow").with_component("db"))
+        .await
+        .unwrap();
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert!(s.lines("log").await.is_empty(), "silenced, and inhibited by the firing critical");
+    let open = s.manager.open_alerts();
+    let down = open.iter().find(|a| a.rule == "db-down").unwrap();
+    let slow = open.iter().find(|a| a.rule == "db-slow").unwrap();
+    assert!(down.silenced && !down.inhibited);
+    assert!(slow.inhibited && !slow.silenced);
+    assert_eq!(s.manager.stats().suppressed, 2);
+    assert_eq!(s.manager.silences().len(), 1);
+
+    s.manager.expire_silence(&id).unwrap();
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 1, "the critical is sent, the warning stays inhibited");
+    assert_eq!(sent[0]["alerts"][0]["rule"], "db-down");
+    assert!(s.manager.silences().is_empty());
+    assert!(s.manager.expire_silence("silence-99").is_err());
+}
+
+#[tokio::test]
+async fn critical_notifications_carry_the_diagnostics_summary_and_health_rules_fire() {
+    let s = setup(&["log"], |_| {});
+    let diagnostics = Arc::new(FakeDiagnostics::new("memory 91.0%, cpu 12.5%"));
+    diagnostics.set_health(HealthStatus::Critical, "memory 91.0% > 90%");
+    let manager = s.manager.clone().with_diagnostics(diagnostics.clone());
+    manager
+        .add_rule(AlertRule {
+            name: "host-health".into(),
+            condition: AlertCondition::Health {
+                status: HealthStatus::Degraded,
+            },
+            severity: AlertSeverity::Critical,
+            channels: vec![AlertChannel::Named("log".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["diagnostics"], "memory 91.0%, cpu 12.5%");
+    assert!(sent[0]["title"].as_str().unwrap().contains("memory 91.0% > 90%"));
+
+    // From a signal too, without delaying the caller.
+    manager
+        .add_rule(AlertRule {
+            name: "reds".into(),
+            severity: AlertSeverity::Critical,
+            channels: vec![AlertChannel::Named("log".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    manager.on_signal(&AndonSignal::red("boom")).await.unwrap();
+    let path = s.path("log");
+    wait_until("the RED's notification is written", || lines(&path).len() == 2).await;
+    assert_eq!(lines(&path)[1]["diagnostics"], "memory 91.0%, cpu 12.5%");
+}
+
+#[tokio::test]
+async fn all_and_any_combine_conditions() {
+    let s = setup(&["log"], |_| {});
+    s.metrics.set(QUEUE_DEPTH_METRIC, 150.0);
+    let queue = AlertCondition::QueueDepth { max_depth: 100 };
+    let reds = AlertCondition::Signal {
+        color: Color::Red,
+        component: Some("queue".into()),
+        count: 1,
+        window: Duration::from_secs(60),
+    };
+    s.manager
+        .add_rule(AlertRule {
+            name: "both".into(),
+            condition: AlertCondition::All(vec![queue.clone(), reds.clone()]),
+            channels: vec![AlertChannel::Named("log".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    s.manager
+        .add_rule(AlertRule {
+            name: "either".into(),
+            condition: AlertCondition::Any(vec![queue, reds]),
+            channels: vec![AlertChannel::Named("log".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(state_of(&s.manager, "either"), Some(AlertState::Firing));
+    assert_eq!(state_of(&s.manager, "both"), None);
+    s.manager
+        .on_signal(&AndonSignal::red("overflow").with_component("queue"))
+        .await
+        .unwrap();
+    assert_eq!(state_of(&s.manager, "both"), Some(AlertState::Firing));
+}
+
+#[tokio::test]
+async fn a_counter_rate_over_a_window_is_compared() {
+    let s = setup(&["log"], |_| {});
+    s.manager
+        .add_rule(AlertRule {
+            name: "error-rate".into(),
+            condition: AlertCondition::Threshold(Threshold {
+                metric: "errors_total".into(),
+                labels: Vec::new(),
+                comparison: Comparison::Above,
+                value: 1.0,
+                clear: None,
+                rate_over: Some(Duration::from_secs(300)),
+            }),
+            channels: vec![AlertChannel::Named("log".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    let mut total = 0.0;
+    for _ in 0..5 {
+        total += 30.0; // 0.5 per second
+        s.metrics.set("errors_total", total);
+        s.manager.check_and_fire_alerts().await.unwrap();
+        s.advance(60);
+    }
+    assert_eq!(state_of(&s.manager, "error-rate"), None);
+    for _ in 0..3 {
+        total += 600.0; // 10 per second
+        s.metrics.set("errors_total", total);
+        s.manager.check_and_fire_alerts().await.unwrap();
+        s.advance(60);
+    }
+    assert_eq!(state_of(&s.manager, "error-rate"), Some(AlertState::Firing));
+}
+
+#[tokio::test]
+async fn a_failing_channel_raises_yellow_then_red_when_every_channel_of_a_critical_failed() {
+    let port = andon_tests::free_port();
+    let secret = format!("http://127.0.0.1:{port}/hooks/T0KEN-S3CRET");
+    let s = setup(&[], |c| {
+        c.max_retries = 0;
+        c.failure_threshold = 1;
+        c.channels.insert(
+            "dead".into(),
+            ChannelConfig::Webhook {
+                url: Secret::new(secret.clone()),
+                budget_per_minute: None,
+            },
+        );
+    });
+    let sink = Arc::new(RecordingSink::default());
+    let manager = s.manager.clone().with_signal_sink(sink.clone());
+    manager
+        .add_rule(AlertRule {
+            name: "reds".into(),
+            severity: AlertSeverity::Critical,
+            channels: vec![AlertChannel::Named("dead".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    manager.on_signal(&AndonSignal::red("boom")).await.unwrap();
+    wait_until("both self-signals are raised", || sink.signals().len() >= 2).await;
+    let signals = sink.signals();
+    assert!(signals.iter().any(|s| s.color() == Color::Yellow
+        && s.message().contains("alert channel `dead` (webhook) failed")));
+    assert!(signals.iter().any(|s| s.color() == Color::Red
+        && s.message().contains("every channel failed")));
+    assert!(signals.iter().all(|s| s.component() == Some("andon-alert")));
+    let report = manager
+        .channel_reports()
+        .into_iter()
+        .find(|r| r.name == "dead")
+        .unwrap();
+    assert_eq!((report.sent, report.failed), (0, 1));
+    assert!(report.failing);
+    // The secret appears nowhere: not in errors, signals, reports or Debug.
+    let everything = format!("{report:?} {signals:?} {manager:?}");
+    assert!(!everything.contains("S3CRET"), "{everything}");
+    assert!(report.last_error.is_some());
+}
+
+#[tokio::test]
+async fn configured_rules_load_and_bad_input_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+[alerts.channels.log]
+type = "file"
+path = "{}"
+
+[[alerts.rules]]
+name = "high-queue"
+condition = {{ type = "queue_depth", max_depth = 100 }}
+severity = "critical"
+channels = ["log"]
+"#,
+        dir.path().join("log.jsonl").display()
+    );
+    let config = andon_core::AndonConfig::from_toml_str(&text).unwrap();
+    let metrics = Arc::new(FakeMetrics::default());
+    metrics.set(QUEUE_DEPTH_METRIC, 101.0);
+    let manager = AlertManager::new(config.alerts, metrics).unwrap();
+    manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(state_of(&manager, "high-queue"), Some(AlertState::Firing));
+
+    let err = manager.add_rule(queue_rule("high-queue", 1.0, None)).unwrap_err();
+    assert!(err.to_string().contains("already added"), "{err}");
+    let err = manager
+        .add_rule(AlertRule {
+            name: "x".into(),
+            channels: vec![AlertChannel::Named("nope".into())],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown channel `nope`"), "{err}");
+    let err = manager
+        .add_rule(AlertRule {
+            name: "y".into(),
+            channels: vec![AlertChannel::Slack {
+                webhook_url: Secret::new("not-a-url-s3cret"),
+                channel: None,
+            }],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("not an http"), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+
+    manager.shutdown().await.unwrap();
+    assert!(manager.on_signal(&AndonSignal::red("late")).await.is_err());
+    assert!(manager.check_and_fire_alerts().await.is_err());
+}
