@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -40,6 +41,10 @@ pub struct LoggerConfig {
     pub overflow: OverflowPolicy,
     /// Messages longer than this many bytes are cut at a character boundary and marked. Default 16384.
     pub max_message_bytes: usize,
+    /// A failing sink reports its errors to stderr at most once per this interval (the first
+    /// error at once), such as `"10s"`. Default 10 seconds.
+    #[serde(with = "super::duration")]
+    pub error_report_interval: Duration,
 }
 
 impl Default for LoggerConfig {
@@ -53,11 +58,18 @@ impl Default for LoggerConfig {
             queue_capacity: 65_536,
             overflow: OverflowPolicy::Drop,
             max_message_bytes: 16_384,
+            error_report_interval: Duration::from_secs(10),
         }
     }
 }
 
 impl LoggerConfig {
+    /// Checks the section on its own, as `AndonConfig` does when it loads a file: for a
+    /// `LoggerConfig` built in code. Keys in the error are named `logger.*`.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.validate("logger")
+    }
+
     pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
         if self.sample_ratio == 0 {
             return Err(ConfigError::new(
@@ -151,9 +163,12 @@ pub enum SinkConfig {
         /// The facility name: `user` (default), `daemon`, `local0` … `local7`, …
         #[serde(default = "default_facility")]
         facility: String,
-        /// The APP-NAME field. Default `andon`.
+        /// The APP-NAME field (RFC 5424: 1 to 48 printable ASCII characters). Default `andon`.
         #[serde(default = "default_app_name")]
         app_name: String,
+        /// The HOSTNAME field; default: this machine's host name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hostname: Option<String>,
         /// The lowest level this sink takes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         level: Option<LogLevel>,
@@ -212,6 +227,7 @@ impl SinkConfig {
                 format: SyslogFormat::default(),
                 facility: default_facility(),
                 app_name: default_app_name(),
+                hostname: None,
                 level: None,
             },
             "CloudLogging" => SinkConfig::CloudLogging {
@@ -242,12 +258,45 @@ impl SinkConfig {
             SinkConfig::Syslog { facility, .. } if !FACILITIES.contains(&facility.as_str()) => {
                 Err(ConfigError::new(
                     format!("{key}.facility"),
-                    format!("unknown facility `{facility}`: use one of {}", FACILITIES.join(", ")),
+                    format!(
+                        "unknown facility `{facility}`: use one of {}",
+                        FACILITIES.join(", ")
+                    ),
                 ))
             }
+            SinkConfig::Syslog {
+                transport: SyslogTransport::Unix,
+                address: Some(address),
+                ..
+            } if address.trim().is_empty() => Err(ConfigError::new(
+                format!("{key}.address"),
+                "must name a unix socket path, such as \"/dev/log\"",
+            )),
+            SinkConfig::Syslog { app_name, .. } if !syslog_token(app_name, 48) => {
+                Err(ConfigError::new(
+                    format!("{key}.app_name"),
+                    format!(
+                        "`{app_name}` is not a syslog APP-NAME: use 1 to 48 printable ASCII characters without spaces"
+                    ),
+                ))
+            }
+            SinkConfig::Syslog {
+                hostname: Some(hostname),
+                ..
+            } if !syslog_token(hostname, 255) => Err(ConfigError::new(
+                format!("{key}.hostname"),
+                format!(
+                    "`{hostname}` is not a syslog HOSTNAME: use 1 to 255 printable ASCII characters without spaces"
+                ),
+            )),
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `value` fits an RFC 5424 header field: 1 to `max` printable US-ASCII characters.
+fn syslog_token(value: &str, max: usize) -> bool {
+    !value.is_empty() && value.len() <= max && value.bytes().all(|b| (33..=126).contains(&b))
 }
 
 /// The syslog facility names, in RFC 5424 order.
@@ -376,6 +425,8 @@ impl<'de> Deserialize<'de> for Tagged {
                 #[serde(default = "default_app_name")]
                 app_name: String,
                 #[serde(default)]
+                hostname: Option<String>,
+                #[serde(default)]
                 level: Option<LogLevel>,
             },
             CloudLogging {
@@ -421,7 +472,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match &sinks[2] {
-            SinkConfig::Syslog { transport, facility, format, .. } => {
+            SinkConfig::Syslog {
+                transport,
+                facility,
+                format,
+                ..
+            } => {
                 assert_eq!(*transport, SyslogTransport::Tcp);
                 assert_eq!(facility, "local3");
                 assert_eq!(*format, SyslogFormat::Rfc5424);
@@ -450,6 +506,63 @@ mod tests {
             "{err}"
         );
         assert_eq!(err.key.as_deref(), Some("logger.sinks.0"));
+    }
+
+    #[test]
+    fn a_bad_app_name_is_named() {
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"Syslog\", app_name = \"my app\" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.app_name"));
+        assert!(err.message.contains("1 to 48 printable ASCII"), "{err}");
+        let long = "a".repeat(49);
+        let err = AndonConfig::from_toml_str(&format!(
+            "[logger]\nsinks = [{{ type = \"Syslog\", app_name = \"{long}\" }}]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.app_name"));
+    }
+
+    #[test]
+    fn a_bad_hostname_is_named() {
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [\"Stdout\", { type = \"Syslog\", hostname = \"\" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.1.hostname"));
+        assert!(err.message.contains("not a syslog HOSTNAME"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_unix_socket_path_is_named() {
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"Syslog\", transport = \"unix\", address = \" \" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.address"));
+        assert!(err.message.contains("unix socket path"), "{err}");
+    }
+
+    #[test]
+    fn error_report_interval_is_a_duration() {
+        let config =
+            AndonConfig::from_toml_str("[logger]\nerror_report_interval = \"30s\"\n").unwrap();
+        assert_eq!(config.logger.error_report_interval, Duration::from_secs(30));
+        let err =
+            AndonConfig::from_toml_str("[logger]\nerror_report_interval = \"soon\"\n").unwrap_err();
+        assert!(err.message.contains("is not a duration"), "{err}");
+    }
+
+    #[test]
+    fn check_names_logger_keys() {
+        let config = LoggerConfig {
+            sample_ratio: 0,
+            ..LoggerConfig::default()
+        };
+        let err = config.check().unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sample_ratio"));
+        assert!(LoggerConfig::default().check().is_ok());
     }
 
     #[test]

@@ -1,0 +1,68 @@
+//! The errors of andon-log.
+
+use andon_core::{AndonError, ConfigError};
+
+/// What can go wrong when creating a logger or handing it a record.
+///
+/// Sink failures (disk full, syslog down) are not errors of the caller: they are counted in
+/// [`LogStats`](crate::LogStats), reported to stderr and retried, and the call succeeds.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// The `[logger]` configuration is invalid; the message names the key and the fix.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// The queue was full and the record (DEBUG or INFO under `overflow = "drop"`) was dropped
+    /// and counted in `LogStats::dropped`.
+    #[error(
+        "log queue full: the record was dropped and counted; raise logger.queue_capacity or set logger.overflow = \"block\""
+    )]
+    QueueFull,
+
+    /// The logger was shut down; the record was refused and counted as dropped.
+    #[error("the logger is shut down: create a new AndonLogger to log again")]
+    ShutDown,
+
+    /// The writer thread could not be started.
+    #[error("cannot start the log writer thread: {0}")]
+    Spawn(#[source] std::io::Error),
+
+    /// The writer thread is gone, so delivery cannot be confirmed.
+    #[error("the log writer thread stopped unexpectedly: records may not have been written")]
+    WriterGone,
+
+    /// A global `log` logger is already installed, so the bridge was not.
+    #[error(
+        "a global `log` logger is already installed: install the andon bridge before any other logger"
+    )]
+    LogBridgeTaken,
+}
+
+impl From<LogError> for AndonError {
+    fn from(error: LogError) -> Self {
+        match error {
+            LogError::Config(e) => AndonError::Config(e),
+            LogError::ShutDown => AndonError::ShutDown { component: "log" },
+            other => AndonError::component("log", other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_convert_into_andon_errors() {
+        let e: AndonError = LogError::ShutDown.into();
+        assert!(matches!(e, AndonError::ShutDown { component: "log" }));
+        let e: AndonError = LogError::QueueFull.into();
+        assert!(
+            e.to_string().starts_with("andon log: log queue full"),
+            "{e}"
+        );
+        let e: AndonError = LogError::Config(ConfigError::new("logger.sample_ratio", "bad")).into();
+        assert!(matches!(e, AndonError::Config(_)));
+    }
+}

@@ -1,0 +1,137 @@
+//! Structured logging for andon on slog: JSON records, file, syslog and Cloud Logging sinks, and
+//! a bounded queue that never hides a drop and never stalls the host.
+//!
+//! # Example
+//!
+//! ```
+//! use andon_core::{AndonConfig, AndonSignal};
+//! use andon_log::{AndonLogger, LogLevel};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("andon.log");
+//! let config = AndonConfig::from_toml_str(&format!(
+//!     r#"
+//!     [logger]
+//!     level = "INFO"
+//!     sampling_enabled = false
+//!     sinks = [{{ type = "File", path = "{}" }}]
+//!     "#,
+//!     path.display()
+//! ))?;
+//! let logger = AndonLogger::new(config.logger)?;
+//!
+//! logger.info("request served").await?;
+//! logger.warn("Queue approaching threshold").await?;
+//! logger.critical("Queue overflow - STOP").await?; // written before this returns
+//! logger.log_signal(&AndonSignal::yellow("disk 85%").with_component("disk")).await?;
+//!
+//! // The hot path: synchronous, with key-values, no allocation in the common case.
+//! logger.event(LogLevel::Info, "request served", slog::o!("status" => 200, "ms" => 4.5))?;
+//!
+//! // Existing slog code plugs in.
+//! slog::info!(logger.slog_logger(), "from slog"; "user" => "alice");
+//!
+//! logger.shutdown().await?; // everything accepted is written
+//! let stats = logger.stats();
+//! assert_eq!(stats.emitted, stats.written + stats.failed + stats.dropped);
+//! assert_eq!(std::fs::read_to_string(&path)?.lines().count(), 6);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Records
+//!
+//! With `json_format = true` (the default) every record is one JSON object on one line:
+//!
+//! ```json
+//! {"timestamp":"2026-11-26T23:41:07.123456789Z","level":"CRITICAL","message":"Queue overflow - STOP","component":"queue-handler","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","signal_id":"0192e4a4-8f7c-7cc1-9d1b-3f0e6a1b2c3d","color":"red","depth":150}
+//! ```
+//!
+//! | Field | When | Value |
+//! |-------|------|-------|
+//! | `timestamp` | always | RFC 3339, UTC, nanoseconds; a signal's own timestamp for signals |
+//! | `level` | always | `DEBUG`, `INFO`, `WARNING` or `CRITICAL` |
+//! | `message` | always | the message; longer than `max_message_bytes` it is cut at a character boundary and ends with `… [truncated: N bytes]` |
+//! | `component` | when known | the signal's component, else the logger's ([`AndonLoggerBuilder::with_component`]) |
+//! | `trace_id` | in a span, or a signal with a W3C id | 32 lower-case hex digits |
+//! | `span_id` | in a span | 16 lower-case hex digits of the active span |
+//! | `correlation_id` | a signal whose trace id is not W3C | the signal's trace id as given |
+//! | `signal_id` | signals | the signal's UUID |
+//! | `color` | signals | `red`, `yellow` or `green` |
+//! | any other key | key-values | the signal's attributes, then the record's key-values, then the slog logger's; numbers and booleans keep their JSON type |
+//!
+//! A key-value named like one of the fields above is written as `kv_NAME`, so it can never
+//! shadow them. Every string is escaped (quotes, backslashes, every control character including
+//! newlines and DEL), so a message such as `"\n{\"level\":\"CRITICAL\"}"` stays inside its own
+//! record. Rust strings are valid UTF-8; text from elsewhere is converted lossily before it gets
+//! here. String key-values are cut at `max_message_bytes` like messages.
+//!
+//! With `json_format = false` a record is one readable line:
+//! `2026-11-26T23:41:07.123456789Z WARNING [disk] disk 85% signal_id=… color=yellow free_gb=3`,
+//! with values that hold spaces, quotes or `=` quoted, and control characters escaped.
+//!
+//! The `CloudLogging` sink writes Google Cloud Logging's structured form instead: `severity`,
+//! `message`, `time`, `logging.googleapis.com/trace` (`projects/PROJECT/traces/TRACE_ID`, with a
+//! `project_id`; without one the id goes in `trace_id`), `logging.googleapis.com/spanId`,
+//! `logging.googleapis.com/trace_sampled`, `logging.googleapis.com/labels` (`component`,
+//! `signal_id`, `color`, `correlation_id`) and `logging.googleapis.com/sourceLocation` (`file`,
+//! `line` as a string, `function`), then the key-values.
+//!
+//! # Sinks
+//!
+//! `Stdout`, `Stderr`, `File` (appended; rotated at `max_bytes` to `PATH.1` … `PATH.keep`;
+//! reopened when removed or replaced by someone else; its directory created), `Syslog` (RFC 5424
+//! or RFC 3164, over UDP, TCP with RFC 6587 octet counting, or a unix datagram socket; the MSG is
+//! the record's line) and `CloudLogging` (stdout or a file). Each takes records at its own level
+//! and above (never below the logger's).
+//!
+//! # Guarantees
+//!
+//! - Records are formatted on the caller's thread into a reused buffer and handed to one writer
+//!   thread in batches; each batch is written with one call per sink where the sink allows it.
+//! - The queue is bounded (`queue_capacity`). When it is full, DEBUG and INFO records wait
+//!   (`overflow = "block"`) or are dropped and counted (`"drop"`); WARNING and CRITICAL always
+//!   wait, never dropped.
+//! - A CRITICAL record is written to its sinks before `critical()` (or `log_signal` of a RED
+//!   signal, or a synchronous CRITICAL event) returns.
+//! - With `sampling_enabled`, exactly 1 in `sample_ratio` DEBUG/INFO records is kept; WARNING
+//!   and CRITICAL never are sampled away. The rest are counted in `sampled_out`.
+//! - A failing sink never panics or blocks the caller forever: each failed record is counted,
+//!   the error is reported to stderr at most once per `error_report_interval`, and the sink is
+//!   retried (files on every batch, network peers after a second) until it recovers.
+//! - [`AndonLogger::flush`] and [`AndonLogger::shutdown`] return once everything accepted is
+//!   written: `emitted == written + failed + dropped` ([`LogStats`]).
+//!
+//! # Crate feature flags
+//!
+//! This crate has no optional features.
+//!
+//! # Related crates
+//!
+//! - `andon-core`: [`LoggerConfig`](andon_core::config::LoggerConfig), [`LogLevel`], the
+//!   [`SignalSink`](andon_core::SignalSink) and [`TraceContext`](andon_core::TraceContext)
+//!   traits this crate implements and uses.
+//! - `andon-trace`: implements `TraceContext`, so records carry the active span's ids.
+//! - `andon`: the umbrella, whose `AndonSystem` sends every signal here.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod bridge;
+mod drain;
+mod error;
+mod format;
+mod logger;
+mod pipeline;
+mod queue;
+mod sinks;
+mod stats;
+
+pub use andon_core::LogLevel;
+pub use bridge::LogBridge;
+pub use drain::AndonDrain;
+pub use error::LogError;
+pub use logger::{AndonLogger, AndonLoggerBuilder};
+/// The slog crate this one builds on, for `slog::o!` and friends without a separate dependency.
+pub use slog;
+pub use stats::{LogStats, SinkStats};

@@ -1,0 +1,365 @@
+//! [`AndonLogger`], its builder, and its [`SignalSink`] implementation.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use andon_core::config::LoggerConfig;
+use andon_core::{AndonError, AndonSignal, LogLevel, SignalSink, TraceContext, async_trait};
+
+use crate::bridge::LogBridge;
+use crate::drain::{AndonDrain, to_slog_level};
+use crate::error::LogError;
+use crate::format::{Entry, Loc, Msg};
+use crate::pipeline::{self, Core, Guard};
+use crate::stats::LogStats;
+
+/// Structured logging that never hides a failure and never stalls the host.
+///
+/// Records are formatted on the caller's thread and written by a background thread through a
+/// bounded queue; see the [crate docs](crate) for the record schema and the guarantees.
+/// Clones share one queue, one writer and one set of counters. The writer stops, delivering
+/// everything accepted, at [`shutdown`](Self::shutdown) or when the last clone, drain and bridge
+/// are dropped.
+#[derive(Clone)]
+pub struct AndonLogger {
+    core: Arc<Core>,
+    guard: Arc<Guard>,
+}
+
+impl fmt::Debug for AndonLogger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AndonLogger")
+            .field("component", &self.core.component)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`AndonLogger`] with the parts that are not configuration.
+#[derive(Debug)]
+#[must_use]
+pub struct AndonLoggerBuilder {
+    config: LoggerConfig,
+    component: Option<Arc<str>>,
+    trace: Option<Arc<dyn TraceContext>>,
+}
+
+impl AndonLoggerBuilder {
+    /// Names the component written on records that do not name their own (signals do).
+    pub fn with_component(mut self, component: impl Into<Arc<str>>) -> Self {
+        self.component = Some(component.into());
+        self
+    }
+
+    /// Puts the active span's `trace_id` and `span_id` on every record, so that logs join
+    /// traces. The tracer implements [`TraceContext`].
+    pub fn with_trace_context(mut self, trace: Arc<dyn TraceContext>) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// Checks the configuration, sets up the sinks and starts the writer thread.
+    ///
+    /// Files and network peers are opened by the writer: one that is missing or unreachable
+    /// does not fail here, it is counted, reported to stderr and retried.
+    pub fn build(self) -> Result<AndonLogger, LogError> {
+        let (core, guard) = pipeline::start(&self.config, self.component, self.trace)?;
+        Ok(AndonLogger { core, guard })
+    }
+}
+
+impl AndonLogger {
+    /// A logger for `config` (the `[logger]` section), with its writer thread started.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Config`] when the configuration is invalid, [`LogError::Spawn`] when the
+    /// writer thread cannot start.
+    pub fn new(config: LoggerConfig) -> Result<Self, LogError> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, for a component name or a trace context.
+    pub fn builder(config: LoggerConfig) -> AndonLoggerBuilder {
+        AndonLoggerBuilder {
+            config,
+            component: None,
+            trace: None,
+        }
+    }
+
+    /// Sets the trace context after creation (when the tracer is built after the logger).
+    ///
+    /// # Errors
+    ///
+    /// Hands `trace` back when a context is already set.
+    pub fn set_trace_context(
+        &self,
+        trace: Arc<dyn TraceContext>,
+    ) -> Result<(), Arc<dyn TraceContext>> {
+        self.core.trace.set(trace)
+    }
+
+    fn entry<'a>(
+        &'a self,
+        level: LogLevel,
+        message: &'a str,
+        caller: &'a Location<'a>,
+    ) -> Entry<'a> {
+        Entry {
+            level,
+            time: SystemTime::now(),
+            message: Msg::Str(message),
+            component: self.core.component.as_deref(),
+            signal: None,
+            location: Some(Loc {
+                file: caller.file(),
+                line: caller.line(),
+                function: "",
+            }),
+            kv: None,
+        }
+    }
+
+    /// Logs `message` at `level`.
+    ///
+    /// Returns once the record is queued; at CRITICAL, once it is written to its sinks. A
+    /// WARNING or CRITICAL record waits (asynchronously) for room in a full queue; a DEBUG or
+    /// INFO record does so only under `overflow = "block"`.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::QueueFull`] when the record was dropped (counted), [`LogError::ShutDown`]
+    /// after shutdown, [`LogError::WriterGone`] if the writer stopped.
+    #[track_caller]
+    pub fn log<'a>(
+        &'a self,
+        level: LogLevel,
+        message: &'a str,
+    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
+        let caller = Location::caller();
+        async move {
+            let pending = self.core.prepare(&self.entry(level, message, caller))?;
+            self.core.complete(pending).await
+        }
+    }
+
+    /// Logs at DEBUG. See [`log`](Self::log).
+    #[track_caller]
+    pub fn debug<'a>(
+        &'a self,
+        message: &'a str,
+    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
+        self.log(LogLevel::Debug, message)
+    }
+
+    /// Logs at INFO. See [`log`](Self::log).
+    #[track_caller]
+    pub fn info<'a>(
+        &'a self,
+        message: &'a str,
+    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
+        self.log(LogLevel::Info, message)
+    }
+
+    /// Logs at WARNING, never dropped. See [`log`](Self::log).
+    #[track_caller]
+    pub fn warn<'a>(
+        &'a self,
+        message: &'a str,
+    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
+        self.log(LogLevel::Warning, message)
+    }
+
+    /// Logs at CRITICAL, never dropped, and returns once the record is written to its sinks.
+    /// See [`log`](Self::log).
+    #[track_caller]
+    pub fn critical<'a>(
+        &'a self,
+        message: &'a str,
+    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
+        self.log(LogLevel::Critical, message)
+    }
+
+    /// Logs an Andon signal: RED at CRITICAL (written before this returns), YELLOW at WARNING,
+    /// GREEN at INFO. The record carries the signal's id, color, component, timestamp and
+    /// attributes; its trace id becomes `trace_id` when it is a W3C id (32 lower-case hex
+    /// digits), `correlation_id` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As [`log`](Self::log).
+    #[track_caller]
+    pub fn log_signal<'a>(
+        &'a self,
+        signal: &'a AndonSignal,
+    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
+        let caller = Location::caller();
+        async move {
+            // The entry borrows non-Send parts: it must not live across an await.
+            let pending = {
+                let entry = Entry {
+                    level: signal.log_level(),
+                    time: signal.timestamp(),
+                    message: Msg::Str(signal.message()),
+                    component: signal.component().or(self.core.component.as_deref()),
+                    signal: Some(signal),
+                    location: Some(Loc {
+                        file: caller.file(),
+                        line: caller.line(),
+                        function: "",
+                    }),
+                    kv: None,
+                };
+                self.core.prepare(&entry)?
+            };
+            self.core.complete(pending).await
+        }
+    }
+
+    /// The synchronous hot-path form, with structured key-values: formats on this thread into a
+    /// reused buffer and queues the bytes, allocating nothing in the common case.
+    ///
+    /// ```
+    /// # use andon_log::{AndonLogger, LogLevel};
+    /// # let logger = AndonLogger::new(Default::default())?;
+    /// logger.event(LogLevel::Info, "request served", slog::o!("status" => 200, "path" => "/"))?;
+    /// # Ok::<(), andon_log::LogError>(())
+    /// ```
+    ///
+    /// A WARNING or CRITICAL record blocks the thread while the queue is full, and a CRITICAL
+    /// one until it is written; use the async methods inside an async runtime for those.
+    ///
+    /// # Errors
+    ///
+    /// As [`log`](Self::log).
+    #[track_caller]
+    pub fn event(&self, level: LogLevel, message: &str, kv: impl slog::KV) -> Result<(), LogError> {
+        if !self.core.accepts(level) {
+            return Ok(());
+        }
+        let caller = Location::caller();
+        let location = slog::RecordLocation {
+            file: caller.file(),
+            line: caller.line(),
+            column: caller.column(),
+            function: "",
+            module: "",
+        };
+        let rstatic = slog::RecordStatic {
+            location: &location,
+            tag: "",
+            level: to_slog_level(level),
+        };
+        self.event_with(
+            level,
+            message,
+            caller,
+            &slog::Record::new(&rstatic, &format_args!("{message}"), slog::b!()),
+            &kv,
+        )
+    }
+
+    fn event_with(
+        &self,
+        level: LogLevel,
+        message: &str,
+        caller: &Location<'_>,
+        record: &slog::Record<'_>,
+        kv: &dyn slog::KV,
+    ) -> Result<(), LogError> {
+        let kv_fn = |s: &mut dyn slog::Serializer| kv.serialize(record, s);
+        let mut entry = self.entry(level, message, caller);
+        entry.kv = Some(&kv_fn);
+        self.core.submit_blocking(&entry)
+    }
+
+    /// A `slog::Logger` whose records go through this logger's filter, sampling, queue and
+    /// sinks, so existing slog code plugs straight in. slog's `Error` maps to CRITICAL and
+    /// `Trace` to DEBUG.
+    pub fn slog_logger(&self) -> slog::Logger {
+        slog::Logger::root(self.drain(), slog::o!())
+    }
+
+    /// This logger as a slog [`Drain`](slog::Drain), to compose with other drains.
+    pub fn drain(&self) -> AndonDrain {
+        AndonDrain::new(Arc::clone(&self.core), Arc::clone(&self.guard))
+    }
+
+    /// A `log` crate logger that sends records to this logger's sinks.
+    pub fn log_bridge(&self) -> LogBridge {
+        LogBridge::new(Arc::clone(&self.core), Arc::clone(&self.guard))
+    }
+
+    /// Installs [`log_bridge`](Self::log_bridge) as the global `log` logger, with the `log`
+    /// max level set to the lowest level any sink takes.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::LogBridgeTaken`] when a global `log` logger is already installed.
+    pub fn install_log_bridge(&self) -> Result<(), LogError> {
+        self.log_bridge().install()
+    }
+
+    /// Waits until every record accepted before the call is written to its sinks.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::WriterGone`] if the writer stopped before writing them.
+    pub async fn flush(&self) -> Result<(), LogError> {
+        let target = self.core.queue.accepted();
+        self.core.queue.wait(target).await
+    }
+
+    /// [`flush`](Self::flush) for synchronous code: blocks the thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`flush`](Self::flush).
+    pub fn flush_blocking(&self) -> Result<(), LogError> {
+        let target = self.core.queue.accepted();
+        self.core.queue.wait_blocking(target)
+    }
+
+    /// Refuses new records (they are counted as dropped), writes everything accepted, closes
+    /// the sinks and stops the writer. Idempotent; affects every clone.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::WriterGone`] if the writer stopped without finishing.
+    pub async fn shutdown(&self) -> Result<(), LogError> {
+        self.guard.shutdown().await
+    }
+
+    /// [`shutdown`](Self::shutdown) for synchronous code: blocks the thread.
+    pub fn shutdown_blocking(&self) {
+        self.guard.shutdown_blocking();
+    }
+
+    /// The counters now; see [`LogStats`].
+    pub fn stats(&self) -> LogStats {
+        self.core.stats()
+    }
+}
+
+#[async_trait]
+impl SignalSink for AndonLogger {
+    fn name(&self) -> &'static str {
+        "log"
+    }
+
+    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
+        Ok(self.log_signal(signal).await?)
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        Ok(AndonLogger::flush(self).await?)
+    }
+
+    async fn shutdown(&self) -> Result<(), AndonError> {
+        Ok(AndonLogger::shutdown(self).await?)
+    }
+}

@@ -1,0 +1,717 @@
+//! The sinks, as the writer thread drives them: standard streams, files with rotation and
+//! reopening, and syslog over UDP, TCP (RFC 6587 octet counting) or a unix socket.
+//!
+//! A sink takes a whole batch at once and writes the records at or above its level in as few
+//! system calls as it can. A failure is counted per record, reported to stderr at most once per
+//! interval, and retried on the next batch: a sink never panics and never stops the writer.
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use andon_core::LogLevel;
+use andon_core::config::{CloudLoggingOutput, SinkConfig, SyslogFormat, SyslogTransport};
+
+use crate::format::{write_rfc3164_time, write_rfc3339};
+use crate::queue::{Batch, lock};
+
+/// How long a network sink waits before trying to reconnect after a failure.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// How long a TCP connect or write may take before the sink counts it as failed.
+const NET_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A sink's counters, shared with [`LogStats`](crate::LogStats) readers.
+#[derive(Debug)]
+pub(crate) struct SinkCell {
+    pub(crate) name: String,
+    pub(crate) written: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) last_error: Mutex<Option<String>>,
+}
+
+impl SinkCell {
+    pub(crate) fn new(name: String) -> Self {
+        SinkCell {
+            name,
+            written: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
+}
+
+/// Tells stderr about a failing sink, at most once per interval, and once when it recovers.
+#[derive(Debug)]
+struct Reporter {
+    interval: Duration,
+    last: Option<Instant>,
+    unreported: u64,
+    failing: bool,
+}
+
+impl Reporter {
+    fn failed(&mut self, name: &str, error: &io::Error, records: u64) {
+        self.unreported += records;
+        self.failing = true;
+        let now = Instant::now();
+        if self
+            .last
+            .is_none_or(|last| now.duration_since(last) >= self.interval)
+        {
+            // A failed write to stderr has nowhere else to go.
+            let _ = writeln!(
+                io::stderr(),
+                "andon-log: sink {name}: {error}; {} record(s) not written since the last report, retrying",
+                self.unreported
+            );
+            self.last = Some(now);
+            self.unreported = 0;
+        }
+    }
+
+    fn succeeded(&mut self, name: &str) {
+        if self.failing {
+            self.failing = false;
+            let _ = writeln!(
+                io::stderr(),
+                "andon-log: sink {name} recovered ({} more record(s) were not written)",
+                self.unreported
+            );
+            self.unreported = 0;
+            self.last = None;
+        }
+    }
+}
+
+/// One configured sink, owned by the writer thread.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    pub(crate) level: LogLevel,
+    /// Writes the Cloud Logging layout rather than the main one.
+    pub(crate) cloud: bool,
+    kind: Kind,
+    reporter: Reporter,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Stdout,
+    Stderr,
+    File(FileSink),
+    Syslog(SyslogSink),
+}
+
+impl Sink {
+    /// The sink for `config`, taking records at `level` and above.
+    pub(crate) fn new(
+        config: &SinkConfig,
+        level: LogLevel,
+        report_interval: Duration,
+    ) -> (Sink, String) {
+        let (kind, cloud, name) = match config {
+            SinkConfig::Stdout { .. } => (Kind::Stdout, false, "Stdout".to_owned()),
+            SinkConfig::Stderr { .. } => (Kind::Stderr, false, "Stderr".to_owned()),
+            SinkConfig::File {
+                path,
+                max_bytes,
+                keep,
+                ..
+            } => (
+                Kind::File(FileSink::new(path.clone(), *max_bytes, *keep)),
+                false,
+                format!("File({})", path.display()),
+            ),
+            SinkConfig::Syslog {
+                transport,
+                address,
+                format,
+                facility,
+                app_name,
+                hostname,
+                ..
+            } => {
+                let sink = SyslogSink::new(
+                    *transport,
+                    address.clone(),
+                    *format,
+                    facility,
+                    app_name,
+                    hostname.clone(),
+                );
+                let name = format!("Syslog({} {})", sink.transport_name(), sink.address);
+                (Kind::Syslog(sink), false, name)
+            }
+            SinkConfig::CloudLogging { output, .. } => match output {
+                CloudLoggingOutput::Stdout => (Kind::Stdout, true, "CloudLogging(stdout)".into()),
+                CloudLoggingOutput::File(path) => (
+                    Kind::File(FileSink::new(path.clone(), 0, 0)),
+                    true,
+                    format!("CloudLogging({})", path.display()),
+                ),
+            },
+        };
+        let sink = Sink {
+            level,
+            cloud,
+            kind,
+            reporter: Reporter {
+                interval: report_interval,
+                last: None,
+                unreported: 0,
+                failing: false,
+            },
+        };
+        (sink, name)
+    }
+
+    /// Writes the batch's records at or above the sink's level, marking in `ok` each record it
+    /// wrote, and counts in `cell`.
+    pub(crate) fn write(&mut self, batch: &Batch, ok: &mut [bool], cell: &SinkCell) {
+        let mut written = 0u64;
+        let mut failed = 0u64;
+        let mut error = None;
+        for run in runs(batch, self.level) {
+            let count = (run.end - run.start) as u64;
+            if error.is_some() {
+                // After a failure the rest of the batch waits for the next retry.
+                failed += count;
+                continue;
+            }
+            let result = match &mut self.kind {
+                Kind::Stdout => write_stream(
+                    &mut io::stdout().lock(),
+                    batch.bytes(run.clone(), self.cloud),
+                ),
+                Kind::Stderr => write_stream(
+                    &mut io::stderr().lock(),
+                    batch.bytes(run.clone(), self.cloud),
+                ),
+                Kind::File(file) => file.write_run(batch, run.clone(), self.cloud),
+                Kind::Syslog(syslog) => syslog.write_run(batch, run.clone()),
+            };
+            match result {
+                Ok(()) => {
+                    written += count;
+                    for slot in ok.get_mut(run).into_iter().flatten() {
+                        *slot = true;
+                    }
+                }
+                Err(e) => {
+                    failed += count;
+                    error = Some(e);
+                }
+            }
+        }
+        if error.is_none() && written > 0 {
+            let flushed = match &mut self.kind {
+                Kind::Stdout => io::stdout().lock().flush(),
+                Kind::Stderr => io::stderr().lock().flush(),
+                Kind::File(_) | Kind::Syslog(_) => Ok(()),
+            };
+            if let Err(e) = flushed {
+                error = Some(e);
+            }
+        }
+        cell.written.fetch_add(written, Ordering::Relaxed);
+        match error {
+            Some(e) => {
+                cell.errors.fetch_add(failed.max(1), Ordering::Relaxed);
+                *lock(&cell.last_error) = Some(e.to_string());
+                self.reporter.failed(&cell.name, &e, failed);
+            }
+            None if written > 0 => self.reporter.succeeded(&cell.name),
+            None => {}
+        }
+    }
+
+    /// Closes files and connections.
+    pub(crate) fn close(&mut self) {
+        match &mut self.kind {
+            Kind::File(file) => file.file = None,
+            Kind::Syslog(syslog) => syslog.conn = None,
+            Kind::Stdout | Kind::Stderr => {}
+        }
+    }
+}
+
+/// The ranges of consecutive records at or above `level`.
+fn runs(batch: &Batch, level: LogLevel) -> impl Iterator<Item = Range<usize>> + '_ {
+    let records = &batch.records;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < records.len() && records.get(i).is_some_and(|r| r.level < level) {
+            i += 1;
+        }
+        if i >= records.len() {
+            return None;
+        }
+        let start = i;
+        while records.get(i).is_some_and(|r| r.level >= level) {
+            i += 1;
+        }
+        Some(start..i)
+    })
+}
+
+fn write_stream(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    out.write_all(bytes)
+}
+
+/// An appended file, rotated by size, reopened when removed or replaced.
+#[derive(Debug)]
+struct FileSink {
+    path: PathBuf,
+    max_bytes: u64,
+    keep: u32,
+    file: Option<File>,
+    size: u64,
+    identity: Option<(u64, u64)>,
+}
+
+impl FileSink {
+    fn new(path: PathBuf, max_bytes: u64, keep: u32) -> Self {
+        FileSink {
+            path,
+            max_bytes,
+            keep,
+            file: None,
+            size: 0,
+            identity: None,
+        }
+    }
+
+    fn open(&mut self) -> io::Result<()> {
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot create the directory {}: {e}", parent.display()),
+                )
+            })?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot open {}: {e}", self.path.display()),
+                )
+            })?;
+        let meta = file.metadata()?;
+        self.size = meta.len();
+        self.identity = identity(&meta);
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Opens the file if it is closed, or was removed or replaced by someone else.
+    fn ensure_open(&mut self) -> io::Result<()> {
+        if self.file.is_some() {
+            let current = fs::metadata(&self.path).ok().and_then(|m| identity(&m));
+            if current.is_none() || current != self.identity {
+                self.file = None;
+            }
+        }
+        if self.file.is_none() {
+            self.open()?;
+        }
+        Ok(())
+    }
+
+    fn rotated(&self, index: u32) -> PathBuf {
+        let mut name = OsString::from(self.path.as_os_str());
+        name.push(format!(".{index}"));
+        PathBuf::from(name)
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file = None;
+        let ignore_missing = |r: io::Result<()>| match r {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+        if self.keep == 0 {
+            ignore_missing(fs::remove_file(&self.path))?;
+        } else {
+            for index in (1..self.keep).rev() {
+                ignore_missing(fs::rename(self.rotated(index), self.rotated(index + 1)))?;
+            }
+            ignore_missing(fs::rename(&self.path, self.rotated(1)))?;
+        }
+        self.open()
+    }
+
+    fn write_run(&mut self, batch: &Batch, run: Range<usize>, cloud: bool) -> io::Result<()> {
+        let result = self.write_run_inner(batch, run, cloud);
+        if result.is_err() {
+            // Reopen on the next batch: the fault may be gone by then.
+            self.file = None;
+        }
+        result
+    }
+
+    fn write_run_inner(&mut self, batch: &Batch, run: Range<usize>, cloud: bool) -> io::Result<()> {
+        self.ensure_open()?;
+        if self.max_bytes == 0 {
+            return self.append(batch.bytes(run, cloud));
+        }
+        // Write as much as fits in one call, rotate, go on.
+        let mut chunk_start = run.start;
+        let mut chunk_len = 0u64;
+        for index in run.clone() {
+            let len = batch.bytes(index..index + 1, cloud).len() as u64;
+            let used = self.size + chunk_len;
+            if used > 0 && used + len > self.max_bytes {
+                if chunk_len > 0 {
+                    self.append(batch.bytes(chunk_start..index, cloud))?;
+                }
+                self.rotate()?;
+                chunk_start = index;
+                chunk_len = 0;
+            }
+            chunk_len += len;
+        }
+        self.append(batch.bytes(chunk_start..run.end, cloud))
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the log file is not open"))?;
+        file.write_all(bytes)?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn identity(meta: &fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_meta: &fs::Metadata) -> Option<(u64, u64)> {
+    Some((0, 0))
+}
+
+/// A syslog destination. The header is written here (RFC 5424 or RFC 3164, with the record's
+/// own timestamp); the MSG is the record's main line. The `syslog` crate supplies the facility
+/// codes and the host name.
+#[derive(Debug)]
+struct SyslogSink {
+    transport: SyslogTransport,
+    address: String,
+    format: SyslogFormat,
+    facility: u8,
+    hostname: String,
+    app_name: String,
+    procid: String,
+    conn: Option<Conn>,
+    retry_at: Option<Instant>,
+    frame: Vec<u8>,
+    out: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Conn {
+    Udp(UdpSocket),
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixDatagram),
+}
+
+impl SyslogSink {
+    fn new(
+        transport: SyslogTransport,
+        address: Option<String>,
+        format: SyslogFormat,
+        facility: &str,
+        app_name: &str,
+        hostname: Option<String>,
+    ) -> Self {
+        let address = address.unwrap_or_else(|| match transport {
+            SyslogTransport::Unix => "/dev/log".to_owned(),
+            SyslogTransport::Udp | SyslogTransport::Tcp => "127.0.0.1:514".to_owned(),
+        });
+        let facility = syslog::Facility::from_str(facility).unwrap_or_default() as u8;
+        let hostname = hostname
+            .or_else(|| syslog::Formatter5424::default().hostname)
+            .map(|h| {
+                h.chars()
+                    .map(|c| if c.is_ascii_graphic() { c } else { '-' })
+                    .collect::<String>()
+            })
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "-".to_owned());
+        SyslogSink {
+            transport,
+            address,
+            format,
+            facility,
+            hostname,
+            app_name: app_name.to_owned(),
+            procid: std::process::id().to_string(),
+            conn: None,
+            retry_at: None,
+            frame: Vec::with_capacity(1024),
+            out: Vec::new(),
+        }
+    }
+
+    fn transport_name(&self) -> &'static str {
+        match self.transport {
+            SyslogTransport::Udp => "udp",
+            SyslogTransport::Tcp => "tcp",
+            SyslogTransport::Unix => "unix",
+        }
+    }
+
+    fn connect(&self) -> io::Result<Conn> {
+        match self.transport {
+            SyslogTransport::Udp => {
+                let addr = resolve(&self.address)?;
+                let local: SocketAddr = if addr.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    ([0u16; 8], 0).into()
+                };
+                let socket = UdpSocket::bind(local)?;
+                socket.connect(addr)?;
+                Ok(Conn::Udp(socket))
+            }
+            SyslogTransport::Tcp => {
+                let addr = resolve(&self.address)?;
+                let stream = TcpStream::connect_timeout(&addr, NET_TIMEOUT)?;
+                stream.set_write_timeout(Some(NET_TIMEOUT))?;
+                stream.set_nodelay(true)?;
+                Ok(Conn::Tcp(stream))
+            }
+            #[cfg(unix)]
+            SyslogTransport::Unix => {
+                let socket = std::os::unix::net::UnixDatagram::unbound()?;
+                socket.connect(Path::new(&self.address))?;
+                Ok(Conn::Unix(socket))
+            }
+            #[cfg(not(unix))]
+            SyslogTransport::Unix => Err(io::Error::other("unix sockets need a unix system")),
+        }
+    }
+
+    /// The full syslog message for record `index`, in `self.frame`.
+    fn build_frame(&mut self, batch: &Batch, index: usize) {
+        self.frame.clear();
+        let Some(meta) = batch.records.get(index) else {
+            return;
+        };
+        let pri = self.facility | meta.level.syslog_severity();
+        let mut msg = batch.bytes(index..index + 1, false);
+        if let Some(stripped) = msg.strip_suffix(b"\n") {
+            msg = stripped;
+        }
+        let frame = &mut self.frame;
+        frame.push(b'<');
+        frame.extend_from_slice(pri.to_string().as_bytes());
+        frame.push(b'>');
+        match self.format {
+            SyslogFormat::Rfc5424 => {
+                frame.extend_from_slice(b"1 ");
+                write_rfc3339(frame, meta.time, 6);
+                frame.push(b' ');
+                frame.extend_from_slice(self.hostname.as_bytes());
+                frame.push(b' ');
+                frame.extend_from_slice(self.app_name.as_bytes());
+                frame.push(b' ');
+                frame.extend_from_slice(self.procid.as_bytes());
+                // No MSGID, no structured data: the record itself is the MSG.
+                frame.extend_from_slice(b" - - ");
+            }
+            SyslogFormat::Rfc3164 => {
+                write_rfc3164_time(frame, meta.time);
+                frame.push(b' ');
+                // Local messages leave the host out, as the C library's syslog() does: the
+                // daemon behind /dev/log adds its own.
+                if self.transport != SyslogTransport::Unix {
+                    frame.extend_from_slice(self.hostname.as_bytes());
+                    frame.push(b' ');
+                }
+                frame.extend_from_slice(self.app_name.as_bytes());
+                frame.push(b'[');
+                frame.extend_from_slice(self.procid.as_bytes());
+                frame.extend_from_slice(b"]: ");
+            }
+        }
+        frame.extend_from_slice(msg);
+    }
+
+    fn write_run(&mut self, batch: &Batch, run: Range<usize>) -> io::Result<()> {
+        if self.conn.is_none() {
+            if self.retry_at.is_some_and(|at| Instant::now() < at) {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    format!("not connected to {} (waiting to reconnect)", self.address),
+                ));
+            }
+            match self.connect() {
+                Ok(conn) => {
+                    self.conn = Some(conn);
+                    self.retry_at = None;
+                }
+                Err(e) => {
+                    self.retry_at = Some(Instant::now() + RECONNECT_DELAY);
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot connect to {}: {e}", self.address),
+                    ));
+                }
+            }
+        }
+        let result = self.send_run(batch, run);
+        if result.is_err() && self.transport != SyslogTransport::Udp {
+            // A broken stream is reconnected; a UDP socket stays usable.
+            self.conn = None;
+        }
+        result
+    }
+
+    fn send_run(&mut self, batch: &Batch, run: Range<usize>) -> io::Result<()> {
+        if self.transport == SyslogTransport::Tcp {
+            // RFC 6587 octet counting: "LEN SP MSG", all of the run in one write.
+            self.out.clear();
+            for index in run {
+                self.build_frame(batch, index);
+                self.out
+                    .extend_from_slice(self.frame.len().to_string().as_bytes());
+                self.out.push(b' ');
+                self.out.extend_from_slice(&self.frame);
+            }
+            return match &mut self.conn {
+                Some(Conn::Tcp(stream)) => stream.write_all(&self.out),
+                _ => Err(io::Error::other("the syslog connection is closed")),
+            };
+        }
+        for index in run {
+            self.build_frame(batch, index);
+            let sent = match &self.conn {
+                Some(Conn::Udp(socket)) => socket.send(&self.frame),
+                #[cfg(unix)]
+                Some(Conn::Unix(socket)) => socket.send(&self.frame),
+                _ => Err(io::Error::other("the syslog connection is closed")),
+            };
+            sent?;
+        }
+        Ok(())
+    }
+}
+
+fn resolve(address: &str) -> io::Result<SocketAddr> {
+    address.to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{address}` resolves to no address"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{Formatted, Next, Queue};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    fn batch(records: &[(LogLevel, &str)]) -> Batch {
+        let queue = Queue::new(1000);
+        for (level, text) in records {
+            let line = format!("{text}\n");
+            queue
+                .push_blocking(
+                    &Formatted {
+                        level: *level,
+                        time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                        main: line.as_bytes(),
+                        cloud: b"",
+                    },
+                    false,
+                )
+                .unwrap();
+        }
+        let mut spare = Batch::default();
+        assert!(matches!(
+            queue.next(&mut spare, Duration::ZERO),
+            Next::Batch
+        ));
+        spare
+    }
+
+    #[test]
+    fn runs_skip_records_below_the_level() {
+        let b = batch(&[
+            (LogLevel::Info, "a"),
+            (LogLevel::Warning, "b"),
+            (LogLevel::Critical, "c"),
+            (LogLevel::Debug, "d"),
+            (LogLevel::Warning, "e"),
+        ]);
+        let runs: Vec<_> = runs(&b, LogLevel::Warning).collect();
+        assert_eq!(runs, vec![1..3, 4..5]);
+        assert_eq!(b.bytes(1..3, false), b"b\nc\n");
+    }
+
+    #[test]
+    fn syslog_headers_follow_the_rfcs() {
+        let b = batch(&[(LogLevel::Warning, "{\"message\":\"hi\"}")]);
+        let mut sink = SyslogSink::new(
+            SyslogTransport::Udp,
+            None,
+            SyslogFormat::Rfc5424,
+            "local3",
+            "andon",
+            Some("host1".into()),
+        );
+        sink.build_frame(&b, 0);
+        let pid = std::process::id();
+        // local3 = 19, warning = 4: 19 * 8 + 4 = 156.
+        assert_eq!(
+            String::from_utf8_lossy(&sink.frame),
+            format!(
+                "<156>1 2023-11-14T22:13:20.000000Z host1 andon {pid} - - {{\"message\":\"hi\"}}"
+            )
+        );
+        sink.format = SyslogFormat::Rfc3164;
+        sink.build_frame(&b, 0);
+        assert_eq!(
+            String::from_utf8_lossy(&sink.frame),
+            format!("<156>Nov 14 22:13:20 host1 andon[{pid}]: {{\"message\":\"hi\"}}")
+        );
+        let _ = SystemTime::now();
+    }
+
+    #[test]
+    fn files_rotate_by_size_and_keep_n() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/app.log");
+        let mut sink = FileSink::new(path.clone(), 10, 2);
+        for text in ["aaaa", "bbbb", "cccc", "dddd", "eeee"] {
+            let b = batch(&[(LogLevel::Info, text)]);
+            sink.write_run(&b, 0..1, false).unwrap();
+        }
+        // 5 bytes each, 10 bytes a file: two records a file, two rotated files kept.
+        assert_eq!(fs::read_to_string(&path).unwrap(), "eeee\n");
+        assert_eq!(fs::read_to_string(sink.rotated(1)).unwrap(), "cccc\ndddd\n");
+        assert_eq!(fs::read_to_string(sink.rotated(2)).unwrap(), "aaaa\nbbbb\n");
+        assert!(!sink.rotated(3).exists());
+    }
+}

@@ -1,0 +1,73 @@
+//! What the logger counts, for the umbrella, the metrics crate and tests.
+
+use andon_core::MetricsSink;
+
+/// The logger's counters since it was created.
+///
+/// Once [`flush`](crate::AndonLogger::flush) or
+/// [`shutdown`](crate::AndonLogger::shutdown) has returned, every record is accounted for:
+///
+/// `emitted == written + failed + dropped`
+///
+/// Records below the level of every sink are not counted; records sampled away are counted in
+/// `sampled_out` only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogStats {
+    /// Records offered to the queue (past the level filter and sampling).
+    pub emitted: u64,
+    /// Records written by at least one sink.
+    pub written: u64,
+    /// Records accepted but written by none of their sinks (every one of them failed).
+    pub failed: u64,
+    /// Records refused by the queue: full under `overflow = "drop"` (DEBUG and INFO only), or
+    /// offered after shutdown.
+    pub dropped: u64,
+    /// DEBUG and INFO records left out by sampling.
+    pub sampled_out: u64,
+    /// Records accepted and not yet written.
+    pub queued: u64,
+    /// Failed record writes, summed over the sinks (a record two sinks failed counts twice).
+    pub sink_errors: u64,
+    /// Each sink's own counters, in configuration order.
+    pub sinks: Vec<SinkStats>,
+}
+
+/// One sink's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SinkStats {
+    /// The sink, such as `File(/var/log/andon.log)` or `Syslog(tcp 127.0.0.1:6514)`.
+    pub name: String,
+    /// Records it wrote.
+    pub written: u64,
+    /// Records it failed to write.
+    pub errors: u64,
+    /// Its last error, if it ever failed.
+    pub last_error: Option<String>,
+}
+
+impl LogStats {
+    /// Publishes the counters as gauges (totals since start) through a metrics sink:
+    /// `andon_log_records{outcome="emitted|written|failed|dropped|sampled_out"}`,
+    /// `andon_log_queued`, and `andon_log_sink_errors{sink="..."}`.
+    pub fn export(&self, metrics: &dyn MetricsSink) {
+        for (outcome, value) in [
+            ("emitted", self.emitted),
+            ("written", self.written),
+            ("failed", self.failed),
+            ("dropped", self.dropped),
+            ("sampled_out", self.sampled_out),
+        ] {
+            metrics.set_gauge("andon_log_records", &[("outcome", outcome)], value as f64);
+        }
+        metrics.set_gauge("andon_log_queued", &[], self.queued as f64);
+        for sink in &self.sinks {
+            metrics.set_gauge(
+                "andon_log_sink_errors",
+                &[("sink", sink.name.as_str())],
+                sink.errors as f64,
+            );
+        }
+    }
+}
