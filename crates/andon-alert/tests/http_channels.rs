@@ -1,0 +1,378 @@
+//! The HTTP channels against a local receiver: bodies checked against the documented rules of
+//! Slack incoming webhooks and PagerDuty Events API v2, retries, budgets, isolation, outbox.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule, QUEUE_DEPTH_METRIC};
+use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
+use andon_core::{AlertSeverity, AndonSignal, SignalSink};
+use common::{FakeDiagnostics, FakeMetrics, Receiver, wait_until};
+use serde_json::Value;
+
+const ROUTING_KEY: &str = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12";
+
+fn config(tune: impl FnOnce(&mut AlertsConfig)) -> AlertsConfig {
+    let mut config = AlertsConfig {
+        retry_backoff: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+        ..AlertsConfig::default()
+    };
+    tune(&mut config);
+    config
+}
+
+fn webhook(url: String) -> ChannelConfig {
+    ChannelConfig::Webhook {
+        url: Secret::new(url),
+        budget_per_minute: None,
+    }
+}
+
+fn reds(name: &str, severity: AlertSeverity, channels: &[&str]) -> AlertRule {
+    AlertRule {
+        name: name.into(),
+        severity,
+        channels: channels
+            .iter()
+            .map(|c| AlertChannel::Named((*c).into()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Slack's documented limits for incoming webhooks with Block Kit.
+fn check_slack(body: &Value) {
+    let text = body["text"].as_str().expect("text is a string");
+    assert!(!text.is_empty() && text.chars().count() <= 3000);
+    let blocks = body["blocks"].as_array().expect("blocks is an array");
+    assert!(!blocks.is_empty() && blocks.len() <= 50);
+    for block in blocks {
+        match block["type"].as_str().unwrap() {
+            "header" => {
+                assert_eq!(block["text"]["type"], "plain_text");
+                assert!(block["text"]["text"].as_str().unwrap().chars().count() <= 150);
+            }
+            "section" => {
+                assert!(["mrkdwn", "plain_text"].contains(&block["text"]["type"].as_str().unwrap()));
+                let t = block["text"]["text"].as_str().unwrap();
+                assert!(!t.is_empty() && t.chars().count() <= 3000);
+            }
+            "context" => {
+                let elements = block["elements"].as_array().unwrap();
+                assert!(!elements.is_empty() && elements.len() <= 10);
+            }
+            other => panic!("unexpected block type {other}"),
+        }
+    }
+}
+
+/// PagerDuty Events API v2's documented rules for an event.
+fn check_pagerduty(event: &Value) {
+    assert_eq!(event["routing_key"], ROUTING_KEY);
+    let action = event["event_action"].as_str().unwrap();
+    assert!(["trigger", "acknowledge", "resolve"].contains(&action));
+    let dedup = event["dedup_key"].as_str().unwrap();
+    assert!(!dedup.is_empty() && dedup.len() <= 255);
+    if action == "trigger" {
+        let payload = &event["payload"];
+        let summary = payload["summary"].as_str().unwrap();
+        assert!(!summary.is_empty() && summary.chars().count() <= 1024);
+        assert!(!payload["source"].as_str().unwrap().is_empty());
+        assert!(
+            ["critical", "error", "warning", "info"]
+                .contains(&payload["severity"].as_str().unwrap())
+        );
+        andon_core::rfc3339::parse(payload["timestamp"].as_str().unwrap()).unwrap();
+        assert!(payload["custom_details"].is_object());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_and_pagerduty_bodies_follow_their_documented_rules() {
+    let rx = Receiver::start().await;
+    let alerts = AlertManager::new(
+        config(|c| {
+            c.channels.insert(
+                "slack".into(),
+                ChannelConfig::Slack {
+                    webhook_url: Secret::new(rx.url("/slack")),
+                    channel: Some("#ops".into()),
+                    budget_per_minute: Some(600),
+                },
+            );
+            c.channels.insert(
+                "pd".into(),
+                ChannelConfig::PagerDuty {
+                    routing_key: Secret::new(ROUTING_KEY),
+                    url: rx.url("/pd"),
+                    source: Some("checkout-1".into()),
+                    budget_per_minute: None,
+                },
+            );
+        }),
+        Arc::new(FakeMetrics::default()),
+    )
+    .unwrap()
+    .with_diagnostics(Arc::new(FakeDiagnostics::new("memory 42.0%, cpu 12.5%")));
+    alerts
+        .add_rule(AlertRule {
+            condition: AlertCondition::Signal {
+                color: andon_core::Color::Red,
+                component: None,
+                count: 1,
+                window: Duration::from_millis(1),
+            },
+            ..reds("stop-the-line", AlertSeverity::Critical, &["slack", "pd"])
+        })
+        .unwrap();
+    alerts
+        .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))
+        .await
+        .unwrap();
+    wait_until("the trigger arrives", || rx.delivered("/pd").len() == 1).await;
+    alerts.acknowledge("stop-the-line", "alice", "on it").unwrap();
+    wait_until("the acknowledge arrives", || rx.delivered("/pd").len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(5)).await; // the 1 ms window passes
+    alerts.check_and_fire_alerts().await.unwrap();
+    wait_until("the resolve arrives", || rx.delivered("/pd").len() == 3).await;
+    wait_until("slack has all three", || rx.delivered("/slack").len() == 3).await;
+
+    let pd = rx.delivered("/pd");
+    pd.iter().for_each(check_pagerduty);
+    let actions: Vec<&str> = pd.iter().map(|e| e["event_action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["trigger", "acknowledge", "resolve"]);
+    assert!(pd.iter().all(|e| e["dedup_key"] == pd[0]["dedup_key"]), "one incident");
+    let payload = &pd[0]["payload"];
+    assert_eq!(payload["severity"], "critical");
+    assert_eq!(payload["source"], "checkout-1");
+    assert_eq!(payload["component"], "queue");
+    assert_eq!(payload["summary"], "stop-the-line: [RED] queue: queue overflow");
+    assert_eq!(payload["custom_details"]["diagnostics"], "memory 42.0%, cpu 12.5%");
+
+    let slack = rx.delivered("/slack");
+    slack.iter().for_each(check_slack);
+    assert_eq!(slack[0]["channel"], "#ops");
+    let first = slack[0].to_string();
+    assert!(first.contains("FIRING") && first.contains("memory 42.0%"), "{first}");
+    assert!(slack[1]["text"].as_str().unwrap().contains("acknowledged by alice: on it"));
+    assert!(slack[2]["text"].as_str().unwrap().contains("RESOLVED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_answering_500_three_times_is_retried_and_delivers_once() {
+    let rx = Receiver::start().await;
+    rx.fail_next(3, 500, None, "upstream broke");
+    let alerts = AlertManager::new(
+        config(|c| {
+            c.channels.insert("hook".into(), webhook(rx.url("/hook")));
+        }),
+        Arc::new(FakeMetrics::default()),
+    )
+    .unwrap();
+    alerts
+        .add_rule(reds("reds", AlertSeverity::Warning, &["hook"]))
+        .unwrap();
+    alerts.on_signal(&AndonSignal::red("boom")).await.unwrap();
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    let requests = rx.requests();
+    assert_eq!(requests.len(), 4);
+    assert_eq!(
+        requests.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        [500, 500, 500, 202]
+    );
+    assert_eq!(rx.delivered("/hook").len(), 1);
+    let body = &rx.delivered("/hook")[0];
+    assert_eq!(body["version"], "1");
+    assert_eq!(body["status"], "firing");
+    assert!(requests.iter().all(|r| r.body["key"] == body["key"]), "the same key each time");
+    let report = &alerts.channel_reports()[0];
+    assert_eq!((report.sent, report.retries, report.failed), (1, 3, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_retried_after_retry_after_and_a_400_is_not_retried() {
+    let rx = Receiver::start().await;
+    let alerts = AlertManager::new(
+        config(|c| {
+            c.channels.insert("hook".into(), webhook(rx.url("/hook")));
+        }),
+        Arc::new(FakeMetrics::default()),
+    )
+    .unwrap();
+    alerts
+        .add_rule(AlertRule {
+            condition: AlertCondition::Signal {
+                color: andon_core::Color::Red,
+                component: Some("a".into()),
+                count: 1,
+                window: Duration::from_secs(60),
+            },
+            ..reds("a", AlertSeverity::Warning, &["hook"])
+        })
+        .unwrap();
+    alerts
+        .add_rule(AlertRule {
+            condition: AlertCondition::Signal {
+                color: andon_core::Color::Red,
+                component: Some("b".into()),
+                count: 1,
+                window: Duration::from_secs(60),
+            },
+            ..reds("b", AlertSeverity::Warning, &["hook"])
+        })
+        .unwrap();
+    rx.fail_next(1, 429, Some(1), "slow down");
+    alerts
+        .on_signal(&AndonSignal::red("x").with_component("a"))
+        .await
+        .unwrap();
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    assert_eq!(rx.delivered("/hook").len(), 1);
+    assert_eq!(alerts.channel_reports()[0].retries, 1);
+
+    rx.fail_next(1, 400, None, "invalid event: summary missing");
+    alerts
+        .on_signal(&AndonSignal::red("y").with_component("b"))
+        .await
+        .unwrap();
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    assert_eq!(rx.requests().len(), 3, "the 400 was not retried");
+    let report = &alerts.channel_reports()[0];
+    assert_eq!((report.sent, report.failed, report.retries), (1, 1, 1));
+    let error = report.last_error.as_deref().unwrap();
+    assert!(error.contains("400") && error.contains("invalid event: summary missing"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_channel_does_not_delay_the_others() {
+    let rx = Receiver::start().await;
+    let alerts = AlertManager::new(
+        config(|c| {
+            c.timeout = Duration::from_secs(600);
+            c.channels.insert("hung".into(), webhook(rx.url("/hang")));
+            c.channels.insert("fine".into(), webhook(rx.url("/fine")));
+        }),
+        Arc::new(FakeMetrics::default()),
+    )
+    .unwrap();
+    alerts
+        .add_rule(reds("reds", AlertSeverity::Critical, &["hung", "fine"]))
+        .unwrap();
+    for component in ["a", "b", "c"] {
+        alerts
+            .on_signal(&AndonSignal::red("boom").with_component(component))
+            .await
+            .unwrap();
+    }
+    wait_until("the healthy channel delivers all three", || {
+        rx.delivered("/fine").len() == 3
+    })
+    .await;
+    let reports = alerts.channel_reports();
+    let hung = reports.iter().find(|r| r.name == "hung").unwrap();
+    assert_eq!((hung.sent, hung.pending), (0, 3), "still stuck on its first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_its_budget_a_channel_sends_a_digest_instead_of_dropping() {
+    let rx = Receiver::start().await;
+    let alerts = AlertManager::new(
+        config(|_| {}),
+        Arc::new(FakeMetrics::default()),
+    )
+    .unwrap();
+    // Slack's default budget: 60 a minute, bursts of 3.
+    alerts
+        .add_rule(AlertRule {
+            channels: vec![AlertChannel::Slack {
+                webhook_url: Secret::new(rx.url("/slack")),
+                channel: None,
+            }],
+            ..reds("reds", AlertSeverity::Warning, &[])
+        })
+        .unwrap();
+    for i in 0..10 {
+        alerts
+            .on_signal(&AndonSignal::red("boom").with_component(format!("c{i}")))
+            .await
+            .unwrap();
+    }
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    let slack = rx.delivered("/slack");
+    slack.iter().for_each(check_slack);
+    assert!(slack.len() < 10, "{} posts", slack.len());
+    let mentioned: usize = slack
+        .iter()
+        .map(|b| (0..10).filter(|i| b["text"].as_str().unwrap().contains(&format!("component c{i}]"))).count())
+        .sum();
+    assert_eq!(mentioned, 10, "every alert is in a post or a digest");
+    assert!(slack.iter().any(|b| b["text"].as_str().unwrap().contains("[DIGEST:warning]")));
+    assert!(alerts.channel_reports()[0].digests >= 1);
+}
+
+#[test]
+fn after_a_kill_the_outbox_delivers_every_pending_notification_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("alerts.outbox");
+    let main = tokio::runtime::Runtime::new().unwrap();
+    let rx = main.block_on(Receiver::start());
+    rx.fail_next(u32::MAX, 503, Some(3600), "down for maintenance");
+    let make = |outbox: &std::path::Path| {
+        let metrics = Arc::new(FakeMetrics::default());
+        metrics.set(QUEUE_DEPTH_METRIC, 500.0);
+        let config = config(|c| {
+            c.outbox_path = Some(outbox.to_owned());
+            c.max_retries = 100;
+            c.channels.insert("hook".into(), webhook(rx.url("/hook")));
+        });
+        let alerts = AlertManager::new(config, metrics).unwrap();
+        for name in ["q1", "q2", "q3"] {
+            alerts
+                .add_rule(AlertRule {
+                    name: name.into(),
+                    condition: AlertCondition::QueueDepth { max_depth: 100 },
+                    channels: vec![AlertChannel::Named("hook".into())],
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        alerts
+    };
+
+    // Run 1: three notifications, the receiver refuses them; the process is killed.
+    let first = tokio::runtime::Runtime::new().unwrap();
+    first.block_on(async {
+        let alerts = make(&outbox);
+        alerts.check_and_fire_alerts().await.unwrap();
+        wait_until("the first was attempted", || !rx.requests().is_empty()).await;
+    });
+    first.shutdown_background(); // like a kill: the channel task dies mid-retry
+    let attempted = rx.requests()[0].body["key"].as_str().unwrap().to_owned();
+
+    // Run 2: the receiver is back; start again (no evaluation) and everything pending is sent.
+    rx.fail_next(0, 200, None, "");
+    main.block_on(async {
+        let alerts = make(&outbox);
+        assert_eq!(alerts.stats().replayed, 3);
+        wait_until("all three arrive", || rx.delivered("/hook").len() >= 3).await;
+        assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    });
+    let delivered: Vec<String> = rx
+        .delivered("/hook")
+        .iter()
+        .map(|b| b["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(delivered.len(), 3, "exactly once each: {delivered:?}");
+    let keys: std::collections::BTreeSet<&String> = delivered.iter().collect();
+    assert_eq!(keys.len(), 3, "three different notifications: {delivered:?}");
+    assert!(keys.contains(&attempted), "the one in flight at the kill has its original key");
+
+    // Run 3: nothing is left to replay.
+    main.block_on(async {
+        let alerts = make(&outbox);
+        assert_eq!(alerts.stats().replayed, 0);
+    });
+}
