@@ -1,0 +1,94 @@
+//! A real SMTP server (aiosmtpd) receives the alert mail with the expected subject and body.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use andon_alert::{AlertChannel, AlertManager, AlertRule};
+use andon_core::config::{AlertsConfig, ChannelConfig, EmailTls};
+use andon_core::{AlertSeverity, AndonSignal, SignalSink};
+use andon_tests::{Peer, Ready, free_port, peers_python, wait_for};
+use common::FakeMetrics;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
+    let Some(python) = peers_python() else {
+        return;
+    };
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let peer = Peer::builder(python)
+        .args(["-m", "aiosmtpd", "-n", "-l", &addr, "-c", "aiosmtpd.handlers.Debugging", "stdout"])
+        .env("PYTHONUNBUFFERED", "1")
+        .ready(Ready::Tcp(addr.parse().unwrap()))
+        .start()
+        .unwrap();
+
+    let mut config = AlertsConfig::default();
+    config.channels.insert(
+        "mail".into(),
+        ChannelConfig::Email {
+            host: "127.0.0.1".into(),
+            port: Some(port),
+            tls: EmailTls::None,
+            username: None,
+            password: None,
+            from: "andon <andon@example.com>".into(),
+            to: vec!["oncall@example.com".into()],
+            budget_per_minute: None,
+        },
+    );
+    // The same server without STARTTLS: a channel that requires it must refuse to send in clear.
+    config.channels.insert(
+        "secure".into(),
+        ChannelConfig::Email {
+            host: "127.0.0.1".into(),
+            port: Some(port),
+            tls: EmailTls::Starttls,
+            username: Some("andon".into()),
+            password: Some(andon_core::config::Secret::new("Pa55-S3CRET")),
+            from: "andon@example.com".into(),
+            to: vec!["security@example.com".into()],
+            budget_per_minute: None,
+        },
+    );
+    config.max_retries = 0;
+    let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default())).unwrap();
+    alerts
+        .add_rule(AlertRule {
+            name: "stop-the-line".into(),
+            severity: AlertSeverity::Critical,
+            channels: vec![
+                AlertChannel::Named("mail".into()),
+                AlertChannel::Named("secure".into()),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    alerts
+        .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))
+        .await
+        .unwrap();
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    let reports = alerts.channel_reports();
+    let mail = reports.iter().find(|r| r.name == "mail").unwrap();
+    assert_eq!(mail.sent, 1, "{mail:?}");
+    let secure = reports.iter().find(|r| r.name == "secure").unwrap();
+    assert_eq!((secure.sent, secure.failed), (0, 1), "{secure:?}");
+    assert!(!format!("{secure:?} {alerts:?}").contains("S3CRET"));
+
+    let output = wait_for(Duration::from_secs(20), || {
+        let out = peer.output();
+        out.contains("oncall@example.com").then_some(out)
+    })
+    .expect("the mail arrives");
+    assert!(
+        output.contains("Subject: [FIRING:critical] stop-the-line: [RED] queue: queue overflow"),
+        "{output}"
+    );
+    assert!(output.contains("- FIRING stop-the-line: [RED] queue: queue overflow [component queue]"), "{output}");
+    assert!(output.contains("Fingerprint: "), "{output}");
+    assert!(output.contains("From: andon <andon@example.com>"), "{output}");
+    assert!(!output.contains("security@example.com"), "nothing went out in clear");
+}
