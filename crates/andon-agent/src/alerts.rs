@@ -45,20 +45,39 @@ pub(crate) enum Ack {
 
 /// The open alerts, or `None` when alerting is not enabled.
 pub(crate) fn open(system: &AndonSystem) -> Option<Vec<AlertView>> {
-    // The umbrella does not expose its alert manager yet (`AndonSystem::alerts()`); until it
-    // does, the agent reports alerting as disabled rather than reaching around the umbrella.
-    let _ = system;
-    None
+    #[cfg(feature = "full")]
+    {
+        system
+            .alerts()
+            .map(|manager| manager.open_alerts().iter().map(view).collect())
+    }
+    #[cfg(not(feature = "full"))]
+    {
+        let _ = system;
+        None
+    }
 }
 
 /// Acknowledges the open alerts with `fingerprint`.
 pub(crate) fn acknowledge(system: &AndonSystem, fingerprint: &str, by: &str) -> Ack {
-    let _ = (system, fingerprint, by);
-    Ack::Disabled
+    #[cfg(feature = "full")]
+    {
+        let Some(manager) = system.alerts() else {
+            return Ack::Disabled;
+        };
+        match manager.acknowledge(fingerprint, by, "") {
+            Ok(n) => Ack::Done(n),
+            Err(error) => Ack::Unknown(error.to_string()),
+        }
+    }
+    #[cfg(not(feature = "full"))]
+    {
+        let _ = (system, fingerprint, by);
+        Ack::Disabled
+    }
 }
 
 #[cfg(feature = "full")]
-#[allow(dead_code)] // used once `AndonSystem::alerts()` exists; tested now
 pub(crate) fn view(alert: &andon::alert::OpenAlert) -> AlertView {
     AlertView {
         fingerprint: alert.fingerprint.clone(),

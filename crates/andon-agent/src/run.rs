@@ -49,10 +49,32 @@ pub async fn run(config: AndonConfig, ready: impl FnOnce(std::net::SocketAddr)) 
         address: listen,
         source,
     })?;
-    let system = AndonSystem::new(config).await.map_err(AgentError::System)?;
+    let system = build_system(config, true).await?;
     let agent = Agent::new(system)?;
     ready(address);
     agent.serve(listener, stop_signal()).await
+}
+
+/// Builds the system the agent serves. Its metrics serve no endpoint of their own: the agent
+/// serves them at `/metrics` on its one listener. `global_metrics` installs the process-wide
+/// `metrics` recorder (one agent per process); tests running several agents in one process
+/// pass `false`.
+pub async fn build_system(config: AndonConfig, global_metrics: bool) -> Result<AndonSystem, AgentError> {
+    let builder = AndonSystem::builder();
+    #[cfg(feature = "full")]
+    let builder = if config.metrics.enabled {
+        let mut metrics = andon::metrics::AndonMetrics::builder(config.metrics.clone()).without_endpoint();
+        if !global_metrics {
+            metrics = metrics.with_local_recorder();
+        }
+        let metrics = metrics.build().map_err(|e| AgentError::System(e.into()))?;
+        builder.with_metrics(metrics)
+    } else {
+        builder
+    };
+    #[cfg(not(feature = "full"))]
+    let _ = global_metrics;
+    builder.with_config(config).build().await.map_err(AgentError::System)
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

@@ -368,14 +368,20 @@ async fn get_diagnostics(State(state): Shared) -> Result<Json<Value>, ApiError> 
 }
 
 async fn metrics(State(state): Shared) -> Response {
-    let _ = &state.system;
-    // `AndonSystem::metrics()` is not exposed by the umbrella yet.
-    (
+    #[cfg(feature = "full")]
+    if let Some(metrics) = state.system.metrics() {
+        return (
+            [(header::CONTENT_TYPE, andon::metrics::CONTENT_TYPE)],
+            metrics.render(),
+        )
+            .into_response();
+    }
+    let _ = &state;
+    ApiError::new(
         StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "metrics are not enabled in this agent: set [metrics] enabled = true\n",
+        "metrics are not enabled in this agent: set [metrics] enabled = true",
     )
-        .into_response()
+    .into_response()
 }
 
 async fn healthz() -> Json<Value> {

@@ -178,7 +178,7 @@ fn run_refuses_a_wide_listener_without_a_token_and_stops_cleanly_on_sigterm() {
     let config = dir.path().join("andon.toml");
     std::fs::write(&config, QUIET).unwrap();
     let port = free_port();
-    let mut child = Command::new(ANDON)
+    let child = Command::new(ANDON)
         .args(["run", "--config", config.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

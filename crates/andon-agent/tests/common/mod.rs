@@ -7,20 +7,20 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// The configuration the tests run with: components that would reach the network are off.
-pub const QUIET: &str = "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n";
+pub(crate) const QUIET: &str = "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n";
 
-pub struct TestAgent {
-    pub url: String,
-    pub http: reqwest::Client,
-    pub system: AndonSystem,
+pub(crate) struct TestAgent {
+    pub(crate) url: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) system: AndonSystem,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), andon_agent::AgentError>>>,
 }
 
 impl TestAgent {
-    pub async fn start(config_toml: &str) -> TestAgent {
+    pub(crate) async fn start(config_toml: &str) -> TestAgent {
         let config = AndonConfig::from_toml_str(config_toml).unwrap();
-        let system = AndonSystem::new(config).await.unwrap();
+        let system = andon_agent::build_system(config, false).await.unwrap();
         let agent = Agent::new(system.clone()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -37,21 +37,21 @@ impl TestAgent {
         }
     }
 
-    pub fn at(&self, path: &str) -> String {
+    pub(crate) fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
 
-    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self.http.get(self.at(path)).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
-    pub async fn post(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
+    pub(crate) async fn post(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
         self.post_with(path, body, None).await
     }
 
-    pub async fn post_with(&self, path: &str, body: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    pub(crate) async fn post_with(&self, path: &str, body: &str, token: Option<&str>) -> (u16, serde_json::Value) {
         let mut request = self
             .http
             .post(self.at(path))
@@ -66,7 +66,7 @@ impl TestAgent {
     }
 
     /// Stops the agent as SIGTERM would, and returns what `serve` returned.
-    pub async fn stop(mut self) -> Result<(), andon_agent::AgentError> {
+    pub(crate) async fn stop(mut self) -> Result<(), andon_agent::AgentError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
