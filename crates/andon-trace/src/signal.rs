@@ -35,10 +35,8 @@ pub fn correlation_trace_id(id: &str) -> [u8; 16] {
             .filter(|&(_, c)| c == '-')
             .map(|(i, _)| i)
             .eq([8, 13, 18, 23]);
-        if hyphens_in_place {
-            if let Some(bytes) = parse_hex_trace_id(&compact) {
-                return bytes;
-            }
+        if let Some(bytes) = parse_hex_trace_id(&compact).filter(|_| hyphens_in_place) {
+            return bytes;
         }
     }
     fnv1a_128(id.as_bytes())
@@ -131,10 +129,8 @@ pub(crate) fn signal_attributes(signal: &AndonSignal) -> Vec<KeyValue> {
     if let Some(component) = signal.component() {
         attributes.push(KeyValue::new("andon.component", component.to_owned()));
     }
-    if let Some(id) = signal.trace_id() {
-        if !is_w3c_trace_id(id) {
-            attributes.push(KeyValue::new("andon.correlation_id", id.to_owned()));
-        }
+    if let Some(id) = signal.trace_id().filter(|id| !is_w3c_trace_id(id)) {
+        attributes.push(KeyValue::new("andon.correlation_id", id.to_owned()));
     }
     for (key, value) in signal.attributes() {
         attributes.push(KeyValue::new(key.clone(), json_to_otel(value)));

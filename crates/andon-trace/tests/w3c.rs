@@ -444,13 +444,13 @@ fn fuzz_input(rng: &mut Rng) -> String {
     let mut out = String::new();
     let len = rng.next() % 40;
     for _ in 0..len {
-        if rng.next() % 5 == 0 {
+        if rng.next().is_multiple_of(5) {
             out.push(char::from_u32((rng.next() % 0x3000) as u32).unwrap_or('?'));
         } else {
             out.push_str(rng.pick(PIECES));
         }
     }
-    if rng.next() % 50 == 0 {
+    if rng.next().is_multiple_of(50) {
         out.push_str(&"a=b,".repeat((rng.next() % 5000) as usize));
     }
     out
