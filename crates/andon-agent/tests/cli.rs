@@ -83,9 +83,10 @@ fn signal_line_check_and_resume_through_a_running_agent() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("resumed by carol: disk cleaned"), "{}", text(&out.stdout));
 
-    // Alerting is not wired into this agent: `alerts` says so, `ack` is refused.
+    // No rule has fired: `alerts` lists none, `ack` of an unknown fingerprint is refused.
     let out = andon(&["alerts", "--url", &url], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "no open alerts\n");
     let out = andon(&["ack", "abc123", "--url", &url], &[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("refused the request (404)"), "{}", text(&out.stderr));
