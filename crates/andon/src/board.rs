@@ -120,7 +120,11 @@ mod tests {
         assert_eq!(stations[0].color, Color::Green);
         assert_eq!(stations[0].counts[&Color::Red], 1);
         assert_eq!(stations[1].color, Color::Red);
-        let recent: Vec<_> = board.recent(10).iter().map(|s| s.message().to_owned()).collect();
+        let recent: Vec<_> = board
+            .recent(10)
+            .iter()
+            .map(|s| s.message().to_owned())
+            .collect();
         assert_eq!(recent, ["d", "c", "b"], "newest first, bounded to 3");
     }
 }

@@ -22,7 +22,11 @@ impl fmt::Display for PartFailure {
 }
 
 fn list(failures: &[PartFailure]) -> String {
-    failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// [`AndonSystem::signal_problem`](crate::AndonSystem::signal_problem) could not deliver a
@@ -47,7 +51,9 @@ pub enum SignalError {
 impl From<SignalError> for AndonError {
     fn from(error: SignalError) -> Self {
         match error {
-            SignalError::ShutDown => AndonError::ShutDown { component: "system" },
+            SignalError::ShutDown => AndonError::ShutDown {
+                component: "system",
+            },
             other => AndonError::component("system", other),
         }
     }

@@ -35,9 +35,8 @@ pub fn signal_for_outcome<T, E: Display>(
 ) -> AndonSignal {
     let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let signal = match result {
-        Err(error) => {
-            AndonSignal::red(format!("{component} failed: {error}")).with_attribute("error", error.to_string())
-        }
+        Err(error) => AndonSignal::red(format!("{component} failed: {error}"))
+            .with_attribute("error", error.to_string()),
         Ok(_) if duration > budget => AndonSignal::yellow(format!(
             "{component} took {} ms, over its budget of {} ms",
             millis(duration),
@@ -59,11 +58,21 @@ mod tests {
     #[test]
     fn budget_boundary_is_green() {
         let ok: Result<u8, &str> = Ok(1);
-        let s = signal_for_outcome("step", &ok, Duration::from_millis(500), Duration::from_millis(500));
+        let s = signal_for_outcome(
+            "step",
+            &ok,
+            Duration::from_millis(500),
+            Duration::from_millis(500),
+        );
         assert_eq!(s.color(), Color::Green);
         assert_eq!(s.component(), Some("step"));
         assert_eq!(s.attributes()["duration_ms"], 500);
-        let s = signal_for_outcome("step", &ok, Duration::from_millis(501), Duration::from_millis(500));
+        let s = signal_for_outcome(
+            "step",
+            &ok,
+            Duration::from_millis(501),
+            Duration::from_millis(500),
+        );
         assert_eq!(s.color(), Color::Yellow);
         assert_eq!(s.message(), "step took 501 ms, over its budget of 500 ms");
     }

@@ -2,12 +2,12 @@
 //! shutdown.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use andon_core::{
     AndonConfig, AndonError, AndonSignal, Color, DiagnosticsReport, DiagnosticsSource, Line,
-    LineState, MetricsSink, SignalId, SignalSink, async_trait,
+    LineState, MetricsSink, SignalId, SignalSink,
 };
 use tokio::sync::broadcast;
 
@@ -74,6 +74,7 @@ pub(crate) struct Inner {
     pub(crate) diagnostics: Option<Arc<dyn DiagnosticsSource>>,
     pub(crate) metrics_sink: Option<Arc<dyn MetricsSink>>,
     pub(crate) components: crate::wire::Components,
+    system_sink: Arc<crate::wire::DeferredSink>,
     board: Board,
     events: broadcast::Sender<SystemEvent>,
     last_diagnostics: Mutex<Option<Arc<DiagnosticsReport>>>,
@@ -83,7 +84,15 @@ pub(crate) struct Inner {
 impl std::fmt::Debug for AndonSystem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AndonSystem")
-            .field("sinks", &self.inner.sinks.iter().map(|s| s.name()).collect::<Vec<_>>())
+            .field(
+                "sinks",
+                &self
+                    .inner
+                    .sinks
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>(),
+            )
             .field("diagnostics", &self.inner.diagnostics.is_some())
             .field("line", &self.inner.line)
             .finish_non_exhaustive()
@@ -234,7 +243,11 @@ impl AndonSystem {
 
     /// The diagnostics snapshot taken for the last RED signal.
     pub fn last_diagnostics(&self) -> Option<Arc<DiagnosticsReport>> {
-        self.inner.last_diagnostics.lock().ok().and_then(|d| d.clone())
+        self.inner
+            .last_diagnostics
+            .lock()
+            .ok()
+            .and_then(|d| d.clone())
     }
 
     /// Takes a diagnostics snapshot now, if an observer is enabled.
@@ -249,9 +262,7 @@ impl AndonSystem {
     /// own (metric thresholds, observer health, failing alert channels). It holds the system
     /// weakly, so it does not keep a shut-down system alive.
     pub fn as_sink(&self) -> Arc<dyn SignalSink> {
-        Arc::new(SystemSink {
-            inner: Arc::downgrade(&self.inner),
-        })
+        self.inner.system_sink.clone()
     }
 
     /// Flushes and stops every component, in the order logs, spans, metrics, alerts, each within
@@ -325,6 +336,41 @@ impl AndonSystem {
         });
     }
 
+    /// The logger, when the `log` feature is on.
+    #[cfg(feature = "log")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+    pub fn logger(&self) -> Option<&andon_log::AndonLogger> {
+        self.inner.components.logger.as_deref()
+    }
+
+    /// The metrics, when the `metrics` feature is on and `[metrics] enabled`.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics(&self) -> Option<&andon_metrics::AndonMetrics> {
+        self.inner.components.metrics.as_deref()
+    }
+
+    /// The tracer, when the `trace` feature is on and `[tracer] enabled`.
+    #[cfg(feature = "trace")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "trace")))]
+    pub fn tracer(&self) -> Option<&andon_trace::AndonTracer> {
+        self.inner.components.tracer.as_deref()
+    }
+
+    /// The observer, when the `observe` feature is on and `[observer] enabled`.
+    #[cfg(feature = "observe")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "observe")))]
+    pub fn observer(&self) -> Option<&andon_observe::AndonObserver> {
+        self.inner.components.observer.as_deref()
+    }
+
+    /// The alert manager, when the `alert` feature is on and `[alerts] enabled`.
+    #[cfg(feature = "alert")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alert")))]
+    pub fn alerts(&self) -> Option<&andon_alert::AlertManager> {
+        self.inner.components.alerts.as_deref()
+    }
+
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
         AndonSystem { inner }
     }
@@ -334,33 +380,9 @@ impl AndonSystem {
     }
 }
 
-/// Pulls a system's cord on behalf of a component.
-#[derive(Debug)]
-struct SystemSink {
-    inner: Weak<Inner>,
-}
-
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AndonSystem")
-    }
-}
-
-#[async_trait]
-impl SignalSink for SystemSink {
-    fn name(&self) -> &'static str {
-        "system"
-    }
-
-    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
-        let Some(inner) = self.inner.upgrade() else {
-            return Err(AndonError::ShutDown { component: "system" });
-        };
-        AndonSystem::from_inner(inner)
-            .signal_problem(signal.clone())
-            .await
-            .map(|_| ())
-            .map_err(AndonError::from)
     }
 }
 
@@ -412,6 +434,51 @@ impl AndonSystemBuilder {
         self
     }
 
+    /// Uses this logger instead of building one from `[logger]`.
+    #[cfg(feature = "log")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+    #[must_use]
+    pub fn with_logger(mut self, logger: andon_log::AndonLogger) -> Self {
+        self.parts.logger = Some(logger);
+        self
+    }
+
+    /// Uses these metrics instead of building them from `[metrics]`.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: andon_metrics::AndonMetrics) -> Self {
+        self.parts.metrics = Some(metrics);
+        self
+    }
+
+    /// Uses this tracer instead of building one from `[tracer]`.
+    #[cfg(feature = "trace")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "trace")))]
+    #[must_use]
+    pub fn with_tracer(mut self, tracer: andon_trace::AndonTracer) -> Self {
+        self.parts.tracer = Some(tracer);
+        self
+    }
+
+    /// Uses this observer instead of building one from `[observer]`.
+    #[cfg(feature = "observe")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "observe")))]
+    #[must_use]
+    pub fn with_observer(mut self, observer: andon_observe::AndonObserver) -> Self {
+        self.parts.observer = Some(observer);
+        self
+    }
+
+    /// Uses this alert manager instead of building one from `[alerts]`.
+    #[cfg(feature = "alert")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alert")))]
+    #[must_use]
+    pub fn with_alerts(mut self, alerts: andon_alert::AlertManager) -> Self {
+        self.parts.alerts = Some(alerts);
+        self
+    }
+
     /// Builds and wires every component.
     pub async fn build(self) -> Result<AndonSystem, AndonError> {
         self.config.validate()?;
@@ -432,14 +499,16 @@ impl AndonSystemBuilder {
             diagnostics: wired.diagnostics,
             metrics_sink: wired.metrics_sink,
             components: wired.components,
+            system_sink: wired.system_sink.clone(),
             board: Board::new(1000, 1000),
             events,
             last_diagnostics: Mutex::new(None),
             shut_down: AtomicBool::new(false),
             config,
         });
+        wired.system_sink.bind(&inner);
         let system = AndonSystem::from_inner(inner);
-        crate::wire::start(&system).await?;
+        crate::wire::start(&system, system.as_sink());
         if let Some(metrics) = &system.inner.metrics_sink {
             metrics.describe(
                 "andon_line_stopped",

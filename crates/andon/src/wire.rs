@@ -1,47 +1,253 @@
 //! The wiring: which component is built from which config section, and which core trait of one
 //! feeds which other. The only place that knows the concrete component types.
+//!
+//! | from | through | to |
+//! |---|---|---|
+//! | tracer | `TraceContext` | logger (records carry the active span's ids) |
+//! | metrics | `MetricsSource` | alert rules (gauge and counter conditions) |
+//! | metrics | `MetricsSink` | observer gauges, alert delivery counters, `andon_line_stopped` |
+//! | observer | `DiagnosticsSource` | alert manager (snapshot on CRITICAL), the system (snapshot on RED) |
+//! | the system | `SignalSink` | metric thresholds, observer health changes, failing alert channels |
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
-use andon_core::{AndonConfig, AndonError, DiagnosticsSource, MetricsSink, SignalSink};
+use andon_core::{
+    AndonConfig, AndonError, AndonSignal, DiagnosticsSource, MetricsSink, SignalSink, async_trait,
+};
 
-use crate::system::AndonSystem;
+use crate::system::{AndonSystem, Inner};
 
 /// The typed components of a running system, for `AndonSystem`'s accessors.
 #[derive(Debug, Default)]
-pub(crate) struct Components {}
+pub(crate) struct Components {
+    #[cfg(feature = "log")]
+    pub(crate) logger: Option<Arc<andon_log::AndonLogger>>,
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<Arc<andon_metrics::AndonMetrics>>,
+    #[cfg(feature = "trace")]
+    pub(crate) tracer: Option<Arc<andon_trace::AndonTracer>>,
+    #[cfg(feature = "observe")]
+    pub(crate) observer: Option<Arc<andon_observe::AndonObserver>>,
+    #[cfg(feature = "observe")]
+    observer_task: std::sync::Mutex<Option<andon_observe::ObserverHandle>>,
+    #[cfg(feature = "alert")]
+    pub(crate) alerts: Option<Arc<andon_alert::AlertManager>>,
+    #[cfg(feature = "alert")]
+    evaluation_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
 
 impl Components {
     /// Stops background tasks (scheduled checks, rule evaluation) before the flush.
-    pub(crate) async fn stop_background(&self) {}
+    pub(crate) async fn stop_background(&self) {
+        #[cfg(feature = "observe")]
+        {
+            let handle = self.observer_task.lock().ok().and_then(|mut h| h.take());
+            if let Some(handle) = handle {
+                handle.stop().await;
+            }
+        }
+        #[cfg(feature = "alert")]
+        {
+            let handle = self.evaluation_task.lock().ok().and_then(|mut h| h.take());
+            if let Some(handle) = handle {
+                handle.abort();
+            }
+        }
+    }
 }
 
 /// Components given to the builder instead of being built from the config.
 #[derive(Default)]
-pub(crate) struct Parts {}
+pub(crate) struct Parts {
+    #[cfg(feature = "log")]
+    pub(crate) logger: Option<andon_log::AndonLogger>,
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<andon_metrics::AndonMetrics>,
+    #[cfg(feature = "trace")]
+    pub(crate) tracer: Option<andon_trace::AndonTracer>,
+    #[cfg(feature = "observe")]
+    pub(crate) observer: Option<andon_observe::AndonObserver>,
+    #[cfg(feature = "alert")]
+    pub(crate) alerts: Option<andon_alert::AlertManager>,
+}
 
 pub(crate) struct Wired {
     pub(crate) sinks: Vec<Arc<dyn SignalSink>>,
     pub(crate) diagnostics: Option<Arc<dyn DiagnosticsSource>>,
     pub(crate) metrics_sink: Option<Arc<dyn MetricsSink>>,
     pub(crate) components: Components,
+    pub(crate) system_sink: Arc<DeferredSink>,
+}
+
+/// A sink that forwards to the system once it exists: components that raise signals of their
+/// own are built before the system they report to.
+#[derive(Debug, Default)]
+pub(crate) struct DeferredSink {
+    system: OnceLock<Weak<Inner>>,
+}
+
+impl DeferredSink {
+    pub(crate) fn bind(&self, inner: &Arc<Inner>) {
+        let _ = self.system.set(Arc::downgrade(inner));
+    }
+}
+
+#[async_trait]
+impl SignalSink for DeferredSink {
+    fn name(&self) -> &'static str {
+        "system"
+    }
+
+    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
+        let Some(inner) = self.system.get().and_then(Weak::upgrade) else {
+            return Err(AndonError::ShutDown {
+                component: "system",
+            });
+        };
+        AndonSystem::from_inner(inner)
+            .signal_problem(signal.clone())
+            .await
+            .map(|_| ())
+            .map_err(AndonError::from)
+    }
 }
 
 /// Builds the enabled components, in fan-out order: log, metrics, trace, alert.
+#[allow(unused_mut, unused_variables, unused_assignments)] // which bindings are used depends on the features
 pub(crate) async fn build(
-    _config: &AndonConfig,
-    _parts: Parts,
+    config: &AndonConfig,
+    parts: Parts,
     diagnostics: Option<Arc<dyn DiagnosticsSource>>,
 ) -> Result<Wired, AndonError> {
+    let system_sink = Arc::new(DeferredSink::default());
+    let mut sinks: Vec<Arc<dyn SignalSink>> = Vec::new();
+    let mut components = Components::default();
+    let mut metrics_sink: Option<Arc<dyn MetricsSink>> = None;
+    let mut metrics_source: Arc<dyn andon_core::MetricsSource> = Arc::new(andon_core::Noop);
+    let mut diagnostics = diagnostics;
+
+    #[cfg(feature = "trace")]
+    let tracer: Option<Arc<andon_trace::AndonTracer>> = match parts.tracer {
+        Some(tracer) => Some(Arc::new(tracer)),
+        None if config.tracer.enabled => Some(Arc::new(andon_trace::AndonTracer::new(
+            config.tracer.clone(),
+        )?)),
+        None => None,
+    };
+
+    #[cfg(feature = "log")]
+    {
+        let logger = match parts.logger {
+            Some(logger) => logger,
+            None => andon_log::AndonLogger::new(config.logger.clone())?,
+        };
+        #[cfg(feature = "trace")]
+        if let Some(tracer) = &tracer {
+            let context: Arc<dyn andon_core::TraceContext> = tracer.clone();
+            // A logger given to the builder may carry its own context already: keep it.
+            let _ = logger.set_trace_context(context);
+        }
+        let logger = Arc::new(logger);
+        sinks.push(logger.clone());
+        components.logger = Some(logger);
+    }
+
+    #[cfg(feature = "metrics")]
+    {
+        let metrics = match parts.metrics {
+            Some(metrics) => Some(metrics),
+            None if config.metrics.enabled => {
+                Some(andon_metrics::AndonMetrics::new(config.metrics.clone())?)
+            }
+            None => None,
+        };
+        if let Some(metrics) = metrics {
+            metrics.set_signal_sink(Some(system_sink.clone()));
+            let metrics = Arc::new(metrics);
+            sinks.push(metrics.clone());
+            metrics_sink = Some(metrics.clone());
+            metrics_source = metrics.clone();
+            components.metrics = Some(metrics);
+        }
+    }
+
+    #[cfg(feature = "trace")]
+    if let Some(tracer) = tracer {
+        sinks.push(tracer.clone());
+        components.tracer = Some(tracer);
+    }
+
+    #[cfg(feature = "observe")]
+    {
+        let observer = match parts.observer {
+            Some(observer) => Some(observer),
+            None if config.observer.enabled => {
+                Some(andon_observe::AndonObserver::new(config.observer.clone())?)
+            }
+            None => None,
+        };
+        if let Some(mut observer) = observer {
+            if let Some(metrics) = &metrics_sink {
+                observer = observer.with_metrics_sink(metrics.clone());
+            }
+            let observer = Arc::new(observer);
+            if diagnostics.is_none() {
+                diagnostics = Some(observer.clone());
+            }
+            components.observer = Some(observer);
+        }
+    }
+
+    #[cfg(feature = "alert")]
+    {
+        let alerts = match parts.alerts {
+            Some(alerts) => Some(alerts),
+            None if config.alerts.enabled => Some(andon_alert::AlertManager::new(
+                config.alerts.clone(),
+                metrics_source.clone(),
+            )?),
+            None => None,
+        };
+        if let Some(mut alerts) = alerts {
+            alerts = alerts.with_signal_sink(system_sink.clone());
+            if let Some(source) = &diagnostics {
+                alerts = alerts.with_diagnostics(source.clone());
+            }
+            if let Some(metrics) = &metrics_sink {
+                alerts = alerts.with_metrics_sink(metrics.clone());
+            }
+            let alerts = Arc::new(alerts);
+            sinks.push(alerts.clone());
+            components.alerts = Some(alerts);
+        }
+    }
+
     Ok(Wired {
-        sinks: Vec::new(),
+        sinks,
         diagnostics,
-        metrics_sink: None,
-        components: Components::default(),
+        metrics_sink,
+        components,
+        system_sink,
     })
 }
 
-/// Starts background tasks that need the system itself (as the sink of their signals).
-pub(crate) async fn start(_system: &AndonSystem) -> Result<(), AndonError> {
-    Ok(())
+/// Starts background tasks once the system exists: scheduled observer checks and periodic
+/// rule evaluation, both reporting to the system.
+#[allow(unused_variables)] // which bindings are used depends on the features
+pub(crate) fn start(system: &AndonSystem, sink: Arc<dyn SignalSink>) {
+    let components = system.components();
+    #[cfg(feature = "observe")]
+    if let Some(observer) = &components.observer {
+        let handle = observer.start(sink.clone());
+        if let Ok(mut slot) = components.observer_task.lock() {
+            *slot = Some(handle);
+        }
+    }
+    #[cfg(feature = "alert")]
+    if let Some(alerts) = &components.alerts {
+        let handle = alerts.spawn_evaluation();
+        if let Ok(mut slot) = components.evaluation_task.lock() {
+            *slot = Some(handle);
+        }
+    }
 }

@@ -1,0 +1,200 @@
+//! End to end through a whole system with real sinks: a file log, the metrics endpoint scraped
+//! over HTTP, a file alert channel, the observer, and the line.
+
+use std::path::Path;
+use std::time::Duration;
+
+use andon::{AndonConfig, AndonSignal, AndonSystem, Color, SignalError};
+
+fn config(dir: &Path, port: u16) -> AndonConfig {
+    let text = format!(
+        r#"
+[logger]
+sampling_enabled = false
+sinks = [{{ type = "File", path = "{log}" }}]
+
+[metrics]
+port = {port}
+
+[tracer]
+enabled = false
+
+[observer]
+check_interval_secs = 3600
+
+[alerts.channels.file]
+type = "file"
+path = "{alerts}"
+
+[[alerts.rules]]
+name = "every-red"
+condition = {{ type = "signal", color = "red" }}
+severity = "critical"
+channels = ["file"]
+"#,
+        log = dir.join("andon.log").display(),
+        alerts = dir.join("alerts.jsonl").display(),
+    );
+    AndonConfig::from_toml_str(&text).unwrap()
+}
+
+fn read_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON record: {l}: {e}"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = andon_tests::free_port();
+    let system = AndonSystem::new(config(dir.path(), port)).await.unwrap();
+    let line = system.line().clone();
+
+    system
+        .signal_problem(
+            AndonSignal::yellow("Queue approaching threshold").with_component("queue-handler"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        line.checkpoint().is_ok(),
+        "YELLOW does not stop the line by default"
+    );
+
+    let outcome = system
+        .signal_problem(
+            AndonSignal::red("Queue overflow - stop processing")
+                .with_component("queue-handler")
+                .with_trace_id("trace-123"),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.stopped_line);
+    assert_eq!(outcome.delivered_to, ["log", "metrics", "alert"]);
+    let stopped = line.checkpoint().unwrap_err();
+    assert_eq!(stopped.signal.message(), "Queue overflow - stop processing");
+
+    // The metrics endpoint shows the counter and the stopped line.
+    let (status, body) =
+        andon_tests::http_get(&format!("http://127.0.0.1:{port}/metrics")).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.lines().any(|l| l.starts_with("andon_signals_total{")
+            && l.contains("color=\"red\"")
+            && l.ends_with(" 1")),
+        "{body}"
+    );
+    assert!(body.lines().any(|l| l == "andon_line_stopped 1"), "{body}");
+
+    // The diagnostics snapshot for the RED arrives off the caller's path.
+    let report = andon_tests::wait_for(Duration::from_secs(10), || system.last_diagnostics())
+        .expect("a snapshot for RED");
+    assert!(!report.summary.is_empty());
+
+    // The alert reaches the file channel with a diagnostics summary.
+    let alerts_file = dir.path().join("alerts.jsonl");
+    let alert = andon_tests::wait_for(Duration::from_secs(10), || {
+        read_lines(&alerts_file).into_iter().next()
+    })
+    .expect("an alert in the file channel");
+    let text = alert.to_string();
+    assert!(text.contains("every-red"), "{text}");
+    assert!(
+        text.to_lowercase().contains("memory"),
+        "the alert carries a diagnostics summary: {text}"
+    );
+
+    // Resuming is explicit, and visible.
+    assert!(
+        system
+            .resume_line("alice", Some("queue drained"))
+            .await
+            .unwrap()
+    );
+    assert!(line.checkpoint().is_ok());
+
+    system.shutdown().await.unwrap();
+    assert!(matches!(
+        system.signal_problem(AndonSignal::green("late")).await,
+        Err(SignalError::ShutDown)
+    ));
+
+    // Nothing accepted was lost: every signal is one record in the log file.
+    let records = read_lines(&dir.path().join("andon.log"));
+    let critical: Vec<_> = records
+        .iter()
+        .filter(|r| r["level"] == "CRITICAL")
+        .collect();
+    assert_eq!(critical.len(), 1, "{records:#?}");
+    let critical = critical[0].to_string();
+    assert!(
+        critical.contains("Queue overflow - stop processing"),
+        "{critical}"
+    );
+    assert!(critical.contains("trace-123"), "{critical}");
+    assert!(records.iter().any(|r| r["level"] == "WARNING"));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.to_string().contains("line resumed by alice")),
+        "{records:#?}"
+    );
+}
+
+#[tokio::test]
+async fn line_rules_choose_which_signals_stop_it() {
+    let text = r#"
+[line]
+stop_on = ["red", "yellow"]
+components = ["db"]
+auto_resume_on_green = true
+
+[metrics]
+enabled = false
+[tracer]
+enabled = false
+[observer]
+enabled = false
+[alerts]
+enabled = false
+[logger]
+sinks = [{ type = "Stderr", level = "CRITICAL" }]
+"#;
+    let system = AndonSystem::new(AndonConfig::from_toml_str(text).unwrap())
+        .await
+        .unwrap();
+    let outcome = system
+        .signal_problem(AndonSignal::red("web down").with_component("web"))
+        .await
+        .unwrap();
+    assert!(!outcome.stopped_line, "web may not stop the line");
+    let outcome = system
+        .signal_problem(AndonSignal::yellow("slow").with_component("db"))
+        .await
+        .unwrap();
+    assert!(outcome.stopped_line);
+    let outcome = system
+        .signal_problem(AndonSignal::green("ok").with_component("web"))
+        .await
+        .unwrap();
+    assert!(
+        !outcome.resumed_line,
+        "only the stopping component's GREEN resumes"
+    );
+    let outcome = system
+        .signal_problem(AndonSignal::green("ok").with_component("db"))
+        .await
+        .unwrap();
+    assert!(outcome.resumed_line);
+    assert!(system.line().is_running());
+    let board = system.board();
+    let db = board.stations.iter().find(|s| s.component == "db").unwrap();
+    assert_eq!(db.color, Color::Green);
+    assert_eq!(system.recent_signals(10).len(), 4);
+    system.shutdown().await.unwrap();
+}
