@@ -477,13 +477,15 @@ struct Inner {
     counters: Counters,
     next_silence: AtomicU64,
     shut_down: AtomicBool,
+    /// Notifications waiting for a diagnostics snapshot before they are queued.
+    in_snapshot: AtomicU64,
 }
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AlertManager")
             .field("channels", &self.read_channels().keys().collect::<Vec<_>>())
-            .field("rules", &self.lock_state().rules.len())
+            .field("rules", &self.state.try_lock().map(|s| s.rules.len()).ok())
             .field("outbox", &self.outbox.as_ref().map(|o| o.path().to_owned()))
             .finish_non_exhaustive()
     }
@@ -542,6 +544,7 @@ impl AlertManager {
                 counters: Counters::default(),
                 next_silence: AtomicU64::new(1),
                 shut_down: AtomicBool::new(false),
+                in_snapshot: AtomicU64::new(0),
                 config,
             }),
         };
@@ -681,6 +684,9 @@ impl AlertManager {
     pub async fn check_and_fire_alerts(&self) -> Result<(), AlertError> {
         if self.inner.shut_down.load(Ordering::Relaxed) {
             return Err(AlertError::ShutDown);
+        }
+        if !self.inner.config.enabled {
+            return Ok(());
         }
         self.inner
             .counters
@@ -893,7 +899,8 @@ impl AlertManager {
                 .read_channels()
                 .values()
                 .map(ChannelHandle::pending)
-                .sum();
+                .sum::<u64>()
+                + self.inner.in_snapshot.load(Ordering::Relaxed);
             if pending == 0 {
                 return true;
             }
@@ -1334,6 +1341,9 @@ impl SignalSink for AlertManager {
         if inner.shut_down.load(Ordering::Relaxed) {
             return Err(AlertError::ShutDown.into());
         }
+        if !inner.config.enabled {
+            return Ok(());
+        }
         inner.counters.signals.fetch_add(1, Ordering::Relaxed);
         let now = inner.now();
         let mut outgoing = Vec::new();
@@ -1404,7 +1414,11 @@ impl SignalSink for AlertManager {
         if needs_snapshot {
             // The snapshot may take a while: never on the caller's path.
             let manager = self.clone();
-            tokio::spawn(async move { manager.inner.send(outgoing).await });
+            inner.in_snapshot.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                manager.inner.send(outgoing).await;
+                manager.inner.in_snapshot.fetch_sub(1, Ordering::Relaxed);
+            });
         } else {
             inner.dispatch(outgoing);
         }

@@ -165,3 +165,65 @@ impl Outbox {
         &self.path
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notification::AlertStatus;
+    use andon_core::AlertSeverity;
+    use std::time::SystemTime;
+
+    fn notification(key: &str) -> Notification {
+        Notification {
+            key: key.to_owned(),
+            status: AlertStatus::Firing,
+            severity: AlertSeverity::Warning,
+            title: "t".to_owned(),
+            alerts: Vec::new(),
+            escalation_level: 0,
+            digest: false,
+            diagnostics: None,
+            created_at: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn unfinished_records_survive_a_reopen_and_a_torn_last_line_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/alerts.outbox");
+        let (outbox, unfinished) = Outbox::open(&path).unwrap();
+        assert!(unfinished.is_empty());
+        outbox.pending("a@x", "x", &notification("a"));
+        outbox.pending("b@x", "x", &notification("b"));
+        outbox.pending("c@y", "y", &notification("c"));
+        outbox.done("b@x", true);
+        drop(outbox);
+        // A crash in the middle of a write.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"op\":\"pending\",\"key\":\"d@x\",\"chan");
+        std::fs::write(&path, text).unwrap();
+
+        let (outbox, unfinished) = Outbox::open(&path).unwrap();
+        let keys: Vec<&str> = unfinished.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys, ["a@x", "c@y"], "in the order they were written");
+        assert_eq!(unfinished[1].channel, "y");
+        assert_eq!(outbox.errors(), 0);
+        // Compacted: only the unfinished remain.
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+        outbox.done("a@x", false);
+        outbox.done("c@y", true);
+        drop(outbox);
+        let (_, unfinished) = Outbox::open(&path).unwrap();
+        assert!(unfinished.is_empty(), "given up on counts as finished");
+    }
+
+    #[test]
+    fn an_unwritable_outbox_is_an_error_that_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").unwrap();
+        let err = Outbox::open(&blocker.join("alerts.outbox")).unwrap_err();
+        assert!(err.to_string().contains("alerts.outbox"), "{err}");
+        assert!(err.to_string().contains("writable"), "{err}");
+    }
+}

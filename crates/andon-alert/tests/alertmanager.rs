@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule, QUEUE_DEPTH_METRIC};
-use andon_core::config::{AlertsConfig, ChannelConfig};
 use andon_core::AlertSeverity;
+use andon_core::config::{AlertsConfig, ChannelConfig};
 use andon_tests::{Peer, Ready, find_peer, free_port, http_get};
 use common::FakeMetrics;
 use serde_json::Value;
@@ -37,7 +37,10 @@ async fn alertmanager_lists_the_firing_alert_and_drops_it_when_resolved() {
     let base = format!("http://127.0.0.1:{port}");
     let _peer = Peer::builder(binary)
         .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!("--storage.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--cluster.listen-address=")
         .ready(Ready::Http(format!("{base}/-/ready")))
@@ -70,7 +73,12 @@ async fn alertmanager_lists_the_firing_alert_and_drops_it_when_resolved() {
         .unwrap();
     alerts.check_and_fire_alerts().await.unwrap();
     assert!(alerts.flush_within(Duration::from_secs(30)).await);
-    assert_eq!(alerts.channel_reports()[0].sent, 1, "{:?}", alerts.channel_reports());
+    assert_eq!(
+        alerts.channel_reports()[0].sent,
+        1,
+        "{:?}",
+        alerts.channel_reports()
+    );
 
     let found = andon_tests::wait_for(Duration::from_secs(20), || {
         listed(&base)
@@ -97,5 +105,9 @@ async fn alertmanager_lists_the_firing_alert_and_drops_it_when_resolved() {
             .any(|a| a["labels"]["alertname"] == "high-queue"))
         .then_some(())
     });
-    assert!(gone.is_some(), "the resolved alert ended: {:?}", listed(&base));
+    assert!(
+        gone.is_some(),
+        "the resolved alert ended: {:?}",
+        listed(&base)
+    );
 }

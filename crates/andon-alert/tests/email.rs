@@ -19,7 +19,16 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let peer = Peer::builder(python)
-        .args(["-m", "aiosmtpd", "-n", "-l", &addr, "-c", "aiosmtpd.handlers.Debugging", "stdout"])
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &addr,
+            "-c",
+            "aiosmtpd.handlers.Debugging",
+            "stdout",
+        ])
         .env("PYTHONUNBUFFERED", "1")
         .ready(Ready::Tcp(addr.parse().unwrap()))
         .start()
@@ -87,8 +96,17 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
         output.contains("Subject: [FIRING:critical] stop-the-line: [RED] queue: queue overflow"),
         "{output}"
     );
-    assert!(output.contains("- FIRING stop-the-line: [RED] queue: queue overflow [component queue]"), "{output}");
+    assert!(
+        output.contains("- FIRING stop-the-line: [RED] queue: queue overflow [component queue]"),
+        "{output}"
+    );
     assert!(output.contains("Fingerprint: "), "{output}");
-    assert!(output.contains("From: andon <andon@example.com>"), "{output}");
-    assert!(!output.contains("security@example.com"), "nothing went out in clear");
+    assert!(
+        output.contains("From: andon <andon@example.com>"),
+        "{output}"
+    );
+    assert!(
+        !output.contains("security@example.com"),
+        "nothing went out in clear"
+    );
 }

@@ -56,7 +56,9 @@ fn check_slack(body: &Value) {
                 assert!(block["text"]["text"].as_str().unwrap().chars().count() <= 150);
             }
             "section" => {
-                assert!(["mrkdwn", "plain_text"].contains(&block["text"]["type"].as_str().unwrap()));
+                assert!(
+                    ["mrkdwn", "plain_text"].contains(&block["text"]["type"].as_str().unwrap())
+                );
                 let t = block["text"]["text"].as_str().unwrap();
                 assert!(!t.is_empty() && t.chars().count() <= 3000);
             }
@@ -133,7 +135,9 @@ async fn slack_and_pagerduty_bodies_follow_their_documented_rules() {
         .await
         .unwrap();
     wait_until("the trigger arrives", || rx.delivered("/pd").len() == 1).await;
-    alerts.acknowledge("stop-the-line", "alice", "on it").unwrap();
+    alerts
+        .acknowledge("stop-the-line", "alice", "on it")
+        .unwrap();
     wait_until("the acknowledge arrives", || rx.delivered("/pd").len() == 2).await;
     tokio::time::sleep(Duration::from_millis(5)).await; // the 1 ms window passes
     alerts.check_and_fire_alerts().await.unwrap();
@@ -142,22 +146,42 @@ async fn slack_and_pagerduty_bodies_follow_their_documented_rules() {
 
     let pd = rx.delivered("/pd");
     pd.iter().for_each(check_pagerduty);
-    let actions: Vec<&str> = pd.iter().map(|e| e["event_action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = pd
+        .iter()
+        .map(|e| e["event_action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["trigger", "acknowledge", "resolve"]);
-    assert!(pd.iter().all(|e| e["dedup_key"] == pd[0]["dedup_key"]), "one incident");
+    assert!(
+        pd.iter().all(|e| e["dedup_key"] == pd[0]["dedup_key"]),
+        "one incident"
+    );
     let payload = &pd[0]["payload"];
     assert_eq!(payload["severity"], "critical");
     assert_eq!(payload["source"], "checkout-1");
     assert_eq!(payload["component"], "queue");
-    assert_eq!(payload["summary"], "stop-the-line: [RED] queue: queue overflow");
-    assert_eq!(payload["custom_details"]["diagnostics"], "memory 42.0%, cpu 12.5%");
+    assert_eq!(
+        payload["summary"],
+        "stop-the-line: [RED] queue: queue overflow"
+    );
+    assert_eq!(
+        payload["custom_details"]["diagnostics"],
+        "memory 42.0%, cpu 12.5%"
+    );
 
     let slack = rx.delivered("/slack");
     slack.iter().for_each(check_slack);
     assert_eq!(slack[0]["channel"], "#ops");
     let first = slack[0].to_string();
-    assert!(first.contains("FIRING") && first.contains("memory 42.0%"), "{first}");
-    assert!(slack[1]["text"].as_str().unwrap().contains("acknowledged by alice: on it"));
+    assert!(
+        first.contains("FIRING") && first.contains("memory 42.0%"),
+        "{first}"
+    );
+    assert!(
+        slack[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("acknowledged by alice: on it")
+    );
     assert!(slack[2]["text"].as_str().unwrap().contains("RESOLVED"));
 }
 
@@ -187,7 +211,10 @@ async fn a_channel_answering_500_three_times_is_retried_and_delivers_once() {
     let body = &rx.delivered("/hook")[0];
     assert_eq!(body["version"], "1");
     assert_eq!(body["status"], "firing");
-    assert!(requests.iter().all(|r| r.body["key"] == body["key"]), "the same key each time");
+    assert!(
+        requests.iter().all(|r| r.body["key"] == body["key"]),
+        "the same key each time"
+    );
     let report = &alerts.channel_reports()[0];
     assert_eq!((report.sent, report.retries, report.failed), (1, 3, 0));
 }
@@ -243,7 +270,10 @@ async fn a_429_is_retried_after_retry_after_and_a_400_is_not_retried() {
     let report = &alerts.channel_reports()[0];
     assert_eq!((report.sent, report.failed, report.retries), (1, 1, 1));
     let error = report.last_error.as_deref().unwrap();
-    assert!(error.contains("400") && error.contains("invalid event: summary missing"), "{error}");
+    assert!(
+        error.contains("400") && error.contains("invalid event: summary missing"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,17 +303,17 @@ async fn a_dead_channel_does_not_delay_the_others() {
     .await;
     let reports = alerts.channel_reports();
     let hung = reports.iter().find(|r| r.name == "hung").unwrap();
-    assert_eq!((hung.sent, hung.pending), (0, 3), "still stuck on its first");
+    assert_eq!(
+        (hung.sent, hung.pending),
+        (0, 3),
+        "still stuck on its first"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_its_budget_a_channel_sends_a_digest_instead_of_dropping() {
     let rx = Receiver::start().await;
-    let alerts = AlertManager::new(
-        config(|_| {}),
-        Arc::new(FakeMetrics::default()),
-    )
-    .unwrap();
+    let alerts = AlertManager::new(config(|_| {}), Arc::new(FakeMetrics::default())).unwrap();
     // Slack's default budget: 60 a minute, bursts of 3.
     alerts
         .add_rule(AlertRule {
@@ -306,10 +336,23 @@ async fn over_its_budget_a_channel_sends_a_digest_instead_of_dropping() {
     assert!(slack.len() < 10, "{} posts", slack.len());
     let mentioned: usize = slack
         .iter()
-        .map(|b| (0..10).filter(|i| b["text"].as_str().unwrap().contains(&format!("component c{i}]"))).count())
+        .map(|b| {
+            (0..10)
+                .filter(|i| {
+                    b["text"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("component c{i}]"))
+                })
+                .count()
+        })
         .sum();
     assert_eq!(mentioned, 10, "every alert is in a post or a digest");
-    assert!(slack.iter().any(|b| b["text"].as_str().unwrap().contains("[DIGEST:warning]")));
+    assert!(
+        slack
+            .iter()
+            .any(|b| b["text"].as_str().unwrap().contains("[DIGEST:warning]"))
+    );
     assert!(alerts.channel_reports()[0].digests >= 1);
 }
 
@@ -367,8 +410,15 @@ fn after_a_kill_the_outbox_delivers_every_pending_notification_exactly_once() {
         .collect();
     assert_eq!(delivered.len(), 3, "exactly once each: {delivered:?}");
     let keys: std::collections::BTreeSet<&String> = delivered.iter().collect();
-    assert_eq!(keys.len(), 3, "three different notifications: {delivered:?}");
-    assert!(keys.contains(&attempted), "the one in flight at the kill has its original key");
+    assert_eq!(
+        keys.len(),
+        3,
+        "three different notifications: {delivered:?}"
+    );
+    assert!(
+        keys.contains(&attempted),
+        "the one in flight at the kill has its original key"
+    );
 
     // Run 3: nothing is left to replay.
     main.block_on(async {

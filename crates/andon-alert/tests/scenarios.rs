@@ -106,11 +106,20 @@ async fn pending_fires_after_for_then_hysteresis_keep_firing_for_and_resolved() 
         .unwrap();
 
     s.manager.check_and_fire_alerts().await.unwrap();
-    assert_eq!(state_of(&s.manager, "high-queue"), Some(AlertState::Pending));
+    assert_eq!(
+        state_of(&s.manager, "high-queue"),
+        Some(AlertState::Pending)
+    );
     s.advance(59);
     s.manager.check_and_fire_alerts().await.unwrap();
-    assert_eq!(state_of(&s.manager, "high-queue"), Some(AlertState::Pending));
-    assert!(s.lines("log").await.is_empty(), "nothing is sent while pending");
+    assert_eq!(
+        state_of(&s.manager, "high-queue"),
+        Some(AlertState::Pending)
+    );
+    assert!(
+        s.lines("log").await.is_empty(),
+        "nothing is sent while pending"
+    );
 
     s.advance(1);
     s.manager.check_and_fire_alerts().await.unwrap();
@@ -143,7 +152,10 @@ async fn pending_fires_after_for_then_hysteresis_keep_firing_for_and_resolved() 
     let sent = s.lines("log").await;
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[1]["status"], "resolved");
-    assert_eq!(sent[1]["alerts"][0]["fingerprint"], sent[0]["alerts"][0]["fingerprint"]);
+    assert_eq!(
+        sent[1]["alerts"][0]["fingerprint"],
+        sent[0]["alerts"][0]["fingerprint"]
+    );
     assert!(sent[1]["alerts"][0]["ends_at"].is_string());
     assert_ne!(sent[0]["key"], sent[1]["key"]);
 }
@@ -152,7 +164,9 @@ async fn pending_fires_after_for_then_hysteresis_keep_firing_for_and_resolved() 
 async fn a_firing_alert_is_notified_again_only_after_the_repeat_interval() {
     let s = setup(&["log"], |c| c.repeat_interval = Duration::from_secs(600));
     s.metrics.set(QUEUE_DEPTH_METRIC, 150.0);
-    s.manager.add_rule(queue_rule("high-queue", 100.0, None)).unwrap();
+    s.manager
+        .add_rule(queue_rule("high-queue", 100.0, None))
+        .unwrap();
     s.manager.check_and_fire_alerts().await.unwrap();
     for _ in 0..9 {
         s.advance(60);
@@ -169,7 +183,9 @@ async fn a_firing_alert_is_notified_again_only_after_the_repeat_interval() {
 
 #[tokio::test]
 async fn a_storm_of_100000_identical_reds_is_one_notification_per_channel_with_the_count() {
-    let s = setup(&["slack", "pager"], |c| c.group_wait = Duration::from_secs(1));
+    let s = setup(&["slack", "pager"], |c| {
+        c.group_wait = Duration::from_secs(1)
+    });
     s.manager
         .add_rule(AlertRule {
             name: "stop-the-line".into(),
@@ -261,12 +277,18 @@ async fn n_yellows_within_the_window_fire_and_fewer_do_not() {
         .on_signal(&AndonSignal::yellow("other").with_component("net"))
         .await
         .unwrap();
-    assert!(s.lines("log").await.is_empty(), "the first two left the window");
+    assert!(
+        s.lines("log").await.is_empty(),
+        "the first two left the window"
+    );
     s.manager.on_signal(&y).await.unwrap();
     s.manager.on_signal(&y).await.unwrap();
     let sent = s.lines("log").await;
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0]["alerts"][0]["summary"], "yellows: [YELLOW] disk: disk 85%");
+    assert_eq!(
+        sent[0]["alerts"][0]["summary"],
+        "yellows: [YELLOW] disk: disk 85%"
+    );
 }
 
 #[tokio::test]
@@ -280,7 +302,9 @@ async fn escalation_notifies_the_next_level_unless_acknowledged_and_resolution_r
     });
     s.metrics.set(QUEUE_DEPTH_METRIC, 150.0);
     s.metrics.set("errors", 10.0);
-    s.manager.add_rule(queue_rule("ignored", 100.0, None)).unwrap();
+    s.manager
+        .add_rule(queue_rule("ignored", 100.0, None))
+        .unwrap();
     s.manager
         .add_rule(AlertRule {
             condition: AlertCondition::Threshold(Threshold {
@@ -295,7 +319,12 @@ async fn escalation_notifies_the_next_level_unless_acknowledged_and_resolution_r
         })
         .unwrap();
     s.manager.check_and_fire_alerts().await.unwrap();
-    assert_eq!(s.manager.acknowledge("handled", "alice", "looking").unwrap(), 1);
+    assert_eq!(
+        s.manager
+            .acknowledge("handled", "alice", "looking")
+            .unwrap(),
+        1
+    );
     s.advance(899);
     s.manager.check_and_fire_alerts().await.unwrap();
     assert!(s.lines("pager").await.is_empty());
@@ -304,7 +333,12 @@ async fn escalation_notifies_the_next_level_unless_acknowledged_and_resolution_r
     let paged = s.lines("pager").await;
     assert_eq!(paged.len(), 1, "only the unacknowledged alert escalates");
     assert_eq!(paged[0]["escalation_level"], 1);
-    assert!(paged[0]["title"].as_str().unwrap().starts_with("[ESCALATION 1][FIRING:critical] ignored"));
+    assert!(
+        paged[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("[ESCALATION 1][FIRING:critical] ignored")
+    );
     let log = s.lines("log").await;
     assert_eq!(log.len(), 3, "two firing, one acknowledged");
     assert_eq!(log[2]["status"], "acknowledged");
@@ -340,7 +374,11 @@ async fn a_silence_mutes_until_it_expires_and_a_critical_inhibits_warnings_of_it
         .add_rule(signal_rule("db-down", Color::Red, AlertSeverity::Critical))
         .unwrap();
     s.manager
-        .add_rule(signal_rule("db-slow", Color::Yellow, AlertSeverity::Warning))
+        .add_rule(signal_rule(
+            "db-slow",
+            Color::Yellow,
+            AlertSeverity::Warning,
+        ))
         .unwrap();
 
     let id = s.manager.add_silence(
@@ -358,7 +396,10 @@ async fn a_silence_mutes_until_it_expires_and_a_critical_inhibits_warnings_of_it
         .await
         .unwrap();
     s.manager.check_and_fire_alerts().await.unwrap();
-    assert!(s.lines("log").await.is_empty(), "silenced, and inhibited by the firing critical");
+    assert!(
+        s.lines("log").await.is_empty(),
+        "silenced, and inhibited by the firing critical"
+    );
     let open = s.manager.open_alerts();
     let down = open.iter().find(|a| a.rule == "db-down").unwrap();
     let slow = open.iter().find(|a| a.rule == "db-slow").unwrap();
@@ -370,7 +411,11 @@ async fn a_silence_mutes_until_it_expires_and_a_critical_inhibits_warnings_of_it
     s.manager.expire_silence(&id).unwrap();
     s.manager.check_and_fire_alerts().await.unwrap();
     let sent = s.lines("log").await;
-    assert_eq!(sent.len(), 1, "the critical is sent, the warning stays inhibited");
+    assert_eq!(
+        sent.len(),
+        1,
+        "the critical is sent, the warning stays inhibited"
+    );
     assert_eq!(sent[0]["alerts"][0]["rule"], "db-down");
     assert!(s.manager.silences().is_empty());
     assert!(s.manager.expire_silence("silence-99").is_err());
@@ -397,7 +442,12 @@ async fn critical_notifications_carry_the_diagnostics_summary_and_health_rules_f
     let sent = s.lines("log").await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["diagnostics"], "memory 91.0%, cpu 12.5%");
-    assert!(sent[0]["title"].as_str().unwrap().contains("memory 91.0% > 90%"));
+    assert!(
+        sent[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("memory 91.0% > 90%")
+    );
 
     // From a signal too, without delaying the caller.
     manager
@@ -410,7 +460,10 @@ async fn critical_notifications_carry_the_diagnostics_summary_and_health_rules_f
         .unwrap();
     manager.on_signal(&AndonSignal::red("boom")).await.unwrap();
     let path = s.path("log");
-    wait_until("the RED's notification is written", || lines(&path).len() == 2).await;
+    wait_until("the RED's notification is written", || {
+        lines(&path).len() == 2
+    })
+    .await;
     assert_eq!(lines(&path)[1]["diagnostics"], "memory 91.0%, cpu 12.5%");
 }
 
@@ -514,10 +567,16 @@ async fn a_failing_channel_raises_yellow_then_red_when_every_channel_of_a_critic
     manager.on_signal(&AndonSignal::red("boom")).await.unwrap();
     wait_until("both self-signals are raised", || sink.signals().len() >= 2).await;
     let signals = sink.signals();
-    assert!(signals.iter().any(|s| s.color() == Color::Yellow
-        && s.message().contains("alert channel `dead` (webhook) failed")));
-    assert!(signals.iter().any(|s| s.color() == Color::Red
-        && s.message().contains("every channel failed")));
+    assert!(signals.iter().any(|s| {
+        s.color() == Color::Yellow
+            && s.message()
+                .contains("alert channel `dead` (webhook) failed")
+    }));
+    assert!(
+        signals
+            .iter()
+            .any(|s| s.color() == Color::Red && s.message().contains("every channel failed"))
+    );
     assert!(signals.iter().all(|s| s.component() == Some("andon-alert")));
     let report = manager
         .channel_reports()
@@ -556,7 +615,9 @@ channels = ["log"]
     manager.check_and_fire_alerts().await.unwrap();
     assert_eq!(state_of(&manager, "high-queue"), Some(AlertState::Firing));
 
-    let err = manager.add_rule(queue_rule("high-queue", 1.0, None)).unwrap_err();
+    let err = manager
+        .add_rule(queue_rule("high-queue", 1.0, None))
+        .unwrap_err();
     assert!(err.to_string().contains("already added"), "{err}");
     let err = manager
         .add_rule(AlertRule {

@@ -450,3 +450,118 @@ pub(crate) fn alertmanager_body(
 fn rfc3339(time: std::time::SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    fn event(status: AlertStatus, summary: &str) -> AlertEvent {
+        let mut labels = BTreeMap::new();
+        labels.insert("alertname".to_owned(), "r".to_owned());
+        labels.insert("component".to_owned(), "db".to_owned());
+        AlertEvent {
+            fingerprint: "0123456789abcdef".to_owned(),
+            rule: "r".to_owned(),
+            status,
+            severity: AlertSeverity::Critical,
+            summary: summary.to_owned(),
+            labels,
+            starts_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            ends_at: (status == AlertStatus::Resolved)
+                .then(|| UNIX_EPOCH + Duration::from_secs(1_700_000_060)),
+            count: 3,
+            acknowledged_by: None,
+        }
+    }
+
+    fn notification(status: AlertStatus, summary: &str, n: usize) -> Notification {
+        Notification {
+            key: "k".to_owned(),
+            status,
+            severity: AlertSeverity::Critical,
+            title: format!("[{}:critical] {summary}", status.upper()),
+            alerts: (0..n).map(|_| event(status, summary)).collect(),
+            escalation_level: 0,
+            digest: false,
+            diagnostics: Some("memory 42%".to_owned()),
+            created_at: UNIX_EPOCH + Duration::from_secs(1_700_000_030),
+        }
+    }
+
+    #[test]
+    fn slack_text_stays_within_slack_limits() {
+        let long = "x".repeat(5000);
+        let body = slack_body(&notification(AlertStatus::Firing, &long, 60), None);
+        let blocks = body["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= 50);
+        assert_eq!(
+            blocks[0]["text"]["text"].as_str().unwrap().chars().count(),
+            150
+        );
+        for b in blocks {
+            if let Some(t) = b["text"]["text"].as_str() {
+                assert!(t.chars().count() <= 3000);
+            }
+        }
+        assert!(body.to_string().contains("and 40 more alerts"));
+        assert!(body.get("channel").is_none());
+    }
+
+    #[test]
+    fn pagerduty_events_map_status_to_event_action_and_cap_the_summary() {
+        let key = Secret::new("K");
+        let long = "y".repeat(2000);
+        let trigger = pagerduty_events(&notification(AlertStatus::Firing, &long, 1), &key, "host");
+        assert_eq!(trigger[0]["event_action"], "trigger");
+        assert_eq!(trigger[0]["dedup_key"], "0123456789abcdef");
+        assert_eq!(
+            trigger[0]["payload"]["summary"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count(),
+            1024
+        );
+        assert_eq!(
+            trigger[0]["payload"]["timestamp"],
+            "2023-11-14T22:13:20.000Z"
+        );
+        assert_eq!(trigger[0]["payload"]["component"], "db");
+        assert_eq!(trigger[0]["payload"]["custom_details"]["count"], 3);
+        let resolve = pagerduty_events(&notification(AlertStatus::Resolved, "s", 1), &key, "host");
+        assert_eq!(resolve[0]["event_action"], "resolve");
+        assert!(resolve[0].get("payload").is_none());
+        let ack = pagerduty_events(
+            &notification(AlertStatus::Acknowledged, "s", 1),
+            &key,
+            "host",
+        );
+        assert_eq!(ack[0]["event_action"], "acknowledge");
+        let mut digest = notification(AlertStatus::Firing, "s", 4);
+        digest.digest = true;
+        assert_eq!(pagerduty_events(&digest, &key, "host").len(), 1);
+    }
+
+    #[test]
+    fn alertmanager_alerts_carry_starts_and_ends() {
+        let valid = Duration::from_secs(600);
+        let firing = alertmanager_body(
+            &notification(AlertStatus::Firing, "s", 1),
+            Some("http://g/"),
+            valid,
+        );
+        assert_eq!(firing[0]["startsAt"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(
+            firing[0]["endsAt"], "2023-11-14T22:23:50.000Z",
+            "created_at + valid_for"
+        );
+        assert_eq!(firing[0]["generatorURL"], "http://g/");
+        assert_eq!(firing[0]["labels"]["alertname"], "r");
+        assert_eq!(firing[0]["annotations"]["diagnostics"], "memory 42%");
+        let resolved = alertmanager_body(&notification(AlertStatus::Resolved, "s", 1), None, valid);
+        assert_eq!(resolved[0]["endsAt"], "2023-11-14T22:14:20.000Z");
+        assert!(resolved[0].get("generatorURL").is_none());
+        let _ = SystemTime::now();
+    }
+}
