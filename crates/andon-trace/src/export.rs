@@ -8,7 +8,7 @@ use std::time::Duration;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// The tracer's live counters.
 #[derive(Debug, Default)]
@@ -65,9 +65,15 @@ enum Control {
 }
 
 /// The span processor the SDK calls on every ended recorded span.
+///
+/// The export task does not wait on the queue (a waiting receiver would be woken, across
+/// threads, for every span): it drains the queue on its timer, and when a full batch is
+/// waiting, on a notification sent once per batch.
 #[derive(Debug)]
 pub(crate) struct QueueProcessor {
     spans: mpsc::Sender<SpanData>,
+    batch_ready: Arc<Notify>,
+    max_export_batch_size: usize,
     counters: Arc<Counters>,
 }
 
@@ -76,9 +82,17 @@ impl SpanProcessor for QueueProcessor {
 
     fn on_end(&self, span: SpanData) {
         match self.spans.try_send(span) {
-            Ok(()) => self.counters.queued.fetch_add(1, Ordering::Relaxed),
-            Err(_) => self.counters.dropped.fetch_add(1, Ordering::Relaxed),
-        };
+            Ok(()) => {
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                let waiting = self.spans.max_capacity() - self.spans.capacity();
+                if waiting % self.max_export_batch_size == 0 {
+                    self.batch_ready.notify_one();
+                }
+            }
+            Err(_) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -138,9 +152,11 @@ pub(crate) fn spawn<E: SpanExporter + 'static>(
 ) -> (QueueProcessor, ExportControl) {
     let (spans_tx, spans_rx) = mpsc::channel(settings.max_queue_size);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let batch_ready = Arc::new(Notify::new());
     let worker = Worker {
         exporter,
         spans: spans_rx,
+        batch_ready: batch_ready.clone(),
         control: control_rx,
         settings,
         counters: counters.clone(),
@@ -150,6 +166,8 @@ pub(crate) fn spawn<E: SpanExporter + 'static>(
     (
         QueueProcessor {
             spans: spans_tx,
+            batch_ready,
+            max_export_batch_size: settings.max_export_batch_size,
             counters,
         },
         ExportControl {
@@ -161,6 +179,7 @@ pub(crate) fn spawn<E: SpanExporter + 'static>(
 struct Worker<E> {
     exporter: E,
     spans: mpsc::Receiver<SpanData>,
+    batch_ready: Arc<Notify>,
     control: mpsc::UnboundedReceiver<Control>,
     settings: QueueSettings,
     counters: Arc<Counters>,
@@ -172,26 +191,14 @@ impl<E: SpanExporter> Worker<E> {
         let mut tick = tokio::time::interval(self.settings.scheduled_delay);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                span = self.spans.recv() => match span {
-                    Some(span) => {
-                        self.batch.push(span);
-                        if self.batch.len() >= self.settings.max_export_batch_size {
-                            self.export().await;
-                        }
-                    }
-                    // Every sender is gone: the tracer was dropped without a shutdown.
-                    None => {
-                        self.export().await;
-                        let _ = self.exporter.shutdown();
-                        return;
-                    }
-                },
-                _ = tick.tick() => self.export().await,
+            let open = tokio::select! {
+                _ = tick.tick() => self.drain().await,
+                () = self.batch_ready.notified() => self.drain().await,
                 control = self.control.recv() => match control {
                     Some(Control::Flush(done)) => {
-                        self.drain().await;
+                        let open = self.drain().await;
                         let _ = done.send(());
+                        open
                     }
                     Some(Control::Shutdown(done)) => {
                         self.drain().await;
@@ -199,25 +206,34 @@ impl<E: SpanExporter> Worker<E> {
                         let _ = done.send(());
                         return;
                     }
-                    None => {
-                        self.drain().await;
-                        let _ = self.exporter.shutdown();
-                        return;
-                    }
+                    None => false,
                 },
+            };
+            if !open {
+                // The tracer was dropped without a shutdown: what was queued is sent.
+                self.drain().await;
+                let _ = self.exporter.shutdown();
+                return;
             }
         }
     }
 
-    /// Exports the batch and everything waiting in the queue.
-    async fn drain(&mut self) {
-        while let Ok(span) = self.spans.try_recv() {
-            self.batch.push(span);
-            if self.batch.len() >= self.settings.max_export_batch_size {
-                self.export().await;
+    /// Exports everything waiting in the queue; `false` once every sender is gone.
+    async fn drain(&mut self) -> bool {
+        let open = loop {
+            match self.spans.try_recv() {
+                Ok(span) => {
+                    self.batch.push(span);
+                    if self.batch.len() >= self.settings.max_export_batch_size {
+                        self.export().await;
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break true,
+                Err(mpsc::error::TryRecvError::Disconnected) => break false,
             }
-        }
+        };
         self.export().await;
+        open
     }
 
     async fn export(&mut self) {

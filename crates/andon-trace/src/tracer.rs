@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use andon_core::config::{OtlpProtocol, TracerConfig};
@@ -27,6 +27,10 @@ use crate::signal::{correlation_trace_id, json_to_otel, signal_attributes};
 use crate::span::{Live, SpanHandle, SpanStatus, Table};
 
 static NEXT_TRACER: AtomicU32 = AtomicU32::new(1);
+
+/// Shared empty values, so that a span without tracestate or baggage allocates neither.
+static EMPTY_TRACESTATE: LazyLock<Arc<TraceState>> = LazyLock::new(Arc::default);
+static EMPTY_BAGGAGE: LazyLock<Arc<Baggage>> = LazyLock::new(Arc::default);
 
 /// The name andon's own spans are reported under (the instrumentation scope).
 const SCOPE: &str = "andon-trace";
@@ -265,8 +269,8 @@ impl Parent {
             context: None,
             remote: false,
             random: true,
-            tracestate: Arc::default(),
-            baggage: Arc::default(),
+            tracestate: EMPTY_TRACESTATE.clone(),
+            baggage: EMPTY_BAGGAGE.clone(),
         }
     }
 }
@@ -453,7 +457,7 @@ impl AndonTracer {
         let (trace_id, random) = match (&parent.context, root_trace_id) {
             (Some(cx), _) => (cx.trace_id(), parent.random),
             (None, Some((id, random))) => (TraceId::from_bytes(id), random),
-            (None, None) => (TraceId::from(fastrand::u128(1..)), true),
+            (None, None) => (TraceId::from(fastrand::u128(..).max(1)), true),
         };
         let sampled = forced.is_some()
             || match &parent.context {
@@ -499,7 +503,7 @@ impl AndonTracer {
                 .map_or(opentelemetry::trace::TraceState::NONE, |cx| {
                     cx.trace_state().clone()
                 });
-            let span_id = SpanId::from(fastrand::u64(1..));
+            let span_id = SpanId::from(fastrand::u64(..).max(1));
             (
                 SpanContext::new(trace_id, span_id, flags, false, state),
                 None,
@@ -883,8 +887,8 @@ impl AndonTracer {
                         context: Some(current),
                         remote: false,
                         random: false,
-                        tracestate: Arc::default(),
-                        baggage: Arc::default(),
+                        tracestate: EMPTY_TRACESTATE.clone(),
+                        baggage: EMPTY_BAGGAGE.clone(),
                     },
                     _ => Parent::root(),
                 };

@@ -443,3 +443,48 @@ async fn baggage_and_tracestate_travel_with_the_trace() {
     assert_eq!(headers["baggage"], "userId=alice,tenant=acme%20corp");
     assert!(tracer.set_baggage(&client, "bad key", "v").is_err());
 }
+
+/// An exporter that notes when each batch arrives, on tokio's (paused) clock.
+#[derive(Debug, Clone, Default)]
+struct Recording(std::sync::Arc<std::sync::Mutex<Vec<(tokio::time::Instant, usize)>>>);
+
+impl opentelemetry_sdk::trace::SpanExporter for Recording {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0
+            .lock()
+            .unwrap()
+            .push((tokio::time::Instant::now(), batch.len()));
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ended_span_is_exported_within_the_500_ms_budget_without_a_flush() {
+    let exporter = Recording::default();
+    let tracer = AndonTracer::builder(TracerConfig {
+        sampling_ratio: 1.0,
+        ..TracerConfig::default()
+    })
+    .with_exporter(exporter.clone())
+    .build()
+    .unwrap();
+    // Let the export task start.
+    tokio::task::yield_now().await;
+    let ended_at = tokio::time::Instant::now();
+    let span = tracer.start_span("request-processing").unwrap();
+    tracer.end_span(&span, SpanStatus::Ok).unwrap();
+    // The paused clock jumps to each timer: no real waiting, no flaky timing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let exports = exporter.0.lock().unwrap().clone();
+    assert_eq!(exports.len(), 1, "{exports:?}");
+    assert_eq!(exports[0].1, 1);
+    let latency = exports[0].0 - ended_at;
+    assert!(
+        latency <= Duration::from_millis(200),
+        "exported {latency:?} after the span ended (scheduled_delay_ms is 200)"
+    );
+    assert_eq!(tracer.stats().spans_exported, 1);
+}
