@@ -165,6 +165,22 @@ pub(crate) fn write_rfc3164_time(buf: &mut Vec<u8>, time: SystemTime) {
     push_num(buf, rem % 60, 2);
 }
 
+/// Pushes `value` in decimal, without the formatting machinery.
+fn push_u64(buf: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // `value % 10` is below 10.
+        digits[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
 /// Pushes `value` as exactly `width` decimal digits (zero-padded, high digits cut).
 fn push_num(buf: &mut Vec<u8>, mut value: u64, width: usize) {
     let start = buf.len();
@@ -468,24 +484,25 @@ impl slog::Serializer for KvWriter<'_> {
     }
     fn emit_usize(&mut self, key: slog::Key, val: usize) -> slog::Result {
         self.key(key);
-        self.raw(format_args!("{val}"));
+        push_u64(self.buf, val as u64);
         Ok(())
     }
     fn emit_isize(&mut self, key: slog::Key, val: isize) -> slog::Result {
-        self.key(key);
-        self.raw(format_args!("{val}"));
-        Ok(())
+        self.emit_i64(key, val as i64)
     }
 
     fn emit_u64(&mut self, key: slog::Key, val: u64) -> slog::Result {
         self.key(key);
-        self.raw(format_args!("{val}"));
+        push_u64(self.buf, val);
         Ok(())
     }
 
     fn emit_i64(&mut self, key: slog::Key, val: i64) -> slog::Result {
         self.key(key);
-        self.raw(format_args!("{val}"));
+        if val < 0 {
+            self.buf.push(b'-');
+        }
+        push_u64(self.buf, val.unsigned_abs());
         Ok(())
     }
 
@@ -786,6 +803,9 @@ mod tests {
         let kv = |s: &mut dyn slog::Serializer| -> slog::Result {
             s.emit_u64("count", 3)?;
             s.emit_i32("delta", -2)?;
+            s.emit_i64("min", i64::MIN)?;
+            s.emit_u64("max", u64::MAX)?;
+            s.emit_usize("zero", 0)?;
             s.emit_f64("ratio", 0.5)?;
             s.emit_f64("nan", f64::NAN)?;
             s.emit_bool("ok", true)?;
@@ -798,6 +818,9 @@ mod tests {
         let value = json(&e, &Trace::default());
         assert_eq!(value["count"], 3);
         assert_eq!(value["delta"], -2);
+        assert_eq!(value["min"], i64::MIN);
+        assert_eq!(value["max"], u64::MAX);
+        assert_eq!(value["zero"], 0);
         assert_eq!(value["ratio"], 0.5);
         assert_eq!(value["nan"], "NaN");
         assert_eq!(value["ok"], true);

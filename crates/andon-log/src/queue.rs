@@ -16,6 +16,10 @@ use tokio::sync::{Notify, watch};
 
 use crate::error::LogError;
 
+/// After writing a batch the writer waits this long for more records before it goes idle, so
+/// that under steady load callers never pay for waking it and each write carries many records.
+const LINGER: Duration = Duration::from_millis(1);
+
 /// Batches also stop growing at this many bytes, so that a flood of large records cannot take
 /// all memory even under a large `queue_capacity`.
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
@@ -95,9 +99,21 @@ struct State {
     flushed: u64,
     shutdown: bool,
     writer_done: bool,
-    writer_sleeping: bool,
+    writer: Writer,
     room_waiters: usize,
     progress_waiters: usize,
+}
+
+/// What the writer thread is doing, so that callers wake it only when needed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Writer {
+    /// Writing, or about to look at the queue: no need to wake it.
+    #[default]
+    Busy,
+    /// Waiting a moment for more records: wake it only for something urgent.
+    Lingering,
+    /// Waiting for work: wake it for any record.
+    Idle,
 }
 
 /// How far the writer got, for async waiters.
@@ -133,6 +149,8 @@ pub(crate) struct Queue {
     room_async: Notify,
     progress_async: watch::Sender<Progress>,
     capacity: usize,
+    /// A batch this long wakes a lingering writer.
+    wake_at: usize,
     pub(crate) dropped: AtomicU64,
 }
 
@@ -146,6 +164,7 @@ impl Queue {
             room_async: Notify::new(),
             progress_async: watch::Sender::new(Progress::default()),
             capacity: capacity.max(1),
+            wake_at: (capacity / 2).max(1),
             dropped: AtomicU64::new(0),
         }
     }
@@ -160,6 +179,8 @@ impl Queue {
         if st.batch.is_full(self.capacity) {
             return Push::Full;
         }
+        st.seq += 1;
+        let seq = st.seq;
         let batch = &mut st.batch;
         batch.main.extend_from_slice(record.main);
         batch.cloud.extend_from_slice(record.cloud);
@@ -169,13 +190,20 @@ impl Queue {
             main_end: batch.main.len(),
             cloud_end: batch.cloud.len(),
         });
-        st.seq += 1;
-        batch.last_seq = st.seq;
-        if st.writer_sleeping {
-            st.writer_sleeping = false;
+        batch.last_seq = seq;
+        let urgent = record.level == LogLevel::Critical || batch.records.len() >= self.wake_at;
+        if st.writer == Writer::Idle || urgent {
+            self.nudge(st);
+        }
+        Push::Accepted(seq)
+    }
+
+    /// Wakes the writer unless it is busy anyway.
+    fn nudge(&self, st: &mut State) {
+        if st.writer != Writer::Busy {
+            st.writer = Writer::Busy;
             self.wake_writer.notify_one();
         }
-        Push::Accepted(st.seq)
     }
 
     fn refuse(&self, error: LogError) -> LogError {
@@ -196,6 +224,7 @@ impl Queue {
                 Push::Refused(e) => return Err(self.refuse(e)),
                 Push::Full if may_drop => return Err(self.refuse(LogError::QueueFull)),
                 Push::Full => {
+                    self.nudge(&mut st);
                     st.room_waiters += 1;
                     st = self.room.wait(st).unwrap_or_else(PoisonError::into_inner);
                     st.room_waiters -= 1;
@@ -230,7 +259,10 @@ impl Queue {
                 match self.try_push(&mut st, record) {
                     Push::Accepted(seq) => return Ok(seq),
                     Push::Refused(e) => return Err(self.refuse(e)),
-                    Push::Full => st.room_waiters += 1,
+                    Push::Full => {
+                        self.nudge(&mut st);
+                        st.room_waiters += 1;
+                    }
                 }
             }
             notified.await;
@@ -253,6 +285,7 @@ impl Queue {
     pub(crate) fn wait_blocking(&self, seq: u64) -> Result<(), LogError> {
         let mut st = lock(&self.state);
         while st.flushed < seq && !st.writer_done {
+            self.nudge(&mut st);
             st.progress_waiters += 1;
             st = self
                 .progress
@@ -270,6 +303,15 @@ impl Queue {
     /// Waits asynchronously until record `seq` is written and flushed.
     pub(crate) async fn wait(&self, seq: u64) -> Result<(), LogError> {
         let mut rx = self.progress_async.subscribe();
+        let _waiting = {
+            let mut st = lock(&self.state);
+            if st.flushed >= seq {
+                return Ok(());
+            }
+            self.nudge(&mut st);
+            st.progress_waiters += 1;
+            Waiting(self)
+        };
         match rx.wait_for(|p| p.flushed >= seq || p.done).await {
             Ok(p) if p.flushed >= seq => Ok(()),
             _ => Err(LogError::WriterGone),
@@ -293,29 +335,37 @@ impl Queue {
 
     // --- the writer's side ---
 
-    /// Swaps the open batch into `spare` (which must be empty), or waits up to `tick` for one.
+    /// Swaps the open batch into `spare` (which must be empty), lingering a moment for more
+    /// records first, or waits up to `tick` for one.
     pub(crate) fn next(&self, spare: &mut Batch, tick: Duration) -> Next {
         let mut st = lock(&self.state);
+        let mut lingered = false;
         loop {
-            if !st.batch.records.is_empty() {
-                mem::swap(&mut st.batch, spare);
-                if st.room_waiters > 0 {
-                    self.room.notify_all();
-                    self.room_async.notify_waiters();
+            if !st.batch.records.is_empty() || st.shutdown {
+                if !st.batch.records.is_empty() {
+                    mem::swap(&mut st.batch, spare);
+                    if st.room_waiters > 0 {
+                        self.room.notify_all();
+                        self.room_async.notify_waiters();
+                    }
+                    return Next::Batch;
                 }
-                return Next::Batch;
-            }
-            if st.shutdown {
                 return Next::Shutdown;
             }
-            st.writer_sleeping = true;
+            let linger = !lingered && st.progress_waiters == 0;
+            lingered = true;
+            st.writer = if linger {
+                Writer::Lingering
+            } else {
+                Writer::Idle
+            };
             let (guard, timeout) = self
                 .wake_writer
-                .wait_timeout(st, tick)
+                .wait_timeout(st, if linger { LINGER } else { tick })
                 .unwrap_or_else(PoisonError::into_inner);
             st = guard;
-            st.writer_sleeping = false;
-            if timeout.timed_out() && st.batch.records.is_empty() && !st.shutdown {
+            st.writer = Writer::Busy;
+            if !linger && timeout.timed_out() && st.batch.records.is_empty() && !st.shutdown {
                 return Next::Idle;
             }
         }
@@ -344,6 +394,16 @@ impl Queue {
         }
         self.room_async.notify_waiters();
         self.progress_async.send_modify(|p| p.done = true);
+    }
+}
+
+/// Counts an async flush waiter for as long as it waits (even if its future is dropped).
+struct Waiting<'a>(&'a Queue);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut st = lock(&self.0.state);
+        st.progress_waiters = st.progress_waiters.saturating_sub(1);
     }
 }
 

@@ -57,36 +57,51 @@ struct Reporter {
 }
 
 impl Reporter {
-    fn failed(&mut self, name: &str, error: &io::Error, records: u64) {
+    /// Counts `records` lost to `error`; returns the line for stderr when one is due.
+    fn failed(
+        &mut self,
+        name: &str,
+        error: &io::Error,
+        records: u64,
+        now: Instant,
+    ) -> Option<String> {
         self.unreported += records;
         self.failing = true;
-        let now = Instant::now();
         if self
             .last
-            .is_none_or(|last| now.duration_since(last) >= self.interval)
+            .is_some_and(|last| now.duration_since(last) < self.interval)
         {
-            // A failed write to stderr has nowhere else to go.
-            let _ = writeln!(
-                io::stderr(),
-                "andon-log: sink {name}: {error}; {} record(s) not written since the last report, retrying",
-                self.unreported
-            );
-            self.last = Some(now);
-            self.unreported = 0;
+            return None;
         }
+        let line = format!(
+            "andon-log: sink {name}: {error}; {} record(s) not written since the last report, retrying",
+            self.unreported
+        );
+        self.last = Some(now);
+        self.unreported = 0;
+        Some(line)
     }
 
-    fn succeeded(&mut self, name: &str) {
-        if self.failing {
-            self.failing = false;
-            let _ = writeln!(
-                io::stderr(),
-                "andon-log: sink {name} recovered ({} more record(s) were not written)",
-                self.unreported
-            );
-            self.unreported = 0;
-            self.last = None;
+    /// Returns the line for stderr when the sink was failing and now works.
+    fn succeeded(&mut self, name: &str) -> Option<String> {
+        if !self.failing {
+            return None;
         }
+        self.failing = false;
+        let line = format!(
+            "andon-log: sink {name} recovered ({} more record(s) were not written)",
+            self.unreported
+        );
+        self.unreported = 0;
+        self.last = None;
+        Some(line)
+    }
+}
+
+/// Writes a line to stderr; a failed write to stderr has nowhere else to go.
+fn to_stderr(line: Option<String>) {
+    if let Some(line) = line {
+        let _ = writeln!(io::stderr(), "{line}");
     }
 }
 
@@ -224,9 +239,9 @@ impl Sink {
             Some(e) => {
                 cell.errors.fetch_add(failed.max(1), Ordering::Relaxed);
                 *lock(&cell.last_error) = Some(e.to_string());
-                self.reporter.failed(&cell.name, &e, failed);
+                to_stderr(self.reporter.failed(&cell.name, &e, failed, Instant::now()));
             }
-            None if written > 0 => self.reporter.succeeded(&cell.name),
+            None if written > 0 => to_stderr(self.reporter.succeeded(&cell.name)),
             None => {}
         }
     }
@@ -654,6 +669,41 @@ mod tests {
             Next::Batch
         ));
         spare
+    }
+
+    #[test]
+    fn errors_are_reported_once_per_interval_and_on_recovery() {
+        let mut reporter = Reporter {
+            interval: Duration::from_secs(10),
+            last: None,
+            unreported: 0,
+            failing: false,
+        };
+        let error = io::Error::other("disk full");
+        let t0 = Instant::now();
+        let first = reporter.failed("File(a.log)", &error, 3, t0).unwrap();
+        assert_eq!(
+            first,
+            "andon-log: sink File(a.log): disk full; 3 record(s) not written since the last report, retrying"
+        );
+        assert_eq!(
+            reporter.failed("File(a.log)", &error, 4, t0 + Duration::from_secs(5)),
+            None
+        );
+        let again = reporter
+            .failed("File(a.log)", &error, 1, t0 + Duration::from_secs(10))
+            .unwrap();
+        assert!(again.contains("5 record(s)"), "{again}");
+        assert_eq!(
+            reporter.failed("File(a.log)", &error, 2, t0 + Duration::from_secs(11)),
+            None
+        );
+        let recovered = reporter.succeeded("File(a.log)").unwrap();
+        assert!(
+            recovered.contains("recovered (2 more record(s)"),
+            "{recovered}"
+        );
+        assert_eq!(reporter.succeeded("File(a.log)"), None);
     }
 
     #[test]

@@ -71,3 +71,51 @@ impl LogStats {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Debug, Default)]
+    struct Recorded(Mutex<Vec<(String, Vec<(String, String)>, f64)>>);
+
+    impl MetricsSink for Recorded {
+        fn set_gauge(&self, name: &str, labels: &[(&str, &str)], value: f64) {
+            let labels = labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            self.0
+                .lock()
+                .unwrap()
+                .push((name.to_owned(), labels, value));
+        }
+    }
+
+    #[test]
+    fn counters_are_exported_with_their_outcome() {
+        let stats = LogStats {
+            emitted: 10,
+            written: 7,
+            dropped: 3,
+            sinks: vec![SinkStats {
+                name: "Stdout".into(),
+                errors: 2,
+                ..SinkStats::default()
+            }],
+            ..LogStats::default()
+        };
+        let metrics = Recorded::default();
+        stats.export(&metrics);
+        let seen = metrics.0.lock().unwrap();
+        let find = |name: &str, label: (&str, &str)| {
+            seen.iter()
+                .find(|(n, l, _)| n == name && l.contains(&(label.0.into(), label.1.into())))
+                .map(|(_, _, v)| *v)
+        };
+        assert_eq!(find("andon_log_records", ("outcome", "dropped")), Some(3.0));
+        assert_eq!(find("andon_log_records", ("outcome", "written")), Some(7.0));
+        assert_eq!(find("andon_log_sink_errors", ("sink", "Stdout")), Some(2.0));
+    }
+}
