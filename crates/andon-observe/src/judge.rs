@@ -194,20 +194,16 @@ impl HealthJudge {
             }
             self.disk_levels = levels;
         }
-        if self.fds.active() {
-            if let Some(v) = readings.open_fds {
-                self.fd_level = self.fds.next(self.fd_level, v as f64);
-                take(
-                    self.fd_level,
-                    reason(
-                        "open file descriptors",
-                        v as f64,
-                        &self.fds,
-                        self.fd_level,
-                        Unit::Count,
-                    ),
-                );
-            }
+        if let (true, Some(v)) = (self.fds.active(), readings.open_fds) {
+            self.fd_level = self.fds.next(self.fd_level, v as f64);
+            let why = reason(
+                "open file descriptors",
+                v as f64,
+                &self.fds,
+                self.fd_level,
+                Unit::Count,
+            );
+            take(self.fd_level, why);
         }
         Health { status, reasons }
     }

@@ -146,6 +146,8 @@ impl AndonObserver {
     /// call takes a first sample and waits the backend's minimum interval (200 ms for sysinfo)
     /// before measuring, so that CPU percentages and rates are real from the start; later calls
     /// measure over the time since the previous call.
+    /// Calls closer together than that minimum interval repeat the host CPU reading of the
+    /// previous window (the backend cannot measure CPU over less).
     ///
     /// # Errors
     ///

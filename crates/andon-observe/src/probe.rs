@@ -130,8 +130,10 @@ pub(crate) fn is_pseudo_mount(file_system: &str, mount_point: &str) -> bool {
 /// and network rates are measured over the time between two calls.
 pub struct SysinfoProbe {
     system: System,
-    disks: Disks,
-    networks: Networks,
+    /// `Err` with the reason when this platform lists no disks.
+    disks: Result<Disks, String>,
+    /// `Err` with the reason when this platform lists no network interfaces.
+    networks: Result<Networks, String>,
     pid: Result<Pid, String>,
     /// CPU time (ms) of each process at the previous sample, and when it was taken.
     cpu_times: HashMap<Pid, u64>,
@@ -154,15 +156,18 @@ impl SysinfoProbe {
     ///
     /// # Errors
     ///
-    /// [`ObserveError::Unsupported`] when the platform cannot be observed.
+    /// [`ObserveError::Unsupported`] when the platform reports neither memory nor CPU. Disks
+    /// or networks that cannot be listed only make their sections unavailable.
     pub fn new() -> Result<Self, ObserveError> {
-        let unsupported = |e: sysinfo::Error| ObserveError::Unsupported {
+        let system = System::new().map_err(|e| ObserveError::Unsupported {
             reason: e.to_string(),
-        };
+        })?;
         Ok(SysinfoProbe {
-            system: System::new().map_err(unsupported)?,
-            disks: Disks::new().map_err(unsupported)?,
-            networks: Networks::new().map_err(unsupported)?,
+            system,
+            disks: Disks::new()
+                .map_err(|e| format!("disks cannot be listed on this platform: {e}")),
+            networks: Networks::new()
+                .map_err(|e| format!("network interfaces cannot be listed on this platform: {e}")),
             pid: sysinfo::get_current_pid().map_err(|e| format!("the process id is unknown: {e}")),
             cpu_times: HashMap::new(),
             last_sample: None,
@@ -317,7 +322,11 @@ impl SysinfoProbe {
     }
 
     fn network_section(&mut self, now: Instant) -> Reading<Vec<InterfaceRates>> {
-        self.networks.refresh(true);
+        let networks = match &mut self.networks {
+            Ok(networks) => networks,
+            Err(reason) => return Reading::Unavailable(reason.clone()),
+        };
+        networks.refresh(true);
         let Some(before) = self.last_network.replace(now) else {
             return Reading::Unavailable(
                 "first sample: rates need a second measurement".to_owned(),
@@ -328,8 +337,7 @@ impl SysinfoProbe {
             return Reading::Unavailable("no time passed since the previous sample".to_owned());
         }
         let rate = |n: u64| n as f64 / secs;
-        let mut list: Vec<InterfaceRates> = self
-            .networks
+        let mut list: Vec<InterfaceRates> = networks
             .iter()
             .map(|(name, data)| InterfaceRates {
                 interface: name.to_string_lossy().into_owned(),
@@ -347,11 +355,14 @@ impl SysinfoProbe {
         Reading::Available(list)
     }
 
-    fn disk_section(&mut self) -> Vec<MountUsage> {
-        self.disks
-            .refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
+    fn disk_section(&mut self) -> Reading<Vec<MountUsage>> {
+        let disks = match &mut self.disks {
+            Ok(disks) => disks,
+            Err(reason) => return Reading::Unavailable(reason.clone()),
+        };
+        disks.refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
         let mut mounts: Vec<MountUsage> = Vec::new();
-        for disk in self.disks.iter() {
+        for disk in disks.iter() {
             let file_system = disk.file_system().to_string_lossy().into_owned();
             let mount_point = disk.mount_point().to_string_lossy().into_owned();
             let total = disk.total_space();
@@ -374,7 +385,7 @@ impl SysinfoProbe {
             });
         }
         mounts.sort_by(|a, b| a.mount_point.cmp(&b.mount_point));
-        mounts
+        Reading::Available(mounts)
     }
 }
 
@@ -384,8 +395,8 @@ impl Probe for SysinfoProbe {
         self.refresh_memory_and_cpu(false);
         self.refresh_processes(sections);
         let _ = self.process_cpu(None);
-        if sections.network {
-            self.networks.refresh(true);
+        if let (true, Ok(networks)) = (sections.network, &mut self.networks) {
+            networks.refresh(true);
             self.last_network = Some(now);
         }
         self.last_sample = Some(now);
@@ -430,7 +441,7 @@ impl Probe for SysinfoProbe {
             d.network = Some(self.network_section(now));
         }
         if sections.disks {
-            d.disks = Some(Reading::Available(self.disk_section()));
+            d.disks = Some(self.disk_section());
         }
         d
     }
