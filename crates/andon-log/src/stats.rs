@@ -77,8 +77,10 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    type Gauge = (String, Vec<(String, String)>, f64);
+
     #[derive(Debug, Default)]
-    struct Recorded(Mutex<Vec<(String, Vec<(String, String)>, f64)>>);
+    struct Recorded(Mutex<Vec<Gauge>>);
 
     impl MetricsSink for Recorded {
         fn set_gauge(&self, name: &str, labels: &[(&str, &str)], value: f64) {
