@@ -312,3 +312,45 @@ async fn the_snapshot_carries_health_summary_and_capped_details() {
     assert_eq!(report.details["status"], "Critical");
     assert_eq!(observer.last_health(), Some(report.health));
 }
+
+/// Takes ten seconds to accept each signal.
+#[derive(Debug, Default)]
+struct Slow {
+    accepted: AtomicUsize,
+}
+
+#[async_trait]
+impl SignalSink for Slow {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    async fn on_signal(&self, _signal: &AndonSignal) -> Result<(), AndonError> {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        self.accepted.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_checks_do_not_shift_the_schedule() {
+    // Every check changes the health, so every check waits ten seconds for the sink.
+    let probe = Scripted::new(&[85.0, 10.0, 85.0, 10.0, 85.0]);
+    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let sink = Arc::new(Slow::default());
+    let start = Instant::now();
+    let _handle = observer.start(sink.clone());
+    let mut seen = Vec::new();
+    for secs in [59, 61, 119, 121, 179, 181] {
+        sleep_until(start + Duration::from_secs(secs)).await;
+        seen.push((secs, probe.calls()));
+    }
+    // On the grid 0, 60, 120, 180: a loop sleeping 60 s after each check would drift to
+    // 0, 70, 140, 210.
+    assert_eq!(
+        seen,
+        [(59, 1), (61, 2), (119, 2), (121, 3), (179, 3), (181, 4)]
+    );
+    sleep_until(start + Duration::from_secs(191)).await;
+    assert_eq!(sink.accepted.load(Ordering::SeqCst), 4);
+}
