@@ -14,6 +14,10 @@ use andon_core::config::ObserverConfig;
 use andon_core::{DiagnosticsSource, HealthStatus};
 use andon_observe::{AndonObserver, Diagnostics};
 
+/// Tests compare our readings with /proc/self, so they run one at a time: a test starting a
+/// runtime or a socket beside another would change its thread and descriptor counts.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A `Key: value kB` line of a /proc status file, in bytes (or the bare number).
 fn proc_field(path: &str, key: &str) -> u64 {
     let text = std::fs::read_to_string(path).unwrap();
@@ -38,6 +42,7 @@ async fn measure(config: &ObserverConfig) -> (AndonObserver, Diagnostics) {
 
 #[tokio::test]
 async fn host_memory_and_cpus_match_proc() {
+    let _serial = SERIAL.lock().await;
     let (_, d) = measure(&ObserverConfig::default()).await;
     let system = d.system.as_ref().unwrap().available().unwrap();
     assert_eq!(
@@ -80,6 +85,7 @@ async fn host_memory_and_cpus_match_proc() {
 
 #[tokio::test]
 async fn our_process_matches_proc_self_status() {
+    let _serial = SERIAL.lock().await;
     let (_, d) = measure(&ObserverConfig::default()).await;
     let process = d.process.as_ref().unwrap().available().unwrap();
     let vm_rss = proc_field("/proc/self/status", "VmRSS") as f64;
@@ -104,6 +110,7 @@ async fn our_process_matches_proc_self_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_thread_raises_our_cpu_percent() {
+    let _serial = SERIAL.lock().await;
     let config = ObserverConfig {
         top_processes: 0,
         ..ObserverConfig::default()
@@ -151,6 +158,7 @@ async fn a_busy_thread_raises_our_cpu_percent() {
 
 #[tokio::test]
 async fn disks_exclude_pseudo_file_systems_and_include_root() {
+    let _serial = SERIAL.lock().await;
     let (_, d) = measure(&ObserverConfig::default()).await;
     let mounts = d.disks.as_ref().unwrap().available().unwrap();
     for m in mounts {
@@ -178,6 +186,7 @@ async fn disks_exclude_pseudo_file_systems_and_include_root() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_traffic_shows_as_a_rate() {
+    let _serial = SERIAL.lock().await;
     let config = ObserverConfig {
         top_processes: 0,
         include_disk_metrics: false,
@@ -219,6 +228,7 @@ async fn loopback_traffic_shows_as_a_rate() {
 
 #[tokio::test]
 async fn top_processes_are_sorted_and_limited() {
+    let _serial = SERIAL.lock().await;
     let config = ObserverConfig {
         top_processes: 3,
         ..ObserverConfig::default()
@@ -243,6 +253,7 @@ async fn top_processes_are_sorted_and_limited() {
 
 #[tokio::test]
 async fn sections_switched_off_are_absent() {
+    let _serial = SERIAL.lock().await;
     let config = ObserverConfig {
         include_system_metrics: false,
         include_process_metrics: false,
@@ -278,6 +289,7 @@ async fn sections_switched_off_are_absent() {
 
 #[tokio::test]
 async fn the_real_snapshot_is_healthy_json_within_the_cap() {
+    let _serial = SERIAL.lock().await;
     let config = ObserverConfig {
         memory_threshold_percent: 100.0,
         memory_critical_percent: 100.0,
