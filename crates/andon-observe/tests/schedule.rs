@@ -354,3 +354,51 @@ async fn slow_checks_do_not_shift_the_schedule() {
     sleep_until(start + Duration::from_secs(191)).await;
     assert_eq!(sink.accepted.load(Ordering::SeqCst), 4);
 }
+
+/// Blocks in `measure` until an async task on the same runtime answers.
+#[derive(Debug)]
+struct WaitsForTheExecutor {
+    started: Option<tokio::sync::oneshot::Sender<()>>,
+    answer: std::sync::mpsc::Receiver<()>,
+    answered: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Probe for WaitsForTheExecutor {
+    fn measure(&mut self, _sections: Sections) -> Diagnostics {
+        if let Some(started) = self.started.take() {
+            started.send(()).unwrap();
+        }
+        let got = self.answer.recv_timeout(Duration::from_secs(10)).is_ok();
+        self.answered.store(got, Ordering::SeqCst);
+        let mut d = Diagnostics::empty();
+        d.memory_percent = 1.0;
+        d.cpu_percent = 1.0;
+        d
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn measuring_never_blocks_the_async_executor() {
+    // On a single-threaded runtime, the answering task can only run while the measurement
+    // waits if the measurement is off the executor thread.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = WaitsForTheExecutor {
+        started: Some(started_tx),
+        answer: rx,
+        answered: answered.clone(),
+    };
+    let observer = AndonObserver::with_probe(config(), probe).unwrap();
+    let answer = tokio::spawn(async move {
+        // Answer only once the measurement is waiting.
+        started.await.unwrap();
+        tx.send(()).unwrap();
+    });
+    observer.run_diagnostics().await.unwrap();
+    answer.await.unwrap();
+    assert!(
+        answered.load(Ordering::SeqCst),
+        "the async task could not run during the measurement"
+    );
+}
