@@ -6,8 +6,6 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use andon_core::config::ObserverConfig;
@@ -111,8 +109,9 @@ async fn our_process_matches_proc_self_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_thread_raises_our_cpu_percent() {
     let _serial = SERIAL.lock().await;
+    // A top list long enough to hold every process, so ours is in it whatever else runs.
     let config = ObserverConfig {
-        top_processes: 0,
+        top_processes: 100_000,
         ..ObserverConfig::default()
     };
     let observer = AndonObserver::new(config).unwrap();
@@ -127,22 +126,24 @@ async fn a_busy_thread_raises_our_cpu_percent() {
         .cpu_percent
         .unwrap();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let spin = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let start = Instant::now();
-            let mut x = 0u64;
-            while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(1) {
-                x = std::hint::black_box(x.wrapping_add(1));
-            }
-            x
-        })
-    };
+    let spin = std::thread::spawn(|| {
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_secs(1) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        x
+    });
     tokio::task::spawn_blocking(move || spin.join().unwrap())
         .await
         .unwrap();
     let busy = observer.run_diagnostics().await.unwrap();
+    let top = busy.top.as_ref().unwrap().available().unwrap();
+    let ours = top
+        .by_cpu
+        .iter()
+        .find(|p| p.pid == std::process::id())
+        .expect("this process in the top list by CPU");
     let busy_cpu = busy
         .process
         .unwrap()
@@ -153,6 +154,11 @@ async fn a_busy_thread_raises_our_cpu_percent() {
     assert!(
         busy_cpu > 25.0 && busy_cpu > idle_cpu + 20.0,
         "busy {busy_cpu}% vs idle {idle_cpu}%"
+    );
+    assert_eq!(
+        ours.cpu_percent,
+        Some(busy_cpu),
+        "the top list and the process section agree"
     );
 }
 
