@@ -167,13 +167,18 @@ fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, AgentError> {
     } else {
         tokio::runtime::Builder::new_current_thread()
     };
-    builder
-        .enable_all()
-        .build()
-        .map_err(|e| AgentError::Serve(std::io::Error::other(format!("cannot start the tokio runtime: {e}"))))
+    builder.enable_all().build().map_err(|e| {
+        AgentError::Serve(std::io::Error::other(format!(
+            "cannot start the tokio runtime: {e}"
+        )))
+    })
 }
 
-async fn run(config: Option<PathBuf>, listen: Option<String>, token: Option<String>) -> Result<(), AgentError> {
+async fn run(
+    config: Option<PathBuf>,
+    listen: Option<String>,
+    token: Option<String>,
+) -> Result<(), AgentError> {
     let loaded = crate::run::load_config(config.as_deref(), listen.as_deref(), token.as_deref())?;
     crate::run::run(loaded, |address| {
         eprintln!("andon agent listening on http://{address}: the board at /, the API under /v1, metrics at /metrics");
@@ -205,10 +210,14 @@ fn who(by: Option<String>) -> String {
 /// Turns `key=value` into a JSON attribute; numbers, booleans and null keep their type.
 fn attribute(text: &str) -> Result<(String, Value), AgentError> {
     let Some((key, value)) = text.split_once('=') else {
-        return Err(AgentError::Usage(format!("--attr `{text}` is not KEY=VALUE, such as --attr queue=default")));
+        return Err(AgentError::Usage(format!(
+            "--attr `{text}` is not KEY=VALUE, such as --attr queue=default"
+        )));
     };
     if key.is_empty() {
-        return Err(AgentError::Usage(format!("--attr `{text}` has an empty key: write KEY=VALUE")));
+        return Err(AgentError::Usage(format!(
+            "--attr `{text}` has an empty key: write KEY=VALUE"
+        )));
     }
     let typed = match serde_json::from_str::<Value>(value) {
         Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => v,
@@ -242,13 +251,17 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
                 body["attributes"] = Value::Object(map);
             }
             let accepted = client.post("/v1/signals", &body).await?;
-            let id = accepted["id"].as_str().ok_or_else(|| AgentError::Protocol {
-                url: client.url().to_owned(),
-                reason: "the answer to POST /v1/signals has no id".to_owned(),
-            })?;
+            let id = accepted["id"]
+                .as_str()
+                .ok_or_else(|| AgentError::Protocol {
+                    url: client.url().to_owned(),
+                    reason: "the answer to POST /v1/signals has no id".to_owned(),
+                })?;
             println!("{id}");
             if accepted["stopped_line"] == json!(true) {
-                eprintln!("andon: this signal STOPPED the line: fix the cause, then `andon line resume --note ...`");
+                eprintln!(
+                    "andon: this signal STOPPED the line: fix the cause, then `andon line resume --note ...`"
+                );
             }
             if let Some(failures) = accepted["failures"].as_array().filter(|f| !f.is_empty()) {
                 for failure in failures {
@@ -261,13 +274,19 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
         Command::Ack { fingerprint, by } => {
             let path = format!("/v1/alerts/{fingerprint}/ack");
             let answer = client.post(&path, &json!({ "by": who(by) })).await?;
-            println!("acknowledged {} alert(s) with fingerprint {fingerprint}", answer["acknowledged"]);
+            println!(
+                "acknowledged {} alert(s) with fingerprint {fingerprint}",
+                answer["acknowledged"]
+            );
             Ok(0)
         }
         Command::Alerts { json } => {
             let answer = client.get("/v1/alerts").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&answer["alerts"]).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&answer["alerts"]).unwrap_or_default()
+                );
             } else if answer["alerting"] == json!(false) {
                 println!("alerting is not enabled in this agent");
             } else {
@@ -278,7 +297,10 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
         Command::Diagnose { json } => {
             let report = client.get("/v1/diagnostics").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
             } else {
                 print!("{}", diagnostics_table(&report));
             }
@@ -293,7 +315,10 @@ async fn line(client: &Client, command: LineCommand) -> Result<u8, AgentError> {
         LineCommand::Status { json } => {
             let state = client.get("/v1/line").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&state).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&state).unwrap_or_default()
+                );
             } else {
                 println!("{}", describe_line(&state));
             }
@@ -334,14 +359,20 @@ fn describe_line(state: &Value) -> String {
             let component = signal["component"].as_str().unwrap_or("unknown");
             format!(
                 "STOPPED since {since} by {} from {component}: {} (signal {})",
-                signal["color"].as_str().unwrap_or("red").to_ascii_uppercase(),
+                signal["color"]
+                    .as_str()
+                    .unwrap_or("red")
+                    .to_ascii_uppercase(),
                 signal["message"].as_str().unwrap_or(""),
                 signal["id"].as_str().unwrap_or("?"),
             )
         }
         _ => match state["resumed"]["by"].as_str() {
             Some(by) => {
-                let note = state["resumed"]["note"].as_str().map(|n| format!(": {n}")).unwrap_or_default();
+                let note = state["resumed"]["note"]
+                    .as_str()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default();
                 format!("RUNNING since {since}, resumed by {by}{note}")
             }
             None => format!("RUNNING since {since}"),
@@ -400,17 +431,46 @@ fn alerts_table(alerts: &Value) -> String {
     if rows.is_empty() {
         return "no open alerts\n".to_owned();
     }
-    table(&["FINGERPRINT", "SEVERITY", "STATE", "SINCE", "RULE", "SUMMARY"], &rows)
+    table(
+        &[
+            "FINGERPRINT",
+            "SEVERITY",
+            "STATE",
+            "SINCE",
+            "RULE",
+            "SUMMARY",
+        ],
+        &rows,
+    )
 }
 
 fn diagnostics_table(report: &Value) -> String {
     let mut rows = vec![
-        vec!["taken_at".to_owned(), report["taken_at"].as_str().unwrap_or("?").to_owned()],
-        vec!["health".to_owned(), report["health"]["status"].as_str().unwrap_or("?").to_owned()],
-        vec!["summary".to_owned(), report["summary"].as_str().unwrap_or("").to_owned()],
+        vec![
+            "taken_at".to_owned(),
+            report["taken_at"].as_str().unwrap_or("?").to_owned(),
+        ],
+        vec![
+            "health".to_owned(),
+            report["health"]["status"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned(),
+        ],
+        vec![
+            "summary".to_owned(),
+            report["summary"].as_str().unwrap_or("").to_owned(),
+        ],
     ];
-    for reason in report["health"]["reasons"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        rows.push(vec!["reason".to_owned(), reason.as_str().unwrap_or("").to_owned()]);
+    for reason in report["health"]["reasons"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        rows.push(vec![
+            "reason".to_owned(),
+            reason.as_str().unwrap_or("").to_owned(),
+        ]);
     }
     let mut flat = Vec::new();
     flatten("", &report["details"], &mut flat);
@@ -423,7 +483,13 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
     if out.len() >= 200 {
         return;
     }
-    let key = |k: &str| if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
     match value {
         Value::Object(map) => map.iter().for_each(|(k, v)| flatten(&key(k), v, out)),
         Value::Array(items) => items
@@ -442,7 +508,10 @@ mod tests {
 
     #[test]
     fn attributes_keep_numbers_and_booleans() {
-        assert_eq!(attribute("depth=150").unwrap(), ("depth".into(), json!(150)));
+        assert_eq!(
+            attribute("depth=150").unwrap(),
+            ("depth".into(), json!(150))
+        );
         assert_eq!(attribute("ok=true").unwrap(), ("ok".into(), json!(true)));
         assert_eq!(attribute("q=a=b").unwrap(), ("q".into(), json!("a=b")));
         assert_eq!(attribute("v=[1]").unwrap(), ("v".into(), json!("[1]")));
@@ -453,9 +522,15 @@ mod tests {
     #[test]
     fn the_line_reads_as_a_sentence() {
         let stopped = json!({"state":"STOPPED","since":"t0","signal":{"id":"i","color":"red","message":"disk full","component":"db"}});
-        assert_eq!(describe_line(&stopped), "STOPPED since t0 by RED from db: disk full (signal i)");
+        assert_eq!(
+            describe_line(&stopped),
+            "STOPPED since t0 by RED from db: disk full (signal i)"
+        );
         let running = json!({"state":"RUNNING","since":"t1","resumed":{"by":"alice","note":"fixed","at":"t1"}});
-        assert_eq!(describe_line(&running), "RUNNING since t1, resumed by alice: fixed");
+        assert_eq!(
+            describe_line(&running),
+            "RUNNING since t1, resumed by alice: fixed"
+        );
     }
 
     #[test]
@@ -470,8 +545,10 @@ mod tests {
         assert!(lines[1].starts_with("abc          CRITICAL"), "{text}");
         assert!(lines[2].contains("pending (acked by bo)"), "{text}");
         assert_eq!(alerts_table(&json!([])), "no open alerts\n");
-        let diag = diagnostics_table(&json!({"taken_at":"t","health":{"status":"Degraded","reasons":["memory 91%"]},
-            "summary":"memory 91%","details":{"memory":{"used_percent":91.0},"disks":[{"mount":"/"}]}}));
+        let diag = diagnostics_table(
+            &json!({"taken_at":"t","health":{"status":"Degraded","reasons":["memory 91%"]},
+            "summary":"memory 91%","details":{"memory":{"used_percent":91.0},"disks":[{"mount":"/"}]}}),
+        );
         assert!(diag.contains("memory.used_percent  91.0"), "{diag}");
         assert!(diag.contains("disks.0.mount"), "{diag}");
         assert!(diag.contains("reason"), "{diag}");

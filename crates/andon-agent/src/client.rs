@@ -43,7 +43,9 @@ impl Client {
     /// on every request when given.
     pub fn new(url: &str, token: Option<String>) -> Result<Self, AgentError> {
         let base = url.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() <= "http://".len() {
+        if !(base.starts_with("http://") || base.starts_with("https://"))
+            || base.len() <= "http://".len()
+        {
             return Err(AgentError::Usage(format!(
                 "--url / ANDON_URL `{url}` is not an http:// or https:// URL such as {DEFAULT_URL}"
             )));
@@ -67,16 +69,24 @@ impl Client {
 
     /// `GET path`, returning the JSON body of a 2xx answer.
     pub async fn get(&self, path: &str) -> Result<Value, AgentError> {
-        self.send(self.http.get(format!("{}{path}", self.base)), path).await
+        self.send(self.http.get(format!("{}{path}", self.base)), path)
+            .await
     }
 
     /// `POST path` with a JSON body, returning the JSON body of a 2xx answer.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, AgentError> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body), path)
-            .await
+        self.send(
+            self.http.post(format!("{}{path}", self.base)).json(body),
+            path,
+        )
+        .await
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder, path: &str) -> Result<Value, AgentError> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<Value, AgentError> {
         let url = format!("{}{path}", self.base);
         let request = match &self.token {
             Some(token) => request.bearer_auth(token),
@@ -131,7 +141,11 @@ fn describe(error: &reqwest::Error) -> String {
 
 fn snippet(text: &str) -> String {
     let cut: String = text.chars().take(200).collect();
-    if cut.trim().is_empty() { "(empty body)".to_owned() } else { cut }
+    if cut.trim().is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        cut
+    }
 }
 
 #[cfg(test)]
@@ -140,8 +154,14 @@ mod tests {
 
     #[test]
     fn urls_are_checked_and_tokens_never_shown() {
-        assert!(matches!(Client::new("127.0.0.1:7600", None), Err(AgentError::Usage(_))));
-        assert!(matches!(Client::new("http://", None), Err(AgentError::Usage(_))));
+        assert!(matches!(
+            Client::new("127.0.0.1:7600", None),
+            Err(AgentError::Usage(_))
+        ));
+        assert!(matches!(
+            Client::new("http://", None),
+            Err(AgentError::Usage(_))
+        ));
         let client = Client::new("http://127.0.0.1:7600/", Some("s3cret".into())).unwrap();
         assert_eq!(client.url(), "http://127.0.0.1:7600");
         assert!(!format!("{client:?}").contains("s3cret"));

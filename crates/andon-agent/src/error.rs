@@ -17,7 +17,9 @@ pub enum AgentError {
     System(#[source] AndonError),
 
     /// The listener could not be bound.
-    #[error("cannot listen on {address}: {source}: choose another address with --listen or [agent] listen")]
+    #[error(
+        "cannot listen on {address}: {source}: choose another address with --listen or [agent] listen"
+    )]
     Bind {
         /// The address asked for.
         address: String,
@@ -31,7 +33,9 @@ pub enum AgentError {
     Serve(#[source] std::io::Error),
 
     /// The agent could not be reached (not running, wrong URL, network).
-    #[error("cannot reach the andon agent at {url}: {reason}: start it with `andon run`, or point --url / ANDON_URL at it")]
+    #[error(
+        "cannot reach the andon agent at {url}: {reason}: start it with `andon run`, or point --url / ANDON_URL at it"
+    )]
     Unreachable {
         /// The URL tried.
         url: String,
@@ -49,7 +53,9 @@ pub enum AgentError {
     },
 
     /// The agent answered something that is not what the API documents.
-    #[error("unexpected answer from the andon agent at {url}: {reason}: check that --url points at an andon agent of this version")]
+    #[error(
+        "unexpected answer from the andon agent at {url}: {reason}: check that --url points at an andon agent of this version"
+    )]
     Protocol {
         /// The URL asked.
         url: String,
@@ -100,7 +106,11 @@ mod tests {
             reason: "connection refused".into(),
         };
         assert_eq!(unreachable.exit_code(), 3);
-        assert!(unreachable.to_string().contains("start it with `andon run`"));
+        assert!(
+            unreachable
+                .to_string()
+                .contains("start it with `andon run`")
+        );
         let rejected = AgentError::Rejected {
             status: 400,
             message: "color: unknown".into(),

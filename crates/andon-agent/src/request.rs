@@ -114,7 +114,10 @@ fn string(
             if s.trim().is_empty() {
                 Err(ApiError::field(field, "must not be empty"))
             } else if s.chars().count() > max {
-                Err(ApiError::field(field, format!("is longer than {max} characters")))
+                Err(ApiError::field(
+                    field,
+                    format!("is longer than {max} characters"),
+                ))
             } else {
                 Ok(Some(s.clone()))
             }
@@ -137,7 +140,14 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-const SIGNAL_FIELDS: &[&str] = &["color", "message", "component", "trace_id", "attributes", "timestamp"];
+const SIGNAL_FIELDS: &[&str] = &[
+    "color",
+    "message",
+    "component",
+    "trace_id",
+    "attributes",
+    "timestamp",
+];
 const SIGNAL_EXAMPLE: &str = r#"{"color":"red","message":"queue overflow","component":"queue"}"#;
 
 /// Reads the body of `POST /v1/signals`.
@@ -145,9 +155,12 @@ pub(crate) fn signal(body: &[u8]) -> Result<AndonSignal, ApiError> {
     let map = object(body, false, SIGNAL_EXAMPLE)?;
     only_known(&map, SIGNAL_FIELDS)?;
     let color = match string(&map, "color", true, 16)? {
-        Some(text) => text
-            .parse::<Color>()
-            .map_err(|_| ApiError::field("color", format!("`{text}` is not a color: use red, yellow or green")))?,
+        Some(text) => text.parse::<Color>().map_err(|_| {
+            ApiError::field(
+                "color",
+                format!("`{text}` is not a color: use red, yellow or green"),
+            )
+        })?,
         None => return Err(ApiError::field("color", "is required")),
     };
     let message = string(&map, "message", true, MAX_MESSAGE_CHARS)?.unwrap_or_default();
@@ -159,7 +172,8 @@ pub(crate) fn signal(body: &[u8]) -> Result<AndonSignal, ApiError> {
         signal = signal.with_trace_id(trace_id);
     }
     if let Some(text) = string(&map, "timestamp", false, 64)? {
-        let time = andon::core::rfc3339::parse(&text).map_err(|e| ApiError::field("timestamp", e))?;
+        let time =
+            andon::core::rfc3339::parse(&text).map_err(|e| ApiError::field("timestamp", e))?;
         signal = signal.with_timestamp(time);
     }
     match map.get("attributes") {
@@ -168,7 +182,10 @@ pub(crate) fn signal(body: &[u8]) -> Result<AndonSignal, ApiError> {
             if attributes.len() > MAX_ATTRIBUTES {
                 return Err(ApiError::field(
                     "attributes",
-                    format!("has {} entries, more than the {MAX_ATTRIBUTES} allowed", attributes.len()),
+                    format!(
+                        "has {} entries, more than the {MAX_ATTRIBUTES} allowed",
+                        attributes.len()
+                    ),
                 ));
             }
             for (key, value) in attributes {
@@ -184,7 +201,10 @@ pub(crate) fn signal(body: &[u8]) -> Result<AndonSignal, ApiError> {
         Some(other) => {
             return Err(ApiError::field(
                 "attributes",
-                format!("must be an object such as {{\"queue\":\"default\"}}, not {}", kind(other)),
+                format!(
+                    "must be an object such as {{\"queue\":\"default\"}}, not {}",
+                    kind(other)
+                ),
             ));
         }
     }
@@ -219,7 +239,9 @@ pub(crate) fn ack(body: &[u8]) -> Result<String, ApiError> {
 pub(crate) fn fingerprint(text: &str) -> Result<(), ApiError> {
     let ok = !text.is_empty()
         && text.len() <= MAX_NAME_CHARS
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
     if ok {
         Ok(())
     } else {
@@ -240,7 +262,10 @@ pub(crate) struct SignalQuery {
 
 /// Reads the query of `GET /v1/signals`: `limit` (1 to 1000, default 50), `component`, `color`.
 pub(crate) fn signal_query(query: &BTreeMap<String, String>) -> Result<SignalQuery, ApiError> {
-    if let Some(unknown) = query.keys().find(|k| !matches!(k.as_str(), "limit" | "component" | "color")) {
+    if let Some(unknown) = query
+        .keys()
+        .find(|k| !matches!(k.as_str(), "limit" | "component" | "color"))
+    {
         return Err(ApiError::field(
             unknown,
             "unknown query parameter: allowed are limit, component, color",
@@ -261,7 +286,10 @@ pub(crate) fn signal_query(query: &BTreeMap<String, String>) -> Result<SignalQue
     let color = match query.get("color") {
         None => None,
         Some(text) => Some(text.parse::<Color>().map_err(|_| {
-            ApiError::field("color", format!("`{text}` is not a color: use red, yellow or green"))
+            ApiError::field(
+                "color",
+                format!("`{text}` is not a color: use red, yellow or green"),
+            )
         })?),
     };
     let component = match query.get("component") {
@@ -306,12 +334,30 @@ mod tests {
             (r#"{"color":7,"message":"m"}"#.into(), "color"),
             (r#"{"color":"red"}"#.into(), "message"),
             (r#"{"color":"red","message":"  "}"#.into(), "message"),
-            (format!(r#"{{"color":"red","message":"{long}"}}"#), "message"),
-            (r#"{"color":"red","message":"m","component":""}"#.into(), "component"),
-            (r#"{"color":"red","message":"m","trace_id":5}"#.into(), "trace_id"),
-            (r#"{"color":"red","message":"m","timestamp":"yesterday"}"#.into(), "timestamp"),
-            (r#"{"color":"red","message":"m","attributes":[1]}"#.into(), "attributes"),
-            (r#"{"color":"red","message":"m","colour":"red"}"#.into(), "colour"),
+            (
+                format!(r#"{{"color":"red","message":"{long}"}}"#),
+                "message",
+            ),
+            (
+                r#"{"color":"red","message":"m","component":""}"#.into(),
+                "component",
+            ),
+            (
+                r#"{"color":"red","message":"m","trace_id":5}"#.into(),
+                "trace_id",
+            ),
+            (
+                r#"{"color":"red","message":"m","timestamp":"yesterday"}"#.into(),
+                "timestamp",
+            ),
+            (
+                r#"{"color":"red","message":"m","attributes":[1]}"#.into(),
+                "attributes",
+            ),
+            (
+                r#"{"color":"red","message":"m","colour":"red"}"#.into(),
+                "colour",
+            ),
         ];
         for (body, field) in cases {
             let err = signal(body.as_bytes()).unwrap_err();
@@ -332,9 +378,18 @@ mod tests {
 
     #[test]
     fn resume_and_ack_bodies_may_be_empty() {
-        assert_eq!(resume(b"").unwrap(), Resume { by: "api".into(), note: None });
+        assert_eq!(
+            resume(b"").unwrap(),
+            Resume {
+                by: "api".into(),
+                note: None
+            }
+        );
         let r = resume(br#"{"by":"alice","note":"drained"}"#).unwrap();
-        assert_eq!((r.by.as_str(), r.note.as_deref()), ("alice", Some("drained")));
+        assert_eq!(
+            (r.by.as_str(), r.note.as_deref()),
+            ("alice", Some("drained"))
+        );
         assert_eq!(field_of(resume(br#"{"who":"x"}"#)), "who");
         assert_eq!(field_of(resume(br#"{"by":1}"#)), "by");
         assert_eq!(ack(b"").unwrap(), "api");
@@ -347,10 +402,18 @@ mod tests {
     #[test]
     fn signal_queries_are_checked() {
         let q = |pairs: &[(&str, &str)]| {
-            signal_query(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+            signal_query(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
         };
         let ok = q(&[("limit", "5"), ("color", "Red"), ("component", "db")]).unwrap();
-        assert_eq!((ok.limit, ok.color, ok.component.as_deref()), (5, Some(Color::Red), Some("db")));
+        assert_eq!(
+            (ok.limit, ok.color, ok.component.as_deref()),
+            (5, Some(Color::Red), Some("db"))
+        );
         assert_eq!(q(&[]).unwrap().limit, 50);
         assert_eq!(field_of(q(&[("limit", "0")])), "limit");
         assert_eq!(field_of(q(&[("limit", "1001")])), "limit");

@@ -37,7 +37,10 @@ pub fn load_config(
 
 /// Runs the agent until SIGINT or SIGTERM, then stops accepting, flushes every component and
 /// returns. `ready` is called with the bound address once the listener is up.
-pub async fn run(config: AndonConfig, ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), AgentError> {
+pub async fn run(
+    config: AndonConfig,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), AgentError> {
     let listen = config.agent.listen.clone();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -59,11 +62,15 @@ pub async fn run(config: AndonConfig, ready: impl FnOnce(std::net::SocketAddr)) 
 /// serves them at `/metrics` on its one listener. `global_metrics` installs the process-wide
 /// `metrics` recorder (one agent per process); tests running several agents in one process
 /// pass `false`.
-pub async fn build_system(config: AndonConfig, global_metrics: bool) -> Result<AndonSystem, AgentError> {
+pub async fn build_system(
+    config: AndonConfig,
+    global_metrics: bool,
+) -> Result<AndonSystem, AgentError> {
     let builder = AndonSystem::builder();
     #[cfg(feature = "full")]
     let builder = if config.metrics.enabled {
-        let mut metrics = andon::metrics::AndonMetrics::builder(config.metrics.clone()).without_endpoint();
+        let mut metrics =
+            andon::metrics::AndonMetrics::builder(config.metrics.clone()).without_endpoint();
         if !global_metrics {
             metrics = metrics.with_local_recorder();
         }
@@ -74,7 +81,11 @@ pub async fn build_system(config: AndonConfig, global_metrics: bool) -> Result<A
     };
     #[cfg(not(feature = "full"))]
     let _ = global_metrics;
-    builder.with_config(config).build().await.map_err(AgentError::System)
+    builder
+        .with_config(config)
+        .build()
+        .await
+        .map_err(AgentError::System)
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
@@ -114,6 +125,9 @@ mod tests {
         assert_eq!(wide.agent.token.unwrap().expose(), "t0ken");
         let err = load_config(None, Some("localhost"), None).unwrap_err();
         assert!(err.to_string().contains("--listen"), "{err}");
-        assert_eq!(load_config(None, None, None).unwrap(), AndonConfig::default());
+        assert_eq!(
+            load_config(None, None, None).unwrap(),
+            AndonConfig::default()
+        );
     }
 }

@@ -84,7 +84,10 @@ impl Agent {
         let address: SocketAddr = agent.listen.parse().map_err(|_| {
             andon::ConfigError::new(
                 "agent.listen",
-                format!("`{}` is not ip:port, such as \"127.0.0.1:7600\"", agent.listen),
+                format!(
+                    "`{}` is not ip:port, such as \"127.0.0.1:7600\"",
+                    agent.listen
+                ),
             )
         })?;
         let token = agent.token.clone().filter(|t| !t.is_empty());
@@ -224,7 +227,9 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 status,
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes: send a smaller one"),
+                format!(
+                    "the request body is larger than {MAX_BODY_BYTES} bytes: send a smaller one"
+                ),
             )
         } else {
             ApiError::new(status, rejection.body_text())
@@ -251,7 +256,12 @@ async fn post_signal(
                 "the agent is shutting down: send the signal to the agent once it is back",
             ));
         }
-        Err(other) => return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())),
+        Err(other) => {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                other.to_string(),
+            ));
+        }
     };
     let body = json!({
         "id": outcome.id,
@@ -323,13 +333,24 @@ async fn resume_line(
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let resume = request::resume(&body(raw)?)?;
-    let resumed = match state.system.resume_line(&resume.by, resume.note.as_deref()).await {
+    let resumed = match state
+        .system
+        .resume_line(&resume.by, resume.note.as_deref())
+        .await
+    {
         Ok(resumed) => resumed,
         // The line did resume; only delivering the GREEN resumption signal failed somewhere.
         Err(SignalError::Partial { .. }) => true,
-        Err(other) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string())),
+        Err(other) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                other.to_string(),
+            ));
+        }
     };
-    Ok(Json(json!({ "resumed": resumed, "line": state.system.line().state() })))
+    Ok(Json(
+        json!({ "resumed": resumed, "line": state.system.line().state() }),
+    ))
 }
 
 async fn get_alerts(State(state): Shared) -> Json<Value> {
@@ -347,7 +368,9 @@ async fn ack_alert(
     request::fingerprint(&fingerprint)?;
     let by = request::ack(&body(raw)?)?;
     match alerts::acknowledge(&state.system, &fingerprint, &by) {
-        Ack::Done(n) => Ok(Json(json!({ "acknowledged": n, "fingerprint": fingerprint }))),
+        Ack::Done(n) => Ok(Json(
+            json!({ "acknowledged": n, "fingerprint": fingerprint }),
+        )),
         Ack::Unknown(message) => Err(ApiError::new(StatusCode::NOT_FOUND, message)),
         Ack::Disabled => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -359,7 +382,10 @@ async fn ack_alert(
 async fn get_diagnostics(State(state): Shared) -> Result<Json<Value>, ApiError> {
     match state.system.diagnostics().await {
         Some(Ok(report)) => Ok(Json(json!(report))),
-        Some(Err(e)) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Some(Err(e)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "diagnostics are not enabled in this agent: set [observer] enabled = true",
@@ -396,7 +422,11 @@ async fn readyz(State(state): Shared) -> Response {
         )
             .into_response()
     } else {
-        let line = if state.system.line().is_running() { "RUNNING" } else { "STOPPED" };
+        let line = if state.system.line().is_running() {
+            "RUNNING"
+        } else {
+            "STOPPED"
+        };
         Json(json!({ "status": "ready", "line": line })).into_response()
     }
 }
@@ -408,7 +438,7 @@ async fn events(State(state): Shared) -> impl IntoResponse {
     tokio::spawn(async move {
         let hello = Event::default()
             .event("hello")
-            .data(json!({ "line": if *stopping.borrow() { "stopping" } else { "open" } }).to_string());
+            .data(json!({ "agent": "andon", "api": "v1" }).to_string());
         if tx.send(Ok(hello)).await.is_err() {
             return;
         }
@@ -423,15 +453,17 @@ async fn events(State(state): Shared) -> impl IntoResponse {
             };
             let event = match event {
                 Ok(event) => to_sse(&event),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    Some(Event::default().event("lagged").data(json!({ "missed": missed }).to_string()))
-                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => Some(
+                    Event::default()
+                        .event("lagged")
+                        .data(json!({ "missed": missed }).to_string()),
+                ),
                 Err(broadcast::error::RecvError::Closed) => break,
             };
-            if let Some(event) = event {
-                if tx.send(Ok(event)).await.is_err() {
-                    break;
-                }
+            if let Some(event) = event
+                && tx.send(Ok(event)).await.is_err()
+            {
+                break;
             }
         }
     });
@@ -471,10 +503,15 @@ async fn board_page() -> Html<&'static str> {
 }
 
 async fn board_css() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], BOARD_CSS)
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        BOARD_CSS,
+    )
 }
 
 async fn board_js() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], BOARD_JS)
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        BOARD_JS,
+    )
 }
-

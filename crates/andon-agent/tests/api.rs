@@ -1,5 +1,6 @@
 //! The HTTP API, through a real HTTP client against the running router: every endpoint, every
 //! 400 path, and the token rule when the agent is bound beyond loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers fail the test that calls them
 
 mod common;
 
@@ -42,7 +43,10 @@ async fn a_red_signal_lights_its_station_stops_the_line_and_a_resume_restarts_it
     assert_eq!(ready["line"], "STOPPED");
 
     let (status, resumed) = agent
-        .post("/v1/line/resume", r#"{"by":"alice","note":"queue drained"}"#)
+        .post(
+            "/v1/line/resume",
+            r#"{"by":"alice","note":"queue drained"}"#,
+        )
         .await;
     assert_eq!(status, 200, "{resumed}");
     assert_eq!(resumed["resumed"], true);
@@ -50,7 +54,10 @@ async fn a_red_signal_lights_its_station_stops_the_line_and_a_resume_restarts_it
     assert_eq!(resumed["line"]["resumed"]["by"], "alice");
     assert_eq!(resumed["line"]["resumed"]["note"], "queue drained");
     let (_, again) = agent.post("/v1/line/resume", "").await;
-    assert_eq!(again["resumed"], false, "an empty body resumes as `api`; already running");
+    assert_eq!(
+        again["resumed"], false,
+        "an empty body resumes as `api`; already running"
+    );
     assert!(agent.system.line().is_running());
     agent.stop().await.unwrap();
 }
@@ -68,15 +75,32 @@ async fn recent_signals_are_listed_newest_first_and_filtered() {
         assert_eq!(agent.post("/v1/signals", &body).await.0, 201);
     }
     let messages = |v: &Value| -> Vec<String> {
-        v["signals"].as_array().unwrap().iter().map(|s| s["message"].as_str().unwrap().to_owned()).collect()
+        v["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["message"].as_str().unwrap().to_owned())
+            .collect()
     };
     let (status, all) = agent.get("/v1/signals").await;
     assert_eq!(status, 200);
     assert_eq!(messages(&all), ["fine", "slow too", "slow", "ok"]);
-    assert_eq!(messages(&agent.get("/v1/signals?color=yellow").await.1), ["slow too", "slow"]);
-    assert_eq!(messages(&agent.get("/v1/signals?component=db").await.1), ["fine", "slow"]);
-    assert_eq!(messages(&agent.get("/v1/signals?component=web&color=GREEN").await.1), ["ok"]);
-    assert_eq!(messages(&agent.get("/v1/signals?limit=1").await.1), ["fine"]);
+    assert_eq!(
+        messages(&agent.get("/v1/signals?color=yellow").await.1),
+        ["slow too", "slow"]
+    );
+    assert_eq!(
+        messages(&agent.get("/v1/signals?component=db").await.1),
+        ["fine", "slow"]
+    );
+    assert_eq!(
+        messages(&agent.get("/v1/signals?component=web&color=GREEN").await.1),
+        ["ok"]
+    );
+    assert_eq!(
+        messages(&agent.get("/v1/signals?limit=1").await.1),
+        ["fine"]
+    );
     // YELLOW does not stop the line.
     assert!(agent.system.line().is_running());
     agent.stop().await.unwrap();
@@ -90,11 +114,26 @@ async fn every_bad_request_gets_a_400_naming_the_field() {
         (r#"{"color":"blue","message":"m"}"#, Some("color")),
         (r#"{"color":"red"}"#, Some("message")),
         (r#"{"color":"red","message":""}"#, Some("message")),
-        (r#"{"color":"red","message":"m","component":7}"#, Some("component")),
-        (r#"{"color":"red","message":"m","trace_id":""}"#, Some("trace_id")),
-        (r#"{"color":"red","message":"m","timestamp":"soon"}"#, Some("timestamp")),
-        (r#"{"color":"red","message":"m","attributes":"x"}"#, Some("attributes")),
-        (r#"{"color":"red","message":"m","severity":"high"}"#, Some("severity")),
+        (
+            r#"{"color":"red","message":"m","component":7}"#,
+            Some("component"),
+        ),
+        (
+            r#"{"color":"red","message":"m","trace_id":""}"#,
+            Some("trace_id"),
+        ),
+        (
+            r#"{"color":"red","message":"m","timestamp":"soon"}"#,
+            Some("timestamp"),
+        ),
+        (
+            r#"{"color":"red","message":"m","attributes":"x"}"#,
+            Some("attributes"),
+        ),
+        (
+            r#"{"color":"red","message":"m","severity":"high"}"#,
+            Some("severity"),
+        ),
         ("not json", None),
         ("[]", None),
         ("", None),
@@ -116,7 +155,11 @@ async fn every_bad_request_gets_a_400_naming_the_field() {
         assert_eq!(status, 400, "{query}: {error}");
         assert_eq!(error["field"], field, "{query}: {error}");
     }
-    for (body, field) in [(r#"{"by":""}"#, "by"), (r#"{"note":5}"#, "note"), (r#"{"who":"x"}"#, "who")] {
+    for (body, field) in [
+        (r#"{"by":""}"#, "by"),
+        (r#"{"note":5}"#, "note"),
+        (r#"{"who":"x"}"#, "who"),
+    ] {
         let (status, error) = agent.post("/v1/line/resume", body).await;
         assert_eq!(status, 400, "{body}: {error}");
         assert_eq!(error["field"], field, "{body}: {error}");
@@ -125,7 +168,11 @@ async fn every_bad_request_gets_a_400_naming_the_field() {
     assert_eq!(status, 400, "{error}");
     assert_eq!(error["field"], "fingerprint");
     let (status, error) = agent.post("/v1/alerts/abc/ack", r#"{"by":1}"#).await;
-    assert_eq!((status, error["field"].as_str()), (400, Some("by")), "{error}");
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (400, Some("by")),
+        "{error}"
+    );
     // Nothing bad was recorded.
     assert!(agent.system.recent_signals(10).is_empty());
     agent.stop().await.unwrap();
@@ -134,16 +181,31 @@ async fn every_bad_request_gets_a_400_naming_the_field() {
 #[tokio::test]
 async fn oversized_bodies_unknown_routes_and_wrong_methods_get_json_errors() {
     let agent = TestAgent::start(QUIET).await;
-    let huge = json!({"color":"red","message": "x".repeat(andon_agent::MAX_BODY_BYTES)}).to_string();
+    let huge =
+        json!({"color":"red","message": "x".repeat(andon_agent::MAX_BODY_BYTES)}).to_string();
     let (status, error) = agent.post("/v1/signals", &huge).await;
     assert_eq!(status, 413, "{error}");
-    assert!(error["error"].as_str().unwrap().contains("larger than"), "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("larger than"),
+        "{error}"
+    );
     let (status, error) = agent.get("/v1/nope").await;
     assert_eq!(status, 404);
-    assert!(error["error"].as_str().unwrap().contains("no such endpoint"), "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("no such endpoint"),
+        "{error}"
+    );
     let (status, _) = agent.get("/v2/signals").await;
     assert_eq!(status, 404);
-    let response = agent.http.delete(agent.at("/v1/signals")).send().await.unwrap();
+    let response = agent
+        .http
+        .delete(agent.at("/v1/signals"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 405);
     let error: Value = response.json().await.unwrap();
     assert!(error["error"].is_string());
@@ -161,7 +223,13 @@ async fn probes_diagnostics_alerts_and_the_board_page_answer() {
     // The observer is off in this configuration: the agent says how to turn it on.
     let (status, error) = agent.get("/v1/diagnostics").await;
     assert_eq!(status, 404);
-    assert!(error["error"].as_str().unwrap().contains("[observer] enabled = true"), "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("[observer] enabled = true"),
+        "{error}"
+    );
 
     let (status, alerts) = agent.get("/v1/alerts").await;
     assert_eq!(status, 200);
@@ -171,13 +239,23 @@ async fn probes_diagnostics_alerts_and_the_board_page_answer() {
 
     let page = agent.http.get(agent.at("/")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("<title>Andon board</title>") && html.contains("/board.js"));
     for (path, kind) in [("/board.js", "text/javascript"), ("/board.css", "text/css")] {
         let response = agent.http.get(agent.at(path)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
-        assert!(response.headers()["content-type"].to_str().unwrap().starts_with(kind));
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
         assert!(response.text().await.unwrap().len() > 500);
     }
     agent.stop().await.unwrap();
@@ -198,16 +276,27 @@ async fn bound_beyond_loopback_every_write_needs_the_bearer_token() {
         ("/v1/alerts/abc/ack", "{}"),
     ];
     for (path, body) in writes {
-        for token in [None, Some("wrong"), Some("s3cret-token-but-longer"), Some("")] {
+        for token in [
+            None,
+            Some("wrong"),
+            Some("s3cret-token-but-longer"),
+            Some(""),
+        ] {
             let mut request = agent.http.post(agent.at(path)).body(body);
             if let Some(token) = token {
                 request = request.bearer_auth(token);
             }
             let response = request.send().await.unwrap();
             assert_eq!(response.status().as_u16(), 401, "{path} with {token:?}");
-            assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"andon\"");
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                "Bearer realm=\"andon\""
+            );
             let error: Value = response.json().await.unwrap();
-            assert!(!error.to_string().contains("s3cret"), "the token never shows: {error}");
+            assert!(
+                !error.to_string().contains("s3cret"),
+                "the token never shows: {error}"
+            );
         }
         let response = agent
             .http
@@ -217,16 +306,34 @@ async fn bound_beyond_loopback_every_write_needs_the_bearer_token() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status().as_u16(), 401, "{path}: only Bearer counts");
+        assert_eq!(
+            response.status().as_u16(),
+            401,
+            "{path}: only Bearer counts"
+        );
     }
-    assert!(agent.system.recent_signals(10).is_empty(), "nothing got through");
+    assert!(
+        agent.system.recent_signals(10).is_empty(),
+        "nothing got through"
+    );
 
-    let (status, accepted) = agent.post_with("/v1/signals", signal, Some("s3cret-token")).await;
+    let (status, accepted) = agent
+        .post_with("/v1/signals", signal, Some("s3cret-token"))
+        .await;
     assert_eq!(status, 201, "{accepted}");
-    let (status, resumed) = agent.post_with("/v1/line/resume", "{}", Some("s3cret-token")).await;
+    let (status, resumed) = agent
+        .post_with("/v1/line/resume", "{}", Some("s3cret-token"))
+        .await;
     assert_eq!((status, resumed["resumed"].as_bool()), (200, Some(true)));
     // Reads stay open.
-    for path in ["/v1/board", "/v1/signals", "/v1/line", "/v1/alerts", "/healthz", "/readyz"] {
+    for path in [
+        "/v1/board",
+        "/v1/signals",
+        "/v1/line",
+        "/v1/alerts",
+        "/healthz",
+        "/readyz",
+    ] {
         assert_eq!(agent.get(path).await.0, 200, "{path}");
     }
     assert_eq!(agent.get("/v1/board").await.1["token_required"], true);
@@ -242,12 +349,17 @@ async fn next_event(reader: &mut BufReader<tokio::net::TcpStream>, name: &str) -
         let n = reader.read_line(&mut line).await.unwrap();
         assert!(n > 0, "the event stream ended before a `{name}` event");
         let line = line.trim_end();
-        if let Some(event) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+        if let Some(event) = line
+            .strip_prefix("event: ")
+            .or_else(|| line.strip_prefix("event:"))
+        {
             current = event.trim().to_owned();
-        } else if let Some(data) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
-            if current == name {
-                return data.to_owned();
-            }
+        } else if let Some(data) = line
+            .strip_prefix("data: ")
+            .or_else(|| line.strip_prefix("data:"))
+            && current == name
+        {
+            return data.to_owned();
         }
     }
 }
@@ -260,7 +372,12 @@ async fn the_event_stream_carries_signals_and_line_changes_and_ends_on_shutdown(
     let mut reader = BufReader::new(stream);
     reader
         .get_mut()
-        .write_all(format!("GET /v1/events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n").as_bytes())
+        .write_all(
+            format!(
+                "GET /v1/events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        )
         .await
         .unwrap();
     let mut status = String::new();
@@ -269,12 +386,18 @@ async fn the_event_stream_carries_signals_and_line_changes_and_ends_on_shutdown(
     next_event(&mut reader, "hello").await;
 
     agent
-        .post("/v1/signals", r#"{"color":"red","message":"disk full","component":"db"}"#)
+        .post(
+            "/v1/signals",
+            r#"{"color":"red","message":"disk full","component":"db"}"#,
+        )
         .await;
     let line: Value = serde_json::from_str(&next_event(&mut reader, "line").await).unwrap();
     assert_eq!(line["state"], "STOPPED");
     let signal: Value = serde_json::from_str(&next_event(&mut reader, "signal").await).unwrap();
-    assert_eq!((signal["message"].as_str(), signal["color"].as_str()), (Some("disk full"), Some("red")));
+    assert_eq!(
+        (signal["message"].as_str(), signal["color"].as_str()),
+        (Some("disk full"), Some("red"))
+    );
     agent.post("/v1/line/resume", r#"{"by":"bob"}"#).await;
     let line: Value = serde_json::from_str(&next_event(&mut reader, "line").await).unwrap();
     assert_eq!(line["state"], "RUNNING");
@@ -287,5 +410,8 @@ async fn the_event_stream_carries_signals_and_line_changes_and_ends_on_shutdown(
     let mut rest = String::new();
     while reader.read_line(&mut rest).await.unwrap_or(0) > 0 {}
     let refused = system.signal_problem(andon::AndonSignal::red("late")).await;
-    assert!(matches!(refused, Err(andon::SignalError::ShutDown)), "the system was shut down");
+    assert!(
+        matches!(refused, Err(andon::SignalError::ShutDown)),
+        "the system was shut down"
+    );
 }

@@ -1,6 +1,7 @@
 //! The Andon board in headless Chromium, driven through chromedriver: a RED posted through the
 //! API turns its station red and raises the STOPPED banner within a second, Acknowledge clears
 //! the alert, resuming the line brings the board back; a screenshot is saved under `target/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers fail the test that calls them
 
 mod common;
 
@@ -31,7 +32,10 @@ labels = { component = "checkout" }
 summary = "checkout pulled the cord"
 "#;
 
-async fn browser(chromedriver: &std::path::Path, chromium: &std::path::Path) -> (Peer, Client, tempfile::TempDir) {
+async fn browser(
+    chromedriver: &std::path::Path,
+    chromium: &std::path::Path,
+) -> (Peer, Client, tempfile::TempDir) {
     let port = free_port();
     let driver = Peer::builder(chromedriver)
         .args([format!("--port={port}")])
@@ -56,7 +60,12 @@ async fn browser(chromedriver: &std::path::Path, chromium: &std::path::Path) -> 
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
-        .unwrap_or_else(|e| panic!("chromedriver did not start a session: {e}\n{}", driver.output()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "chromedriver did not start a session: {e}\n{}",
+                driver.output()
+            )
+        });
     (driver, client, profile)
 }
 
@@ -72,14 +81,103 @@ async fn the_board_turns_red_stops_acknowledges_and_resumes_live() {
     let (_driver, client, _profile) = browser(&chromedriver, &chromium).await;
     let result = scenario(&agent, &client).await;
     let screenshot = client.screenshot().await;
-    let _ = client.close().await;
     let path = workspace_root().join("target").join("andon-board.png");
     if let Ok(png) = screenshot {
         std::fs::write(&path, png).unwrap();
         eprintln!("screenshot of the board saved to {}", path.display());
     }
+    let result = match result {
+        Ok(()) => agent_restart(agent, &client).await,
+        Err(e) => Err(e),
+    };
+    let _ = client.close().await;
     result.unwrap();
-    agent.stop().await.unwrap();
+}
+
+/// The agent restarts on the same address: the open page reconnects by itself and shows the
+/// new agent's board without a reload.
+async fn agent_restart(agent: TestAgent, client: &Client) -> Result<(), String> {
+    let e = |what: &'static str| move |err: fantoccini::error::CmdError| format!("{what}: {err}");
+    let address = agent.url.trim_start_matches("http://").to_owned();
+    agent.stop().await.map_err(|err| err.to_string())?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(r#"#connection[data-state="reconnecting"]"#))
+        .await
+        .map_err(e("the board notices the agent is gone"))?;
+    let again = TestAgent::start_at(CONFIG, &address).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#"#connection[data-state="open"]"#))
+        .await
+        .map_err(e("the board reconnects to the restarted agent"))?;
+    let (status, _) = again
+        .post(
+            "/v1/signals",
+            r#"{"color":"yellow","message":"stock low","component":"inventory"}"#,
+        )
+        .await;
+    assert_eq!(status, 201);
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            r#"li.station[data-component="inventory"][data-color="yellow"]"#,
+        ))
+        .await
+        .map_err(e("a signal to the restarted agent shows live"))?;
+    let stale = client
+        .find(Locator::Css(r#"li.station[data-component="checkout"]"#))
+        .await;
+    assert!(
+        stale.is_err(),
+        "the board was reloaded from the new agent, which never saw checkout"
+    );
+    let banner = client
+        .find(Locator::Id("line-banner"))
+        .await
+        .map_err(e("banner"))?;
+    assert_eq!(
+        banner
+            .attr("data-state")
+            .await
+            .map_err(e("banner state"))?
+            .as_deref(),
+        Some("RUNNING")
+    );
+    again.stop().await.map_err(|err| err.to_string())
+}
+
+/// The text of the element `css` selects, read in one step (the board re-renders its lists, so
+/// a found element can go stale before its text is read).
+async fn text_of(client: &Client, css: &str) -> Result<String, String> {
+    let text = client
+        .execute(
+            "const el = document.querySelector(arguments[0]); return el ? el.innerText : null;",
+            vec![json!(css)],
+        )
+        .await
+        .map_err(|err| format!("read {css}: {err}"))?;
+    text.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("nothing matches {css}"))
+}
+
+/// Clicks the element `css` selects, finding it again if a re-render replaced it meanwhile.
+async fn click(client: &Client, css: &str) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..5 {
+        match client.find(Locator::Css(css)).await {
+            Ok(element) => match element.click().await {
+                Ok(()) => return Ok(()),
+                Err(err) => last = err.to_string(),
+            },
+            Err(err) => last = err.to_string(),
+        }
+    }
+    Err(format!("click {css}: {last}"))
 }
 
 async fn scenario(agent: &TestAgent, client: &Client) -> Result<(), String> {
@@ -98,15 +196,20 @@ async fn scenario(agent: &TestAgent, client: &Client) -> Result<(), String> {
 
     // Pull the cord through the API; the page must follow without a reload.
     let (status, _) = agent
-        .post("/v1/signals", r#"{"color":"red","message":"payment gateway down","component":"checkout"}"#)
+        .post(
+            "/v1/signals",
+            r#"{"color":"red","message":"payment gateway down","component":"checkout"}"#,
+        )
         .await;
     assert_eq!(status, 201);
     let posted = Instant::now();
-    let station = client
+    client
         .wait()
         .at_most(Duration::from_secs(1))
         .every(Duration::from_millis(20))
-        .for_element(Locator::Css(r#"li.station[data-component="checkout"][data-color="red"]"#))
+        .for_element(Locator::Css(
+            r#"li.station[data-component="checkout"][data-color="red"]"#,
+        ))
         .await
         .map_err(e("the checkout station turns red within a second"))?;
     let banner = client
@@ -116,25 +219,28 @@ async fn scenario(agent: &TestAgent, client: &Client) -> Result<(), String> {
         .for_element(Locator::Css(r#"#line-banner[data-state="STOPPED"]"#))
         .await
         .map_err(e("the STOPPED banner appears within a second"))?;
-    let label = station.text().await.map_err(e("station text"))?;
-    assert!(label.contains("RED"), "the station says RED in words, not only in color: {label}");
+    let label = text_of(client, r#"li.station[data-component="checkout"]"#).await?;
+    assert!(
+        label.contains("RED"),
+        "the station says RED in words, not only in color: {label}"
+    );
     let banner_text = banner.text().await.map_err(e("banner text"))?;
     assert!(banner_text.contains("LINE STOPPED"), "{banner_text}");
-    assert!(banner_text.contains("checkout") && banner_text.contains("payment gateway down"), "who and why: {banner_text}");
-    let recent = client
-        .find(Locator::Css("#recent li.red"))
-        .await
-        .map_err(e("the signal is listed among recent signals"))?;
-    assert!(recent.text().await.map_err(e("recent text"))?.contains("payment gateway down"));
+    assert!(
+        banner_text.contains("checkout") && banner_text.contains("payment gateway down"),
+        "who and why: {banner_text}"
+    );
+    let recent = text_of(client, "#recent li.red").await?;
+    assert!(recent.contains("payment gateway down"), "{recent}");
 
     // The rule opened a critical alert: acknowledge it from the board.
-    let ack = client
+    client
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css("#alerts li.alert button.ack"))
         .await
         .map_err(e("the open alert is listed with an Acknowledge button"))?;
-    ack.click().await.map_err(e("click Acknowledge"))?;
+    click(client, "#alerts li.alert button.ack").await?;
     client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -142,11 +248,22 @@ async fn scenario(agent: &TestAgent, client: &Client) -> Result<(), String> {
         .await
         .map_err(e("the alert shows as acknowledged"))?;
     let (_, alerts) = agent.get("/v1/alerts").await;
-    assert_eq!(alerts["alerts"][0]["acknowledged_by"].as_str().map(|b| b.starts_with("board")), Some(true), "{alerts}");
+    assert_eq!(
+        alerts["alerts"][0]["acknowledged_by"]
+            .as_str()
+            .map(|b| b.starts_with("board")),
+        Some(true),
+        "{alerts}"
+    );
 
     // Resume from the board.
-    let note = client.find(Locator::Id("resume-note")).await.map_err(e("note field"))?;
-    note.send_keys("gateway restarted").await.map_err(e("type the note"))?;
+    let note = client
+        .find(Locator::Id("resume-note"))
+        .await
+        .map_err(e("note field"))?;
+    note.send_keys("gateway restarted")
+        .await
+        .map_err(e("type the note"))?;
     client
         .find(Locator::Id("resume"))
         .await
@@ -161,13 +278,18 @@ async fn scenario(agent: &TestAgent, client: &Client) -> Result<(), String> {
         .await
         .map_err(e("the banner goes back to RUNNING"))?;
     let text = banner.text().await.map_err(e("banner text"))?;
-    assert!(text.contains("resumed by board: gateway restarted"), "{text}");
+    assert!(
+        text.contains("resumed by board: gateway restarted"),
+        "{text}"
+    );
     assert!(agent.system.line().is_running());
     // The resumption is a GREEN from the `line` station.
     client
         .wait()
         .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(r#"li.station[data-component="line"][data-color="green"]"#))
+        .for_element(Locator::Css(
+            r#"li.station[data-component="line"][data-color="green"]"#,
+        ))
         .await
         .map_err(e("the line station shows the GREEN resumption"))?;
     Ok(())

@@ -7,7 +7,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// The configuration the tests run with: components that would reach the network are off.
-pub(crate) const QUIET: &str = "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n";
+pub(crate) const QUIET: &str =
+    "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n";
 
 pub(crate) struct TestAgent {
     pub(crate) url: String,
@@ -19,10 +20,15 @@ pub(crate) struct TestAgent {
 
 impl TestAgent {
     pub(crate) async fn start(config_toml: &str) -> TestAgent {
+        Self::start_at(config_toml, "127.0.0.1:0").await
+    }
+
+    /// Starts an agent listening on `address` (a loopback address).
+    pub(crate) async fn start_at(config_toml: &str, address: &str) -> TestAgent {
         let config = AndonConfig::from_toml_str(config_toml).unwrap();
         let system = andon_agent::build_system(config, false).await.unwrap();
         let agent = Agent::new(system.clone()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(agent.serve(listener, async {
@@ -44,14 +50,22 @@ impl TestAgent {
     pub(crate) async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self.http.get(self.at(path)).send().await.unwrap();
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
     }
 
     pub(crate) async fn post(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
         self.post_with(path, body, None).await
     }
 
-    pub(crate) async fn post_with(&self, path: &str, body: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    pub(crate) async fn post_with(
+        &self,
+        path: &str,
+        body: &str,
+        token: Option<&str>,
+    ) -> (u16, serde_json::Value) {
         let mut request = self
             .http
             .post(self.at(path))
@@ -62,7 +76,10 @@ impl TestAgent {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// Stops the agent as SIGTERM would, and returns what `serve` returned.
