@@ -290,6 +290,15 @@ impl Node {
         }
     }
 
+    /// Whether it holds no state worth keeping (no signals in its window).
+    fn is_idle(&self) -> bool {
+        match self {
+            Node::Signal { hits, .. } => hits.is_empty(),
+            Node::All(nodes) | Node::Any(nodes) => nodes.iter().all(Node::is_idle),
+            Node::Threshold { .. } | Node::Health { .. } => false,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Node::Threshold {
@@ -1245,6 +1254,11 @@ impl Inner {
             } else if !group_open {
                 rs.group_until = None;
             }
+            if rs.per_component {
+                // Alerts of components that went quiet are forgotten: components are unbounded.
+                rs.instances
+                    .retain(|_, i| i.state != AlertState::Inactive || !i.node.is_idle());
+            }
             for (channels, events) in resolved {
                 let tag = format!("r{}", events.len());
                 outgoing.push(Outgoing {
@@ -1367,17 +1381,16 @@ impl SignalSink for AlertManager {
                         rs.instances.insert(key.clone(), inst);
                     }
                 }
-                let mut matched_any = false;
-                for inst in rs.instances.values_mut() {
-                    if rs.per_component
-                        && inst.labels.get("component").map(String::as_str) != signal.component()
-                    {
-                        continue;
-                    }
-                    if !inst.node.record(signal, now) {
-                        continue;
-                    }
-                    matched_any = true;
+                let key = if rs.per_component {
+                    signal.component().unwrap_or_default()
+                } else {
+                    ""
+                };
+                let Some(inst) = rs.instances.get_mut(key) else {
+                    continue;
+                };
+                let matched_any = inst.node.record(signal, now);
+                if matched_any {
                     let was_notified = inst.notified;
                     inst.summary = Some(signal.to_string());
                     let holds = inst.node.eval(now, inner.metrics.as_ref(), None);

@@ -644,3 +644,75 @@ channels = ["log"]
     assert!(manager.on_signal(&AndonSignal::red("late")).await.is_err());
     assert!(manager.check_and_fire_alerts().await.is_err());
 }
+
+#[derive(Debug, Default)]
+struct RecordingMetrics(std::sync::Mutex<Vec<(String, String, f64)>>);
+
+impl andon_core::MetricsSink for RecordingMetrics {
+    fn set_gauge(&self, _name: &str, _labels: &[(&str, &str)], _value: f64) {}
+
+    fn add_counter(&self, name: &str, labels: &[(&str, &str)], delta: u64) {
+        let labels = format!("{labels:?}");
+        self.0
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), labels, delta as f64));
+    }
+
+    fn record_histogram(&self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let labels = format!("{labels:?}");
+        self.0
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), labels, value));
+    }
+}
+
+#[tokio::test]
+async fn deliveries_are_counted_through_the_metrics_sink_and_disabled_alerting_does_nothing() {
+    let s = setup(&["log"], |_| {});
+    let sink = Arc::new(RecordingMetrics::default());
+    let manager = s.manager.clone().with_metrics_sink(sink.clone());
+    manager
+        .add_rule(AlertRule {
+            name: "reds".into(),
+            channels: vec![AlertChannel::Named("log".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    manager.on_signal(&AndonSignal::red("boom")).await.unwrap();
+    assert_eq!(s.lines("log").await.len(), 1);
+    let recorded = sink.0.lock().unwrap().clone();
+    assert!(
+        recorded
+            .iter()
+            .any(|(n, l, v)| n == "andon_alert_notifications_total"
+                && l.contains("\"log\"")
+                && l.contains("\"sent\"")
+                && *v == 1.0)
+    );
+    assert!(
+        recorded
+            .iter()
+            .any(|(n, _, v)| n == "andon_alert_delivery_seconds" && *v >= 0.0)
+    );
+    let report = &manager.channel_reports()[0];
+    assert_eq!((report.sent, report.pending), (1, 0));
+    assert!(report.mean_latency.is_some());
+
+    let off = setup(&["log"], |c| c.enabled = false);
+    off.manager
+        .add_rule(AlertRule {
+            name: "reds".into(),
+            channels: vec![AlertChannel::Named("log".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    off.manager
+        .on_signal(&AndonSignal::red("boom"))
+        .await
+        .unwrap();
+    off.manager.check_and_fire_alerts().await.unwrap();
+    assert!(off.lines("log").await.is_empty());
+    assert_eq!(off.manager.stats().signals, 0);
+}
