@@ -146,7 +146,7 @@ fn latency(c: &mut Criterion) {
     let mut one = |rx: &mut mpsc::UnboundedReceiver<String>| -> Duration {
         rt.block_on(async {
             n += 1;
-            if n % 20 == 0 {
+            if n.is_multiple_of(20) {
                 tokio::time::sleep(Duration::from_millis(2)).await;
                 manager.check_and_fire_alerts().await.unwrap();
             }

@@ -1067,10 +1067,8 @@ impl Inner {
                 continue;
             }
             for inst in rs.instances.values() {
-                if inst.state == AlertState::Firing {
-                    if let Some(c) = inst.labels.get("component") {
-                        set.insert(c.clone());
-                    }
+                if let (AlertState::Firing, Some(c)) = (inst.state, inst.labels.get("component")) {
+                    set.insert(c.clone());
                 }
             }
         }
@@ -1195,30 +1193,33 @@ impl Inner {
                     firing.push(inst.fingerprint.clone());
                 }
                 // Escalation: the next level when unacknowledged long enough.
-                if rs.rule.escalate && inst.notified && inst.acked.is_none() {
-                    if let Some((channels, _)) = escalation.get(inst.escalation_level) {
-                        let after: Duration = escalation
-                            .iter()
-                            .take(inst.escalation_level + 1)
-                            .map(|(_, a)| *a)
-                            .sum();
-                        if now.duration_since(inst.since).unwrap_or_default() >= after {
-                            inst.escalation_level += 1;
-                            let level = u32::try_from(inst.escalation_level).unwrap_or(u32::MAX);
-                            let event = inst.event(&rs.rule, AlertStatus::Firing, now);
-                            inst.notified_channels.extend(channels.iter().cloned());
-                            outgoing.push(Outgoing {
-                                notification: self.notification(
-                                    &rs.rule,
-                                    vec![event],
-                                    AlertStatus::Firing,
-                                    level,
-                                    &format!("e{level}"),
-                                    now,
-                                ),
-                                channels: channels.clone(),
-                            });
-                        }
+                let next_level = if rs.rule.escalate && inst.notified && inst.acked.is_none() {
+                    escalation.get(inst.escalation_level)
+                } else {
+                    None
+                };
+                if let Some((channels, _)) = next_level {
+                    let after: Duration = escalation
+                        .iter()
+                        .take(inst.escalation_level + 1)
+                        .map(|(_, a)| *a)
+                        .sum();
+                    if now.duration_since(inst.since).unwrap_or_default() >= after {
+                        inst.escalation_level += 1;
+                        let level = u32::try_from(inst.escalation_level).unwrap_or(u32::MAX);
+                        let event = inst.event(&rs.rule, AlertStatus::Firing, now);
+                        inst.notified_channels.extend(channels.iter().cloned());
+                        outgoing.push(Outgoing {
+                            notification: self.notification(
+                                &rs.rule,
+                                vec![event],
+                                AlertStatus::Firing,
+                                level,
+                                &format!("e{level}"),
+                                now,
+                            ),
+                            channels: channels.clone(),
+                        });
                     }
                 }
             }

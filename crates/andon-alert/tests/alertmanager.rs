@@ -1,5 +1,6 @@
 //! A real Prometheus Alertmanager receives andon's alerts through its API v2, lists them on
 //! `GET /api/v2/alerts`, and drops them from there once they are resolved.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns stop the test too
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! A real SMTP server (aiosmtpd) receives the alert mail with the expected subject and body.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns stop the test too
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Scenarios with a controllable clock: what a person on call would see, notification by
 //! notification, written to file channels.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns stop the test too
 
 mod common;
 

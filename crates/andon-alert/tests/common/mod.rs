@@ -1,6 +1,7 @@
 //! Helpers shared by the alert tests: a controllable metrics source, a recording signal sink,
 //! a fixed diagnostics source, and a local HTTP receiver that can be told to fail.
 #![allow(dead_code, unreachable_pub)] // each test file uses a part of the helpers
+#![allow(clippy::unwrap_used, clippy::panic)] // test helpers: a failure stops the test where it happened
 
 use std::collections::HashMap;
 use std::path::Path;
