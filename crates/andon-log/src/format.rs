@@ -107,31 +107,61 @@ fn write_hex(buf: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+thread_local! {
+    /// The last second this thread formatted, and its `YYYY-MM-DDTHH:MM:SS` text: records
+    /// mostly share their second, so the calendar arithmetic runs once a second.
+    static SECOND: std::cell::Cell<(u64, [u8; 19])> = const { std::cell::Cell::new((u64::MAX, [0; 19])) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` since the epoch.
+fn date_time(secs: u64) -> [u8; 19] {
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let rem = secs % 86_400;
+    let mut out = *b"0000-00-00T00:00:00";
+    put_digits(&mut out[0..4], year.min(9999));
+    put_digits(&mut out[5..7], month);
+    put_digits(&mut out[8..10], day);
+    put_digits(&mut out[11..13], rem / 3600);
+    put_digits(&mut out[14..16], rem % 3600 / 60);
+    put_digits(&mut out[17..19], rem % 60);
+    out
+}
+
+/// Fills `slot` with the low decimal digits of `value`, zero-padded.
+fn put_digits(slot: &mut [u8], mut value: u64) {
+    for digit in slot.iter_mut().rev() {
+        // `value % 10` is below 10.
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
 /// Writes `time` as RFC 3339 in UTC with `digits` (6 or 9) fractional digits.
 pub(crate) fn write_rfc3339(buf: &mut Vec<u8>, time: SystemTime, digits: u32) {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
-    let (year, month, day) = civil_from_days(secs / 86_400);
-    let rem = secs % 86_400;
-    push_num(buf, year.min(9999), 4);
-    buf.push(b'-');
-    push_num(buf, month, 2);
-    buf.push(b'-');
-    push_num(buf, day, 2);
-    buf.push(b'T');
-    push_num(buf, rem / 3600, 2);
-    buf.push(b':');
-    push_num(buf, rem % 3600 / 60, 2);
-    buf.push(b':');
-    push_num(buf, rem % 60, 2);
-    buf.push(b'.');
-    let nanos = u64::from(since.subsec_nanos());
+    let prefix = SECOND
+        .try_with(|cache| {
+            let (cached, text) = cache.get();
+            if cached == secs {
+                text
+            } else {
+                let text = date_time(secs);
+                cache.set((secs, text));
+                text
+            }
+        })
+        .unwrap_or_else(|_| date_time(secs));
+    buf.extend_from_slice(&prefix);
+    let mut frac = *b".000000000Z";
     if digits >= 9 {
-        push_num(buf, nanos, 9);
+        put_digits(&mut frac[1..10], u64::from(since.subsec_nanos()));
+        buf.extend_from_slice(&frac);
     } else {
-        push_num(buf, nanos / 1000, 6);
+        put_digits(&mut frac[1..7], u64::from(since.subsec_micros()));
+        buf.extend_from_slice(&frac[..7]);
+        buf.push(b'Z');
     }
-    buf.push(b'Z');
 }
 
 /// Writes `time` the RFC 3164 way: `Nov 26 23:41:07` (UTC).
@@ -224,28 +254,56 @@ static ESCAPE: [u8; 256] = {
     table
 };
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the 8 bytes in `word` may need escaping: below 0x20, `"`, `\\` or DEL.
+/// Exact for "none": a word that passes is copied as is.
+fn word_needs_escape(word: u64) -> bool {
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    (below_space
+        | has_zero(word ^ (ONES * u64::from(b'"')))
+        | has_zero(word ^ (ONES * u64::from(b'\\')))
+        | has_zero(word ^ (ONES * 0x7f)))
+        != 0
+}
+
 /// Appends `text` escaped for a JSON string (without the quotes). With `quotes` false (text
 /// lines), `"` is left alone; control characters and backslashes are always escaped, so the
 /// result never holds a raw newline.
 pub(crate) fn escape_into(buf: &mut Vec<u8>, text: &str, quotes: bool) {
     let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let code = ESCAPE[usize::from(b)];
-        if code == 0 || (b == b'"' && !quotes) {
-            continue;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Skip 8 clean bytes at a time; look at bytes one by one only where one may need it.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([0; 8]));
+            if !word_needs_escape(word) {
+                i += 8;
+                continue;
+            }
         }
-        buf.extend_from_slice(&bytes[start..i]);
-        if code == 1 {
-            const DIGITS: &[u8; 16] = b"0123456789abcdef";
-            buf.extend_from_slice(b"\\u00");
-            buf.push(DIGITS[usize::from(b >> 4)]);
-            buf.push(DIGITS[usize::from(b & 0x0f)]);
-        } else {
-            buf.push(b'\\');
-            buf.push(code);
+        let end = (i + 8).min(bytes.len());
+        while i < end {
+            let b = bytes[i];
+            let code = ESCAPE[usize::from(b)];
+            if code != 0 && (b != b'"' || quotes) {
+                buf.extend_from_slice(&bytes[start..i]);
+                if code == 1 {
+                    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                    buf.extend_from_slice(b"\\u00");
+                    buf.push(DIGITS[usize::from(b >> 4)]);
+                    buf.push(DIGITS[usize::from(b & 0x0f)]);
+                } else {
+                    buf.push(b'\\');
+                    buf.push(code);
+                }
+                start = i + 1;
+            }
+            i += 1;
         }
-        start = i + 1;
     }
     buf.extend_from_slice(&bytes[start..]);
 }
@@ -725,6 +783,29 @@ mod tests {
         write_record(&mut buf, entry, trace, Layout::Json, 64, None);
         assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);
         serde_json::from_slice(&buf).unwrap()
+    }
+
+    #[test]
+    fn escaping_agrees_with_serde_json_for_every_byte_position() {
+        let specials = ["\"", "\\", "\n", "\u{0}", "\u{1f}", "\u{7f}", "é", "✓", "a"];
+        for len in 0..20 {
+            for special in specials {
+                for pos in 0..=len {
+                    let mut text = "x".repeat(len);
+                    text.insert_str(pos, special);
+                    let mut buf = vec![b'"'];
+                    escape_into(&mut buf, &text, true);
+                    buf.push(b'"');
+                    let back: String = serde_json::from_slice(&buf).unwrap();
+                    assert_eq!(back, text);
+                    assert!(!buf.iter().any(|&b| b < 0x20 || b == 0x7f), "{text:?}");
+                }
+            }
+        }
+        assert!(!word_needs_escape(u64::from_le_bytes(*b"abcdefgh")));
+        assert!(!word_needs_escape(u64::from_le_bytes(*b"\xc3\xa9 !#[]~")));
+        assert!(word_needs_escape(u64::from_le_bytes(*b"abcdefg\"")));
+        assert!(word_needs_escape(u64::from_le_bytes(*b"\x7fbcdefgh")));
     }
 
     #[test]
