@@ -91,7 +91,7 @@ impl Core {
         }
         if level <= LogLevel::Info && self.sample_ratio > 1 {
             let n = self.sample_counter.fetch_add(1, Ordering::Relaxed);
-            if n % self.sample_ratio != 0 {
+            if !n.is_multiple_of(self.sample_ratio) {
                 self.sampled_out.fetch_add(1, Ordering::Relaxed);
                 return false;
             }
