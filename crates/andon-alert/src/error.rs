@@ -59,3 +59,21 @@ impl From<AlertError> for AndonError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_convert_into_andon_errors_and_say_what_to_do() {
+        let e: AndonError = AlertError::ShutDown.into();
+        assert!(matches!(e, AndonError::ShutDown { component: "alert" }));
+        let e: AndonError = AlertError::UnknownAlert("x".into()).into();
+        assert!(
+            e.to_string()
+                .starts_with("andon alert: no open alert has fingerprint or rule `x`")
+        );
+        let e: AndonError = AlertError::Config(ConfigError::new("alerts.timeout", "bad")).into();
+        assert!(matches!(e, AndonError::Config(_)));
+    }
+}

@@ -357,3 +357,64 @@ pub struct EscalationLevel {
     /// How long after the previous level this one is notified.
     pub after: Duration,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_channels_get_stable_names_that_never_show_the_secret() {
+        let slack = AlertChannel::Slack {
+            webhook_url: Secret::new("https://hooks.slack.com/services/T/B/S3CRET"),
+            channel: None,
+        };
+        let (name, config) = slack.inline_config().unwrap();
+        assert!(
+            name.starts_with("slack-") && name.len() == "slack-".len() + 8,
+            "{name}"
+        );
+        assert_eq!(
+            slack.inline_config().unwrap().0,
+            name,
+            "stable across calls"
+        );
+        for shown in [name, format!("{slack:?}"), format!("{config:?}")] {
+            assert!(!shown.contains("S3CRET"), "{shown}");
+        }
+        assert!(AlertChannel::Named("x".into()).inline_config().is_none());
+    }
+
+    #[test]
+    fn configured_conditions_become_rule_conditions() {
+        let config = ConditionConfig::Any {
+            conditions: vec![
+                ConditionConfig::QueueDepth {
+                    max_depth: 100.0,
+                    clear_below: Some(80.0),
+                    metric: QUEUE_DEPTH_METRIC.to_owned(),
+                },
+                ConditionConfig::Metric {
+                    metric: "m".to_owned(),
+                    labels: [("q".to_owned(), "a".to_owned())].into_iter().collect(),
+                    op: "<=".to_owned(),
+                    threshold: 5.0,
+                    clear: None,
+                    rate_over: None,
+                },
+            ],
+        };
+        let AlertCondition::Any(c) = AlertCondition::from_config(&config) else {
+            panic!("any stays any");
+        };
+        let AlertCondition::Threshold(queue) = &c[0] else {
+            panic!("queue depth is a threshold");
+        };
+        assert_eq!((queue.value, queue.clear), (100.0, Some(80.0)));
+        let AlertCondition::Threshold(metric) = &c[1] else {
+            panic!("metric is a threshold");
+        };
+        assert_eq!(metric.comparison, Comparison::AtMost);
+        assert_eq!(metric.labels, [("q".to_owned(), "a".to_owned())]);
+        assert!(Comparison::AtMost.holds(5.0, 5.0) && !Comparison::Below.holds(5.0, 5.0));
+    }
+}
