@@ -705,22 +705,44 @@ impl AlertManager {
         let health = self.inner.diagnostics().and_then(|d| d.last_health());
         let outgoing = {
             let mut state = self.inner.lock_state();
-            for rs in &mut state.rules {
-                for inst in rs.instances.values_mut() {
-                    let holds = inst
-                        .node
-                        .eval(now, self.inner.metrics.as_ref(), health.as_ref());
-                    self.inner.transition(
-                        rs.rule.for_,
-                        rs.rule.keep_firing_for,
-                        &mut rs.group_until,
-                        inst,
-                        holds,
-                        now,
-                    );
+            let State {
+                rules,
+                silences,
+                escalation,
+            } = &mut *state;
+            let mut inhibitors = HashSet::new();
+            let mut outgoing = Vec::new();
+            // One pass per severity class: critical rules first, so that what they inhibit is
+            // known when the others are ticked.
+            for critical in [true, false] {
+                for rs in rules
+                    .iter_mut()
+                    .filter(|r| (r.rule.severity == AlertSeverity::Critical) == critical)
+                {
+                    for inst in rs.instances.values_mut() {
+                        let holds =
+                            inst.node
+                                .eval(now, self.inner.metrics.as_ref(), health.as_ref());
+                        self.inner.transition(
+                            rs.rule.for_,
+                            rs.rule.keep_firing_for,
+                            &mut rs.group_until,
+                            inst,
+                            holds,
+                            now,
+                        );
+                        let inhibits = critical
+                            && self.inner.config.inhibit
+                            && inst.state == AlertState::Firing;
+                        if let (true, Some(c)) = (inhibits, inst.labels.get("component")) {
+                            inhibitors.insert(c.clone());
+                        }
+                    }
+                    self.inner
+                        .tick_rule(rs, silences, escalation, &inhibitors, now, &mut outgoing);
                 }
             }
-            self.inner.tick(&mut state, now, None)
+            outgoing
         };
         self.inner.send(outgoing).await;
         Ok(())
@@ -1146,136 +1168,147 @@ impl Inner {
         } = state;
         let mut outgoing = Vec::new();
         for (index, rs) in rules.iter_mut().enumerate() {
-            if only.is_some_and(|o| o != index) {
-                continue;
-            }
-            let repeat = rs
-                .rule
-                .repeat_interval
-                .unwrap_or(self.config.repeat_interval);
-            let group_open = rs.group_until.is_some_and(|g| now < g);
-            let mut firing = Vec::new();
-            let mut resolved: BTreeMap<Vec<String>, Vec<AlertEvent>> = BTreeMap::new();
-            for inst in rs.instances.values_mut() {
-                if inst.state == AlertState::Inactive && inst.cleared_at.is_some() {
-                    if inst.notified {
-                        let channels: Vec<String> =
-                            inst.notified_channels.iter().cloned().collect();
-                        resolved.entry(channels).or_default().push(inst.event(
-                            &rs.rule,
-                            AlertStatus::Resolved,
-                            now,
-                        ));
-                    }
-                    inst.reset();
-                    continue;
-                }
-                if inst.state != AlertState::Firing {
-                    continue;
-                }
-                let muted = silences.iter().any(|s| s.mutes(&inst.labels, now))
-                    || (self.config.inhibit && self.inhibited(&rs.rule, inst, &inhibitors));
-                if muted {
-                    if !inst.muted {
-                        inst.muted = true;
-                        self.counters.suppressed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    continue;
-                }
-                inst.muted = false;
-                let due = if inst.notified {
-                    inst.last_notified
-                        .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= repeat)
-                } else {
-                    !group_open
-                };
-                if due {
-                    firing.push(inst.fingerprint.clone());
-                }
-                // Escalation: the next level when unacknowledged long enough.
-                let next_level = if rs.rule.escalate && inst.notified && inst.acked.is_none() {
-                    escalation.get(inst.escalation_level)
-                } else {
-                    None
-                };
-                if let Some((channels, _)) = next_level {
-                    let after: Duration = escalation
-                        .iter()
-                        .take(inst.escalation_level + 1)
-                        .map(|(_, a)| *a)
-                        .sum();
-                    if now.duration_since(inst.since).unwrap_or_default() >= after {
-                        inst.escalation_level += 1;
-                        let level = u32::try_from(inst.escalation_level).unwrap_or(u32::MAX);
-                        let event = inst.event(&rs.rule, AlertStatus::Firing, now);
-                        inst.notified_channels.extend(channels.iter().cloned());
-                        outgoing.push(Outgoing {
-                            notification: self.notification(
-                                &rs.rule,
-                                vec![event],
-                                AlertStatus::Firing,
-                                level,
-                                &format!("e{level}"),
-                                now,
-                            ),
-                            channels: channels.clone(),
-                        });
-                    }
-                }
-            }
-            if !firing.is_empty() {
-                let mut events = Vec::new();
-                let mut tag = String::new();
-                for inst in rs.instances.values_mut() {
-                    if !firing.contains(&inst.fingerprint) {
-                        continue;
-                    }
-                    events.push(inst.event(&rs.rule, AlertStatus::Firing, now));
-                    if tag.is_empty() {
-                        tag = format!("f{}", inst.seq);
-                    }
-                    inst.seq += 1;
-                    inst.notified = true;
-                    inst.last_notified = Some(now);
-                    inst.unnotified = 0;
-                    inst.notified_channels.extend(rs.channels.iter().cloned());
-                }
-                rs.group_until = None;
-                outgoing.push(Outgoing {
-                    notification: self.notification(
-                        &rs.rule,
-                        events,
-                        AlertStatus::Firing,
-                        0,
-                        &tag,
-                        now,
-                    ),
-                    channels: rs.channels.clone(),
-                });
-            } else if !group_open {
-                rs.group_until = None;
-            }
-            if rs.per_component {
-                // Alerts of components that went quiet are forgotten: components are unbounded.
-                rs.instances
-                    .retain(|_, i| i.state != AlertState::Inactive || !i.node.is_idle());
-            }
-            for (channels, events) in resolved {
-                let tag = format!("r{}", events.len());
-                outgoing.push(Outgoing {
-                    notification: self.notification(
-                        &rs.rule,
-                        events,
-                        AlertStatus::Resolved,
-                        0,
-                        &tag,
-                        now,
-                    ),
-                    channels,
-                });
+            if only.is_none_or(|o| o == index) {
+                self.tick_rule(rs, silences, escalation, &inhibitors, now, &mut outgoing);
             }
         }
         outgoing
+    }
+
+    /// What is due for one rule.
+    fn tick_rule(
+        &self,
+        rs: &mut RuleState,
+        silences: &[Silence],
+        escalation: &[(Vec<String>, Duration)],
+        inhibitors: &HashSet<String>,
+        now: SystemTime,
+        outgoing: &mut Vec<Outgoing>,
+    ) {
+        let repeat = rs
+            .rule
+            .repeat_interval
+            .unwrap_or(self.config.repeat_interval);
+        let group_open = rs.group_until.is_some_and(|g| now < g);
+        let mut firing = Vec::new();
+        let mut resolved: BTreeMap<Vec<String>, Vec<AlertEvent>> = BTreeMap::new();
+        for inst in rs.instances.values_mut() {
+            if inst.state == AlertState::Inactive && inst.cleared_at.is_some() {
+                if inst.notified {
+                    let channels: Vec<String> = inst.notified_channels.iter().cloned().collect();
+                    resolved.entry(channels).or_default().push(inst.event(
+                        &rs.rule,
+                        AlertStatus::Resolved,
+                        now,
+                    ));
+                }
+                inst.reset();
+                continue;
+            }
+            if inst.state != AlertState::Firing {
+                continue;
+            }
+            let muted = silences.iter().any(|s| s.mutes(&inst.labels, now))
+                || (self.config.inhibit && self.inhibited(&rs.rule, inst, inhibitors));
+            if muted {
+                if !inst.muted {
+                    inst.muted = true;
+                    self.counters.suppressed.fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
+            inst.muted = false;
+            let due = if inst.notified {
+                inst.last_notified
+                    .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= repeat)
+            } else {
+                !group_open
+            };
+            if due {
+                firing.push(inst.fingerprint.clone());
+            }
+            // Escalation: the next level when unacknowledged long enough.
+            let next_level = if rs.rule.escalate && inst.notified && inst.acked.is_none() {
+                escalation.get(inst.escalation_level)
+            } else {
+                None
+            };
+            if let Some((channels, _)) = next_level {
+                let after: Duration = escalation
+                    .iter()
+                    .take(inst.escalation_level + 1)
+                    .map(|(_, a)| *a)
+                    .sum();
+                if now.duration_since(inst.since).unwrap_or_default() >= after {
+                    inst.escalation_level += 1;
+                    let level = u32::try_from(inst.escalation_level).unwrap_or(u32::MAX);
+                    let event = inst.event(&rs.rule, AlertStatus::Firing, now);
+                    inst.notified_channels.extend(channels.iter().cloned());
+                    outgoing.push(Outgoing {
+                        notification: self.notification(
+                            &rs.rule,
+                            vec![event],
+                            AlertStatus::Firing,
+                            level,
+                            &format!("e{level}"),
+                            now,
+                        ),
+                        channels: channels.clone(),
+                    });
+                }
+            }
+        }
+        if !firing.is_empty() {
+            let mut events = Vec::new();
+            let mut tag = String::new();
+            for inst in rs.instances.values_mut() {
+                if !firing.contains(&inst.fingerprint) {
+                    continue;
+                }
+                events.push(inst.event(&rs.rule, AlertStatus::Firing, now));
+                if tag.is_empty() {
+                    tag = format!("f{}", inst.seq);
+                }
+                inst.seq += 1;
+                inst.notified = true;
+                inst.last_notified = Some(now);
+                inst.unnotified = 0;
+                inst.notified_channels.extend(rs.channels.iter().cloned());
+            }
+            rs.group_until = None;
+            outgoing.push(Outgoing {
+                notification: self.notification(
+                    &rs.rule,
+                    events,
+                    AlertStatus::Firing,
+                    0,
+                    &tag,
+                    now,
+                ),
+                channels: rs.channels.clone(),
+            });
+        } else if !group_open {
+            rs.group_until = None;
+        }
+        if rs.per_component {
+            // Alerts of components that went quiet are forgotten: components are unbounded.
+            rs.instances
+                .retain(|_, i| i.state != AlertState::Inactive || !i.node.is_idle());
+        }
+        for (channels, events) in resolved {
+            let tag = format!("r{}", events.len());
+            outgoing.push(Outgoing {
+                notification: self.notification(
+                    &rs.rule,
+                    events,
+                    AlertStatus::Resolved,
+                    0,
+                    &tag,
+                    now,
+                ),
+                channels,
+            });
+        }
     }
 
     /// Attaches diagnostics to CRITICAL firing notifications, then dispatches.
