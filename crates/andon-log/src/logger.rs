@@ -22,7 +22,12 @@ use crate::stats::LogStats;
 /// bounded queue; see the [crate docs](crate) for the record schema and the guarantees.
 /// Clones share one queue, one writer and one set of counters. The writer stops, delivering
 /// everything accepted, at [`shutdown`](Self::shutdown) or when the last clone, drain and bridge
-/// are dropped.
+/// are dropped; that drop blocks the thread until the queue is written, so async code should
+/// call `shutdown().await` first.
+///
+/// The umbrella wires it as a [`SignalSink`] (`on_signal` is [`log_signal`](Self::log_signal)),
+/// hands it the tracer through [`set_trace_context`](Self::set_trace_context), and reads
+/// [`stats`](Self::stats) (or exports them with [`LogStats::export`]).
 #[derive(Clone)]
 pub struct AndonLogger {
     core: Arc<Core>,

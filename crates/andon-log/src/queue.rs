@@ -74,10 +74,16 @@ impl Batch {
         buf.get(start..end).unwrap_or_default()
     }
 
+    /// Empties the batch, keeping its memory unless a burst made it large.
     pub(crate) fn clear(&mut self) {
-        self.main.clear();
-        self.cloud.clear();
-        self.records.clear();
+        const KEEP: usize = 8 * 1024 * 1024;
+        if self.main.capacity() + self.cloud.capacity() > KEEP {
+            *self = Batch::default();
+        } else {
+            self.main.clear();
+            self.cloud.clear();
+            self.records.clear();
+        }
     }
 }
 
