@@ -591,3 +591,40 @@ async fn a_full_queue_never_drops_warnings() {
         .count();
     assert_eq!(warnings, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_callers_wait_for_room_under_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("andon.log");
+    let logger = AndonLogger::new(LoggerConfig {
+        queue_capacity: 1,
+        overflow: OverflowPolicy::Block,
+        ..config(vec![file_sink(&path)])
+    })
+    .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let logger = logger.clone();
+            tokio::spawn(async move {
+                for i in 0..2_000 {
+                    logger.info(&format!("{t}-{i}")).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    logger.shutdown().await.unwrap();
+    let stats = logger.stats();
+    assert_eq!(
+        (stats.emitted, stats.written, stats.dropped),
+        (16_000, 16_000, 0)
+    );
+    let all = messages(&path);
+    assert_eq!(all.len(), 16_000);
+    // Each task's records stay in its own order.
+    let mine: Vec<_> = all.iter().filter(|m| m.starts_with("3-")).collect();
+    let expected: Vec<_> = (0..2_000).map(|i| format!("3-{i}")).collect();
+    assert_eq!(mine, expected.iter().collect::<Vec<_>>());
+}
