@@ -154,17 +154,12 @@ async function refreshBoard() {
   renderAll();
 }
 
-let alertsTimer = null;
 async function refreshAlerts() {
   const response = await fetch("/v1/alerts");
   if (!response.ok) return;
   state.alerts = (await response.json()).alerts || [];
   renderAlerts();
   renderStations();
-}
-function refreshAlertsSoon() {
-  clearTimeout(alertsTimer);
-  alertsTimer = setTimeout(refreshAlerts, 150);
 }
 
 function onSignal(signal) {
@@ -179,7 +174,6 @@ function onSignal(signal) {
   state.recent.length = Math.min(state.recent.length, RECENT_SHOWN);
   renderStations();
   renderRecent();
-  refreshAlertsSoon();
 }
 
 let source = null;
@@ -202,6 +196,11 @@ function connect() {
   source.addEventListener("line", (e) => {
     state.line = JSON.parse(e.data);
     renderLine();
+  });
+  source.addEventListener("alerts", (e) => {
+    state.alerts = JSON.parse(e.data).alerts || [];
+    renderAlerts();
+    renderStations();
   });
   source.addEventListener("lagged", () => refreshBoard().catch(() => {}));
   source.addEventListener("error", () => {

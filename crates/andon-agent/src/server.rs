@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::alerts::{self, Ack};
@@ -62,6 +62,10 @@ struct AgentState {
     token_required: bool,
     /// Flips to `true` when the agent stops: event streams end, readiness fails.
     stopping: watch::Sender<bool>,
+    /// The open alerts whenever they change, for the event streams.
+    alerts: broadcast::Sender<Arc<Vec<alerts::AlertView>>>,
+    /// Wakes the alert watcher at once (after an acknowledgement).
+    alerts_changed: Notify,
 }
 
 impl std::fmt::Debug for Agent {
@@ -100,12 +104,15 @@ impl Agent {
             .into());
         }
         let (stopping, _) = watch::channel(false);
+        let (alerts, _) = broadcast::channel(16);
         Ok(Agent {
             state: Arc::new(AgentState {
                 system,
                 token,
                 token_required,
                 stopping,
+                alerts,
+                alerts_changed: Notify::new(),
             }),
         })
     }
@@ -157,6 +164,7 @@ impl Agent {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AgentError> {
         let agent = self.clone();
+        tokio::spawn(watch_alerts(Arc::clone(&self.state)));
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
             let _ = drain_rx.await;
@@ -368,9 +376,12 @@ async fn ack_alert(
     request::fingerprint(&fingerprint)?;
     let by = request::ack(&body(raw)?)?;
     match alerts::acknowledge(&state.system, &fingerprint, &by) {
-        Ack::Done(n) => Ok(Json(
-            json!({ "acknowledged": n, "fingerprint": fingerprint }),
-        )),
+        Ack::Done(n) => {
+            state.alerts_changed.notify_one();
+            Ok(Json(
+                json!({ "acknowledged": n, "fingerprint": fingerprint }),
+            ))
+        }
         Ack::Unknown(message) => Err(ApiError::new(StatusCode::NOT_FOUND, message)),
         Ack::Disabled => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -434,6 +445,7 @@ async fn readyz(State(state): Shared) -> Response {
 async fn events(State(state): Shared) -> impl IntoResponse {
     let mut source = state.system.subscribe();
     let mut stopping = state.stopping.subscribe();
+    let mut alerts = state.alerts.subscribe();
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
     tokio::spawn(async move {
         let hello = Event::default()
@@ -442,6 +454,14 @@ async fn events(State(state): Shared) -> impl IntoResponse {
         if tx.send(Ok(hello)).await.is_err() {
             return;
         }
+        if let Some(open) = alerts::open(&state.system) {
+            let current = Event::default()
+                .event("alerts")
+                .data(json!({ "alerts": open }).to_string());
+            if tx.send(Ok(current)).await.is_err() {
+                return;
+            }
+        }
         loop {
             if *stopping.borrow() {
                 break;
@@ -449,10 +469,20 @@ async fn events(State(state): Shared) -> impl IntoResponse {
             let event = tokio::select! {
                 _ = stopping.changed() => break,
                 () = tx.closed() => break,
-                received = source.recv() => received,
+                open = alerts.recv() => match open {
+                    Ok(open) => Ok(SseItem::Alerts(open)),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => Err(broadcast::error::RecvError::Lagged(missed)),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                received = source.recv() => received.map(SseItem::System),
             };
             let event = match event {
-                Ok(event) => to_sse(&event),
+                Ok(SseItem::System(event)) => to_sse(&event),
+                Ok(SseItem::Alerts(open)) => Some(
+                    Event::default()
+                        .event("alerts")
+                        .data(json!({ "alerts": *open }).to_string()),
+                ),
                 Err(broadcast::error::RecvError::Lagged(missed)) => Some(
                     Event::default()
                         .event("lagged")
@@ -468,6 +498,57 @@ async fn events(State(state): Shared) -> impl IntoResponse {
         }
     });
     Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// What an event stream forwards: the system's events and the agent's alert changes.
+enum SseItem {
+    System(SystemEvent),
+    Alerts(Arc<Vec<alerts::AlertView>>),
+}
+
+/// How often the open alerts are compared with the last ones sent: rules fire from metrics and
+/// health on their own schedule, not only on signals.
+const ALERT_WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long the alert watcher gathers a burst of signals before looking again.
+const ALERT_COALESCE: Duration = Duration::from_millis(50);
+
+/// Sends the open alerts to the event streams whenever they change, until the agent stops.
+async fn watch_alerts(state: Arc<AgentState>) {
+    let mut stopping = state.stopping.subscribe();
+    let mut signals = state.system.subscribe();
+    let mut last: Option<Vec<alerts::AlertView>> = None;
+    loop {
+        let open = alerts::open(&state.system);
+        if let Some(open) = open
+            && last.as_ref() != Some(&open)
+        {
+            let _ = state.alerts.send(Arc::new(open.clone()));
+            last = Some(open);
+        }
+        tokio::select! {
+            _ = stopping.changed() => return,
+            () = state.alerts_changed.notified() => {}
+            // A signal may open an alert: look again soon.
+            received = signals.recv() => {
+                if matches!(received, Err(broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+            }
+            () = tokio::time::sleep(ALERT_WATCH_INTERVAL) => {}
+        }
+        // Under a burst of signals, look once per burst rather than once per signal.
+        tokio::time::sleep(ALERT_COALESCE).await;
+        loop {
+            match signals.try_recv() {
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+        if *stopping.borrow() {
+            return;
+        }
+    }
 }
 
 fn to_sse(event: &SystemEvent) -> Option<Event> {

@@ -251,3 +251,82 @@ async fn diagnostics_come_from_the_observer() {
     assert!(json["health"]["status"].is_string(), "{json}");
     agent.stop().await.unwrap();
 }
+
+/// Reads server-sent events until one named `name` whose data satisfies `wanted` arrives.
+async fn next_event(
+    reader: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+    name: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    use tokio::io::AsyncBufReadExt;
+    let mut current = String::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).await.unwrap();
+        assert!(n > 0, "the event stream ended before a `{name}` event");
+        let line = line.trim_end();
+        if let Some(event) = line.strip_prefix("event:") {
+            current = event.trim().to_owned();
+        } else if let Some(data) = line.strip_prefix("data:")
+            && current == name
+        {
+            let data: Value = serde_json::from_str(data.trim()).unwrap();
+            if wanted(&data) {
+                return data;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_changes_are_streamed_to_the_board() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let agent = TestAgent::start(CONFIG).await;
+    let address = agent.url.trim_start_matches("http://").to_owned();
+    let mut reader =
+        tokio::io::BufReader::new(tokio::net::TcpStream::connect(&address).await.unwrap());
+    reader
+        .get_mut()
+        .write_all(format!("GET /v1/events HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut status = String::new();
+    reader.read_line(&mut status).await.unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let empty = next_event(&mut reader, "alerts", |_| true).await;
+    assert_eq!(
+        empty["alerts"],
+        json!([]),
+        "the current (empty) list comes first"
+    );
+
+    agent
+        .post(
+            "/v1/signals",
+            r#"{"color":"red","message":"disk full","component":"db"}"#,
+        )
+        .await;
+    let opened = next_event(&mut reader, "alerts", |d| {
+        d["alerts"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    assert_eq!(opened["alerts"][0]["rule"], "db-red");
+    let fingerprint = opened["alerts"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, _) = agent
+        .post(
+            &format!("/v1/alerts/{fingerprint}/ack"),
+            r#"{"by":"frank"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let acked = next_event(&mut reader, "alerts", |d| {
+        d["alerts"][0]["acknowledged_by"].is_string()
+    })
+    .await;
+    assert_eq!(acked["alerts"][0]["acknowledged_by"], "frank");
+    agent.stop().await.unwrap();
+}
