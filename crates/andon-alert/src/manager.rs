@@ -661,14 +661,28 @@ impl AlertManager {
         if !per_component {
             instances.insert(String::new(), Instance::new(&rule, None, now));
         }
-        state.rules.push(RuleState {
-            uses_signals: rule.condition.uses_signals(),
-            rule,
-            channels,
-            per_component,
-            instances,
-            group_until: None,
-        });
+        // Critical rules come first: an evaluation then knows what they inhibit before it
+        // reaches the others, in one pass.
+        let position = if rule.severity == AlertSeverity::Critical {
+            state
+                .rules
+                .iter()
+                .position(|r| r.rule.severity != AlertSeverity::Critical)
+                .unwrap_or(state.rules.len())
+        } else {
+            state.rules.len()
+        };
+        state.rules.insert(
+            position,
+            RuleState {
+                uses_signals: rule.condition.uses_signals(),
+                rule,
+                channels,
+                per_component,
+                instances,
+                group_until: None,
+            },
+        );
         drop(state);
         self.inner.replay_deferred();
         Ok(())
@@ -712,35 +726,30 @@ impl AlertManager {
             } = &mut *state;
             let mut inhibitors = HashSet::new();
             let mut outgoing = Vec::new();
-            // One pass per severity class: critical rules first, so that what they inhibit is
-            // known when the others are ticked.
-            for critical in [true, false] {
-                for rs in rules
-                    .iter_mut()
-                    .filter(|r| (r.rule.severity == AlertSeverity::Critical) == critical)
-                {
-                    for inst in rs.instances.values_mut() {
-                        let holds =
-                            inst.node
-                                .eval(now, self.inner.metrics.as_ref(), health.as_ref());
-                        self.inner.transition(
-                            rs.rule.for_,
-                            rs.rule.keep_firing_for,
-                            &mut rs.group_until,
-                            inst,
-                            holds,
-                            now,
-                        );
-                        let inhibits = critical
-                            && self.inner.config.inhibit
-                            && inst.state == AlertState::Firing;
-                        if let (true, Some(c)) = (inhibits, inst.labels.get("component")) {
-                            inhibitors.insert(c.clone());
-                        }
+            // Critical rules come first (see `add_rule`), so what they inhibit is known when
+            // the others are ticked.
+            for rs in rules.iter_mut() {
+                let critical = rs.rule.severity == AlertSeverity::Critical;
+                for inst in rs.instances.values_mut() {
+                    let holds = inst
+                        .node
+                        .eval(now, self.inner.metrics.as_ref(), health.as_ref());
+                    self.inner.transition(
+                        rs.rule.for_,
+                        rs.rule.keep_firing_for,
+                        &mut rs.group_until,
+                        inst,
+                        holds,
+                        now,
+                    );
+                    let inhibits =
+                        critical && self.inner.config.inhibit && inst.state == AlertState::Firing;
+                    if let (true, Some(c)) = (inhibits, inst.labels.get("component")) {
+                        inhibitors.insert(c.clone());
                     }
-                    self.inner
-                        .tick_rule(rs, silences, escalation, &inhibitors, now, &mut outgoing);
                 }
+                self.inner
+                    .tick_rule(rs, silences, escalation, &inhibitors, now, &mut outgoing);
             }
             outgoing
         };
@@ -1098,7 +1107,8 @@ impl Inner {
     }
 
     fn inhibited(&self, rule: &AlertRule, inst: &Instance, inhibitors: &HashSet<String>) -> bool {
-        rule.severity < AlertSeverity::Critical
+        !inhibitors.is_empty()
+            && rule.severity < AlertSeverity::Critical
             && inst
                 .labels
                 .get("component")

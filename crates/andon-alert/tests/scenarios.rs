@@ -372,14 +372,14 @@ async fn a_silence_mutes_until_it_expires_and_a_critical_inhibits_warnings_of_it
         ..Default::default()
     };
     s.manager
-        .add_rule(signal_rule("db-down", Color::Red, AlertSeverity::Critical))
-        .unwrap();
-    s.manager
         .add_rule(signal_rule(
             "db-slow",
             Color::Yellow,
             AlertSeverity::Warning,
         ))
+        .unwrap();
+    s.manager
+        .add_rule(signal_rule("db-down", Color::Red, AlertSeverity::Critical))
         .unwrap();
 
     let id = s.manager.add_silence(
