@@ -539,12 +539,7 @@ async fn watch_alerts(state: Arc<AgentState>) {
         }
         // Under a burst of signals, look once per burst rather than once per signal.
         tokio::time::sleep(ALERT_COALESCE).await;
-        loop {
-            match signals.try_recv() {
-                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
-                Err(_) => break,
-            }
-        }
+        while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = signals.try_recv() {}
         if *stopping.borrow() {
             return;
         }
