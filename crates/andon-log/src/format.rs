@@ -278,12 +278,13 @@ pub(crate) fn escape_into(buf: &mut Vec<u8>, text: &str, quotes: bool) {
     let mut i = 0;
     while i < bytes.len() {
         // Skip 8 clean bytes at a time; look at bytes one by one only where one may need it.
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([0; 8]));
-            if !word_needs_escape(word) {
-                i += 8;
-                continue;
-            }
+        let mut word = [b' '; 8];
+        let rest = bytes.get(i..).unwrap_or_default();
+        let take = rest.len().min(8);
+        word[..take].copy_from_slice(&rest[..take]);
+        if !word_needs_escape(u64::from_le_bytes(word)) {
+            i += take;
+            continue;
         }
         let end = (i + 8).min(bytes.len());
         while i < end {
