@@ -448,13 +448,58 @@ impl Instance {
     }
 }
 
+/// A rule's alerts by key (the component for per-component rules, `""` otherwise): a sorted
+/// vector, so that the usual single alert sits next to its rule's other data.
+#[derive(Debug, Default)]
+struct Instances(Vec<(String, Instance)>);
+
+impl Instances {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Instance> {
+        self.0.iter().map(|(_, i)| i)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Instance> {
+        self.0.iter_mut().map(|(_, i)| i)
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut Instance> {
+        match self.find(key) {
+            Ok(at) => self.0.get_mut(at).map(|(_, i)| i),
+            Err(_) => None,
+        }
+    }
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+
+    fn insert(&mut self, key: String, instance: Instance) {
+        match self.find(&key) {
+            Ok(at) => {
+                if let Some(slot) = self.0.get_mut(at) {
+                    slot.1 = instance;
+                }
+            }
+            Err(at) => self.0.insert(at, (key, instance)),
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Instance) -> bool) {
+        self.0.retain(|(_, i)| keep(i));
+    }
+}
+
 #[derive(Debug)]
 struct RuleState {
     rule: AlertRule,
     channels: Vec<String>,
     per_component: bool,
     uses_signals: bool,
-    instances: BTreeMap<String, Instance>,
+    instances: Instances,
     group_until: Option<SystemTime>,
 }
 
@@ -657,7 +702,7 @@ impl AlertManager {
                 ..
             }
         );
-        let mut instances = BTreeMap::new();
+        let mut instances = Instances::default();
         if !per_component {
             instances.insert(String::new(), Instance::new(&rule, None, now));
         }
@@ -1303,7 +1348,7 @@ impl Inner {
         if rs.per_component {
             // Alerts of components that went quiet are forgotten: components are unbounded.
             rs.instances
-                .retain(|_, i| i.state != AlertState::Inactive || !i.node.is_idle());
+                .retain(|i| i.state != AlertState::Inactive || !i.node.is_idle());
         }
         for (channels, events) in resolved {
             let tag = format!("r{}", events.len());
