@@ -181,8 +181,7 @@ async fn post(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
     let text = response.text().await.unwrap_or_default();
     let text: String = text.chars().take(512).collect();
     let retryable = status.as_u16() == 429 || status.is_server_error();
@@ -191,6 +190,26 @@ async fn post(
         retry_after,
         message: redact(format!("HTTP {status}: {text}")),
     })
+}
+
+/// `Retry-After` as delay-seconds (`120`) or as an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`).
+fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| m == month)? + 1;
+    let text = format!("{year}-{month:02}-{day:0>2}T{time}Z");
+    let at = humantime::parse_rfc3339(&text).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -487,6 +506,25 @@ mod tests {
             diagnostics: Some("memory 42%".to_owned()),
             created_at: UNIX_EPOCH + Duration::from_secs(1_700_000_030),
         }
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_717); // Sun, 06 Nov 1994 08:48:37 GMT
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]
