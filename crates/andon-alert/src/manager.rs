@@ -789,7 +789,7 @@ impl AlertManager {
                     );
                     let inhibits =
                         critical && self.inner.config.inhibit && inst.state == AlertState::Firing;
-                    if let (true, Some(c)) = (inhibits, inst.labels.get("component")) {
+                    if let Some(c) = inhibits.then(|| inst.labels.get("component")).flatten() {
                         inhibitors.insert(c.clone());
                     }
                 }
@@ -1143,7 +1143,8 @@ impl Inner {
                 continue;
             }
             for inst in rs.instances.values() {
-                if let (AlertState::Firing, Some(c)) = (inst.state, inst.labels.get("component")) {
+                let firing = inst.state == AlertState::Firing;
+                if let Some(c) = firing.then(|| inst.labels.get("component")).flatten() {
                     set.insert(c.clone());
                 }
             }
