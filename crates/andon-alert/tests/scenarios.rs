@@ -717,3 +717,23 @@ async fn deliveries_are_counted_through_the_metrics_sink_and_disabled_alerting_d
     assert!(off.lines("log").await.is_empty());
     assert_eq!(off.manager.stats().signals, 0);
 }
+
+#[tokio::test]
+async fn the_background_evaluation_fires_without_being_asked_and_stops_at_shutdown() {
+    let s = setup(&["log"], |c| {
+        c.evaluation_interval = Duration::from_millis(10)
+    });
+    s.metrics.set(QUEUE_DEPTH_METRIC, 150.0);
+    s.manager
+        .add_rule(queue_rule("high-queue", 100.0, None))
+        .unwrap();
+    let task = s.manager.spawn_evaluation();
+    let path = s.path("log");
+    wait_until("the evaluation loop fires the alert", || {
+        lines(&path).len() == 1
+    })
+    .await;
+    s.manager.shutdown().await.unwrap();
+    task.await.unwrap();
+    assert!(s.manager.stats().evaluations >= 1);
+}
