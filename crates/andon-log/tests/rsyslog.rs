@@ -78,6 +78,78 @@ fn wait_for_lines(path: &Path, count: usize) -> Vec<Stored> {
     })
 }
 
+/// Starts rsyslog with a TCP listener on `tcp`, storing into `out`.
+fn start_tcp_rsyslog(rsyslogd: &Path, dir: &Path, tcp: u16, out: &Path) -> Peer {
+    let conf = dir.join("rsyslog-tcp.conf");
+    fs::write(
+        &conf,
+        format!(
+            r#"
+global(workDirectory="{dir}")
+module(load="imtcp")
+template(name="andon" type="string" string="{TEMPLATE}")
+ruleset(name="andon") {{
+  action(type="omfile" file="{out}" template="andon")
+}}
+input(type="imtcp" address="127.0.0.1" port="{tcp}" ruleset="andon")
+"#,
+            dir = dir.display(),
+            out = out.display(),
+        ),
+    )
+    .unwrap();
+    Peer::builder(rsyslogd)
+        .args(["-n", "-f"])
+        .arg(&conf)
+        .arg("-i")
+        .arg(dir.join("rsyslogd-tcp.pid"))
+        .ready(Ready::Tcp(([127, 0, 0, 1], tcp).into()))
+        .start()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syslog_sink_recovers_when_rsyslog_comes_up() {
+    let Some(rsyslogd) = find_peer("rsyslogd", "apt-get install rsyslog") else {
+        return;
+    };
+    let dir = temp_dir();
+    let out = dir.path().join("stored.log");
+    let tcp = free_port();
+    let logger = AndonLogger::new(LoggerConfig {
+        sampling_enabled: false,
+        sinks: vec![syslog_sink(
+            SyslogTransport::Tcp,
+            format!("127.0.0.1:{tcp}"),
+            SyslogFormat::Rfc5424,
+            "andon",
+        )],
+        ..LoggerConfig::default()
+    })
+    .unwrap();
+    logger.warn("before rsyslog").await.unwrap();
+    logger.flush().await.unwrap();
+    assert_eq!(logger.stats().failed, 1);
+
+    let peer = start_tcp_rsyslog(&rsyslogd, dir.path(), tcp, &out);
+    // The sink reconnects on its own: keep logging until rsyslog has stored a record.
+    let mut probe = 0;
+    let stored_probe = wait_for(Duration::from_secs(20), || {
+        probe += 1;
+        logger
+            .event(LogLevel::Warning, "probe", slog::o!("n" => probe))
+            .unwrap();
+        logger.flush_blocking().unwrap();
+        stored(&out).into_iter().next()
+    });
+    let first = stored_probe.unwrap_or_else(|| panic!("nothing stored: {}", peer.output()));
+    assert_eq!(first.payload["message"], "probe");
+    let stats = logger.stats();
+    assert!(stats.written >= 1, "{stats:?}");
+    assert_eq!(stats.emitted, stats.written + stats.failed + stats.dropped);
+    logger.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rsyslog_receives_rfc5424_over_udp_and_tcp_with_the_json_intact() {
     let Some(rsyslogd) = find_peer("rsyslogd", "apt-get install rsyslog") else {
