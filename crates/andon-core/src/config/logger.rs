@@ -272,6 +272,13 @@ impl SinkConfig {
                 format!("{key}.address"),
                 "must name a unix socket path, such as \"/dev/log\"",
             )),
+            SinkConfig::CloudLogging {
+                output: CloudLoggingOutput::File(path),
+                ..
+            } if path.as_os_str().is_empty() => Err(ConfigError::new(
+                format!("{key}.output.file"),
+                "must name a file, such as \"/var/log/andon-cloud.log\", or use output = \"stdout\"",
+            )),
             SinkConfig::Syslog { app_name, .. } if !syslog_token(app_name, 48) => {
                 Err(ConfigError::new(
                     format!("{key}.app_name"),
@@ -542,6 +549,16 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.key.as_deref(), Some("logger.sinks.0.address"));
         assert!(err.message.contains("unix socket path"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_cloud_logging_file_is_named() {
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"CloudLogging\", output = { file = \"\" } }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.output.file"));
+        assert!(err.message.contains("must name a file"), "{err}");
     }
 
     #[test]
