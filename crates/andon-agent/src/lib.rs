@@ -64,4 +64,4 @@ pub use client::{Client, DEFAULT_URL};
 pub use error::AgentError;
 pub use request::{MAX_ATTRIBUTES, MAX_BODY_BYTES, MAX_LIMIT, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
 pub use run::{build_system, load_config, run, stop_signal};
-pub use server::{Agent, DRAIN_DEADLINE};
+pub use server::{Agent, DRAIN_DEADLINE, MAX_EVENT_STREAMS};

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use andon::config::Secret;
@@ -29,6 +30,9 @@ use crate::request::{self, ApiError, MAX_BODY_BYTES};
 
 /// How long `serve` waits for open requests after a shutdown signal before flushing anyway.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The most event streams (`GET /v1/events`) open at once; more get 503.
+pub const MAX_EVENT_STREAMS: usize = 256;
 
 /// How many recent signals `GET /v1/board` includes.
 const BOARD_RECENT: usize = 20;
@@ -66,6 +70,8 @@ struct AgentState {
     alerts: broadcast::Sender<Arc<Vec<alerts::AlertView>>>,
     /// Wakes the alert watcher at once (after an acknowledgement).
     alerts_changed: Notify,
+    /// Open event streams, at most [`MAX_EVENT_STREAMS`].
+    streams: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -113,6 +119,7 @@ impl Agent {
                 stopping,
                 alerts,
                 alerts_changed: Notify::new(),
+                streams: Arc::new(AtomicUsize::new(0)),
             }),
         })
     }
@@ -442,12 +449,40 @@ async fn readyz(State(state): Shared) -> Response {
     }
 }
 
-async fn events(State(state): Shared) -> impl IntoResponse {
+/// Counts an open event stream; dropping it uncounts it.
+struct StreamSlot(Arc<AtomicUsize>);
+
+impl StreamSlot {
+    fn take(count: &Arc<AtomicUsize>) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_EVENT_STREAMS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| StreamSlot(Arc::clone(count)))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn events(State(state): Shared) -> Response {
+    let Some(slot) = StreamSlot::take(&state.streams) else {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_EVENT_STREAMS} event streams are open already: close one, or poll GET /v1/board"),
+        )
+        .into_response();
+    };
     let mut source = state.system.subscribe();
     let mut stopping = state.stopping.subscribe();
     let mut alerts = state.alerts.subscribe();
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
     tokio::spawn(async move {
+        let _slot = slot;
         let hello = Event::default()
             .event("hello")
             .data(json!({ "agent": "andon", "api": "v1" }).to_string());
@@ -497,7 +532,9 @@ async fn events(State(state): Shared) -> impl IntoResponse {
             }
         }
     });
-    Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Sse::new(ReceiverStream::new(rx))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 /// What an event stream forwards: the system's events and the agent's alert changes.

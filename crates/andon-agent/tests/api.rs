@@ -415,3 +415,54 @@ async fn the_event_stream_carries_signals_and_line_changes_and_ends_on_shutdown(
         "the system was shut down"
     );
 }
+
+/// Opens `GET /v1/events` on a raw connection and returns the status line and the connection.
+async fn open_stream(address: &str) -> (String, BufReader<tokio::net::TcpStream>) {
+    let mut reader = BufReader::new(tokio::net::TcpStream::connect(address).await.unwrap());
+    reader
+        .get_mut()
+        .write_all(format!("GET /v1/events HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut status = String::new();
+    reader.read_line(&mut status).await.unwrap();
+    (status, reader)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_are_capped_and_a_closed_one_frees_its_place() {
+    let agent = TestAgent::start(QUIET).await;
+    let address = agent.url.trim_start_matches("http://").to_owned();
+    let mut open = Vec::new();
+    for _ in 0..andon_agent::MAX_EVENT_STREAMS {
+        let (status, reader) = open_stream(&address).await;
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        open.push(reader);
+    }
+    let (status, refused) = agent.get("/v1/events").await;
+    assert_eq!(status, 503, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("poll GET /v1/board"),
+        "{refused}"
+    );
+    // Other endpoints still answer.
+    assert_eq!(agent.get("/v1/board").await.0, 200);
+
+    drop(open.pop());
+    let mut reopened = false;
+    for _ in 0..200 {
+        let (status, reader) = open_stream(&address).await;
+        if status.starts_with("HTTP/1.1 200") {
+            open.push(reader);
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(reopened, "the closed stream's place was given back");
+    drop(open);
+    agent.stop().await.unwrap();
+}
