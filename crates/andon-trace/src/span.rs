@@ -54,11 +54,14 @@ pub(crate) struct Live {
     /// Whether the trace id is random (the W3C Level 2 random flag).
     pub(crate) random: bool,
     /// The recording SDK span; `None` when not sampled.
-    pub(crate) span: Option<opentelemetry_sdk::trace::Span>,
+    /// Boxed, so that the table's slots stay small for spans that are not recorded.
+    pub(crate) span: Option<Box<opentelemetry_sdk::trace::Span>>,
     /// The W3C tracestate carried to children and injected headers.
-    pub(crate) tracestate: Arc<TraceState>,
+    /// `None` when empty, so that most spans allocate nothing for it.
+    pub(crate) tracestate: Option<Arc<TraceState>>,
     /// The baggage carried to children and injected headers.
-    pub(crate) baggage: Arc<Baggage>,
+    /// `None` when empty.
+    pub(crate) baggage: Option<Arc<Baggage>>,
     /// Set by a RED signal: the span ends as an error with this message.
     pub(crate) error: Option<String>,
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use andon_core::config::{OtlpProtocol, TracerConfig};
@@ -27,10 +27,6 @@ use crate::signal::{correlation_trace_id, json_to_otel, signal_attributes};
 use crate::span::{Live, SpanHandle, SpanStatus, Table};
 
 static NEXT_TRACER: AtomicU32 = AtomicU32::new(1);
-
-/// Shared empty values, so that a span without tracestate or baggage allocates neither.
-static EMPTY_TRACESTATE: LazyLock<Arc<TraceState>> = LazyLock::new(Arc::default);
-static EMPTY_BAGGAGE: LazyLock<Arc<Baggage>> = LazyLock::new(Arc::default);
 
 /// The name andon's own spans are reported under (the instrumentation scope).
 const SCOPE: &str = "andon-trace";
@@ -259,8 +255,8 @@ struct Parent {
     context: Option<SpanContext>,
     remote: bool,
     random: bool,
-    tracestate: Arc<TraceState>,
-    baggage: Arc<Baggage>,
+    tracestate: Option<Arc<TraceState>>,
+    baggage: Option<Arc<Baggage>>,
 }
 
 impl Parent {
@@ -269,8 +265,8 @@ impl Parent {
             context: None,
             remote: false,
             random: true,
-            tracestate: EMPTY_TRACESTATE.clone(),
-            baggage: EMPTY_BAGGAGE.clone(),
+            tracestate: None,
+            baggage: None,
         }
     }
 }
@@ -414,7 +410,7 @@ impl AndonTracer {
         remote: &PropagationContext,
         name: impl Into<Cow<'static, str>>,
     ) -> Result<SpanHandle, TraceError> {
-        let baggage = Arc::new(remote.baggage().clone());
+        let baggage = (!remote.baggage().is_empty()).then(|| Arc::new(remote.baggage().clone()));
         let parent = match remote.traceparent() {
             Some(tp) => {
                 let otel_state =
@@ -430,7 +426,8 @@ impl AndonTracer {
                     )),
                     remote: true,
                     random: tp.random(),
-                    tracestate: Arc::new(remote.tracestate().clone()),
+                    tracestate: (!remote.tracestate().is_empty())
+                        .then(|| Arc::new(remote.tracestate().clone())),
                     baggage,
                 }
             }
@@ -485,7 +482,7 @@ impl AndonTracer {
             });
             (
                 opentelemetry::trace::Span::span_context(&span).clone(),
-                Some(span),
+                Some(Box::new(span)),
             )
         } else {
             self.inner
@@ -537,7 +534,7 @@ impl AndonTracer {
         let attribute = KeyValue::new(key.into(), json_to_otel(&value));
         self.with_live(span, |live| {
             if let Some(span) = &mut live.span {
-                opentelemetry::trace::Span::set_attribute(span, attribute);
+                opentelemetry::trace::Span::set_attribute(&mut **span, attribute);
             }
         })
     }
@@ -560,7 +557,7 @@ impl AndonTracer {
             .collect();
         self.with_live(span, |live| {
             if let Some(span) = &mut live.span {
-                opentelemetry::trace::Span::add_event(span, name, attributes);
+                opentelemetry::trace::Span::add_event(&mut **span, name, attributes);
             }
         })
     }
@@ -631,10 +628,10 @@ impl AndonTracer {
                 live.error = Some(signal.message().to_owned());
             }
             if let Some(span) = &mut live.span {
-                opentelemetry::trace::Span::add_event(span, "andon.signal", attributes);
+                opentelemetry::trace::Span::add_event(&mut **span, "andon.signal", attributes);
                 if red {
                     opentelemetry::trace::Span::set_status(
-                        span,
+                        &mut **span,
                         Status::error(signal.message().to_owned()),
                     );
                 }
@@ -703,8 +700,8 @@ impl AndonTracer {
             .ok();
             PropagationContext::new(
                 traceparent,
-                (*live.tracestate).clone(),
-                (*live.baggage).clone(),
+                live.tracestate.as_deref().cloned().unwrap_or_default(),
+                live.baggage.as_deref().cloned().unwrap_or_default(),
             )
         })
     }
@@ -742,7 +739,7 @@ impl AndonTracer {
     /// token or a baggage over the W3C limits.
     pub fn set_baggage(&self, span: &SpanHandle, key: &str, value: &str) -> Result<(), TraceError> {
         self.with_live(span, |live| {
-            Arc::make_mut(&mut live.baggage).set(key, value)
+            Arc::make_mut(live.baggage.get_or_insert_with(Arc::default)).set(key, value)
         })?
         .map_err(TraceError::from)
     }
@@ -753,7 +750,12 @@ impl AndonTracer {
     ///
     /// [`TraceError::UnknownSpan`] if the span has ended.
     pub fn baggage(&self, span: &SpanHandle, key: &str) -> Result<Option<String>, TraceError> {
-        self.with_live(span, |live| live.baggage.get(key).map(str::to_owned))
+        self.with_live(span, |live| {
+            live.baggage
+                .as_ref()
+                .and_then(|b| b.get(key))
+                .map(str::to_owned)
+        })
     }
 
     /// Sets this service's `tracestate` entry on the span (moved to the left, as the W3C
@@ -769,7 +771,7 @@ impl AndonTracer {
         value: &str,
     ) -> Result<(), TraceError> {
         self.with_live(span, |live| {
-            Arc::make_mut(&mut live.tracestate).insert(key, value)
+            Arc::make_mut(live.tracestate.get_or_insert_with(Arc::default)).insert(key, value)
         })?
         .map_err(TraceError::from)
     }
@@ -887,8 +889,8 @@ impl AndonTracer {
                         context: Some(current),
                         remote: false,
                         random: false,
-                        tracestate: EMPTY_TRACESTATE.clone(),
-                        baggage: EMPTY_BAGGAGE.clone(),
+                        tracestate: None,
+                        baggage: None,
                     },
                     _ => Parent::root(),
                 };
