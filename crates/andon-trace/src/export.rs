@@ -85,7 +85,7 @@ impl SpanProcessor for QueueProcessor {
             Ok(()) => {
                 self.counters.queued.fetch_add(1, Ordering::Relaxed);
                 let waiting = self.spans.max_capacity() - self.spans.capacity();
-                if waiting % self.max_export_batch_size == 0 {
+                if waiting.is_multiple_of(self.max_export_batch_size) {
                     self.batch_ready.notify_one();
                 }
             }
