@@ -46,12 +46,33 @@ fn updates(c: &mut Criterion) {
     group.bench_function("andon count_signal", |b| {
         b.iter(|| andon.count_signal(black_box(&signal)).expect("count"));
     });
-    group.bench_function("raw counter! with the same two labels", |b| {
+    group.bench_function("raw counter! with the same two labels, owned value", |b| {
         metrics::with_local_recorder(&raw, || {
             b.iter(|| {
                 metrics::counter!("andon_signals_total", "color" => "red", "component" => black_box("queue-handler").to_owned()).increment(1);
             });
         });
+    });
+
+    group.bench_function("raw counter! with the same two labels, static", |b| {
+        metrics::with_local_recorder(&raw, || {
+            b.iter(|| {
+                metrics::counter!("andon_signals_total", "color" => "red", "component" => "queue-handler").increment(1);
+            });
+        });
+    });
+    let raw_counter = raw.register_counter(
+        &metrics::Key::from_parts(
+            "raw_signals_total",
+            vec![
+                metrics::Label::new("color", "red"),
+                metrics::Label::new("component", "queue-handler"),
+            ],
+        ),
+        &metrics::Metadata::new("bench", metrics::Level::INFO, None),
+    );
+    group.bench_function("raw cached counter increment", |b| {
+        b.iter(|| raw_counter.increment(black_box(1)));
     });
 
     group.bench_function("andon update_queue_depth", |b| {
@@ -61,11 +82,18 @@ fn updates(c: &mut Criterion) {
                 .expect("gauge")
         });
     });
-    group.bench_function("raw gauge! with the same label", |b| {
+    group.bench_function("raw gauge! with the same label, owned value", |b| {
         metrics::with_local_recorder(&raw, || {
             b.iter(|| {
                 metrics::gauge!("andon_queue_depth", "queue" => black_box("default").to_owned())
                     .set(black_box(150.0));
+            });
+        });
+    });
+    group.bench_function("raw gauge! with the same label, static", |b| {
+        metrics::with_local_recorder(&raw, || {
+            b.iter(|| {
+                metrics::gauge!("andon_queue_depth", "queue" => "default").set(black_box(150.0));
             });
         });
     });
@@ -94,7 +122,7 @@ fn updates(c: &mut Criterion) {
                 .expect("histogram");
         });
     });
-    group.bench_function("raw histogram! with the same label", |b| {
+    group.bench_function("raw histogram! with the same label, owned value", |b| {
         metrics::with_local_recorder(&raw, || {
             b.iter(|| {
                 metrics::histogram!("andon_request_duration_seconds", "endpoint" => black_box("/api/test").to_owned())

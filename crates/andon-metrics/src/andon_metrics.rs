@@ -747,7 +747,7 @@ impl AndonMetrics {
     }
 }
 
-#[andon_core::async_trait]
+#[async_trait::async_trait]
 impl SignalSink for AndonMetrics {
     fn name(&self) -> &'static str {
         "metrics"

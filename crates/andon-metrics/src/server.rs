@@ -24,6 +24,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_REQUEST: usize = 16 * 1024;
 /// How often histograms are drained when nobody scrapes.
 const UPKEEP: Duration = Duration::from_secs(5);
+/// How long one attempt to deliver a threshold signal may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pauses between attempts to deliver a threshold signal.
 const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(500)];
 
@@ -96,12 +98,17 @@ async fn dispatch(
         };
         let mut delays = RETRY_DELAYS.iter();
         loop {
-            match target.on_signal(&signal).await {
-                Ok(()) => {
+            let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, target.on_signal(&signal)).await;
+            match attempt {
+                Ok(Ok(())) => {
                     internal.threshold_delivered.increment(1);
                     break;
                 }
-                Err(error) => {
+                Ok(Err(_)) | Err(_) => {
+                    let error = match attempt {
+                        Ok(Err(error)) => error.to_string(),
+                        _ => format!("no answer within {ATTEMPT_TIMEOUT:?}"),
+                    };
                     *last_error.lock().unwrap_or_else(PoisonError::into_inner) =
                         Some(format!("signal sink `{}`: {error}", target.name()));
                     match delays.next() {
