@@ -1,0 +1,96 @@
+//! The caller's cost of `AndonSystem::signal_problem` with every component on, for GREEN, YELLOW
+//! and RED, beside the same signal handed to each component directly (the floor the umbrella
+//! adds its fan-out, line and board bookkeeping to). Goal: p99 under 50 µs for RED.
+
+use std::time::Duration;
+
+use andon::{AndonConfig, AndonSignal, AndonSystem, SignalSink};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn config(dir: &std::path::Path, port: u16) -> AndonConfig {
+    AndonConfig::from_toml_str(&format!(
+        r#"
+[logger]
+sampling_enabled = false
+sinks = [{{ type = "File", path = "{log}" }}]
+[metrics]
+port = {port}
+[tracer]
+sampling_ratio = 1.0
+otlp_endpoint = "http://127.0.0.1:9"
+[observer]
+check_interval_secs = 3600
+[alerts.channels.file]
+type = "file"
+path = "{alerts}"
+[[alerts.rules]]
+name = "every-red"
+condition = {{ type = "signal", color = "red" }}
+severity = "critical"
+channels = ["file"]
+"#,
+        log = dir.join("bench.log").display(),
+        alerts = dir.join("alerts.jsonl").display(),
+    ))
+    .expect("bench config")
+}
+
+fn signal_problem(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = andon_tests::free_port();
+    let system = runtime
+        .block_on(AndonSystem::new(config(dir.path(), port)))
+        .expect("system");
+
+    let mut group = c.benchmark_group("signal_problem");
+    group.measurement_time(Duration::from_secs(3));
+    for (name, make) in [
+        (
+            "green",
+            AndonSignal::green as fn(&'static str) -> AndonSignal,
+        ),
+        ("yellow", AndonSignal::yellow),
+        ("red", AndonSignal::red),
+    ] {
+        group.bench_function(format!("system_{name}"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let outcome = system
+                    .signal_problem(make("bench signal").with_component("bench"))
+                    .await;
+                // Keep the line running so every RED takes the stopping path.
+                system.line().resume("bench", None);
+                outcome.map(|_| ()).unwrap_or(())
+            })
+        });
+    }
+    // The floor: the same RED handed to each component in turn, without the umbrella.
+    let sinks: Vec<&dyn SignalSink> = [
+        system.logger().map(|l| l as &dyn SignalSink),
+        system.metrics().map(|m| m as &dyn SignalSink),
+        system.tracer().map(|t| t as &dyn SignalSink),
+        system.alerts().map(|a| a as &dyn SignalSink),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    group.bench_function("components_directly_red", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let signal = AndonSignal::red("bench signal").with_component("bench");
+            for sink in &sinks {
+                let _ = sink.on_signal(&signal).await;
+            }
+        })
+    });
+    group.finish();
+    runtime.block_on(async {
+        let _ = system.shutdown().await;
+    });
+}
+
+criterion_group!(benches, signal_problem);
+criterion_main!(benches);
