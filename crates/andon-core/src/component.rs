@@ -245,7 +245,10 @@ mod tests {
     #[test]
     fn trace_ids_render_as_w3c_hex() {
         let ids = TraceIds {
-            trace_id: [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36],
+            trace_id: [
+                0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e,
+                0x47, 0x36,
+            ],
             span_id: [0, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7],
         };
         assert_eq!(ids.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -259,7 +262,10 @@ mod tests {
         sink.on_signal(&AndonSignal::red("x")).await.unwrap();
         sink.shutdown().await.unwrap();
         let diag: &dyn DiagnosticsSource = &Noop;
-        assert_eq!(diag.snapshot().await.unwrap().health.status, HealthStatus::Healthy);
+        assert_eq!(
+            diag.snapshot().await.unwrap().health.status,
+            HealthStatus::Healthy
+        );
         assert!(MetricsSource::samples(&Noop, "x").is_empty());
     }
 }

@@ -42,10 +42,7 @@ pub enum AndonError {
 
 impl AndonError {
     /// Wraps a component's error.
-    pub fn component(
-        component: &'static str,
-        source: impl Into<BoxError>,
-    ) -> Self {
+    pub fn component(component: &'static str, source: impl Into<BoxError>) -> Self {
         AndonError::Component {
             component,
             source: source.into(),
@@ -140,6 +137,9 @@ mod tests {
     #[test]
     fn component_errors_name_the_component() {
         let e = AndonError::component("alert", "channel slack: connection refused");
-        assert_eq!(e.to_string(), "andon alert: channel slack: connection refused");
+        assert_eq!(
+            e.to_string(),
+            "andon alert: channel slack: connection refused"
+        );
     }
 }

@@ -281,7 +281,11 @@ mod tests {
         assert!(line.stop(AndonSignal::red("first")));
         assert!(!line.stop(AndonSignal::red("second")), "already stopped");
         let err = line.checkpoint().unwrap_err();
-        assert_eq!(err.signal.message(), "first", "the first stopping signal is kept");
+        assert_eq!(
+            err.signal.message(),
+            "first",
+            "the first stopping signal is kept"
+        );
         assert!(err.to_string().contains("the line is stopped"));
         assert!(err.to_string().contains("resume the line"));
         assert_eq!(line.stop_count(), 1);
@@ -376,7 +380,11 @@ mod tests {
         for t in tasks {
             successful_stops += t.await.unwrap();
         }
-        assert_eq!(successful_stops, line.stop_count(), "every stop counted once");
+        assert_eq!(
+            successful_stops,
+            line.stop_count(),
+            "every stop counted once"
+        );
         assert_eq!(line.is_running(), line.state().is_running());
         // Quiescent: one final stop and resume behave exactly as on a fresh line.
         line.resume("final", None);

@@ -32,7 +32,10 @@ impl AgentConfig {
         let address: std::net::SocketAddr = self.listen.parse().map_err(|_| {
             ConfigError::new(
                 check::key(section, "listen"),
-                format!("`{}` is not ip:port, such as \"127.0.0.1:7600\"", self.listen),
+                format!(
+                    "`{}` is not ip:port, such as \"127.0.0.1:7600\"",
+                    self.listen
+                ),
             )
         })?;
         if !address.ip().is_loopback() && self.token.as_ref().is_none_or(Secret::is_empty) {

@@ -22,11 +22,9 @@ fn expand_value(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     match value {
-        toml::Value::String(text) => {
-            if text.contains('$') {
-                *text = expand(text, lookup)
-                    .map_err(|message| ConfigError::new(path.join("."), message))?;
-            }
+        toml::Value::String(text) if text.contains('$') => {
+            *text = expand(text, lookup)
+                .map_err(|message| ConfigError::new(path.join("."), message))?;
         }
         toml::Value::Array(items) => {
             for (index, item) in items.iter_mut().enumerate() {
@@ -112,7 +110,10 @@ mod tests {
     #[test]
     fn errors_name_the_variable() {
         let err = expand("${NOPE}", &env).unwrap_err();
-        assert!(err.contains("environment variable `NOPE` is not set"), "{err}");
+        assert!(
+            err.contains("environment variable `NOPE` is not set"),
+            "{err}"
+        );
         let err = expand("${A", &env).unwrap_err();
         assert!(err.contains("unclosed"), "{err}");
         let err = expand("${1A}", &env).unwrap_err();

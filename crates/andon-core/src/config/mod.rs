@@ -133,7 +133,8 @@ fn load(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<AndonConf
     toml::from_str::<AndonConfig>(text).map_err(|e| from_toml_error(text, &e))?;
     // Pass 2: replace `${VAR}` in every string value.
     let mut table: toml::Table = toml::from_str(text).map_err(|e| from_toml_error(text, &e))?;
-    env::expand_table(&mut table, &mut Vec::new(), lookup).map_err(|e| locate(text, &spanned, e))?;
+    env::expand_table(&mut table, &mut Vec::new(), lookup)
+        .map_err(|e| locate(text, &spanned, e))?;
     // Pass 3: the expanded document, then the checks of every value.
     let config = AndonConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
         file: None,
@@ -213,8 +214,13 @@ fn locate(
 
 /// The path of keys to the value (or key) whose span contains `offset`. Table headers span only
 /// the header, so every branch is searched rather than only the one whose span contains it.
-fn key_at(node: &toml::Spanned<toml::de::DeValue<'_>>, offset: usize, path: &mut Vec<String>) -> bool {
-    let children: Vec<(String, &toml::Spanned<toml::de::DeValue<'_>>, bool)> = match node.get_ref() {
+fn key_at(
+    node: &toml::Spanned<toml::de::DeValue<'_>>,
+    offset: usize,
+    path: &mut Vec<String>,
+) -> bool {
+    let children: Vec<(String, &toml::Spanned<toml::de::DeValue<'_>>, bool)> = match node.get_ref()
+    {
         toml::de::DeValue::Table(table) => table
             .iter()
             .map(|(k, v)| (k.get_ref().to_string(), v, k.span().contains(&offset)))
@@ -239,7 +245,7 @@ fn key_at(node: &toml::Spanned<toml::de::DeValue<'_>>, offset: usize, path: &mut
             return true;
         }
         // An inline table or array whose own span holds the offset, but no child does.
-        if is_container && value.span().contains(&offset) && value.span().len() > 0 {
+        if is_container && value.span().contains(&offset) && !value.span().is_empty() {
             return true;
         }
         path.pop();
@@ -341,7 +347,10 @@ include_disk_metrics = true
         let config = AndonConfig::from_toml_str(DESIGN).unwrap();
         assert_eq!(config, AndonConfig::default());
         assert_eq!(config.logger.level, LogLevel::Info);
-        assert_eq!(config.logger.sinks, vec![SinkConfig::Stdout { level: None }]);
+        assert_eq!(
+            config.logger.sinks,
+            vec![SinkConfig::Stdout { level: None }]
+        );
         assert_eq!(config.metrics.buckets.len(), 12);
         assert_eq!(config.metrics.thresholds.queue_depth, Some(100.0));
         assert_eq!(config.tracer.service_name, "ggen-andon");
@@ -351,7 +360,10 @@ include_disk_metrics = true
     #[test]
     fn the_default_validates_and_an_empty_file_is_the_default() {
         AndonConfig::default().validate().unwrap();
-        assert_eq!(AndonConfig::from_toml_str("").unwrap(), AndonConfig::default());
+        assert_eq!(
+            AndonConfig::from_toml_str("").unwrap(),
+            AndonConfig::default()
+        );
     }
 
     #[test]
@@ -362,8 +374,15 @@ include_disk_metrics = true
         assert_eq!(err.column, Some(1));
         assert_eq!(err.key.as_deref(), Some("logger.levle"));
         assert!(err.message.contains("unknown field `levle`"), "{err}");
-        assert!(err.message.contains("`level`"), "lists what is allowed: {err}");
-        assert!(err.to_string().starts_with("3:1: logger.levle: unknown field"), "{err}");
+        assert!(
+            err.message.contains("`level`"),
+            "lists what is allowed: {err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("3:1: logger.levle: unknown field"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -379,7 +398,10 @@ include_disk_metrics = true
         let err = AndonConfig::from_toml_str("[metrics]\nport = \"ninety\"\n").unwrap_err();
         assert_eq!((err.line, err.column), (Some(2), Some(8)));
         assert_eq!(err.key.as_deref(), Some("metrics.port"));
-        assert!(err.message.contains("invalid type: string \"ninety\""), "{err}");
+        assert!(
+            err.message.contains("invalid type: string \"ninety\""),
+            "{err}"
+        );
         assert!(err.message.contains("u16"), "{err}");
     }
 
@@ -413,7 +435,11 @@ include_disk_metrics = true
                 "tracer.sampling_ratio",
                 "must be between 0 and 1",
             ),
-            ("[metrics]\nport = 0\n", "metrics.port", "must be a port from 1 to 65535"),
+            (
+                "[metrics]\nport = 0\n",
+                "metrics.port",
+                "must be a port from 1 to 65535",
+            ),
             (
                 "[metrics.thresholds]\nqueue_depth = 0\n",
                 "metrics.thresholds.queue_depth",
@@ -502,9 +528,16 @@ include_disk_metrics = true
             "{err}"
         );
         let err = AndonConfig::from_file(dir.path().join("missing.toml")).unwrap_err();
-        assert!(err.to_string().contains("cannot read the configuration file"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("cannot read the configuration file"),
+            "{err}"
+        );
         std::fs::write(&path, DESIGN).unwrap();
-        assert_eq!(AndonConfig::from_file(&path).unwrap(), AndonConfig::default());
+        assert_eq!(
+            AndonConfig::from_file(&path).unwrap(),
+            AndonConfig::default()
+        );
     }
 
     #[test]
@@ -513,5 +546,4 @@ include_disk_metrics = true
         let text = config.to_toml_string();
         assert_eq!(AndonConfig::from_toml_str(&text).unwrap(), config);
     }
-
 }

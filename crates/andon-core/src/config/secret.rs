@@ -93,7 +93,10 @@ mod tests {
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(s.to_string(), "[redacted]");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"[redacted]\"");
-        assert_eq!(s.redact_in("POST https://x/hunter2 failed"), "POST https://x/[redacted] failed");
+        assert_eq!(
+            s.redact_in("POST https://x/hunter2 failed"),
+            "POST https://x/[redacted] failed"
+        );
         #[derive(Debug)]
         #[allow(dead_code)] // read through Debug only
         struct Holder {
