@@ -1,6 +1,8 @@
 //! End to end through a whole system with real sinks: a file log, the metrics endpoint scraped
 //! over HTTP, a file alert channel, the observer, and the line.
 
+#![allow(clippy::unwrap_used, clippy::panic)] // test helpers fail the test that called them
+
 use std::path::Path;
 use std::time::Duration;
 
