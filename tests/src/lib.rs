@@ -38,7 +38,8 @@ pub fn in_ci() -> bool {
 /// The workspace root (the folder holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map_or_else(|| here.to_owned(), Path::to_owned)
+    here.parent()
+        .map_or_else(|| here.to_owned(), Path::to_owned)
 }
 
 /// The folder for peers set up by `cargo xtask ci` (`target/peers`).
@@ -82,7 +83,10 @@ pub fn find_peer(binary: &str, install_hint: &str) -> Option<PathBuf> {
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
     dirs.extend(["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin"].map(PathBuf::from));
-    let found = dirs.into_iter().map(|d| d.join(binary)).find(|p| p.is_file());
+    let found = dirs
+        .into_iter()
+        .map(|d| d.join(binary))
+        .find(|p| p.is_file());
     if found.is_none() {
         skip_or_fail(&format!("`{binary}`"), install_hint);
     }
@@ -255,9 +259,10 @@ impl Peer {
         let program = program.as_ref();
         PeerBuilder {
             command: Command::new(program),
-            name: program
-                .file_name()
-                .map_or_else(|| program.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            name: program.file_name().map_or_else(
+                || program.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
             ready: Ready::Immediately,
             timeout: Duration::from_secs(30),
         }
@@ -291,7 +296,9 @@ impl Peer {
     fn is_ready(&self, ready: &Ready) -> bool {
         match ready {
             Ready::Immediately => true,
-            Ready::Tcp(addr) => TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok(),
+            Ready::Tcp(addr) => {
+                TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok()
+            }
             Ready::Http(url) => http_get(url).is_ok_and(|(status, _)| (200..300).contains(&status)),
             Ready::Output(text) => self.output().contains(text.as_str()),
         }
@@ -310,11 +317,14 @@ pub fn http_get(url: &str) -> Result<(u16, String), String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("only http:// URLs are supported: {url}"))?;
-    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
     let addr: SocketAddr = authority
         .parse()
         .map_err(|e| format!("`{authority}` is not ip:port: {e}"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    let mut stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
@@ -324,15 +334,23 @@ pub fn http_get(url: &str) -> Result<(u16, String), String> {
     )
     .map_err(|e| e.to_string())?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).map_err(|e| e.to_string())?;
+    stream
+        .read_to_end(&mut response)
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&response);
     let status = text
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("no HTTP status in {text:?}"))?;
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(&body)
     } else {
         body
@@ -344,7 +362,9 @@ fn dechunk(body: &str) -> String {
     let mut out = String::new();
     let mut rest = body;
     while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if size == 0 || after.len() < size {
             break;
         }
@@ -416,7 +436,8 @@ mod tests {
             let (mut s, _) = listener.accept().unwrap();
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf).unwrap();
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                .unwrap();
         });
         let (status, body) = http_get(&format!("http://{addr}/x")).unwrap();
         assert_eq!((status, body.as_str()), (200, "hello"));
