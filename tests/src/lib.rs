@@ -374,6 +374,30 @@ fn dechunk(body: &str) -> String {
     out
 }
 
+/// Runs `program args…` with `input` on its stdin and returns its exit status and output, for
+/// one-shot peers such as `promtool check metrics` or a Python script.
+pub fn run_with_stdin<I, S>(program: impl AsRef<Path>, args: I, input: &str) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let program = program.as_ref();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| fail_or_panic(&format!("cannot start {}: {e}", program.display())));
+    if let Some(mut stdin) = child.stdin.take() {
+        // A peer that exits before reading everything reports why in its output below.
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| fail_or_panic(&format!("cannot wait for {}: {e}", program.display())))
+}
+
 /// Waits until `check` returns `Some`, polling every 50 ms, up to `timeout`.
 pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;

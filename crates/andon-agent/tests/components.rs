@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use andon_tests::find_peer;
@@ -176,20 +175,7 @@ async fn metrics_are_served_on_the_agent_listener_in_the_prometheus_format() {
     );
 
     if let Some(promtool) = find_peer("promtool", "apt-get install prometheus") {
-        let mut child = Command::new(promtool)
-            .args(["check", "metrics"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = andon_tests::run_with_stdin(promtool, ["check", "metrics"], &text);
         let report = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

@@ -5,8 +5,6 @@
 // Helpers outside #[test] functions are not covered by clippy.toml's allow-*-in-tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use andon_core::config::MetricsConfig;
@@ -91,20 +89,7 @@ fn promtool_accepts_the_exposition() {
     record_everything(&metrics);
     let (status, body) = http_get(&metrics.scrape_url().unwrap()).unwrap();
     assert_eq!(status, 200);
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = andon_tests::run_with_stdin(promtool, ["check", "metrics"], &body);
     assert!(
         out.status.success(),
         "promtool check metrics failed:\n{}{}\n--- exposition ---\n{body}",

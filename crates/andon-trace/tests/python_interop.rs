@@ -6,9 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use andon_core::config::TracerConfig;
 use andon_trace::{AndonTracer, extract};
@@ -16,20 +14,7 @@ use serde_json::Value;
 
 /// Runs `script` with `input` on stdin and parses its stdout as JSON.
 fn python(interpreter: &Path, script: &str, input: &str) -> Value {
-    let mut child = Command::new(interpreter)
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = andon_tests::run_with_stdin(interpreter, ["-c", script], input);
     assert!(
         output.status.success(),
         "python failed: {}",
