@@ -1,5 +1,7 @@
 //! `[line]`: when the line stops and how it resumes.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::check;
@@ -13,6 +15,7 @@ use crate::signal::Color;
 /// stop_on = ["red"]
 /// components = []            # empty: any component may stop the line
 /// auto_resume_on_green = false
+/// escalate_yellow_after = "5m" # optional: an unhandled YELLOW stops the line after 5 minutes
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -24,6 +27,15 @@ pub struct LineConfig {
     /// A GREEN from the component that stopped the line resumes it. Default `false`: only an
     /// explicit resume does.
     pub auto_resume_on_green: bool,
+    /// A YELLOW from a component that may stop the line, not followed within this long by a
+    /// GREEN (or an acknowledgement) from the same component, escalates to a RED that stops
+    /// the line. Unset (the default): a YELLOW never stops the line unless `stop_on` has it.
+    #[serde(
+        default,
+        with = "super::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub escalate_yellow_after: Option<Duration>,
 }
 
 impl Default for LineConfig {
@@ -32,6 +44,7 @@ impl Default for LineConfig {
             stop_on: vec![Color::Red],
             components: Vec::new(),
             auto_resume_on_green: false,
+            escalate_yellow_after: None,
         }
     }
 }
@@ -50,6 +63,20 @@ impl LineConfig {
                 check::key(section, "stop_on"),
                 "GREEN means normal and cannot stop the line: use \"red\" and/or \"yellow\"",
             ));
+        }
+        if let Some(after) = self.escalate_yellow_after {
+            if after.is_zero() {
+                return Err(ConfigError::new(
+                    check::key(section, "escalate_yellow_after"),
+                    "must be longer than 0, such as \"5m\", or be left out",
+                ));
+            }
+            if !self.stop_on.contains(&Color::Red) {
+                return Err(ConfigError::new(
+                    check::key(section, "escalate_yellow_after"),
+                    "escalates a YELLOW to a RED that stops the line: add \"red\" to stop_on, or leave escalate_yellow_after out",
+                ));
+            }
         }
         for (index, component) in self.components.iter().enumerate() {
             check::not_empty(section, &format!("components.{index}"), component)?;
@@ -71,5 +98,29 @@ mod tests {
         assert!(config.stops(Color::Red, Some("db")));
         assert!(!config.stops(Color::Red, Some("web")));
         assert!(!config.stops(Color::Red, None));
+    }
+
+    #[test]
+    fn escalate_yellow_after_is_a_duration_that_needs_red_in_stop_on() {
+        use crate::config::AndonConfig;
+        assert_eq!(LineConfig::default().escalate_yellow_after, None);
+        let config =
+            AndonConfig::from_toml_str("[line]\nescalate_yellow_after = \"5m\"\n").unwrap();
+        assert_eq!(
+            config.line.escalate_yellow_after,
+            Some(Duration::from_secs(300))
+        );
+        let err = AndonConfig::from_toml_str(
+            "[line]\nstop_on = [\"yellow\"]\nescalate_yellow_after = \"5m\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("line.escalate_yellow_after"));
+        assert!(err.message.contains("add \"red\" to stop_on"), "{err}");
+        let err =
+            AndonConfig::from_toml_str("[line]\nescalate_yellow_after = \"0s\"\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("line.escalate_yellow_after"));
+        let err =
+            AndonConfig::from_toml_str("[line]\nescalate_yellow_after = \"soon\"\n").unwrap_err();
+        assert!(err.message.contains("is not a duration"), "{err}");
     }
 }
