@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use andon_core::config::{AlertsConfig, ChannelConfig};
+use andon_core::history::{
+    AlertEvent as HistoryEvent, AlertEventKind, HistoryRecord, HistoryStore,
+};
 use andon_core::{
     AlertSeverity, AndonError, AndonSignal, Color, ConfigError, DiagnosticsSource, Health,
     MetricsSink, MetricsSource, SignalSink, async_trait,
@@ -27,6 +30,9 @@ use crate::silence::{Matcher, Silence};
 
 /// How long a diagnostics snapshot may take before a CRITICAL notification goes without it.
 const DIAGNOSTICS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Alert events kept for a slow [`AlertManager::subscribe`] receiver before it lags.
+const EVENT_CAPACITY: usize = 1024;
 
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +72,8 @@ pub struct OpenAlert {
     pub inhibited: bool,
     /// The highest escalation level notified.
     pub escalation_level: u32,
+    /// The trace or correlation id of the signal that fired it, verbatim.
+    pub trace_id: Option<String>,
 }
 
 /// The alert manager's own counters.
@@ -184,43 +192,7 @@ impl Node {
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
                 let raw = metrics.value(&t.metric, &labels);
-                let value = match (raw, t.rate_over) {
-                    (None, _) => None,
-                    (Some(v), None) => Some(v),
-                    (Some(v), Some(window)) => {
-                        history.push_back((now, v));
-                        while history.len() > 2
-                            && history.get(1).is_some_and(|(t1, _)| {
-                                now.duration_since(*t1).unwrap_or_default() >= window
-                            })
-                        {
-                            history.pop_front();
-                        }
-                        match (history.front(), history.back()) {
-                            (Some((t0, v0)), Some((t1, v1))) => {
-                                let dt = t1.duration_since(*t0).unwrap_or_default().as_secs_f64();
-                                if dt > 0.0 {
-                                    // A counter reset counts from zero.
-                                    let delta = if v1 >= v0 { v1 - v0 } else { *v1 };
-                                    Some(delta / dt)
-                                } else {
-                                    None
-                                }
-                            }
-                            _ => None,
-                        }
-                    }
-                };
-                *last = value;
-                *active = match value {
-                    None => false,
-                    Some(v) if *active => match t.clear {
-                        Some(clear) => t.comparison.still_holds(v, clear),
-                        None => t.comparison.holds(v, t.value),
-                    },
-                    Some(v) => t.comparison.holds(v, t.value),
-                };
-                *active
+                threshold_step(t, active, history, last, now, raw)
             }
             Node::Signal {
                 count,
@@ -254,6 +226,19 @@ impl Node {
                 }
                 any
             }
+        }
+    }
+
+    /// Evaluates a per-series threshold node with its series' value (`None`: the series is gone).
+    fn eval_series(&mut self, now: SystemTime, raw: Option<f64>) -> bool {
+        match self {
+            Node::Threshold {
+                threshold,
+                active,
+                history,
+                last,
+            } => threshold_step(threshold, active, history, last, now, raw),
+            _ => false,
         }
     }
 
@@ -307,10 +292,19 @@ impl Node {
                 history,
                 ..
             } => {
+                let mut series = t.metric.clone();
+                if !t.labels.is_empty() {
+                    let labels: Vec<String> = t
+                        .labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}=\"{v}\""))
+                        .collect();
+                    series.push_str(&format!("{{{}}}", labels.join(",")));
+                }
                 let what = if t.rate_over.is_some() {
-                    format!("rate({})", t.metric)
+                    format!("rate({series})")
                 } else {
-                    t.metric.clone()
+                    series
                 };
                 match last {
                     Some(v) => format!("{what} = {v} ({} {})", t.comparison.symbol(), t.value),
@@ -357,6 +351,69 @@ impl Node {
     }
 }
 
+/// The key of a series among a rule's alerts: its labels, `""` for a series without any.
+fn series_key(labels: &[(String, String)]) -> String {
+    let mut key = String::new();
+    for (k, v) in labels {
+        if !key.is_empty() {
+            key.push('\u{1f}');
+        }
+        key.push_str(k);
+        key.push('=');
+        key.push_str(v);
+    }
+    key
+}
+
+/// One evaluation of a threshold with the series' current value (`raw`): the value (or rate),
+/// then whether it holds, with hysteresis once active.
+fn threshold_step(
+    t: &Threshold,
+    active: &mut bool,
+    history: &mut VecDeque<(SystemTime, f64)>,
+    last: &mut Option<f64>,
+    now: SystemTime,
+    raw: Option<f64>,
+) -> bool {
+    let value = match (raw, t.rate_over) {
+        (None, _) => None,
+        (Some(v), None) => Some(v),
+        (Some(v), Some(window)) => {
+            history.push_back((now, v));
+            while history.len() > 2
+                && history
+                    .get(1)
+                    .is_some_and(|(t1, _)| now.duration_since(*t1).unwrap_or_default() >= window)
+            {
+                history.pop_front();
+            }
+            match (history.front(), history.back()) {
+                (Some((t0, v0)), Some((t1, v1))) => {
+                    let dt = t1.duration_since(*t0).unwrap_or_default().as_secs_f64();
+                    if dt > 0.0 {
+                        // A counter reset counts from zero.
+                        let delta = if v1 >= v0 { v1 - v0 } else { *v1 };
+                        Some(delta / dt)
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            }
+        }
+    };
+    *last = value;
+    *active = match value {
+        None => false,
+        Some(v) if *active => match t.clear {
+            Some(clear) => t.comparison.still_holds(v, clear),
+            None => t.comparison.holds(v, t.value),
+        },
+        Some(v) => t.comparison.holds(v, t.value),
+    };
+    *active
+}
+
 #[derive(Debug)]
 struct Instance {
     node: Node,
@@ -375,6 +432,8 @@ struct Instance {
     escalation_level: usize,
     summary: Option<String>,
     muted: bool,
+    /// The trace or correlation id of the signal that made it fire.
+    trace_id: Option<String>,
 }
 
 impl Instance {
@@ -406,7 +465,22 @@ impl Instance {
             escalation_level: 0,
             summary: None,
             muted: false,
+            trace_id: None,
         }
+    }
+
+    /// The alert of one series of a per-series threshold rule: the series' labels are the
+    /// alert's (the rule's own labels win), and part of its fingerprint.
+    fn for_series(rule: &AlertRule, series: &[(String, String)], now: SystemTime) -> Instance {
+        let mut inst = Instance::new(rule, None, now);
+        for (k, v) in series {
+            inst.labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        inst.fingerprint = fingerprint(&rule.name, &inst.labels);
+        if let Node::Threshold { threshold, .. } = &mut inst.node {
+            threshold.labels = series.to_vec();
+        }
+        inst
     }
 
     fn summary(&self, rule: &AlertRule) -> String {
@@ -431,6 +505,7 @@ impl Instance {
             ends_at: (status == AlertStatus::Resolved).then_some(now),
             count: self.unnotified.max(1),
             acknowledged_by: self.acked.clone(),
+            trace_id: self.trace_id.clone(),
         }
     }
 
@@ -445,6 +520,7 @@ impl Instance {
         self.acked = None;
         self.escalation_level = 0;
         self.muted = false;
+        self.trace_id = None;
     }
 }
 
@@ -464,6 +540,10 @@ impl Instances {
 
     fn values_mut(&mut self) -> impl Iterator<Item = &mut Instance> {
         self.0.iter_mut().map(|(_, i)| i)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Instance)> {
+        self.0.iter_mut().map(|(k, i)| (k.as_str(), i))
     }
 
     fn get_mut(&mut self, key: &str) -> Option<&mut Instance> {
@@ -488,8 +568,8 @@ impl Instances {
         }
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&Instance) -> bool) {
-        self.0.retain(|(_, i)| keep(i));
+    fn retain(&mut self, mut keep: impl FnMut(&str, &Instance) -> bool) {
+        self.0.retain(|(k, i)| keep(k, i));
     }
 }
 
@@ -498,6 +578,8 @@ struct RuleState {
     rule: AlertRule,
     channels: Vec<String>,
     per_component: bool,
+    /// A threshold rule: one alert per series of its metric, created when the series crosses.
+    series: Option<Threshold>,
     uses_signals: bool,
     instances: Instances,
     group_until: Option<SystemTime>,
@@ -515,6 +597,25 @@ struct State {
     rules: Vec<RuleState>,
     silences: Vec<Silence>,
     escalation: Vec<(Vec<String>, Duration)>,
+    groups: Groups,
+}
+
+/// Grouping across rules (`group_by`): the timing of each group, and what one evaluation pass
+/// collected for the groups that are due.
+#[derive(Debug, Default)]
+struct Groups {
+    timing: BTreeMap<String, GroupTiming>,
+    batch: BTreeMap<String, (Vec<String>, Vec<AlertEvent>)>,
+}
+
+#[derive(Debug, Default)]
+struct GroupTiming {
+    /// When the group's waiting first notifications go out.
+    flush_at: Option<SystemTime>,
+    /// When the group was last notified.
+    last_sent: Option<SystemTime>,
+    /// Notifications sent for the group, for unique keys.
+    seq: u64,
 }
 
 struct Inner {
@@ -533,6 +634,10 @@ struct Inner {
     shut_down: AtomicBool,
     /// Notifications waiting for a diagnostics snapshot before they are queued.
     in_snapshot: AtomicU64,
+    /// Alert state changes, for [`AlertManager::subscribe`].
+    events: tokio::sync::broadcast::Sender<HistoryEvent>,
+    /// Where alert state changes are recorded, if anywhere.
+    history: RwLock<Option<Arc<dyn HistoryStore>>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -599,6 +704,8 @@ impl AlertManager {
                 next_silence: AtomicU64::new(1),
                 shut_down: AtomicBool::new(false),
                 in_snapshot: AtomicU64::new(0),
+                events: tokio::sync::broadcast::channel(EVENT_CAPACITY).0,
+                history: RwLock::new(None),
                 config,
             }),
         };
@@ -641,6 +748,27 @@ impl AlertManager {
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Some(diagnostics);
         self
+    }
+
+    /// Records every alert state change (fired, acknowledged, escalated, resolved) in `store`
+    /// as [`HistoryRecord::Alert`]; `record` is called under the manager's lock, so the store
+    /// must only enqueue (as [`HistoryStore`] requires).
+    #[must_use]
+    pub fn with_history(self, store: Arc<dyn HistoryStore>) -> Self {
+        *self
+            .inner
+            .history
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(store);
+        self
+    }
+
+    /// A stream of alert state changes (fired, acknowledged, escalated, resolved), in the
+    /// order they happened. Sending never waits: a receiver that falls more than 1024 events
+    /// behind gets [`RecvError::Lagged`](tokio::sync::broadcast::error::RecvError::Lagged)
+    /// and continues from the oldest kept event.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<HistoryEvent> {
+        self.inner.events.subscribe()
     }
 
     /// Raises signals about alerting itself: YELLOW when a channel fails persistently, RED when
@@ -702,8 +830,16 @@ impl AlertManager {
                 ..
             }
         );
+        let series = match &rule.condition {
+            AlertCondition::Threshold(t) => Some(t.clone()),
+            AlertCondition::QueueDepth { .. } => match Node::new(&rule.condition) {
+                Node::Threshold { threshold, .. } => Some(threshold),
+                _ => None,
+            },
+            _ => None,
+        };
         let mut instances = Instances::default();
-        if !per_component {
+        if !per_component && series.is_none() {
             instances.insert(String::new(), Instance::new(&rule, None, now));
         }
         // Critical rules come first: an evaluation then knows what they inhibit before it
@@ -724,6 +860,7 @@ impl AlertManager {
                 rule,
                 channels,
                 per_component,
+                series,
                 instances,
                 group_until: None,
             },
@@ -768,6 +905,7 @@ impl AlertManager {
                 rules,
                 silences,
                 escalation,
+                groups,
             } = &mut *state;
             let mut inhibitors = HashSet::new();
             let mut outgoing = Vec::new();
@@ -775,27 +913,51 @@ impl AlertManager {
             // the others are ticked.
             for rs in rules.iter_mut() {
                 let critical = rs.rule.severity == AlertSeverity::Critical;
-                for inst in rs.instances.values_mut() {
-                    let holds = inst
-                        .node
-                        .eval(now, self.inner.metrics.as_ref(), health.as_ref());
-                    self.inner.transition(
-                        rs.rule.for_,
-                        rs.rule.keep_firing_for,
-                        &mut rs.group_until,
-                        inst,
-                        holds,
-                        now,
-                    );
+                let values = match &rs.series {
+                    Some(t) => Some(
+                        self.inner
+                            .series_values(t, &rs.rule, &mut rs.instances, now),
+                    ),
+                    None => None,
+                };
+                for (key, inst) in rs.instances.iter_mut() {
+                    let holds = match &values {
+                        Some(values) => {
+                            let raw = values.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+                            inst.node.eval_series(now, raw)
+                        }
+                        None => inst
+                            .node
+                            .eval(now, self.inner.metrics.as_ref(), health.as_ref()),
+                    };
+                    self.inner
+                        .transition(&rs.rule, &mut rs.group_until, inst, holds, now);
                     let inhibits =
                         critical && self.inner.config.inhibit && inst.state == AlertState::Firing;
                     if let Some(c) = inhibits.then(|| inst.labels.get("component")).flatten() {
                         inhibitors.insert(c.clone());
                     }
                 }
-                self.inner
-                    .tick_rule(rs, silences, escalation, &inhibitors, now, &mut outgoing);
+                self.inner.tick_rule(
+                    rs,
+                    silences,
+                    escalation,
+                    groups,
+                    &inhibitors,
+                    now,
+                    &mut outgoing,
+                );
+                if let (Some(t), Some(values)) = (&rs.series, &values) {
+                    // Resolved series are forgotten (series come and go); a rate keeps the
+                    // history of every series still there.
+                    let rate = t.rate_over.is_some();
+                    rs.instances.retain(|key, i| {
+                        i.state != AlertState::Inactive
+                            || (rate && values.iter().any(|(k, _)| k == key))
+                    });
+                }
             }
+            self.inner.flush_groups(groups, now, &mut outgoing);
             outgoing
         };
         self.inner.send(outgoing).await;
@@ -831,6 +993,15 @@ impl AlertManager {
                     }
                     inst.acked = Some(by.clone());
                     acknowledged += 1;
+                    self.inner.emit(
+                        &rs.rule,
+                        inst,
+                        AlertEventKind::Acknowledged {
+                            by: who.to_owned(),
+                            note: note.to_owned(),
+                        },
+                        now,
+                    );
                     if inst.notified {
                         let event = inst.event(&rs.rule, AlertStatus::Acknowledged, now);
                         let channels = inst.notified_channels.iter().cloned().collect();
@@ -930,6 +1101,7 @@ impl AlertManager {
                     silenced: state.silences.iter().any(|s| s.mutes(&inst.labels, now)),
                     inhibited: self.inner.inhibited(&rs.rule, inst, &inhibitors),
                     escalation_level: u32::try_from(inst.escalation_level).unwrap_or(u32::MAX),
+                    trace_id: inst.trace_id.clone(),
                 });
             }
         }
@@ -1091,14 +1263,14 @@ impl Inner {
     /// Moves an instance through inactive → pending → firing → inactive (resolved).
     fn transition(
         &self,
-        for_: Duration,
-        keep_firing_for: Duration,
+        rule: &AlertRule,
         group_until: &mut Option<SystemTime>,
         inst: &mut Instance,
         holds: bool,
         now: SystemTime,
     ) {
         let elapsed = |since: SystemTime| now.duration_since(since).unwrap_or_default();
+        let (for_, keep_firing_for) = (rule.for_, rule.keep_firing_for);
         if holds {
             inst.cleared_at = None;
             match inst.state {
@@ -1113,6 +1285,7 @@ impl Inner {
             if inst.state == AlertState::Pending && elapsed(inst.since) >= for_ {
                 inst.state = AlertState::Firing;
                 inst.since = now;
+                self.emit(rule, inst, AlertEventKind::Fired, now);
                 if !self.config.group_wait.is_zero() && group_until.is_none() {
                     *group_until = Some(now + self.config.group_wait);
                 }
@@ -1127,10 +1300,63 @@ impl Inner {
                         // Resolved: `tick` sends the notification and resets.
                         inst.state = AlertState::Inactive;
                         inst.cleared_at = Some(cleared);
+                        self.emit(rule, inst, AlertEventKind::Resolved, now);
                     }
                 }
             }
         }
+    }
+
+    /// The current value of every series of a per-series threshold rule, by key; adds the
+    /// alerts of series that cross the threshold (of every series, for a rate).
+    fn series_values(
+        &self,
+        t: &Threshold,
+        rule: &AlertRule,
+        instances: &mut Instances,
+        now: SystemTime,
+    ) -> Vec<(String, f64)> {
+        let mut values = Vec::new();
+        for sample in self.metrics.samples(&t.metric) {
+            if !t.labels.iter().all(|(k, v)| sample.label(k) == Some(v)) {
+                continue;
+            }
+            let key = series_key(&sample.labels);
+            let wanted = t.rate_over.is_some() || t.comparison.holds(sample.value, t.value);
+            if wanted && !instances.contains_key(&key) {
+                instances.insert(key.clone(), Instance::for_series(rule, &sample.labels, now));
+            }
+            values.push((key, sample.value));
+        }
+        values
+    }
+
+    /// Publishes a state change to subscribers and the history store; never waits.
+    fn emit(&self, rule: &AlertRule, inst: &Instance, kind: AlertEventKind, now: SystemTime) {
+        let history = self
+            .history
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if history.is_none() && self.events.receiver_count() == 0 {
+            return;
+        }
+        let event = HistoryEvent {
+            at: now,
+            fingerprint: inst.fingerprint.clone(),
+            rule: rule.name.clone(),
+            severity: rule.severity,
+            component: inst.labels.get("component").cloned(),
+            trace_id: inst.trace_id.clone(),
+            labels: inst.labels.clone(),
+            summary: inst.summary(rule),
+            kind,
+        };
+        if let Some(store) = history {
+            store.record(HistoryRecord::Alert(event.clone()));
+        }
+        // No receiver is not an error; a lagging receiver loses the oldest events itself.
+        let _ = self.events.send(event);
     }
 
     fn inhibitors(&self, state: &State) -> HashSet<String> {
@@ -1215,28 +1441,157 @@ impl Inner {
     }
 
     /// Works out what is due: resolutions, grouped first notifications, repeats, escalations.
-    fn tick(&self, state: &mut State, now: SystemTime, only: Option<usize>) -> Vec<Outgoing> {
+    fn tick(&self, state: &mut State, now: SystemTime, only: Option<&[usize]>) -> Vec<Outgoing> {
         let inhibitors = self.inhibitors(state);
         let State {
             rules,
             silences,
             escalation,
+            groups,
         } = state;
         let mut outgoing = Vec::new();
         for (index, rs) in rules.iter_mut().enumerate() {
-            if only.is_none_or(|o| o == index) {
-                self.tick_rule(rs, silences, escalation, &inhibitors, now, &mut outgoing);
+            if only.is_none_or(|o| o.contains(&index)) {
+                self.tick_rule(
+                    rs,
+                    silences,
+                    escalation,
+                    groups,
+                    &inhibitors,
+                    now,
+                    &mut outgoing,
+                );
             }
         }
+        self.flush_groups(groups, now, &mut outgoing);
         outgoing
     }
 
+    /// The group of an alert going to `channels` with `labels`: the channels and the values
+    /// of the `group_by` labels.
+    fn group_key(&self, channels: &[String], labels: &BTreeMap<String, String>) -> String {
+        let mut key = channels.join(",");
+        for label in &self.config.group_by {
+            key.push('\u{1f}');
+            key.push_str(labels.get(label).map_or("", String::as_str));
+        }
+        key
+    }
+
+    /// Whether the first notification of an alert of group `key` is due now; opens the group
+    /// (due after `group_wait`, or `group_interval` after its last notification) if needed.
+    fn group_due(&self, groups: &mut Groups, key: &str, now: SystemTime) -> bool {
+        let group = match groups.timing.get_mut(key) {
+            Some(g) => g,
+            None => groups.timing.entry(key.to_owned()).or_default(),
+        };
+        let flush_at = *group.flush_at.get_or_insert_with(|| match group.last_sent {
+            Some(last) if now < last + self.config.group_interval => {
+                last + self.config.group_interval
+            }
+            _ => now + self.config.group_wait,
+        });
+        now >= flush_at
+    }
+
+    /// One notification per group that collected alerts in this pass; forgets groups that
+    /// have been quiet for `group_interval`.
+    fn flush_groups(&self, groups: &mut Groups, now: SystemTime, outgoing: &mut Vec<Outgoing>) {
+        if self.config.group_by.is_empty() {
+            return;
+        }
+        for (key, (channels, alerts)) in std::mem::take(&mut groups.batch) {
+            let group = groups.timing.entry(key.clone()).or_default();
+            group.flush_at = None;
+            group.last_sent = Some(now);
+            group.seq += 1;
+            outgoing.push(Outgoing {
+                notification: self.group_notification(&key, alerts, group.seq, now),
+                channels,
+            });
+        }
+        let interval = self.config.group_interval;
+        for group in groups.timing.values_mut() {
+            // Due with nothing to send: its alerts resolved or were muted while it waited.
+            if group.flush_at.is_some_and(|f| f <= now) {
+                group.flush_at = None;
+            }
+        }
+        groups
+            .timing
+            .retain(|_, g| g.flush_at.is_some() || g.last_sent.is_some_and(|l| now < l + interval));
+    }
+
+    /// The firing notification of a group: its alerts, of any rule.
+    fn group_notification(
+        &self,
+        key: &str,
+        alerts: Vec<AlertEvent>,
+        seq: u64,
+        now: SystemTime,
+    ) -> Notification {
+        let severity = alerts
+            .iter()
+            .map(|a| a.severity)
+            .max()
+            .unwrap_or(AlertSeverity::Warning);
+        let starts = alerts
+            .first()
+            .map(|a| {
+                a.starts_at
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis()
+            })
+            .unwrap_or_default();
+        let mut title = format!("[FIRING:{severity}] ");
+        match alerts.as_slice() {
+            [one] => {
+                title.push_str(&one.summary);
+                if one.count > 1 {
+                    title.push_str(&format!(" (×{})", one.count));
+                }
+            }
+            many => {
+                let by: Vec<String> = self
+                    .config
+                    .group_by
+                    .iter()
+                    .filter_map(|l| many[0].labels.get(l).map(|v| format!("{l}={v}")))
+                    .collect();
+                let mut rules: Vec<&str> = many.iter().map(|a| a.rule.as_str()).collect();
+                rules.dedup();
+                title.push_str(&format!("{} alerts", many.len()));
+                if !by.is_empty() {
+                    title.push_str(&format!(" for {}", by.join(", ")));
+                }
+                title.push_str(&format!(": {}", rules.join(", ")));
+            }
+        }
+        Notification {
+            key: format!(
+                "group-{:016x}-{starts}-g{seq}",
+                crate::fingerprint::fnv1a(key.as_bytes())
+            ),
+            status: AlertStatus::Firing,
+            severity,
+            title,
+            alerts,
+            escalation_level: 0,
+            digest: false,
+            diagnostics: None,
+            created_at: now,
+        }
+    }
+
     /// What is due for one rule.
+    #[allow(clippy::too_many_arguments)] // reason: the disjoint parts of the locked state
     fn tick_rule(
         &self,
         rs: &mut RuleState,
         silences: &[Silence],
         escalation: &[(Vec<String>, Duration)],
+        groups: &mut Groups,
         inhibitors: &HashSet<String>,
         now: SystemTime,
         outgoing: &mut Vec<Outgoing>,
@@ -1245,6 +1600,7 @@ impl Inner {
             .rule
             .repeat_interval
             .unwrap_or(self.config.repeat_interval);
+        let grouping = !self.config.group_by.is_empty();
         let group_open = rs.group_until.is_some_and(|g| now < g);
         let mut firing = Vec::new();
         let mut resolved: BTreeMap<Vec<String>, Vec<AlertEvent>> = BTreeMap::new();
@@ -1277,6 +1633,9 @@ impl Inner {
             let due = if inst.notified {
                 inst.last_notified
                     .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= repeat)
+            } else if grouping {
+                let key = self.group_key(&rs.channels, &inst.labels);
+                self.group_due(groups, &key, now)
             } else {
                 !group_open
             };
@@ -1298,6 +1657,7 @@ impl Inner {
                 if now.duration_since(inst.since).unwrap_or_default() >= after {
                     inst.escalation_level += 1;
                     let level = u32::try_from(inst.escalation_level).unwrap_or(u32::MAX);
+                    self.emit(&rs.rule, inst, AlertEventKind::Escalated { level }, now);
                     let event = inst.event(&rs.rule, AlertStatus::Firing, now);
                     inst.notified_channels.extend(channels.iter().cloned());
                     outgoing.push(Outgoing {
@@ -1321,7 +1681,18 @@ impl Inner {
                 if !firing.contains(&inst.fingerprint) {
                     continue;
                 }
-                events.push(inst.event(&rs.rule, AlertStatus::Firing, now));
+                let event = inst.event(&rs.rule, AlertStatus::Firing, now);
+                if grouping {
+                    let key = self.group_key(&rs.channels, &inst.labels);
+                    groups
+                        .batch
+                        .entry(key)
+                        .or_insert_with(|| (rs.channels.clone(), Vec::new()))
+                        .1
+                        .push(event);
+                } else {
+                    events.push(event);
+                }
                 if tag.is_empty() {
                     tag = format!("f{}", inst.seq);
                 }
@@ -1332,24 +1703,26 @@ impl Inner {
                 inst.notified_channels.extend(rs.channels.iter().cloned());
             }
             rs.group_until = None;
-            outgoing.push(Outgoing {
-                notification: self.notification(
-                    &rs.rule,
-                    events,
-                    AlertStatus::Firing,
-                    0,
-                    &tag,
-                    now,
-                ),
-                channels: rs.channels.clone(),
-            });
+            if !events.is_empty() {
+                outgoing.push(Outgoing {
+                    notification: self.notification(
+                        &rs.rule,
+                        events,
+                        AlertStatus::Firing,
+                        0,
+                        &tag,
+                        now,
+                    ),
+                    channels: rs.channels.clone(),
+                });
+            }
         } else if !group_open {
             rs.group_until = None;
         }
         if rs.per_component {
             // Alerts of components that went quiet are forgotten: components are unbounded.
             rs.instances
-                .retain(|i| i.state != AlertState::Inactive || !i.node.is_idle());
+                .retain(|_, i| i.state != AlertState::Inactive || !i.node.is_idle());
         }
         for (channels, events) in resolved {
             let tag = format!("r{}", events.len());
@@ -1483,16 +1856,16 @@ impl SignalSink for AlertManager {
                 if matched_any {
                     let was_notified = inst.notified;
                     inst.summary = Some(signal.to_string());
+                    // The id of the signal that makes it fire stays with the alert until it
+                    // resolves; later signals of the storm are counted, not re-attributed.
+                    if let Some(trace) = signal.trace_id()
+                        && inst.state != AlertState::Firing
+                    {
+                        inst.trace_id = Some(trace.to_owned());
+                    }
                     let holds = inst.node.eval(now, inner.metrics.as_ref(), None);
                     let before = inst.state;
-                    inner.transition(
-                        rs.rule.for_,
-                        rs.rule.keep_firing_for,
-                        &mut rs.group_until,
-                        inst,
-                        holds,
-                        now,
-                    );
+                    inner.transition(&rs.rule, &mut rs.group_until, inst, holds, now);
                     if before != AlertState::Inactive && inst.state != AlertState::Inactive {
                         inst.unnotified += 1;
                         inst.total += 1;
@@ -1505,8 +1878,17 @@ impl SignalSink for AlertManager {
                     touched.push(index);
                 }
             }
-            for index in touched {
-                outgoing.extend(inner.tick(&mut state, now, Some(index)));
+            // A due group may hold alerts of rules this signal did not touch: tick them all.
+            let group_due = !inner.config.group_by.is_empty()
+                && state
+                    .groups
+                    .timing
+                    .values()
+                    .any(|g| g.flush_at.is_some_and(|f| f <= now));
+            if group_due {
+                outgoing.extend(inner.tick(&mut state, now, None));
+            } else if !touched.is_empty() {
+                outgoing.extend(inner.tick(&mut state, now, Some(&touched)));
             }
         }
         if outgoing.is_empty() {

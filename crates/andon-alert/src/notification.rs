@@ -55,6 +55,10 @@ pub struct AlertEvent {
     /// Who acknowledged it, with the note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
+    /// The trace or correlation id of the signal that fired it, verbatim (a W3C trace id or
+    /// any other string such as `trace-123`); none for alerts not fired by a signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// One notification: one or more alerts of a rule (grouped), or a digest of several.
@@ -98,6 +102,9 @@ impl Notification {
             }
             if let Some(component) = alert.labels.get("component") {
                 out.push_str(&format!(" [component {component}]"));
+            }
+            if let Some(trace) = &alert.trace_id {
+                out.push_str(&format!(" [trace {trace}]"));
             }
             if let Some(by) = &alert.acknowledged_by {
                 out.push_str(&format!(" (acknowledged by {by})"));

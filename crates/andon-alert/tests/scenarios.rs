@@ -737,3 +737,227 @@ async fn the_background_evaluation_fires_without_being_asked_and_stops_at_shutdo
     task.await.unwrap();
     assert!(s.manager.stats().evaluations >= 1);
 }
+
+/// Every event received so far, without waiting.
+fn drain(
+    rx: &mut tokio::sync::broadcast::Receiver<andon_core::AlertEvent>,
+) -> Vec<andon_core::AlertEvent> {
+    let mut out = Vec::new();
+    while let Ok(event) = rx.try_recv() {
+        out.push(event);
+    }
+    out
+}
+
+/// A history store that keeps what it is given.
+#[derive(Debug, Default)]
+struct RecordingHistory(std::sync::Mutex<Vec<andon_core::HistoryRecord>>);
+
+impl andon_core::HistoryStore for RecordingHistory {
+    fn record(&self, record: andon_core::HistoryRecord) {
+        self.0.lock().unwrap().push(record);
+    }
+}
+
+fn every_red(channel: &str) -> AlertRule {
+    AlertRule {
+        name: "every-red".into(),
+        severity: AlertSeverity::Critical,
+        channels: vec![AlertChannel::Named(channel.into())],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn an_alert_fired_by_a_signal_carries_its_trace_or_correlation_id_verbatim() {
+    let s = setup(&["log"], |_| {});
+    s.manager.add_rule(every_red("log")).unwrap();
+    let mut events = s.manager.subscribe();
+    s.manager
+        .on_signal(
+            &AndonSignal::red("queue overflow")
+                .with_component("queue")
+                .with_trace_id("trace-123"),
+        )
+        .await
+        .unwrap();
+    // Later signals of the storm are counted; the alert keeps the id of the one that fired it.
+    s.manager
+        .on_signal(
+            &AndonSignal::red("queue overflow")
+                .with_component("queue")
+                .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736"),
+        )
+        .await
+        .unwrap();
+    // A W3C trace id is carried as given too.
+    s.manager
+        .on_signal(
+            &AndonSignal::red("db down")
+                .with_component("db")
+                .with_trace_id("4bf92f3577b34da6a3ce929d0e0e4736"),
+        )
+        .await
+        .unwrap();
+    // No id, no trace_id.
+    s.manager
+        .on_signal(&AndonSignal::red("cache down").with_component("cache"))
+        .await
+        .unwrap();
+
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 3);
+    let by_component = |c: &str| {
+        sent.iter()
+            .find(|n| n["alerts"][0]["labels"]["component"] == c)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_component("queue")["alerts"][0]["trace_id"], "trace-123");
+    assert_eq!(
+        by_component("db")["alerts"][0]["trace_id"],
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert!(by_component("cache")["alerts"][0].get("trace_id").is_none());
+
+    let open = s.manager.open_alerts();
+    let queue = open
+        .iter()
+        .find(|a| a.labels["component"] == "queue")
+        .unwrap();
+    assert_eq!(queue.trace_id.as_deref(), Some("trace-123"));
+    let fired = drain(&mut events);
+    assert_eq!(fired.len(), 3);
+    assert_eq!(fired[0].trace_id.as_deref(), Some("trace-123"));
+    assert_eq!(fired[0].component.as_deref(), Some("queue"));
+    assert_eq!(fired[2].trace_id, None);
+
+    // The notification's text (Slack, email, webhooks) names it too.
+    let notification: andon_alert::Notification =
+        serde_json::from_value(by_component("queue")).unwrap();
+    assert!(
+        notification.text().contains("[trace trace-123]"),
+        "{}",
+        notification.text()
+    );
+}
+
+#[tokio::test]
+async fn state_changes_are_published_in_order_fired_acknowledged_resolved() {
+    let s = setup(&["log"], |_| {});
+    let history = Arc::new(RecordingHistory::default());
+    let manager = s.manager.clone().with_history(history.clone());
+    let mut events = manager.subscribe();
+    s.metrics.set(QUEUE_DEPTH_METRIC, 150.0);
+    manager
+        .add_rule(AlertRule {
+            for_: Duration::from_secs(30),
+            ..queue_rule("high-queue", 100.0, None)
+        })
+        .unwrap();
+    manager.check_and_fire_alerts().await.unwrap();
+    assert!(
+        drain(&mut events).is_empty(),
+        "pending is not a state change worth a record"
+    );
+    s.advance(30);
+    manager.check_and_fire_alerts().await.unwrap();
+    manager.check_and_fire_alerts().await.unwrap();
+    manager
+        .acknowledge("high-queue", "alice", "looking")
+        .unwrap();
+    s.advance(5);
+    s.metrics.set(QUEUE_DEPTH_METRIC, 10.0);
+    manager.check_and_fire_alerts().await.unwrap();
+    manager.check_and_fire_alerts().await.unwrap();
+
+    let got = drain(&mut events);
+    let kinds: Vec<andon_core::AlertEventKind> = got.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            andon_core::AlertEventKind::Fired,
+            andon_core::AlertEventKind::Acknowledged {
+                by: "alice".into(),
+                note: "looking".into()
+            },
+            andon_core::AlertEventKind::Resolved,
+        ]
+    );
+    assert!(got.iter().all(|e| e.rule == "high-queue"
+        && e.fingerprint == got[0].fingerprint
+        && e.severity == AlertSeverity::Critical));
+    assert_eq!(
+        got[2].at.duration_since(got[0].at).unwrap(),
+        Duration::from_secs(5),
+        "events carry the manager's clock"
+    );
+    let recorded: Vec<andon_core::AlertEvent> = history
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| match r {
+            andon_core::HistoryRecord::Alert(e) => e.clone(),
+            other => panic!("only alert records: {other:?}"),
+        })
+        .collect();
+    assert_eq!(recorded, got, "the store gets the same events");
+}
+
+#[tokio::test]
+async fn state_changes_are_published_in_order_fired_escalated_resolved() {
+    let s = setup(&["log", "pager"], |c| {
+        c.escalate_after = Duration::from_secs(600);
+        c.escalation = vec![EscalationConfig {
+            channels: vec!["pager".into()],
+            after: None,
+        }];
+    });
+    // Nobody listening is fine: sending never waits and never fails.
+    s.manager
+        .add_rule(AlertRule {
+            condition: AlertCondition::Signal {
+                color: Color::Red,
+                component: None,
+                count: 1,
+                window: Duration::from_secs(900),
+            },
+            ..every_red("log")
+        })
+        .unwrap();
+    let signal = AndonSignal::red("down")
+        .with_component("db")
+        .with_trace_id("trace-9");
+    s.manager.on_signal(&signal).await.unwrap();
+    let mut events = s.manager.subscribe();
+    s.manager.on_signal(&signal).await.unwrap();
+    s.advance(600);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    s.manager.check_and_fire_alerts().await.unwrap();
+    s.advance(300);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let got = drain(&mut events);
+    let kinds: Vec<&str> = got.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["escalated", "resolved"],
+        "fired before the subscription"
+    );
+    assert_eq!(
+        got[0].kind,
+        andon_core::AlertEventKind::Escalated { level: 1 }
+    );
+    assert!(got.iter().all(|e| e.trace_id.as_deref() == Some("trace-9")));
+
+    // Again, watched from the start.
+    s.manager.on_signal(&signal).await.unwrap();
+    s.advance(600);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    s.advance(300);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let kinds: Vec<&str> = drain(&mut events).iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["fired", "escalated", "resolved"]);
+    let paged = s.lines("pager").await;
+    assert_eq!(paged.len(), 4, "two escalations, two resolutions");
+}

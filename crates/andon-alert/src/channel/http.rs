@@ -247,6 +247,9 @@ fn alert_line(alert: &AlertEvent) -> String {
         line.push('\n');
         line.push_str(&labels.join(" "));
     }
+    if let Some(trace) = &alert.trace_id {
+        line.push_str(&format!("\ntrace `{trace}`"));
+    }
     if let Some(by) = &alert.acknowledged_by {
         line.push_str(&format!("\nacknowledged by {by}"));
     }
@@ -374,7 +377,7 @@ pub(crate) fn pagerduty_events(
         let details: Vec<Value> = notification
             .alerts
             .iter()
-            .map(|a| json!({"fingerprint": a.fingerprint, "summary": a.summary, "status": a.status, "count": a.count}))
+            .map(|a| json!({"fingerprint": a.fingerprint, "summary": a.summary, "status": a.status, "count": a.count, "trace_id": a.trace_id}))
             .collect();
         return vec![pagerduty_trigger(
             routing_key,
@@ -400,6 +403,9 @@ pub(crate) fn pagerduty_events(
                 details.insert("count".to_owned(), json!(alert.count));
                 details.insert("escalation_level".to_owned(), json!(notification.escalation_level));
                 details.insert("notification_key".to_owned(), json!(notification.key));
+                if let Some(trace) = &alert.trace_id {
+                    details.insert("trace_id".to_owned(), json!(trace));
+                }
                 if let Some(d) = &notification.diagnostics {
                     details.insert("diagnostics".to_owned(), json!(d));
                 }
@@ -447,6 +453,9 @@ pub(crate) fn alertmanager_body(
             if let Some(by) = &alert.acknowledged_by {
                 annotations.insert("acknowledged_by".to_owned(), by.clone());
             }
+            if let Some(trace) = &alert.trace_id {
+                annotations.insert("trace_id".to_owned(), trace.clone());
+            }
             let ends_at = match alert.ends_at {
                 Some(t) if alert.status == AlertStatus::Resolved => t,
                 _ => notification.created_at + valid_for,
@@ -491,6 +500,7 @@ mod tests {
                 .then(|| UNIX_EPOCH + Duration::from_secs(1_700_000_060)),
             count: 3,
             acknowledged_by: None,
+            trace_id: Some("trace-123".to_owned()),
         }
     }
 
@@ -544,6 +554,14 @@ mod tests {
         }
         assert!(body.to_string().contains("and 40 more alerts"));
         assert!(body.get("channel").is_none());
+        let one = slack_body(&notification(AlertStatus::Firing, "s", 1), None);
+        assert!(one["text"].as_str().unwrap().contains("[trace trace-123]"));
+        assert!(
+            one["blocks"][1]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("trace `trace-123`")
+        );
     }
 
     #[test]
@@ -567,6 +585,10 @@ mod tests {
         );
         assert_eq!(trigger[0]["payload"]["component"], "db");
         assert_eq!(trigger[0]["payload"]["custom_details"]["count"], 3);
+        assert_eq!(
+            trigger[0]["payload"]["custom_details"]["trace_id"], "trace-123",
+            "a non-W3C correlation id is carried verbatim"
+        );
         let resolve = pagerduty_events(&notification(AlertStatus::Resolved, "s", 1), &key, "host");
         assert_eq!(resolve[0]["event_action"], "resolve");
         assert!(resolve[0].get("payload").is_none());
@@ -597,6 +619,11 @@ mod tests {
         assert_eq!(firing[0]["generatorURL"], "http://g/");
         assert_eq!(firing[0]["labels"]["alertname"], "r");
         assert_eq!(firing[0]["annotations"]["diagnostics"], "memory 42%");
+        assert_eq!(firing[0]["annotations"]["trace_id"], "trace-123");
+        assert!(
+            firing[0]["labels"].get("trace_id").is_none(),
+            "an annotation, so that the alert's identity stays the same"
+        );
         let resolved = alertmanager_body(&notification(AlertStatus::Resolved, "s", 1), None, valid);
         assert_eq!(resolved[0]["endsAt"], "2023-11-14T22:14:20.000Z");
         assert!(resolved[0].get("generatorURL").is_none());
