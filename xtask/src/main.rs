@@ -4,7 +4,10 @@
 //!   in order, stopping at the first failure with a summary.
 //! - `cargo xtask setup`: only the set-up (cargo-deny, the real peers, the Python virtualenv).
 //! - `cargo xtask deny`: only `cargo deny` against the advisory snapshot.
+//! - `cargo xtask bench [--quick] [--only <crate>]`: every criterion benchmark and the agent's
+//!   memory under a burst, written to `docs/benchmarks.md`.
 
+mod bench;
 mod ci;
 mod deny;
 mod setup;
@@ -21,6 +24,8 @@ commands:
   setup    install what the checks and tests need (cargo-deny, prometheus, alertmanager,
            rsyslog, chromium, the Python peers) and skip what is present
   deny     run cargo deny against the advisory database snapshot in ../shared/advisory-db
+  bench    run every crate's benchmarks beside the raw libraries and the agent memory burst,
+           then write docs/benchmarks.md ([--quick] [--only <crate>|memory] [--burst N] [-- filter])
 ";
 
 fn main() -> std::process::ExitCode {
@@ -29,6 +34,7 @@ fn main() -> std::process::ExitCode {
         Some("ci") => ci::run(),
         Some("setup") => setup::run(),
         Some("deny") => deny::run(),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return std::process::ExitCode::SUCCESS;

@@ -3,12 +3,18 @@
 //!
 //! Both sides send ended spans to an exporter that discards them, so the numbers are the cost
 //! on the caller's thread.
+//!
+//! `trace export/*`: from starting a span to its export acknowledged by a real OTLP/gRPC
+//! receiver on loopback (the harness's), for andon (end, then `force_flush`) and for a raw SDK
+//! provider with the opentelemetry-otlp tonic exporter and a simple processor (the export runs
+//! inside `end`). The design's SLO for trace export is 500 ms.
 
 #![allow(clippy::expect_used)] // a benchmark with a broken set-up should stop at once
 
 use std::hint::black_box;
 
 use andon_core::config::TracerConfig;
+use andon_tests::otlp::OtlpReceiver;
 use andon_trace::{AndonTracer, SpanStatus, TraceParent, extract};
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
@@ -124,5 +130,64 @@ fn spans(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, spans);
+fn export(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let receiver = runtime
+        .block_on(OtlpReceiver::start())
+        .expect("OTLP receiver");
+    let endpoint = receiver.grpc_endpoint();
+    let (andon, raw_provider) = runtime.block_on(async {
+        let andon = AndonTracer::new(TracerConfig {
+            sampling_ratio: 1.0,
+            otlp_endpoint: endpoint.clone(),
+            ..TracerConfig::default()
+        })
+        .expect("tracer");
+        let exporter = {
+            use opentelemetry_otlp::WithExportConfig as _;
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()
+                .expect("raw exporter")
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter)
+            .build();
+        (andon, provider)
+    });
+    let raw = raw_provider.tracer("bench");
+    let mut group = c.benchmark_group("trace export");
+    group.bench_function("andon", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let span = andon.start_span("exported").expect("start");
+                andon.end_span(&span, SpanStatus::Ok).expect("end");
+                andon.force_flush().await.expect("flush");
+            })
+        })
+    });
+    group.bench_function("raw", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let mut span = raw.start("exported");
+                span.end();
+            })
+        })
+    });
+    group.finish();
+    let received = receiver.spans().len();
+    println!(
+        "trace export: the receiver got {received} spans; andon counters {:?}",
+        andon.stats()
+    );
+    assert!(received > 0, "no span reached the OTLP receiver");
+    let _ = raw_provider.shutdown();
+}
+
+criterion_group!(benches, spans, export);
 criterion_main!(benches);
