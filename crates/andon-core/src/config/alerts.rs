@@ -56,6 +56,16 @@ pub struct AlertsConfig {
     /// other alerts of its rule into one notification. `"0s"` (the default) sends at once.
     #[serde(with = "super::duration")]
     pub group_wait: Duration,
+    /// Alertmanager-style grouping across rules: the first notifications of alerts (of any
+    /// rule) with the same values of these labels and the same channels, made within
+    /// `group_wait`, go out as one notification, such as `["component"]`. Empty (the default):
+    /// each rule groups only its own alerts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+    /// With `group_by`: alerts joining a group that was already notified wait until this long
+    /// after the group's last notification. Default `"5m"` (Alertmanager's default).
+    #[serde(with = "super::duration")]
+    pub group_interval: Duration,
     /// A firing alert not acknowledged within this long goes to the next escalation level.
     /// Default `"15m"`.
     #[serde(with = "super::duration")]
@@ -88,6 +98,9 @@ pub struct AlertsConfig {
     pub escalation: Vec<EscalationConfig>,
     /// The alert rules.
     pub rules: Vec<RuleConfig>,
+    /// Silences loaded when the alert manager starts (more can be added through its API).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub silences: Vec<SilenceConfig>,
 }
 
 impl Default for AlertsConfig {
@@ -97,6 +110,8 @@ impl Default for AlertsConfig {
             evaluation_interval: Duration::from_secs(15),
             repeat_interval: Duration::from_secs(4 * 3600),
             group_wait: Duration::ZERO,
+            group_by: Vec::new(),
+            group_interval: Duration::from_secs(5 * 60),
             escalate_after: Duration::from_secs(15 * 60),
             outbox_path: None,
             inhibit: true,
@@ -108,7 +123,126 @@ impl Default for AlertsConfig {
             channels: BTreeMap::new(),
             escalation: Vec::new(),
             rules: Vec::new(),
+            silences: Vec::new(),
         }
+    }
+}
+
+/// `[[alerts.silences]]`: mutes the notifications of alerts whose labels match every matcher,
+/// from `starts_at` (default: when the alert manager starts) until `ends_at` or for `duration`.
+///
+/// ```toml
+/// [[alerts.silences]]
+/// matchers = [{ name = "component", value = "db" }, { name = "severity", value = "info", equal = false }]
+/// duration = "2h"            # or ends_at = "2026-11-27T06:00:00Z"
+/// created_by = "alice"
+/// comment = "database maintenance"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SilenceConfig {
+    /// Every matcher must hold for an alert to be muted.
+    pub matchers: Vec<MatcherConfig>,
+    /// When it starts muting, RFC 3339 such as `"2026-11-27T04:00:00Z"`; default: when the
+    /// alert manager starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    /// When it stops, RFC 3339. Give this or `duration`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<String>,
+    /// How long it mutes from `starts_at`. Give this or `ends_at`.
+    #[serde(
+        with = "super::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub duration: Option<Duration>,
+    /// Who created it (required, as in Alertmanager).
+    pub created_by: String,
+    /// Why.
+    pub comment: String,
+}
+
+/// One label matcher of a silence: `name` equals `value` (or, with `equal = false`, differs
+/// from it or is absent). Only exact values: regular expressions are not supported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatcherConfig {
+    /// The label's name, such as `component` or `alertname`.
+    pub name: String,
+    /// The value compared with.
+    pub value: String,
+    /// `true` (default): the label equals the value; `false`: it does not.
+    #[serde(default = "default_true")]
+    pub equal: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl SilenceConfig {
+    /// When the silence starts and ends, with `now` as the start when `starts_at` is not
+    /// given; `key` (such as `alerts.silences.0`) names the field in errors.
+    pub fn window(
+        &self,
+        now: std::time::SystemTime,
+        key: &str,
+    ) -> Result<(std::time::SystemTime, std::time::SystemTime), ConfigError> {
+        let time = |field: &str, text: &str| {
+            crate::signal::rfc3339::parse(text).map_err(|_| {
+                ConfigError::new(
+                    format!("{key}.{field}"),
+                    format!("`{text}` is not an RFC 3339 time such as \"2026-11-27T06:00:00Z\""),
+                )
+            })
+        };
+        let starts = match &self.starts_at {
+            Some(text) => time("starts_at", text)?,
+            None => now,
+        };
+        let ends = match (&self.ends_at, self.duration) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    format!("{key}.duration"),
+                    "give either ends_at or duration, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    format!("{key}.ends_at"),
+                    "must be set (or duration, such as \"2h\"): a silence needs an end",
+                ));
+            }
+            (None, Some(d)) if d.is_zero() => {
+                return Err(ConfigError::new(
+                    format!("{key}.duration"),
+                    "must be longer than 0, such as \"2h\"",
+                ));
+            }
+            (None, Some(d)) => starts + d,
+            (Some(text), None) => time("ends_at", text)?,
+        };
+        if ends <= starts {
+            return Err(ConfigError::new(
+                format!("{key}.ends_at"),
+                "must be after starts_at",
+            ));
+        }
+        Ok((starts, ends))
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if self.matchers.is_empty() {
+            return Err(ConfigError::new(
+                format!("{key}.matchers"),
+                "must list at least one matcher, such as [{ name = \"component\", value = \"db\" }]: a silence without matchers would mute everything",
+            ));
+        }
+        for (index, matcher) in self.matchers.iter().enumerate() {
+            check::not_empty(&format!("{key}.matchers.{index}"), "name", &matcher.name)?;
+        }
+        check::not_empty(key, "created_by", &self.created_by)?;
+        self.window(std::time::SystemTime::now(), key).map(|_| ())
     }
 }
 
@@ -692,6 +826,18 @@ impl AlertsConfig {
                 ));
             }
         }
+        if self.group_interval.is_zero() {
+            return Err(ConfigError::new(
+                check::key(section, "group_interval"),
+                "must be longer than 0, such as \"5m\"",
+            ));
+        }
+        for (index, label) in self.group_by.iter().enumerate() {
+            check::not_empty(&format!("{section}.group_by"), &index.to_string(), label)?;
+        }
+        for (index, silence) in self.silences.iter().enumerate() {
+            silence.validate(&format!("{section}.silences.{index}"))?;
+        }
         Ok(())
     }
 }
@@ -706,6 +852,8 @@ mod tests {
 evaluation_interval = "30s"
 repeat_interval = "1h"
 group_wait = "5s"
+group_by = ["component"]
+group_interval = "2m"
 escalate_after = "10m"
 outbox_path = "/tmp/andon.outbox"
 
@@ -759,6 +907,18 @@ condition = { type = "any", conditions = [
   { type = "health", status = "Critical" },
 ] }
 channels = ["hook"]
+
+[[alerts.silences]]
+matchers = [{ name = "component", value = "db" }, { name = "severity", value = "info", equal = false }]
+duration = "2h"
+created_by = "alice"
+comment = "maintenance"
+
+[[alerts.silences]]
+matchers = [{ name = "alertname", value = "high-queue" }]
+starts_at = "2026-11-27T04:00:00Z"
+ends_at = "2026-11-27T06:00:00Z"
+created_by = "bob"
 "##;
 
     #[test]
@@ -770,6 +930,33 @@ channels = ["hook"]
         assert_eq!(config.rules[0].severity, AlertSeverity::Critical);
         assert_eq!(config.rules[1].severity, AlertSeverity::Warning);
         assert_eq!(config.channels["pd"].budget_per_minute(), Some(120));
+        assert_eq!(config.group_by, ["component"]);
+        assert_eq!(config.group_interval, Duration::from_secs(120));
+        let silence = &config.silences[0];
+        assert_eq!(
+            silence.matchers[1],
+            MatcherConfig {
+                name: "severity".into(),
+                value: "info".into(),
+                equal: false
+            }
+        );
+        assert!(silence.matchers[0].equal, "equal by default");
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(
+            silence.window(now, "s").unwrap(),
+            (now, now + Duration::from_secs(7200)),
+            "a duration counts from when the manager starts"
+        );
+        let (starts, ends) = config.silences[1].window(now, "s").unwrap();
+        assert_eq!(
+            ends.duration_since(starts).unwrap(),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(
+            AlertsConfig::default().group_interval,
+            Duration::from_secs(300)
+        );
         let rendered = AndonConfig {
             alerts: config.clone(),
             ..AndonConfig::default()
@@ -812,6 +999,61 @@ channels = ["hook"]
                 "[alerts]\ncolour = 1\n",
                 "alerts.colour",
                 "unknown field `colour`",
+            ),
+            (
+                "[alerts]\ngroup_interval = \"0s\"\n",
+                "alerts.group_interval",
+                "longer than 0",
+            ),
+            (
+                "[alerts]\ngroup_by = [\"component\", \" \"]\n",
+                "alerts.group_by.1",
+                "must not be empty",
+            ),
+            (
+                "[[alerts.silences]]\nduration = \"1h\"\ncreated_by = \"a\"\n",
+                "alerts.silences.0.matchers",
+                "at least one matcher",
+            ),
+            (
+                "[[alerts.silences]]\nmatchers = [{ name = \"\", value = \"db\" }]\nduration = \"1h\"\ncreated_by = \"a\"\n",
+                "alerts.silences.0.matchers.0.name",
+                "must not be empty",
+            ),
+            (
+                "[[alerts.silences]]\nmatchers = [{ name = \"c\", value = \"db\", regex = true }]\nduration = \"1h\"\ncreated_by = \"a\"\n",
+                "alerts.silences",
+                "unknown field `regex`",
+            ),
+            (
+                "[[alerts.silences]]\nmatchers = [{ name = \"c\", value = \"db\" }]\nduration = \"1h\"\n",
+                "alerts.silences.0.created_by",
+                "must not be empty",
+            ),
+            (
+                "[[alerts.silences]]\nmatchers = [{ name = \"c\", value = \"db\" }]\ncreated_by = \"a\"\n",
+                "alerts.silences.0.ends_at",
+                "needs an end",
+            ),
+            (
+                "[[alerts.silences]]\nmatchers = [{ name = \"c\", value = \"db\" }]\ncreated_by = \"a\"\nduration = \"1h\"\nends_at = \"2026-11-27T06:00:00Z\"\n",
+                "alerts.silences.0.duration",
+                "not both",
+            ),
+            (
+                "[[alerts.silences]]\nmatchers = [{ name = \"c\", value = \"db\" }]\ncreated_by = \"a\"\nduration = \"0s\"\n",
+                "alerts.silences.0.duration",
+                "longer than 0",
+            ),
+            (
+                "[[alerts.silences]]\nmatchers = [{ name = \"c\", value = \"db\" }]\ncreated_by = \"a\"\nends_at = \"tomorrow\"\n",
+                "alerts.silences.0.ends_at",
+                "RFC 3339",
+            ),
+            (
+                "[[alerts.silences]]\nmatchers = [{ name = \"c\", value = \"db\" }]\ncreated_by = \"a\"\nstarts_at = \"2026-11-27T06:00:00Z\"\nends_at = \"2026-11-27T05:00:00Z\"\n",
+                "alerts.silences.0.ends_at",
+                "after starts_at",
             ),
             (
                 "[alerts.channels.s]\ntype = \"slack\"\nwebhook_url = \"hooks.slack.com/x\"\n",
