@@ -27,6 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 

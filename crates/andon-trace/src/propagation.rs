@@ -567,7 +567,7 @@ pub struct Baggage {
 impl Baggage {
     /// Parses and merges every `baggage` header value. Invalid members are skipped; members
     /// beyond 64 or past 8192 bytes are dropped whole. A later value for a key replaces the
-    /// earlier one.
+    /// earlier one, unless it would take the baggage past 8192 bytes.
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
         let mut baggage = Baggage::default();
         let mut bytes = 0usize;
@@ -597,7 +597,13 @@ impl Baggage {
                     properties,
                 };
                 if let Some(old) = baggage.entries.iter_mut().find(|e| e.key == entry.key) {
-                    *old = entry;
+                    // A replacement counts against the byte limit too (found by fuzzing: a
+                    // later, longer value for an existing key could pass 8192 bytes).
+                    let (was, will) = (old.encoded().len(), entry.encoded().len());
+                    if bytes - was + will <= MAX_BAGGAGE_BYTES {
+                        bytes = bytes - was + will;
+                        *old = entry;
+                    }
                     continue;
                 }
                 let size = entry.encoded().len() + usize::from(!baggage.entries.is_empty());
