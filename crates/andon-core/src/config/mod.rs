@@ -32,6 +32,7 @@ mod agent;
 mod alerts;
 pub mod duration;
 mod env;
+mod history;
 mod line;
 mod logger;
 mod metrics;
@@ -45,8 +46,10 @@ use serde::{Deserialize, Serialize};
 
 pub use agent::AgentConfig;
 pub use alerts::{
-    AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig, OPERATORS, RuleConfig,
+    AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig, MatcherConfig,
+    OPERATORS, RuleConfig, SilenceConfig,
 };
+pub use history::HistoryConfig;
 pub use line::LineConfig;
 pub use logger::{
     CloudLoggingOutput, LoggerConfig, OverflowPolicy, SinkConfig, SyslogFormat, SyslogTransport,
@@ -76,6 +79,8 @@ pub struct AndonConfig {
     pub line: LineConfig,
     /// `[agent]`: the long-running agent's HTTP listener.
     pub agent: AgentConfig,
+    /// `[history]`: the signal and alert history kept for root-cause analysis.
+    pub history: HistoryConfig,
 }
 
 impl AndonConfig {
@@ -118,6 +123,7 @@ impl AndonConfig {
         self.alerts.validate("alerts")?;
         self.line.validate("line")?;
         self.agent.validate("agent")?;
+        self.history.validate("history")?;
         Ok(())
     }
 

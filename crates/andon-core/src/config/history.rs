@@ -1,0 +1,151 @@
+//! `[history]`: where signals and alert events are kept for root-cause analysis, and for how
+//! long.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::check;
+use crate::error::ConfigError;
+
+/// `[history]`: the signal and alert history (the Knowledge of MAPE-K), an embedded SQLite file.
+///
+/// ```toml
+/// [history]
+/// enabled = true
+/// path = "andon-history.sqlite3"   # ":memory:" keeps it in memory only
+/// queue_capacity = 65536            # records waiting for the writer; more are counted as dropped
+/// batch_size = 1024                 # records per transaction
+/// retention_age = "90days"          # "0s": no age limit
+/// retention_rows = 10000000         # per table; 0: no row limit
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Keep a history. Default `false`: nothing is written to disk unless asked.
+    pub enabled: bool,
+    /// The SQLite file (created with its folder's permissions), or `":memory:"`.
+    pub path: String,
+    /// How many records may wait for the writer; a record arriving at a full queue is counted as
+    /// dropped, never waited for. Default 65536.
+    pub queue_capacity: usize,
+    /// How many records the writer commits in one transaction, at most. Default 1024.
+    pub batch_size: usize,
+    /// Records older than this are deleted in the background. Default 90 days; `"0s"` keeps
+    /// them forever.
+    #[serde(with = "super::duration")]
+    pub retention_age: Duration,
+    /// At most this many rows are kept per table (signals, alert events, line events,
+    /// diagnostics); the oldest go first. Default 10,000,000; 0 means no limit.
+    pub retention_rows: u64,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            enabled: false,
+            path: "andon-history.sqlite3".to_owned(),
+            queue_capacity: 65_536,
+            batch_size: 1024,
+            retention_age: Duration::from_secs(90 * 24 * 3600),
+            retention_rows: 10_000_000,
+        }
+    }
+}
+
+impl HistoryConfig {
+    pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
+        if self.enabled {
+            check::not_empty(section, "path", &self.path)?;
+        }
+        if self.queue_capacity == 0 {
+            return Err(ConfigError::new(
+                check::key(section, "queue_capacity"),
+                "must be at least 1: use 65536 unless memory is tight",
+            ));
+        }
+        if self.batch_size == 0 {
+            return Err(ConfigError::new(
+                check::key(section, "batch_size"),
+                "must be at least 1: use 1024",
+            ));
+        }
+        if self.batch_size > self.queue_capacity {
+            return Err(ConfigError::new(
+                check::key(section, "batch_size"),
+                format!(
+                    "must not be larger than queue_capacity ({}) (got {}): lower batch_size or raise queue_capacity",
+                    self.queue_capacity, self.batch_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AndonConfig;
+
+    #[test]
+    fn defaults_are_off_and_bounded() {
+        let config = AndonConfig::from_toml_str("").unwrap();
+        assert!(!config.history.enabled);
+        assert_eq!(config.history.queue_capacity, 65_536);
+        assert_eq!(
+            config.history.retention_age,
+            Duration::from_secs(90 * 86_400)
+        );
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let config = AndonConfig::from_toml_str(
+            "[history]\nenabled = true\npath = \"/var/lib/andon/h.db\"\nqueue_capacity = 10\nbatch_size = 5\nretention_age = \"7d\"\nretention_rows = 100\n",
+        )
+        .unwrap();
+        let history = config.history;
+        assert!(history.enabled);
+        assert_eq!(history.path, "/var/lib/andon/h.db");
+        assert_eq!((history.queue_capacity, history.batch_size), (10, 5));
+        assert_eq!(history.retention_age, Duration::from_secs(7 * 86_400));
+        assert_eq!(history.retention_rows, 100);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "[history]\nenabled = true\npath = \" \"\n",
+                "history.path",
+                "must not be empty",
+            ),
+            (
+                "[history]\nqueue_capacity = 0\n",
+                "history.queue_capacity",
+                "at least 1",
+            ),
+            (
+                "[history]\nbatch_size = 0\n",
+                "history.batch_size",
+                "at least 1",
+            ),
+            (
+                "[history]\nqueue_capacity = 4\nbatch_size = 8\n",
+                "history.batch_size",
+                "lower batch_size or raise queue_capacity",
+            ),
+            (
+                "[history]\nretention_age = \"forever\"\n",
+                "history.retention_age",
+                "is not a duration",
+            ),
+        ];
+        for (text, key, message) in cases {
+            let err = AndonConfig::from_toml_str(text).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(*key), "{text}: {err}");
+            assert!(err.message.contains(message), "{text}: {err}");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The errors of the history store.
+
+use andon_core::AndonError;
+
+/// What can go wrong opening, writing or querying the history.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// The database could not be opened or prepared.
+    #[error(
+        "cannot open the history database `{path}`: {source}: check that its folder exists and is writable, or change [history] path"
+    )]
+    Open {
+        /// The file.
+        path: String,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer andon whose schema this one does not know.
+    #[error(
+        "the history database `{path}` has schema version {found}, newer than the {known} this andon knows: upgrade andon, or point [history] path at another file"
+    )]
+    TooNew {
+        /// The file.
+        path: String,
+        /// Its `PRAGMA user_version`.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// A query failed.
+    #[error(
+        "history query failed: {0}: retry; if it persists, check the database file with `sqlite3 <path> 'PRAGMA integrity_check'`"
+    )]
+    Query(#[source] rusqlite::Error),
+    /// A query argument is out of range.
+    #[error("{0}")]
+    Invalid(String),
+    /// The background writer is gone (the store was shut down, or its thread failed).
+    #[error("the history writer has stopped: records can no longer be written; create a new store")]
+    WriterStopped,
+}
+
+impl From<rusqlite::Error> for HistoryError {
+    fn from(error: rusqlite::Error) -> Self {
+        HistoryError::Query(error)
+    }
+}
+
+impl From<HistoryError> for AndonError {
+    fn from(error: HistoryError) -> Self {
+        AndonError::component("history", error)
+    }
+}

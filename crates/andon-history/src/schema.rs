@@ -1,0 +1,102 @@
+//! The database schema and its migrations, versioned with `PRAGMA user_version` from the first
+//! release: version N is the state after the first N migrations. A migration is only ever added,
+//! never edited, so that every file can be brought forward.
+
+use rusqlite::Connection;
+
+use crate::error::HistoryError;
+
+/// Every migration, in order. `MIGRATIONS[0]` takes an empty file to version 1.
+const MIGRATIONS: &[&str] = &[
+    // v1: the first release.
+    r#"
+CREATE TABLE signals (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT    NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    color       TEXT    NOT NULL,
+    component   TEXT,
+    message     TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    trace_id    TEXT,
+    attributes  TEXT
+);
+CREATE INDEX signals_by_time ON signals (at_ms);
+CREATE INDEX signals_by_trace ON signals (trace_id) WHERE trace_id IS NOT NULL;
+
+CREATE TABLE alert_events (
+    seq         INTEGER PRIMARY KEY,
+    at_ms       INTEGER NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    rule        TEXT    NOT NULL,
+    severity    TEXT    NOT NULL,
+    component   TEXT,
+    trace_id    TEXT,
+    labels      TEXT    NOT NULL,
+    summary     TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    by_whom     TEXT,
+    note        TEXT,
+    level       INTEGER
+);
+CREATE INDEX alert_events_by_fingerprint ON alert_events (fingerprint, at_ms);
+CREATE INDEX alert_events_by_time ON alert_events (at_ms);
+CREATE INDEX alert_events_by_trace ON alert_events (trace_id) WHERE trace_id IS NOT NULL;
+
+CREATE TABLE line_events (
+    seq       INTEGER PRIMARY KEY,
+    at_ms     INTEGER NOT NULL,
+    kind      TEXT    NOT NULL,
+    signal_id TEXT,
+    component TEXT,
+    message   TEXT,
+    by_whom   TEXT,
+    note      TEXT
+);
+CREATE INDEX line_events_by_time ON line_events (at_ms);
+
+CREATE TABLE diagnostics (
+    seq       INTEGER PRIMARY KEY,
+    at_ms     INTEGER NOT NULL,
+    signal_id TEXT    NOT NULL,
+    health    TEXT    NOT NULL,
+    summary   TEXT    NOT NULL,
+    report    TEXT    NOT NULL
+);
+CREATE INDEX diagnostics_by_signal ON diagnostics (signal_id);
+CREATE INDEX diagnostics_by_time ON diagnostics (at_ms);
+"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The tables retention applies to.
+pub(crate) const TABLES: [&str; 4] = ["signals", "alert_events", "line_events", "diagnostics"];
+
+/// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.
+pub(crate) fn migrate(connection: &mut Connection, path: &str) -> Result<(), HistoryError> {
+    let open = |source| HistoryError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let found: i64 = connection
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(open)?;
+    if found > SCHEMA_VERSION {
+        return Err(HistoryError::TooNew {
+            path: path.to_owned(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let transaction = connection.transaction().map_err(open)?;
+        transaction.execute_batch(sql).map_err(open)?;
+        transaction
+            .pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(open)?;
+        transaction.commit().map_err(open)?;
+    }
+    Ok(())
+}

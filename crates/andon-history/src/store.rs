@@ -1,0 +1,684 @@
+//! [`SqliteHistory`]: the bounded queue, the background writer that batches transactions, and
+//! retention.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use andon_core::config::HistoryConfig;
+use andon_core::{
+    AlertEventKind, AndonError, HistoryRecord, HistoryStore, LineEvent, MetricsSink, async_trait,
+};
+use rusqlite::{Connection, Transaction, params};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::error::HistoryError;
+use crate::fingerprint::fingerprint;
+use crate::schema::{self, TABLES};
+
+/// How often retention runs in the background by default.
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long the writer waits for a lock held by another connection before counting the batch
+/// as failed, by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The path that keeps the history in memory only.
+pub const MEMORY: &str = ":memory:";
+
+/// The clock retention reads; tests pass their own.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// What the store did so far. `accepted + dropped_queue_full + dropped_closed` is every record
+/// offered; `written + failed` of the accepted ones have been processed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HistoryStats {
+    /// Records taken into the queue.
+    pub accepted: u64,
+    /// Records committed to the database.
+    pub written: u64,
+    /// Records refused because the queue was full (the writer could not keep up).
+    pub dropped_queue_full: u64,
+    /// Records refused because the store was shut down.
+    pub dropped_closed: u64,
+    /// Accepted records lost because their transaction failed (disk full, lock timeout, …).
+    pub failed: u64,
+    /// Transactions that failed.
+    pub failed_batches: u64,
+    /// Rows deleted by retention.
+    pub retention_deleted: u64,
+}
+
+/// Rows deleted by one retention pass, per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RetentionReport {
+    /// From `signals`.
+    pub signals: u64,
+    /// From `alert_events`.
+    pub alert_events: u64,
+    /// From `line_events`.
+    pub line_events: u64,
+    /// From `diagnostics`.
+    pub diagnostics: u64,
+}
+
+impl RetentionReport {
+    /// Every row deleted.
+    pub fn total(&self) -> u64 {
+        self.signals + self.alert_events + self.line_events + self.diagnostics
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    accepted: AtomicU64,
+    written: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    dropped_closed: AtomicU64,
+    failed: AtomicU64,
+    failed_batches: AtomicU64,
+    retention_deleted: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+#[allow(clippy::large_enum_variant)] // reason: records are the traffic; boxing them would allocate once more per record
+enum Message {
+    Record(HistoryRecord),
+    Stop,
+}
+
+/// Builds a [`SqliteHistory`] from a `[history]` section.
+#[must_use]
+pub struct SqliteHistoryBuilder {
+    config: HistoryConfig,
+    metrics: Option<Arc<dyn MetricsSink>>,
+    clock: Clock,
+    retention_interval: Duration,
+    busy_timeout: Duration,
+}
+
+impl std::fmt::Debug for SqliteHistoryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteHistoryBuilder")
+            .field("config", &self.config)
+            .field("retention_interval", &self.retention_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteHistoryBuilder {
+    /// Counts drops, writes and failures as `andon_history_*` metrics in `sink`.
+    pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = Some(sink);
+        self
+    }
+
+    /// The clock background retention reads (default: the system clock).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How often retention runs in the background (default [`DEFAULT_RETENTION_INTERVAL`]).
+    pub fn with_retention_interval(mut self, interval: Duration) -> Self {
+        self.retention_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a write waits for another connection's lock (default [`DEFAULT_BUSY_TIMEOUT`]).
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Opens (creating and migrating) the database and starts the writer thread.
+    pub fn open(self) -> Result<SqliteHistory, HistoryError> {
+        let SqliteHistoryBuilder {
+            config,
+            metrics,
+            clock,
+            retention_interval,
+            busy_timeout,
+        } = self;
+        let path = config.path.clone();
+        let memory = path == MEMORY;
+        let mut writer = open_connection(&path, busy_timeout, false)?;
+        schema::migrate(&mut writer, &path)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let reader = if memory {
+            Arc::clone(&writer)
+        } else {
+            Arc::new(Mutex::new(open_connection(&path, busy_timeout, true)?))
+        };
+        if let Some(sink) = &metrics {
+            sink.describe(
+                "andon_history_written_total",
+                "history records committed to the database",
+            );
+            sink.describe(
+                "andon_history_dropped_total",
+                "history records lost before the database: queue_full, closed or failed",
+            );
+        }
+        let counters = Arc::new(Counters::default());
+        let (sender, receiver) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let (processed_tx, processed) = watch::channel(0_u64);
+        let worker = Worker {
+            receiver,
+            connection: Arc::clone(&writer),
+            counters: Arc::clone(&counters),
+            processed: processed_tx,
+            metrics: metrics.clone(),
+            clock: Arc::clone(&clock),
+            config: config.clone(),
+            retention_interval,
+        };
+        let thread = std::thread::Builder::new()
+            .name("andon-history".into())
+            .spawn(move || worker.run())
+            .map_err(|e| HistoryError::Open {
+                path: path.clone(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        Ok(SqliteHistory {
+            inner: Arc::new(Inner {
+                path,
+                config,
+                sender,
+                counters,
+                processed,
+                closed: AtomicBool::new(false),
+                writer,
+                reader,
+                thread: Mutex::new(Some(thread)),
+                metrics,
+            }),
+        })
+    }
+}
+
+fn open_connection(
+    path: &str,
+    busy_timeout: Duration,
+    read_only: bool,
+) -> Result<Connection, HistoryError> {
+    let open = |source| HistoryError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let connection = if path == MEMORY {
+        Connection::open_in_memory().map_err(open)?
+    } else {
+        Connection::open(path).map_err(open)?
+    };
+    connection.busy_timeout(busy_timeout).map_err(open)?;
+    if !read_only && path != MEMORY {
+        let mode: String = connection
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(open)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(HistoryError::Open {
+                path: path.to_owned(),
+                source: rusqlite::Error::InvalidParameterName(format!(
+                    "journal_mode is {mode}, WAL could not be set"
+                )),
+            });
+        }
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open)?;
+    }
+    if read_only {
+        connection
+            .pragma_update(None, "query_only", true)
+            .map_err(open)?;
+    }
+    connection.set_prepared_statement_cache_capacity(32);
+    Ok(connection)
+}
+
+/// The history in an embedded SQLite database (WAL mode), written by a background thread.
+///
+/// [`record`](HistoryStore::record) only enqueues: a full queue, a shut-down store or a failing
+/// database is counted ([`stats`](SqliteHistory::stats), and `andon_history_dropped_total` with
+/// a metrics sink) and never blocks or fails the caller. The writer commits up to `batch_size`
+/// records per transaction; [`flush`](HistoryStore::flush) waits until everything accepted
+/// before it has been processed, [`shutdown`](HistoryStore::shutdown) also stops the thread.
+/// Retention by age and row count runs in the background every minute.
+///
+/// Cloning is cheap and every clone is the same store.
+#[derive(Clone)]
+pub struct SqliteHistory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: String,
+    config: HistoryConfig,
+    sender: SyncSender<Message>,
+    counters: Arc<Counters>,
+    processed: watch::Receiver<u64>,
+    closed: AtomicBool,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    metrics: Option<Arc<dyn MetricsSink>>,
+}
+
+impl std::fmt::Debug for SqliteHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteHistory")
+            .field("path", &self.inner.path)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteHistory {
+    /// A builder for the `[history]` section `config` (its `enabled` flag is the caller's
+    /// business).
+    pub fn builder(config: &HistoryConfig) -> SqliteHistoryBuilder {
+        SqliteHistoryBuilder {
+            config: config.clone(),
+            metrics: None,
+            clock: Arc::new(SystemTime::now),
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+
+    /// Opens the file at `path` with the other settings at their defaults.
+    pub fn open(path: impl Into<String>) -> Result<Self, HistoryError> {
+        let config = HistoryConfig {
+            enabled: true,
+            path: path.into(),
+            ..HistoryConfig::default()
+        };
+        Self::builder(&config).open()
+    }
+
+    /// A store in memory only, gone when dropped: the same code on SQLite's `:memory:`.
+    pub fn in_memory() -> Result<Self, HistoryError> {
+        Self::open(MEMORY)
+    }
+
+    /// The database file (or `:memory:`).
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// What the store did so far.
+    pub fn stats(&self) -> HistoryStats {
+        let c = &self.inner.counters;
+        HistoryStats {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            written: c.written.load(Ordering::Relaxed),
+            dropped_queue_full: c.dropped_queue_full.load(Ordering::Relaxed),
+            dropped_closed: c.dropped_closed.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            failed_batches: c.failed_batches.load(Ordering::Relaxed),
+            retention_deleted: c.retention_deleted.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Why the last failed transaction failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.inner
+            .counters
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+    }
+
+    /// Runs retention now, as the background does, with `now` as the present: deletes rows
+    /// older than `retention_age`, then the oldest rows beyond `retention_rows` per table.
+    pub fn enforce_retention(&self, now: SystemTime) -> Result<RetentionReport, HistoryError> {
+        let connection = lock(&self.inner.writer);
+        let report = retain(&connection, &self.inner.config, now)?;
+        self.inner
+            .counters
+            .retention_deleted
+            .fetch_add(report.total(), Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// The connection queries read through.
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.inner.reader)
+    }
+
+    fn count_drop(&self, counter: &AtomicU64, reason: &'static str) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(sink) = &self.inner.metrics {
+            sink.add_counter("andon_history_dropped_total", &[("reason", reason)], 1);
+        }
+    }
+
+    async fn wait_processed(&self, target: u64) -> Result<(), HistoryError> {
+        let mut processed = self.inner.processed.clone();
+        processed
+            .wait_for(|done| *done >= target)
+            .await
+            .map(|_| ())
+            .map_err(|_| HistoryError::WriterStopped)
+    }
+}
+
+/// A poisoned lock still holds a usable connection: SQLite rolled back whatever was open.
+fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    connection
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[async_trait]
+impl HistoryStore for SqliteHistory {
+    fn record(&self, record: HistoryRecord) {
+        let counters = &self.inner.counters;
+        if self.inner.closed.load(Ordering::Acquire) {
+            return self.count_drop(&counters.dropped_closed, "closed");
+        }
+        match self.inner.sender.try_send(Message::Record(record)) {
+            Ok(()) => {
+                counters.accepted.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(TrySendError::Full(_)) => {
+                self.count_drop(&counters.dropped_queue_full, "queue_full")
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.count_drop(&counters.dropped_closed, "closed")
+            }
+        }
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        let target = self.inner.counters.accepted.load(Ordering::Acquire);
+        self.wait_processed(target).await.map_err(AndonError::from)
+    }
+
+    async fn shutdown(&self) -> Result<(), AndonError> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let target = self.inner.counters.accepted.load(Ordering::Acquire);
+        let flushed = self.wait_processed(target).await;
+        let sender = self.inner.sender.clone();
+        let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+        let stop = move || {
+            let _ = sender.send(Message::Stop);
+            if let Some(thread) = thread {
+                let _ = thread.join();
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let _ = runtime.spawn_blocking(stop).await;
+            }
+            Err(_) => stop(),
+        }
+        flushed.map_err(AndonError::from)
+    }
+}
+
+/// The writer thread's state.
+struct Worker {
+    receiver: Receiver<Message>,
+    connection: Arc<Mutex<Connection>>,
+    counters: Arc<Counters>,
+    processed: watch::Sender<u64>,
+    metrics: Option<Arc<dyn MetricsSink>>,
+    clock: Clock,
+    config: HistoryConfig,
+    retention_interval: Duration,
+}
+
+impl Worker {
+    fn run(self) {
+        let batch_size = self.config.batch_size.max(1);
+        let mut batch: Vec<HistoryRecord> = Vec::with_capacity(batch_size);
+        let mut next_retention = Instant::now() + self.retention_interval;
+        let mut stop = false;
+        while !stop {
+            let wait = next_retention.saturating_duration_since(Instant::now());
+            match self.receiver.recv_timeout(wait) {
+                Ok(Message::Record(record)) => batch.push(record),
+                Ok(Message::Stop) => stop = true,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => stop = true,
+            }
+            while !stop && batch.len() < batch_size {
+                match self.receiver.try_recv() {
+                    Ok(Message::Record(record)) => batch.push(record),
+                    Ok(Message::Stop) => stop = true,
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.write(&mut batch);
+            }
+            if Instant::now() >= next_retention {
+                self.retain();
+                next_retention = Instant::now() + self.retention_interval;
+            }
+        }
+        // Records that raced with the stop: lost, counted as failed so that nobody waits on them.
+        let mut late = 0;
+        while let Ok(message) = self.receiver.try_recv() {
+            if let Message::Record(_) = message {
+                late += 1;
+            }
+        }
+        if late > 0 {
+            self.counters.failed.fetch_add(late, Ordering::Relaxed);
+            if let Some(sink) = &self.metrics {
+                sink.add_counter("andon_history_dropped_total", &[("reason", "closed")], late);
+            }
+        }
+        self.processed.send_modify(|done| *done += late);
+    }
+
+    fn write(&self, batch: &mut Vec<HistoryRecord>) {
+        let count = batch.len() as u64;
+        let result = {
+            let mut connection = lock(&self.connection);
+            write_batch(&mut connection, batch)
+        };
+        batch.clear();
+        match result {
+            Ok(()) => {
+                self.counters.written.fetch_add(count, Ordering::Relaxed);
+                if let Some(sink) = &self.metrics {
+                    sink.add_counter("andon_history_written_total", &[], count);
+                }
+            }
+            Err(error) => {
+                self.counters.failed.fetch_add(count, Ordering::Relaxed);
+                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.counters.last_error.lock() {
+                    *last = Some(error.to_string());
+                }
+                if let Some(sink) = &self.metrics {
+                    sink.add_counter(
+                        "andon_history_dropped_total",
+                        &[("reason", "failed")],
+                        count,
+                    );
+                }
+            }
+        }
+        self.processed.send_modify(|done| *done += count);
+    }
+
+    fn retain(&self) {
+        let connection = lock(&self.connection);
+        match retain(&connection, &self.config, (self.clock)()) {
+            Ok(report) => {
+                self.counters
+                    .retention_deleted
+                    .fetch_add(report.total(), Ordering::Relaxed);
+            }
+            Err(error) => {
+                if let Ok(mut last) = self.counters.last_error.lock() {
+                    *last = Some(format!("retention: {error}"));
+                }
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 for times before it).
+pub(crate) fn millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The time `ms` milliseconds after the Unix epoch.
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn write_batch(connection: &mut Connection, batch: &[HistoryRecord]) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    for record in batch {
+        write_record(&transaction, record)?;
+    }
+    transaction.commit()
+}
+
+fn write_record(tx: &Transaction<'_>, record: &HistoryRecord) -> rusqlite::Result<()> {
+    match record {
+        HistoryRecord::Signal(signal) => {
+            let attributes = if signal.attributes().is_empty() {
+                None
+            } else {
+                serde_json::to_string(signal.attributes()).ok()
+            };
+            tx.prepare_cached(
+                "INSERT INTO signals (id, at_ms, color, component, message, fingerprint, trace_id, attributes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                signal.id().to_string(),
+                millis(signal.timestamp()),
+                signal.color().as_str(),
+                signal.component(),
+                signal.message(),
+                fingerprint(signal.message()),
+                signal.trace_id(),
+                attributes,
+            ])?;
+        }
+        HistoryRecord::Alert(event) => {
+            let (by, note, level) = match &event.kind {
+                AlertEventKind::Acknowledged { by, note } => {
+                    (Some(by.as_str()), Some(note.as_str()), None)
+                }
+                AlertEventKind::Escalated { level } => (None, None, Some(*level)),
+                AlertEventKind::Fired | AlertEventKind::Resolved => (None, None, None),
+            };
+            tx.prepare_cached(
+                "INSERT INTO alert_events (at_ms, fingerprint, rule, severity, component, trace_id, labels, summary, kind, by_whom, note, level)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                millis(event.at),
+                event.fingerprint,
+                event.rule,
+                event.severity.as_str(),
+                event.component,
+                event.trace_id,
+                serde_json::to_string(&event.labels).unwrap_or_else(|_| "{}".to_owned()),
+                event.summary,
+                event.kind.as_str(),
+                by,
+                note,
+                level,
+            ])?;
+        }
+        HistoryRecord::Line(event) => {
+            let mut statement = tx.prepare_cached(
+                "INSERT INTO line_events (at_ms, kind, signal_id, component, message, by_whom, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            match event {
+                LineEvent::Stopped {
+                    at,
+                    signal,
+                    component,
+                    message,
+                } => statement.execute(params![
+                    millis(*at),
+                    "stopped",
+                    signal.to_string(),
+                    component,
+                    message,
+                    None::<&str>,
+                    None::<&str>,
+                ])?,
+                LineEvent::Resumed { at, by, note } => statement.execute(params![
+                    millis(*at),
+                    "resumed",
+                    None::<&str>,
+                    None::<&str>,
+                    None::<&str>,
+                    by,
+                    note,
+                ])?,
+            };
+        }
+        HistoryRecord::Diagnostics { signal, report } => {
+            tx.prepare_cached(
+                "INSERT INTO diagnostics (at_ms, signal_id, health, summary, report) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                millis(report.taken_at),
+                signal.to_string(),
+                serde_json::to_value(report.health.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                report.summary,
+                serde_json::to_string(report.as_ref()).unwrap_or_else(|_| "{}".to_owned()),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn retain(
+    connection: &Connection,
+    config: &HistoryConfig,
+    now: SystemTime,
+) -> Result<RetentionReport, HistoryError> {
+    let mut deleted = [0_u64; 4];
+    let cutoff = (!config.retention_age.is_zero())
+        .then(|| now.checked_sub(config.retention_age))
+        .flatten()
+        .map(millis);
+    for (table, deleted) in TABLES.iter().zip(deleted.iter_mut()) {
+        if let Some(cutoff) = cutoff {
+            *deleted += connection
+                .prepare_cached(&format!("DELETE FROM {table} WHERE at_ms < ?1"))?
+                .execute([cutoff])? as u64;
+        }
+        if config.retention_rows > 0 {
+            let keep = i64::try_from(config.retention_rows).unwrap_or(i64::MAX);
+            *deleted += connection
+                .prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE seq < (SELECT seq FROM {table} ORDER BY seq DESC LIMIT 1 OFFSET ?1)"
+                ))?
+                .execute([keep - 1])? as u64;
+        }
+    }
+    Ok(RetentionReport {
+        signals: deleted[0],
+        alert_events: deleted[1],
+        line_events: deleted[2],
+        diagnostics: deleted[3],
+    })
+}
