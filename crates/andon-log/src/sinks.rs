@@ -573,6 +573,13 @@ impl SyslogSink {
     }
 
     fn write_run(&mut self, batch: &Batch, run: Range<usize>) -> io::Result<()> {
+        if let Some(Conn::Tcp(stream)) = &self.conn
+            && peer_closed(stream)
+        {
+            // Written into a connection the server has closed, the run would be lost while
+            // counted as written: reconnect first, so that a server gone is a counted failure.
+            self.conn = None;
+        }
         if self.conn.is_none() {
             if self.retry_at.is_some_and(|at| Instant::now() < at) {
                 return Err(io::Error::new(
@@ -630,6 +637,22 @@ impl SyslogSink {
         }
         Ok(())
     }
+}
+
+/// Whether the server closed or reset a syslog TCP connection. Syslog servers send nothing, so
+/// anything readable (the end of the stream) or an error means the connection is gone; a write
+/// into it would still succeed once, into the kernel's buffer, and be lost.
+fn peer_closed(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    let closed = match stream.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    };
+    stream.set_nonblocking(false).is_err() || closed
 }
 
 fn resolve(address: &str) -> io::Result<SocketAddr> {
