@@ -56,6 +56,7 @@
 
 mod board;
 mod error;
+mod escalate;
 mod outcome;
 mod system;
 mod wire;

@@ -76,6 +76,7 @@ pub(crate) struct Inner {
     pub(crate) components: crate::wire::Components,
     system_sink: Arc<crate::wire::DeferredSink>,
     board: Board,
+    escalation: crate::escalate::YellowEscalation,
     events: broadcast::Sender<SystemEvent>,
     last_diagnostics: Mutex<Option<Arc<DiagnosticsReport>>>,
     shut_down: AtomicBool,
@@ -117,6 +118,9 @@ impl AndonSystem {
     /// metric, creates a span, evaluates alert rules; for RED, a diagnostics snapshot is taken in
     /// the background. A signal whose color and component the `[line]` section names stops the
     /// line first, so workers halt at once; the signal then carries `line.stopped = true`.
+    /// With `[line] escalate_yellow_after`, a YELLOW from a component that may stop the line
+    /// becomes a RED that stops it unless a GREEN from that component (or
+    /// [`acknowledge_yellow`](AndonSystem::acknowledge_yellow)) comes first.
     ///
     /// One component failing does not stop the others: the error lists which parts failed. Slow
     /// work (sending alerts, exporting spans, the snapshot) happens off the caller's path.
@@ -151,6 +155,10 @@ impl AndonSystem {
                 }
             }
         }
+
+        inner
+            .escalation
+            .observe(&signal, &inner.config.line, Arc::downgrade(inner));
 
         let mut failures = Vec::new();
         let mut delivered_to = Vec::with_capacity(inner.sinks.len());
@@ -217,6 +225,29 @@ impl AndonSystem {
         Ok(resumed)
     }
 
+    /// Acknowledges the YELLOW of `component` that `[line] escalate_yellow_after` is timing:
+    /// someone is on it, so it will not escalate to a RED that stops the line (a GREEN from the
+    /// component does the same). Whether a YELLOW was waiting.
+    pub fn acknowledge_yellow(&self, component: &str) -> bool {
+        self.inner.escalation.disarm(component)
+    }
+
+    /// The timer of an unhandled YELLOW ran out: raise the RED it escalates to.
+    pub(crate) async fn escalate_yellow(&self, yellow: Arc<AndonSignal>, after: Duration) {
+        if !self
+            .inner
+            .escalation
+            .claim(yellow.component_or_unknown(), yellow.id())
+        {
+            return;
+        }
+        // The RED is logged, counted, traced, alerted and stops the line like any other; a
+        // part that fails is already reported by its own component.
+        let _ = self
+            .signal_problem(crate::escalate::escalated_red(&yellow, after))
+            .await;
+    }
+
     /// The configuration the system runs with.
     pub fn config(&self) -> &AndonConfig {
         &self.inner.config
@@ -276,6 +307,7 @@ impl AndonSystem {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.inner.escalation.disarm_all();
         self.inner.components.stop_background().await;
         let mut failures = Vec::new();
         for sink in &self.inner.sinks {
@@ -501,6 +533,7 @@ impl AndonSystemBuilder {
             components: wired.components,
             system_sink: wired.system_sink.clone(),
             board: Board::new(1000, 1000),
+            escalation: crate::escalate::YellowEscalation::default(),
             events,
             last_diagnostics: Mutex::new(None),
             shut_down: AtomicBool::new(false),
