@@ -2,40 +2,15 @@
 //! and RED, beside the same signal handed to each component directly (the floor the umbrella
 //! adds its fan-out, line and board bookkeeping to). Goal: p99 under 50 µs for RED.
 
-#![allow(clippy::expect_used)] // a benchmark whose set-up fails should stop at once, saying where
+#![allow(clippy::expect_used, clippy::panic)] // a benchmark whose set-up fails should stop at once, saying where
 
 use std::time::Duration;
 
-use andon::{AndonConfig, AndonSignal, AndonSystem, SignalSink};
+use andon::{AndonSignal, AndonSystem, SignalSink};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn config(dir: &std::path::Path, port: u16) -> AndonConfig {
-    AndonConfig::from_toml_str(&format!(
-        r#"
-[logger]
-sampling_enabled = false
-sinks = [{{ type = "File", path = "{log}" }}]
-[metrics]
-port = {port}
-[tracer]
-sampling_ratio = 1.0
-otlp_endpoint = "http://127.0.0.1:9"
-[observer]
-check_interval_secs = 3600
-[alerts.channels.file]
-type = "file"
-path = "{alerts}"
-[[alerts.rules]]
-name = "every-red"
-condition = {{ type = "signal", color = "red" }}
-severity = "critical"
-channels = ["file"]
-"#,
-        log = dir.join("bench.log").display(),
-        alerts = dir.join("alerts.jsonl").display(),
-    ))
-    .expect("bench config")
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn signal_problem(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,7 +21,13 @@ fn signal_problem(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = andon_tests::free_port();
     let system = runtime
-        .block_on(AndonSystem::new(config(dir.path(), port)))
+        .block_on(AndonSystem::new(support::full_config(
+            dir.path(),
+            port,
+            // Spans are exported to a closed port: the caller's cost is the same, the export
+            // fails off its path.
+            Some("http://127.0.0.1:9"),
+        )))
         .expect("system");
 
     let mut group = c.benchmark_group("signal_problem");

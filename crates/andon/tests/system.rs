@@ -3,58 +3,20 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)] // test helpers fail the test that called them
 
-use std::path::Path;
 use std::time::Duration;
 
 use andon::{AndonConfig, AndonSignal, AndonSystem, Color, SignalError};
 
-fn config(dir: &Path, port: u16) -> AndonConfig {
-    let text = format!(
-        r#"
-[logger]
-sampling_enabled = false
-sinks = [{{ type = "File", path = "{log}" }}]
-
-[metrics]
-port = {port}
-
-[tracer]
-enabled = false
-
-[observer]
-check_interval_secs = 3600
-
-[alerts.channels.file]
-type = "file"
-path = "{alerts}"
-
-[[alerts.rules]]
-name = "every-red"
-condition = {{ type = "signal", color = "red" }}
-severity = "critical"
-channels = ["file"]
-"#,
-        log = dir.join("andon.log").display(),
-        alerts = dir.join("alerts.jsonl").display(),
-    );
-    AndonConfig::from_toml_str(&text).unwrap()
-}
-
-fn read_lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON record: {l}: {e}"))
-        })
-        .collect()
-}
+mod support;
+use support::{full_config, read_lines};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let port = andon_tests::free_port();
-    let system = AndonSystem::new(config(dir.path(), port)).await.unwrap();
+    let system = AndonSystem::new(full_config(dir.path(), port, None))
+        .await
+        .unwrap();
     let line = system.line().clone();
 
     system
@@ -99,13 +61,17 @@ async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
     assert!(!report.summary.is_empty());
 
     // The alert reaches the file channel with a diagnostics summary.
-    let alerts_file = dir.path().join("alerts.jsonl");
+    let alerts_file = support::alerts_path(dir.path());
     let alert = andon_tests::wait_for(Duration::from_secs(10), || {
         read_lines(&alerts_file).into_iter().next()
     })
     .expect("an alert in the file channel");
     let text = alert.to_string();
     assert!(text.contains("every-red"), "{text}");
+    assert!(
+        text.contains("trace-123"),
+        "the alert carries the signal's correlation id: {text}"
+    );
     assert!(
         text.to_lowercase().contains("memory"),
         "the alert carries a diagnostics summary: {text}"
@@ -127,10 +93,10 @@ async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
     ));
 
     // Nothing accepted was lost: every signal is one record in the log file.
-    let records = read_lines(&dir.path().join("andon.log"));
+    let records = read_lines(&support::log_path(dir.path()));
     let critical: Vec<_> = records
         .iter()
-        .filter(|r| r["level"] == "CRITICAL")
+        .filter(|r| r["level"] == "CRITICAL" && r["component"] == "queue-handler")
         .collect();
     assert_eq!(critical.len(), 1, "{records:#?}");
     let critical = critical[0].to_string();
