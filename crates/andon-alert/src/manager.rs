@@ -725,6 +725,7 @@ impl AlertManager {
             })
             .collect();
         manager.set_escalation(levels)?;
+        manager.load_config_silences()?;
         for rule in &manager.inner.config.rules {
             manager.add_rule(AlertRule::from_config(rule))?;
         }
@@ -732,11 +733,46 @@ impl AlertManager {
         Ok(manager)
     }
 
-    /// Uses `clock` instead of the system clock (for tests and simulations).
+    /// Uses `clock` instead of the system clock (for tests and simulations). The configured
+    /// silences without a `starts_at` start at the new clock's now.
     #[must_use]
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         *self.inner.clock.write().unwrap_or_else(|e| e.into_inner()) = clock;
+        // Validated in `new`: the same configuration cannot fail here.
+        let _ = self.load_config_silences();
         self
+    }
+
+    /// (Re)loads `[[alerts.silences]]` as silences `config-0`, `config-1`, ...; those without
+    /// `starts_at` start now.
+    fn load_config_silences(&self) -> Result<(), AlertError> {
+        let now = self.inner.now();
+        let mut loaded = Vec::new();
+        for (index, config) in self.inner.config.silences.iter().enumerate() {
+            let (starts_at, ends_at) = config.window(now, &format!("alerts.silences.{index}"))?;
+            loaded.push(Silence {
+                id: format!("config-{index}"),
+                matchers: config
+                    .matchers
+                    .iter()
+                    .map(|m| {
+                        if m.equal {
+                            Matcher::eq(&m.name, &m.value)
+                        } else {
+                            Matcher::ne(&m.name, &m.value)
+                        }
+                    })
+                    .collect(),
+                starts_at,
+                ends_at,
+                created_by: config.created_by.clone(),
+                comment: config.comment.clone(),
+            });
+        }
+        let mut state = self.inner.lock_state();
+        state.silences.retain(|s| !s.id.starts_with("config-"));
+        state.silences.extend(loaded);
+        Ok(())
     }
 
     /// Takes a diagnostics snapshot for CRITICAL notifications and reads health for health rules.

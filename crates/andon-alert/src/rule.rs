@@ -48,25 +48,11 @@ pub struct AlertRule {
     pub escalate: bool,
 }
 
+/// The defaults of `[[alerts.rules]]` (every RED signal, warning, no channels): one place
+/// says what a rule does when a field is left out, in code and in configuration alike.
 impl Default for AlertRule {
     fn default() -> Self {
-        AlertRule {
-            name: String::new(),
-            condition: AlertCondition::Signal {
-                color: Color::Red,
-                component: None,
-                count: 1,
-                window: Duration::from_secs(60),
-            },
-            for_: Duration::ZERO,
-            severity: AlertSeverity::Warning,
-            channels: Vec::new(),
-            keep_firing_for: Duration::ZERO,
-            labels: BTreeMap::new(),
-            summary: None,
-            repeat_interval: None,
-            escalate: true,
-        }
+        AlertRule::from_config(&RuleConfig::default())
     }
 }
 
@@ -361,6 +347,22 @@ pub struct EscalationLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_rule_is_the_default_configured_rule() {
+        let rule = AlertRule::default();
+        assert_eq!(
+            rule.condition,
+            AlertCondition::Signal {
+                color: Color::Red,
+                component: None,
+                count: 1,
+                window: Duration::from_secs(60),
+            }
+        );
+        assert_eq!(rule.severity, AlertSeverity::Warning);
+        assert!(rule.escalate && rule.channels.is_empty() && rule.name.is_empty());
+    }
 
     #[test]
     fn inline_channels_get_stable_names_that_never_show_the_secret() {

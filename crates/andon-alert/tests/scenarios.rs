@@ -961,3 +961,256 @@ async fn state_changes_are_published_in_order_fired_escalated_resolved() {
     let paged = s.lines("pager").await;
     assert_eq!(paged.len(), 4, "two escalations, two resolutions");
 }
+
+fn signal_rule(name: &str, color: Color, component: &str) -> AlertRule {
+    AlertRule {
+        name: name.into(),
+        condition: AlertCondition::Signal {
+            color,
+            component: Some(component.into()),
+            count: 1,
+            window: Duration::from_secs(7200),
+        },
+        severity: AlertSeverity::Warning,
+        channels: vec![AlertChannel::Named("log".into())],
+        ..Default::default()
+    }
+}
+
+fn rules_of(notification: &Value) -> Vec<String> {
+    notification["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn alerts_of_several_rules_for_one_component_go_out_as_one_grouped_notification() {
+    let s = setup(&["log"], |c| {
+        c.group_by = vec!["component".into()];
+        c.group_wait = Duration::from_secs(30);
+        c.group_interval = Duration::from_secs(300);
+    });
+    for rule in [
+        signal_rule("db-down", Color::Red, "db"),
+        signal_rule("db-slow", Color::Yellow, "db"),
+        signal_rule("cache-down", Color::Red, "cache"),
+        AlertRule {
+            name: "db-errors".into(),
+            condition: AlertCondition::Threshold(Threshold {
+                metric: "errors".into(),
+                labels: Vec::new(),
+                comparison: Comparison::Above,
+                value: 5.0,
+                clear: None,
+                rate_over: None,
+            }),
+            ..signal_rule("unused", Color::Red, "db")
+        },
+    ] {
+        s.manager.add_rule(rule).unwrap();
+    }
+    s.manager
+        .on_signal(&AndonSignal::red("db down").with_component("db"))
+        .await
+        .unwrap();
+    s.manager
+        .on_signal(&AndonSignal::yellow("db slow").with_component("db"))
+        .await
+        .unwrap();
+    s.advance(10);
+    s.manager
+        .on_signal(&AndonSignal::red("cache down").with_component("cache"))
+        .await
+        .unwrap();
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert!(s.lines("log").await.is_empty(), "held for group_wait");
+
+    s.advance(20);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 1, "one notification for the db group: {sent:?}");
+    assert_eq!(rules_of(&sent[0]), ["db-down", "db-slow"]);
+    assert_eq!(
+        sent[0]["title"],
+        "[FIRING:warning] 2 alerts for component=db: db-down, db-slow"
+    );
+
+    // The cache group opened 10 s later and waits its own group_wait.
+    s.advance(10);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(rules_of(&sent[1]), ["cache-down"]);
+
+    // A later alert of the db group (a metric series labelled component=db) waits for
+    // group_interval after the group's last notification, and goes out alone.
+    s.metrics.set_series("errors", &[("component", "db")], 9.0);
+    s.advance(30);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(s.lines("log").await.len(), 2, "within group_interval");
+    s.advance(259);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(s.lines("log").await.len(), 2, "1 s before group_interval");
+    s.advance(1);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 3);
+    assert_eq!(rules_of(&sent[2]), ["db-errors"]);
+    assert_eq!(sent[2]["alerts"][0]["labels"]["component"], "db");
+}
+
+#[tokio::test]
+async fn a_metric_with_several_series_has_one_alert_per_series_resolving_independently() {
+    let s = setup(&["log"], |_| {});
+    s.manager
+        .add_rule(AlertRule {
+            name: "deep-queue".into(),
+            severity: AlertSeverity::Warning,
+            ..queue_rule("deep-queue", 100.0, None)
+        })
+        .unwrap();
+    let orders = [("queue", "orders")];
+    let billing = [("queue", "billing")];
+    s.metrics.set_series(QUEUE_DEPTH_METRIC, &orders, 50.0);
+    s.metrics.set_series(QUEUE_DEPTH_METRIC, &billing, 20.0);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert!(s.manager.open_alerts().is_empty());
+
+    s.metrics.set_series(QUEUE_DEPTH_METRIC, &orders, 150.0);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["alerts"][0]["labels"]["queue"], "orders");
+    assert_eq!(
+        sent[0]["title"],
+        "[FIRING:warning] deep-queue: andon_queue_depth{queue=\"orders\"} = 150 (> 100)"
+    );
+
+    s.advance(15);
+    s.metrics.set_series(QUEUE_DEPTH_METRIC, &billing, 300.0);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 2, "the second series is a new alert");
+    assert_eq!(sent[1]["alerts"][0]["labels"]["queue"], "billing");
+    let open = s.manager.open_alerts();
+    assert_eq!(open.len(), 2);
+    for alert in &open {
+        assert_eq!(
+            alert.fingerprint,
+            andon_alert::fingerprint("deep-queue", &alert.labels),
+            "the series' labels are in the fingerprint"
+        );
+    }
+    assert_ne!(open[0].fingerprint, open[1].fingerprint);
+
+    s.advance(15);
+    s.metrics.set_series(QUEUE_DEPTH_METRIC, &orders, 10.0);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[2]["status"], "resolved");
+    assert_eq!(sent[2]["alerts"].as_array().unwrap().len(), 1);
+    assert_eq!(sent[2]["alerts"][0]["labels"]["queue"], "orders");
+    let open = s.manager.open_alerts();
+    assert_eq!(open.len(), 1, "billing still fires");
+    assert_eq!(open[0].labels["queue"], "billing");
+
+    // A series that disappears resolves its alert too.
+    s.metrics.remove_series(QUEUE_DEPTH_METRIC, &billing);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 4);
+    assert_eq!(sent[3]["status"], "resolved");
+    assert_eq!(sent[3]["alerts"][0]["labels"]["queue"], "billing");
+    assert!(s.manager.open_alerts().is_empty());
+}
+
+#[tokio::test]
+async fn a_configured_silence_mutes_a_matching_alert_and_not_another_until_it_expires() {
+    let toml = r#"
+[[alerts.silences]]
+matchers = [{ name = "component", value = "db" }, { name = "severity", value = "critical", equal = false }]
+duration = "1h"
+created_by = "alice"
+comment = "db maintenance"
+"#;
+    let silences = andon_core::AndonConfig::from_toml_str(toml)
+        .unwrap()
+        .alerts
+        .silences;
+    let s = setup(&["log"], |c| c.silences = silences);
+    let configured = s.manager.silences();
+    assert_eq!(configured.len(), 1);
+    assert_eq!(configured[0].id, "config-0");
+    assert_eq!(configured[0].created_by, "alice");
+    assert_eq!(
+        configured[0]
+            .ends_at
+            .duration_since(configured[0].starts_at)
+            .unwrap(),
+        Duration::from_secs(3600)
+    );
+    s.manager
+        .add_rule(signal_rule("db-down", Color::Red, "db"))
+        .unwrap();
+    s.manager
+        .add_rule(signal_rule("cache-down", Color::Red, "cache"))
+        .unwrap();
+    s.manager
+        .on_signal(&AndonSignal::red("db down").with_component("db"))
+        .await
+        .unwrap();
+    s.manager
+        .on_signal(&AndonSignal::red("cache down").with_component("cache"))
+        .await
+        .unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 1, "only the cache alert: {sent:?}");
+    assert_eq!(rules_of(&sent[0]), ["cache-down"]);
+    let open = s.manager.open_alerts();
+    assert!(open.iter().find(|a| a.rule == "db-down").unwrap().silenced);
+    assert!(
+        !open
+            .iter()
+            .find(|a| a.rule == "cache-down")
+            .unwrap()
+            .silenced
+    );
+
+    s.advance(3599);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    assert_eq!(s.lines("log").await.len(), 1, "still silenced");
+    s.advance(1);
+    s.manager.check_and_fire_alerts().await.unwrap();
+    let sent = s.lines("log").await;
+    assert_eq!(sent.len(), 2, "the silence expired");
+    assert_eq!(rules_of(&sent[1]), ["db-down"]);
+    assert!(s.manager.silences().is_empty());
+
+    // A silence without an end is refused, naming the key, and so is the manager's config.
+    let endless = andon_core::AndonConfig::from_toml_str(&toml.replace("duration = \"1h\"\n", ""));
+    let err = endless.unwrap_err();
+    assert_eq!(
+        err.key.as_deref(),
+        Some("alerts.silences.0.ends_at"),
+        "{err}"
+    );
+    let mut silence = andon_core::AndonConfig::from_toml_str(toml)
+        .unwrap()
+        .alerts
+        .silences[0]
+        .clone();
+    silence.duration = None;
+    let config = AlertsConfig {
+        silences: vec![silence],
+        ..AlertsConfig::default()
+    };
+    let err = AlertManager::new(config, s.metrics.clone()).unwrap_err();
+    assert!(
+        err.to_string().contains("alerts.silences.0.ends_at"),
+        "{err}"
+    );
+}

@@ -18,19 +18,48 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-/// Gauges set by the test.
+/// One labelled series: metric name, sorted labels, value.
+type Series = (String, Vec<(String, String)>, f64);
+
+/// Gauges set by the test: unlabeled (`set`) or one series per label set (`set_series`).
 #[derive(Debug, Default)]
-pub struct FakeMetrics(Mutex<HashMap<String, f64>>);
+pub struct FakeMetrics(Mutex<HashMap<String, f64>>, Mutex<Vec<Series>>);
 
 impl FakeMetrics {
     pub fn set(&self, name: &str, value: f64) {
         self.0.lock().unwrap().insert(name.to_owned(), value);
     }
+
+    /// Sets the series of `name` with `labels` (kept sorted by name, as the trait says).
+    pub fn set_series(&self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let mut labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        labels.sort();
+        let mut series = self.1.lock().unwrap();
+        series.retain(|(n, l, _)| !(n == name && *l == labels));
+        series.push((name.to_owned(), labels, value));
+    }
+
+    /// Removes the series of `name` with `labels`: it is gone from the source.
+    pub fn remove_series(&self, name: &str, labels: &[(&str, &str)]) {
+        let mut labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        labels.sort();
+        self.1
+            .lock()
+            .unwrap()
+            .retain(|(n, l, _)| !(n == name && *l == labels));
+    }
 }
 
 impl MetricsSource for FakeMetrics {
     fn samples(&self, name: &str) -> Vec<Sample> {
-        self.0
+        let mut out: Vec<Sample> = self
+            .0
             .lock()
             .unwrap()
             .get(name)
@@ -40,7 +69,16 @@ impl MetricsSource for FakeMetrics {
                     value: *v,
                 }]
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        for (n, labels, value) in self.1.lock().unwrap().iter() {
+            if n == name {
+                out.push(Sample {
+                    labels: labels.clone(),
+                    value: *value,
+                });
+            }
+        }
+        out
     }
 }
 
