@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     escalation: crate::escalate::YellowEscalation,
     events: broadcast::Sender<SystemEvent>,
     last_diagnostics: Mutex<Option<Arc<DiagnosticsReport>>>,
+    /// A RED's snapshot is being taken: REDs meanwhile share it instead of queueing their own.
+    snapshot_running: Arc<AtomicBool>,
     shut_down: AtomicBool,
 }
 
@@ -116,7 +118,7 @@ impl AndonSystem {
     ///
     /// For every enabled component: logs the signal at its level (RED = CRITICAL), records the
     /// metric, creates a span, evaluates alert rules; for RED, a diagnostics snapshot is taken in
-    /// the background. A signal whose color and component the `[line]` section names stops the
+    /// the background (one at a time: REDs raised while one is taken share it). A signal whose color and component the `[line]` section names stops the
     /// line first, so workers halt at once; the signal then carries `line.stopped = true`.
     /// With `[line] escalate_yellow_after`, a YELLOW from a component that may stop the line
     /// becomes a RED that stops it unless a GREEN from that component (or
@@ -352,9 +354,16 @@ impl AndonSystem {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        // One snapshot at a time: a storm of REDs must not queue a measurement each.
+        let running = Arc::clone(&self.inner.snapshot_running);
+        if running.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let weak = Arc::downgrade(&self.inner);
         runtime.spawn(async move {
-            let Ok(report) = source.snapshot().await else {
+            let result = source.snapshot().await;
+            running.store(false, Ordering::Release);
+            let Ok(report) = result else {
                 return;
             };
             let Some(inner) = weak.upgrade() else {
@@ -536,6 +545,7 @@ impl AndonSystemBuilder {
             escalation: crate::escalate::YellowEscalation::default(),
             events,
             last_diagnostics: Mutex::new(None),
+            snapshot_running: Arc::new(AtomicBool::new(false)),
             shut_down: AtomicBool::new(false),
             config,
         });

@@ -166,3 +166,76 @@ sinks = [{ type = "Stderr", level = "CRITICAL" }]
     assert_eq!(system.recent_signals(10).len(), 4);
     system.shutdown().await.unwrap();
 }
+
+/// A diagnostics source that counts its snapshots and holds each until released.
+#[derive(Debug)]
+struct HeldSnapshots {
+    taken: std::sync::atomic::AtomicUsize,
+    release: tokio::sync::Semaphore,
+}
+
+#[andon::async_trait]
+impl andon::DiagnosticsSource for HeldSnapshots {
+    async fn snapshot(&self) -> Result<andon::DiagnosticsReport, andon::AndonError> {
+        self.taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _permit = self.release.acquire().await;
+        Ok(andon::DiagnosticsReport {
+            taken_at: std::time::SystemTime::now(),
+            health: andon::Health::default(),
+            summary: "held".into(),
+            details: serde_json::Value::Null,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_storm_of_reds_shares_one_snapshot_at_a_time() {
+    let source = std::sync::Arc::new(HeldSnapshots {
+        taken: std::sync::atomic::AtomicUsize::new(0),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let config = AndonConfig::from_toml_str(
+        "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n\
+         [alerts]\nenabled = false\n[logger]\nsinks = [{ type = \"Stderr\", level = \"CRITICAL\" }]\n\
+         [line]\nstop_on = []\n",
+    )
+    .unwrap();
+    let system = AndonSystem::builder()
+        .with_config(config)
+        .with_diagnostics(source.clone())
+        .build()
+        .await
+        .unwrap();
+    let mut events = system.subscribe();
+    let taken = || source.taken.load(std::sync::atomic::Ordering::SeqCst);
+    let settle = || async {
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+    };
+    for i in 0..100 {
+        system
+            .signal_problem(AndonSignal::red(format!("storm {i}")))
+            .await
+            .unwrap();
+    }
+    settle().await;
+    assert_eq!(taken(), 1, "100 REDs while one snapshot is taken share it");
+
+    // Once it is done, the next RED takes a new one.
+    source.release.add_permits(1);
+    loop {
+        if let andon::SystemEvent::Diagnostics(report) = events.recv().await.unwrap() {
+            assert_eq!(report.summary, "held");
+            break;
+        }
+    }
+    system
+        .signal_problem(AndonSignal::red("after the storm"))
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(taken(), 2);
+    source.release.add_permits(1);
+    system.shutdown().await.unwrap();
+}
