@@ -9,7 +9,11 @@ use andon::AndonConfig;
 /// Every component on, writing to files under `dir`: `andon.log` and `alerts.jsonl`. Spans go to
 /// `otlp_endpoint` (every trace kept); without one the tracer is off.
 #[allow(dead_code)] // reason: each including crate uses a different part of this module
-pub(crate) fn full_config(dir: &Path, metrics_port: u16, otlp_endpoint: Option<&str>) -> AndonConfig {
+pub(crate) fn full_config(
+    dir: &Path,
+    metrics_port: u16,
+    otlp_endpoint: Option<&str>,
+) -> AndonConfig {
     let text = format!(
         r#"
 [logger]
