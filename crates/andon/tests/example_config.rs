@@ -120,6 +120,16 @@ fn the_example_configuration_parses_with_every_section_and_channel() {
         other => panic!("{other:?}"),
     }
 
+    // Grouping across rules and silences.
+    assert_eq!(config.alerts.group_by, ["component"]);
+    assert_eq!(config.alerts.silences.len(), 1);
+    assert_eq!(config.alerts.silences[0].matchers.len(), 2);
+    assert!(!config.alerts.silences[0].matchers[1].equal);
+
+    // The history.
+    assert!(config.history.enabled);
+    assert_eq!(config.history.path, "/var/lib/andon/history.sqlite3");
+
     // The line and the agent.
     assert_eq!(config.line.stop_on, [Color::Red]);
     assert_eq!(
@@ -149,6 +159,26 @@ fn the_example_names_every_secret_it_needs() {
         assert!(
             err.to_string().contains(&format!("`{missing}` is not set")),
             "a missing secret is named: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_example_has_every_section_the_configuration_has() {
+    // Sections as the effective configuration renders them: a new section shows up here and
+    // fails this test until the example documents it.
+    let rendered = AndonConfig::default().to_toml_string();
+    let sections: Vec<&str> = rendered
+        .lines()
+        .filter(|l| l.starts_with('[') && !l.starts_with("[["))
+        .collect();
+    assert!(sections.contains(&"[line]"), "{rendered}");
+    for section in sections {
+        // `[alerts.channels]` is written as `[alerts.channels.NAME]`.
+        let prefix = section.trim_end_matches(']');
+        assert!(
+            EXAMPLE.lines().any(|l| l.starts_with(prefix)),
+            "examples/andon.toml lacks {section}"
         );
     }
 }
