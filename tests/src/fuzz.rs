@@ -41,7 +41,7 @@ pub fn budget() -> Option<Duration> {
 pub fn config(source_file: &'static str) -> Config {
     Config {
         source_file: Some(source_file),
-        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
         ))),
         ..Config::default()

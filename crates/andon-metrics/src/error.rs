@@ -44,6 +44,16 @@ pub enum MetricsError {
         label: String,
     },
 
+    /// The same label name is given twice (or two names that the exposition writes alike, such
+    /// as `a-b` and `a_b` through the `metrics` macros).
+    #[error("label `{label}` is given twice for `{metric}`: give each label once")]
+    DuplicateLabel {
+        /// The metric the labels were given for.
+        metric: String,
+        /// The label name as the exposition writes it.
+        label: String,
+    },
+
     /// A value that must be a finite number was not.
     #[error("`{metric}` cannot take the value {value}: give a finite number")]
     InvalidValue {

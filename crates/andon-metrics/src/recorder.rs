@@ -12,11 +12,12 @@ use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Label, Metadata,
     Recorder, SharedString, Unit,
 };
+use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
 use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use tokio::sync::mpsc;
 
 use crate::error::MetricsError;
-use crate::names::protect_backslashes;
+use crate::names::{check_label_name, protect_backslashes};
 use crate::threshold::Threshold;
 
 /// The type of a metric family.
@@ -415,7 +416,7 @@ impl Registry {
     /// Every series of the counter or gauge `name`.
     pub(crate) fn samples(&self, name: &str) -> Vec<Sample> {
         let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(family) = families.get(name) else {
+        let Some(family) = families.get(sanitize_metric_name(name).as_str()) else {
             return Vec::new();
         };
         family
@@ -493,7 +494,7 @@ impl Registry {
         self.internal.type_conflicts.increment(1);
         let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
         let existing = families
-            .get(key.name())
+            .get(sanitize_metric_name(key.name()).as_str())
             .map_or("metric", |f| f.kind.as_str());
         MetricsError::TypeConflict {
             metric: key.name().to_owned(),
@@ -516,7 +517,42 @@ impl Registry {
         if let Some(series) = self.cached(key) {
             return Ok(series);
         }
-        let name = key.name();
+        // Names are checked and grouped as the exposition writes them: the exporter turns what a
+        // Prometheus name cannot hold into `_`, so names from the `metrics` macros that are empty,
+        // reserved, or alike once written (`a-b` and `a_b`) are refused here (found by fuzzing:
+        // they made expositions that no parser accepts). Names from andon's API are valid and
+        // pass unchanged.
+        let sanitized = sanitize_metric_name(key.name());
+        let label_names: Vec<String> = key.labels().map(|l| sanitize_label_key(l.key())).collect();
+        if let Err(e) = check_exposed(&sanitized, key, &label_names) {
+            drop(families);
+            self.internal.invalid_names.increment(1);
+            return Err(e);
+        }
+        let name = sanitized.as_str();
+        // A histogram `x` writes `x_bucket`, `x_sum` and `x_count`: no other family may take
+        // those names, nor a histogram the base of an existing one (found by fuzzing).
+        let clash = if kind == Kind::Histogram {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| families.get(format!("{name}{suffix}").as_str()))
+        } else {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .filter_map(|suffix| name.strip_suffix(suffix))
+                .filter_map(|base| families.get(base))
+                .find(|f| f.kind == Kind::Histogram)
+        };
+        if let Some(other) = clash {
+            let existing = other.kind.as_str();
+            drop(families);
+            self.internal.type_conflicts.increment(1);
+            return Err(MetricsError::TypeConflict {
+                metric: name.to_owned(),
+                existing,
+                requested: kind.as_str(),
+            });
+        }
         if let Some(family) = families.get(name) {
             if family.kind != kind {
                 drop(families);
@@ -537,15 +573,15 @@ impl Registry {
             .collect();
         labels.sort();
         // The key the exporter sees: the same, with backslashes doubled so its escaping is exact.
-        let exported = if key.labels().any(|l| l.value().contains('\\')) {
+        let renamed =
+            name != key.name() || key.labels().zip(&label_names).any(|(l, n)| l.key() != n);
+        let exported = if renamed || key.labels().any(|l| l.value().contains('\\')) {
             Key::from_parts(
                 name.to_owned(),
                 key.labels()
-                    .map(|l| {
-                        Label::new(
-                            l.key().to_owned(),
-                            protect_backslashes(l.value()).into_owned(),
-                        )
+                    .zip(&label_names)
+                    .map(|(l, n)| {
+                        Label::new(n.clone(), protect_backslashes(l.value()).into_owned())
                     })
                     .collect::<Vec<_>>(),
             )
@@ -609,6 +645,30 @@ impl Registry {
         counter.increment(1);
         *count += 1;
     }
+}
+
+/// Checks a metric name and its label names as the exposition writes them.
+fn check_exposed(name: &str, key: &Key, label_names: &[String]) -> Result<(), MetricsError> {
+    if name.is_empty() {
+        return Err(MetricsError::InvalidMetricName {
+            name: key.name().to_owned(),
+        });
+    }
+    for (index, (label, written)) in key.labels().zip(label_names).enumerate() {
+        if check_label_name(name, written).is_err() {
+            return Err(MetricsError::InvalidLabelName {
+                metric: name.to_owned(),
+                label: label.key().to_owned(),
+            });
+        }
+        if label_names[..index].contains(written) {
+            return Err(MetricsError::DuplicateLabel {
+                metric: name.to_owned(),
+                label: written.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn metadata() -> Metadata<'static> {

@@ -158,7 +158,7 @@ async fn post(
     secret: Option<&Secret>,
 ) -> Result<(), DeliveryError> {
     let redact = |text: String| match secret {
-        Some(s) => s.redact_in(&text),
+        Some(s) => redact_secret(s, &text),
         None => text,
     };
     let response = match client.post(url).json(body).send().await {
@@ -182,7 +182,8 @@ async fn post(
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-    let text = response.text().await.unwrap_or_default();
+    // Redacted before it is cut, so that a cut cannot leave part of a secret behind.
+    let text = redact(response.text().await.unwrap_or_default());
     let text: String = text.chars().take(512).collect();
     let retryable = status.as_u16() == 429 || status.is_server_error();
     Err(DeliveryError {
@@ -190,6 +191,24 @@ async fn post(
         retry_after,
         message: redact(format!("HTTP {status}: {text}")),
     })
+}
+
+/// Replaces the secret in `text`, and when the secret is a URL also its path and its query: a
+/// server or proxy that echoes the request line shows only those (found by the security test,
+/// tests/security.rs of andon-agent).
+fn redact_secret(secret: &Secret, text: &str) -> String {
+    let mut text = secret.redact_in(text);
+    let value = secret.expose();
+    if let Some((_, rest)) = value.split_once("://") {
+        let path = rest.find('/').map(|at| &rest[at..]);
+        let query = rest.split_once('?').map(|(_, q)| q);
+        for part in [path, query].into_iter().flatten() {
+            if part.len() > 1 {
+                text = text.replace(part, Secret::REDACTED);
+            }
+        }
+    }
+    text
 }
 
 /// `Retry-After` as delay-seconds (`120`) or as an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`).
