@@ -132,11 +132,21 @@ impl OtlpReceiver {
     ///
     /// When a loopback port cannot be bound.
     pub async fn start() -> Result<Self, String> {
+        Self::start_on(0, 0).await
+    }
+
+    /// Starts the gRPC and HTTP servers on the given loopback ports (0: a free one), such as
+    /// the ports of a receiver that was stopped, to bring it back where exporters expect it.
+    ///
+    /// # Errors
+    ///
+    /// When a port cannot be bound.
+    pub async fn start_on(grpc_port: u16, http_port: u16) -> Result<Self, String> {
         let store = Arc::new(Store::default());
-        let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let grpc_listener = tokio::net::TcpListener::bind(("127.0.0.1", grpc_port))
             .await
             .map_err(|e| format!("cannot bind the OTLP/gRPC receiver: {e}"))?;
-        let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let http_listener = tokio::net::TcpListener::bind(("127.0.0.1", http_port))
             .await
             .map_err(|e| format!("cannot bind the OTLP/HTTP receiver: {e}"))?;
         let grpc = grpc_listener.local_addr().map_err(|e| e.to_string())?;
