@@ -27,6 +27,9 @@ pub enum SystemEvent {
     Line(LineState),
     /// A diagnostics snapshot was taken for a RED signal.
     Diagnostics(Arc<DiagnosticsReport>),
+    /// An alert fired, was acknowledged, escalated or resolved (with the `alert` feature and
+    /// `[alerts] enabled`).
+    Alert(Arc<andon_core::history::AlertEvent>),
 }
 
 /// What [`AndonSystem::signal_problem`] did with a signal.
@@ -268,7 +271,7 @@ impl AndonSystem {
         self.inner.board.recent(limit)
     }
 
-    /// Live events: signals, line changes, diagnostics. A slow receiver misses old events
+    /// Live events: signals, line changes, diagnostics, alert changes. A slow receiver misses old events
     /// (it is told how many) rather than slowing the system.
     pub fn subscribe(&self) -> broadcast::Receiver<SystemEvent> {
         self.inner.events.subscribe()
@@ -410,6 +413,12 @@ impl AndonSystem {
     #[cfg_attr(docsrs, doc(cfg(feature = "alert")))]
     pub fn alerts(&self) -> Option<&andon_alert::AlertManager> {
         self.inner.components.alerts.as_deref()
+    }
+
+    /// The sender of [`subscribe`](AndonSystem::subscribe)'s events, for the wiring.
+    #[allow(dead_code)] // reason: used by the wiring of the `alert` feature only
+    pub(crate) fn events(&self) -> broadcast::Sender<SystemEvent> {
+        self.inner.events.clone()
     }
 
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {

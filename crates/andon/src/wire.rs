@@ -8,6 +8,7 @@
 //! | metrics | `MetricsSink` | observer gauges, alert delivery counters, `andon_line_stopped` |
 //! | observer | `DiagnosticsSource` | alert manager (snapshot on CRITICAL), the system (snapshot on RED) |
 //! | the system | `SignalSink` | metric thresholds, observer health changes, failing alert channels |
+//! | alert manager | `subscribe()` | the system's live events (`SystemEvent::Alert`) |
 
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -249,5 +250,21 @@ pub(crate) fn start(system: &AndonSystem, sink: Arc<dyn SignalSink>) {
         if let Ok(mut slot) = components.evaluation_task.lock() {
             *slot = Some(handle);
         }
+        // Alert state changes join the system's live events; the forwarding ends with the
+        // alert manager.
+        let mut changes = alerts.subscribe();
+        let events = system.events();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match changes.recv().await {
+                    Ok(change) => {
+                        let _ = events.send(crate::SystemEvent::Alert(Arc::new(change)));
+                    }
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
     }
 }

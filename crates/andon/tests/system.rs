@@ -18,6 +18,7 @@ async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
         .await
         .unwrap();
     let line = system.line().clone();
+    let mut events = system.subscribe();
 
     system
         .signal_problem(
@@ -76,6 +77,22 @@ async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
         text.to_lowercase().contains("memory"),
         "the alert carries a diagnostics summary: {text}"
     );
+
+    // The alert's firing is a live event too, with the signal's correlation id.
+    let fired = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let andon::SystemEvent::Alert(change) = events.recv().await.unwrap()
+                && change.rule == "every-red"
+            {
+                return change;
+            }
+        }
+    })
+    .await
+    .expect("an alert event");
+    assert_eq!(fired.kind.as_str(), "fired");
+    assert_eq!(fired.component.as_deref(), Some("queue-handler"));
+    assert_eq!(fired.trace_id.as_deref(), Some("trace-123"));
 
     // Resuming is explicit, and visible.
     assert!(
