@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use andon_core::{
-    AndonConfig, AndonError, AndonSignal, Color, DiagnosticsReport, DiagnosticsSource, Line,
-    LineState, MetricsSink, SignalId, SignalSink,
+    AndonConfig, AndonError, AndonSignal, Color, DiagnosticsReport, DiagnosticsSource,
+    HistoryRecord, HistoryStore, Line, LineEvent, LineState, MetricsSink, SignalId, SignalSink,
 };
 use tokio::sync::broadcast;
 
@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     pub(crate) metrics_sink: Option<Arc<dyn MetricsSink>>,
     pub(crate) components: crate::wire::Components,
     system_sink: Arc<crate::wire::DeferredSink>,
+    /// Where signals, line changes and RED diagnostics are remembered (`[history]`).
+    history: Option<Arc<dyn HistoryStore>>,
     board: Board,
     escalation: crate::escalate::YellowEscalation,
     events: broadcast::Sender<SystemEvent>,
@@ -143,6 +145,14 @@ impl AndonSystem {
             stopped_line = inner.line.stop(Arc::clone(&shared));
             if stopped_line {
                 self.line_changed();
+                self.remember(|| {
+                    HistoryRecord::Line(LineEvent::Stopped {
+                        at: std::time::SystemTime::now(),
+                        signal: shared.id(),
+                        component: shared.component().map(str::to_owned),
+                        message: shared.message().to_owned(),
+                    })
+                });
             }
         } else if signal.color() == Color::Green && inner.config.line.auto_resume_on_green {
             let stopped_by_same = inner
@@ -151,12 +161,17 @@ impl AndonSystem {
                 .stopping_signal()
                 .is_some_and(|s| s.component() == signal.component());
             if stopped_by_same {
-                resumed_line = inner.line.resume(
-                    format!("auto-resume: GREEN from {}", signal.component_or_unknown()),
-                    Some(signal.message()),
-                );
+                let by = format!("auto-resume: GREEN from {}", signal.component_or_unknown());
+                resumed_line = inner.line.resume(by.clone(), Some(signal.message()));
                 if resumed_line {
                     self.line_changed();
+                    self.remember(|| {
+                        HistoryRecord::Line(LineEvent::Resumed {
+                            at: std::time::SystemTime::now(),
+                            by,
+                            note: Some(signal.message().to_owned()),
+                        })
+                    });
                 }
             }
         }
@@ -181,9 +196,10 @@ impl AndonSystem {
         let is_red = signal.color() == Color::Red;
         let shared = Arc::new(signal);
         inner.board.record(&shared);
+        self.remember(|| HistoryRecord::Signal(Arc::clone(&shared)));
         let _ = inner.events.send(SystemEvent::Signal(Arc::clone(&shared)));
         if is_red {
-            self.snapshot_in_background();
+            self.snapshot_in_background(id);
         }
 
         if failures.is_empty() {
@@ -216,6 +232,13 @@ impl AndonSystem {
         let resumed = self.inner.line.resume(by, note);
         if resumed {
             self.line_changed();
+            self.remember(|| {
+                HistoryRecord::Line(LineEvent::Resumed {
+                    at: std::time::SystemTime::now(),
+                    by: by.to_owned(),
+                    note: note.map(str::to_owned),
+                })
+            });
             let mut signal = AndonSignal::green(format!(
                 "line resumed by {by}{}",
                 note.map(|n| format!(": {n}")).unwrap_or_default()
@@ -301,7 +324,8 @@ impl AndonSystem {
         self.inner.system_sink.clone()
     }
 
-    /// Flushes and stops every component, in the order logs, spans, metrics, alerts, each within
+    /// Flushes and stops every component, in the order logs, spans, metrics, alerts, then the
+    /// history (so that the last alert changes are kept), each within
     /// [`DEFAULT_SHUTDOWN_DEADLINE`]. Signals raised afterwards are refused.
     pub async fn shutdown(&self) -> Result<(), ShutdownError> {
         self.shutdown_within(DEFAULT_SHUTDOWN_DEADLINE).await
@@ -331,10 +355,36 @@ impl AndonSystem {
                 }),
             }
         }
+        // Last, so that the alert manager's final changes are in it.
+        if let Some(history) = &self.inner.history {
+            match tokio::time::timeout(deadline, history.shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => failures.push(PartFailure {
+                    component: "history",
+                    error,
+                }),
+                Err(_) => failures.push(PartFailure {
+                    component: "history",
+                    error: AndonError::component(
+                        "history",
+                        format!(
+                            "did not flush within {deadline:?}; records still queued may be lost"
+                        ),
+                    ),
+                }),
+            }
+        }
         if failures.is_empty() {
             Ok(())
         } else {
             Err(ShutdownError { failures })
+        }
+    }
+
+    /// Hands a record to the history store, if there is one (it only enqueues).
+    fn remember(&self, record: impl FnOnce() -> HistoryRecord) {
+        if let Some(history) = &self.inner.history {
+            history.record(record());
         }
     }
 
@@ -350,7 +400,7 @@ impl AndonSystem {
         let _ = self.inner.events.send(SystemEvent::Line(state));
     }
 
-    fn snapshot_in_background(&self) {
+    fn snapshot_in_background(&self, signal: SignalId) {
         let Some(source) = self.inner.diagnostics.clone() else {
             return;
         };
@@ -375,6 +425,12 @@ impl AndonSystem {
             let report = Arc::new(report);
             if let Ok(mut last) = inner.last_diagnostics.lock() {
                 *last = Some(Arc::clone(&report));
+            }
+            if let Some(history) = &inner.history {
+                history.record(HistoryRecord::Diagnostics {
+                    signal,
+                    report: Arc::clone(&report),
+                });
             }
             let _ = inner.events.send(SystemEvent::Diagnostics(report));
         });
@@ -419,6 +475,14 @@ impl AndonSystem {
     #[allow(dead_code)] // reason: used by the wiring of the `alert` feature only
     pub(crate) fn events(&self) -> broadcast::Sender<SystemEvent> {
         self.inner.events.clone()
+    }
+
+    /// The history store, when the `history` feature is on and `[history] enabled` (or one was
+    /// given to the builder): query it for Pareto, MTTA/MTTR, downtime and timelines.
+    #[cfg(feature = "history")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "history")))]
+    pub fn history(&self) -> Option<&andon_history::SqliteHistory> {
+        self.inner.components.history.as_deref()
     }
 
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
@@ -529,6 +593,15 @@ impl AndonSystemBuilder {
         self
     }
 
+    /// Uses this history store instead of opening one from `[history]`.
+    #[cfg(feature = "history")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "history")))]
+    #[must_use]
+    pub fn with_history(mut self, history: andon_history::SqliteHistory) -> Self {
+        self.parts.history = Some(history);
+        self
+    }
+
     /// Builds and wires every component.
     pub async fn build(self) -> Result<AndonSystem, AndonError> {
         self.config.validate()?;
@@ -550,6 +623,7 @@ impl AndonSystemBuilder {
             metrics_sink: wired.metrics_sink,
             components: wired.components,
             system_sink: wired.system_sink.clone(),
+            history: wired.history,
             board: Board::new(1000, 1000),
             escalation: crate::escalate::YellowEscalation::default(),
             events,

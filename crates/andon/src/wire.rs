@@ -8,12 +8,14 @@
 //! | metrics | `MetricsSink` | observer gauges, alert delivery counters, `andon_line_stopped` |
 //! | observer | `DiagnosticsSource` | alert manager (snapshot on CRITICAL), the system (snapshot on RED) |
 //! | the system | `SignalSink` | metric thresholds, observer health changes, failing alert channels |
+//! | history | `HistoryStore` | the system (signals, line stops and resumes, RED diagnostics), alert manager (alert changes) |
 //! | alert manager | `subscribe()` | the system's live events (`SystemEvent::Alert`) |
 
 use std::sync::{Arc, OnceLock, Weak};
 
 use andon_core::{
-    AndonConfig, AndonError, AndonSignal, DiagnosticsSource, MetricsSink, SignalSink, async_trait,
+    AndonConfig, AndonError, AndonSignal, DiagnosticsSource, HistoryStore, MetricsSink, SignalSink,
+    async_trait,
 };
 
 use crate::system::{AndonSystem, Inner};
@@ -35,6 +37,8 @@ pub(crate) struct Components {
     pub(crate) alerts: Option<Arc<andon_alert::AlertManager>>,
     #[cfg(feature = "alert")]
     evaluation_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    #[cfg(feature = "history")]
+    pub(crate) history: Option<Arc<andon_history::SqliteHistory>>,
 }
 
 impl Components {
@@ -70,6 +74,8 @@ pub(crate) struct Parts {
     pub(crate) observer: Option<andon_observe::AndonObserver>,
     #[cfg(feature = "alert")]
     pub(crate) alerts: Option<andon_alert::AlertManager>,
+    #[cfg(feature = "history")]
+    pub(crate) history: Option<andon_history::SqliteHistory>,
 }
 
 pub(crate) struct Wired {
@@ -78,6 +84,7 @@ pub(crate) struct Wired {
     pub(crate) metrics_sink: Option<Arc<dyn MetricsSink>>,
     pub(crate) components: Components,
     pub(crate) system_sink: Arc<DeferredSink>,
+    pub(crate) history: Option<Arc<dyn HistoryStore>>,
 }
 
 /// A sink that forwards to the system once it exists: components that raise signals of their
@@ -126,6 +133,7 @@ pub(crate) async fn build(
     let mut metrics_sink: Option<Arc<dyn MetricsSink>> = None;
     let mut metrics_source: Arc<dyn andon_core::MetricsSource> = Arc::new(andon_core::Noop);
     let mut diagnostics = diagnostics;
+    let mut history: Option<Arc<dyn HistoryStore>> = None;
 
     #[cfg(feature = "trace")]
     let tracer: Option<Arc<andon_trace::AndonTracer>> = match parts.tracer {
@@ -199,6 +207,26 @@ pub(crate) async fn build(
         }
     }
 
+    #[cfg(feature = "history")]
+    {
+        let store = match parts.history {
+            Some(store) => Some(store),
+            None if config.history.enabled => {
+                let mut builder = andon_history::SqliteHistory::builder(&config.history);
+                if let Some(metrics) = &metrics_sink {
+                    builder = builder.with_metrics_sink(metrics.clone());
+                }
+                Some(builder.open()?)
+            }
+            None => None,
+        };
+        if let Some(store) = store {
+            let store = Arc::new(store);
+            history = Some(store.clone());
+            components.history = Some(store);
+        }
+    }
+
     #[cfg(feature = "alert")]
     {
         let alerts = match parts.alerts {
@@ -217,6 +245,9 @@ pub(crate) async fn build(
             if let Some(metrics) = &metrics_sink {
                 alerts = alerts.with_metrics_sink(metrics.clone());
             }
+            if let Some(store) = &history {
+                alerts = alerts.with_history(store.clone());
+            }
             let alerts = Arc::new(alerts);
             sinks.push(alerts.clone());
             components.alerts = Some(alerts);
@@ -229,6 +260,7 @@ pub(crate) async fn build(
         metrics_sink,
         components,
         system_sink,
+        history,
     })
 }
 
