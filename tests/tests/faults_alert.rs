@@ -233,11 +233,18 @@ channels = ["hook500", "hook429", "slow", "alertmanager", "smtp_down", "smtp_ref
 fn example(name: &str) -> PathBuf {
     // target/debug/deps/<this test> -> target/debug/examples/<name>
     let exe = std::env::current_exe().unwrap();
-    exe.parent()
+    let path = exe
+        .parent()
         .and_then(Path::parent)
         .unwrap()
         .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing: `cargo test -p andon-tests` or `cargo build -p andon-tests --examples` builds it",
+        path.display()
+    );
+    path
 }
 
 /// Starts the agent (the `andon run` command) with `config`, ready when it answers.

@@ -252,7 +252,7 @@ fn example(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.is_file(),
-        "{} is missing: `cargo test -p andon-tests` builds it",
+        "{} is missing: `cargo test -p andon-tests` or `cargo build -p andon-tests --examples` builds it",
         path.display()
     );
     path

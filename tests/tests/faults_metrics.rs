@@ -65,6 +65,11 @@ fn the_agent_on_a_taken_port_exits_with_the_address() {
         .and_then(std::path::Path::parent)
         .unwrap()
         .join("examples/fault_agent");
+    assert!(
+        agent.is_file(),
+        "{} is missing: `cargo test -p andon-tests` or `cargo build -p andon-tests --examples` builds it",
+        agent.display()
+    );
     let out = std::process::Command::new(agent)
         .arg("run")
         .arg("--config")
