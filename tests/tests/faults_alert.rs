@@ -230,6 +230,114 @@ channels = ["hook500", "hook429", "slow", "alertmanager", "smtp_down", "smtp_ref
         .unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_alertmanager_down_at_first_gets_the_alert_through_retries() {
+    let Some(binary) = andon_tests::find_peer(
+        "prometheus-alertmanager",
+        "apt-get install prometheus-alertmanager (or cargo xtask setup)",
+    ) else {
+        return;
+    };
+    let dir = temp_dir();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let file = dir.path().join("alerts.jsonl");
+    let toml = format!(
+        r#"
+[logger]
+sinks = [{{ type = "File", path = "{log}" }}]
+[metrics]
+enabled = false
+[tracer]
+enabled = false
+[observer]
+enabled = false
+[alerts]
+max_retries = 20
+retry_backoff = "200ms"
+[alerts.channels.am]
+type = "alertmanager"
+url = "{base}"
+[alerts.channels.file]
+type = "file"
+path = "{file}"
+[[alerts.rules]]
+name = "every-red"
+condition = {{ type = "signal", color = "red" }}
+severity = "critical"
+channels = ["am", "file"]
+"#,
+        log = dir.path().join("andon.log").display(),
+        file = file.display(),
+    );
+    let system = AndonSystem::new(AndonConfig::from_toml_str(&toml).unwrap())
+        .await
+        .unwrap();
+    let alerts = system.alerts().unwrap().clone();
+    system
+        .signal_problem(AndonSignal::red("disk full").with_component("db"))
+        .await
+        .unwrap();
+    // Alertmanager is down: the channel retries, the file channel delivers meanwhile.
+    let retrying = wait_for(Duration::from_secs(10), || {
+        let reports = alerts.channel_reports();
+        (report(&reports, "am").retries >= 1).then_some(())
+    });
+    assert!(retrying.is_some(), "{:#?}", alerts.channel_reports());
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            std::fs::read_to_string(&file)
+                .ok()
+                .filter(|t| !t.is_empty())
+        })
+        .is_some()
+    );
+
+    // Alertmanager comes up: a retry delivers the alert, which it lists.
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n",
+    )
+    .unwrap();
+    let _alertmanager = Peer::builder(binary)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("am").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .ready(Ready::Http(format!("{base}/-/ready")))
+        .start()
+        .unwrap();
+    let listed = wait_for(Duration::from_secs(30), || {
+        let (status, body) = http_get(&format!("{base}/api/v2/alerts")).ok()?;
+        let alerts: Vec<Value> = serde_json::from_str(&body).ok()?;
+        (status == 200)
+            .then_some(alerts)?
+            .into_iter()
+            .find(|a| a["labels"]["alertname"] == "every-red")
+    });
+    let listed = listed.unwrap_or_else(|| panic!("not delivered: {:#?}", alerts.channel_reports()));
+    assert_eq!(listed["labels"]["severity"], "critical");
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    let reports = alerts.channel_reports();
+    let am = report(&reports, "am");
+    assert_eq!((am.sent, am.failed), (1, 0), "{reports:#?}");
+    assert!(am.retries >= 1);
+    let file = report(&reports, "file");
+    assert_eq!(
+        (file.sent, file.failed, file.retries),
+        (1, 0, 0),
+        "{reports:#?}"
+    );
+    system
+        .shutdown_within(Duration::from_secs(5))
+        .await
+        .unwrap();
+}
+
 fn example(name: &str) -> PathBuf {
     // target/debug/deps/<this test> -> target/debug/examples/<name>
     let exe = std::env::current_exe().unwrap();
