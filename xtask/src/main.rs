@@ -10,6 +10,7 @@
 mod bench;
 mod ci;
 mod deny;
+mod fuzz;
 mod setup;
 mod shell;
 mod tidy;
@@ -26,6 +27,7 @@ commands:
   deny     run cargo deny against the advisory database snapshot in ../shared/advisory-db
   bench    run every crate's benchmarks beside the raw libraries and the agent memory burst,
            then write docs/benchmarks.md ([--quick] [--only <crate>|memory] [--burst N] [-- filter])
+  fuzz     run every fuzz target for a bounded time ([--seconds N], default 60) [target…]
 ";
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +37,7 @@ fn main() -> std::process::ExitCode {
         Some("setup") => setup::run(),
         Some("deny") => deny::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return std::process::ExitCode::SUCCESS;
