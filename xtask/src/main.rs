@@ -6,6 +6,7 @@
 //! - `cargo xtask deny`: only `cargo deny` against the advisory snapshot.
 //! - `cargo xtask bench [--quick] [--only <crate>]`: every criterion benchmark and the agent's
 //!   memory under a burst, written to `docs/benchmarks.md`.
+//! - `cargo xtask fuzz [--seconds N] [target…]`: every fuzz target for N seconds (default 60).
 
 mod bench;
 mod ci;
