@@ -176,6 +176,97 @@ function onSignal(signal) {
   renderRecent();
 }
 
+// The history charts (GET /v1/history/...): drawn here as SVG, no chart service. Hidden when
+// the agent keeps no history (404).
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+// Bars of `values` (objects with label and value) in a 480x260 chart; returns the bar layout.
+function drawBars(chart, values, barClass, label) {
+  chart.replaceChildren();
+  const left = 36, right = 470, top = 12, bottom = 200;
+  chart.append(svg("line", { class: "axis", x1: left, y1: bottom, x2: right, y2: bottom }));
+  const max = Math.max(0, ...values.map((v) => v.value));
+  if (!values.length || max === 0) {
+    chart.append(svg("text", { class: "empty-note", x: 240, y: 110, "text-anchor": "middle" }, label));
+    return null;
+  }
+  const step = (right - left) / values.length;
+  const width = Math.max(2, step * 0.7);
+  chart.append(svg("text", { x: left - 4, y: top + 4, "text-anchor": "end" }, values.length ? formatValue(max, barClass) : ""));
+  values.forEach((v, i) => {
+    const height = (v.value / max) * (bottom - top);
+    const x = left + i * step + (step - width) / 2;
+    const bar = svg("rect", { class: "bar " + barClass, x, y: bottom - height, width, height,
+      "data-key": v.label, "data-value": v.value });
+    bar.append(svg("title", {}, v.label + ": " + formatValue(v.value, barClass)));
+    chart.append(bar);
+    if (v.tick !== undefined) {
+      chart.append(svg("text", { x: x + width / 2, y: bottom + 14, "text-anchor": "middle" }, v.tick));
+    }
+  });
+  return { left, right, top, bottom, step };
+}
+
+function formatValue(value, barClass) {
+  return barClass === "downtime" ? Math.round(value / 60) + " min" : String(value);
+}
+
+function drawPareto(pareto) {
+  const chart = $("pareto-chart");
+  const rows = (pareto.rows || []).slice(0, 10);
+  const layout = drawBars(chart, rows.map((r) => ({ label: r.key, value: r.count,
+    tick: r.key.length > 10 ? r.key.slice(0, 9) + "…" : r.key })), "pareto",
+    "No RED or YELLOW signal in the last 24 hours");
+  if (!layout) return;
+  const { left, top, bottom, step } = layout;
+  const points = rows.map((r, i) =>
+    (left + i * step + step / 2).toFixed(1) + "," + (bottom - (r.cumulative_percent / 100) * (bottom - top)).toFixed(1));
+  chart.append(svg("polyline", { class: "cumulative", points: points.join(" ") }));
+  chart.append(svg("text", { x: 470, y: top + 4, "text-anchor": "end" }, "100%"));
+}
+
+function drawDowntime(downtime) {
+  const buckets = downtime.buckets || [];
+  drawBars($("downtime-chart"), buckets.map((b, i) => {
+    const hour = new Date(b.start).getHours();
+    return { label: new Date(b.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+      value: b.stopped_seconds, tick: (i % 4 === 0) ? String(hour).padStart(2, "0") + "h" : undefined };
+  }), "downtime", "The line did not stop in the last 24 hours");
+  $("downtime-total").textContent = Math.round((downtime.stopped_seconds || 0) / 60) + " min";
+}
+
+async function refreshHistory() {
+  const [pareto, downtime] = await Promise.all([
+    fetch("/v1/history/pareto?since=24h&by=component"),
+    fetch("/v1/history/downtime?since=24h&bucket=1h"),
+  ]);
+  if (!pareto.ok || !downtime.ok) {
+    $("history").hidden = true;
+    return;
+  }
+  $("history").hidden = false;
+  drawPareto(await pareto.json());
+  drawDowntime(await downtime.json());
+}
+
+// After signals and line changes, redraw once things settle (the history writes in the
+// background), and every 30 s in any case.
+let historyTimer = null;
+function historySoon() {
+  if (historyTimer) return;
+  historyTimer = setTimeout(() => {
+    historyTimer = null;
+    refreshHistory().catch(() => {});
+  }, 1000);
+}
+setInterval(() => refreshHistory().catch(() => {}), 30000);
+
 let source = null;
 let retryDelay = 1000;
 function setConnection(text, mode) {
@@ -191,11 +282,16 @@ function connect() {
     retryDelay = 1000;
     setConnection("live", "open");
     refreshBoard().catch(() => {});
+    refreshHistory().catch(() => {});
   });
-  source.addEventListener("signal", (e) => onSignal(JSON.parse(e.data)));
+  source.addEventListener("signal", (e) => {
+    onSignal(JSON.parse(e.data));
+    historySoon();
+  });
   source.addEventListener("line", (e) => {
     state.line = JSON.parse(e.data);
     renderLine();
+    historySoon();
   });
   source.addEventListener("alerts", (e) => {
     state.alerts = JSON.parse(e.data).alerts || [];

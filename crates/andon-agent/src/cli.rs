@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use andon::{AndonConfig, Color};
 use clap::{Parser, Subcommand};
@@ -85,6 +86,16 @@ pub enum Command {
     /// Take one diagnostics snapshot through the agent.
     Diagnose {
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the Pareto of problems (by component and by message) and MTTA/MTTR per component
+    /// from the agent's history (`[history] enabled`).
+    Report {
+        /// How far back, such as 24h, 7d or 30d.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
     },
@@ -306,6 +317,7 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
             }
             Ok(0)
         }
+        Command::Report { since, json } => report(client, &since, json).await,
         Command::Run { .. } | Command::Config { .. } => Ok(0),
     }
 }
@@ -348,6 +360,100 @@ async fn line(client: &Client, command: LineCommand) -> Result<u8, AgentError> {
             }
         }
     }
+}
+
+/// `andon report`: two Pareto tables and the MTTA/MTTR table, from `GET /v1/history/...`.
+async fn report(client: &Client, since: &str, json: bool) -> Result<u8, AgentError> {
+    andon::core::config::duration::parse(since)
+        .map_err(|e| AgentError::Usage(format!("--since: {e}")))?;
+    let since = since.trim().replace(' ', "%20");
+    let by_component = client
+        .get(&format!("/v1/history/pareto?since={since}&by=component"))
+        .await?;
+    let by_message = client
+        .get(&format!("/v1/history/pareto?since={since}&by=fingerprint"))
+        .await?;
+    let mttr = client
+        .get(&format!("/v1/history/mttr?since={since}"))
+        .await?;
+    if json {
+        let report = json!({
+            "window": by_component["window"],
+            "pareto_by_component": by_component,
+            "pareto_by_message": by_message,
+            "response_times": mttr["components"],
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report_tables(&by_component, &by_message, &mttr));
+    }
+    Ok(0)
+}
+
+fn report_tables(by_component: &Value, by_message: &Value, mttr: &Value) -> String {
+    let pareto = |value: &Value| -> Vec<Vec<String>> {
+        value["rows"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                vec![
+                    r["count"].to_string(),
+                    format!("{:.1}%", r["percent"].as_f64().unwrap_or(0.0)),
+                    format!("{:.1}%", r["cumulative_percent"].as_f64().unwrap_or(0.0)),
+                    r["key"].as_str().unwrap_or("").to_owned(),
+                ]
+            })
+            .collect()
+    };
+    let seconds = |v: &Value| match v.as_f64() {
+        Some(s) => humantime::format_duration(Duration::from_secs(s.round() as u64)).to_string(),
+        None => "-".to_owned(),
+    };
+    let times: Vec<Vec<String>> = mttr["components"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            vec![
+                c["component"].as_str().unwrap_or("").to_owned(),
+                c["fired"].to_string(),
+                c["acknowledged"].to_string(),
+                c["resolved"].to_string(),
+                seconds(&c["mtta_seconds"]),
+                seconds(&c["mttr_seconds"]),
+            ]
+        })
+        .collect();
+    let window = format!(
+        "{} to {}",
+        by_component["window"]["from"].as_str().unwrap_or("?"),
+        by_component["window"]["to"].as_str().unwrap_or("?")
+    );
+    let mut out = format!(
+        "Problems (RED and YELLOW) from {window}: {} in all\n\nPareto by component\n",
+        by_component["total"]
+    );
+    out.push_str(&table(
+        &["COUNT", "SHARE", "CUMULATIVE", "COMPONENT"],
+        &pareto(by_component),
+    ));
+    out.push_str("\nPareto by message\n");
+    out.push_str(&table(
+        &["COUNT", "SHARE", "CUMULATIVE", "MESSAGE"],
+        &pareto(by_message),
+    ));
+    out.push_str("\nAlert response times\n");
+    out.push_str(&table(
+        &["COMPONENT", "FIRED", "ACKED", "RESOLVED", "MTTA", "MTTR"],
+        &times,
+    ));
+    out
 }
 
 /// One line about the line's state.

@@ -54,6 +54,8 @@ mod alerts;
 mod cli;
 mod client;
 mod error;
+#[cfg(feature = "full")]
+mod history;
 mod request;
 mod run;
 mod server;

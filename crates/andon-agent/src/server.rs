@@ -134,10 +134,10 @@ impl Agent {
         self.state.token_required
     }
 
-    /// The routes: the API under `/v1`, `/v1/events`, `/metrics`, `/healthz`, `/readyz` and the
-    /// board at `/`.
+    /// The routes: the API under `/v1` (with `/v1/history/...`), `/v1/events`, `/metrics`,
+    /// `/healthz`, `/readyz` and the board at `/`.
     pub fn router(&self) -> Router {
-        Router::new()
+        let router = Router::new()
             .route("/", get(board_page))
             .route("/board.css", get(board_css))
             .route("/board.js", get(board_js))
@@ -155,7 +155,11 @@ impl Agent {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .with_state(Arc::clone(&self.state))
+            .with_state(Arc::clone(&self.state));
+        // The history's analyses, `GET /v1/history/...` (see the history module).
+        #[cfg(feature = "full")]
+        let router = router.merge(crate::history::router(self.state.system.clone()));
+        router
     }
 
     /// Ends the event streams and fails readiness: the first step of stopping.

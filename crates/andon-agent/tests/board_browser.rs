@@ -1,6 +1,8 @@
 //! The Andon board in headless Chromium, driven through chromedriver: a RED posted through the
 //! API turns its station red and raises the STOPPED banner within a second, Acknowledge clears
-//! the alert, resuming the line brings the board back; a screenshot is saved under `target/`.
+//! the alert, resuming the line brings the board back, and the history charts (the Pareto of
+//! problems and the downtime of the last 24 h, SVG drawn by the page) show the stop; a
+//! screenshot is saved under `target/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers fail the test that calls them
 
 mod common;
@@ -20,6 +22,10 @@ enabled = false
 enabled = false
 [observer]
 enabled = false
+
+[history]
+enabled = true
+path = ":memory:"
 
 [alerts]
 evaluation_interval = "1s"
@@ -292,5 +298,62 @@ async fn scenario(agent: &TestAgent, client: &Client) -> Result<(), String> {
         ))
         .await
         .map_err(e("the line station shows the GREEN resumption"))?;
+
+    // The history charts: a Pareto bar for checkout, and the stop's downtime in this hour.
+    client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(
+            r#"#history:not([hidden]) #pareto-chart rect.bar[data-key="checkout"]"#,
+        ))
+        .await
+        .map_err(e("the Pareto chart shows a bar for checkout"))?;
+    let pareto = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#pareto-chart rect.bar')).map(r => [r.dataset.key, Number(r.dataset.value), Number(r.getAttribute('height'))]);",
+            vec![],
+        )
+        .await
+        .map_err(e("read the Pareto bars"))?;
+    assert_eq!(pareto[0][0], "checkout", "{pareto}");
+    assert_eq!(pareto[0][1], 1, "one RED from checkout: {pareto}");
+    assert!(
+        pareto[0][2].as_f64().unwrap_or(0.0) > 0.0,
+        "the bar has a height: {pareto}"
+    );
+    let polyline = client
+        .find(Locator::Css("#pareto-chart polyline.cumulative"))
+        .await
+        .map_err(e("the cumulative line"))?;
+    assert!(
+        polyline
+            .attr("points")
+            .await
+            .map_err(e("points"))?
+            .is_some()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let bars = client
+            .execute(
+                "return Array.from(document.querySelectorAll('#downtime-chart rect.bar')).map(r => Number(r.dataset.value));",
+                vec![],
+            )
+            .await
+            .map_err(e("read the downtime bars"))?;
+        let bars: Vec<f64> = bars
+            .as_array()
+            .map(|b| b.iter().filter_map(serde_json::Value::as_f64).collect())
+            .unwrap_or_default();
+        if bars.len() >= 24 && bars.iter().any(|v| *v > 0.0) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the downtime chart shows the stop within 15 s: bars {bars:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     Ok(())
 }

@@ -25,7 +25,7 @@ fn monday() -> SystemTime {
 /// The i-th signal of a week: skewed towards the first components, as real stoppages are.
 fn nth(i: u64) -> AndonSignal {
     let component = COMPONENTS[(i.trailing_zeros() as usize).min(COMPONENTS.len() - 1)];
-    let color = if i % 3 == 0 {
+    let color = if i.is_multiple_of(3) {
         Color::Yellow
     } else {
         Color::Red

@@ -1,0 +1,248 @@
+//! `GET /v1/history/...`: the history's analyses over HTTP (signals, Pareto, MTTA/MTTR,
+//! incident timeline, downtime), for `andon report` and the board's charts.
+//!
+//! Every endpoint takes its window as `since` (a duration before now, default `7d`) or as
+//! `from` and `to` (RFC 3339); queries run on a blocking thread, off the async workers.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use andon::AndonSystem;
+use andon::history::{HistoryError, ParetoBy, SignalQuery, SqliteHistory, Window};
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, response::IntoResponse};
+use serde_json::{Value, json};
+
+use crate::request::{ApiError, MAX_LIMIT};
+
+type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
+
+/// The history routes, with their own state (the system).
+pub(crate) fn router(system: AndonSystem) -> Router {
+    Router::new()
+        .route("/v1/history/signals", get(signals))
+        .route("/v1/history/pareto", get(pareto))
+        .route("/v1/history/mttr", get(mttr))
+        .route("/v1/history/downtime", get(downtime))
+        .route("/v1/history/timeline/{key}", get(timeline))
+        .with_state(system)
+}
+
+fn store(system: &AndonSystem) -> Result<SqliteHistory, ApiError> {
+    system.history().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "history is not enabled in this agent: set [history] enabled = true (and a path)",
+        )
+    })
+}
+
+fn params(query: Params) -> Result<BTreeMap<String, String>, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+fn only(params: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => Err(ApiError::field(
+            unknown,
+            format!(
+                "is not a parameter of this endpoint: use {}",
+                allowed.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn duration(
+    params: &BTreeMap<String, String>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, ApiError> {
+    match params.get(key) {
+        None => Ok(default),
+        Some(text) => match andon::core::config::duration::parse(text) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err(ApiError::field(
+                key,
+                "must be longer than 0, such as 24h or 7d",
+            )),
+            Err(e) => Err(ApiError::field(key, e)),
+        },
+    }
+}
+
+/// The window of `since` (default 7 days) or `from`/`to`, ending now unless `to` says otherwise.
+fn window(params: &BTreeMap<String, String>, now: SystemTime) -> Result<Window, ApiError> {
+    let time = |key: &str| -> Result<Option<SystemTime>, ApiError> {
+        params
+            .get(key)
+            .map(|t| andon::core::rfc3339::parse(t).map_err(|e| ApiError::field(key, e)))
+            .transpose()
+    };
+    let to = time("to")?.unwrap_or(now);
+    let window = match time("from")? {
+        Some(from) => {
+            if params.contains_key("since") {
+                return Err(ApiError::field(
+                    "since",
+                    "give either since or from, not both",
+                ));
+            }
+            Window::between(from, to)
+        }
+        None => Window::last(
+            duration(params, "since", Duration::from_secs(7 * 86_400))?,
+            to,
+        ),
+    };
+    if window.from >= window.to {
+        return Err(ApiError::field("from", "must be before to"));
+    }
+    Ok(window)
+}
+
+fn colors(params: &BTreeMap<String, String>) -> Result<Vec<andon::Color>, ApiError> {
+    params
+        .get("colors")
+        .map(|list| {
+            list.split(',')
+                .filter(|c| !c.trim().is_empty())
+                .map(|c| {
+                    c.parse().map_err(|e: andon::core::ParseColorError| {
+                        ApiError::field("colors", e.to_string())
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| Ok(Vec::new()))
+}
+
+/// Runs a query on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    query: impl FnOnce() -> Result<T, HistoryError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(query).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(HistoryError::Invalid(message))) => Err(ApiError::bad_request(message)),
+        Ok(Err(error)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error.to_string(),
+        )),
+        Err(error) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error.to_string(),
+        )),
+    }
+}
+
+async fn signals(
+    State(system): State<AndonSystem>,
+    query: Params,
+) -> Result<Json<Value>, ApiError> {
+    let params = params(query)?;
+    only(
+        &params,
+        &["since", "from", "to", "component", "color", "limit"],
+    )?;
+    let store = store(&system)?;
+    let mut query = SignalQuery::new(window(&params, SystemTime::now())?);
+    query.component = params.get("component").cloned();
+    if let Some(color) = params.get("color") {
+        query.color =
+            Some(color.parse().map_err(|e: andon::core::ParseColorError| {
+                ApiError::field("color", e.to_string())
+            })?);
+    }
+    if let Some(limit) = params.get("limit") {
+        query.limit = limit
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::field("limit", format!("must be a number from 1 to {MAX_LIMIT}"))
+            })?;
+    }
+    let window = query.window;
+    let signals = blocking(move || store.signals(&query)).await?;
+    Ok(Json(json!({ "window": window, "signals": signals })))
+}
+
+async fn pareto(State(system): State<AndonSystem>, query: Params) -> Result<Json<Value>, ApiError> {
+    let params = params(query)?;
+    only(&params, &["since", "from", "to", "by", "colors"])?;
+    let store = store(&system)?;
+    let window = window(&params, SystemTime::now())?;
+    let colors = colors(&params)?;
+    let by = match params.get("by").map(String::as_str) {
+        None | Some("component") => ParetoBy::Component,
+        Some("fingerprint" | "message") => ParetoBy::Fingerprint,
+        Some(other) => {
+            return Err(ApiError::field(
+                "by",
+                format!("`{other}` is not component or fingerprint"),
+            ));
+        }
+    };
+    let pareto = blocking(move || store.pareto(window, by, &colors)).await?;
+    Ok(Json(json!(pareto)))
+}
+
+async fn mttr(State(system): State<AndonSystem>, query: Params) -> Result<Json<Value>, ApiError> {
+    let params = params(query)?;
+    only(&params, &["since", "from", "to"])?;
+    let store = store(&system)?;
+    let window = window(&params, SystemTime::now())?;
+    let components = blocking(move || store.response_times(window)).await?;
+    Ok(Json(json!({ "window": window, "components": components })))
+}
+
+async fn downtime(
+    State(system): State<AndonSystem>,
+    query: Params,
+) -> Result<Json<Value>, ApiError> {
+    let params = params(query)?;
+    only(&params, &["since", "from", "to", "bucket"])?;
+    let store = store(&system)?;
+    let now = SystemTime::now();
+    let window = window(&params, now)?;
+    let bucket = duration(&params, "bucket", Duration::from_secs(86_400))?;
+    let buckets = blocking(move || store.downtime(window, bucket, now)).await?;
+    let total: f64 = buckets.iter().map(|b| b.stopped_seconds).sum();
+    Ok(Json(json!({
+        "window": window,
+        "bucket_seconds": bucket.as_secs(),
+        "stopped_seconds": total,
+        "buckets": buckets,
+    })))
+}
+
+async fn timeline(
+    State(system): State<AndonSystem>,
+    Path(key): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    if key.is_empty() || key.len() > 256 {
+        return Err(ApiError::field(
+            "key",
+            "must be a trace id or an alert fingerprint of at most 256 characters",
+        ));
+    }
+    let store = store(&system)?;
+    let timeline = blocking(move || store.timeline(&key)).await?;
+    if timeline.entries.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "nothing in the history has trace id or alert fingerprint `{}`: check the id (GET /v1/history/signals lists trace ids)",
+                timeline.key
+            ),
+        ));
+    }
+    Ok(Json(json!(timeline)))
+}
