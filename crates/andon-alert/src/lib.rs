@@ -47,8 +47,16 @@
 //! again after `repeat_interval`, escalated to the next level's channels when nobody
 //! acknowledges it within `escalate_after`, and when its condition clears (after
 //! `keep_firing_for`) a RESOLVED notification goes to every channel it reached. Silences mute
-//! matching alerts; a firing CRITICAL alert inhibits warnings of the same component. A
-//! CRITICAL notification carries a diagnostics summary when a diagnostics source is set.
+//! matching alerts (added through the API or `[[alerts.silences]]`); a firing CRITICAL alert
+//! inhibits warnings of the same component. A CRITICAL notification carries a diagnostics
+//! summary when a diagnostics source is set.
+//!
+//! A threshold rule has one alert per series of its metric (the series' labels in the
+//! alert's fingerprint). With `group_by`, alerts of any rule sharing those labels' values go
+//! out as one notification. An alert fired by a signal carries the signal's trace or
+//! correlation id verbatim (`trace_id`). Every state change (fired, acknowledged, escalated,
+//! resolved) is published as an [`andon_core::history::AlertEvent`] through
+//! [`AlertManager::subscribe`] and [`AlertManager::with_history`], without ever waiting.
 //!
 //! Every channel runs on its own task with a bounded queue, a timeout, retries with
 //! exponential backoff and jitter on 429, 5xx and connection errors (honoring `Retry-After`),

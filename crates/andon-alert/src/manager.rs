@@ -365,6 +365,15 @@ fn series_key(labels: &[(String, String)]) -> String {
     key
 }
 
+/// The value of series `key` in `values` (sorted by key).
+fn series_value(values: &[(String, f64)], key: &str) -> Option<f64> {
+    values
+        .binary_search_by(|(k, _)| k.as_str().cmp(key))
+        .ok()
+        .and_then(|at| values.get(at))
+        .map(|(_, v)| *v)
+}
+
 /// One evaluation of a threshold with the series' current value (`raw`): the value (or rate),
 /// then whether it holds, with hysteresis once active.
 fn threshold_step(
@@ -947,19 +956,22 @@ impl AlertManager {
             let mut outgoing = Vec::new();
             // Critical rules come first (see `add_rule`), so what they inhibit is known when
             // the others are ticked.
+            // One buffer for every rule's series values: most rules have one series.
+            let mut scratch = Vec::new();
             for rs in rules.iter_mut() {
                 let critical = rs.rule.severity == AlertSeverity::Critical;
                 let values = match &rs.series {
-                    Some(t) => Some(
+                    Some(t) => {
                         self.inner
-                            .series_values(t, &rs.rule, &mut rs.instances, now),
-                    ),
+                            .series_values(t, &rs.rule, &mut rs.instances, now, &mut scratch);
+                        Some(scratch.as_slice())
+                    }
                     None => None,
                 };
                 for (key, inst) in rs.instances.iter_mut() {
-                    let holds = match &values {
+                    let holds = match values {
                         Some(values) => {
-                            let raw = values.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+                            let raw = series_value(values, key);
                             inst.node.eval_series(now, raw)
                         }
                         None => inst
@@ -983,13 +995,13 @@ impl AlertManager {
                     now,
                     &mut outgoing,
                 );
-                if let (Some(t), Some(values)) = (&rs.series, &values) {
+                if let (Some(t), Some(values)) = (&rs.series, values) {
                     // Resolved series are forgotten (series come and go); a rate keeps the
                     // history of every series still there.
                     let rate = t.rate_over.is_some();
                     rs.instances.retain(|key, i| {
                         i.state != AlertState::Inactive
-                            || (rate && values.iter().any(|(k, _)| k == key))
+                            || (rate && series_value(values, key).is_some())
                     });
                 }
             }
@@ -1351,8 +1363,9 @@ impl Inner {
         rule: &AlertRule,
         instances: &mut Instances,
         now: SystemTime,
-    ) -> Vec<(String, f64)> {
-        let mut values = Vec::new();
+        values: &mut Vec<(String, f64)>,
+    ) {
+        values.clear();
         for sample in self.metrics.samples(&t.metric) {
             if !t.labels.iter().all(|(k, v)| sample.label(k) == Some(v)) {
                 continue;
@@ -1364,7 +1377,9 @@ impl Inner {
             }
             values.push((key, sample.value));
         }
-        values
+        if values.len() > 1 {
+            values.sort_by(|a, b| a.0.cmp(&b.0));
+        }
     }
 
     /// Publishes a state change to subscribers and the history store; never waits.
