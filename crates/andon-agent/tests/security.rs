@@ -219,6 +219,16 @@ async fn no_secret_shows_in_logs_errors_debug_metrics_or_api_responses() {
         Some("alerts.channels.slack.webhook_url")
     );
     assert_clean("a configuration error", &format!("{err} {err:?}"));
+    // A secret that happens to hold `${` is not echoed by the `${VAR}` expansion's errors.
+    for broken in ["SECRET-MARKER-3${oops", "SECRET-${MARKER-3}"] {
+        let bad = text.replace("\"SECRET-MARKER-3\"", &format!("{broken:?}"));
+        let err = AndonConfig::from_toml_str(&bad).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("alerts.channels.mail.password"));
+        assert!(
+            !format!("{err} {err:?}").contains("SECRET"),
+            "a configuration error echoed a secret: {err}"
+        );
+    }
 
     let system = agent.system.clone();
     agent.stop().await.unwrap();

@@ -56,7 +56,7 @@ pub(crate) fn expand(
         } else if let Some(after) = tail.strip_prefix("${") {
             let Some(end) = after.find('}') else {
                 return Err(format!(
-                    "unclosed `${{` in `{text}`: write `${{NAME}}` for a variable or `$${{` for a literal `${{`"
+                    "unclosed `${{` (the value is not shown: it may be a secret): write `${{NAME}}` for a variable or `$${{` for a literal `${{`"
                 ));
             };
             let name = &after[..end];
@@ -64,9 +64,11 @@ pub(crate) fn expand(
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !name.starts_with(|c: char| c.is_ascii_digit());
             if !valid {
-                return Err(format!(
-                    "`${{{name}}}` is not a variable name: use letters, digits and `_`, not starting with a digit"
-                ));
+                // The text between the braces is not shown: the value may be a secret.
+                return Err(
+                    "`${…}` does not hold a variable name: use letters, digits and `_`, not starting with a digit (or write `$${` for a literal `${`)"
+                        .to_owned(),
+                );
             }
             match lookup(name) {
                 Some(value) => out.push_str(&value),
@@ -114,9 +116,16 @@ mod tests {
             err.contains("environment variable `NOPE` is not set"),
             "{err}"
         );
-        let err = expand("${A", &env).unwrap_err();
-        assert!(err.contains("unclosed"), "{err}");
-        let err = expand("${1A}", &env).unwrap_err();
-        assert!(err.contains("not a variable name"), "{err}");
+        // A malformed reference does not echo the value: it may be a secret.
+        let err = expand("hunter2${A", &env).unwrap_err();
+        assert!(
+            err.contains("unclosed") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = expand("${1hunter2}", &env).unwrap_err();
+        assert!(
+            err.contains("does not hold a variable name") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 }
