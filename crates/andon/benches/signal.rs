@@ -109,6 +109,19 @@ fn signal_problem(c: &mut Criterion) {
             }
         }
         report("components_directly_red", &mut samples);
+        // Where a RED's cost goes: each component on its own.
+        for sink in &sinks {
+            let mut samples = Vec::with_capacity(PERCENTILE_CALLS / 4);
+            for i in 0..WARM_UP_CALLS + PERCENTILE_CALLS / 4 {
+                let signal = AndonSignal::red("bench signal").with_component("bench");
+                let started = Instant::now();
+                let _ = sink.on_signal(&signal).await;
+                if i >= WARM_UP_CALLS {
+                    samples.push(started.elapsed());
+                }
+            }
+            report(&format!("{}_alone_red", sink.name()), &mut samples);
+        }
         let _ = system.shutdown().await;
     });
 }

@@ -14,6 +14,9 @@ use tokio::sync::broadcast;
 use crate::board::{Board, BoardSnapshot};
 use crate::error::{PartFailure, ShutdownError, SignalError};
 
+/// A RED within this long of the last diagnostics snapshot shares it instead of taking its own.
+const DIAGNOSTICS_REUSED_FOR: Duration = Duration::from_secs(1);
+
 /// How long [`AndonSystem::shutdown`] waits for each component by default.
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -123,7 +126,8 @@ impl AndonSystem {
     ///
     /// For every enabled component: logs the signal at its level (RED = CRITICAL), records the
     /// metric, creates a span, evaluates alert rules; for RED, a diagnostics snapshot is taken in
-    /// the background (one at a time: REDs raised while one is taken share it). A signal whose color and component the `[line]` section names stops the
+    /// the background (one at a time; REDs raised while one is taken, or within a second of the
+    /// last, share it). A signal whose color and component the `[line]` section names stops the
     /// line first, so workers halt at once; the signal then carries `line.stopped = true`.
     /// With `[line] escalate_yellow_after`, a YELLOW from a component that may stop the line
     /// becomes a RED that stops it unless a GREEN from that component (or
@@ -407,6 +411,21 @@ impl AndonSystem {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        // A RED storm shares recent diagnostics: measuring the host for every RED would keep a
+        // core busy with it and slow the callers it is meant to help.
+        if let Some(recent) = self.last_diagnostics().filter(|d| {
+            d.taken_at
+                .elapsed()
+                .is_ok_and(|age| age < DIAGNOSTICS_REUSED_FOR)
+        }) {
+            if let Some(history) = &self.inner.history {
+                history.record(HistoryRecord::Diagnostics {
+                    signal,
+                    report: recent,
+                });
+            }
+            return;
+        }
         // One snapshot at a time: a storm of REDs must not queue a measurement each.
         let running = Arc::clone(&self.inner.snapshot_running);
         if running.swap(true, Ordering::AcqRel) {

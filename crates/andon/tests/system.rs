@@ -188,6 +188,8 @@ sinks = [{ type = "Stderr", level = "CRITICAL" }]
 #[derive(Debug)]
 struct HeldSnapshots {
     taken: std::sync::atomic::AtomicUsize,
+    /// How old each snapshot says it is.
+    age: Duration,
     release: tokio::sync::Semaphore,
 }
 
@@ -197,7 +199,7 @@ impl andon::DiagnosticsSource for HeldSnapshots {
         self.taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let _permit = self.release.acquire().await;
         Ok(andon::DiagnosticsReport {
-            taken_at: std::time::SystemTime::now(),
+            taken_at: std::time::SystemTime::now() - self.age,
             health: andon::Health::default(),
             summary: "held".into(),
             details: serde_json::Value::Null,
@@ -205,18 +207,61 @@ impl andon::DiagnosticsSource for HeldSnapshots {
     }
 }
 
-#[tokio::test]
-async fn a_storm_of_reds_shares_one_snapshot_at_a_time() {
-    let source = std::sync::Arc::new(HeldSnapshots {
-        taken: std::sync::atomic::AtomicUsize::new(0),
-        release: tokio::sync::Semaphore::new(0),
-    });
-    let config = AndonConfig::from_toml_str(
+fn quiet_config() -> AndonConfig {
+    AndonConfig::from_toml_str(
         "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n\
          [alerts]\nenabled = false\n[logger]\nsinks = [{ type = \"Stderr\", level = \"CRITICAL\" }]\n\
          [line]\nstop_on = []\n",
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_red_right_after_a_snapshot_shares_it() {
+    let source = std::sync::Arc::new(HeldSnapshots {
+        taken: std::sync::atomic::AtomicUsize::new(0),
+        age: Duration::ZERO,
+        release: tokio::sync::Semaphore::new(100),
+    });
+    let system = AndonSystem::builder()
+        .with_config(quiet_config())
+        .with_diagnostics(source.clone())
+        .build()
+        .await
+        .unwrap();
+    let mut events = system.subscribe();
+    system
+        .signal_problem(AndonSignal::red("first"))
+        .await
+        .unwrap();
+    while !matches!(
+        events.recv().await.unwrap(),
+        andon::SystemEvent::Diagnostics(_)
+    ) {}
+    system
+        .signal_problem(AndonSignal::red("second"))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        source.taken.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a snapshot younger than a second serves the next RED"
+    );
+    system.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_storm_of_reds_shares_one_snapshot_at_a_time() {
+    let source = std::sync::Arc::new(HeldSnapshots {
+        taken: std::sync::atomic::AtomicUsize::new(0),
+        // Old already, so the RED after the storm does not reuse it.
+        age: Duration::from_secs(60),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let config = quiet_config();
     let system = AndonSystem::builder()
         .with_config(config)
         .with_diagnostics(source.clone())
