@@ -55,9 +55,10 @@ pub(crate) fn expand(
             rest = after;
         } else if let Some(after) = tail.strip_prefix("${") {
             let Some(end) = after.find('}') else {
-                return Err(format!(
-                    "unclosed `${{` (the value is not shown: it may be a secret): write `${{NAME}}` for a variable or `$${{` for a literal `${{`"
-                ));
+                return Err(
+                    "unclosed `${` (the value is not shown: it may be a secret): write `${NAME}` for a variable or `$${` for a literal `${`"
+                        .to_owned(),
+                );
             };
             let name = &after[..end];
             let valid = !name.is_empty()
