@@ -1214,3 +1214,31 @@ comment = "db maintenance"
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_that_never_reads_only_lags_and_never_holds_the_manager_up() {
+    let s = setup(&["log"], |_| {});
+    s.manager.add_rule(every_red("log")).unwrap();
+    let mut idle = s.manager.subscribe();
+    for i in 0..1100 {
+        s.manager
+            .on_signal(&AndonSignal::red("down").with_component(format!("c{i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.manager.open_alerts().len(),
+        1100,
+        "every signal was taken"
+    );
+    match idle.try_recv() {
+        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(missed)) => {
+            assert_eq!(missed, 1100 - 1024)
+        }
+        other => panic!("expected a lag, got {other:?}"),
+    }
+    // It continues with the oldest event still kept.
+    let next = idle.try_recv().unwrap();
+    assert_eq!(next.component.as_deref(), Some("c76"));
+    assert_eq!(next.kind, andon_core::AlertEventKind::Fired);
+}
