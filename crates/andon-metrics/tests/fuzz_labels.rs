@@ -206,25 +206,27 @@ fn family_of<'a>(name: &'a str, types: &BTreeMap<String, String>) -> &'a str {
         return name;
     }
     for suffix in ["_bucket", "_sum", "_count"] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            if types
+        if let Some(base) = name.strip_suffix(suffix)
+            && types
                 .get(base)
                 .is_some_and(|t| t == "histogram" || t == "summary")
-            {
-                return base;
-            }
+        {
+            return base;
         }
     }
     name
 }
 
+/// One series: its name and labels.
+type Series = (String, Vec<(String, String)>);
+
 /// A strict reading of the Prometheus text format (0.0.4): every series with its labels.
-fn parse_exposition(text: &str) -> Result<Vec<(String, Vec<(String, String)>)>, String> {
+fn parse_exposition(text: &str) -> Result<Vec<Series>, String> {
     let mut types: BTreeMap<String, String> = BTreeMap::new();
     let mut helps: BTreeSet<String> = BTreeSet::new();
     let mut finished: BTreeSet<String> = BTreeSet::new();
     let mut current: Option<String> = None;
-    let mut series: BTreeSet<(String, Vec<(String, String)>)> = BTreeSet::new();
+    let mut series: BTreeSet<Series> = BTreeSet::new();
     let mut out = Vec::new();
     if !text.is_empty() && !text.ends_with('\n') {
         return Err("the exposition does not end with a newline".into());
