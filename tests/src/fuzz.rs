@@ -17,9 +17,9 @@
 //! - `PROPTEST_CASES` sets the cases of one round (default 256, so `cargo test` stays quick).
 //! - `ANDON_FUZZ_SECONDS=N` repeats rounds with fresh seeds until N seconds have passed, as
 //!   `cargo xtask fuzz --seconds N` does.
-//! - A failure is shrunk to a minimal input and its seed is saved next to the test in
-//!   `proptest-regressions/<test file>.txt`; commit that file, and every later run replays the
-//!   seed first.
+//! - A failure is shrunk to a minimal input and its seed is saved next to the test as
+//!   `<test file>.proptest-regressions`; commit that file, and every later run replays the seed
+//!   first.
 
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ pub fn budget() -> Option<Duration> {
 }
 
 /// The proptest configuration of every fuzz target: cases from `PROPTEST_CASES` (default 256),
-/// failures persisted beside `source_file` (pass `file!()`).
+/// failures persisted beside `source_file` (pass `file!()`) as `<file>.proptest-regressions`.
 pub fn config(source_file: &'static str) -> Config {
     Config {
         source_file: Some(source_file),
