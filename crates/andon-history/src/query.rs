@@ -4,7 +4,7 @@
 //! Every query takes its window (and, where an open interval needs one, `now`) from the caller,
 //! so that tests and reports control the clock; times are the records' own timestamps.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, SystemTime};
 
 use andon_core::Color;
@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::HistoryError;
+use crate::schema::HOUR_MS;
 use crate::store::{SqliteHistory, from_millis, millis};
 
 /// A half-open time range `[from, to)`.
@@ -303,22 +304,47 @@ impl SqliteHistory {
             colors.to_vec()
         };
         let (from, to) = window.millis();
+        let colors_sql = color_list(&colors);
         let connection = self.reader();
-        let mut statement = connection.prepare_cached(&format!(
+        let mut totals: HashMap<String, u64> = HashMap::new();
+        let mut add = |sql: &str, lo: i64, hi: i64| -> Result<(), HistoryError> {
+            let mut statement = connection.prepare_cached(sql)?;
+            let rows = statement.query_map([lo, hi], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                let (key, n) = row?;
+                *totals.entry(key).or_insert(0) += u64::try_from(n).unwrap_or(0);
+            }
+            Ok(())
+        };
+        let raw = format!(
             "SELECT {key}, count(*) FROM signals
-             WHERE at_ms >= ?1 AND at_ms < ?2 AND color IN ({colors})
-             GROUP BY 1",
+             WHERE at_ms >= ?1 AND at_ms < ?2 AND color IN ({colors_sql}) GROUP BY 1",
             key = by.column(),
-            colors = color_list(&colors),
-        ))?;
-        let mut counts: Vec<(String, u64)> = statement
-            .query_map([from, to], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
+        );
+        // Whole hours from the hourly counts; the ragged ends from the signals themselves.
+        let first_hour = from.div_euclid(HOUR_MS) + i64::from(from.rem_euclid(HOUR_MS) != 0);
+        let end_hour = to.div_euclid(HOUR_MS);
+        if first_hour < end_hour {
+            let key = match by {
+                ParetoBy::Component => "component",
+                ParetoBy::Fingerprint => "fingerprint",
+            };
+            add(
+                &format!(
+                    "SELECT {key}, sum(n) FROM signal_counts
+                     WHERE hour >= ?1 AND hour < ?2 AND color IN ({colors_sql}) GROUP BY 1"
+                ),
+                first_hour,
+                end_hour,
+            )?;
+            add(&raw, from, first_hour * HOUR_MS)?;
+            add(&raw, end_hour * HOUR_MS, to)?;
+        } else {
+            add(&raw, from, to)?;
+        }
+        let mut counts: Vec<(String, u64)> = totals.into_iter().filter(|(_, n)| *n > 0).collect();
         counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
         let mut running = 0;

@@ -66,7 +66,26 @@ CREATE TABLE diagnostics (
 CREATE INDEX diagnostics_by_signal ON diagnostics (signal_id);
 CREATE INDEX diagnostics_by_time ON diagnostics (at_ms);
 "#,
+    // v2: signal counts per hour, color, component and fingerprint, so that a Pareto over
+    // millions of signals reads hours, not rows. Kept exact by the writer (inserts) and by
+    // retention (deletes); backfilled here from the signals a v1 file holds.
+    r#"
+CREATE TABLE signal_counts (
+    hour        INTEGER NOT NULL,
+    color       TEXT    NOT NULL,
+    component   TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (hour, color, component, fingerprint)
+) WITHOUT ROWID;
+INSERT INTO signal_counts (hour, color, component, fingerprint, n)
+    SELECT at_ms / 3600000, color, COALESCE(component, 'unknown'), fingerprint, count(*)
+    FROM signals GROUP BY 1, 2, 3, 4;
+"#,
 ];
+
+/// The length of a `signal_counts` hour, in milliseconds.
+pub(crate) const HOUR_MS: i64 = 3_600_000;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,6 +1,7 @@
 //! [`SqliteHistory`]: the bounded queue, the background writer that batches transactions, and
 //! retention.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,13 +12,13 @@ use andon_core::config::HistoryConfig;
 use andon_core::{
     AlertEventKind, AndonError, HistoryRecord, HistoryStore, LineEvent, MetricsSink, async_trait,
 };
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::error::HistoryError;
 use crate::fingerprint::fingerprint;
-use crate::schema::{self, TABLES};
+use crate::schema::{self, HOUR_MS, TABLES};
 
 /// How often retention runs in the background by default.
 pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
@@ -230,6 +231,13 @@ fn open_connection(
         connection
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(open)?;
+        // A 32 MiB page cache and fewer, larger checkpoints: the writer appends in batches.
+        connection
+            .pragma_update(None, "cache_size", -32_768)
+            .map_err(open)?;
+        connection
+            .pragma_update(None, "wal_autocheckpoint", 8192)
+            .map_err(open)?;
     }
     if read_only {
         connection
@@ -337,8 +345,8 @@ impl SqliteHistory {
     /// Runs retention now, as the background does, with `now` as the present: deletes rows
     /// older than `retention_age`, then the oldest rows beyond `retention_rows` per table.
     pub fn enforce_retention(&self, now: SystemTime) -> Result<RetentionReport, HistoryError> {
-        let connection = lock(&self.inner.writer);
-        let report = retain(&connection, &self.inner.config, now)?;
+        let mut connection = lock(&self.inner.writer);
+        let report = retain(&mut connection, &self.inner.config, now)?;
         self.inner
             .counters
             .retention_deleted
@@ -514,8 +522,8 @@ impl Worker {
     }
 
     fn retain(&self) {
-        let connection = lock(&self.connection);
-        match retain(&connection, &self.config, (self.clock)()) {
+        let mut connection = lock(&self.connection);
+        match retain(&mut connection, &self.config, (self.clock)()) {
             Ok(report) => {
                 self.counters
                     .retention_deleted
@@ -542,17 +550,36 @@ pub(crate) fn from_millis(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
+/// Signals per (hour, color, component, fingerprint) in one batch, for `signal_counts`.
+type Counts = HashMap<(i64, &'static str, String, String), i64>;
+
 fn write_batch(connection: &mut Connection, batch: &[HistoryRecord]) -> rusqlite::Result<()> {
     let transaction = connection.transaction()?;
+    let mut counts = Counts::new();
     for record in batch {
-        write_record(&transaction, record)?;
+        write_record(&transaction, record, &mut counts)?;
+    }
+    {
+        let mut upsert = transaction.prepare_cached(
+            "INSERT INTO signal_counts (hour, color, component, fingerprint, n) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (hour, color, component, fingerprint) DO UPDATE SET n = n + excluded.n",
+        )?;
+        for ((hour, color, component, fingerprint), n) in &counts {
+            upsert.execute(params![hour, color, component, fingerprint, n])?;
+        }
     }
     transaction.commit()
 }
 
-fn write_record(tx: &Transaction<'_>, record: &HistoryRecord) -> rusqlite::Result<()> {
+fn write_record(
+    tx: &Transaction<'_>,
+    record: &HistoryRecord,
+    counts: &mut Counts,
+) -> rusqlite::Result<()> {
     match record {
         HistoryRecord::Signal(signal) => {
+            let at = millis(signal.timestamp());
+            let print = fingerprint(signal.message());
             let attributes = if signal.attributes().is_empty() {
                 None
             } else {
@@ -564,14 +591,22 @@ fn write_record(tx: &Transaction<'_>, record: &HistoryRecord) -> rusqlite::Resul
             )?
             .execute(params![
                 signal.id().to_string(),
-                millis(signal.timestamp()),
+                at,
                 signal.color().as_str(),
                 signal.component(),
                 signal.message(),
-                fingerprint(signal.message()),
+                print,
                 signal.trace_id(),
                 attributes,
             ])?;
+            *counts
+                .entry((
+                    at.div_euclid(HOUR_MS),
+                    signal.color().as_str(),
+                    signal.component_or_unknown().to_owned(),
+                    print,
+                ))
+                .or_insert(0) += 1;
         }
         HistoryRecord::Alert(event) => {
             let (by, note, level) = match &event.kind {
@@ -651,7 +686,7 @@ fn write_record(tx: &Transaction<'_>, record: &HistoryRecord) -> rusqlite::Resul
 }
 
 fn retain(
-    connection: &Connection,
+    connection: &mut Connection,
     config: &HistoryConfig,
     now: SystemTime,
 ) -> Result<RetentionReport, HistoryError> {
@@ -660,25 +695,52 @@ fn retain(
         .then(|| now.checked_sub(config.retention_age))
         .flatten()
         .map(millis);
+    let transaction = connection.transaction()?;
     for (table, deleted) in TABLES.iter().zip(deleted.iter_mut()) {
         if let Some(cutoff) = cutoff {
-            *deleted += connection
-                .prepare_cached(&format!("DELETE FROM {table} WHERE at_ms < ?1"))?
-                .execute([cutoff])? as u64;
+            *deleted += delete(&transaction, table, "at_ms < ?1", cutoff)?;
         }
         if config.retention_rows > 0 {
             let keep = i64::try_from(config.retention_rows).unwrap_or(i64::MAX);
-            *deleted += connection
+            let first_kept: Option<i64> = transaction
                 .prepare_cached(&format!(
-                    "DELETE FROM {table} WHERE seq < (SELECT seq FROM {table} ORDER BY seq DESC LIMIT 1 OFFSET ?1)"
+                    "SELECT seq FROM {table} ORDER BY seq DESC LIMIT 1 OFFSET ?1"
                 ))?
-                .execute([keep - 1])? as u64;
+                .query_row([keep - 1], |row| row.get(0))
+                .optional()?;
+            if let Some(first_kept) = first_kept {
+                *deleted += delete(&transaction, table, "seq < ?1", first_kept)?;
+            }
         }
     }
+    transaction.commit()?;
     Ok(RetentionReport {
         signals: deleted[0],
         alert_events: deleted[1],
         line_events: deleted[2],
         diagnostics: deleted[3],
     })
+}
+
+/// Deletes the rows of `table` where `condition` (on `?1`) holds; for signals, their counts
+/// in `signal_counts` go first, so that the Pareto stays exact.
+fn delete(tx: &Transaction<'_>, table: &str, condition: &str, value: i64) -> rusqlite::Result<u64> {
+    if table == "signals" {
+        tx.prepare_cached(&format!(
+            "UPDATE signal_counts SET n = n - gone.d
+             FROM (SELECT at_ms / {HOUR_MS} AS hour, color, COALESCE(component, 'unknown') AS component,
+                          fingerprint, count(*) AS d
+                   FROM signals WHERE {condition} GROUP BY 1, 2, 3, 4) AS gone
+             WHERE signal_counts.hour = gone.hour AND signal_counts.color = gone.color
+               AND signal_counts.component = gone.component
+               AND signal_counts.fingerprint = gone.fingerprint"
+        ))?
+        .execute([value])?;
+        tx.prepare_cached("DELETE FROM signal_counts WHERE n <= 0")?
+            .execute([])?;
+    }
+    let n = tx
+        .prepare_cached(&format!("DELETE FROM {table} WHERE {condition}"))?
+        .execute([value])?;
+    Ok(n as u64)
 }

@@ -228,6 +228,11 @@ async fn retention_removes_exactly_what_is_too_old_or_too_many() {
         .unwrap();
     let messages: Vec<&str> = left.iter().map(|s| s.message.as_str()).collect();
     assert_eq!(messages, ["s33", "s32", "s31", "s30", "s29"]);
+    // The hourly counts behind the Pareto lost exactly the same signals.
+    let pareto = history
+        .pareto(Window::last(10 * DAY, now), ParetoBy::Component, &[])
+        .unwrap();
+    assert_eq!((pareto.total, pareto.rows.len()), (5, 1));
     // Nothing more to do: a second pass deletes nothing.
     assert_eq!(history.enforce_retention(now).unwrap().total(), 0);
     assert_eq!(history.stats().retention_deleted, 30);
@@ -701,5 +706,78 @@ async fn signals_by_time_component_and_color() {
         .unwrap();
     assert_eq!(yellow.len(), 2);
     assert_eq!(yellow[0].component.as_deref(), Some("queue"));
+    history.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_pareto_over_any_window_equals_counting_the_signals() {
+    let history = SqliteHistory::in_memory().unwrap();
+    scripted_week(&history).await;
+    let minute = Duration::from_secs(60);
+    let windows = [
+        Window::between(
+            monday() + 8 * HOUR + 2 * minute,
+            monday() + 3 * DAY + 12 * HOUR + minute,
+        ),
+        Window::between(
+            monday() + 8 * HOUR + 2 * minute,
+            monday() + 8 * HOUR + 4 * minute,
+        ),
+        Window::between(monday() - DAY, monday() + 30 * DAY),
+        Window::between(monday() + 12 * HOUR + minute, monday() + 5 * DAY),
+    ];
+    for window in windows {
+        let signals = history
+            .signals(&SignalQuery::new(window).limit(1_000_000))
+            .unwrap();
+        for by in [ParetoBy::Component, ParetoBy::Fingerprint] {
+            let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+            for s in signals.iter().filter(|s| s.color != Color::Green) {
+                let key = match by {
+                    ParetoBy::Component => s.component.clone().unwrap(),
+                    ParetoBy::Fingerprint => s.fingerprint.clone(),
+                };
+                *expected.entry(key).or_default() += 1;
+            }
+            let pareto = history.pareto(window, by, &[]).unwrap();
+            let got: BTreeMap<String, u64> = pareto
+                .rows
+                .iter()
+                .map(|r| (r.key.clone(), r.count))
+                .collect();
+            assert_eq!(got, expected, "{window:?} {by:?}");
+            assert_eq!(pareto.total, expected.values().sum::<u64>());
+        }
+    }
+    history.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_version_1_file_is_migrated_and_its_counts_backfilled() {
+    let dir = andon_tests::temp_dir();
+    let path = dir.path().join("v1.sqlite3");
+    {
+        let history = SqliteHistory::builder(&config(&path)).open().unwrap();
+        scripted_week(&history).await;
+        history.shutdown().await.unwrap();
+    }
+    // What the first release wrote: no hourly counts, user_version 1.
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection
+            .execute_batch("DROP TABLE signal_counts; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let history = SqliteHistory::builder(&config(&path)).open().unwrap();
+    assert_eq!(rusqlite_user_version(&path), andon_history::SCHEMA_VERSION);
+    let pareto = history
+        .pareto(
+            Window::last(7 * DAY, monday() + 7 * DAY),
+            ParetoBy::Component,
+            &[],
+        )
+        .unwrap();
+    assert_eq!(pareto.total, 63);
+    assert_eq!(pareto.rows[0].count, 35);
     history.shutdown().await.unwrap();
 }
