@@ -12,6 +12,7 @@
 //! cargo xtask bench --quick           # 1 s warm-up, 2 s measurement, 20 samples
 //! cargo xtask bench --only andon-alert [-- <criterion filter>]   # one crate; report to target/
 //! cargo xtask bench --only memory     # only the agent memory burst
+//! cargo xtask bench --skip andon-history   # everything but one crate (repeatable)
 //! cargo xtask bench --burst 100000    # a smaller burst (default 1,000,000)
 //! ```
 
@@ -291,7 +292,7 @@ const ROWS: &[Row] = &[
         Some("signal_to_email/raw_lettre_send"),
         "lettre SMTP send",
         Slo::Alert,
-        Goal::Under(50e6),
+        Goal::Ratio(1.5),
     ),
     row(
         "system: signal_problem RED, every component on",
@@ -339,6 +340,7 @@ const ROWS: &[Row] = &[
 struct Options {
     quick: bool,
     only: Option<String>,
+    skip: Vec<String>,
     burst: u64,
     criterion_args: Vec<String>,
 }
@@ -347,6 +349,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options {
         quick: false,
         only: None,
+        skip: Vec::new(),
         burst: 1_000_000,
         criterion_args: Vec::new(),
     };
@@ -360,6 +363,12 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                     .context("--only: name a crate (andon-alert, andon, …) or `memory`")?;
                 options.only = Some(name.clone());
             }
+            "--skip" => {
+                let name = args
+                    .next()
+                    .context("--skip: name a crate (andon-history, …) or `memory`")?;
+                options.skip.push(name.clone());
+            }
             "--burst" => {
                 let n = args
                     .next()
@@ -371,7 +380,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             }
             "--" => options.criterion_args.extend(args.by_ref().cloned()),
             other => bail!(
-                "bench: unknown option `{other}`; use --quick, --only <crate|memory>, --burst <n>, -- <criterion args>"
+                "bench: unknown option `{other}`; use --quick, --only <crate|memory>, --skip <crate|memory>, --burst <n>, -- <criterion args>"
             ),
         }
     }
@@ -611,6 +620,76 @@ fn time(ns: f64) -> String {
     }
 }
 
+/// What each scale curve grows, by criterion group.
+const CURVE_NOTES: &[(&str, &str)] = &[
+    (
+        "scale signal_problem vs rules",
+        "`AndonSystem::signal_problem` (YELLOW, logs + metrics + alerts on) with n alert rules \
+         loaded: signal rules for other components, so every rule is looked at and none fires.",
+    ),
+    (
+        "scale signal_problem vs components",
+        "`signal_problem` from n distinct components in turn, each seen before (board stations, \
+         metric series and alert state per component; the board keeps at most 1,000 stations).",
+    ),
+    (
+        "scale signal_problem vs label sets",
+        "`signal_problem` with n other label sets (queue-depth gauges) already in the metrics \
+         registry.",
+    ),
+    (
+        "scale signal_problem vs sinks",
+        "`signal_problem` with n extra signal sinks (`AndonSystemBuilder::with_sink`, each only \
+         counting): the fan-out itself.",
+    ),
+    (
+        "scale alerts check_and_fire_alerts vs rules",
+        "One evaluation of n threshold rules (a quarter firing, steady state); `raw` reads and \
+         compares the same n gauges with no alert bookkeeping.",
+    ),
+    (
+        "scale alerts on_signal vs rules",
+        "`AlertManager::on_signal` of a YELLOW signal with n RED signal rules for other \
+         components.",
+    ),
+];
+
+/// `10000` as `10,000`; anything not a number unchanged.
+fn thousands(value: &str) -> String {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.to_owned();
+    }
+    let mut out = String::new();
+    for (i, c) in value.chars().enumerate() {
+        if i > 0 && (value.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How andon's time grows from the smallest to the largest n of a curve.
+fn growth(points: &[&Measured]) -> Option<String> {
+    let mut andon: Vec<(u64, f64)> = points
+        .iter()
+        .filter(|m| m.function == "andon")
+        .filter_map(|m| Some((m.value.as_deref()?.parse().ok()?, m.median_ns)))
+        .collect();
+    andon.sort_by_key(|(n, _)| *n);
+    let (&(n0, t0), &(n1, t1)) = (andon.first()?, andon.last()?);
+    if n1 <= n0 || t0 <= 0.0 {
+        return None;
+    }
+    Some(format!(
+        "andon from n = {} to n = {}: {:.1}x the time, about {} per added item.",
+        thousands(&n0.to_string()),
+        thousands(&n1.to_string()),
+        t1 / t0,
+        time(((t1 - t0) / (n1 - n0) as f64).max(0.0))
+    ))
+}
+
 fn ratio(andon: f64, raw: f64) -> String {
     if raw > 0.0 {
         format!("{:.2}x", andon / raw)
@@ -708,7 +787,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let all = benches(&root)?;
     let selected: Vec<&(String, String)> = all
         .iter()
-        .filter(|(package, _)| options.only.as_ref().is_none_or(|o| o == package))
+        .filter(|(package, _)| {
+            options.only.as_ref().is_none_or(|o| o == package) && !options.skip.contains(package)
+        })
         .collect();
     if selected.is_empty() && options.only.as_deref() != Some("memory") {
         bail!(
@@ -728,9 +809,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
 
-    let memory = if options.only.is_none()
-        || matches!(options.only.as_deref(), Some("memory" | "andon-agent"))
-    {
+    let memory_wanted =
+        options.only.is_none() || matches!(options.only.as_deref(), Some("memory" | "andon-agent"));
+    let memory = if memory_wanted && !options.skip.iter().any(|s| s == "memory") {
         println!(
             "\n==> agent memory under a burst of {} signals",
             options.burst
@@ -818,6 +899,13 @@ fn render(
         machine.cores
     );
 
+    if !options.skip.is_empty() {
+        let _ = writeln!(
+            out,
+            "Skipped in this run (`--skip`): {}.\n",
+            options.skip.join(", ")
+        );
+    }
     let _ = writeln!(out, "## andon against the raw libraries\n");
     let _ = writeln!(
         out,
@@ -896,6 +984,9 @@ fn render(
             values.sort_by_key(|v| v.parse::<u64>().unwrap_or(u64::MAX));
             values.dedup();
             let _ = writeln!(out, "### {group}\n");
+            if let Some((_, note)) = CURVE_NOTES.iter().find(|(g, _)| *g == group) {
+                let _ = writeln!(out, "{note}\n");
+            }
             let _ = write!(out, "| n |");
             for f in &functions {
                 let _ = write!(out, " {f} |");
@@ -909,7 +1000,7 @@ fn render(
                 "---|".repeat(functions.len() + usize::from(functions.len() == 2))
             );
             for value in values {
-                let _ = write!(out, "| {value} |");
+                let _ = write!(out, "| {} |", thousands(value));
                 let mut times = Vec::new();
                 for f in &functions {
                     let t = points
@@ -927,6 +1018,9 @@ fn render(
                 let _ = writeln!(out);
             }
             let _ = writeln!(out);
+            if let Some(line) = growth(&points) {
+                let _ = writeln!(out, "{line}\n");
+            }
         }
     }
 
@@ -989,6 +1083,10 @@ mod tests {
         assert_eq!(time(12.34), "12.3 ns");
         assert_eq!(time(1_500.0), "1.50 µs");
         assert_eq!(time(2.5e6), "2.50 ms");
+        assert_eq!(thousands("10000"), "10,000");
+        assert_eq!(thousands("100"), "100");
+        assert_eq!(thousands("1000000"), "1,000,000");
+        assert_eq!(thousands("a/b"), "a/b");
         assert_eq!(Goal::Ratio(1.5).met(140.0, Some(100.0)), "yes");
         assert_eq!(Goal::Ratio(1.5).met(160.0, Some(100.0)), "**no**");
         assert_eq!(Goal::Under(100.0).met(120.0, None), "**no**");

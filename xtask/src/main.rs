@@ -27,7 +27,8 @@ commands:
            rsyslog, chromium, the Python peers) and skip what is present
   deny     run cargo deny against the advisory database snapshot in ../shared/advisory-db
   bench    run every crate's benchmarks beside the raw libraries and the agent memory burst,
-           then write docs/benchmarks.md ([--quick] [--only <crate>|memory] [--burst N] [-- filter])
+           then write docs/benchmarks.md ([--quick] [--only|--skip <crate>|memory]
+           [--burst N] [-- criterion filter])
   fuzz     run every fuzz target for a bounded time ([--seconds N], default 60) [target…]
 ";
 

@@ -79,7 +79,11 @@ impl Report {
              an OTLP endpoint that is down (spans queue to the bound, then are dropped and \
              counted). The burst is posted over loopback HTTP from {CONNECTIONS} keep-alive \
              connections, {PIPELINE} pipelined requests at a time (9 GREEN : 1 YELLOW, 50 \
-             components). Memory is VmRSS/VmHWM from `/proc/<pid>/status`.\n"
+             components). Memory is VmRSS/VmHWM from `/proc/<pid>/status`. What the agent may hold is \
+             bounded by its queues, not by the burst: the log queue (65,536 records, overflow \
+             drops and counts), the span queue (65,536 spans, then dropped and counted), the \
+             board (1,000 recent signals, 1,000 stations), 1,024 events per live subscriber, and \
+             one open alert per rule and component.\n"
         );
         let _ = writeln!(
             out,
@@ -428,9 +432,16 @@ channels = ["file"]
             body.lines()
                 .filter(|l| {
                     !l.starts_with('#')
-                        && (l.contains("drop")
-                            || l.contains("queue")
-                            || l.contains("signals_total"))
+                        && [
+                            "drop",
+                            "reject",
+                            "queue",
+                            "pending",
+                            "notifications_total",
+                            "resident_memory",
+                        ]
+                        .iter()
+                        .any(|k| l.contains(k))
                 })
                 .take(40)
                 .map(str::to_owned)
