@@ -214,6 +214,26 @@ fn a_scrape_during_heavy_updates_is_consistent_and_promtool_accepts_it() {
         })
         .collect();
 
+    // Besides the scrapes checked below, a second scraper renders as fast as it can, so that
+    // histograms are drained thousands of times while values go in.
+    let renderer = {
+        let metrics = Arc::clone(&metrics);
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut renders = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                assert!(!metrics.render().is_empty());
+                renders += 1;
+            }
+            renders
+        })
+    };
+    // The scrapes start once every kind of metric has been recorded.
+    let started = andon_tests::wait_for(Duration::from_secs(10), || {
+        let (_, body) = http_get(&url).ok()?;
+        body.contains("fault_hammer_seconds_bucket").then_some(())
+    });
+    assert!(started.is_some(), "the threads never recorded");
     let mut previous: Option<BTreeMap<String, f64>> = None;
     for _ in 0..15 {
         let (status, body) = http_get(&url).unwrap();
@@ -237,6 +257,8 @@ fn a_scrape_during_heavy_updates_is_consistent_and_promtool_accepts_it() {
     }
     stop.store(true, Ordering::Relaxed);
     let counts: Vec<u64> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let renders = renderer.join().unwrap();
+    assert!(renders > 0);
 
     // After the storm, no update was lost.
     let (_, body) = http_get(&url).unwrap();

@@ -9,11 +9,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use andon_core::SignalSink;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use crate::recorder::{Event, Registry};
+use crate::recorder::{Event, Registry, Renderer};
 
 /// The Content-Type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -124,7 +123,7 @@ async fn dispatch(
     }
 }
 
-async fn serve(listener: std::net::TcpListener, path: Arc<str>, handle: PrometheusHandle) {
+async fn serve(listener: std::net::TcpListener, path: Arc<str>, handle: Renderer) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         // Only fails outside a runtime with I/O enabled, which `run` never is.
@@ -142,7 +141,7 @@ async fn serve(listener: std::net::TcpListener, path: Arc<str>, handle: Promethe
 }
 
 /// Reads one request and answers it.
-async fn answer(mut stream: tokio::net::TcpStream, path: Arc<str>, handle: PrometheusHandle) {
+async fn answer(mut stream: tokio::net::TcpStream, path: Arc<str>, handle: Renderer) {
     let mut head = Vec::with_capacity(1024);
     let read = tokio::time::timeout(READ_TIMEOUT, async {
         let mut buf = [0_u8; 1024];
