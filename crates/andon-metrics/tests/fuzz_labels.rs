@@ -432,3 +432,47 @@ fn refs(labels: &[(String, String)]) -> Vec<(&str, &str)> {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect()
 }
+
+/// Found by `fuzz_metric_labels`: names the exposition cannot show are refused, by the API
+/// with an error and through the macros as a no-op, and the exposition still parses.
+#[test]
+fn names_the_exposition_cannot_show_are_refused() {
+    let runtime = runtime();
+    let _guard = runtime.enter();
+    let metrics = AndonMetrics::builder(MetricsConfig::default())
+        .without_endpoint()
+        .with_local_recorder()
+        .build()
+        .unwrap();
+    let err = metrics
+        .register_counter("jobs_total", "", &[("kind", "a"), ("kind", "b")])
+        .unwrap_err();
+    assert!(
+        matches!(err, andon_metrics::MetricsError::DuplicateLabel { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("given twice"), "{err}");
+    metrics::with_local_recorder(&metrics.recorder(), || {
+        metrics::counter!("_", "" => "v").increment(1);
+        metrics::counter!("dashed", "a-b" => "1", "a_b" => "2").increment(1);
+        metrics::counter!("", "k" => "v").increment(1);
+        metrics::counter!("http.requests", "path" => "/").increment(1); // written http_requests
+    });
+    metrics
+        .register_histogram("x", "", &[])
+        .unwrap()
+        .record(0.1);
+    let err = metrics.register_counter("x_bucket", "", &[]).unwrap_err();
+    assert!(
+        matches!(err, andon_metrics::MetricsError::TypeConflict { .. }),
+        "{err}"
+    );
+    let text = metrics.render();
+    parse_exposition(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(
+        // The duplicate label through the API and the three macro series.
+        text.contains(r#"andon_metrics_rejected_total{reason="invalid_name"} 4"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"http_requests{path="/"} 1"#), "{text}");
+}

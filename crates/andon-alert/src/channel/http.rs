@@ -648,4 +648,25 @@ mod tests {
         assert!(resolved[0].get("generatorURL").is_none());
         let _ = SystemTime::now();
     }
+
+    #[test]
+    fn a_url_secret_is_redacted_whole_and_by_its_path_and_query() {
+        let url = Secret::new("https://hooks.example.com/services/T0/B0/XyZ?token=abc123");
+        let echoed = "HTTP 500: POST /services/T0/B0/XyZ?token=abc123 failed; query token=abc123; \
+                      url https://hooks.example.com/services/T0/B0/XyZ?token=abc123";
+        let shown = redact_secret(&url, echoed);
+        for part in ["XyZ", "abc123"] {
+            assert!(!shown.contains(part), "{shown}");
+        }
+        assert!(
+            shown.starts_with("HTTP 500: POST [redacted] failed"),
+            "{shown}"
+        );
+        // A key that is not a URL is redacted as it is.
+        let key = Secret::new("R0UT1NG");
+        assert_eq!(
+            redact_secret(&key, "key R0UT1NG refused"),
+            "key [redacted] refused"
+        );
+    }
 }
