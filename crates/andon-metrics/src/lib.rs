@@ -64,8 +64,11 @@
 //! # Names, labels and cardinality
 //!
 //! Names given to this crate are checked ([`MetricsError::InvalidMetricName`],
-//! [`MetricsError::InvalidLabelName`]); label values may hold anything (quotes, backslashes,
-//! newlines, any UTF-8) and are escaped exactly. Each metric holds at most
+//! [`MetricsError::InvalidLabelName`], [`MetricsError::DuplicateLabel`]); names from the
+//! `metrics` macros are checked as the exposition writes them (`http.requests` is served as
+//! `http_requests`; an empty or duplicate label name is refused and counted in
+//! `andon_metrics_rejected_total{reason}`), so the exposition always parses. Label values may
+//! hold anything (quotes, backslashes, newlines, any UTF-8) and are escaped exactly. Each metric holds at most
 //! `metrics.max_label_sets` label sets; new ones beyond are refused
 //! ([`MetricsError::TooManySeries`], or a no-op handle for the macros) and counted in
 //! `andon_metrics_refused_series_total{metric}`.
