@@ -64,7 +64,7 @@ fn fill(runtime: &tokio::runtime::Runtime, history: &SqliteHistory, signals: &[A
     for signal in signals {
         loop {
             let stats = history.stats();
-            if stats.accepted - stats.written - stats.failed < capacity - 1 {
+            if stats.accepted.saturating_sub(stats.written + stats.failed) < capacity - 1 {
                 break;
             }
             // A producer that finds the queue full waits rather than spinning on the 2 cores

@@ -160,7 +160,10 @@ async fn concurrent_writers_lose_nothing() {
                 scope.spawn(move || {
                     for i in 0..per_thread {
                         // Never more than the queue holds at once: pace on the queue.
-                        while store.stats().accepted - store.stats().written > 60_000 {
+                        while {
+                            let stats = store.stats();
+                            stats.accepted.saturating_sub(stats.written) > 60_000
+                        } {
                             std::thread::yield_now();
                         }
                         store.record(signal(
