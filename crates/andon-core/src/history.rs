@@ -23,7 +23,8 @@ use crate::signal::{AndonSignal, SignalId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AlertEventKind {
-    /// The alert started firing (its first notification was sent or queued).
+    /// The alert started firing (pending -> firing). A silence or an inhibition may mute its
+    /// notification; the event is recorded all the same, so every `Resolved` has its `Fired`.
     Fired,
     /// Someone acknowledged it.
     Acknowledged {
