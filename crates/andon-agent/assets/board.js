@@ -197,7 +197,7 @@ function drawBars(chart, values, barClass, label) {
     return null;
   }
   const step = (right - left) / values.length;
-  const width = Math.max(2, step * 0.7);
+  const width = Math.min(60, Math.max(2, step * 0.7));
   chart.append(svg("text", { x: left - 4, y: top + 4, "text-anchor": "end" }, values.length ? formatValue(max, barClass) : ""));
   values.forEach((v, i) => {
     const height = (v.value / max) * (bottom - top);
@@ -214,7 +214,11 @@ function drawBars(chart, values, barClass, label) {
 }
 
 function formatValue(value, barClass) {
-  return barClass === "downtime" ? Math.round(value / 60) + " min" : String(value);
+  return barClass === "downtime" ? duration(value) : String(value);
+}
+
+function duration(seconds) {
+  return seconds < 60 ? Math.round(seconds) + " s" : Math.round(seconds / 60) + " min";
 }
 
 function drawPareto(pareto) {
@@ -238,7 +242,7 @@ function drawDowntime(downtime) {
     return { label: new Date(b.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
       value: b.stopped_seconds, tick: (i % 4 === 0) ? String(hour).padStart(2, "0") + "h" : undefined };
   }), "downtime", "The line did not stop in the last 24 hours");
-  $("downtime-total").textContent = Math.round((downtime.stopped_seconds || 0) / 60) + " min";
+  $("downtime-total").textContent = duration(downtime.stopped_seconds || 0);
 }
 
 async function refreshHistory() {
