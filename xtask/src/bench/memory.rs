@@ -61,6 +61,11 @@ pub(crate) struct Report {
     counters: Vec<String>,
 }
 
+/// A count with thousands separators, as the rest of the report writes them.
+fn n(count: u64) -> String {
+    super::thousands(&count.to_string())
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -70,7 +75,7 @@ impl Report {
         let _ = writeln!(
             out,
             "## Agent memory under a burst of {} signals\n",
-            self.burst
+            n(self.burst)
         );
         let _ = writeln!(
             out,
@@ -98,8 +103,9 @@ impl Report {
         if let Some((sent, m, took)) = self.after_first {
             let _ = writeln!(
                 out,
-                "| after the first stage ({:.1} s) | {sent} | {} | {} |",
+                "| after the first stage ({:.1} s) | {} | {} | {} |",
                 took.as_secs_f64(),
+                n(sent),
                 mib(m.rss),
                 mib(m.hwm)
             );
@@ -112,27 +118,28 @@ impl Report {
         let _ = writeln!(
             out,
             "| end of the burst | {} | {} | {} |",
-            self.accepted + self.refused,
+            n(self.accepted + self.refused),
             mib(self.end_of_burst.rss),
             mib(self.end_of_burst.hwm)
         );
         let _ = writeln!(
             out,
             "| 5 s later | {} | {} | {} |",
-            self.accepted + self.refused,
+            n(self.accepted + self.refused),
             mib(self.settled.rss),
             mib(self.settled.hwm)
         );
         let rate = (self.accepted + self.refused) as f64 / self.took.as_secs_f64().max(1e-9);
         let _ = writeln!(
             out,
-            "\nThe burst took {:.1} s ({rate:.0} signals/s): {} accepted (201), {} refused or \
+            "\nThe burst took {:.1} s ({} signals/s): {} accepted (201), {} refused or \
              failed. Growth from idle to the peak: {}; from the first {} signals to the end: {}.\n",
             self.took.as_secs_f64(),
-            self.accepted,
-            self.refused,
+            n(rate.round() as u64),
+            n(self.accepted),
+            n(self.refused),
             mib(self.peak_rss.saturating_sub(self.idle.rss)),
-            FIRST_STAGE,
+            n(FIRST_STAGE),
             self.after_first.map_or_else(
                 || "–".to_owned(),
                 |(_, m, _)| format!(
