@@ -59,6 +59,25 @@ pub struct TraceStats {
     pub export_errors: u64,
 }
 
+impl TraceStats {
+    /// Publishes the counters as gauges (totals since start) through a metrics sink, so that a
+    /// scrape shows lost spans: `andon_trace_spans{outcome="started|not_sampled|queued|dropped|exported|failed"}`
+    /// and `andon_trace_export_errors`.
+    pub fn export(&self, metrics: &dyn andon_core::MetricsSink) {
+        for (outcome, value) in [
+            ("started", self.spans_started),
+            ("not_sampled", self.spans_not_sampled),
+            ("queued", self.spans_queued),
+            ("dropped", self.spans_dropped),
+            ("exported", self.spans_exported),
+            ("failed", self.spans_failed),
+        ] {
+            metrics.set_gauge("andon_trace_spans", &[("outcome", outcome)], value as f64);
+        }
+        metrics.set_gauge("andon_trace_export_errors", &[], self.export_errors as f64);
+    }
+}
+
 enum Control {
     Flush(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),

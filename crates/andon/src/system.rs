@@ -511,6 +511,10 @@ impl AndonSystem {
     pub(crate) fn components(&self) -> &crate::wire::Components {
         &self.inner.components
     }
+
+    pub(crate) fn metrics_sink(&self) -> Option<Arc<dyn MetricsSink>> {
+        self.inner.metrics_sink.clone()
+    }
 }
 
 impl std::fmt::Debug for Inner {

@@ -10,6 +10,7 @@
 //! | the system | `SignalSink` | metric thresholds, observer health changes, failing alert channels |
 //! | history | `HistoryStore` | the system (signals, line stops and resumes, RED diagnostics), alert manager (alert changes) |
 //! | alert manager | `subscribe()` | the system's live events (`SystemEvent::Alert`) |
+//! | logger, tracer | `stats().export(MetricsSink)` every second | `andon_log_records{outcome}`, `andon_trace_spans{outcome}` (drops visible on /metrics) |
 
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -37,6 +38,8 @@ pub(crate) struct Components {
     pub(crate) alerts: Option<Arc<andon_alert::AlertManager>>,
     #[cfg(feature = "alert")]
     evaluation_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Publishes the logger's and tracer's own counters as metrics.
+    self_metrics_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     #[cfg(feature = "history")]
     pub(crate) history: Option<Arc<andon_history::SqliteHistory>>,
 }
@@ -44,6 +47,14 @@ pub(crate) struct Components {
 impl Components {
     /// Stops background tasks (scheduled checks, rule evaluation) before the flush.
     pub(crate) async fn stop_background(&self) {
+        if let Some(handle) = self
+            .self_metrics_task
+            .lock()
+            .ok()
+            .and_then(|mut h| h.take())
+        {
+            handle.abort();
+        }
         #[cfg(feature = "observe")]
         {
             let handle = self.observer_task.lock().ok().and_then(|mut h| h.take());
@@ -267,8 +278,35 @@ pub(crate) async fn build(
 /// Starts background tasks once the system exists: scheduled observer checks and periodic
 /// rule evaluation, both reporting to the system.
 #[allow(unused_variables)] // which bindings are used depends on the features
+/// How often the logger's and tracer's counters are published as metrics.
+const SELF_METRICS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(crate) fn start(system: &AndonSystem, sink: Arc<dyn SignalSink>) {
     let components = system.components();
+    if let Some(metrics) = system.metrics_sink() {
+        #[cfg(feature = "log")]
+        let logger = components.logger.clone();
+        #[cfg(feature = "trace")]
+        let tracer = components.tracer.clone();
+        let handle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SELF_METRICS_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                #[cfg(feature = "log")]
+                if let Some(logger) = &logger {
+                    logger.stats().export(metrics.as_ref());
+                }
+                #[cfg(feature = "trace")]
+                if let Some(tracer) = &tracer {
+                    tracer.stats().export(metrics.as_ref());
+                }
+            }
+        });
+        if let Ok(mut slot) = components.self_metrics_task.lock() {
+            *slot = Some(handle);
+        }
+    }
     #[cfg(feature = "observe")]
     if let Some(observer) = &components.observer {
         let handle = observer.start(sink.clone());

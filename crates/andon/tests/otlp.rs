@@ -56,6 +56,22 @@ async fn a_red_signal_is_one_trace_in_the_log_and_at_the_receiver() {
 
     // Spans leave off the caller's path; they arrive without a flush.
     let spans = receiver.wait_for_spans(2, WAIT).await;
+    // The tracer's own counters reach /metrics: exported spans, and none dropped.
+    let metrics = system.metrics().unwrap();
+    let exported = andon_tests::wait_for(WAIT, || {
+        let body = metrics.render();
+        let value = |outcome: &str| {
+            body.lines()
+                .find(|l| l.starts_with(&format!("andon_trace_spans{{outcome=\"{outcome}\"}}")))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        };
+        assert_eq!(value("dropped"), Some(0.0), "{body}");
+        value("exported").filter(|n| *n >= 2.0)
+    });
+    assert!(
+        exported.is_some(),
+        "andon_trace_spans{{outcome=\"exported\"}} never reached 2"
+    );
     system.shutdown().await.unwrap();
     let records = read_lines(&log_path(dir.path()));
     let record = |message: &str| {

@@ -55,6 +55,22 @@ async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
         "{body}"
     );
     assert!(body.lines().any(|l| l == "andon_line_stopped 1"), "{body}");
+    // The logger's own counters reach /metrics too, so lost records would be visible there.
+    let written = andon_tests::wait_for(Duration::from_secs(10), || {
+        let (_, body) = andon_tests::http_get(&format!("http://127.0.0.1:{port}/metrics")).ok()?;
+        let value = |outcome: &str| {
+            body.lines()
+                .find(|l| l.starts_with(&format!("andon_log_records{{outcome=\"{outcome}\"}}")))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        };
+        let written = value("written")?;
+        assert_eq!(value("dropped"), Some(0.0), "{body}");
+        (written >= 2.0).then_some(written)
+    });
+    assert!(
+        written.is_some(),
+        "andon_log_records{{outcome=\"written\"}} never reached 2"
+    );
 
     // The diagnostics snapshot for the RED arrives off the caller's path.
     let report = andon_tests::wait_for(Duration::from_secs(10), || system.last_diagnostics())
