@@ -48,6 +48,20 @@ pub struct SinkStats {
 }
 
 impl LogStats {
+    /// Gives the metrics that [`export`](LogStats::export) publishes their HELP text; call once,
+    /// before the first export.
+    pub fn describe(metrics: &dyn MetricsSink) {
+        metrics.describe(
+            "andon_log_records",
+            "Log records since start, by outcome (emitted, written, failed, dropped, sampled_out).",
+        );
+        metrics.describe(
+            "andon_log_queued",
+            "Log records accepted and not yet written.",
+        );
+        metrics.describe("andon_log_sink_errors", "Failed record writes, by sink.");
+    }
+
     /// Publishes the counters as gauges (totals since start) through a metrics sink:
     /// `andon_log_records{outcome="emitted|written|failed|dropped|sampled_out"}`,
     /// `andon_log_queued`, and `andon_log_sink_errors{sink="..."}`.

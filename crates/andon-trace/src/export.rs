@@ -60,6 +60,19 @@ pub struct TraceStats {
 }
 
 impl TraceStats {
+    /// Gives the metrics that [`export`](TraceStats::export) publishes their HELP text; call
+    /// once, before the first export.
+    pub fn describe(metrics: &dyn andon_core::MetricsSink) {
+        metrics.describe(
+            "andon_trace_spans",
+            "Spans since start, by outcome (started, not_sampled, queued, dropped, exported, failed).",
+        );
+        metrics.describe(
+            "andon_trace_export_errors",
+            "Span export batches that failed.",
+        );
+    }
+
     /// Publishes the counters as gauges (totals since start) through a metrics sink, so that a
     /// scrape shows lost spans: `andon_trace_spans{outcome="started|not_sampled|queued|dropped|exported|failed"}`
     /// and `andon_trace_export_errors`.

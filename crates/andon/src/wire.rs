@@ -288,6 +288,14 @@ pub(crate) fn start(system: &AndonSystem, sink: Arc<dyn SignalSink>) {
         let logger = components.logger.clone();
         #[cfg(feature = "trace")]
         let tracer = components.tracer.clone();
+        #[cfg(feature = "log")]
+        if logger.is_some() {
+            andon_log::LogStats::describe(metrics.as_ref());
+        }
+        #[cfg(feature = "trace")]
+        if tracer.is_some() {
+            andon_trace::TraceStats::describe(metrics.as_ref());
+        }
         let handle = tokio::spawn(async move {
             let mut tick = tokio::time::interval(SELF_METRICS_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
