@@ -512,6 +512,7 @@ impl AndonSystem {
         &self.inner.components
     }
 
+    #[cfg(any(feature = "log", feature = "trace"))]
     pub(crate) fn metrics_sink(&self) -> Option<Arc<dyn MetricsSink>> {
         self.inner.metrics_sink.clone()
     }

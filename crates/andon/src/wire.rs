@@ -277,12 +277,14 @@ pub(crate) async fn build(
 
 /// Starts background tasks once the system exists: scheduled observer checks and periodic
 /// rule evaluation, both reporting to the system.
-#[allow(unused_variables)] // which bindings are used depends on the features
 /// How often the logger's and tracer's counters are published as metrics.
+#[cfg(any(feature = "log", feature = "trace"))]
 const SELF_METRICS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
+#[allow(unused_variables)] // which bindings are used depends on the features
 pub(crate) fn start(system: &AndonSystem, sink: Arc<dyn SignalSink>) {
     let components = system.components();
+    #[cfg(any(feature = "log", feature = "trace"))]
     if let Some(metrics) = system.metrics_sink() {
         #[cfg(feature = "log")]
         let logger = components.logger.clone();
