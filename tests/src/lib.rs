@@ -68,6 +68,24 @@ fn fail_or_panic(message: &str) -> ! {
     }
 }
 
+/// The path of an example of the `andon-tests` package (`tests/examples/<name>.rs`), for tests
+/// that run a program under a fault (closed stdout, `kill -9`). `cargo test -p andon-tests`
+/// builds the examples before the tests; a missing one fails the test with the command to run.
+pub fn example_binary(name: &str) -> PathBuf {
+    // target/debug/deps/<this test> -> target/debug/examples/<name>
+    let path = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("examples")))
+        .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+        .filter(|path| path.is_file());
+    path.unwrap_or_else(|| {
+        fail_or_panic(&format!(
+            "example {name} is missing: `cargo test -p andon-tests` or \
+             `cargo build -p andon-tests --examples` builds it"
+        ))
+    })
+}
+
 /// Reports a missing peer: a loud skip outside CI, a failure in CI.
 pub fn skip_or_fail(what: &str, install_hint: &str) {
     let message = format!("{what} is not available: {install_hint} (cargo xtask ci installs it)");

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // reason: tests fail loudly
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -338,26 +338,9 @@ channels = ["am", "file"]
         .unwrap();
 }
 
-fn example(name: &str) -> PathBuf {
-    // target/debug/deps/<this test> -> target/debug/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: `cargo test -p andon-tests` or `cargo build -p andon-tests --examples` builds it",
-        path.display()
-    );
-    path
-}
-
 /// Starts the agent (the `andon run` command) with `config`, ready when it answers.
 fn start_agent(config: &Path, port: u16) -> Peer {
-    Peer::builder(example("fault_agent"))
+    Peer::builder(andon_tests::example_binary("fault_agent"))
         .arg("run")
         .arg("--config")
         .arg(config)

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // reason: tests fail loudly
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,29 +14,12 @@ use serde_json::Value;
 /// Signals in the burst: fifty times the largest queue.
 const BURST: u64 = 100_000;
 
-fn example(name: &str) -> PathBuf {
-    // target/debug/deps/<this test> -> target/debug/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: `cargo test -p andon-tests` or `cargo build -p andon-tests --examples` builds it",
-        path.display()
-    );
-    path
-}
-
 #[test]
 fn a_burst_far_beyond_the_queues_keeps_memory_bounded_with_every_peer_down() {
     let dir = temp_dir();
     // A port nobody listens on: the OTLP receiver and the alert webhook are down.
     let dead = free_port();
-    let mut child = Command::new(example("fault_host"))
+    let mut child = Command::new(andon_tests::example_binary("fault_host"))
         .arg("burst")
         .arg(dir.path())
         .arg(free_port().to_string())

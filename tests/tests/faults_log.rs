@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // reason: tests fail loudly
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -243,21 +243,6 @@ fn rsyslog_killed_and_restarted_mid_stream_loses_only_what_is_counted() {
     assert!(stats.sinks[0].last_error.is_some());
 }
 
-fn example(name: &str) -> PathBuf {
-    // target/debug/deps/<this test> -> target/debug/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let path = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: `cargo test -p andon-tests` or `cargo build -p andon-tests --examples` builds it",
-        path.display()
-    );
-    path
-}
-
 /// The `REPORT` line the example wrote to stderr.
 fn report_of(stderr: &str) -> Value {
     let line = stderr
@@ -289,7 +274,7 @@ fn a_closed_stdout_is_counted_and_never_panics_or_hangs_the_host() {
     let dir = temp_dir();
     let log = dir.path().join("andon.log");
     // stdout is a pipe whose reading end is closed: every write fails with EPIPE.
-    let mut command = Command::new(example("fault_host"));
+    let mut command = Command::new(andon_tests::example_binary("fault_host"));
     command.arg("stdout").arg(&log).stdin(Stdio::null());
     command.stdout(Stdio::piped());
     let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
@@ -337,7 +322,7 @@ fn a_closed_stdout_is_counted_and_never_panics_or_hangs_the_host() {
     let mut command = Command::new(sh);
     command
         .args(["-c", "exec \"$0\" \"$@\" >&-"])
-        .arg(example("fault_host"))
+        .arg(andon_tests::example_binary("fault_host"))
         .arg("stdout")
         .arg(&log2)
         .stdin(Stdio::null());
