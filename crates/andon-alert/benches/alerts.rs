@@ -6,80 +6,29 @@
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops on the first failure
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule, Comparison, Threshold};
+use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule};
 use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
-use andon_core::{AlertSeverity, AndonSignal, MetricsSource, Sample, SignalSink};
+use andon_core::{AlertSeverity, AndonSignal, SignalSink};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokio::sync::mpsc;
 
 const RULES: usize = 10_000;
 
-#[derive(Debug)]
-struct Gauges(HashMap<String, f64>);
-
-impl MetricsSource for Gauges {
-    fn samples(&self, name: &str) -> Vec<Sample> {
-        self.0
-            .get(name)
-            .map(|v| {
-                vec![Sample {
-                    labels: Vec::new(),
-                    value: *v,
-                }]
-            })
-            .unwrap_or_default()
-    }
-}
+mod common;
+use common::{raw_reads_and_compares, runtime, threshold_rules};
 
 fn evaluate(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let gauges: HashMap<String, f64> = (0..RULES)
-        .map(|i| (format!("gauge_{i}"), (i % 200) as f64))
-        .collect();
-    let metrics = Arc::new(Gauges(gauges));
-    let manager = rt.block_on(async {
-        let manager = AlertManager::new(AlertsConfig::default(), metrics.clone()).unwrap();
-        for i in 0..RULES {
-            manager
-                .add_rule(AlertRule {
-                    name: format!("rule-{i}"),
-                    condition: AlertCondition::Threshold(Threshold {
-                        metric: format!("gauge_{i}"),
-                        labels: Vec::new(),
-                        comparison: Comparison::Above,
-                        value: 150.0,
-                        clear: Some(120.0),
-                        rate_over: None,
-                    }),
-                    severity: AlertSeverity::Warning,
-                    ..Default::default()
-                })
-                .unwrap();
-        }
-        // The first evaluation fires a quarter of them; later ones are steady state.
-        manager.check_and_fire_alerts().await.unwrap();
-        manager
-    });
+    let rt = runtime();
+    let (manager, metrics, names) = threshold_rules(&rt, RULES);
     let mut group = c.benchmark_group("evaluate_10000_rules");
     group.bench_function("andon_check_and_fire_alerts", |b| {
         b.iter(|| rt.block_on(manager.check_and_fire_alerts()).unwrap());
     });
-    let names: Vec<String> = (0..RULES).map(|i| format!("gauge_{i}")).collect();
     group.bench_function("raw_metric_reads_and_compares", |b| {
-        b.iter(|| {
-            names
-                .iter()
-                .filter(|n| metrics.value(n, &[]).is_some_and(|v| v > 150.0))
-                .count()
-        });
+        b.iter(|| raw_reads_and_compares(&metrics, &names));
     });
     group.finish();
 }
