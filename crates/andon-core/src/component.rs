@@ -174,6 +174,51 @@ impl TraceContext for Noop {
     }
 }
 
+/// One structured record for the log, written by a component that is not the logger (the alert
+/// manager's built-in `log` channel writes its notifications through it). The logger implements
+/// it; the umbrella wires it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// The record's level.
+    pub level: crate::severity::LogLevel,
+    /// The one-line message.
+    pub message: String,
+    /// The component the record is about, if any.
+    pub component: Option<String>,
+    /// Key-values with their JSON types (a diagnostics snapshot is one object-valued field).
+    pub fields: Vec<(String, serde_json::Value)>,
+}
+
+/// Writes [`LogEntry`]s: the logger implements it, so that components without a dependency on
+/// the logger (the alert manager's `log` channel) can make something visible in the log.
+///
+/// `write` must not block for long: a CRITICAL entry may wait a bounded time for its sink, like
+/// any CRITICAL record, and is then counted as failed.
+pub trait LogSink: Send + Sync + fmt::Debug {
+    /// Writes one entry; an error says why it could not be accepted.
+    fn write(&self, entry: LogEntry) -> Result<(), AndonError>;
+}
+
+impl LogSink for Noop {
+    fn write(&self, _entry: LogEntry) -> Result<(), AndonError> {
+        Ok(())
+    }
+}
+
+/// Told when a metric it watches changes, so that rules on that metric react at once instead of
+/// on the next evaluation tick (the alert manager implements it, the metrics recorder calls it,
+/// the umbrella wires the two).
+///
+/// `metric_changed` is called on the recording thread, on the hot path of a gauge or counter
+/// update: it must be cheap and never block (mark and wake, coalescing bursts).
+pub trait MetricsListener: Send + Sync + fmt::Debug {
+    /// The metric names this listener wants to hear about; read once, when it is installed.
+    fn watched_metrics(&self) -> Vec<String>;
+
+    /// The metric `name` (one of the watched ones) was updated.
+    fn metric_changed(&self, name: &str);
+}
+
 /// Does nothing, successfully: the stand-in for a turned-off component.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Noop;

@@ -54,8 +54,8 @@ mod signal;
 
 #[doc(inline)]
 pub use component::{
-    DiagnosticsReport, DiagnosticsSource, Health, MetricsSink, MetricsSource, Noop, Sample,
-    SignalSink, TraceContext, TraceIds,
+    DiagnosticsReport, DiagnosticsSource, Health, LogEntry, LogSink, MetricsListener, MetricsSink,
+    MetricsSource, Noop, Sample, SignalSink, TraceContext, TraceIds,
 };
 #[doc(inline)]
 pub use config::AndonConfig;
