@@ -25,6 +25,16 @@ pub trait SignalSink: Send + Sync + fmt::Debug {
     /// Takes one signal.
     async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError>;
 
+    /// Takes one signal and says what became of it: [`Receipt::Delivered`], or
+    /// [`Receipt::Skipped`] with the reason when the sink took it but had nothing to do (the alert
+    /// manager when no rule matched, so no notification was queued). The umbrella calls this one,
+    /// so that `SignalOutcome::delivered_to` never lists a part that did nothing.
+    ///
+    /// The default calls [`on_signal`](SignalSink::on_signal) and answers `Delivered`.
+    async fn accept(&self, signal: &AndonSignal) -> Result<Receipt, AndonError> {
+        self.on_signal(signal).await.map(|()| Receipt::Delivered)
+    }
+
     /// Delivers everything accepted so far.
     async fn flush(&self) -> Result<(), AndonError> {
         Ok(())
@@ -34,6 +44,20 @@ pub trait SignalSink: Send + Sync + fmt::Debug {
     async fn shutdown(&self) -> Result<(), AndonError> {
         self.flush().await
     }
+}
+
+/// What a [`SignalSink`] did with a signal it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Receipt {
+    /// The sink did its work (wrote, counted, traced, queued a notification).
+    Delivered,
+    /// The sink took the signal but had nothing to do; the reason says why, for people
+    /// (`"no alert rule matched"`).
+    Skipped {
+        /// Why nothing was done.
+        reason: String,
+    },
 }
 
 /// A health judgement with its reasons.

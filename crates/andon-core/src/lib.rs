@@ -55,7 +55,7 @@ mod signal;
 #[doc(inline)]
 pub use component::{
     DiagnosticsReport, DiagnosticsSource, Health, LogEntry, LogSink, MetricsListener, MetricsSink,
-    MetricsSource, Noop, Sample, SignalSink, TraceContext, TraceIds,
+    MetricsSource, Noop, Receipt, Sample, SignalSink, TraceContext, TraceIds,
 };
 #[doc(inline)]
 pub use config::AndonConfig;
