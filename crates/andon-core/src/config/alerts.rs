@@ -74,6 +74,12 @@ pub struct AlertsConfig {
     /// on start; none by default (pending notifications then do not survive a crash).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outbox_path: Option<PathBuf>,
+    /// The file holding the open alerts (with acknowledgements and escalation level), written
+    /// durably on every change and restored on start, so a crash forgets no open alert and a
+    /// paged incident still gets its resolve. None by default in the library; the agent keeps
+    /// it in its data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<PathBuf>,
     /// A firing critical alert suppresses warning and info alerts of the same component.
     /// Default `true`.
     pub inhibit: bool,
@@ -114,6 +120,7 @@ impl Default for AlertsConfig {
             group_interval: Duration::from_secs(5 * 60),
             escalate_after: Duration::from_secs(15 * 60),
             outbox_path: None,
+            state_file: None,
             inhibit: true,
             timeout: Duration::from_secs(10),
             max_retries: 5,

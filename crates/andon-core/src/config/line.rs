@@ -36,6 +36,12 @@ pub struct LineConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub escalate_yellow_after: Option<Duration>,
+    /// The file holding the line's state (stopped by which signal, or running), written durably
+    /// before a stop or resume is answered and restored on start, so a crash never turns a
+    /// stopped line into a running one. None by default in the library; the agent keeps it in
+    /// its data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for LineConfig {
@@ -45,6 +51,7 @@ impl Default for LineConfig {
             components: Vec::new(),
             auto_resume_on_green: false,
             escalate_yellow_after: None,
+            state_file: None,
         }
     }
 }
