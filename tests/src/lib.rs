@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 pub mod fuzz;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+pub mod peers_dir;
 
 /// Whether this run is CI (`CI=true`), where a missing peer is a failure rather than a skip.
 pub fn in_ci() -> bool {
@@ -44,11 +45,11 @@ pub fn workspace_root() -> PathBuf {
         .map_or_else(|| here.to_owned(), Path::to_owned)
 }
 
-/// The folder for peers set up by `cargo xtask ci` (`target/peers`).
+/// The folder for peers set up by `cargo xtask ci` (`target/peers`, or under
+/// `$CARGO_TARGET_DIR`, or `$ANDON_PEERS_DIR`): the same rule as the set-up's,
+/// [`peers_dir::resolve_peers_dir`].
 pub fn peers_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
-        .join("peers")
+    peers_dir::resolve_peers_dir(&workspace_root())
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -478,8 +479,15 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
+            // Read the whole request before answering: closing with unread bytes makes the
+            // kernel reset the connection, and the client may then lose the response.
+            let mut request = Vec::new();
             let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf).unwrap();
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "the client closed before its request ended");
+                request.extend_from_slice(&buf[..n]);
+            }
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
                 .unwrap();
         });

@@ -11,6 +11,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let root = crate::root();
     let mut done: Vec<(String, std::time::Duration)> = Vec::new();
     let started = Instant::now();
+    // The tests look for the peers where set-up put them, whatever CARGO_TARGET_DIR says.
+    let peers = crate::peers_dir(&root).to_string_lossy().into_owned();
 
     let mut step = |name: &str, f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<()> {
         println!("\n==> {name}");
@@ -57,7 +59,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
             &root,
             "cargo",
             &["test", "--workspace", "--all-features"],
-            &[("CI", "true")],
+            &[("CI", "true"), ("ANDON_PEERS_DIR", &peers)],
         )
     })?;
     step("each umbrella feature alone", &mut || {

@@ -9,9 +9,13 @@
 //! - `cargo xtask fuzz [--seconds N] [target…]`: every fuzz target for N seconds (default 60).
 
 mod bench;
+// The peers' folder: one rule, in one file that the test harness compiles too.
 mod ci;
 mod deny;
 mod fuzz;
+#[path = "../../tests/src/peers_dir.rs"]
+#[allow(dead_code, unreachable_pub)] // the harness uses the whole module; xtask only part of it
+mod peers_dir_rule;
 mod setup;
 mod shell;
 mod tidy;
@@ -59,4 +63,9 @@ fn main() -> std::process::ExitCode {
 fn root() -> PathBuf {
     let xtask = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     xtask.parent().map_or(xtask.clone(), PathBuf::from)
+}
+
+/// The folder of the real peers' virtualenv and files, by the rule the test harness uses too.
+fn peers_dir(root: &std::path::Path) -> PathBuf {
+    peers_dir_rule::resolve_peers_dir(root)
 }

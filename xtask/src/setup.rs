@@ -99,7 +99,7 @@ fn debian_peers(root: &Path) -> anyhow::Result<()> {
 }
 
 fn python_peers(root: &Path) -> anyhow::Result<()> {
-    let venv = root.join("target/peers/venv");
+    let venv = crate::peers_dir(root).join("venv");
     let python = venv.join("bin/python3");
     let imports = PYTHON_PEERS
         .iter()
