@@ -230,10 +230,11 @@ impl AndonObserver {
     ///
     /// As [`measure_now`](Self::measure_now).
     pub async fn current(&self) -> Result<Arc<Diagnostics>, ObserveError> {
-        if self.shared.schedules.load(Ordering::Acquire) > 0 {
-            if let Some(latest) = self.latest() {
-                return Ok(latest);
-            }
+        if let (true, Some(latest)) = (
+            self.shared.schedules.load(Ordering::Acquire) > 0,
+            self.latest(),
+        ) {
+            return Ok(latest);
         }
         self.measure_now().await.map(Arc::new)
     }
