@@ -1,5 +1,6 @@
 //! andon-metrics' hot paths side by side with the raw `metrics` handles and macros beneath them,
-//! and rendering 10,000 series.
+//! the cost of a metrics listener (event-driven alert rules) on watched and unwatched names, and
+//! rendering 10,000 series.
 
 #![allow(clippy::expect_used)] // a benchmark whose setup fails has nothing to measure
 
@@ -8,8 +9,11 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use andon_core::AndonSignal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use andon_core::config::MetricsConfig;
+use andon_core::{AndonSignal, MetricsListener};
 use andon_metrics::AndonMetrics;
 use criterion::{Criterion, criterion_group, criterion_main};
 use metrics::Recorder;
@@ -149,6 +153,65 @@ fn updates(c: &mut Criterion) {
     group.finish();
 }
 
+/// A listener as cheap as the contract asks: it marks and returns.
+#[derive(Debug, Default)]
+struct Marking {
+    changes: AtomicU64,
+}
+
+impl MetricsListener for Marking {
+    fn watched_metrics(&self) -> Vec<String> {
+        vec!["andon_queue_depth".to_owned()]
+    }
+
+    fn metric_changed(&self, _name: &str) {
+        self.changes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A gauge update with and without a listener installed, on a name it does not watch and on
+/// one it does, beside the raw handle.
+fn listener(c: &mut Criterion) {
+    let plain = metrics();
+    let listened = metrics();
+    let marking = Arc::new(Marking::default());
+    listened.set_metrics_listener(Some(marking.clone()));
+    let raw = raw();
+    let mut group = c.benchmark_group("listener");
+
+    let unwatched = plain
+        .register_gauge("bench_backlog_items", "Unwatched.", &[])
+        .expect("gauge");
+    group.bench_function("andon cached gauge set, unwatched, no listener", |b| {
+        b.iter(|| unwatched.set(black_box(150.0)));
+    });
+    let unwatched = listened
+        .register_gauge("bench_backlog_items", "Unwatched.", &[])
+        .expect("gauge");
+    group.bench_function(
+        "andon cached gauge set, unwatched, listener installed",
+        |b| {
+            b.iter(|| unwatched.set(black_box(150.0)));
+        },
+    );
+    let watched = listened.queue_depth_gauge("default").expect("gauge");
+    group.bench_function("andon cached gauge set, watched (listener called)", |b| {
+        b.iter(|| watched.set(black_box(50.0)));
+    });
+    let raw_gauge = raw.register_gauge(
+        &metrics::Key::from_name("raw_backlog_items"),
+        &metrics::Metadata::new("bench", metrics::Level::INFO, None),
+    );
+    group.bench_function("raw cached gauge set", |b| {
+        b.iter(|| raw_gauge.set(black_box(150.0)));
+    });
+    group.finish();
+    assert!(
+        marking.changes.load(Ordering::Relaxed) > 0,
+        "the listener was called"
+    );
+}
+
 fn render(c: &mut Criterion) {
     let andon = metrics();
     let raw = raw();
@@ -174,5 +237,5 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, updates, render);
+criterion_group!(benches, updates, listener, render);
 criterion_main!(benches);

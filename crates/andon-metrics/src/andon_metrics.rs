@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use andon_core::config::MetricsConfig;
 use andon_core::{
-    AlertSeverity, AndonError, AndonSignal, Color, MetricsSink, MetricsSource, Sample, SignalSink,
+    AlertSeverity, AndonError, AndonSignal, Color, MetricsListener, MetricsSink, MetricsSource,
+    Sample, SignalSink,
 };
 use metrics::{Counter, Gauge, Histogram, Key, Label};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
@@ -30,9 +31,9 @@ pub const ALERTS: &str = "andon_alerts_total";
 pub const QUEUE_DEPTH: &str = "andon_queue_depth";
 /// The utilization of each pool, from 0 to 1.
 pub const POOL_UTILIZATION: &str = "andon_pool_utilization_ratio";
-/// The process memory in use, in bytes.
+/// The process memory in use (resident), in bytes; the observer sets it.
 pub const MEMORY_USAGE: &str = "andon_memory_usage_bytes";
-/// The CPU in use, from 0 to 1 (1 = one full core's worth of the machine's capacity).
+/// The CPU used by the process, from 0 to 1 (1 = every core it may use); the observer sets it.
 pub const CPU_USAGE: &str = "andon_cpu_usage_ratio";
 /// 1 while the line is stopped, 0 while it runs.
 pub const LINE_STOPPED: &str = "andon_line_stopped";
@@ -193,7 +194,8 @@ impl AndonMetricsBuilder {
     /// # Errors
     ///
     /// [`MetricsError::Config`] for an invalid configuration, [`MetricsError::Bind`] when the
-    /// port is taken, [`MetricsError::InvalidMetricName`] for a user threshold on an invalid
+    /// port is taken and `free_port_if_taken` is off (or no port at all can be listened on),
+    /// [`MetricsError::InvalidMetricName`] for a user threshold on an invalid
     /// name, [`MetricsError::Background`] when no thread can be started.
     pub fn build(self) -> Result<AndonMetrics, MetricsError> {
         let config = self.config;
@@ -211,10 +213,11 @@ impl AndonMetricsBuilder {
                     )
                 })?;
         }
-        let listener = if config.enabled && self.endpoint {
-            Some(bind(&config)?)
+        let (listener, endpoint_notice) = if config.enabled && self.endpoint {
+            let (listener, notice) = bind(&config)?;
+            (Some(listener), notice)
         } else {
-            None
+            (None, None)
         };
         let endpoint = listener.as_ref().and_then(|l| l.local_addr().ok());
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
@@ -263,6 +266,7 @@ impl AndonMetricsBuilder {
             config,
             global,
             endpoint,
+            endpoint_notice,
             sink,
             last_error,
             stop,
@@ -271,7 +275,9 @@ impl AndonMetricsBuilder {
     }
 }
 
-fn bind(config: &MetricsConfig) -> Result<std::net::TcpListener, MetricsError> {
+/// Listens on `bind:port`, or, when that port is taken and `free_port_if_taken` allows, on a
+/// free port of the same address, with the notice that says so.
+fn bind(config: &MetricsConfig) -> Result<(std::net::TcpListener, Option<String>), MetricsError> {
     let bind_error = |source| MetricsError::Bind {
         bind: config.bind.clone(),
         port: config.port,
@@ -280,10 +286,27 @@ fn bind(config: &MetricsConfig) -> Result<std::net::TcpListener, MetricsError> {
     let ip: IpAddr = config.bind.parse().map_err(|_| {
         andon_core::ConfigError::new("metrics.bind", "is not an IP address: use \"127.0.0.1\"")
     })?;
-    let listener =
-        std::net::TcpListener::bind(SocketAddr::new(ip, config.port)).map_err(bind_error)?;
+    let (listener, notice) = match std::net::TcpListener::bind(SocketAddr::new(ip, config.port)) {
+        Ok(listener) => (listener, None),
+        Err(taken) if config.free_port_if_taken => {
+            let Ok(listener) = std::net::TcpListener::bind(SocketAddr::new(ip, 0)) else {
+                return Err(bind_error(taken));
+            };
+            let actual = listener
+                .local_addr()
+                .map_or_else(|_| "a free port".to_owned(), |a| a.to_string());
+            let notice = format!(
+                "andon metrics: cannot listen on {}:{} ({taken}), so metrics are served at \
+                 http://{actual}{} instead: set `metrics.port` to a free port for a fixed \
+                 address, or `metrics.free_port_if_taken = false` to make a taken port an error",
+                config.bind, config.port, config.scrape_path
+            );
+            (listener, Some(notice))
+        }
+        Err(taken) => return Err(bind_error(taken)),
+    };
     listener.set_nonblocking(true).map_err(bind_error)?;
-    Ok(listener)
+    Ok((listener, notice))
 }
 
 fn start(background: Background) -> Result<(), MetricsError> {
@@ -318,11 +341,13 @@ pub struct AndonMetrics {
     config: MetricsConfig,
     global: bool,
     endpoint: Option<SocketAddr>,
+    endpoint_notice: Option<String>,
     sink: SinkSlot,
     last_error: Arc<Mutex<Option<String>>>,
     stop: watch::Sender<bool>,
     shut_down: AtomicBool,
-    signals: RwLock<HashMap<Box<str>, [Counter; 3]>>,
+    /// Per component: the GREEN, YELLOW and RED signal counters and the failure counter.
+    signals: RwLock<HashMap<Box<str>, [Counter; 4]>>,
     failures: Cache<Counter>,
     queues: Cache<Gauge>,
     pools: Cache<Gauge>,
@@ -330,6 +355,9 @@ pub struct AndonMetrics {
     processing: Cache<Histogram>,
     line_stopped: Gauge,
 }
+
+/// Where a component's failure counter sits beside its three signal counters.
+const FAILURE: usize = 3;
 
 fn color_index(color: Color) -> usize {
     match color {
@@ -397,6 +425,20 @@ impl AndonMetrics {
         *self.sink.write().unwrap_or_else(PoisonError::into_inner) = sink;
     }
 
+    /// Tells `listener` at once of every update of the metrics it watches (replacing an earlier
+    /// listener; `None` removes it), so that rules on a gauge react when it changes instead of on
+    /// their next evaluation tick. The alert manager is the listener the umbrella installs.
+    ///
+    /// [`watched_metrics`](MetricsListener::watched_metrics) is read once, here: a name it
+    /// lists is marked, and each update of a series of that name (a gauge set, a counter
+    /// increment, a histogram value, through andon's API, [`MetricsSink`] or the `metrics`
+    /// macros) calls [`metric_changed`](MetricsListener::metric_changed) with the metric's name
+    /// on the recording thread, after the new value is readable through [`MetricsSource`]. An
+    /// update of a name it does not watch costs the same one atomic load as without a listener.
+    pub fn set_metrics_listener(&self, listener: Option<Arc<dyn MetricsListener>>) {
+        self.registry.set_listener(listener);
+    }
+
     /// The configuration it runs with.
     pub fn config(&self) -> &MetricsConfig {
         &self.config
@@ -412,6 +454,14 @@ impl AndonMetrics {
     /// The address the endpoint listens on, `None` without one.
     pub fn endpoint(&self) -> Option<SocketAddr> {
         self.endpoint
+    }
+
+    /// Why the endpoint is not where the configuration put it, for people: set when
+    /// `metrics.port` was taken and a free port was used instead (`free_port_if_taken`). The
+    /// umbrella writes it to stderr and the log; `None` when the endpoint is where configured
+    /// (or there is none).
+    pub fn endpoint_notice(&self) -> Option<&str> {
+        self.endpoint_notice.as_deref()
     }
 
     /// The URL Prometheus scrapes, `None` without an endpoint.
@@ -451,7 +501,8 @@ impl AndonMetrics {
     }
 
     /// Counts `signal` in `andon_signals_total{color, component}` (component `unknown` when
-    /// unset).
+    /// unset); a RED also counts one failure of its component in
+    /// `andon_failures_total{component}` (the design's "failure count").
     ///
     /// # Errors
     ///
@@ -470,6 +521,7 @@ impl AndonMetrics {
         self.check_open()?;
         let component = signal.component_or_unknown();
         let index = color_index(signal.color());
+        let red = signal.color() == Color::Red;
         if let Some(counters) = self
             .signals
             .read()
@@ -477,6 +529,9 @@ impl AndonMetrics {
             .get(component)
         {
             counters[index].increment(1);
+            if red {
+                counters[FAILURE].increment(1);
+            }
             return Ok(());
         }
         let make = |color: Color| {
@@ -488,8 +543,20 @@ impl AndonMetrics {
                 ],
             ))
         };
-        let counters = [make(Color::Green)?, make(Color::Yellow)?, make(Color::Red)?];
+        let failures = self.registry.counter(&Key::from_parts(
+            FAILURES,
+            vec![Label::new("component", component.to_owned())],
+        ))?;
+        let counters = [
+            make(Color::Green)?,
+            make(Color::Yellow)?,
+            make(Color::Red)?,
+            failures,
+        ];
         counters[index].increment(1);
+        if red {
+            counters[FAILURE].increment(1);
+        }
         self.signals
             .write()
             .unwrap_or_else(PoisonError::into_inner)

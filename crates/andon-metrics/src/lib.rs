@@ -5,9 +5,12 @@
 //! `andon_queue_depth{queue}`, `andon_request_duration_seconds{endpoint}`, …), installs itself
 //! as the global [`metrics`] recorder so that what the program records with
 //! `metrics::counter!` appears on the same endpoint, and serves everything at
-//! `http://{bind}:{port}{scrape_path}` (by default `http://127.0.0.1:9090/metrics`) in the
-//! Prometheus text format. Programs with an HTTP server of their own serve
-//! [`AndonMetrics::render`] instead.
+//! `http://{bind}:{port}{scrape_path}` (by default `http://127.0.0.1:9090/metrics`; a free
+//! port when that one is taken, said by [`AndonMetrics::endpoint_notice`]) in the Prometheus
+//! text format. Programs with an HTTP server of their own serve [`AndonMetrics::render`]
+//! instead. A RED signal also counts a failure of its component (`andon_failures_total`), and
+//! [`AndonMetrics::set_metrics_listener`] tells a listener (the alert manager) of every update
+//! of the metrics it watches.
 //!
 //! # Example
 //!

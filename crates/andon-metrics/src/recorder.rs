@@ -4,10 +4,10 @@
 //! exact escaping of backslashes, and threshold watches on every update.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use andon_core::{AndonSignal, Sample};
+use andon_core::{AndonSignal, MetricsListener, Sample};
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Label, Metadata,
     Recorder, SharedString, Unit,
@@ -69,8 +69,10 @@ pub(crate) struct Registry {
     series: RwLock<HashMap<Key, Series>>,
     /// Every family by name: type, series in order, threshold slot.
     families: Mutex<HashMap<String, Family>>,
-    /// Thresholds by metric name, also for names without series yet.
+    /// Thresholds and listener marks by metric name, also for names without series yet.
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    /// The slots the metrics listener watches, to unmark when it is replaced.
+    listened: Mutex<Vec<Arc<Slot>>>,
     refused: Mutex<HashMap<String, (Counter, u64)>>,
     /// Names with HELP text already: the first description wins.
     described: Mutex<HashSet<String>>,
@@ -91,23 +93,39 @@ struct Family {
     series: Vec<Series>,
 }
 
-/// The threshold of one metric name, shared by all its series.
+/// The threshold and the listener of one metric name, shared by all its series.
 #[derive(Debug)]
 pub(crate) struct Slot {
     name: String,
     /// Which configured threshold it came from (`queue_depth`), for the signal.
     source: RwLock<String>,
-    active: AtomicBool,
+    /// [`THRESHOLD`] and [`LISTENED`]: an update of a name with neither costs one load.
+    flags: AtomicU8,
     threshold: RwLock<Option<Threshold>>,
+    listener: RwLock<Option<Arc<dyn MetricsListener>>>,
 }
+
+/// A threshold watches the name.
+const THRESHOLD: u8 = 1;
+/// The metrics listener watches the name.
+const LISTENED: u8 = 2;
 
 impl Slot {
     fn new(name: &str) -> Self {
         Slot {
             name: name.to_owned(),
             source: RwLock::new(name.to_owned()),
-            active: AtomicBool::new(false),
+            flags: AtomicU8::new(0),
             threshold: RwLock::new(None),
+            listener: RwLock::new(None),
+        }
+    }
+
+    fn set_flag(&self, flag: u8, on: bool) {
+        if on {
+            self.flags.fetch_or(flag, Ordering::AcqRel);
+        } else {
+            self.flags.fetch_and(!flag, Ordering::AcqRel);
         }
     }
 }
@@ -130,7 +148,7 @@ struct Watch {
 impl Watch {
     #[inline]
     fn observe(&self, value: f64) {
-        if !self.slot.active.load(Ordering::Relaxed) {
+        if self.slot.flags.load(Ordering::Relaxed) == 0 {
             return;
         }
         self.observe_slow(value);
@@ -138,6 +156,26 @@ impl Watch {
 
     #[cold]
     fn observe_slow(&self, value: f64) {
+        let flags = self.slot.flags.load(Ordering::Acquire);
+        if flags & THRESHOLD != 0 {
+            self.compare(value);
+        }
+        if flags & LISTENED != 0 {
+            // Cloned out of the lock: the listener may take its time without holding it.
+            let listener = self
+                .slot
+                .listener
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(listener) = listener {
+                listener.metric_changed(&self.slot.name);
+            }
+        }
+    }
+
+    /// Raises or clears the threshold signal of this series.
+    fn compare(&self, value: f64) {
         let threshold = *self
             .slot
             .threshold
@@ -409,6 +447,7 @@ impl Registry {
             series: RwLock::new(HashMap::new()),
             families: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
+            listened: Mutex::new(Vec::new()),
             refused: Mutex::new(HashMap::new()),
             described: Mutex::new(HashSet::new()),
             events,
@@ -432,7 +471,38 @@ impl Registry {
             .threshold
             .write()
             .unwrap_or_else(PoisonError::into_inner) = threshold;
-        slot.active.store(threshold.is_some(), Ordering::Release);
+        slot.set_flag(THRESHOLD, threshold.is_some());
+    }
+
+    /// Tells `listener` (replacing any earlier one; `None` removes it) of every update of the
+    /// metrics it watches. Its names are read once, here, and marked on their slots.
+    pub(crate) fn set_listener(&self, listener: Option<Arc<dyn MetricsListener>>) {
+        let mut listened = self.listened.lock().unwrap_or_else(PoisonError::into_inner);
+        for slot in listened.drain(..) {
+            slot.set_flag(LISTENED, false);
+            *slot
+                .listener
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        let Some(listener) = listener else {
+            return;
+        };
+        let names: HashSet<String> = listener
+            .watched_metrics()
+            .iter()
+            .map(|name| sanitize_metric_name(name))
+            .filter(|name| !name.is_empty())
+            .collect();
+        for name in names {
+            let slot = self.slot(&name);
+            *slot
+                .listener
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&listener));
+            slot.set_flag(LISTENED, true);
+            listened.push(slot);
+        }
     }
 
     fn slot(&self, name: &str) -> Arc<Slot> {

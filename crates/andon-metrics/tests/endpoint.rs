@@ -10,9 +10,11 @@ use andon_core::config::MetricsConfig;
 use andon_metrics::{AndonMetrics, CONTENT_TYPE, MetricsError};
 use andon_tests::{free_port, http_get};
 
+/// The endpoint on exactly `port`: a taken port is an error, not another port.
 fn config(port: u16) -> MetricsConfig {
     MetricsConfig {
         port,
+        free_port_if_taken: false,
         ..MetricsConfig::default()
     }
 }
@@ -174,4 +176,65 @@ async fn shutdown_frees_the_port_and_refuses_later_records() {
             .ok()
     });
     assert!(again.is_some(), "the port is free again after shutdown");
+}
+
+#[test]
+fn a_taken_port_is_replaced_by_a_free_one_and_the_notice_says_which() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let metrics = AndonMetrics::builder(MetricsConfig {
+        port,
+        ..MetricsConfig::default()
+    })
+    .with_local_recorder()
+    .build()
+    .unwrap();
+    let actual = metrics.endpoint().unwrap().port();
+    assert_ne!(actual, port);
+    let url = metrics.scrape_url().unwrap();
+    assert_eq!(url, format!("http://127.0.0.1:{actual}/metrics"));
+    let notice = metrics.endpoint_notice().expect("a notice");
+    assert!(notice.contains(&format!("127.0.0.1:{port}")), "{notice}");
+    assert!(notice.contains(&url), "names the real address: {notice}");
+    assert!(
+        notice.contains("metrics.port"),
+        "says what to set: {notice}"
+    );
+
+    metrics.update_queue_depth("moved", 3).unwrap();
+    let (status, body) = http_get(&url).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#"andon_queue_depth{queue="moved"} 3"#),
+        "{body}"
+    );
+    drop(taken);
+}
+
+#[test]
+fn the_default_port_taken_by_another_program_does_not_stop_the_start() {
+    // Hold 9090 (Prometheus' own default) unless another program on this machine already does:
+    // either way it is taken while the metrics start.
+    let _held = std::net::TcpListener::bind("127.0.0.1:9090");
+    let defaults = MetricsConfig::default();
+    assert_eq!(defaults.port, 9090);
+    let metrics = AndonMetrics::builder(defaults)
+        .with_local_recorder()
+        .build()
+        .unwrap();
+    assert_ne!(metrics.endpoint().unwrap().port(), 9090);
+    let notice = metrics.endpoint_notice().unwrap();
+    assert!(notice.contains("127.0.0.1:9090"), "{notice}");
+    let (status, _) = http_get(&metrics.scrape_url().unwrap()).unwrap();
+    assert_eq!(status, 200);
+
+    // Where the port is free there is no notice.
+    let free = AndonMetrics::builder(MetricsConfig {
+        port: free_port(),
+        ..MetricsConfig::default()
+    })
+    .with_local_recorder()
+    .build()
+    .unwrap();
+    assert_eq!(free.endpoint_notice(), None);
 }

@@ -1,7 +1,7 @@
-//! Health from thresholds, with hysteresis: a pure judge fed readings, so the rules can be
-//! tested with any values.
+//! Health from thresholds, with hysteresis and a hold: a pure judge fed readings, so the rules
+//! can be tested with any values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use andon_core::config::ObserverConfig;
 use andon_core::{Health, HealthStatus};
@@ -91,19 +91,27 @@ impl Limits {
 /// Judges health from readings against the `[observer]` thresholds, remembering the level of
 /// each value so that a value at the edge does not flap.
 ///
-/// A value raises its status as soon as it is above the warning or critical level, and lowers
+/// A value raises its level as soon as it is above the warning or critical level, and lowers
 /// it only once it is `hysteresis_percent` points below that level (for file descriptors,
 /// `hysteresis_percent` percent of the level).
+///
+/// The status the judge gives then holds, like a Prometheus rule's `for`: it worsens only once
+/// the last `health_hold_checks` judgements were all at least that bad, and improves only once
+/// they were all at most that good. With the default of 2, one CPU sample at 100% is not a
+/// critical host.
 ///
 /// ```
 /// use andon_core::config::ObserverConfig;
 /// use andon_core::HealthStatus;
 /// use andon_observe::{HealthJudge, Readings};
 ///
-/// let mut judge = HealthJudge::new(&ObserverConfig::default()); // warn 80, critical 95, hysteresis 5
+/// // warn 80, critical 95, hysteresis 5, two checks must agree
+/// let mut judge = HealthJudge::new(&ObserverConfig::default());
 /// let memory = |v| Readings { memory_percent: Some(v), ..Readings::default() };
+/// assert_eq!(judge.judge(&memory(81.0)).status, HealthStatus::Healthy); // one check is not enough
 /// assert_eq!(judge.judge(&memory(81.0)).status, HealthStatus::Degraded);
 /// assert_eq!(judge.judge(&memory(79.0)).status, HealthStatus::Degraded); // not yet below 75
+/// assert_eq!(judge.judge(&memory(74.0)).status, HealthStatus::Degraded); // held
 /// assert_eq!(judge.judge(&memory(74.0)).status, HealthStatus::Healthy);
 /// ```
 #[derive(Debug, Clone)]
@@ -116,6 +124,12 @@ pub struct HealthJudge {
     cpu_level: HealthStatus,
     disk_levels: BTreeMap<String, HealthStatus>,
     fd_level: HealthStatus,
+    /// How many consecutive judgements must agree before the status changes (at least 1).
+    hold: usize,
+    /// The status last given.
+    status: HealthStatus,
+    /// The statuses of the last `hold` judgements before holding, newest last.
+    recent: VecDeque<HealthStatus>,
 }
 
 impl HealthJudge {
@@ -152,7 +166,33 @@ impl HealthJudge {
             cpu_level: HealthStatus::Healthy,
             disk_levels: BTreeMap::new(),
             fd_level: HealthStatus::Healthy,
+            hold: usize::try_from(config.health_hold_checks)
+                .unwrap_or(usize::MAX)
+                .max(1),
+            status: HealthStatus::Healthy,
+            recent: VecDeque::new(),
         }
+    }
+
+    /// The status to give now that the levels say `now`: the last `hold` judgements must all
+    /// be at least as bad (to worsen) or at most as bad (to improve) as the new status.
+    fn held(&mut self, now: HealthStatus) -> HealthStatus {
+        if self.recent.len() == self.hold {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(now);
+        if self.recent.len() < self.hold {
+            return self.status;
+        }
+        let (Some(least), Some(most)) = (self.recent.iter().min(), self.recent.iter().max()) else {
+            return self.status;
+        };
+        if *least > self.status {
+            self.status = *least;
+        } else if *most < self.status {
+            self.status = *most;
+        }
+        self.status
     }
 
     /// Judges `readings`, updating the remembered levels. A reading that is missing leaves
@@ -205,7 +245,30 @@ impl HealthJudge {
             );
             take(self.fd_level, why);
         }
-        Health { status, reasons }
+        let held = self.held(status);
+        if held == HealthStatus::Healthy {
+            // Healthy has no reasons, even while a worse status waits for its hold.
+            reasons.clear();
+        } else if held != status {
+            reasons.push(format!(
+                "{} until {} consecutive checks agree (this one: {})",
+                status_word(held),
+                self.hold,
+                status_word(status)
+            ));
+        }
+        Health {
+            status: held,
+            reasons,
+        }
+    }
+}
+
+fn status_word(status: HealthStatus) -> &'static str {
+    match status {
+        HealthStatus::Healthy => "healthy",
+        HealthStatus::Degraded => "degraded",
+        HealthStatus::Critical => "critical",
     }
 }
 
@@ -264,6 +327,67 @@ fn reason(
 mod tests {
     use super::*;
 
+    /// The defaults, with every change taken at once (no hold).
+    fn at_once() -> ObserverConfig {
+        ObserverConfig {
+            health_hold_checks: 1,
+            ..ObserverConfig::default()
+        }
+    }
+
+    fn cpu(v: f64) -> Readings {
+        Readings {
+            cpu_percent: Some(v),
+            ..Readings::default()
+        }
+    }
+
+    #[test]
+    fn one_sample_at_100_percent_cpu_is_not_a_critical_host() {
+        use HealthStatus::*;
+        let mut judge = HealthJudge::new(&ObserverConfig::default()); // hold 2
+        let first = judge.judge(&cpu(100.0));
+        assert_eq!(first, Health::default(), "one sample changes nothing");
+        assert_eq!(judge.judge(&cpu(20.0)).status, Healthy, "the spike passed");
+        assert_eq!(judge.judge(&cpu(100.0)).status, Healthy);
+        let second = judge.judge(&cpu(100.0));
+        assert_eq!(second.status, Critical, "two checks in a row agree");
+        assert_eq!(
+            second.reasons,
+            ["cpu 100.0% is above the critical level 98%"]
+        );
+        // One quiet sample does not end it either; the reasons say why it is still critical.
+        let held = judge.judge(&cpu(10.0));
+        assert_eq!(held.status, Critical);
+        assert_eq!(
+            held.reasons,
+            ["critical until 2 consecutive checks agree (this one: healthy)"]
+        );
+        assert_eq!(judge.judge(&cpu(10.0)), Health::default());
+    }
+
+    #[test]
+    fn a_hold_worsens_to_the_level_every_check_reached() {
+        use HealthStatus::*;
+        let mut judge = HealthJudge::new(&ObserverConfig {
+            health_hold_checks: 3,
+            ..ObserverConfig::default()
+        });
+        // Degraded, Critical, Critical: all three are at least degraded, not all critical; on
+        // the way down, the worst of the last three.
+        let statuses: Vec<HealthStatus> = [91.0, 99.0, 99.0, 99.0, 50.0, 92.0, 50.0, 50.0, 50.0]
+            .into_iter()
+            .map(|v| judge.judge(&cpu(v)).status)
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                Healthy, Healthy, Degraded, Critical, Critical, Critical, Degraded, Degraded,
+                Healthy
+            ]
+        );
+    }
+
     fn memory(v: f64) -> Readings {
         Readings {
             memory_percent: Some(v),
@@ -273,7 +397,7 @@ mod tests {
 
     #[test]
     fn memory_walks_through_every_status_with_hysteresis() {
-        let mut judge = HealthJudge::new(&ObserverConfig::default());
+        let mut judge = HealthJudge::new(&at_once());
         let statuses: Vec<HealthStatus> =
             [50.0, 80.0, 80.1, 96.0, 94.0, 90.1, 90.0, 76.0, 75.0, 81.0]
                 .into_iter()
@@ -291,7 +415,7 @@ mod tests {
 
     #[test]
     fn a_value_flapping_at_the_edge_does_not_flap_the_status() {
-        let mut judge = HealthJudge::new(&ObserverConfig::default());
+        let mut judge = HealthJudge::new(&at_once());
         for v in [80.5, 79.5, 80.5, 79.5, 78.0] {
             assert_eq!(
                 judge.judge(&memory(v)).status,
@@ -301,7 +425,7 @@ mod tests {
         }
         let mut no_hysteresis = HealthJudge::new(&ObserverConfig {
             hysteresis_percent: 0.0,
-            ..Default::default()
+            ..at_once()
         });
         assert_eq!(
             no_hysteresis.judge(&memory(80.5)).status,
@@ -315,7 +439,7 @@ mod tests {
 
     #[test]
     fn reasons_name_the_value_and_the_level() {
-        let mut judge = HealthJudge::new(&ObserverConfig::default());
+        let mut judge = HealthJudge::new(&at_once());
         let health = judge.judge(&Readings {
             memory_percent: Some(85.0),
             cpu_percent: Some(99.0),
@@ -347,14 +471,14 @@ mod tests {
             open_fds: Some(100_000),
             ..Default::default()
         };
-        let mut off = HealthJudge::new(&ObserverConfig::default());
+        let mut off = HealthJudge::new(&at_once());
         assert_eq!(off.judge(&readings).status, HealthStatus::Healthy);
 
         let mut on = HealthJudge::new(&ObserverConfig {
             disk_threshold_percent: Some(90.0),
             disk_critical_percent: Some(98.0),
             fd_threshold: Some(1000),
-            ..Default::default()
+            ..at_once()
         });
         let health = on.judge(&readings);
         assert_eq!(health.status, HealthStatus::Critical);
@@ -376,7 +500,7 @@ mod tests {
 
     #[test]
     fn missing_readings_are_left_out_not_taken_as_zero() {
-        let mut judge = HealthJudge::new(&ObserverConfig::default());
+        let mut judge = HealthJudge::new(&at_once());
         assert_eq!(judge.judge(&memory(90.0)).status, HealthStatus::Degraded);
         // Memory unreadable this time: the judge neither recovers nor invents a reason.
         assert_eq!(judge.judge(&Readings::default()), Health::default());

@@ -10,9 +10,13 @@
 //! from one meaningless sample.
 //!
 //! [`AndonObserver::start`] checks every `check_interval_secs` and raises a YELLOW or RED
-//! signal when the health worsens and a GREEN one when it recovers. The observer is also the
-//! workspace's [`DiagnosticsSource`](andon_core::DiagnosticsSource): the alert manager takes a
-//! snapshot from it when a critical alert fires.
+//! signal when the health worsens and a GREEN one when it recovers; a status must hold for
+//! `health_hold_checks` consecutive checks (2 by default) before it changes. Each check also
+//! feeds `andon_memory_usage_bytes` and `andon_cpu_usage_ratio`, the gauges the metrics'
+//! default thresholds watch. Reads ([`AndonObserver::current`], [`AndonObserver::measure_now`])
+//! never touch what the next check judges. The observer is also the workspace's
+//! [`DiagnosticsSource`](andon_core::DiagnosticsSource): the alert manager takes a snapshot from
+//! it when a critical alert fires.
 //!
 //! # Example
 //!

@@ -2,16 +2,16 @@
 //! health changes and exports gauges.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
-use andon_core::config::ObserverConfig;
+use andon_core::config::{LineConfig, ObserverConfig};
 use andon_core::{
     AndonError, AndonSignal, DiagnosticsReport, DiagnosticsSource, Health, HealthStatus,
     MetricsSink, SignalSink, async_trait,
 };
-use tokio::sync::{OnceCell, oneshot};
+use tokio::sync::{OnceCell, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
@@ -20,19 +20,31 @@ use crate::error::ObserveError;
 use crate::judge::{HealthJudge, Readings};
 use crate::probe::{Probe, Sections, SysinfoProbe};
 
-/// The component name on signals and errors.
-const COMPONENT: &str = "observer";
+/// The component name on signals and errors: the one `[line]` treats as host health.
+const COMPONENT: &str = LineConfig::HOST_HEALTH_COMPONENT;
 
 /// Runtime diagnostics of the host and this process, on demand and on a schedule.
 ///
 /// Cheap to clone: clones share the measuring state (the previous sample CPU percentages and
 /// rates are measured against, and the health levels that hysteresis remembers).
+///
+/// # Checks and reads
+///
+/// A *check* ([`run_diagnostics`](Self::run_diagnostics), what the schedule runs) measures with
+/// the judge's probe, over the window since the previous check, judges the health, exports the
+/// gauges and becomes the [`latest`](Self::latest) snapshot. A *read* never does any of that:
+/// [`current`](Self::current) serves the latest scheduled check (its `taken_at` tells its
+/// age), and [`measure_now`](Self::measure_now) (the [`DiagnosticsSource`] snapshot for a RED
+/// or a critical alert) measures with a probe of its own. So a burst of reads cannot shorten the
+/// CPU window the next check judges by, nor count as checks toward a health change.
 #[derive(Clone)]
 pub struct AndonObserver {
     config: Arc<ObserverConfig>,
     sections: Sections,
     shared: Arc<Shared>,
     metrics: Option<(Arc<dyn MetricsSink>, Arc<Once>)>,
+    /// The cores this process may run on, to turn its CPU percent of one core into a share.
+    cores: f64,
 }
 
 struct Core {
@@ -43,6 +55,13 @@ struct Core {
 struct Shared {
     core: Mutex<Core>,
     warm: OnceCell<()>,
+    /// The probe of reads that measure ([`AndonObserver::measure_now`]), apart from the
+    /// judge's; `None` when the probe offers none.
+    on_demand: Mutex<Option<Box<dyn Probe>>>,
+    /// The latest check.
+    latest: watch::Sender<Option<Arc<Diagnostics>>>,
+    /// Schedules running ([`AndonObserver::start`]).
+    schedules: AtomicUsize,
     last_health: Mutex<Option<Health>>,
     checks: AtomicU64,
     check_failures: AtomicU64,
@@ -97,6 +116,7 @@ impl AndonObserver {
     /// [`ObserveError::Config`] when `config` is invalid.
     pub fn with_probe(config: ObserverConfig, probe: impl Probe) -> Result<Self, ObserveError> {
         config.validate("observer")?;
+        let on_demand = probe.on_demand();
         Ok(AndonObserver {
             sections: Sections::from_config(&config),
             shared: Arc::new(Shared {
@@ -105,6 +125,9 @@ impl AndonObserver {
                     judge: HealthJudge::new(&config),
                 }),
                 warm: OnceCell::new(),
+                on_demand: Mutex::new(on_demand),
+                latest: watch::channel(None).0,
+                schedules: AtomicUsize::new(0),
                 last_health: Mutex::new(None),
                 checks: AtomicU64::new(0),
                 check_failures: AtomicU64::new(0),
@@ -113,11 +136,17 @@ impl AndonObserver {
             }),
             config: Arc::new(config),
             metrics: None,
+            #[allow(clippy::cast_precision_loss)] // a core count is far below 2^53
+            cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
         })
     }
 
     /// Exports every reading as gauges through `sink` (`andon_host_memory_percent`,
-    /// `andon_process_resident_memory_bytes`, …; see [`GAUGES`]), each described once.
+    /// `andon_process_resident_memory_bytes`, …; see [`GAUGES`]), each described once, on
+    /// every check. With the process section on, this includes `andon_memory_usage_bytes` (the
+    /// resident memory) and `andon_cpu_usage_ratio` (the process's CPU as a share of the cores
+    /// it may use), which the `[metrics.thresholds]` `memory_usage_mb` and `cpu_usage_percent`
+    /// watch.
     #[must_use]
     pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
         self.metrics = Some((sink, Arc::new(Once::new())));
@@ -140,7 +169,11 @@ impl AndonObserver {
         }
     }
 
-    /// Measures now and judges the health.
+    /// Runs a check: measures now with the judge's probe, judges the health, exports the gauges
+    /// and keeps the result as the [`latest`](Self::latest) snapshot. This is what the schedule
+    /// runs; while a schedule runs, read with [`current`](Self::current) or
+    /// [`measure_now`](Self::measure_now) instead, which leave the next check's window and the
+    /// health hold alone.
     ///
     /// The blocking reads run on tokio's blocking pool, never on the async executor. The first
     /// call takes a first sample and waits the backend's minimum interval (200 ms for sysinfo)
@@ -173,6 +206,7 @@ impl AndonObserver {
                 d.reasons.clone_from(&health.reasons);
                 // Stored while the core is locked, so concurrent checks store in order.
                 *lock(&shared.last_health) = Some(health);
+                shared.latest.send_replace(Some(Arc::new(d.clone())));
                 d
             })
             .await?;
@@ -181,13 +215,128 @@ impl AndonObserver {
         Ok(d)
     }
 
+    /// The latest check, without measuring: `None` before the first. Its `taken_at` tells how
+    /// old it is (at most one `check_interval_secs` while a schedule runs).
+    pub fn latest(&self) -> Option<Arc<Diagnostics>> {
+        self.shared.latest.borrow().clone()
+    }
+
+    /// The snapshot to show a reader (an HTTP endpoint, a dashboard, a CLI): while a schedule
+    /// runs, the latest scheduled check, so that reads are cheap and never touch what the next
+    /// check judges; before the first check has finished, or without a schedule, a
+    /// [`measure_now`](Self::measure_now).
+    ///
+    /// # Errors
+    ///
+    /// As [`measure_now`](Self::measure_now).
+    pub async fn current(&self) -> Result<Arc<Diagnostics>, ObserveError> {
+        if let (true, Some(latest)) = (
+            self.shared.schedules.load(Ordering::Acquire) > 0,
+            self.latest(),
+        ) {
+            return Ok(latest);
+        }
+        self.measure_now().await.map(Arc::new)
+    }
+
+    /// [`current`](Self::current) as the report other components see (summary, health, details
+    /// capped at `snapshot_max_bytes`); `taken_at` tells its age.
+    ///
+    /// # Errors
+    ///
+    /// As [`measure_now`](Self::measure_now).
+    pub async fn current_report(&self) -> Result<DiagnosticsReport, ObserveError> {
+        let d = self.current().await?;
+        Ok(self.report(&d))
+    }
+
+    /// Measures now without touching the checks: with the probe's own on-demand probe
+    /// ([`Probe::on_demand`]; sysinfo has one), which takes a first sample and waits the
+    /// backend's minimum interval so its CPU percentages cover the last moment; the health is
+    /// what the judge would say of these readings, without the judge remembering them. The
+    /// latest check, its window and the health hold stay as they were.
+    ///
+    /// With a probe that has no on-demand twin: a check when no schedule runs (nothing else
+    /// judges), else the latest scheduled check, waiting up to one `check_interval_secs` for
+    /// the first.
+    ///
+    /// # Errors
+    ///
+    /// [`ObserveError::Interrupted`] when the measuring thread did not finish, or no scheduled
+    /// check finished in time.
+    pub async fn measure_now(&self) -> Result<Diagnostics, ObserveError> {
+        let sections = self.sections;
+        let shared = Arc::clone(&self.shared);
+        let wait = self
+            .run_blocking(move || {
+                lock(&shared.on_demand)
+                    .as_mut()
+                    .map(|probe| probe.warm_up(sections))
+            })
+            .await?;
+        let Some(wait) = wait else {
+            if self.shared.schedules.load(Ordering::Acquire) == 0 {
+                return self.run_diagnostics().await;
+            }
+            return self.first_check().await.map(|d| (*d).clone());
+        };
+        self.shared.checks.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(wait).await;
+        let shared = Arc::clone(&self.shared);
+        self.run_blocking(move || {
+            let mut d = lock(&shared.on_demand)
+                .as_mut()
+                .map_or_else(Diagnostics::empty, |probe| probe.measure(sections));
+            // A copy of the judge: these readings neither advance the hold nor move the levels.
+            let mut judge = lock(&shared.core).judge.clone();
+            let health = judge.judge(&Readings::from(&d));
+            d.status = health.status;
+            d.reasons = health.reasons;
+            d
+        })
+        .await
+    }
+
+    /// The latest check, waiting up to one interval for the first.
+    async fn first_check(&self) -> Result<Arc<Diagnostics>, ObserveError> {
+        let mut latest = self.shared.latest.subscribe();
+        let period = Duration::from_secs(self.config.check_interval_secs);
+        match tokio::time::timeout(period, latest.wait_for(Option::is_some)).await {
+            Ok(Ok(d)) => d.clone().ok_or_else(|| ObserveError::Interrupted {
+                reason: "no check has finished yet".to_owned(),
+            }),
+            _ => Err(ObserveError::Interrupted {
+                reason: format!("no scheduled check finished within {period:?}"),
+            }),
+        }
+    }
+
+    fn report(&self, d: &Diagnostics) -> DiagnosticsReport {
+        DiagnosticsReport {
+            taken_at: d.taken_at,
+            health: Health {
+                status: d.status,
+                reasons: d.reasons.clone(),
+            },
+            summary: d.summary(),
+            details: d.to_json_capped(self.config.snapshot_max_bytes),
+        }
+    }
+
     /// Runs `f` on the measuring state on a blocking thread (inline outside a tokio runtime).
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Core) -> T + Send + 'static,
     ) -> Result<T, ObserveError> {
         let shared = Arc::clone(&self.shared);
-        let run = move || f(&mut lock(&shared.core));
+        self.run_blocking(move || f(&mut lock(&shared.core))).await
+    }
+
+    /// Runs `run` on a blocking thread (inline outside a tokio runtime).
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        run: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ObserveError> {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime
@@ -229,7 +378,10 @@ impl AndonObserver {
         let (stop, mut stopped) = oneshot::channel::<()>();
         let observer = self.clone();
         let period = Duration::from_secs(self.config.check_interval_secs);
+        let running = Running::new(&self.shared);
         let task = runtime.spawn(async move {
+            // Counted while the task lives, however it ends (stopped, or aborted on drop).
+            let _running = running;
             let mut interval = tokio::time::interval(period);
             interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
             let mut reported = HealthStatus::Healthy;
@@ -305,8 +457,11 @@ impl AndonObserver {
         }
         if let Some(Reading::Available(p)) = &d.process {
             set("andon_process_resident_memory_bytes", p.rss_bytes as f64);
+            // The gauges `[metrics.thresholds]` memory_usage_mb and cpu_usage_percent watch.
+            set("andon_memory_usage_bytes", p.rss_bytes as f64);
             if let Some(cpu) = p.cpu_percent {
                 set("andon_process_cpu_percent", cpu);
+                set("andon_cpu_usage_ratio", cpu / 100.0 / self.cores);
             }
             if let Some(threads) = p.threads {
                 set("andon_process_threads", threads as f64);
@@ -343,7 +498,7 @@ impl AndonObserver {
 }
 
 /// The gauges the observer exports, with their HELP text.
-pub const GAUGES: [(&str, &str); 13] = [
+pub const GAUGES: [(&str, &str); 15] = [
     (
         "andon_host_memory_percent",
         "Memory in use on the host, percent of total.",
@@ -389,6 +544,14 @@ pub const GAUGES: [(&str, &str); 13] = [
     (
         "andon_host_disk_used_percent",
         "Space in use on a mounted file system, percent of its size.",
+    ),
+    (
+        "andon_memory_usage_bytes",
+        "Memory used by the process, in bytes.",
+    ),
+    (
+        "andon_cpu_usage_ratio",
+        "CPU used by the process, from 0 to 1.",
     ),
 ];
 
@@ -436,19 +599,29 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Marks a schedule as running for as long as it lives.
+struct Running(Arc<Shared>);
+
+impl Running {
+    fn new(shared: &Arc<Shared>) -> Self {
+        shared.schedules.fetch_add(1, Ordering::AcqRel);
+        Running(Arc::clone(shared))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.schedules.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[async_trait]
 impl DiagnosticsSource for AndonObserver {
+    /// A fresh [`measure_now`](AndonObserver::measure_now): the scheduled checks' window and
+    /// health hold are left alone.
     async fn snapshot(&self) -> Result<DiagnosticsReport, AndonError> {
-        let d = self.run_diagnostics().await?;
-        Ok(DiagnosticsReport {
-            taken_at: d.taken_at,
-            health: Health {
-                status: d.status,
-                reasons: d.reasons.clone(),
-            },
-            summary: d.summary(),
-            details: d.to_json_capped(self.config.snapshot_max_bytes),
-        })
+        let d = self.measure_now().await?;
+        Ok(self.report(&d))
     }
 
     fn last_health(&self) -> Option<Health> {

@@ -83,6 +83,14 @@ pub trait Probe: Send + fmt::Debug + 'static {
     /// Measures memory and CPU and the `sections` that are switched on; sections that are off
     /// stay `None`.
     fn measure(&mut self, sections: Sections) -> Diagnostics;
+
+    /// A second probe of the same kind, with its own previous sample, for measurements on
+    /// demand ([`AndonObserver::measure_now`](crate::AndonObserver::measure_now)): it is warmed
+    /// up before each one, so it never shortens the window of this probe's next scheduled
+    /// measurement. The default has none: reads then serve the latest scheduled check.
+    fn on_demand(&self) -> Option<Box<dyn Probe>> {
+        None
+    }
 }
 
 /// File system types that hold no user data and are never reported as disks.
@@ -390,6 +398,12 @@ impl SysinfoProbe {
 }
 
 impl Probe for SysinfoProbe {
+    fn on_demand(&self) -> Option<Box<dyn Probe>> {
+        SysinfoProbe::new()
+            .ok()
+            .map(|probe| Box::new(probe) as Box<dyn Probe>)
+    }
+
     fn warm_up(&mut self, sections: Sections) -> Duration {
         let now = Instant::now();
         self.refresh_memory_and_cpu(false);

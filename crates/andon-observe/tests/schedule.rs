@@ -21,6 +21,8 @@ use tokio::time::{Instant, sleep_until};
 struct Scripted {
     memory: Arc<Mutex<VecDeque<f64>>>,
     calls: Arc<AtomicUsize>,
+    /// The probe it offers for measurements on demand, if any.
+    twin: Option<Box<Scripted>>,
 }
 
 impl Scripted {
@@ -28,6 +30,7 @@ impl Scripted {
         Scripted {
             memory: Arc::new(Mutex::new(memory.iter().copied().collect())),
             calls: Arc::default(),
+            twin: None,
         }
     }
 
@@ -49,6 +52,10 @@ impl Probe for Scripted {
         d.memory_percent = memory;
         d.cpu_percent = 10.0;
         d
+    }
+
+    fn on_demand(&self) -> Option<Box<dyn Probe>> {
+        self.twin.clone().map(|twin| twin as Box<dyn Probe>)
     }
 }
 
@@ -91,11 +98,126 @@ impl Recorder {
     }
 }
 
+/// Every health change taken at once (no hold), checks every minute.
 fn config() -> ObserverConfig {
     ObserverConfig {
         check_interval_secs: 60,
+        health_hold_checks: 1,
         ..ObserverConfig::default()
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_health_status_holds_for_two_checks_before_it_is_signalled() {
+    // The default hold: two consecutive checks must agree. Critical level 95.
+    let script = [97.0, 50.0, 97.0, 97.0, 97.0, 50.0, 50.0];
+    let probe = Scripted::new(&script);
+    let config = ObserverConfig {
+        health_hold_checks: 2,
+        ..config()
+    };
+    let observer = AndonObserver::with_probe(config, probe.clone()).unwrap();
+    let sink = Arc::new(Recorder::default());
+    let start = Instant::now();
+    let _handle = observer.start(sink.clone());
+
+    sleep_until(start + Duration::from_secs(60 * 2 + 1)).await;
+    assert_eq!(probe.calls(), 3);
+    assert_eq!(
+        sink.colors(),
+        [],
+        "one sample at 97% (twice, apart) is not critical"
+    );
+    sleep_until(start + Duration::from_secs(60 * 3 + 1)).await;
+    assert_eq!(sink.colors(), [Color::Red], "the second 97% in a row");
+    sleep_until(start + Duration::from_secs(60 * 5 + 1)).await;
+    assert_eq!(
+        sink.colors(),
+        [Color::Red],
+        "one quiet check does not end it"
+    );
+    sleep_until(start + Duration::from_secs(60 * 6 + 1)).await;
+    assert_eq!(sink.colors(), [Color::Red, Color::Green]);
+    let signals = sink.signals.lock().unwrap().clone();
+    assert_eq!(
+        signals[0].message(),
+        "host health critical: memory 97.0% is above the critical level 95%"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn reads_between_checks_neither_measure_nor_count_toward_the_hold() {
+    // If reads were checks, the 97% they would measure would make the host critical at once.
+    let probe = Scripted::new(&[97.0, 97.0, 10.0]);
+    let config = ObserverConfig {
+        health_hold_checks: 2,
+        ..config()
+    };
+    let observer = AndonObserver::with_probe(config, probe.clone()).unwrap();
+    let sink = Arc::new(Recorder::default());
+    let start = Instant::now();
+    let _handle = observer.start(sink.clone());
+    sleep_until(start + Duration::from_secs(1)).await;
+    let first = observer.latest().expect("the first check");
+    assert_eq!(first.memory_percent, 97.0);
+
+    for _ in 0..100 {
+        let read = observer.current().await.unwrap();
+        assert_eq!(
+            read.taken_at, first.taken_at,
+            "the latest check, not a new one"
+        );
+        let report = observer.snapshot().await.unwrap();
+        assert_eq!(report.taken_at, first.taken_at);
+        assert_eq!(report.health.status, HealthStatus::Healthy);
+        let now = observer.measure_now().await.unwrap();
+        assert_eq!(now.taken_at, first.taken_at);
+    }
+    assert_eq!(probe.calls(), 1, "no read touched the judge's probe");
+    assert_eq!(sink.colors(), []);
+
+    sleep_until(start + Duration::from_secs(61)).await;
+    assert_eq!(probe.calls(), 2);
+    assert_eq!(
+        sink.colors(),
+        [Color::Red],
+        "the second scheduled check is the second that agrees"
+    );
+    assert!(observer.latest().unwrap().taken_at > first.taken_at);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_with_an_on_demand_twin_measures_fresh_without_touching_the_checks() {
+    let mut probe = Scripted::new(&[50.0, 60.0]);
+    let twin = Scripted::new(&[99.0]);
+    probe.twin = Some(Box::new(twin.clone()));
+    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let sink = Arc::new(Recorder::default());
+    let start = Instant::now();
+    let _handle = observer.start(sink.clone());
+    sleep_until(start + Duration::from_secs(1)).await;
+
+    for _ in 0..10 {
+        // A RED's snapshot measures now, with the twin.
+        let report = observer.snapshot().await.unwrap();
+        assert!(
+            report.summary.contains("memory 99.0%"),
+            "{}",
+            report.summary
+        );
+        // A reader gets the latest check.
+        assert_eq!(observer.current().await.unwrap().memory_percent, 50.0);
+    }
+    assert_eq!((probe.calls(), twin.calls()), (1, 10));
+    assert_eq!(
+        observer.last_health().unwrap().status,
+        HealthStatus::Healthy,
+        "the fresh readings were judged on a copy of the judge"
+    );
+    assert_eq!(sink.colors(), []);
+    sleep_until(start + Duration::from_secs(61)).await;
+    assert_eq!(observer.latest().unwrap().memory_percent, 60.0);
+    assert_eq!(sink.colors(), []);
 }
 
 #[tokio::test(start_paused = true)]

@@ -13,7 +13,8 @@ use crate::signal::Color;
 /// ```toml
 /// [line]
 /// stop_on = ["red"]
-/// components = []            # empty: any component may stop the line
+/// components = []            # empty: any application component may stop the line
+/// stop_on_host_health = false  # the observer's host-health REDs light, alert, but do not stop
 /// auto_resume_on_green = false
 /// escalate_yellow_after = "5m" # optional: an unhandled YELLOW stops the line after 5 minutes
 /// ```
@@ -22,8 +23,16 @@ use crate::signal::Color;
 pub struct LineConfig {
     /// The colors that stop the line. Default `["red"]`; `[]` never stops it.
     pub stop_on: Vec<Color>,
-    /// The components that may stop the line; empty (the default) means all.
+    /// The components that may stop the line; empty (the default) means every application
+    /// component. The observer's host-health signals (component
+    /// [`HOST_HEALTH_COMPONENT`](LineConfig::HOST_HEALTH_COMPONENT)) stop it only when listed
+    /// here by name or when `stop_on_host_health` is set.
     pub components: Vec<String>,
+    /// The observer's own host-health signals (a busy or full host, component `observer`) stop
+    /// the line. Default `false`: they light the observer's station, alert and are recorded,
+    /// but a host under load (a compiler, another service) does not halt the application's
+    /// line; its own REDs do.
+    pub stop_on_host_health: bool,
     /// A GREEN from the component that stopped the line resumes it. Default `false`: only an
     /// explicit resume does.
     pub auto_resume_on_green: bool,
@@ -49,6 +58,7 @@ impl Default for LineConfig {
         LineConfig {
             stop_on: vec![Color::Red],
             components: Vec::new(),
+            stop_on_host_health: false,
             auto_resume_on_green: false,
             escalate_yellow_after: None,
             state_file: None,
@@ -57,11 +67,24 @@ impl Default for LineConfig {
 }
 
 impl LineConfig {
-    /// Whether a signal of `color` from `component` stops the line.
+    /// The component of the observer's host-health signals, which stop the line only when
+    /// `stop_on_host_health` is set or `components` names it.
+    pub const HOST_HEALTH_COMPONENT: &'static str = "observer";
+
+    /// Whether a signal of `color` from `component` stops the line: its color is in `stop_on`,
+    /// and its component is listed in `components` (or that list is empty); a host-health
+    /// signal from [`HOST_HEALTH_COMPONENT`](LineConfig::HOST_HEALTH_COMPONENT) needs
+    /// `stop_on_host_health` or to be listed by name.
     pub fn stops(&self, color: Color, component: Option<&str>) -> bool {
-        self.stop_on.contains(&color)
-            && (self.components.is_empty()
-                || component.is_some_and(|c| self.components.iter().any(|allowed| allowed == c)))
+        if !self.stop_on.contains(&color) {
+            return false;
+        }
+        let listed = |c: &str| self.components.iter().any(|allowed| allowed == c);
+        match component {
+            Some(c) if c == Self::HOST_HEALTH_COMPONENT => self.stop_on_host_health || listed(c),
+            Some(c) => self.components.is_empty() || listed(c),
+            None => self.components.is_empty(),
+        }
     }
 
     pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
@@ -105,6 +128,39 @@ mod tests {
         assert!(config.stops(Color::Red, Some("db")));
         assert!(!config.stops(Color::Red, Some("web")));
         assert!(!config.stops(Color::Red, None));
+    }
+
+    #[test]
+    fn host_health_stops_the_line_only_when_the_config_says_so() {
+        let observer = Some(LineConfig::HOST_HEALTH_COMPONENT);
+        let mut config = LineConfig::default();
+        assert!(config.stops(Color::Red, Some("weld-1")));
+        assert!(
+            !config.stops(Color::Red, observer),
+            "a busy host does not stop the line by default"
+        );
+        config.stop_on_host_health = true;
+        assert!(config.stops(Color::Red, observer));
+        assert!(
+            !config.stops(Color::Yellow, observer),
+            "still only the stop_on colors"
+        );
+
+        let listed = LineConfig {
+            components: vec!["weld-1".into(), "observer".into()],
+            ..LineConfig::default()
+        };
+        assert!(listed.stops(Color::Red, observer), "named in components");
+        let other = LineConfig {
+            components: vec!["weld-1".into()],
+            ..LineConfig::default()
+        };
+        assert!(!other.stops(Color::Red, observer));
+
+        use crate::config::AndonConfig;
+        let config = AndonConfig::from_toml_str("[line]\nstop_on_host_health = true\n").unwrap();
+        assert!(config.line.stops(Color::Red, observer));
+        assert!(!AndonConfig::default().line.stops(Color::Red, observer));
     }
 
     #[test]

@@ -19,6 +19,12 @@ pub struct MetricsConfig {
     pub bind: String,
     /// The endpoint's port. Default 9090.
     pub port: u16,
+    /// When `port` cannot be listened on (taken by another program: 9090 is also Prometheus'
+    /// own default), serve on a free port the system picks instead and say which
+    /// (`AndonMetrics::endpoint_notice`, which the umbrella writes to stderr and the log;
+    /// `scrape_url()` gives the real address). Default `true`; `false` makes a taken port a
+    /// start-up error.
+    pub free_port_if_taken: bool,
     /// The endpoint's path. Default `/metrics`.
     pub scrape_path: String,
     /// Histogram buckets, in seconds, increasing.
@@ -39,6 +45,7 @@ impl Default for MetricsConfig {
             enabled: true,
             bind: "127.0.0.1".to_owned(),
             port: 9090,
+            free_port_if_taken: true,
             scrape_path: "/metrics".to_owned(),
             buckets: vec![
                 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,

@@ -36,6 +36,11 @@ pub struct ObserverConfig {
     /// A value must fall this many points below a threshold before health recovers. Default 5.
     /// For file descriptors, which are a count, it is this percent of the threshold.
     pub hysteresis_percent: f64,
+    /// A new health status is taken only once this many consecutive scheduled checks agree on
+    /// it, like a Prometheus rule's `for`: with 2 (the default) one CPU sample at 100% is not a
+    /// critical host, and one quiet sample does not end a critical one. 1 takes every change
+    /// at once.
+    pub health_hold_checks: u32,
     /// Memory, CPU, load, uptime and processes of the host. Default `true`.
     pub include_system_metrics: bool,
     /// Per-interface traffic rates. Default `true`.
@@ -65,6 +70,7 @@ impl Default for ObserverConfig {
             fd_threshold: None,
             fd_critical: None,
             hysteresis_percent: 5.0,
+            health_hold_checks: 2,
             include_system_metrics: true,
             include_network_metrics: true,
             include_disk_metrics: true,
@@ -129,6 +135,12 @@ impl ObserverConfig {
                     "must not be below fd_threshold",
                 ));
             }
+        }
+        if self.health_hold_checks == 0 {
+            return Err(ConfigError::new(
+                check::key(section, "health_hold_checks"),
+                "must be at least 1 check (1 takes every change at once; the default is 2)",
+            ));
         }
         if self.snapshot_max_bytes < 256 {
             return Err(ConfigError::new(
@@ -228,6 +240,14 @@ mod tests {
                 },
                 "observer.fd_critical",
                 "must not be below fd_threshold",
+            ),
+            (
+                ObserverConfig {
+                    health_hold_checks: 0,
+                    ..Default::default()
+                },
+                "observer.health_hold_checks",
+                "must be at least 1 check",
             ),
             (
                 ObserverConfig {
