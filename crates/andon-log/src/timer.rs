@@ -6,14 +6,22 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::{Condvar, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::queue::lock;
+
+/// Deadlines are rounded up to this step, so that a storm of waiters shares a few wake-ups
+/// (each waiter wakes at most this much after its deadline).
+const STEP: Duration = Duration::from_millis(5);
 
 /// Deadlines to fire, earliest first, and whether to stop.
 #[derive(Debug, Default)]
 struct Deadlines {
     heap: BinaryHeap<Reverse<Instant>>,
+    /// The deadlines are rounded from here.
+    epoch: Option<Instant>,
+    /// The last deadline pushed (rounded), to push each one once.
+    last: Option<Instant>,
     stop: bool,
 }
 
@@ -28,6 +36,17 @@ impl Timer {
     /// Asks for a wake-up at `at`.
     pub(crate) fn wake_at(&self, at: Instant) {
         let mut st = lock(&self.state);
+        let epoch = *st.epoch.get_or_insert(at);
+        // Rounded up to the next step after the epoch (one before it stays as it is).
+        let at = at
+            .checked_duration_since(epoch)
+            .and_then(|since| u32::try_from(since.as_nanos().div_ceil(STEP.as_nanos())).ok())
+            .and_then(|steps| epoch.checked_add(STEP * steps))
+            .unwrap_or(at);
+        if st.last == Some(at) {
+            return;
+        }
+        st.last = Some(at);
         let earlier = st.heap.peek().is_none_or(|Reverse(first)| at < *first);
         st.heap.push(Reverse(at));
         if earlier {
