@@ -116,6 +116,8 @@ struct State {
     progress_waiters: usize,
     /// Since when the writer has been writing the batch it holds.
     batch_since: Option<Instant>,
+    /// When the writer last finished a batch.
+    last_progress: Option<Instant>,
 }
 
 /// What the writer thread is doing, so that callers wake it only when needed.
@@ -206,7 +208,12 @@ impl Queue {
     /// holding one, the waiter has waited) for the stall timeout; a CRITICAL wait also at most
     /// the stall timeout after `since`.
     fn deadline(&self, st: &State, since: Instant, bound: Bound) -> Instant {
-        let stuck_at = st.batch_since.unwrap_or(since) + self.stall;
+        // Holding a batch, the writer is stuck from when it took it; between batches, a wait
+        // that began before the last batch was finished counts from then.
+        let base = st
+            .batch_since
+            .unwrap_or_else(|| st.last_progress.map_or(since, |last| last.max(since)));
+        let stuck_at = base + self.stall;
         match bound {
             Bound::Progress => stuck_at,
             Bound::Critical => stuck_at.min(since + self.stall),
@@ -500,6 +507,7 @@ impl Queue {
             let mut st = lock(&self.state);
             st.flushed = st.flushed.max(seq);
             st.batch_since = None;
+            st.last_progress = Some(Instant::now());
             if st.progress_waiters > 0 {
                 self.progress.notify_all();
             }
