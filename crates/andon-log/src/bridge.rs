@@ -77,7 +77,9 @@ impl log::Log for LogBridge {
                 line: record.line().unwrap_or(0),
                 function: record.module_path().unwrap_or(""),
             }),
+            fields: &[],
             kv: Some(&kv),
+            sampled: true,
         };
         // A dropped record is counted; `log` has no way to tell the caller.
         let _ = self.core.submit_blocking(&entry);
@@ -85,6 +87,9 @@ impl log::Log for LogBridge {
 
     fn flush(&self) {
         let target = self.core.queue.accepted();
-        let _ = self.core.queue.wait_blocking(target);
+        let _ = self
+            .core
+            .queue
+            .wait_blocking(target, crate::queue::Bound::Progress);
     }
 }

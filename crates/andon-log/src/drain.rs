@@ -81,7 +81,9 @@ impl slog::Drain for AndonDrain {
                 line: record.line(),
                 function: record.module(),
             }),
+            fields: &[],
             kv: Some(&kv),
+            sampled: true,
         };
         // A dropped record is counted; slog has no way to tell the caller.
         let _ = self.core.submit_blocking(&entry);
@@ -96,7 +98,7 @@ impl slog::Drain for AndonDrain {
         let target = self.core.queue.accepted();
         self.core
             .queue
-            .wait_blocking(target)
+            .wait_blocking(target, crate::queue::Bound::Progress)
             .map_err(|e| slog::FlushError::Io(io::Error::other(e)))
     }
 }

@@ -24,6 +24,19 @@ pub enum LogError {
     #[error("the logger is shut down: create a new AndonLogger to log again")]
     ShutDown,
 
+    /// A sink is stuck (a stdout pipe nobody reads, a hung `/dev/log`): the writer has held one
+    /// batch for `logger.stall_timeout`. A CRITICAL record that was not written in time stays
+    /// queued and is counted in `LogStats::timed_out`; a record that found no room is counted in
+    /// `LogStats::dropped`; a flush or shutdown stopped waiting. Later records do not wait while
+    /// the writer stays stuck, and [`LogStats::stalled`](crate::LogStats::stalled) is true.
+    #[error(
+        "a log sink is stuck: the writer made no progress within {waited:?} (logger.stall_timeout), so the record is counted and the caller goes on; find the sink that stopped taking records (a stdout pipe nobody reads, a hung /dev/log)"
+    )]
+    Stalled {
+        /// How long the writer had to make progress.
+        waited: std::time::Duration,
+    },
+
     /// The writer thread could not be started.
     #[error("cannot start the log writer thread: {0}")]
     Spawn(#[source] std::io::Error),
@@ -62,6 +75,11 @@ mod tests {
             e.to_string().starts_with("andon log: log queue full"),
             "{e}"
         );
+        let e: AndonError = LogError::Stalled {
+            waited: std::time::Duration::from_secs(1),
+        }
+        .into();
+        assert!(e.to_string().contains("logger.stall_timeout"), "{e}");
         let e: AndonError = LogError::Config(ConfigError::new("logger.sample_ratio", "bad")).into();
         assert!(matches!(e, AndonError::Config(_)));
     }

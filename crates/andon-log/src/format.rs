@@ -35,7 +35,12 @@ pub(crate) struct Entry<'a> {
     pub(crate) component: Option<&'a str>,
     pub(crate) signal: Option<&'a AndonSignal>,
     pub(crate) location: Option<Loc<'a>>,
+    /// Key-values with their JSON types (a [`LogEntry`](andon_core::LogEntry)'s fields).
+    pub(crate) fields: &'a [(String, serde_json::Value)],
     pub(crate) kv: Option<KvFn<'a>>,
+    /// Whether sampling may leave the record out: true for ordinary records, false for
+    /// signals and entries written through [`LogSink`](andon_core::LogSink).
+    pub(crate) sampled: bool,
 }
 
 /// The trace fields of a record, resolved once for every format.
@@ -607,6 +612,10 @@ pub(crate) fn write_record(
             kv.json_value(value);
         }
     }
+    for (key, value) in entry.fields {
+        kv.key(key);
+        kv.json_value(value);
+    }
     if let Some(f) = entry.kv {
         let _ = f(&mut kv);
     }
@@ -775,7 +784,9 @@ mod tests {
             component: None,
             signal: None,
             location: None,
+            fields: &[],
             kv: None,
+            sampled: true,
         }
     }
 

@@ -82,27 +82,36 @@
 //! # Sinks
 //!
 //! `Stdout`, `Stderr`, `File` (appended; rotated at `max_bytes` to `PATH.1` … `PATH.keep`;
-//! reopened when removed or replaced by someone else; its directory created), `Syslog` (RFC 5424
-//! or RFC 3164, over UDP, TCP with RFC 6587 octet counting, or a unix datagram socket; the MSG is
-//! the record's line) and `CloudLogging` (stdout or a file). Each takes records at its own level
-//! and above (never below the logger's).
+//! reopened when removed or replaced by someone else; its directory created; a file it creates
+//! is `0600`), `Syslog` (by default the local daemon on the unix socket `/dev/log`, as
+//! `syslog(3)` writes, and a start-up error when no daemon listens there; RFC 5424 over UDP or
+//! TCP with RFC 6587 octet counting when `transport` asks; the MSG is the record's line) and
+//! `CloudLogging` (stdout or a file). Each takes records at its own level and above (never below
+//! the logger's).
 //!
 //! # Guarantees
 //!
 //! - Records are formatted on the caller's thread into a reused buffer and handed to one writer
 //!   thread in batches; each batch is written with one call per sink where the sink allows it.
 //! - The queue is bounded (`queue_capacity`). When it is full, DEBUG and INFO records wait
-//!   (`overflow = "block"`) or are dropped and counted (`"drop"`); WARNING and CRITICAL always
-//!   wait, never dropped.
+//!   (`overflow = "block"`) or are dropped and counted (`"drop"`); WARNING and CRITICAL wait,
+//!   never dropped while the sinks make progress.
 //! - A CRITICAL record is written to its sinks before `critical()` (or `log_signal` of a RED
-//!   signal, or a synchronous CRITICAL event) returns.
-//! - With `sampling_enabled`, exactly 1 in `sample_ratio` DEBUG/INFO records is kept; WARNING
-//!   and CRITICAL never are sampled away. The rest are counted in `sampled_out`.
+//!   signal, a CRITICAL [`LogEntry`](andon_core::LogEntry), or a synchronous CRITICAL event)
+//!   returns, or that call returns [`LogError::Stalled`] after `stall_timeout` (default 1 s):
+//!   a stuck sink (a stdout pipe nobody reads) never holds a caller longer, and while the writer
+//!   stays stuck no call waits at all: records that find no room are dropped and counted
+//!   ([`LogStats::timed_out`], [`LogStats::stalled`], `dropped`).
+//! - With `sampling_enabled`, exactly 1 in `sample_ratio` ordinary DEBUG/INFO records is kept;
+//!   WARNING and CRITICAL, signals of every color and entries written through
+//!   [`LogSink`](andon_core::LogSink) are never sampled away. The rest are counted in
+//!   `sampled_out`.
 //! - A failing sink never panics or blocks the caller forever: each failed record is counted,
 //!   the error is reported to stderr at most once per `error_report_interval`, and the sink is
 //!   retried (files on every batch, network peers after a second) until it recovers.
 //! - [`AndonLogger::flush`] and [`AndonLogger::shutdown`] return once everything accepted is
-//!   written: `emitted == written + failed + dropped` ([`LogStats`]).
+//!   written: `emitted == written + failed + dropped` ([`LogStats`]), or with
+//!   [`LogError::Stalled`] once a sink is stuck.
 //!
 //! # Crate feature flags
 //!
@@ -111,8 +120,8 @@
 //! # Related crates
 //!
 //! - `andon-core`: [`LoggerConfig`](andon_core::config::LoggerConfig), [`LogLevel`], the
-//!   [`SignalSink`](andon_core::SignalSink) and [`TraceContext`](andon_core::TraceContext)
-//!   traits this crate implements and uses.
+//!   [`SignalSink`](andon_core::SignalSink), [`LogSink`](andon_core::LogSink) and
+//!   [`TraceContext`](andon_core::TraceContext) traits this crate implements and uses.
 //! - `andon-trace`: implements `TraceContext`, so records carry the active span's ids.
 //! - `andon`: the umbrella, whose `AndonSystem` sends every signal here.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -126,6 +135,7 @@ mod pipeline;
 mod queue;
 mod sinks;
 mod stats;
+mod timer;
 
 pub use andon_core::LogLevel;
 pub use bridge::LogBridge;

@@ -7,13 +7,16 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use andon_core::config::LoggerConfig;
-use andon_core::{AndonError, AndonSignal, LogLevel, SignalSink, TraceContext, async_trait};
+use andon_core::{
+    AndonError, AndonSignal, LogEntry, LogLevel, LogSink, SignalSink, TraceContext, async_trait,
+};
 
 use crate::bridge::LogBridge;
 use crate::drain::{AndonDrain, to_slog_level};
 use crate::error::LogError;
 use crate::format::{Entry, Loc, Msg};
 use crate::pipeline::{self, Core, Guard};
+use crate::queue::Bound;
 use crate::stats::LogStats;
 
 /// Structured logging that never hides a failure and never stalls the host.
@@ -22,10 +25,12 @@ use crate::stats::LogStats;
 /// bounded queue; see the [crate docs](crate) for the record schema and the guarantees.
 /// Clones share one queue, one writer and one set of counters. The writer stops, delivering
 /// everything accepted, at [`shutdown`](Self::shutdown) or when the last clone, drain and bridge
-/// are dropped; that drop blocks the thread until the queue is written, so async code should
-/// call `shutdown().await` first.
+/// are dropped; that drop blocks the thread until the queue is written (or a sink is found
+/// stuck for `logger.stall_timeout`), so async code should call `shutdown().await` first.
 ///
 /// The umbrella wires it as a [`SignalSink`] (`on_signal` is [`log_signal`](Self::log_signal)),
+/// as the [`LogSink`] of components that write records of their own
+/// ([`write_entry`](Self::write_entry)),
 /// hands it the tracer through [`set_trace_context`](Self::set_trace_context), and reads
 /// [`stats`](Self::stats) (or exports them with [`LogStats::export`]).
 #[derive(Clone)]
@@ -125,20 +130,24 @@ impl AndonLogger {
                 line: caller.line(),
                 function: "",
             }),
+            fields: &[],
             kv: None,
+            sampled: true,
         }
     }
 
     /// Logs `message` at `level`.
     ///
-    /// Returns once the record is queued; at CRITICAL, once it is written to its sinks. A
-    /// WARNING or CRITICAL record waits (asynchronously) for room in a full queue; a DEBUG or
-    /// INFO record does so only under `overflow = "block"`.
+    /// Returns once the record is queued; at CRITICAL, once it is written to its sinks, or
+    /// after `logger.stall_timeout` when a sink is stuck. A WARNING or CRITICAL record waits
+    /// (asynchronously) for room in a full queue; a DEBUG or INFO record does so only under
+    /// `overflow = "block"`; neither waits for a stuck sink.
     ///
     /// # Errors
     ///
-    /// [`LogError::QueueFull`] when the record was dropped (counted), [`LogError::ShutDown`]
-    /// after shutdown, [`LogError::WriterGone`] if the writer stopped.
+    /// [`LogError::QueueFull`] when the record was dropped (counted), [`LogError::Stalled`]
+    /// when a sink is stuck (counted in `timed_out`, or `dropped` when there was no room),
+    /// [`LogError::ShutDown`] after shutdown, [`LogError::WriterGone`] if the writer stopped.
     #[track_caller]
     pub fn log<'a>(
         &'a self,
@@ -217,7 +226,10 @@ impl AndonLogger {
                         line: caller.line(),
                         function: "",
                     }),
+                    fields: &[],
                     kv: None,
+                    // A signal is never sampled away: a GREEN is news too.
+                    sampled: false,
                 };
                 self.core.prepare(&entry)?
             };
@@ -313,10 +325,11 @@ impl AndonLogger {
     ///
     /// # Errors
     ///
-    /// [`LogError::WriterGone`] if the writer stopped before writing them.
+    /// [`LogError::WriterGone`] if the writer stopped before writing them,
+    /// [`LogError::Stalled`] when a sink is stuck (no progress for `logger.stall_timeout`).
     pub async fn flush(&self) -> Result<(), LogError> {
         let target = self.core.queue.accepted();
-        self.core.queue.wait(target).await
+        self.core.queue.wait(target, Bound::Progress).await
     }
 
     /// [`flush`](Self::flush) for synchronous code: blocks the thread.
@@ -326,15 +339,20 @@ impl AndonLogger {
     /// As [`flush`](Self::flush).
     pub fn flush_blocking(&self) -> Result<(), LogError> {
         let target = self.core.queue.accepted();
-        self.core.queue.wait_blocking(target)
+        self.core.queue.wait_blocking(target, Bound::Progress)
     }
 
     /// Refuses new records (they are counted as dropped), writes everything accepted, closes
     /// the sinks and stops the writer. Idempotent; affects every clone.
     ///
+    /// A stuck sink does not hold it: once the writer has made no progress for
+    /// `logger.stall_timeout` it returns [`LogError::Stalled`], leaving the writer thread to
+    /// end with the process and what it holds counted in `queued`.
+    ///
     /// # Errors
     ///
-    /// [`LogError::WriterGone`] if the writer stopped without finishing.
+    /// [`LogError::WriterGone`] if the writer stopped without finishing,
+    /// [`LogError::Stalled`] when a sink is stuck.
     pub async fn shutdown(&self) -> Result<(), LogError> {
         self.guard.shutdown().await
     }
@@ -347,6 +365,36 @@ impl AndonLogger {
     /// The counters now; see [`LogStats`].
     pub fn stats(&self) -> LogStats {
         self.core.stats()
+    }
+
+    /// Writes one [`LogEntry`] (the alert manager's `log` channel writes through this, as
+    /// [`LogSink::write`]): the entry's level, message, component and fields, with their JSON
+    /// types, through the same queue and sinks as every record. It is never sampled away; a
+    /// CRITICAL entry returns once written or after `logger.stall_timeout`, like any CRITICAL
+    /// record.
+    ///
+    /// # Errors
+    ///
+    /// As [`log`](Self::log).
+    #[track_caller]
+    pub fn write_entry(&self, entry: &LogEntry) -> Result<(), LogError> {
+        let caller = Location::caller();
+        let record = Entry {
+            component: entry
+                .component
+                .as_deref()
+                .or(self.core.component.as_deref()),
+            fields: &entry.fields,
+            sampled: false,
+            ..self.entry(entry.level, &entry.message, caller)
+        };
+        self.core.submit_blocking(&record)
+    }
+}
+
+impl LogSink for AndonLogger {
+    fn write(&self, entry: LogEntry) -> Result<(), AndonError> {
+        Ok(self.write_entry(&entry)?)
     }
 }
 

@@ -12,7 +12,7 @@ use andon_core::{LogLevel, TraceContext};
 
 use crate::error::LogError;
 use crate::format::{Entry, Layout, Trace, write_record};
-use crate::queue::{Batch, Formatted, Next, Queue, lock};
+use crate::queue::{Batch, Bound, Formatted, Next, Queue, lock};
 use crate::sinks::{Sink, SinkCell};
 use crate::stats::{LogStats, SinkStats};
 
@@ -84,12 +84,14 @@ impl Core {
         LogLevel::ALL.into_iter().find(|l| self.accepts(*l))
     }
 
-    /// Level filter, then sampling: true when the record goes on.
-    fn admit(&self, level: LogLevel) -> bool {
+    /// Level filter, then sampling (of ordinary records only: `entry.sampled`): true when the
+    /// record goes on.
+    fn admit(&self, entry: &Entry<'_>) -> bool {
+        let level = entry.level;
         if !self.accepts(level) {
             return false;
         }
-        if level <= LogLevel::Info && self.sample_ratio > 1 {
+        if entry.sampled && level <= LogLevel::Info && self.sample_ratio > 1 {
             let n = self.sample_counter.fetch_add(1, Ordering::Relaxed);
             if !n.is_multiple_of(self.sample_ratio) {
                 self.sampled_out.fetch_add(1, Ordering::Relaxed);
@@ -128,7 +130,7 @@ impl Core {
     /// Logs from synchronous code: waits for room when the record must not be dropped, and
     /// for CRITICAL until it is written.
     pub(crate) fn submit_blocking(&self, entry: &Entry<'_>) -> Result<(), LogError> {
-        if !self.admit(entry.level) {
+        if !self.admit(entry) {
             return Ok(());
         }
         let writer = in_writer();
@@ -146,7 +148,7 @@ impl Core {
             self.queue.push_blocking(&record, may_drop)
         })?;
         if entry.level == LogLevel::Critical && !writer {
-            self.queue.wait_blocking(seq)?;
+            self.queue.wait_blocking(seq, Bound::Critical)?;
         }
         Ok(())
     }
@@ -155,7 +157,7 @@ impl Core {
     /// scratch buffer and appends when there is room. A record that must wait for room is
     /// copied out, since the wait may move the task to another thread.
     pub(crate) fn prepare(&self, entry: &Entry<'_>) -> Result<Pending, LogError> {
-        if !self.admit(entry.level) {
+        if !self.admit(entry) {
             return Ok(Pending::Done);
         }
         let may_drop = self.may_drop(entry.level);
@@ -207,7 +209,7 @@ impl Core {
                 seq
             }
         };
-        self.queue.wait(seq).await
+        self.queue.wait(seq, Bound::Critical).await
     }
 
     /// The counters now.
@@ -216,6 +218,8 @@ impl Core {
         let accepted = self.queue.accepted();
         LogStats {
             emitted: accepted + dropped,
+            timed_out: self.queue.timed_out.load(Ordering::Relaxed),
+            stalled: self.queue.stalled(),
             written: self.written.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             dropped,
@@ -261,31 +265,44 @@ pub(crate) enum Pending {
 pub(crate) struct Guard {
     core: Arc<Core>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    timer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Guard {
-    /// Refuses new records, drains the queue and waits for the writer to finish.
+    /// Refuses new records, drains the queue and waits for the writer to finish, unless it is
+    /// stuck: then the writer is left behind (it ends with the process) rather than holding
+    /// the caller, and what it still holds is counted in `queued`.
     pub(crate) fn shutdown_blocking(&self) {
         self.core.queue.begin_shutdown();
-        let handle = lock(&self.thread).take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
+        let drained = self.core.queue.wait_blocking(u64::MAX, Bound::Progress);
+        self.finish(&drained);
     }
 
     /// The same without blocking an async runtime's thread while the queue drains.
     pub(crate) async fn shutdown(&self) -> Result<(), LogError> {
         self.core.queue.begin_shutdown();
-        let _ = self.core.queue.wait(u64::MAX).await;
-        // The writer has published `done`, so joining returns at once.
-        let handle = lock(&self.thread).take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
+        let drained = self.core.queue.wait(u64::MAX, Bound::Progress).await;
+        self.finish(&drained);
+        match drained {
+            Err(e @ LogError::Stalled { .. }) => Err(e),
+            _ if self.core.queue.writer_done() => Ok(()),
+            _ => Err(LogError::WriterGone),
         }
-        if self.core.queue.writer_done() {
-            Ok(())
-        } else {
-            Err(LogError::WriterGone)
+    }
+
+    /// Joins the writer unless it is stuck, and stops the timer.
+    fn finish(&self, drained: &Result<(), LogError>) {
+        if !matches!(drained, Err(LogError::Stalled { .. })) {
+            // The writer has published `done`, so joining returns at once.
+            let handle = lock(&self.thread).take();
+            if let Some(handle) = handle {
+                let _ = handle.join();
+            }
+        }
+        self.core.queue.timer.stop();
+        let timer = lock(&self.timer).take();
+        if let Some(timer) = timer {
+            let _ = timer.join();
         }
     }
 }
@@ -308,7 +325,8 @@ pub(crate) fn start(
     let mut sinks = Vec::new();
     let mut cells = Vec::new();
     let mut project = None;
-    for sink_config in &config.sinks {
+    for (index, sink_config) in config.sinks.iter().enumerate() {
+        crate::sinks::check_local_syslog(sink_config, index)?;
         // A sink's own level can raise, never lower, the logger's level.
         let level = sink_config
             .level()
@@ -334,7 +352,7 @@ pub(crate) fn start(
         let _ = trace_cell.set(trace);
     }
     let core = Arc::new(Core {
-        queue: Queue::new(config.queue_capacity),
+        queue: Queue::new(config.queue_capacity, config.stall_timeout),
         needs_main,
         needs_cloud,
         main_layout: if config.json_format {
@@ -358,14 +376,32 @@ pub(crate) fn start(
         failed: AtomicU64::new(0),
         sinks: cells,
     });
+    let timer_core = Arc::clone(&core);
+    let timer = std::thread::Builder::new()
+        .name("andon-log-timer".into())
+        .spawn(move || {
+            timer_core
+                .queue
+                .timer
+                .run(|| timer_core.queue.wake_async_waiters())
+        })
+        .map_err(LogError::Spawn)?;
     let writer_core = Arc::clone(&core);
     let thread = std::thread::Builder::new()
         .name("andon-log-writer".into())
-        .spawn(move || run_writer(&writer_core, sinks))
-        .map_err(LogError::Spawn)?;
+        .spawn(move || run_writer(&writer_core, sinks));
+    let thread = match thread {
+        Ok(thread) => thread,
+        Err(e) => {
+            core.queue.timer.stop();
+            let _ = timer.join();
+            return Err(LogError::Spawn(e));
+        }
+    };
     let guard = Arc::new(Guard {
         core: Arc::clone(&core),
         thread: Mutex::new(Some(thread)),
+        timer: Mutex::new(Some(timer)),
     });
     Ok((core, guard))
 }

@@ -4,17 +4,23 @@
 //! swaps the whole batch for an empty one and writes it while callers fill the next. Every
 //! accepted record gets a sequence number; the writer publishes the last one it has written and
 //! flushed, which is what `flush()` and `critical()` wait for.
+//!
+//! Every wait is bounded by the stall timeout: the writer is *stuck* when it has held one batch
+//! for that long (a stdout pipe nobody reads, a hung `/dev/log`). A CRITICAL record waits at most
+//! the timeout to be written; a record waiting for room, a flush or a shutdown gives up once the
+//! writer is stuck. Async waiters are woken at their deadlines by the [`Timer`] thread.
 
 use std::mem;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use andon_core::LogLevel;
 use tokio::sync::{Notify, watch};
 
 use crate::error::LogError;
+use crate::timer::Timer;
 
 /// After writing a batch the writer waits this long for more records before it goes idle, so
 /// that under steady load callers never pay for waking it and each write carries many records.
@@ -108,6 +114,10 @@ struct State {
     writer: Writer,
     room_waiters: usize,
     progress_waiters: usize,
+    /// Since when the writer has been writing the batch it holds.
+    batch_since: Option<Instant>,
+    /// When the writer last finished a batch.
+    last_progress: Option<Instant>,
 }
 
 /// What the writer thread is doing, so that callers wake it only when needed.
@@ -127,6 +137,8 @@ enum Writer {
 pub(crate) struct Progress {
     pub(crate) flushed: u64,
     pub(crate) done: bool,
+    /// Bumped by the timer at a waiter's deadline.
+    tick: u64,
 }
 
 /// What the writer gets when it asks for work.
@@ -145,6 +157,15 @@ enum Push {
     Refused(LogError),
 }
 
+/// How long a wait may last.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Bound {
+    /// Until the writer is stuck (a flush, a shutdown, a record waiting for room).
+    Progress,
+    /// Also at most the stall timeout from now (a CRITICAL record waiting to be written).
+    Critical,
+}
+
 /// The queue. See the module docs.
 #[derive(Debug)]
 pub(crate) struct Queue {
@@ -157,11 +178,16 @@ pub(crate) struct Queue {
     capacity: usize,
     /// A batch this long wakes a lingering writer.
     wake_at: usize,
+    /// How long the writer may hold one batch before it counts as stuck.
+    stall: Duration,
+    pub(crate) timer: Timer,
     pub(crate) dropped: AtomicU64,
+    /// CRITICAL records whose caller stopped waiting before they were written.
+    pub(crate) timed_out: AtomicU64,
 }
 
 impl Queue {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, stall: Duration) -> Self {
         Queue {
             state: Mutex::new(State::default()),
             wake_writer: Condvar::new(),
@@ -171,8 +197,45 @@ impl Queue {
             progress_async: watch::Sender::new(Progress::default()),
             capacity: capacity.max(1),
             wake_at: (capacity / 2).max(1),
+            stall,
+            timer: Timer::default(),
             dropped: AtomicU64::new(0),
+            timed_out: AtomicU64::new(0),
         }
+    }
+
+    /// When a wait that began at `since` gives up: once the writer has held its batch (or, not
+    /// holding one, the waiter has waited) for the stall timeout; a CRITICAL wait also at most
+    /// the stall timeout after `since`.
+    fn deadline(&self, st: &State, since: Instant, bound: Bound) -> Instant {
+        // Holding a batch, the writer is stuck from when it took it; between batches, a wait
+        // that began before the last batch was finished counts from then.
+        let base = st
+            .batch_since
+            .unwrap_or_else(|| st.last_progress.map_or(since, |last| last.max(since)));
+        let stuck_at = base + self.stall;
+        match bound {
+            Bound::Progress => stuck_at,
+            Bound::Critical => stuck_at.min(since + self.stall),
+        }
+    }
+
+    /// Whether the writer has held one batch for the stall timeout or longer.
+    pub(crate) fn stalled(&self) -> bool {
+        let st = lock(&self.state);
+        st.batch_since
+            .is_some_and(|since| since.elapsed() >= self.stall)
+    }
+
+    /// Wakes every async waiter to look at its deadline (the timer's job).
+    pub(crate) fn wake_async_waiters(&self) {
+        self.room_async.notify_waiters();
+        self.progress_async
+            .send_modify(|p| p.tick = p.tick.wrapping_add(1));
+    }
+
+    fn stalled_error(&self) -> LogError {
+        LogError::Stalled { waited: self.stall }
     }
 
     fn try_push(&self, st: &mut State, record: &Formatted<'_>) -> Push {
@@ -217,12 +280,14 @@ impl Queue {
         error
     }
 
-    /// Appends a record, waiting for room unless `may_drop`. Returns its sequence number.
+    /// Appends a record, waiting for room unless `may_drop`, and giving up (counted as dropped)
+    /// when the writer is stuck. Returns its sequence number.
     pub(crate) fn push_blocking(
         &self,
         record: &Formatted<'_>,
         may_drop: bool,
     ) -> Result<u64, LogError> {
+        let since = Instant::now();
         let mut st = lock(&self.state);
         loop {
             match self.try_push(&mut st, record) {
@@ -230,9 +295,18 @@ impl Queue {
                 Push::Refused(e) => return Err(self.refuse(e)),
                 Push::Full if may_drop => return Err(self.refuse(LogError::QueueFull)),
                 Push::Full => {
+                    let now = Instant::now();
+                    let deadline = self.deadline(&st, since, Bound::Progress);
+                    if now >= deadline {
+                        return Err(self.refuse(self.stalled_error()));
+                    }
                     self.nudge(&mut st);
                     st.room_waiters += 1;
-                    st = self.room.wait(st).unwrap_or_else(PoisonError::into_inner);
+                    st = self
+                        .room
+                        .wait_timeout(st, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                     st.room_waiters -= 1;
                 }
             }
@@ -254,8 +328,10 @@ impl Queue {
         }
     }
 
-    /// Appends a record, waiting asynchronously for room.
+    /// Appends a record, waiting asynchronously for room, and giving up (counted as dropped)
+    /// when the writer is stuck.
     pub(crate) async fn push_waiting(&self, record: &Formatted<'_>) -> Result<u64, LogError> {
+        let since = Instant::now();
         loop {
             let notified = std::pin::pin!(self.room_async.notified());
             let mut notified = notified;
@@ -266,13 +342,18 @@ impl Queue {
                     Push::Accepted(seq) => return Ok(seq),
                     Push::Refused(e) => return Err(self.refuse(e)),
                     Push::Full => {
+                        let deadline = self.deadline(&st, since, Bound::Progress);
+                        if Instant::now() >= deadline {
+                            return Err(self.refuse(self.stalled_error()));
+                        }
+                        self.timer.wake_at(deadline);
                         self.nudge(&mut st);
                         st.room_waiters += 1;
                     }
                 }
             }
+            let _waiting = RoomWaiting(self);
             notified.await;
-            lock(&self.state).room_waiters -= 1;
         }
     }
 
@@ -287,16 +368,28 @@ impl Queue {
         st.seq.saturating_sub(st.flushed)
     }
 
-    /// Waits (blocking the thread) until record `seq` is written and flushed.
-    pub(crate) fn wait_blocking(&self, seq: u64) -> Result<(), LogError> {
+    /// Waits (blocking the thread) until record `seq` is written and flushed, within `bound`.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Stalled`] when the bound passed first (a CRITICAL record's is counted in
+    /// `timed_out`), [`LogError::WriterGone`] when the writer stopped first.
+    pub(crate) fn wait_blocking(&self, seq: u64, bound: Bound) -> Result<(), LogError> {
+        let since = Instant::now();
         let mut st = lock(&self.state);
         while st.flushed < seq && !st.writer_done {
+            let now = Instant::now();
+            let deadline = self.deadline(&st, since, bound);
+            if now >= deadline {
+                return Err(self.gave_up(bound));
+            }
             self.nudge(&mut st);
             st.progress_waiters += 1;
             st = self
                 .progress
-                .wait(st)
-                .unwrap_or_else(PoisonError::into_inner);
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
             st.progress_waiters -= 1;
         }
         if st.flushed >= seq {
@@ -306,8 +399,13 @@ impl Queue {
         }
     }
 
-    /// Waits asynchronously until record `seq` is written and flushed.
-    pub(crate) async fn wait(&self, seq: u64) -> Result<(), LogError> {
+    /// Waits asynchronously until record `seq` is written and flushed, within `bound`.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait_blocking`](Self::wait_blocking).
+    pub(crate) async fn wait(&self, seq: u64, bound: Bound) -> Result<(), LogError> {
+        let since = Instant::now();
         let mut rx = self.progress_async.subscribe();
         let _waiting = {
             let mut st = lock(&self.state);
@@ -318,10 +416,35 @@ impl Queue {
             st.progress_waiters += 1;
             Waiting(self)
         };
-        match rx.wait_for(|p| p.flushed >= seq || p.done).await {
-            Ok(p) if p.flushed >= seq => Ok(()),
-            _ => Err(LogError::WriterGone),
+        loop {
+            // Marked seen before the state is read: a change after this wakes `changed`.
+            let _ = rx.borrow_and_update();
+            {
+                let st = lock(&self.state);
+                if st.flushed >= seq {
+                    return Ok(());
+                }
+                if st.writer_done {
+                    return Err(LogError::WriterGone);
+                }
+                let deadline = self.deadline(&st, since, bound);
+                if Instant::now() >= deadline {
+                    return Err(self.gave_up(bound));
+                }
+                self.timer.wake_at(deadline);
+            }
+            if rx.changed().await.is_err() {
+                return Err(LogError::WriterGone);
+            }
         }
+    }
+
+    /// The error of a wait that passed its bound, counting a CRITICAL record's.
+    fn gave_up(&self, bound: Bound) -> LogError {
+        if matches!(bound, Bound::Critical) {
+            self.timed_out.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stalled_error()
     }
 
     /// Refuses new records from now on and wakes the writer to drain the rest.
@@ -350,6 +473,7 @@ impl Queue {
             if !st.batch.records.is_empty() || st.shutdown {
                 if !st.batch.records.is_empty() {
                     mem::swap(&mut st.batch, spare);
+                    st.batch_since = Some(Instant::now());
                     if st.room_waiters > 0 {
                         self.room.notify_all();
                         self.room_async.notify_waiters();
@@ -382,6 +506,8 @@ impl Queue {
         {
             let mut st = lock(&self.state);
             st.flushed = st.flushed.max(seq);
+            st.batch_since = None;
+            st.last_progress = Some(Instant::now());
             if st.progress_waiters > 0 {
                 self.progress.notify_all();
             }
@@ -400,6 +526,16 @@ impl Queue {
         }
         self.room_async.notify_waiters();
         self.progress_async.send_modify(|p| p.done = true);
+    }
+}
+
+/// Counts an async room waiter for as long as it waits (even if its future is dropped).
+struct RoomWaiting<'a>(&'a Queue);
+
+impl Drop for RoomWaiting<'_> {
+    fn drop(&mut self) {
+        let mut st = lock(&self.0.state);
+        st.room_waiters = st.room_waiters.saturating_sub(1);
     }
 }
 
@@ -428,7 +564,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_or_reports_full_and_the_writer_makes_room() {
-        let queue = Queue::new(2);
+        let queue = Queue::new(2, Duration::from_secs(60));
         assert_eq!(queue.push_blocking(&record(b"a\n"), true).unwrap(), 1);
         assert_eq!(queue.push_now(&record(b"b\n"), false).unwrap(), Some(2));
         assert!(matches!(
@@ -448,7 +584,7 @@ mod tests {
         assert_eq!(spare.last_seq, 2);
         assert_eq!(queue.push_now(&record(b"c\n"), false).unwrap(), Some(3));
         queue.publish(2);
-        queue.wait_blocking(2).unwrap();
+        queue.wait_blocking(2, Bound::Critical).unwrap();
         assert_eq!(queue.queued(), 1);
 
         queue.begin_shutdown();
@@ -465,5 +601,61 @@ mod tests {
             queue.next(&mut spare, Duration::ZERO),
             Next::Shutdown
         ));
+    }
+
+    #[test]
+    fn a_stuck_writer_bounds_every_wait_and_counts_it() {
+        let queue = Queue::new(2, Duration::from_millis(50));
+        let seq = queue.push_blocking(&record(b"a\n"), false).unwrap();
+        // The writer takes the batch and never finishes it: a sink stuck in a write.
+        let mut held = Batch::default();
+        assert!(matches!(queue.next(&mut held, Duration::ZERO), Next::Batch));
+        assert!(matches!(
+            queue.wait_blocking(seq, Bound::Critical),
+            Err(LogError::Stalled { .. })
+        ));
+        assert_eq!(queue.timed_out.load(Ordering::Relaxed), 1);
+        assert!(queue.stalled());
+        // A flush gives up too, and a record that finds no room is dropped, not held.
+        assert!(matches!(
+            queue.wait_blocking(seq, Bound::Progress),
+            Err(LogError::Stalled { .. })
+        ));
+        queue.push_blocking(&record(b"b\n"), false).unwrap();
+        queue.push_blocking(&record(b"c\n"), false).unwrap();
+        assert!(matches!(
+            queue.push_blocking(&record(b"d\n"), false),
+            Err(LogError::Stalled { .. })
+        ));
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 1);
+        // Progress clears the stall.
+        queue.publish(seq);
+        assert!(!queue.stalled());
+        assert_eq!(queue.timed_out.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn async_waits_end_at_their_deadline_without_a_runtime_timer() {
+        let queue = std::sync::Arc::new(Queue::new(1, Duration::from_millis(50)));
+        let timer = {
+            let queue = std::sync::Arc::clone(&queue);
+            std::thread::spawn(move || queue.timer.run(|| queue.wake_async_waiters()))
+        };
+        let seq = queue.push_blocking(&record(b"a\n"), false).unwrap();
+        let mut held = Batch::default();
+        assert!(matches!(queue.next(&mut held, Duration::ZERO), Next::Batch));
+        assert!(matches!(
+            queue.wait(seq, Bound::Critical).await,
+            Err(LogError::Stalled { .. })
+        ));
+        queue.push_blocking(&record(b"b\n"), false).unwrap();
+        assert!(matches!(
+            queue.push_waiting(&record(b"c\n")).await,
+            Err(LogError::Stalled { .. })
+        ));
+        assert_eq!(queue.timed_out.load(Ordering::Relaxed), 1);
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 1);
+        queue.timer.stop();
+        timer.join().unwrap();
     }
 }

@@ -16,8 +16,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use andon_core::LogLevel;
 use andon_core::config::{CloudLoggingOutput, SinkConfig, SyslogFormat, SyslogTransport};
+use andon_core::{ConfigError, LogLevel};
 
 use crate::format::{write_rfc3164_time, write_rfc3339};
 use crate::queue::{Batch, lock};
@@ -26,6 +26,11 @@ use crate::queue::{Batch, lock};
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// How long a TCP connect or write may take before the sink counts it as failed.
 const NET_TIMEOUT: Duration = Duration::from_secs(5);
+/// The mode of the log files the logger creates: read and write for the owner only.
+#[cfg(unix)]
+const LOG_FILE_MODE: u32 = 0o600;
+/// The local syslog daemon's socket, where `syslog(3)` writes.
+pub(crate) const DEV_LOG: &str = "/dev/log";
 
 /// A sink's counters, shared with [`LogStats`](crate::LogStats) readers.
 #[derive(Debug)]
@@ -311,16 +316,21 @@ impl FileSink {
                 )
             })?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot open {}: {e}", self.path.display()),
-                )
-            })?;
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            // Records can carry what should not be world-readable: owner only. (An existing
+            // file keeps its mode, so that an operator's choice such as 0640 stands.)
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(LOG_FILE_MODE);
+        }
+        let file = options.open(&self.path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open {}: {e}", self.path.display()),
+            )
+        })?;
         let meta = file.metadata()?;
         self.size = meta.len();
         self.identity = identity(&meta);
@@ -459,10 +469,17 @@ impl SyslogSink {
         hostname: Option<String>,
     ) -> Self {
         let address = address.unwrap_or_else(|| match transport {
-            SyslogTransport::Unix => "/dev/log".to_owned(),
+            SyslogTransport::Unix => DEV_LOG.to_owned(),
             SyslogTransport::Udp | SyslogTransport::Tcp => "127.0.0.1:514".to_owned(),
         });
         let facility = syslog::Facility::from_str(facility).unwrap_or_default() as u8;
+        let format = match (format, transport) {
+            (SyslogFormat::Auto, SyslogTransport::Unix) => SyslogFormat::Rfc3164,
+            (SyslogFormat::Auto, SyslogTransport::Udp | SyslogTransport::Tcp) => {
+                SyslogFormat::Rfc5424
+            }
+            (chosen, _) => chosen,
+        };
         let hostname = hostname
             .or_else(|| syslog::Formatter5424::default().hostname)
             .map(|h| {
@@ -542,7 +559,7 @@ impl SyslogSink {
         frame.extend_from_slice(pri.to_string().as_bytes());
         frame.push(b'>');
         match self.format {
-            SyslogFormat::Rfc5424 => {
+            SyslogFormat::Rfc5424 | SyslogFormat::Auto => {
                 frame.extend_from_slice(b"1 ");
                 write_rfc3339(frame, meta.time, 6);
                 frame.push(b' ');
@@ -655,6 +672,43 @@ fn peer_closed(stream: &TcpStream) -> bool {
     stream.set_nonblocking(false).is_err() || closed
 }
 
+/// Checks at start-up that a local syslog daemon listens on the unix socket of sink `index`, so
+/// that a missing `/dev/log` is one clear error rather than a stream of failed records.
+pub(crate) fn check_local_syslog(config: &SinkConfig, index: usize) -> Result<(), ConfigError> {
+    let SinkConfig::Syslog {
+        transport: SyslogTransport::Unix,
+        address,
+        ..
+    } = config
+    else {
+        return Ok(());
+    };
+    let path = address.as_deref().unwrap_or(DEV_LOG);
+    let key = format!("logger.sinks.{index}");
+    let fix = format!(
+        "start the local syslog daemon (rsyslog, syslog-ng or systemd-journald provide {DEV_LOG}), set {key}.address to the socket it listens on, or set {key}.transport = \"udp\" or \"tcp\" with {key}.address = \"host:port\" for a network syslog server"
+    );
+    #[cfg(unix)]
+    {
+        let connected = std::os::unix::net::UnixDatagram::unbound()
+            .and_then(|socket| socket.connect(Path::new(path)));
+        match connected {
+            Ok(()) => Ok(()),
+            Err(e) => Err(ConfigError::new(
+                format!("{key}.address"),
+                format!("no syslog daemon listens on the unix socket {path} ({e}): {fix}"),
+            )),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        Err(ConfigError::new(
+            format!("{key}.transport"),
+            format!("the unix socket {path} needs a unix system: {fix}"),
+        ))
+    }
+}
+
 fn resolve(address: &str) -> io::Result<SocketAddr> {
     address.to_socket_addrs()?.next().ok_or_else(|| {
         io::Error::new(
@@ -671,7 +725,7 @@ mod tests {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     fn batch(records: &[(LogLevel, &str)]) -> Batch {
-        let queue = Queue::new(1000);
+        let queue = Queue::new(1000, Duration::from_secs(60));
         for (level, text) in records {
             let line = format!("{text}\n");
             queue
@@ -770,6 +824,41 @@ mod tests {
             format!("<156>Nov 14 22:13:20 host1 andon[{pid}]: {{\"message\":\"hi\"}}")
         );
         let _ = SystemTime::now();
+    }
+
+    #[test]
+    fn auto_format_is_the_local_form_on_the_unix_socket_and_rfc5424_on_the_network() {
+        let b = batch(&[(LogLevel::Critical, "m")]);
+        let pid = std::process::id();
+        let mut local = SyslogSink::new(
+            SyslogTransport::Unix,
+            None,
+            SyslogFormat::Auto,
+            "user",
+            "andon",
+            Some("host1".into()),
+        );
+        assert_eq!(local.address, DEV_LOG);
+        local.build_frame(&b, 0);
+        // user = 1, critical = 2: 1 * 8 + 2 = 10; no host name, as syslog(3) writes it.
+        assert_eq!(
+            String::from_utf8_lossy(&local.frame),
+            format!("<10>Nov 14 22:13:20 andon[{pid}]: m")
+        );
+        let mut network = SyslogSink::new(
+            SyslogTransport::Udp,
+            None,
+            SyslogFormat::Auto,
+            "user",
+            "andon",
+            Some("host1".into()),
+        );
+        network.build_frame(&b, 0);
+        assert!(
+            String::from_utf8_lossy(&network.frame).starts_with("<10>1 2023-11-14T22:13:20"),
+            "{}",
+            String::from_utf8_lossy(&network.frame)
+        );
     }
 
     #[test]

@@ -9,8 +9,9 @@ use andon_core::MetricsSink;
 ///
 /// `emitted == written + failed + dropped`
 ///
-/// Records below the level of every sink are not counted; records sampled away are counted in
-/// `sampled_out` only.
+/// unless a sink is stuck ([`stalled`](LogStats::stalled)): then what the writer holds stays
+/// in `queued`. Records below the level of every sink are not counted; records sampled away are
+/// counted in `sampled_out` only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LogStats {
@@ -25,6 +26,14 @@ pub struct LogStats {
     pub dropped: u64,
     /// DEBUG and INFO records left out by sampling.
     pub sampled_out: u64,
+    /// CRITICAL records whose caller stopped waiting after `logger.stall_timeout` because a
+    /// sink was stuck; each stays queued, so it is also counted later as written or failed
+    /// (or stays in `queued` while the sink is stuck).
+    pub timed_out: u64,
+    /// Whether a sink is stuck now: the writer has held one batch for `logger.stall_timeout` or
+    /// longer (a stdout pipe nobody reads, a hung `/dev/log`). While it is, no caller waits for
+    /// it; the umbrella raises a signal of its own on it.
+    pub stalled: bool,
     /// Records accepted and not yet written.
     pub queued: u64,
     /// Failed record writes, summed over the sinks (a record two sinks failed counts twice).
@@ -53,7 +62,11 @@ impl LogStats {
     pub fn describe(metrics: &dyn MetricsSink) {
         metrics.describe(
             "andon_log_records",
-            "Log records since start, by outcome (emitted, written, failed, dropped, sampled_out).",
+            "Log records since start, by outcome (emitted, written, failed, dropped, sampled_out, timed_out).",
+        );
+        metrics.describe(
+            "andon_log_stalled",
+            "1 while a log sink is stuck (the writer has held one batch for logger.stall_timeout), else 0.",
         );
         metrics.describe(
             "andon_log_queued",
@@ -63,8 +76,8 @@ impl LogStats {
     }
 
     /// Publishes the counters as gauges (totals since start) through a metrics sink:
-    /// `andon_log_records{outcome="emitted|written|failed|dropped|sampled_out"}`,
-    /// `andon_log_queued`, and `andon_log_sink_errors{sink="..."}`.
+    /// `andon_log_records{outcome="emitted|written|failed|dropped|sampled_out|timed_out"}`,
+    /// `andon_log_queued`, `andon_log_stalled` (0 or 1) and `andon_log_sink_errors{sink="..."}`.
     pub fn export(&self, metrics: &dyn MetricsSink) {
         for (outcome, value) in [
             ("emitted", self.emitted),
@@ -72,10 +85,16 @@ impl LogStats {
             ("failed", self.failed),
             ("dropped", self.dropped),
             ("sampled_out", self.sampled_out),
+            ("timed_out", self.timed_out),
         ] {
             metrics.set_gauge("andon_log_records", &[("outcome", outcome)], value as f64);
         }
         metrics.set_gauge("andon_log_queued", &[], self.queued as f64);
+        metrics.set_gauge(
+            "andon_log_stalled",
+            &[],
+            if self.stalled { 1.0 } else { 0.0 },
+        );
         for sink in &self.sinks {
             metrics.set_gauge(
                 "andon_log_sink_errors",
@@ -115,6 +134,8 @@ mod tests {
             emitted: 10,
             written: 7,
             dropped: 3,
+            timed_out: 2,
+            stalled: true,
             sinks: vec![SinkStats {
                 name: "Stdout".into(),
                 errors: 2,
@@ -133,5 +154,11 @@ mod tests {
         assert_eq!(find("andon_log_records", ("outcome", "dropped")), Some(3.0));
         assert_eq!(find("andon_log_records", ("outcome", "written")), Some(7.0));
         assert_eq!(find("andon_log_sink_errors", ("sink", "Stdout")), Some(2.0));
+        assert_eq!(
+            find("andon_log_records", ("outcome", "timed_out")),
+            Some(2.0)
+        );
+        let stalled = seen.iter().find(|(n, _, _)| n == "andon_log_stalled");
+        assert_eq!(stalled.map(|(_, _, v)| *v), Some(1.0));
     }
 }

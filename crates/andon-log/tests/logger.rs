@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use andon_core::config::{CloudLoggingOutput, LoggerConfig, OverflowPolicy, SinkConfig};
-use andon_core::{AndonSignal, LogLevel, SignalSink, TraceContext, TraceIds};
+use andon_core::{
+    AndonSignal, LogEntry, LogLevel, LogSink, Receipt, SignalSink, TraceContext, TraceIds,
+};
 use andon_log::{AndonLogger, LogError};
 use serde_json::Value;
 
@@ -627,4 +629,165 @@ async fn async_callers_wait_for_room_under_block() {
     let mine: Vec<_> = all.iter().filter(|m| m.starts_with("3-")).collect();
     let expected: Vec<_> = (0..2_000).map(|i| format!("3-{i}")).collect();
     assert_eq!(mine, expected.iter().collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn signals_and_log_entries_are_never_sampled_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("andon.log");
+    // The default configuration samples 1 in 10 DEBUG and INFO records.
+    let defaults = LoggerConfig::default();
+    assert!(defaults.sampling_enabled);
+    assert_eq!(defaults.sample_ratio, 10);
+    let logger = AndonLogger::new(LoggerConfig {
+        sinks: vec![file_sink(&path)],
+        ..defaults
+    })
+    .unwrap();
+    let sink: &dyn SignalSink = &logger;
+    for i in 0..1000 {
+        let green = AndonSignal::green("line resumed by operator").with_attribute("i", i);
+        assert_eq!(sink.accept(&green).await.unwrap(), Receipt::Delivered);
+    }
+    for _ in 0..1000 {
+        logger.info("request served").await.unwrap();
+    }
+    for i in 0..1000 {
+        LogSink::write(
+            &logger,
+            LogEntry {
+                level: LogLevel::Info,
+                message: "alert resolved".into(),
+                component: Some("alerts".into()),
+                fields: vec![("i".into(), serde_json::json!(i))],
+            },
+        )
+        .unwrap();
+    }
+    logger.shutdown().await.unwrap();
+    let recs = records(&path);
+    let count = |message: &str| recs.iter().filter(|r| r["message"] == message).count();
+    assert_eq!(count("line resumed by operator"), 1000);
+    assert_eq!(count("request served"), 100);
+    assert_eq!(count("alert resolved"), 1000);
+    // Every GREEN is there, each once.
+    let mut seen: Vec<u64> = recs
+        .iter()
+        .filter(|r| r["color"] == "green")
+        .map(|r| r["i"].as_u64().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..1000).collect::<Vec<u64>>());
+    let stats = logger.stats();
+    assert_eq!(stats.sampled_out, 900);
+    assert_eq!(stats.written, 2100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_entry_keeps_its_level_component_and_json_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("andon.log");
+    let logger = AndonLogger::builder(config(vec![file_sink(&path)]))
+        .with_component("app")
+        .build()
+        .unwrap();
+    let diagnostics = serde_json::json!({
+        "memory_percent": 41.5,
+        "disks": [{"mount": "/", "used_percent": 75}],
+        "status": "Critical",
+    });
+    let sink: Arc<dyn LogSink> = Arc::new(logger.clone());
+    let entry = LogEntry {
+        level: LogLevel::Critical,
+        message: "alert firing: red-signal (queue-handler)".into(),
+        component: Some("queue-handler".into()),
+        fields: vec![
+            ("rule".into(), serde_json::json!("red-signal")),
+            ("count".into(), serde_json::json!(3)),
+            ("paged".into(), serde_json::json!(true)),
+            ("diagnostics".into(), diagnostics.clone()),
+            // A field named like a record field cannot shadow it.
+            ("level".into(), serde_json::json!("INFO")),
+        ],
+    };
+    // From async code, as the alert manager calls it: CRITICAL is on disk when it returns.
+    tokio::task::spawn_blocking(move || sink.write(entry))
+        .await
+        .unwrap()
+        .unwrap();
+    let recs = records(&path);
+    assert_eq!(recs.len(), 1);
+    let r = &recs[0];
+    assert_eq!(r["level"], "CRITICAL");
+    assert_eq!(r["message"], "alert firing: red-signal (queue-handler)");
+    assert_eq!(r["component"], "queue-handler");
+    assert_eq!(r["rule"], "red-signal");
+    assert_eq!(r["count"], 3);
+    assert_eq!(r["paged"], true);
+    assert_eq!(r["diagnostics"], diagnostics);
+    assert_eq!(r["kv_level"], "INFO");
+
+    // Without a component of its own, the entry takes the logger's.
+    LogSink::write(
+        &logger,
+        LogEntry {
+            level: LogLevel::Warning,
+            message: "alert acknowledged".into(),
+            component: None,
+            fields: Vec::new(),
+        },
+    )
+    .unwrap();
+    logger.shutdown().await.unwrap();
+    let recs = records(&path);
+    assert_eq!(recs[1]["component"], "app");
+    assert_eq!(recs[1]["level"], "WARNING");
+    // After shutdown an entry is refused with an error, not lost in silence.
+    let refused = LogSink::write(
+        &logger,
+        LogEntry {
+            level: LogLevel::Info,
+            message: "late".into(),
+            component: None,
+            fields: Vec::new(),
+        },
+    );
+    assert!(refused.is_err());
+    assert_eq!(logger.stats().dropped, 1);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn log_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logs/andon.log");
+    let cloud = dir.path().join("cloud.log");
+    let logger = AndonLogger::new(config(vec![
+        SinkConfig::File {
+            path: path.clone(),
+            max_bytes: 200,
+            keep: 2,
+            level: None,
+        },
+        SinkConfig::CloudLogging {
+            project_id: None,
+            output: CloudLoggingOutput::File(cloud.clone()),
+            level: None,
+        },
+    ]))
+    .unwrap();
+    for i in 0..20 {
+        logger
+            .info(&format!("record {i} with a secret-ish body"))
+            .await
+            .unwrap();
+    }
+    logger.shutdown().await.unwrap();
+    let rotated = PathBuf::from(format!("{}.1", path.display()));
+    assert!(rotated.exists(), "the file rotated");
+    for file in [&path, &rotated, &cloud] {
+        let mode = fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
+    }
 }

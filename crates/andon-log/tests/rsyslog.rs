@@ -311,3 +311,144 @@ async fn syslog_down_is_counted_not_fatal() {
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
     logger.shutdown().await.unwrap();
 }
+
+/// Starts rsyslog listening only on the unix socket `socket` (imuxsock, without the system
+/// socket), storing into `out`.
+fn start_unix_rsyslog(rsyslogd: &Path, dir: &Path, socket: &Path, out: &Path) -> Peer {
+    let conf = dir.join("rsyslog-unix.conf");
+    fs::write(
+        &conf,
+        format!(
+            r#"
+global(workDirectory="{dir}" maxMessageSize="64k")
+module(load="imuxsock" SysSock.Use="off")
+template(name="andon" type="string" string="{TEMPLATE}")
+ruleset(name="andon") {{
+  action(type="omfile" file="{out}" template="andon")
+}}
+input(type="imuxsock" Socket="{socket}" ruleset="andon")
+"#,
+            dir = dir.display(),
+            out = out.display(),
+            socket = socket.display(),
+        ),
+    )
+    .unwrap();
+    let peer = Peer::builder(rsyslogd)
+        .args(["-n", "-f"])
+        .arg(&conf)
+        .arg("-i")
+        .arg(dir.join("rsyslogd-unix.pid"))
+        .ready(Ready::Immediately)
+        .start()
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || socket.exists().then_some(())).is_some(),
+        "rsyslog did not create {}: {}",
+        socket.display(),
+        peer.output()
+    );
+    peer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_without_a_transport_writes_to_the_local_daemons_unix_socket() {
+    let Some(rsyslogd) = find_peer("rsyslogd", "apt-get install rsyslog") else {
+        return;
+    };
+    let dir = temp_dir();
+    let out = dir.path().join("stored.log");
+    let socket = dir.path().join("dev-log.sock");
+    let peer = start_unix_rsyslog(&rsyslogd, dir.path(), &socket, &out);
+    // A table without `transport`, only the socket path: the local daemon, as syslog(3) does.
+    let config = andon_core::AndonConfig::from_toml_str(&format!(
+        "[logger]\nsampling_enabled = false\nsinks = [{{ type = \"Syslog\", address = \"{}\", facility = \"local3\" }}]\n",
+        socket.display()
+    ))
+    .unwrap();
+    let logger = AndonLogger::new(config.logger).unwrap();
+    assert_eq!(
+        logger.stats().sinks[0].name,
+        format!("Syslog(unix {})", socket.display())
+    );
+    logger.info("to the local daemon").await.unwrap();
+    let signal = AndonSignal::red("Queue overflow - STOP").with_component("queue");
+    logger.log_signal(&signal).await.unwrap();
+    logger.flush().await.unwrap();
+    let lines = wait_for_lines(&out, 2);
+    assert_eq!(lines[0].payload["message"], "to the local daemon");
+    assert_eq!(lines[0].app, "andon");
+    assert_eq!((lines[0].severity, lines[0].facility), (6, 19));
+    assert_eq!(lines[1].payload["signal_id"], signal.id().to_string());
+    assert_eq!(lines[1].severity, 2);
+    let stats = logger.stats();
+    assert_eq!((stats.written, stats.sink_errors), (2, 0), "{stats:?}");
+    logger.shutdown().await.unwrap();
+    drop(peer);
+}
+
+#[test]
+fn a_missing_syslog_socket_is_one_start_up_error_naming_the_path_and_the_keys() {
+    let dir = temp_dir();
+    let missing = dir.path().join("no-daemon-here.sock");
+    let config = andon_core::AndonConfig::from_toml_str(&format!(
+        "[logger]\nsinks = [\"Stdout\", {{ type = \"Syslog\", address = \"{}\" }}]\n",
+        missing.display()
+    ))
+    .unwrap();
+    let err = AndonLogger::new(config.logger).unwrap_err();
+    let andon_log::LogError::Config(config_error) = &err else {
+        panic!("not a configuration error: {err:?}");
+    };
+    assert_eq!(config_error.key.as_deref(), Some("logger.sinks.1.address"));
+    let text = err.to_string();
+    assert!(text.contains(&missing.display().to_string()), "{text}");
+    assert!(text.contains("set logger.sinks.1.address"), "{text}");
+    assert!(
+        text.contains("logger.sinks.1.transport = \"udp\" or \"tcp\""),
+        "{text}"
+    );
+
+    // A socket file nobody listens on (a daemon that died) is refused the same way.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixDatagram::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let err = AndonLogger::new(LoggerConfig {
+        sinks: vec![SinkConfig::Syslog {
+            transport: SyslogTransport::Unix,
+            address: Some(stale.display().to_string()),
+            format: SyslogFormat::Rfc3164,
+            facility: "user".into(),
+            app_name: "andon".into(),
+            hostname: None,
+            level: None,
+        }],
+        ..LoggerConfig::default()
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("no syslog daemon listens"),
+        "{err}"
+    );
+
+    // The short form means /dev/log: it works where a daemon listens there, and is refused
+    // with the same advice where none does (as in most containers).
+    let config =
+        andon_core::AndonConfig::from_toml_str("[logger]\nsinks = [\"Syslog\"]\n").unwrap();
+    let listening = std::os::unix::net::UnixDatagram::unbound()
+        .and_then(|s| s.connect("/dev/log"))
+        .is_ok();
+    match AndonLogger::new(config.logger) {
+        Ok(logger) => {
+            assert!(listening, "started without a daemon on /dev/log");
+            assert_eq!(logger.stats().sinks[0].name, "Syslog(unix /dev/log)");
+            logger.shutdown_blocking();
+        }
+        Err(err) => {
+            assert!(!listening, "{err}");
+            let text = err.to_string();
+            assert!(text.contains("/dev/log"), "{text}");
+            assert!(text.contains("logger.sinks.0.address"), "{text}");
+        }
+    }
+}

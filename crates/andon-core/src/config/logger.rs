@@ -45,6 +45,13 @@ pub struct LoggerConfig {
     /// error at once), such as `"10s"`. Default 10 seconds.
     #[serde(with = "super::duration")]
     pub error_report_interval: Duration,
+    /// How long a caller waits for a stuck sink (a stdout pipe nobody reads, a hung `/dev/log`),
+    /// such as `"1s"`: a CRITICAL record waits at most this long to be written, and a record
+    /// waiting for room in a full queue gives up once the writer has made no progress for this
+    /// long. Then the call returns an error, the record is counted (`timed_out`, or `dropped`
+    /// when there was no room) and later records no longer wait. Default 1 second.
+    #[serde(with = "super::duration")]
+    pub stall_timeout: Duration,
 }
 
 impl Default for LoggerConfig {
@@ -59,6 +66,7 @@ impl Default for LoggerConfig {
             overflow: OverflowPolicy::Drop,
             max_message_bytes: 16_384,
             error_report_interval: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -95,6 +103,12 @@ impl LoggerConfig {
                 format!("must be at least 64 (got {})", self.max_message_bytes),
             ));
         }
+        if self.stall_timeout.is_zero() {
+            return Err(ConfigError::new(
+                check::key(section, "stall_timeout"),
+                "must be more than zero, such as \"1s\" (how long a CRITICAL record waits for a stuck sink)",
+            ));
+        }
         for (index, sink) in self.sinks.iter().enumerate() {
             sink.validate(&format!("{section}.sinks.{index}"))?;
         }
@@ -118,6 +132,10 @@ pub enum OverflowPolicy {
 /// Written either as a name (`"Stdout"`, `"Stderr"`, `"File"`, `"Syslog"`, `"CloudLogging"`),
 /// which takes every default, or as a table with `type` and the sink's own keys:
 /// `{ type = "Syslog", transport = "tcp", address = "127.0.0.1:6514", level = "WARNING" }`.
+///
+/// `"Syslog"` means the local syslog daemon, as `syslog(3)` does: the short form, and a table
+/// without `transport`, write to the unix socket `/dev/log` (or the socket named by `address`);
+/// UDP and TCP only when `transport` asks for them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type")]
 pub enum SinkConfig {
@@ -148,16 +166,18 @@ pub enum SinkConfig {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         level: Option<LogLevel>,
     },
-    /// A syslog server, RFC 5424 (or RFC 3164) over UDP, TCP or a unix socket.
+    /// The local syslog daemon on its unix socket (the default), or a syslog server over UDP or
+    /// TCP; RFC 5424 or RFC 3164.
     Syslog {
-        /// `udp` (default), `tcp` (RFC 6587 octet counting) or `unix`.
+        /// `unix` (default: the local daemon), `udp` or `tcp` (RFC 6587 octet counting).
         #[serde(default)]
         transport: SyslogTransport,
-        /// `host:port` for udp and tcp (default `127.0.0.1:514`), a socket path for unix
-        /// (default `/dev/log`).
+        /// The socket path for unix (default `/dev/log`; the logger refuses to start when no
+        /// daemon listens there), `host:port` for udp and tcp (default `127.0.0.1:514`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         address: Option<String>,
-        /// `rfc5424` (default) or `rfc3164`.
+        /// `auto` (default: RFC 3164 as `syslog(3)` writes it on the unix socket, RFC 5424 over
+        /// UDP and TCP), `rfc5424` or `rfc3164`.
         #[serde(default)]
         format: SyslogFormat,
         /// The facility name: `user` (default), `daemon`, `local0` … `local7`, …
@@ -272,6 +292,16 @@ impl SinkConfig {
                 format!("{key}.address"),
                 "must name a unix socket path, such as \"/dev/log\"",
             )),
+            SinkConfig::Syslog {
+                transport: SyslogTransport::Unix,
+                address: Some(address),
+                ..
+            } if looks_like_host_port(address) => Err(ConfigError::new(
+                format!("{key}.address"),
+                format!(
+                    "`{address}` is host:port, but this sink writes to the local syslog daemon's unix socket (the default transport): set {key}.transport = \"udp\" or \"tcp\" for a network syslog server, or give the socket path, such as \"/dev/log\""
+                ),
+            )),
             SinkConfig::CloudLogging {
                 output: CloudLoggingOutput::File(path),
                 ..
@@ -299,6 +329,15 @@ impl SinkConfig {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether a unix socket `address` was meant as a network `host:port` (it has no `/` and ends in
+/// `:PORT`).
+fn looks_like_host_port(address: &str) -> bool {
+    !address.contains('/')
+        && address.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 /// Whether `value` fits an RFC 5424 header field: 1 to `max` printable US-ASCII characters.
@@ -333,11 +372,12 @@ fn default_app_name() -> String {
 #[serde(rename_all = "lowercase")]
 pub enum SyslogTransport {
     /// One datagram per message.
-    #[default]
     Udp,
     /// A stream with RFC 6587 octet-counting framing.
     Tcp,
-    /// A unix datagram socket, such as `/dev/log`.
+    /// A unix datagram socket, `/dev/log` unless `address` names another: the local syslog
+    /// daemon, as `syslog(3)` writes to it. The default.
+    #[default]
     Unix,
 }
 
@@ -345,8 +385,12 @@ pub enum SyslogTransport {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyslogFormat {
+    /// What the peer expects (the default): on the unix socket the local form `syslog(3)`
+    /// writes (RFC 3164 without the host name, which the daemon parses), over UDP and TCP
     /// RFC 5424.
     #[default]
+    Auto,
+    /// RFC 5424.
     Rfc5424,
     /// RFC 3164 (BSD syslog).
     Rfc3164,
@@ -487,7 +531,7 @@ mod tests {
             } => {
                 assert_eq!(*transport, SyslogTransport::Tcp);
                 assert_eq!(facility, "local3");
-                assert_eq!(*format, SyslogFormat::Rfc5424);
+                assert_eq!(*format, SyslogFormat::Auto);
             }
             other => panic!("{other:?}"),
         }
@@ -590,5 +634,54 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.key.as_deref(), Some("logger.sinks.0.facility"));
         assert!(err.message.contains("unknown facility `local9`"), "{err}");
+    }
+
+    #[test]
+    fn syslog_means_the_local_daemon_unless_a_transport_is_asked_for() {
+        let config = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [\"Syslog\", { type = \"Syslog\" }, { type = \"Syslog\", address = \"/run/x.sock\" }]\n",
+        )
+        .unwrap();
+        for sink in &config.logger.sinks[..2] {
+            match sink {
+                SinkConfig::Syslog {
+                    transport, address, ..
+                } => {
+                    assert_eq!(*transport, SyslogTransport::Unix);
+                    assert_eq!(*address, None);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // A network address without a transport is a mistake to name, not a socket to look for.
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"Syslog\", address = \"127.0.0.1:514\" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.address"));
+        assert!(
+            err.message
+                .contains("set logger.sinks.0.transport = \"udp\" or \"tcp\""),
+            "{err}"
+        );
+        assert!(
+            AndonConfig::from_toml_str(
+                "[logger]\nsinks = [{ type = \"Syslog\", transport = \"udp\", address = \"127.0.0.1:514\" }]\n",
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn stall_timeout_is_a_positive_duration() {
+        assert_eq!(
+            LoggerConfig::default().stall_timeout,
+            Duration::from_secs(1)
+        );
+        let config = AndonConfig::from_toml_str("[logger]\nstall_timeout = \"250ms\"\n").unwrap();
+        assert_eq!(config.logger.stall_timeout, Duration::from_millis(250));
+        let err = AndonConfig::from_toml_str("[logger]\nstall_timeout = \"0s\"\n").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.stall_timeout"));
+        assert!(err.message.contains("more than zero"), "{err}");
     }
 }
