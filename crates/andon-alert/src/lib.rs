@@ -48,8 +48,8 @@
 //! acknowledges it within `escalate_after`, and when its condition clears (after
 //! `keep_firing_for`) a RESOLVED notification goes to every channel it reached. Silences mute
 //! matching alerts (added through the API or `[[alerts.silences]]`); a firing CRITICAL alert
-//! inhibits warnings of the same component. A CRITICAL notification carries a diagnostics
-//! summary when a diagnostics source is set.
+//! inhibits warnings of the same component. A CRITICAL notification carries the diagnostics
+//! summary and the whole snapshot (`Notification::snapshot`) when a diagnostics source is set.
 //!
 //! A threshold rule has one alert per series of its metric (the series' labels in the
 //! alert's fingerprint). With `group_by`, alerts of any rule sharing those labels' values go

@@ -183,6 +183,7 @@ mod tests {
             escalation_level: 0,
             digest: false,
             diagnostics: None,
+            snapshot: None,
             created_at: SystemTime::now(),
         }
     }

@@ -3,6 +3,9 @@
 
 mod email;
 mod http;
+mod pagerduty;
+mod redact;
+mod slack;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,7 +22,14 @@ use crate::error::AlertError;
 use crate::notification::{AlertStatus, Notification};
 use crate::outbox::Outbox;
 
-pub(crate) use http::{alertmanager_body, pagerduty_events, slack_body};
+pub(crate) use http::alertmanager_body;
+pub(crate) use pagerduty::pagerduty_events;
+pub(crate) use slack::slack_body;
+
+/// A time as RFC 3339 with milliseconds, as the services' payloads write it.
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
 
 /// What a channel task needs besides its own configuration.
 #[derive(Debug, Clone)]
