@@ -62,7 +62,8 @@
 //! exponential backoff and jitter on 429, 5xx and connection errors (honoring `Retry-After`),
 //! and a delivery budget over which notifications merge into a digest. With `outbox_path`
 //! set, each notification is written to an append-only file before it is queued and marked
-//! done after, and a restart sends what was left with the same key.
+//! done after, and a restart sends what was left with the same key: at-least-once, so
+//! receivers de-duplicate on the key (a webhook's `Idempotency-Key`, PagerDuty's `dedup_key`).
 //!
 //! # Crate feature flags
 //!
