@@ -48,8 +48,8 @@
 //! acknowledges it within `escalate_after`, and when its condition clears (after
 //! `keep_firing_for`) a RESOLVED notification goes to every channel it reached. Silences mute
 //! matching alerts (added through the API or `[[alerts.silences]]`); a firing CRITICAL alert
-//! inhibits warnings of the same component. A CRITICAL notification carries a diagnostics
-//! summary when a diagnostics source is set.
+//! inhibits warnings of the same component. A CRITICAL notification carries the diagnostics
+//! summary and the whole snapshot (`Notification::snapshot`) when a diagnostics source is set.
 //!
 //! A threshold rule has one alert per series of its metric (the series' labels in the
 //! alert's fingerprint). With `group_by`, alerts of any rule sharing those labels' values go
@@ -62,7 +62,8 @@
 //! exponential backoff and jitter on 429, 5xx and connection errors (honoring `Retry-After`),
 //! and a delivery budget over which notifications merge into a digest. With `outbox_path`
 //! set, each notification is written to an append-only file before it is queued and marked
-//! done after, and a restart sends what was left with the same key.
+//! done after, and a restart sends what was left with the same key: at-least-once, so
+//! receivers de-duplicate on the key (a webhook's `Idempotency-Key`, PagerDuty's `dedup_key`).
 //!
 //! # Crate feature flags
 //!

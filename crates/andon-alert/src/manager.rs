@@ -1562,6 +1562,7 @@ impl Inner {
             escalation_level,
             digest: false,
             diagnostics: None,
+            snapshot: None,
             created_at: now,
         }
     }
@@ -1717,6 +1718,7 @@ impl Inner {
             escalation_level: 0,
             digest: false,
             diagnostics: None,
+            snapshot: None,
             created_at: now,
         }
     }
@@ -1885,15 +1887,20 @@ impl Inner {
         if let Some(diagnostics) = self.diagnostics() {
             let wants = outgoing.iter().any(|o| is_critical_firing(&o.notification));
             if wants {
-                let summary =
+                let (summary, snapshot) =
                     match tokio::time::timeout(DIAGNOSTICS_TIMEOUT, diagnostics.snapshot()).await {
-                        Ok(Ok(report)) => report.summary,
-                        Ok(Err(e)) => format!("diagnostics failed: {e}"),
-                        Err(_) => "diagnostics timed out".to_owned(),
+                        // The whole report travels with the alert (issue 15.5).
+                        Ok(Ok(report)) => (
+                            report.summary,
+                            Some(report.details).filter(|d| !d.is_null()),
+                        ),
+                        Ok(Err(e)) => (format!("diagnostics failed: {e}"), None),
+                        Err(_) => ("diagnostics timed out".to_owned(), None),
                     };
                 for o in &mut outgoing {
                     if is_critical_firing(&o.notification) {
                         o.notification.diagnostics = Some(summary.clone());
+                        o.notification.snapshot = snapshot.clone();
                     }
                 }
             }

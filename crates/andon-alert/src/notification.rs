@@ -83,6 +83,13 @@ pub struct Notification {
     /// The diagnostics summary, attached to CRITICAL notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<String>,
+    /// The whole diagnostics snapshot (memory, CPU, load, disks, network, the process, the top
+    /// processes) as a JSON object, attached to CRITICAL firing notifications with
+    /// `diagnostics`; cut by its producer to `[observer] snapshot_max_bytes`. Every channel
+    /// carries it: a `snapshot` object in webhook and file payloads, PagerDuty's
+    /// `custom_details.snapshot`, Slack blocks, the email body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<serde_json::Value>,
     /// When it was created.
     #[serde(with = "andon_core::rfc3339")]
     pub created_at: SystemTime,
@@ -146,6 +153,7 @@ impl Notification {
             escalation_level: items.iter().map(|n| n.escalation_level).max().unwrap_or(0),
             digest: true,
             diagnostics: items.iter().find_map(|n| n.diagnostics.clone()),
+            snapshot: items.iter().find_map(|n| n.snapshot.clone()),
             created_at: now,
         }
     }

@@ -1,4 +1,5 @@
-//! A real SMTP server (aiosmtpd) receives the alert mail with the expected subject and body.
+//! A real SMTP server (aiosmtpd) receives the alert mail with the expected subject and body,
+//! and a CRITICAL alert's mail carries the whole diagnostics snapshot.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns stop the test too
 
 mod common;
@@ -10,13 +11,10 @@ use andon_alert::{AlertChannel, AlertManager, AlertRule};
 use andon_core::config::{AlertsConfig, ChannelConfig, EmailTls};
 use andon_core::{AlertSeverity, AndonSignal, SignalSink};
 use andon_tests::{Peer, Ready, free_port, peers_python, wait_for};
-use common::FakeMetrics;
+use common::{FakeMetrics, SnapshotDiagnostics};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
-    let Some(python) = peers_python() else {
-        return;
-    };
+/// aiosmtpd on a free port, printing every message it gets.
+fn smtp_server(python: std::path::PathBuf) -> (Peer, u16) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let peer = Peer::builder(python)
@@ -34,6 +32,15 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
         .ready(Ready::Tcp(addr.parse().unwrap()))
         .start()
         .unwrap();
+    (peer, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
+    let Some(python) = peers_python() else {
+        return;
+    };
+    let (peer, port) = smtp_server(python);
 
     let mut config = AlertsConfig::default();
     config.channels.insert(
@@ -110,4 +117,64 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
         !output.contains("security@example.com"),
         "nothing went out in clear"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_alert_mail_carries_the_whole_snapshot_and_a_stable_message_id() {
+    let Some(python) = peers_python() else {
+        return;
+    };
+    let (peer, port) = smtp_server(python);
+    let mut config = AlertsConfig::default();
+    config.channels.insert(
+        "mail".into(),
+        ChannelConfig::Email {
+            host: "127.0.0.1".into(),
+            port: Some(port),
+            tls: EmailTls::None,
+            username: None,
+            password: None,
+            from: "andon@example.com".into(),
+            to: vec!["oncall@example.com".into()],
+            budget_per_minute: None,
+        },
+    );
+    let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default()))
+        .unwrap()
+        .with_diagnostics(Arc::new(SnapshotDiagnostics::new()));
+    alerts
+        .add_rule(AlertRule {
+            name: "stop-the-line".into(),
+            severity: AlertSeverity::Critical,
+            channels: vec![AlertChannel::Named("mail".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    alerts
+        .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))
+        .await
+        .unwrap();
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    assert_eq!(alerts.channel_reports()[0].sent, 1);
+    let output = wait_for(Duration::from_secs(20), || {
+        let out = peer.output();
+        out.contains("Diagnostics snapshot:").then_some(out)
+    })
+    .expect("the mail arrives with the snapshot");
+    for part in [
+        "Diagnostics: critical: memory 91.5%, cpu 97.0%, load 4.40, disk / 75%",
+        "\"memory_used_percent\": 91.5",
+        "\"load_average\": [",
+        "\"mount\": \"/\"",
+        "\"rx_bytes_per_sec\": 1200.0",
+        "\"rss_bytes\": 14800000",
+        "\"by_cpu\": [",
+    ] {
+        assert!(output.contains(part), "{part} missing: {output}");
+    }
+    let id = output
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .expect("a Message-ID");
+    assert!(id.starts_with('<') && id.ends_with("@andon>"), "{id}");
 }

@@ -1,5 +1,6 @@
 //! The HTTP channels against a local receiver: bodies checked against the documented rules of
-//! Slack incoming webhooks and PagerDuty Events API v2, retries, budgets, isolation, outbox.
+//! Slack incoming webhooks and PagerDuty Events API v2, retries, budgets, isolation (the outbox
+//! is in `outbox.rs`, snapshots, escaping and redaction in `payloads.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns stop the test too
 
 mod common;
@@ -7,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule, QUEUE_DEPTH_METRIC};
+use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule};
 use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
 use andon_core::{AlertSeverity, AndonSignal, SignalSink};
 use common::{FakeDiagnostics, FakeMetrics, Receiver, wait_until};
@@ -355,75 +356,4 @@ async fn over_its_budget_a_channel_sends_a_digest_instead_of_dropping() {
             .any(|b| b["text"].as_str().unwrap().contains("[DIGEST:warning]"))
     );
     assert!(alerts.channel_reports()[0].digests >= 1);
-}
-
-#[test]
-fn after_a_kill_the_outbox_delivers_every_pending_notification_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = dir.path().join("alerts.outbox");
-    let main = tokio::runtime::Runtime::new().unwrap();
-    let rx = main.block_on(Receiver::start());
-    rx.fail_next(u32::MAX, 503, Some(3600), "down for maintenance");
-    let make = |outbox: &std::path::Path| {
-        let metrics = Arc::new(FakeMetrics::default());
-        metrics.set(QUEUE_DEPTH_METRIC, 500.0);
-        let config = config(|c| {
-            c.outbox_path = Some(outbox.to_owned());
-            c.max_retries = 100;
-            c.channels.insert("hook".into(), webhook(rx.url("/hook")));
-        });
-        let alerts = AlertManager::new(config, metrics).unwrap();
-        for name in ["q1", "q2", "q3"] {
-            alerts
-                .add_rule(AlertRule {
-                    name: name.into(),
-                    condition: AlertCondition::QueueDepth { max_depth: 100 },
-                    channels: vec![AlertChannel::Named("hook".into())],
-                    ..Default::default()
-                })
-                .unwrap();
-        }
-        alerts
-    };
-
-    // Run 1: three notifications, the receiver refuses them; the process is killed.
-    let first = tokio::runtime::Runtime::new().unwrap();
-    first.block_on(async {
-        let alerts = make(&outbox);
-        alerts.check_and_fire_alerts().await.unwrap();
-        wait_until("the first was attempted", || !rx.requests().is_empty()).await;
-    });
-    first.shutdown_background(); // like a kill: the channel task dies mid-retry
-    let attempted = rx.requests()[0].body["key"].as_str().unwrap().to_owned();
-
-    // Run 2: the receiver is back; start again (no evaluation) and everything pending is sent.
-    rx.fail_next(0, 200, None, "");
-    main.block_on(async {
-        let alerts = make(&outbox);
-        assert_eq!(alerts.stats().replayed, 3);
-        wait_until("all three arrive", || rx.delivered("/hook").len() >= 3).await;
-        assert!(alerts.flush_within(Duration::from_secs(30)).await);
-    });
-    let delivered: Vec<String> = rx
-        .delivered("/hook")
-        .iter()
-        .map(|b| b["key"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(delivered.len(), 3, "exactly once each: {delivered:?}");
-    let keys: std::collections::BTreeSet<&String> = delivered.iter().collect();
-    assert_eq!(
-        keys.len(),
-        3,
-        "three different notifications: {delivered:?}"
-    );
-    assert!(
-        keys.contains(&attempted),
-        "the one in flight at the kill has its original key"
-    );
-
-    // Run 3: nothing is left to replay.
-    main.block_on(async {
-        let alerts = make(&outbox);
-        assert_eq!(alerts.stats().replayed, 0);
-    });
 }

@@ -1,4 +1,7 @@
-//! The email channel: lettre over SMTP, with STARTTLS, TLS or plain, and credentials.
+//! The email channel: lettre over SMTP, with STARTTLS, TLS or plain, and credentials. The body
+//! is the notification's text, its key and fingerprints, and for a CRITICAL alert the whole
+//! diagnostics snapshot; the `Message-ID` is made from the notification key, the same when the
+//! outbox sends it again, so that mail systems can drop the repeat.
 
 use std::time::Duration;
 
@@ -9,6 +12,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::DeliveryError;
+use super::redact::{Redactor, cut};
 use crate::error::AlertError;
 use crate::notification::Notification;
 
@@ -17,6 +21,7 @@ pub(crate) struct EmailTransport {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     to: Vec<Mailbox>,
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for EmailTransport {
@@ -64,6 +69,7 @@ impl EmailTransport {
             EmailTls::Tls => 465,
         });
         let mut builder = builder.port(port).timeout(Some(timeout));
+        let redactor = Redactor::new(password.iter().collect::<Vec<_>>().as_slice(), &[]);
         if let Some(user) = username {
             let pass = password
                 .as_ref()
@@ -87,6 +93,7 @@ impl EmailTransport {
             transport: builder.build(),
             from,
             to,
+            redactor,
         })
     }
 
@@ -94,27 +101,76 @@ impl EmailTransport {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(notification.title.clone())
+            .message_id(Some(message_id(&notification.key)))
             .header(ContentType::TEXT_PLAIN);
         for to in &self.to {
             builder = builder.to(to.clone());
         }
-        let mut body = notification.text();
-        body.push_str(&format!("\n\nNotification key: {}\n", notification.key));
-        for alert in &notification.alerts {
-            body.push_str(&format!(
-                "Fingerprint: {} ({})\n",
-                alert.fingerprint, alert.rule
-            ));
-        }
         let message = builder
-            .body(body)
+            .body(body(notification))
             .map_err(|e| DeliveryError::permanent(format!("cannot build the message: {e}")))?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| {
+            let reason = cut(&self.redactor.redact(&e.to_string()), 200);
             if e.is_permanent() {
-                DeliveryError::permanent(format!("SMTP refused: {e}"))
+                DeliveryError::permanent(format!("SMTP refused: {reason}"))
             } else {
-                DeliveryError::transient(format!("SMTP failed: {e}"))
+                DeliveryError::transient(format!("SMTP failed: {reason}"))
             }
         })
+    }
+}
+
+/// The plain-text body: the text, the key and fingerprints, then the snapshot as indented JSON.
+fn body(notification: &Notification) -> String {
+    let mut body = notification.text();
+    body.push_str(&format!("\n\nNotification key: {}\n", notification.key));
+    for alert in &notification.alerts {
+        body.push_str(&format!(
+            "Fingerprint: {} ({})\n",
+            alert.fingerprint, alert.rule
+        ));
+    }
+    if let Some(snapshot) = &notification.snapshot {
+        let pretty =
+            serde_json::to_string_pretty(snapshot).unwrap_or_else(|_| snapshot.to_string());
+        body.push_str("\nDiagnostics snapshot:\n");
+        body.push_str(&pretty);
+        body.push('\n');
+    }
+    body
+}
+
+/// `<KEY@andon>`, with the key's characters outside letters, digits, `-` and `.` as `.`.
+fn message_id(key: &str) -> String {
+    let left: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    let left = left.trim_matches('.');
+    format!(
+        "<{}@andon>",
+        if left.is_empty() {
+            "notification"
+        } else {
+            left
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_id_is_the_key_made_safe() {
+        assert_eq!(message_id("abc-1700-f1"), "<abc-1700-f1@andon>");
+        assert_eq!(message_id("a b<c>@d"), "<a.b.c..d@andon>");
+        assert_eq!(message_id("@@"), "<notification@andon>");
     }
 }

@@ -3,6 +3,9 @@
 
 mod email;
 mod http;
+mod pagerduty;
+mod redact;
+mod slack;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,7 +22,14 @@ use crate::error::AlertError;
 use crate::notification::{AlertStatus, Notification};
 use crate::outbox::Outbox;
 
-pub(crate) use http::{alertmanager_body, pagerduty_events, slack_body};
+pub(crate) use http::alertmanager_body;
+pub(crate) use pagerduty::pagerduty_events;
+pub(crate) use slack::slack_body;
+
+/// A time as RFC 3339 with milliseconds, as the services' payloads write it.
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
 
 /// What a channel task needs besides its own configuration.
 #[derive(Debug, Clone)]
@@ -175,6 +185,10 @@ pub(crate) struct ChannelHandle {
     pub(crate) kind: &'static str,
     tx: mpsc::Sender<Job>,
     stats: Arc<Stats>,
+    /// To finish a job that could not be queued, so that no restart replays it.
+    outbox: Option<Arc<Outbox>>,
+    critical: Arc<CriticalTracker>,
+    hooks: Arc<Hooks>,
 }
 
 impl ChannelHandle {
@@ -191,6 +205,9 @@ impl ChannelHandle {
         let transport = Transport::build(name, config, &settings)?;
         let (tx, rx) = mpsc::channel(settings.queue_capacity);
         let stats = Arc::new(Stats::default());
+        let outbox = settings.outbox.clone();
+        let critical = Arc::clone(&settings.critical);
+        let hooks = Arc::clone(&settings.hooks);
         let worker = Worker {
             name: name.to_owned(),
             kind: config.kind(),
@@ -205,20 +222,51 @@ impl ChannelHandle {
             kind: config.kind(),
             tx,
             stats,
+            outbox,
+            critical,
+            hooks,
         })
     }
 
-    /// Queues a job without waiting; false (counted) when the queue is full or closed.
+    /// Queues a job without waiting; false (counted) when the queue is full or closed. A job
+    /// that could not be queued is marked done in the outbox (a restart must not page for it
+    /// later), and counts as a failed channel of its critical notification.
     pub(crate) fn enqueue(&self, job: Job) -> bool {
         self.stats.pending.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(job) {
             Ok(()) => true,
-            Err(_) => {
+            Err(e) => {
+                let job = e.into_inner();
                 self.stats.pending.fetch_sub(1, Ordering::Relaxed);
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                if let Some(outbox) = &self.outbox {
+                    outbox.done(&job.outbox_key, false);
+                }
+                if job.critical && self.critical.report(&job.notification.key, false) {
+                    self.raise_detached(AndonSignal::red(format!(
+                        "every channel failed to deliver critical alert `{}`: nobody was notified",
+                        job.notification.title
+                    )));
+                }
                 false
             }
         }
+    }
+
+    /// Raises a signal from a task of its own: `enqueue` never waits.
+    fn raise_detached(&self, signal: AndonSignal) {
+        let (Some(sink), Ok(runtime)) = (
+            self.hooks.self_sink(),
+            tokio::runtime::Handle::try_current(),
+        ) else {
+            return;
+        };
+        let signal = signal
+            .with_component("andon-alert")
+            .with_attribute("channel", self.name.clone());
+        runtime.spawn(async move {
+            let _ = sink.on_signal(&signal).await;
+        });
     }
 
     pub(crate) fn pending(&self) -> u64 {

@@ -143,12 +143,52 @@ impl DiagnosticsSource for FakeDiagnostics {
     }
 }
 
+/// A diagnostics source whose report carries a whole snapshot (`details`), shaped like the
+/// observer's: memory, CPU, load, disks, network, the process, the top processes.
+#[derive(Debug)]
+pub struct SnapshotDiagnostics {
+    pub summary: String,
+    pub details: Value,
+}
+
+impl SnapshotDiagnostics {
+    pub fn new() -> Self {
+        SnapshotDiagnostics {
+            summary: "critical: memory 91.5%, cpu 97.0%, load 4.40, disk / 75%".to_owned(),
+            details: serde_json::json!({
+                "health": { "status": "Critical", "reasons": ["memory 91.5% is above 90%"] },
+                "system": { "memory_used_percent": 91.5, "cpu_percent": 97.0,
+                            "load_average": [4.4, 3.1, 2.0] },
+                "disks": [{ "mount": "/", "used_percent": 75.0 }],
+                "network": [{ "interface": "eth0", "rx_bytes_per_sec": 1200.0, "tx_bytes_per_sec": 800.0 }],
+                "process": { "pid": 4242, "rss_bytes": 14_800_000u64, "threads": 9 },
+                "top": { "by_cpu": [{ "pid": 77, "name": "hog<&>", "cpu_percent": 88.0 }] },
+                "truncated": false
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl DiagnosticsSource for SnapshotDiagnostics {
+    async fn snapshot(&self) -> Result<DiagnosticsReport, AndonError> {
+        Ok(DiagnosticsReport {
+            taken_at: SystemTime::now(),
+            health: Health::default(),
+            summary: self.summary.clone(),
+            details: self.details.clone(),
+        })
+    }
+}
+
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub path: String,
     pub body: Value,
     pub answered: u16,
+    /// The `Idempotency-Key` header, when sent.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -206,8 +246,17 @@ impl Receiver {
     }
 }
 
-async fn handle(State(state): State<Arc<ReceiverState>>, uri: Uri, body: Bytes) -> Response {
+async fn handle(
+    State(state): State<Arc<ReceiverState>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_owned();
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     if path.starts_with("/hang") {
         std::future::pending::<()>().await;
     }
@@ -226,6 +275,7 @@ async fn handle(State(state): State<Arc<ReceiverState>>, uri: Uri, body: Bytes) 
         path,
         body,
         answered,
+        idempotency_key,
     });
     match fail {
         Some((status, retry_after, text)) => {

@@ -254,7 +254,11 @@ impl SilenceConfig {
 }
 
 /// One channel: where notifications go.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Secrets print as `[redacted]`; the `url` of `pagerduty` and `alertmanager` and
+/// `generator_url` are not secrets, but their user and password (`http://user:pass@host`) are
+/// printed as `[redacted]` too, in `Debug` and when serialized.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum ChannelConfig {
     /// A Slack incoming webhook.
@@ -273,7 +277,10 @@ pub enum ChannelConfig {
         /// The integration's routing key (a secret).
         routing_key: Secret,
         /// The events endpoint. Default `https://events.pagerduty.com/v2/enqueue`.
-        #[serde(default = "default_pagerduty_url")]
+        #[serde(
+            default = "default_pagerduty_url",
+            serialize_with = "super::secret::serialize_url"
+        )]
         url: String,
         /// `payload.source`; default: the host name.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -308,10 +315,16 @@ pub enum ChannelConfig {
     },
     /// A Prometheus Alertmanager, through its API v2 (`POST /api/v2/alerts`).
     Alertmanager {
-        /// The Alertmanager's base URL, such as `http://alertmanager:9093`.
+        /// The Alertmanager's base URL, such as `http://alertmanager:9093` (or
+        /// `http://user:pass@alertmanager:9093` behind basic authentication).
+        #[serde(serialize_with = "super::secret::serialize_url")]
         url: String,
         /// The `generatorURL` of the alerts, such as the agent's board.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "super::secret::serialize_opt_url"
+        )]
         generator_url: Option<String>,
         /// Posts per minute before merging. Default 600.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -334,6 +347,76 @@ pub enum ChannelConfig {
 
 fn default_pagerduty_url() -> String {
     "https://events.pagerduty.com/v2/enqueue".to_owned()
+}
+
+/// Like the derived `Debug`, with every URL's user and password redacted.
+impl std::fmt::Debug for ChannelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = |u: &str| Secret::redact_userinfo(u);
+        match self {
+            ChannelConfig::Slack {
+                webhook_url,
+                channel,
+                budget_per_minute,
+            } => f
+                .debug_struct("Slack")
+                .field("webhook_url", webhook_url)
+                .field("channel", channel)
+                .field("budget_per_minute", budget_per_minute)
+                .finish(),
+            ChannelConfig::PagerDuty {
+                routing_key,
+                url: endpoint,
+                source,
+                budget_per_minute,
+            } => f
+                .debug_struct("PagerDuty")
+                .field("routing_key", routing_key)
+                .field("url", &url(endpoint))
+                .field("source", source)
+                .field("budget_per_minute", budget_per_minute)
+                .finish(),
+            ChannelConfig::Email {
+                host,
+                port,
+                tls,
+                username,
+                password,
+                from,
+                to,
+                budget_per_minute,
+            } => f
+                .debug_struct("Email")
+                .field("host", host)
+                .field("port", port)
+                .field("tls", tls)
+                .field("username", username)
+                .field("password", password)
+                .field("from", from)
+                .field("to", to)
+                .field("budget_per_minute", budget_per_minute)
+                .finish(),
+            ChannelConfig::Alertmanager {
+                url: endpoint,
+                generator_url,
+                budget_per_minute,
+            } => f
+                .debug_struct("Alertmanager")
+                .field("url", &url(endpoint))
+                .field("generator_url", &generator_url.as_deref().map(url))
+                .field("budget_per_minute", budget_per_minute)
+                .finish(),
+            ChannelConfig::Webhook {
+                url: endpoint,
+                budget_per_minute,
+            } => f
+                .debug_struct("Webhook")
+                .field("url", endpoint)
+                .field("budget_per_minute", budget_per_minute)
+                .finish(),
+            ChannelConfig::File { path } => f.debug_struct("File").field("path", path).finish(),
+        }
+    }
 }
 
 impl ChannelConfig {
@@ -375,15 +458,23 @@ impl ChannelConfig {
     /// Checks the channel's values; `key` is its dotted key.
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
         let url = |field: &str, value: &str, secret: bool| {
+            super::secret::check_userinfo_not_placeholder(format!("{key}.{field}"), value)?;
             if value.starts_with("http://") || value.starts_with("https://") {
                 Ok(())
             } else {
-                let shown = if secret { "the value" } else { value };
+                let shown = if secret {
+                    "the value".to_owned()
+                } else {
+                    Secret::redact_userinfo(value)
+                };
                 Err(ConfigError::new(
                     format!("{key}.{field}"),
                     format!("{shown} is not an http:// or https:// URL"),
                 ))
             }
+        };
+        let secret = |field: &str, value: &Secret| {
+            super::secret::check_not_placeholder(format!("{key}.{field}"), value)
         };
         let budget = |value: &Option<u32>| match value {
             Some(0) => Err(ConfigError::new(
@@ -398,6 +489,7 @@ impl ChannelConfig {
                 budget_per_minute,
                 ..
             } => {
+                secret("webhook_url", webhook_url)?;
                 url("webhook_url", webhook_url.expose(), true)?;
                 budget(budget_per_minute)
             }
@@ -407,6 +499,7 @@ impl ChannelConfig {
                 budget_per_minute,
                 ..
             } => {
+                secret("routing_key", routing_key)?;
                 if routing_key.is_empty() {
                     return Err(ConfigError::new(
                         format!("{key}.routing_key"),
@@ -425,6 +518,9 @@ impl ChannelConfig {
                 budget_per_minute,
                 ..
             } => {
+                if let Some(password) = password {
+                    secret("password", password)?;
+                }
                 check::not_empty(key, "host", host)?;
                 check::not_empty(key, "from", from)?;
                 if to.is_empty() || to.iter().any(|t| !t.contains('@')) {
@@ -443,16 +539,23 @@ impl ChannelConfig {
             }
             ChannelConfig::Alertmanager {
                 url: endpoint,
+                generator_url,
                 budget_per_minute,
-                ..
             } => {
                 url("url", endpoint, false)?;
+                if let Some(generator) = generator_url {
+                    super::secret::check_userinfo_not_placeholder(
+                        format!("{key}.generator_url"),
+                        generator,
+                    )?;
+                }
                 budget(budget_per_minute)
             }
             ChannelConfig::Webhook {
                 url: endpoint,
                 budget_per_minute,
             } => {
+                secret("url", endpoint)?;
                 url("url", endpoint.expose(), true)?;
                 budget(budget_per_minute)
             }
@@ -1222,6 +1325,39 @@ created_by = "bob"
         .unwrap_err();
         assert!(!err.to_string().contains("s3cr3t"), "{err}");
         assert_eq!(err.key.as_deref(), Some("alerts.channels.w.url"));
+    }
+
+    #[test]
+    fn a_url_with_user_and_password_never_prints_the_password() {
+        let text = "[alerts.channels.am]\ntype = \"alertmanager\"\nurl = \"http://am:Pa55w0rd@127.0.0.1:9093\"\n\
+                    generator_url = \"https://board:G3nPass@andon.example/\"\n\
+                    [alerts.channels.pd]\ntype = \"pagerduty\"\nrouting_key = \"R0UT1NG\"\n\
+                    url = \"https://pd:PdPa55@events.example/v2/enqueue\"\n";
+        let config = AndonConfig::from_toml_str(text).unwrap();
+        let ChannelConfig::Alertmanager { url, .. } = &config.alerts.channels["am"] else {
+            panic!("an alertmanager channel");
+        };
+        assert_eq!(url, "http://am:Pa55w0rd@127.0.0.1:9093", "sent as written");
+        // What `andon config check` prints, and every Debug of the configuration.
+        let shown = format!(
+            "{}\n{config:?}\n{:?}",
+            config.to_toml_string(),
+            config.alerts.channels
+        );
+        for secret in ["Pa55w0rd", "G3nPass", "PdPa55", "R0UT1NG"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("url = \"http://[redacted]@127.0.0.1:9093\""),
+            "{shown}"
+        );
+        // A URL that is not one names the key without the password.
+        let err = AndonConfig::from_toml_str(
+            "[alerts.channels.am]\ntype = \"alertmanager\"\nurl = \"ftp://am:Pa55w0rd@x\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("alerts.channels.am.url"));
+        assert!(!err.to_string().contains("Pa55w0rd"), "{err}");
     }
 
     #[test]

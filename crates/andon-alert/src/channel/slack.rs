@@ -1,0 +1,346 @@
+//! The Slack incoming-webhook body: `text` and Block Kit `blocks`, within Slack's limits, with
+//! every text that comes from a signal, a label or a snapshot escaped (`&`, `<`, `>`) as Slack's
+//! formatting reference asks, so that a message can neither mention `<!channel>` nor hide a
+//! link (`<https://x|Resume>`).
+
+use andon_core::AlertSeverity;
+use serde_json::{Value, json};
+
+use super::rfc3339;
+use crate::notification::{AlertEvent, AlertStatus, Notification};
+
+/// Slack's limit on a header's text (characters).
+const HEADER_MAX: usize = 150;
+/// Slack's limit on a section's text (characters).
+const SECTION_MAX: usize = 3000;
+/// Slack's limit on the blocks of a message.
+const BLOCKS_MAX: usize = 50;
+/// Alerts shown one section each; the rest are counted.
+const MAX_ALERT_BLOCKS: usize = 20;
+/// Sections the diagnostics snapshot may take.
+const MAX_SNAPSHOT_BLOCKS: usize = 8;
+/// Characters kept free in a snapshot section for the note on where it was cut.
+const NOTE_ROOM: usize = 128;
+/// The `text` (notification and fallback) kept, in characters.
+const TEXT_MAX: usize = 3000;
+
+/// Escapes Slack's control characters: `&`, `<` and `>` become `&amp;`, `&lt;` and `&gt;`.
+pub(crate) fn escape(text: &str) -> String {
+    escape_cut(text, usize::MAX)
+}
+
+/// Escapes `text` and cuts it to at most `max` characters counted after escaping, never in the
+/// middle of an escape, `…` marking a cut.
+fn escape_cut(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0usize;
+    let total: usize = text.chars().map(escaped_len).sum();
+    let budget = if total <= max {
+        max
+    } else {
+        max.saturating_sub(1)
+    };
+    for c in text.chars() {
+        let len = escaped_len(c);
+        if count + len > budget {
+            out.push('…');
+            return out;
+        }
+        count += len;
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn escaped_len(c: char) -> usize {
+    match c {
+        '&' => 5,
+        '<' | '>' => 4,
+        _ => 1,
+    }
+}
+
+fn emoji(notification: &Notification) -> &'static str {
+    match (notification.status, notification.severity) {
+        (AlertStatus::Resolved, _) => ":large_green_circle:",
+        (AlertStatus::Acknowledged, _) => ":eyes:",
+        (_, AlertSeverity::Critical) => ":red_circle:",
+        (_, AlertSeverity::Warning) => ":large_yellow_circle:",
+        (_, AlertSeverity::Info) => ":large_blue_circle:",
+    }
+}
+
+/// One alert in mrkdwn, every outside text escaped.
+fn alert_line(alert: &AlertEvent) -> String {
+    let mut line = format!("*{}* {}", alert.status.upper(), escape(&alert.summary));
+    if alert.count > 1 {
+        line.push_str(&format!(" (×{})", alert.count));
+    }
+    let labels: Vec<String> = alert
+        .labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != "alertname")
+        .map(|(k, v)| format!("`{}={}`", escape(k), escape(v)))
+        .collect();
+    if !labels.is_empty() {
+        line.push('\n');
+        line.push_str(&labels.join(" "));
+    }
+    if let Some(trace) = &alert.trace_id {
+        line.push_str(&format!("\ntrace `{}`", escape(trace)));
+    }
+    if let Some(by) = &alert.acknowledged_by {
+        line.push_str(&format!("\nacknowledged by {}", escape(by)));
+    }
+    line
+}
+
+fn section(text: String) -> Value {
+    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
+}
+
+/// The snapshot as pretty JSON in code blocks of at most a section's length each, in at most
+/// `room` sections; a last line says when it was cut (the webhook and file payloads carry it
+/// whole).
+fn snapshot_blocks(snapshot: &Value, room: usize) -> Vec<Value> {
+    let room = room.min(MAX_SNAPSHOT_BLOCKS);
+    if room == 0 {
+        return Vec::new();
+    }
+    let pretty = serde_json::to_string_pretty(snapshot).unwrap_or_else(|_| snapshot.to_string());
+    let title = "*Diagnostics snapshot*\n";
+    let fence = "```";
+    let mut blocks = Vec::new();
+    let mut rest: &str = &pretty;
+    while !rest.is_empty() && blocks.len() < room {
+        let head = if blocks.is_empty() { title } else { "" };
+        // Room is left in each for the note saying where the snapshot was cut.
+        let budget = SECTION_MAX - head.chars().count() - 2 * fence.len() - 2 - NOTE_ROOM;
+        let mut taken = 0usize;
+        let mut end = 0usize;
+        for (at, c) in rest.char_indices() {
+            let len = escaped_len(c);
+            if taken + len > budget {
+                break;
+            }
+            taken += len;
+            end = at + c.len_utf8();
+        }
+        // Prefer to cut at the end of a line.
+        if end < rest.len()
+            && let Some(nl) = rest[..end].rfind('\n')
+            && nl > 0
+        {
+            end = nl + 1;
+        }
+        let (chunk, after) = rest.split_at(end);
+        blocks.push(section(format!(
+            "{head}{fence}\n{}\n{fence}",
+            escape(chunk.trim_end_matches('\n'))
+        )));
+        rest = after;
+    }
+    if !rest.is_empty()
+        && let Some(last) = blocks.last_mut()
+    {
+        let shown = pretty.chars().count() - rest.chars().count();
+        let note = format!(
+            "\n_snapshot cut to {shown} of {} characters here; the webhook and file payloads carry it whole_",
+            pretty.chars().count()
+        );
+        if let Some(text) = last["text"]["text"].as_str() {
+            let text = format!("{text}{note}");
+            last["text"]["text"] = json!(text);
+        }
+    }
+    blocks
+}
+
+/// The Slack incoming-webhook body: `text` (the fallback and notification text) and `blocks`
+/// (a header, a section per alert, the diagnostics summary and snapshot, and a context line),
+/// within Slack's limits, every outside text escaped.
+pub(crate) fn slack_body(notification: &Notification, channel: Option<&str>) -> Value {
+    let mut blocks = vec![json!({
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": escape_cut(&notification.title, HEADER_MAX),
+            "emoji": true,
+        },
+    })];
+    for alert in notification.alerts.iter().take(MAX_ALERT_BLOCKS) {
+        blocks.push(section(super::redact::cut(&alert_line(alert), SECTION_MAX)));
+    }
+    if notification.alerts.len() > MAX_ALERT_BLOCKS {
+        blocks.push(section(format!(
+            "…and {} more alerts",
+            notification.alerts.len() - MAX_ALERT_BLOCKS
+        )));
+    }
+    if let Some(diagnostics) = &notification.diagnostics {
+        let head = "*Diagnostics*\n";
+        blocks.push(section(format!(
+            "{head}{}",
+            escape_cut(diagnostics, SECTION_MAX - head.len())
+        )));
+    }
+    if let Some(snapshot) = &notification.snapshot {
+        // Room for the context line after.
+        let room = BLOCKS_MAX.saturating_sub(blocks.len() + 1);
+        blocks.extend(snapshot_blocks(snapshot, room));
+    }
+    blocks.push(json!({
+        "type": "context",
+        "elements": [{
+            "type": "mrkdwn",
+            "text": format!(
+                "andon · {} · escalation level {} · key `{}`",
+                rfc3339(notification.created_at),
+                notification.escalation_level,
+                escape(&notification.key)
+            ),
+        }],
+    }));
+    let prefix = format!("{} ", emoji(notification));
+    let mut body = json!({
+        "text": format!(
+            "{prefix}{}",
+            escape_cut(&notification.text(), TEXT_MAX - prefix.chars().count())
+        ),
+        "blocks": blocks,
+    });
+    if let (Some(channel), Some(map)) = (channel, body.as_object_mut()) {
+        map.insert("channel".to_owned(), json!(channel));
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn notification(summary: &str, n: usize, snapshot: Option<Value>) -> Notification {
+        let mut labels = BTreeMap::new();
+        labels.insert("alertname".to_owned(), "r".to_owned());
+        labels.insert("component".to_owned(), "db<!here>".to_owned());
+        let alert = AlertEvent {
+            fingerprint: "0123456789abcdef".to_owned(),
+            rule: "r".to_owned(),
+            status: AlertStatus::Firing,
+            severity: AlertSeverity::Critical,
+            summary: summary.to_owned(),
+            labels,
+            starts_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            ends_at: None,
+            count: 3,
+            acknowledged_by: None,
+            trace_id: Some("trace-123".to_owned()),
+        };
+        Notification {
+            key: "k".to_owned(),
+            status: AlertStatus::Firing,
+            severity: AlertSeverity::Critical,
+            title: format!("[FIRING:critical] {summary}"),
+            alerts: vec![alert; n],
+            escalation_level: 0,
+            digest: false,
+            diagnostics: Some("memory 42% & cpu <5%".to_owned()),
+            snapshot,
+            created_at: UNIX_EPOCH + Duration::from_secs(1_700_000_030),
+        }
+    }
+
+    fn texts(body: &Value) -> Vec<String> {
+        let mut out = vec![body["text"].as_str().unwrap().to_owned()];
+        for block in body["blocks"].as_array().unwrap() {
+            if let Some(t) = block["text"]["text"].as_str() {
+                out.push(t.to_owned());
+            }
+            for e in block["elements"].as_array().into_iter().flatten() {
+                out.push(e["text"].as_str().unwrap().to_owned());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn outside_text_is_escaped_everywhere() {
+        let body = slack_body(
+            &notification(
+                "<!channel> go to <https://evil.example|Resume> & co",
+                1,
+                None,
+            ),
+            None,
+        );
+        for text in texts(&body) {
+            assert!(!text.contains("<!"), "{text}");
+            assert!(!text.contains("<https"), "{text}");
+            assert!(!text.contains("& "), "{text}");
+        }
+        let all = body.to_string();
+        assert!(
+            all.contains("&lt;!channel&gt; go to &lt;https://evil.example|Resume&gt; &amp; co")
+        );
+        assert!(all.contains("db&lt;!here&gt;"), "labels too");
+        assert!(
+            all.contains("memory 42% &amp; cpu &lt;5%"),
+            "diagnostics too"
+        );
+    }
+
+    #[test]
+    fn a_cut_never_splits_an_escape() {
+        assert_eq!(escape_cut("ab&cd", 5), "ab…");
+        let cut = escape_cut(&"<".repeat(100), 10);
+        assert_eq!(cut, "&lt;&lt;…");
+        assert!(cut.chars().count() <= 10);
+        assert_eq!(escape_cut("<>", 8), "&lt;&gt;", "fits exactly");
+    }
+
+    #[test]
+    fn text_stays_within_slack_limits() {
+        let long = "x<".repeat(2500);
+        let snapshot =
+            json!({ "processes": (0..3000).map(|i| format!("p{i} <&>")).collect::<Vec<_>>() });
+        let body = slack_body(&notification(&long, 60, Some(snapshot)), None);
+        let blocks = body["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= BLOCKS_MAX, "{}", blocks.len());
+        assert!(blocks[0]["text"]["text"].as_str().unwrap().chars().count() <= HEADER_MAX);
+        for b in blocks {
+            if let Some(t) = b["text"]["text"].as_str() {
+                assert!(t.chars().count() <= SECTION_MAX, "{}", t.chars().count());
+            }
+        }
+        assert!(body["text"].as_str().unwrap().chars().count() <= TEXT_MAX);
+        assert!(body.to_string().contains("and 40 more alerts"));
+        assert!(body.to_string().contains("snapshot cut to"));
+        assert!(body.get("channel").is_none());
+        let one = slack_body(&notification("s", 1, None), Some("#ops"));
+        assert_eq!(one["channel"], "#ops");
+        assert!(one["text"].as_str().unwrap().contains("[trace trace-123]"));
+        assert!(
+            one["blocks"][1]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("trace `trace-123`")
+        );
+    }
+
+    #[test]
+    fn the_snapshot_is_a_code_block() {
+        let snapshot = json!({ "memory": { "used_percent": 91.5 }, "load": [4.4, 3.1, 2.0] });
+        let body = slack_body(&notification("s", 1, Some(snapshot)), None);
+        let all = texts(&body).join("\n");
+        assert!(all.contains("*Diagnostics snapshot*\n```\n{"), "{all}");
+        assert!(all.contains("\"used_percent\": 91.5"), "{all}");
+        assert!(!all.contains("snapshot cut"), "{all}");
+    }
+}

@@ -1,0 +1,336 @@
+//! What each channel's receiver gets, checked against the service's documented rules by a local
+//! stand-in: a CRITICAL alert carries the whole diagnostics snapshot (webhook, file, PagerDuty
+//! `custom_details`, Slack blocks); Slack text is escaped; a failing receiver's answer reaches
+//! the YELLOW signal only as its status and a short, redacted reason.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns stop the test too
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use andon_alert::{AlertChannel, AlertManager, AlertRule};
+use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
+use andon_core::{AlertSeverity, AndonSignal, Color, SignalSink};
+use common::{FakeMetrics, Receiver, RecordingSink, SnapshotDiagnostics, lines, wait_until};
+use serde_json::Value;
+
+/// A 32-character routing key, as PagerDuty issues them.
+const ROUTING_KEY: &str = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12";
+
+fn config(tune: impl FnOnce(&mut AlertsConfig)) -> AlertsConfig {
+    let mut config = AlertsConfig {
+        retry_backoff: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+        ..AlertsConfig::default()
+    };
+    tune(&mut config);
+    config
+}
+
+fn named(channels: &[&str]) -> Vec<AlertChannel> {
+    channels
+        .iter()
+        .map(|c| AlertChannel::Named((*c).into()))
+        .collect()
+}
+
+/// Slack's documented Block Kit limits for an incoming webhook, and its escaping: no `<` that
+/// Slack would parse as a mention or a link, no bare `&`.
+fn check_slack(body: &Value) {
+    let text = body["text"].as_str().expect("text is a string");
+    assert!(!text.is_empty() && text.chars().count() <= 3000);
+    let blocks = body["blocks"].as_array().expect("blocks is an array");
+    assert!(!blocks.is_empty() && blocks.len() <= 50, "{}", blocks.len());
+    let mut texts = vec![text.to_owned()];
+    for block in blocks {
+        match block["type"].as_str().unwrap() {
+            "header" => {
+                assert_eq!(block["text"]["type"], "plain_text");
+                let t = block["text"]["text"].as_str().unwrap();
+                assert!(t.chars().count() <= 150);
+                texts.push(t.to_owned());
+            }
+            "section" => {
+                assert_eq!(block["text"]["type"], "mrkdwn");
+                let t = block["text"]["text"].as_str().unwrap();
+                assert!(!t.is_empty() && t.chars().count() <= 3000);
+                texts.push(t.to_owned());
+            }
+            "context" => {
+                let elements = block["elements"].as_array().unwrap();
+                assert!(!elements.is_empty() && elements.len() <= 10);
+                texts.extend(
+                    elements
+                        .iter()
+                        .map(|e| e["text"].as_str().unwrap().to_owned()),
+                );
+            }
+            other => panic!("unexpected block type {other}"),
+        }
+    }
+    for t in texts {
+        assert!(!t.contains('<') && !t.contains('>'), "unescaped: {t}");
+        for (at, _) in t.match_indices('&') {
+            let rest = &t[at..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;"]
+                    .iter()
+                    .any(|e| rest.starts_with(e)),
+                "a bare &: {t}"
+            );
+        }
+    }
+}
+
+/// PagerDuty Events API v2's documented rules for an event.
+fn check_pagerduty(event: &Value) {
+    assert!(
+        serde_json::to_vec(event).unwrap().len() <= 512 * 1024,
+        "512 KB"
+    );
+    assert_eq!(event["routing_key"].as_str().unwrap().len(), 32);
+    let action = event["event_action"].as_str().unwrap();
+    assert!(["trigger", "acknowledge", "resolve"].contains(&action));
+    let dedup = event["dedup_key"].as_str().unwrap();
+    assert!(!dedup.is_empty() && dedup.chars().count() <= 255);
+    if action == "trigger" {
+        let payload = &event["payload"];
+        let summary = payload["summary"].as_str().unwrap();
+        assert!(!summary.is_empty() && summary.chars().count() <= 1024);
+        assert!(!payload["source"].as_str().unwrap().is_empty());
+        assert!(
+            ["critical", "error", "warning", "info"]
+                .contains(&payload["severity"].as_str().unwrap())
+        );
+        andon_core::rfc3339::parse(payload["timestamp"].as_str().unwrap()).unwrap();
+        assert!(payload["custom_details"].is_object());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_alert_carries_the_whole_snapshot_on_every_channel() {
+    let rx = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.jsonl");
+    let diagnostics = Arc::new(SnapshotDiagnostics::new());
+    let alerts = AlertManager::new(
+        config(|c| {
+            c.channels.insert(
+                "hook".into(),
+                ChannelConfig::Webhook {
+                    url: Secret::new(rx.url("/hook")),
+                    budget_per_minute: None,
+                },
+            );
+            c.channels.insert(
+                "pd".into(),
+                ChannelConfig::PagerDuty {
+                    routing_key: Secret::new(ROUTING_KEY),
+                    url: rx.url("/pd"),
+                    source: Some("checkout-1".into()),
+                    budget_per_minute: None,
+                },
+            );
+            c.channels.insert(
+                "slack".into(),
+                ChannelConfig::Slack {
+                    webhook_url: Secret::new(rx.url("/slack")),
+                    channel: None,
+                    budget_per_minute: None,
+                },
+            );
+            c.channels
+                .insert("file".into(), ChannelConfig::File { path: file.clone() });
+        }),
+        Arc::new(FakeMetrics::default()),
+    )
+    .unwrap()
+    .with_diagnostics(diagnostics.clone());
+    alerts
+        .add_rule(AlertRule {
+            name: "stop-the-line".into(),
+            severity: AlertSeverity::Critical,
+            channels: named(&["hook", "pd", "slack", "file"]),
+            ..Default::default()
+        })
+        .unwrap();
+    alerts
+        .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))
+        .await
+        .unwrap();
+    wait_until("every HTTP channel delivers", || {
+        ["/hook", "/pd", "/slack"]
+            .iter()
+            .all(|p| rx.delivered(p).len() == 1)
+    })
+    .await;
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    let whole = &diagnostics.details;
+
+    let hook = &rx.delivered("/hook")[0];
+    assert_eq!(
+        &hook["snapshot"], whole,
+        "webhook: the snapshot as an object"
+    );
+    assert_eq!(hook["diagnostics"], diagnostics.summary.as_str());
+    let line = &lines(&file)[0];
+    assert_eq!(&line["snapshot"], whole, "file: the same object");
+
+    let pd = &rx.delivered("/pd")[0];
+    check_pagerduty(pd);
+    let details = &pd["payload"]["custom_details"];
+    assert_eq!(&details["snapshot"], whole, "pagerduty: in custom_details");
+    assert_eq!(details["notification_key"], hook["key"]);
+
+    let slack = &rx.delivered("/slack")[0];
+    check_slack(slack);
+    let blocks = slack["blocks"].to_string();
+    for part in [
+        "Diagnostics snapshot",
+        "memory_used_percent",
+        "91.5",
+        "load_average",
+        "rx_bytes_per_sec",
+        "rss_bytes",
+        "hog&lt;&amp;&gt;",
+    ] {
+        assert!(blocks.contains(part), "slack blocks lack {part}: {blocks}");
+    }
+
+    // A warning carries no snapshot.
+    alerts
+        .add_rule(AlertRule {
+            name: "yellows".into(),
+            severity: AlertSeverity::Warning,
+            condition: andon_alert::AlertCondition::Signal {
+                color: Color::Yellow,
+                component: None,
+                count: 1,
+                window: Duration::from_secs(60),
+            },
+            channels: named(&["hook"]),
+            ..Default::default()
+        })
+        .unwrap();
+    alerts
+        .on_signal(&AndonSignal::yellow("slow").with_component("db"))
+        .await
+        .unwrap();
+    wait_until("the warning arrives", || rx.delivered("/hook").len() == 2).await;
+    assert!(rx.delivered("/hook")[1].get("snapshot").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_gets_a_signal_message_escaped_so_it_can_neither_mention_nor_link() {
+    let rx = Receiver::start().await;
+    let alerts = AlertManager::new(config(|_| {}), Arc::new(FakeMetrics::default())).unwrap();
+    alerts
+        .add_rule(AlertRule {
+            name: "reds".into(),
+            channels: vec![AlertChannel::Slack {
+                webhook_url: Secret::new(rx.url("/slack")),
+                channel: None,
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    alerts
+        .on_signal(
+            &AndonSignal::red("<!channel> press <https://evil.example/resume|Resume> & go")
+                .with_component("q<@U123>")
+                .with_trace_id("<!here>"),
+        )
+        .await
+        .unwrap();
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    let slack = rx.delivered("/slack");
+    assert_eq!(slack.len(), 1);
+    check_slack(&slack[0]);
+    let text = slack[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("&lt;!channel&gt; press &lt;https://evil.example/resume|Resume&gt; &amp; go"),
+        "{text}"
+    );
+    assert!(text.contains("[component q&lt;@U123&gt;]"), "{text}");
+    assert!(text.contains("[trace &lt;!here&gt;]"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_receivers_answer_reaches_the_signal_only_as_status_and_a_redacted_reason() {
+    let rx = Receiver::start().await;
+    let sink = Arc::new(RecordingSink::default());
+    let webhook = rx.url("/services/T000/B000/XXXXSECRETXXXX");
+    let alerts = AlertManager::new(
+        config(|c| {
+            c.max_retries = 0;
+            c.failure_threshold = 1;
+            c.channels.insert(
+                "slack".into(),
+                ChannelConfig::Slack {
+                    webhook_url: Secret::new(webhook.clone()),
+                    channel: None,
+                    budget_per_minute: None,
+                },
+            );
+        }),
+        Arc::new(FakeMetrics::default()),
+    )
+    .unwrap()
+    .with_signal_sink(sink.clone());
+    alerts
+        .add_rule(AlertRule {
+            name: "reds".into(),
+            severity: AlertSeverity::Warning,
+            channels: named(&["slack"]),
+            ..Default::default()
+        })
+        .unwrap();
+    // A receiver that echoes the request (JSON-escaped), part of the webhook's path and a token.
+    let echo = format!(
+        r#"{{"error":"invalid_token xoxb-1234567890-SECRETTOKENVALUE for T000/B000/XXXXSECRET","request":"POST {}"}}"#,
+        webhook.replace('/', "\\/")
+    );
+    rx.fail_next(1, 400, None, &echo);
+    alerts
+        .on_signal(&AndonSignal::red("boom").with_component("a"))
+        .await
+        .unwrap();
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    // An HTML error page of a proxy, with the secret in it: only the status is kept.
+    rx.fail_next(
+        1,
+        502,
+        None,
+        &format!("<html><body>upstream {webhook} <script>x</script></body></html>"),
+    );
+    alerts
+        .on_signal(&AndonSignal::red("boom").with_component("b"))
+        .await
+        .unwrap();
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+
+    let yellows: Vec<String> = sink
+        .signals()
+        .iter()
+        .filter(|s| s.color() == Color::Yellow)
+        .map(|s| s.message().to_owned())
+        .collect();
+    assert_eq!(yellows.len(), 1, "{yellows:?}");
+    let report = &alerts.channel_reports()[0];
+    let last_error = report.last_error.clone().unwrap();
+    for shown in yellows.iter().chain([&last_error]) {
+        for leak in ["SECRET", "XXXX", "T000/B000", "xoxb", "<", "request"] {
+            assert!(!shown.contains(leak), "{leak} in {shown}");
+        }
+    }
+    assert!(
+        yellows[0].contains("HTTP 400 Bad Request: invalid_token [redacted] for [redacted]"),
+        "{}",
+        yellows[0]
+    );
+    assert_eq!(
+        last_error, "HTTP 502 Bad Gateway",
+        "markup: the status only"
+    );
+}
