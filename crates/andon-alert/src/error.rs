@@ -45,6 +45,15 @@ pub enum AlertError {
         message: String,
     },
 
+    /// The state file of open alerts (`[alerts] state_file`) could not be read or parsed.
+    #[error("alert state file {path}: {message}")]
+    State {
+        /// The state file.
+        path: String,
+        /// What failed, and what to do.
+        message: String,
+    },
+
     /// The manager was shut down.
     #[error("the alert manager is shut down: create a new one to continue")]
     ShutDown,

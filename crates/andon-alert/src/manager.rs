@@ -2,7 +2,7 @@
 //! inhibits and escalates, and hands notifications to the channel tasks.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,8 +11,8 @@ use andon_core::history::{
     AlertEvent as HistoryEvent, AlertEventKind, HistoryRecord, HistoryStore,
 };
 use andon_core::{
-    AlertSeverity, AndonError, AndonSignal, Color, ConfigError, DiagnosticsSource, Health,
-    MetricsSink, MetricsSource, SignalSink, async_trait,
+    AlertSeverity, AndonSignal, Color, ConfigError, DiagnosticsSource, Health, LogSink,
+    MetricsSink, MetricsSource, SignalSink,
 };
 
 use crate::channel::{
@@ -28,11 +28,23 @@ use crate::rule::{
 };
 use crate::silence::{Matcher, Silence};
 
+mod budget;
+mod defaults;
+mod listen;
+mod persist;
+mod sink;
+
 /// How long a diagnostics snapshot may take before a CRITICAL notification goes without it.
 const DIAGNOSTICS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Alert events kept for a slow [`AlertManager::subscribe`] receiver before it lags.
 const EVENT_CAPACITY: usize = 1024;
+
+/// The counter of alerts fired, by rule and severity (the metrics recorder's name).
+const ALERTS_TOTAL: &str = "andon_alerts_total";
+
+/// The shortest time between two kept samples of a rate's history.
+const RATE_SPACING: Duration = Duration::from_secs(1);
 
 /// Where an alert is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,6 +105,15 @@ pub struct AlertStats {
     pub replayed: u64,
     /// Outbox writes that failed.
     pub outbox_errors: u64,
+    /// New alerts not created because the open alerts would have gone over
+    /// `[alerts] max_instance_bytes`.
+    pub instances_dropped: u64,
+    /// Open alerts restored from `[alerts] state_file` on start.
+    pub restored: u64,
+    /// Open alerts of the state file not restored (their rule is gone, or they do not fit it).
+    pub restore_skipped: u64,
+    /// Writes of `[alerts] state_file` that failed.
+    pub state_errors: u64,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +124,9 @@ struct Counters {
     deduplicated: AtomicU64,
     suppressed: AtomicU64,
     replayed: AtomicU64,
+    instances_dropped: AtomicU64,
+    restored: AtomicU64,
+    restore_skipped: AtomicU64,
 }
 
 /// The condition tree with its evaluation state.
@@ -388,6 +412,16 @@ fn threshold_step(
         (None, _) => None,
         (Some(v), None) => Some(v),
         (Some(v), Some(window)) => {
+            // Event-driven evaluation may run on every update: within a second of the sample
+            // before it, the newest sample replaces the last one, so the history stays bounded
+            // by the window (a rate needs only its ends).
+            let recent = history.len() >= 2
+                && history.get(history.len() - 2).is_some_and(|(t0, _)| {
+                    now.duration_since(*t0).unwrap_or_default() < RATE_SPACING
+                });
+            if recent {
+                history.pop_back();
+            }
             history.push_back((now, v));
             while history.len() > 2
                 && history
@@ -443,6 +477,8 @@ struct Instance {
     muted: bool,
     /// The trace or correlation id of the signal that made it fire.
     trace_id: Option<String>,
+    /// Its estimated size, counted in `Inner::instance_bytes` while it exists (0: not counted).
+    bytes: usize,
 }
 
 impl Instance {
@@ -475,6 +511,7 @@ impl Instance {
             summary: None,
             muted: false,
             trace_id: None,
+            bytes: 0,
         }
     }
 
@@ -555,6 +592,13 @@ impl Instances {
         self.0.iter_mut().map(|(k, i)| (k.as_str(), i))
     }
 
+    fn get(&self, key: &str) -> Option<&Instance> {
+        match self.find(key) {
+            Ok(at) => self.0.get(at).map(|(_, i)| i),
+            Err(_) => None,
+        }
+    }
+
     fn get_mut(&mut self, key: &str) -> Option<&mut Instance> {
         match self.find(key) {
             Ok(at) => self.0.get_mut(at).map(|(_, i)| i),
@@ -577,8 +621,17 @@ impl Instances {
         }
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&str, &Instance) -> bool) {
-        self.0.retain(|(k, i)| keep(k, i));
+    /// Keeps the alerts `keep` says to keep; returns the bytes counted for the others.
+    fn retain(&mut self, mut keep: impl FnMut(&str, &Instance) -> bool) -> usize {
+        let mut freed = 0;
+        self.0.retain(|(k, i)| {
+            let kept = keep(k, i);
+            if !kept {
+                freed += i.bytes;
+            }
+            kept
+        });
+        freed
     }
 }
 
@@ -592,6 +645,10 @@ struct RuleState {
     uses_signals: bool,
     instances: Instances,
     group_until: Option<SystemTime>,
+    /// The built-in rule (`[alerts] default_rule`), replaced by the first rule added.
+    builtin: bool,
+    /// The metrics its condition reads, for event-driven evaluation.
+    metrics: Vec<String>,
 }
 
 /// A notification and the channels it goes to.
@@ -717,6 +774,16 @@ struct Inner {
     events: tokio::sync::broadcast::Sender<HistoryEvent>,
     /// Where alert state changes are recorded, if anywhere.
     history: RwLock<Option<Arc<dyn HistoryStore>>>,
+    /// The configuration of each inline channel, by name (its key).
+    inline: Mutex<HashMap<String, ChannelConfig>>,
+    /// The estimated bytes of the alerts of per-component and per-series rules.
+    instance_bytes: AtomicUsize,
+    /// `[alerts] state_file`: where open alerts are kept across a restart.
+    persist: Option<persist::Persist>,
+    /// Open alerts read from the state file whose rule is not added yet.
+    restored: Mutex<Vec<persist::SavedAlert>>,
+    /// Metrics changed since the last event-driven evaluation.
+    listener: listen::Listener,
 }
 
 impl std::fmt::Debug for Inner {
@@ -739,9 +806,21 @@ pub struct AlertManager {
 
 impl AlertManager {
     /// Builds the manager: starts a task per configured channel (on the current tokio runtime),
-    /// adds the configured rules, and replays what the outbox holds from a previous run.
+    /// adds the configured rules (or, with none, the built-in rule: see
+    /// `[alerts] default_rule`), restores the open alerts of `[alerts] state_file`, and replays
+    /// what the outbox holds from a previous run.
+    ///
+    /// A state file that cannot be read or parsed is an error ([`AlertError::State`]), never
+    /// a silent start without the alerts it held.
     pub fn new(config: AlertsConfig, metrics: Arc<dyn MetricsSource>) -> Result<Self, AlertError> {
         validate_config(&config)?;
+        let (persist, restored) = match &config.state_file {
+            Some(path) => {
+                let (persist, restored) = persist::Persist::open(path)?;
+                (Some(persist), restored)
+            }
+            None => (None, Vec::new()),
+        };
         let (outbox, unfinished) = match &config.outbox_path {
             Some(path) => {
                 let (outbox, unfinished) = Outbox::open(path)?;
@@ -785,6 +864,11 @@ impl AlertManager {
                 in_snapshot: AtomicU64::new(0),
                 events: tokio::sync::broadcast::channel(EVENT_CAPACITY).0,
                 history: RwLock::new(None),
+                inline: Mutex::new(HashMap::new()),
+                instance_bytes: AtomicUsize::new(0),
+                persist,
+                restored: Mutex::new(restored),
+                listener: listen::Listener::default(),
                 config,
             }),
         };
@@ -808,7 +892,11 @@ impl AlertManager {
         for rule in &manager.inner.config.rules {
             manager.add_rule(AlertRule::from_config(rule))?;
         }
+        if manager.inner.config.rules.is_empty() && manager.inner.config.default_rule {
+            manager.add_default_rule()?;
+        }
         manager.inner.replay_deferred();
+        manager.start_listening();
         Ok(manager)
     }
 
@@ -900,7 +988,9 @@ impl AlertManager {
     }
 
     /// Reports delivery counters (`andon_alert_notifications_total{channel,outcome}`,
-    /// `andon_alert_retries_total`) and latencies (`andon_alert_delivery_seconds`).
+    /// `andon_alert_retries_total`), latencies (`andon_alert_delivery_seconds`), alerts fired
+    /// (`andon_alerts_total{rule,severity}`, once per alert that fires) and alerts dropped over
+    /// the byte budget (`andon_alert_instances_dropped_total{rule}`).
     #[must_use]
     pub fn with_metrics_sink(self, sink: Arc<dyn MetricsSink>) -> Self {
         sink.describe(
@@ -915,6 +1005,11 @@ impl AlertManager {
             "andon_alert_delivery_seconds",
             "Time to deliver an alert notification, retries included.",
         );
+        sink.describe(ALERTS_TOTAL, "Alerts fired, by rule and severity.");
+        sink.describe(
+            budget::DROPPED_TOTAL,
+            "New alerts not created because the open alerts were over [alerts] max_instance_bytes, by rule.",
+        );
         *self
             .inner
             .hooks
@@ -924,19 +1019,69 @@ impl AlertManager {
         self
     }
 
-    /// Adds a rule; its inline channels are started.
+    /// Writes the notifications of `log` channels (the built-in one among them) as records of
+    /// this log, such as andon's logger; until one is set they go to standard error as JSON
+    /// lines.
+    #[must_use]
+    pub fn with_log_sink(self, sink: Arc<dyn LogSink>) -> Self {
+        *self
+            .inner
+            .hooks
+            .log
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(sink);
+        self
+    }
+
+    /// Adds a rule; its inline channels are started, named by their place
+    /// (`rules.NAME.channels.INDEX`). The first rule added replaces the built-in rule of
+    /// `[alerts] default_rule`. Open alerts of this rule restored from `[alerts] state_file`
+    /// join it.
     pub fn add_rule(&self, rule: AlertRule) -> Result<(), AlertError> {
+        let mut channels = Vec::new();
+        self.check_new_rule(&rule)?;
+        for (index, channel) in rule.channels.iter().enumerate() {
+            let key = format!("rules.{}.channels.{index}", rule.name);
+            channels.push(self.inner.ensure_channel(channel, &key)?);
+        }
+        self.insert_rule(rule, channels, false)
+    }
+
+    /// Refuses a rule without a name or with the name of one already added.
+    fn check_new_rule(&self, rule: &AlertRule) -> Result<(), AlertError> {
         if rule.name.trim().is_empty() {
             return Err(ConfigError::new("alerts.rules.name", "must not be empty").into());
         }
-        let mut channels = Vec::new();
-        for channel in &rule.channels {
-            channels.push(self.inner.ensure_channel(channel)?);
+        let state = self.inner.lock_state();
+        if state
+            .rules
+            .iter()
+            .any(|r| r.rule.name == rule.name && !r.builtin)
+        {
+            return Err(AlertError::DuplicateRule(rule.name.clone()));
         }
+        Ok(())
+    }
+
+    /// Adds a rule whose channels are started; a rule that is not `builtin` replaces the
+    /// built-in one.
+    fn insert_rule(
+        &self,
+        rule: AlertRule,
+        channels: Vec<String>,
+        builtin: bool,
+    ) -> Result<(), AlertError> {
         let now = self.inner.now();
         let mut state = self.inner.lock_state();
-        if state.rules.iter().any(|r| r.rule.name == rule.name) {
+        if state
+            .rules
+            .iter()
+            .any(|r| r.rule.name == rule.name && !r.builtin)
+        {
             return Err(AlertError::DuplicateRule(rule.name));
+        }
+        if !builtin && state.rules.iter().any(|r| r.builtin) {
+            self.inner.remove_builtin(&mut state, &channels);
         }
         let per_component = matches!(
             rule.condition,
@@ -976,14 +1121,17 @@ impl AlertManager {
             position,
             RuleState {
                 uses_signals: rule.condition.uses_signals(),
+                metrics: listen::metrics_of(&rule.condition),
                 rule,
                 channels,
                 per_component,
                 series,
                 instances,
                 group_until: None,
+                builtin,
             },
         );
+        self.inner.attach_restored(&mut state, position);
         drop(state);
         self.inner.replay_deferred();
         Ok(())
@@ -992,10 +1140,11 @@ impl AlertManager {
     /// Replaces the escalation levels.
     pub fn set_escalation(&self, levels: Vec<EscalationLevel>) -> Result<(), AlertError> {
         let mut resolved = Vec::new();
-        for level in levels {
+        for (number, level) in levels.into_iter().enumerate() {
             let mut names = Vec::new();
-            for channel in &level.channels {
-                names.push(self.inner.ensure_channel(channel)?);
+            for (index, channel) in level.channels.iter().enumerate() {
+                let key = format!("escalation.{number}.channels.{index}");
+                names.push(self.inner.ensure_channel(channel, &key)?);
             }
             resolved.push((names, level.after));
         }
@@ -1006,16 +1155,26 @@ impl AlertManager {
     /// Evaluates every rule now and sends what is due: first notifications, repeats,
     /// escalations and resolutions.
     pub async fn check_and_fire_alerts(&self) -> Result<(), AlertError> {
+        self.evaluate(None).await
+    }
+
+    /// Evaluates the rules that read one of `only`'s metrics (every rule with `None`) and
+    /// sends what is due.
+    async fn evaluate(&self, only: Option<&[String]>) -> Result<(), AlertError> {
         if self.inner.shut_down.load(Ordering::Relaxed) {
             return Err(AlertError::ShutDown);
         }
         if !self.inner.config.enabled {
             return Ok(());
         }
-        self.inner
-            .counters
-            .evaluations
-            .fetch_add(1, Ordering::Relaxed);
+        if only.is_none() {
+            self.inner
+                .counters
+                .evaluations
+                .fetch_add(1, Ordering::Relaxed);
+            // Every rule is in by the first full evaluation: what no rule claimed is skipped.
+            self.skip_unclaimed();
+        }
         let now = self.inner.now();
         let health = self.inner.diagnostics().and_then(|d| d.last_health());
         let outgoing = {
@@ -1027,13 +1186,20 @@ impl AlertManager {
                 groups,
                 ..
             } = &mut *state;
-            let mut inhibitors = HashSet::new();
+            // A partial evaluation knows what the rules it skips inhibit from their state.
+            let mut inhibitors = match only {
+                Some(_) => self.inner.inhibitors_of(rules),
+                None => HashSet::new(),
+            };
             let mut outgoing = Vec::new();
             // Critical rules come first (see `add_rule`), so what they inhibit is known when
             // the others are ticked.
             // One buffer for every rule's series values: most rules have one series.
             let mut scratch = Vec::new();
             for rs in rules.iter_mut() {
+                if only.is_some_and(|names| !rs.metrics.iter().any(|m| names.contains(m))) {
+                    continue;
+                }
                 let critical = rs.rule.severity == AlertSeverity::Critical;
                 let values = match &rs.series {
                     Some(t) => {
@@ -1074,16 +1240,20 @@ impl AlertManager {
                     // Resolved series are forgotten (series come and go); a rate keeps the
                     // history of every series still there.
                     let rate = t.rate_over.is_some();
-                    rs.instances.retain(|key, i| {
+                    let freed = rs.instances.retain(|key, i| {
                         i.state != AlertState::Inactive
                             || (rate && series_value(values, key).is_some())
                     });
+                    self.inner
+                        .instance_bytes
+                        .fetch_sub(freed, Ordering::Relaxed);
                 }
             }
             self.inner.flush_groups(groups, now, &mut outgoing);
             outgoing
         };
         self.inner.send(outgoing).await;
+        self.persist_if_dirty();
         Ok(())
     }
 
@@ -1148,6 +1318,7 @@ impl AlertManager {
             return Err(AlertError::UnknownAlert(fingerprint_or_rule.to_owned()));
         }
         self.inner.dispatch(outgoing);
+        self.persist_if_dirty();
         Ok(acknowledged)
     }
 
@@ -1242,6 +1413,10 @@ impl AlertManager {
             suppressed: c.suppressed.load(Ordering::Relaxed),
             replayed: c.replayed.load(Ordering::Relaxed),
             outbox_errors: self.inner.outbox.as_ref().map_or(0, |o| o.errors()),
+            instances_dropped: c.instances_dropped.load(Ordering::Relaxed),
+            restored: c.restored.load(Ordering::Relaxed),
+            restore_skipped: c.restore_skipped.load(Ordering::Relaxed),
+            state_errors: self.inner.persist.as_ref().map_or(0, |p| p.errors()),
         }
     }
 
@@ -1317,8 +1492,10 @@ impl Inner {
         self.channels.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The name of the channel, starting an inline one the first time it is seen.
-    fn ensure_channel(&self, channel: &AlertChannel) -> Result<String, AlertError> {
+    /// The name of the channel: a named one is looked up; an inline one is named `key` (its
+    /// place, such as `rules.high-queue.channels.0`) and started, or restarted when its
+    /// configuration changed.
+    fn ensure_channel(&self, channel: &AlertChannel, key: &str) -> Result<String, AlertError> {
         match channel.inline_config() {
             None => {
                 let AlertChannel::Named(name) = channel else {
@@ -1346,17 +1523,19 @@ impl Inner {
                     .into())
                 }
             }
-            Some((name, config)) => {
-                if self.read_channels().contains_key(&name) {
+            Some(config) => {
+                let name = key.to_owned();
+                config.validate(&format!("alerts.{name}"))?;
+                let mut inline = self.inline.lock().unwrap_or_else(|e| e.into_inner());
+                if inline.get(&name) == Some(&config) && self.read_channels().contains_key(&name) {
                     return Ok(name);
                 }
-                config.validate(&format!("alerts.channels.{name}"))?;
                 let handle = ChannelHandle::spawn(&name, &config, self.settings.clone())?;
                 self.channels
                     .write()
                     .unwrap_or_else(|e| e.into_inner())
-                    .entry(name.clone())
-                    .or_insert(handle);
+                    .insert(name.clone(), handle);
+                inline.insert(name.clone(), config);
                 Ok(name)
             }
         }
@@ -1409,6 +1588,19 @@ impl Inner {
                 inst.state = AlertState::Firing;
                 inst.since = now;
                 self.emit(rule, inst, AlertEventKind::Fired, now);
+                if let Some(metrics) = self
+                    .hooks
+                    .metrics
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                {
+                    metrics.add_counter(
+                        ALERTS_TOTAL,
+                        &[("rule", &rule.name), ("severity", rule.severity.as_str())],
+                        1,
+                    );
+                }
                 if !self.config.group_wait.is_zero() && group_until.is_none() {
                     *group_until = Some(now + self.config.group_wait);
                 }
@@ -1448,7 +1640,10 @@ impl Inner {
             let key = series_key(&sample.labels);
             let wanted = t.rate_over.is_some() || t.comparison.holds(sample.value, t.value);
             if wanted && !instances.contains_key(&key) {
-                instances.insert(key.clone(), Instance::for_series(rule, &sample.labels, now));
+                let mut inst = Instance::for_series(rule, &sample.labels, now);
+                if self.admit(rule, &mut inst) {
+                    instances.insert(key.clone(), inst);
+                }
             }
             values.push((key, sample.value));
         }
@@ -1459,6 +1654,7 @@ impl Inner {
 
     /// Publishes a state change to subscribers and the history store; never waits.
     fn emit(&self, rule: &AlertRule, inst: &Instance, kind: AlertEventKind, now: SystemTime) {
+        self.changed();
         let history = self
             .history
             .read()
@@ -1486,11 +1682,16 @@ impl Inner {
     }
 
     fn inhibitors(&self, state: &State) -> HashSet<String> {
+        self.inhibitors_of(&state.rules)
+    }
+
+    /// The components whose firing critical alerts inhibit warnings, among `rules`.
+    fn inhibitors_of(&self, rules: &[RuleState]) -> HashSet<String> {
         let mut set = HashSet::new();
         if !self.config.inhibit {
             return set;
         }
-        for rs in &state.rules {
+        for rs in rules {
             if rs.rule.severity != AlertSeverity::Critical {
                 continue;
             }
@@ -1860,8 +2061,10 @@ impl Inner {
         }
         if rs.per_component {
             // Alerts of components that went quiet are forgotten: components are unbounded.
-            rs.instances
+            let freed = rs
+                .instances
                 .retain(|_, i| i.state != AlertState::Inactive || !i.node.is_idle());
+            self.instance_bytes.fetch_sub(freed, Ordering::Relaxed);
         }
         for (channels, events) in resolved {
             let tag = format!("r{}", events.len());
@@ -1909,7 +2112,13 @@ impl Inner {
     }
 
     /// Records each notification in the outbox and queues it on its channels; never waits.
-    fn dispatch(&self, outgoing: Vec<Outgoing>) {
+    /// Returns how many channel queues took a notification.
+    fn dispatch(&self, outgoing: Vec<Outgoing>) -> usize {
+        if !outgoing.is_empty() {
+            // Which channels were notified, and when, is part of the persisted state.
+            self.changed();
+        }
+        let mut queued = 0;
         let channels = self.read_channels();
         for o in outgoing {
             let notification = Arc::new(o.notification);
@@ -1930,13 +2139,16 @@ impl Inner {
                 if let Some(outbox) = &self.outbox {
                     outbox.pending(&outbox_key, &handle.name, &notification);
                 }
-                handle.enqueue(Job {
+                if handle.enqueue(Job {
                     notification: Arc::clone(&notification),
                     outbox_key,
                     critical,
-                });
+                }) {
+                    queued += 1;
+                }
             }
         }
+        queued
     }
 }
 
@@ -1947,134 +2159,6 @@ fn validate_config(config: &AlertsConfig) -> Result<(), ConfigError> {
         ..Default::default()
     }
     .validate()
-}
-
-#[async_trait]
-impl SignalSink for AlertManager {
-    fn name(&self) -> &'static str {
-        "alert"
-    }
-
-    /// Feeds signal rules: cheap (a lock, an index lookup by color and component, and a few
-    /// comparisons per rule that can match); a notification that is due is queued on its
-    /// channels without waiting for them.
-    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
-        let inner = &self.inner;
-        if inner.shut_down.load(Ordering::Relaxed) {
-            return Err(AlertError::ShutDown.into());
-        }
-        if !inner.config.enabled {
-            return Ok(());
-        }
-        inner.counters.signals.fetch_add(1, Ordering::Relaxed);
-        let now = inner.now();
-        let mut outgoing = Vec::new();
-        {
-            let mut state = inner.lock_state();
-            let mut touched = Vec::new();
-            let mut candidates = Vec::new();
-            state.signal_index.candidates(signal, &mut candidates);
-            for index in candidates {
-                let Some(rs) = state.rules.get_mut(index) else {
-                    continue;
-                };
-                if !rs.uses_signals {
-                    continue;
-                }
-                if rs.per_component {
-                    let AlertCondition::Signal { color, .. } = &rs.rule.condition else {
-                        continue;
-                    };
-                    if signal.color() != *color {
-                        continue;
-                    }
-                    let key = signal.component().unwrap_or_default().to_owned();
-                    if !rs.instances.contains_key(&key) {
-                        let inst = Instance::new(&rs.rule, signal.component(), now);
-                        rs.instances.insert(key.clone(), inst);
-                    }
-                }
-                let key = if rs.per_component {
-                    signal.component().unwrap_or_default()
-                } else {
-                    ""
-                };
-                let Some(inst) = rs.instances.get_mut(key) else {
-                    continue;
-                };
-                let matched_any = inst.node.record(signal, now);
-                if matched_any {
-                    let was_notified = inst.notified;
-                    inst.summary = Some(signal.to_string());
-                    // The id of the signal that makes it fire stays with the alert until it
-                    // resolves; later signals of the storm are counted, not re-attributed.
-                    if let Some(trace) = signal.trace_id()
-                        && inst.state != AlertState::Firing
-                    {
-                        inst.trace_id = Some(trace.to_owned());
-                    }
-                    let holds = inst.node.eval(now, inner.metrics.as_ref(), None);
-                    let before = inst.state;
-                    inner.transition(&rs.rule, &mut rs.group_until, inst, holds, now);
-                    if before != AlertState::Inactive && inst.state != AlertState::Inactive {
-                        inst.unnotified += 1;
-                        inst.total += 1;
-                        if was_notified {
-                            inner.counters.deduplicated.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                if matched_any {
-                    touched.push(index);
-                }
-            }
-            // A due group may hold alerts of rules this signal did not touch: tick them all.
-            let group_due = !inner.config.group_by.is_empty()
-                && state
-                    .groups
-                    .timing
-                    .values()
-                    .any(|g| g.flush_at.is_some_and(|f| f <= now));
-            if group_due {
-                outgoing.extend(inner.tick(&mut state, now, None));
-            } else if !touched.is_empty() {
-                outgoing.extend(inner.tick(&mut state, now, Some(&touched)));
-            }
-        }
-        if outgoing.is_empty() {
-            return Ok(());
-        }
-        let needs_snapshot = inner.diagnostics().is_some()
-            && outgoing.iter().any(|o| is_critical_firing(&o.notification));
-        if needs_snapshot {
-            // The snapshot may take a while: never on the caller's path.
-            let manager = self.clone();
-            inner.in_snapshot.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(async move {
-                manager.inner.send(outgoing).await;
-                manager.inner.in_snapshot.fetch_sub(1, Ordering::Relaxed);
-            });
-        } else {
-            inner.dispatch(outgoing);
-        }
-        Ok(())
-    }
-
-    async fn flush(&self) -> Result<(), AndonError> {
-        self.flush_within(self.flush_budget()).await;
-        Ok(())
-    }
-
-    async fn shutdown(&self) -> Result<(), AndonError> {
-        self.flush_within(self.flush_budget()).await;
-        self.inner.shut_down.store(true, Ordering::Relaxed);
-        self.inner
-            .channels
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        Ok(())
-    }
 }
 
 impl From<&ChannelConfig> for AlertChannel {

@@ -276,14 +276,18 @@ pub enum AlertChannel {
         /// The file.
         path: PathBuf,
     },
+    /// andon's own log: a record per alert, CRITICAL for a critical alert firing, through
+    /// the log sink given to [`AlertManager::with_log_sink`](crate::AlertManager::with_log_sink).
+    Log,
     /// Any channel, with every option (email among them).
     Config(ChannelConfig),
 }
 
 impl AlertChannel {
-    /// The channel's configuration and a stable name for an inline channel (its kind and a
-    /// hash of its address, never the secret itself).
-    pub(crate) fn inline_config(&self) -> Option<(String, ChannelConfig)> {
+    /// The configuration of an inline channel; `None` for a named one. An inline channel is
+    /// named by its place (its key, such as `rules.high-queue.channels.0`), never after its
+    /// address or secret (not even a hash of it).
+    pub(crate) fn inline_config(&self) -> Option<ChannelConfig> {
         let config = match self {
             AlertChannel::Named(_) => return None,
             AlertChannel::Slack {
@@ -310,28 +314,10 @@ impl AlertChannel {
                 budget_per_minute: None,
             },
             AlertChannel::File { path } => ChannelConfig::File { path: path.clone() },
+            AlertChannel::Log => ChannelConfig::Log {},
             AlertChannel::Config(config) => config.clone(),
         };
-        let identity = match &config {
-            ChannelConfig::Slack {
-                webhook_url,
-                channel,
-                ..
-            } => format!(
-                "{}{}",
-                webhook_url.expose(),
-                channel.as_deref().unwrap_or("")
-            ),
-            ChannelConfig::PagerDuty {
-                routing_key, url, ..
-            } => format!("{}{url}", routing_key.expose()),
-            ChannelConfig::Email { host, to, .. } => format!("{host}{}", to.join(",")),
-            ChannelConfig::Alertmanager { url, .. } => url.clone(),
-            ChannelConfig::Webhook { url, .. } => url.expose().to_owned(),
-            ChannelConfig::File { path } => path.display().to_string(),
-        };
-        let hash = crate::fingerprint::fnv1a(identity.as_bytes());
-        Some((format!("{}-{:08x}", config.kind(), hash as u32), config))
+        Some(config)
     }
 }
 
@@ -365,22 +351,14 @@ mod tests {
     }
 
     #[test]
-    fn inline_channels_get_stable_names_that_never_show_the_secret() {
+    fn inline_channels_carry_their_configuration_and_never_show_the_secret() {
         let slack = AlertChannel::Slack {
             webhook_url: Secret::new("https://hooks.slack.com/services/T/B/S3CRET"),
             channel: None,
         };
-        let (name, config) = slack.inline_config().unwrap();
-        assert!(
-            name.starts_with("slack-") && name.len() == "slack-".len() + 8,
-            "{name}"
-        );
-        assert_eq!(
-            slack.inline_config().unwrap().0,
-            name,
-            "stable across calls"
-        );
-        for shown in [name, format!("{slack:?}"), format!("{config:?}")] {
+        let config = slack.inline_config().unwrap();
+        assert_eq!(config.kind(), "slack");
+        for shown in [format!("{slack:?}"), format!("{config:?}")] {
             assert!(!shown.contains("S3CRET"), "{shown}");
         }
         assert!(AlertChannel::Named("x".into()).inline_config().is_none());

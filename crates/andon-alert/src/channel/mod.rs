@@ -3,6 +3,7 @@
 
 mod email;
 mod http;
+mod log;
 mod pagerduty;
 mod redact;
 mod slack;
@@ -51,6 +52,8 @@ pub(crate) struct Settings {
 pub(crate) struct Hooks {
     pub(crate) self_sink: RwLock<Option<Arc<dyn SignalSink>>>,
     pub(crate) metrics: RwLock<Option<Arc<dyn MetricsSink>>>,
+    /// Where `log` channels write (standard error until one is set).
+    pub(crate) log: RwLock<Option<Arc<dyn andon_core::LogSink>>>,
 }
 
 impl Hooks {
@@ -346,6 +349,7 @@ enum Transport {
     Http(http::HttpTransport),
     Email(email::EmailTransport),
     File(PathBuf),
+    Log(log::LogTransport),
 }
 
 impl Transport {
@@ -357,6 +361,7 @@ impl Transport {
                 settings.timeout,
             )?),
             ChannelConfig::File { path } => Transport::File(path.clone()),
+            ChannelConfig::Log {} => Transport::Log(log::LogTransport::new(&settings.hooks)),
             _ => Transport::Http(http::HttpTransport::build(name, config, settings)?),
         })
     }
@@ -366,6 +371,7 @@ impl Transport {
             Transport::Http(t) => t.deliver(notification).await,
             Transport::Email(t) => t.deliver(notification).await,
             Transport::File(path) => append_line(path, notification).await,
+            Transport::Log(t) => t.deliver(notification).await,
         }
     }
 }

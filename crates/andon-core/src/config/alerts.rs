@@ -102,8 +102,18 @@ pub struct AlertsConfig {
     /// The escalation levels, in order: level 1 is notified when a firing alert stays
     /// unacknowledged for `escalate_after`, level 2 after as long again, and so on.
     pub escalation: Vec<EscalationConfig>,
-    /// The alert rules.
+    /// The alert rules. With none, the built-in rule applies (see `default_rule`).
     pub rules: Vec<RuleConfig>,
+    /// With no `[[alerts.rules]]`, every RED signal fires the built-in rule `red-signal`
+    /// (critical, one alert per component) on every configured channel, or on the built-in
+    /// `log` channel (a CRITICAL log record) when none is configured. Configured rules replace
+    /// it (so do rules added through the API); `false` turns it off. Default `true`.
+    pub default_rule: bool,
+    /// The memory the open alerts of per-component and per-series rules may take, in bytes
+    /// (an estimate: labels, summary, fingerprint, condition state). A new alert that would go
+    /// over it is dropped and counted (`AlertStats::instances_dropped`,
+    /// `andon_alert_instances_dropped_total`). Default 16 MiB.
+    pub max_instance_bytes: usize,
     /// Silences loaded when the alert manager starts (more can be added through its API).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub silences: Vec<SilenceConfig>,
@@ -130,6 +140,8 @@ impl Default for AlertsConfig {
             channels: BTreeMap::new(),
             escalation: Vec::new(),
             rules: Vec::new(),
+            default_rule: true,
+            max_instance_bytes: 16 << 20,
             silences: Vec::new(),
         }
     }
@@ -343,6 +355,9 @@ pub enum ChannelConfig {
         /// The file; appended to, its directory created.
         path: PathBuf,
     },
+    /// andon's own log: one record per alert (CRITICAL for a critical alert firing), naming
+    /// the rule, the component and the status, with the diagnostics. Needs no server.
+    Log {},
 }
 
 fn default_pagerduty_url() -> String {
@@ -429,6 +444,7 @@ impl ChannelConfig {
             ChannelConfig::Alertmanager { .. } => "alertmanager",
             ChannelConfig::Webhook { .. } => "webhook",
             ChannelConfig::File { .. } => "file",
+            ChannelConfig::Log {} => "log",
         }
     }
 
@@ -451,7 +467,7 @@ impl ChannelConfig {
             | ChannelConfig::Webhook {
                 budget_per_minute, ..
             } => Some(budget_per_minute.unwrap_or(600)),
-            ChannelConfig::File { .. } => None,
+            ChannelConfig::File { .. } | ChannelConfig::Log {} => None,
         }
     }
 
@@ -569,6 +585,7 @@ impl ChannelConfig {
                     Ok(())
                 }
             }
+            ChannelConfig::Log {} => Ok(()),
         }
     }
 }
@@ -864,6 +881,12 @@ impl AlertsConfig {
             return Err(ConfigError::new(
                 check::key(section, "queue_capacity"),
                 "must be at least 1 (1024 is a good default)",
+            ));
+        }
+        if self.max_instance_bytes == 0 {
+            return Err(ConfigError::new(
+                check::key(section, "max_instance_bytes"),
+                "must be at least 1 (16777216, 16 MiB, is a good default)",
             ));
         }
         if self.failure_threshold == 0 {

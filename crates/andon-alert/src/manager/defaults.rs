@@ -1,0 +1,101 @@
+//! The built-in rule and channel: with no configured rule, every RED signal fires an alert a
+//! person sees without any server (`[alerts] default_rule`).
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use andon_core::config::ChannelConfig;
+use andon_core::{AlertSeverity, Color};
+
+use super::{AlertManager, Inner, SignalIndex, State};
+use crate::channel::ChannelHandle;
+use crate::error::AlertError;
+use crate::rule::{AlertCondition, AlertRule};
+
+/// The name of the built-in rule.
+pub(crate) const DEFAULT_RULE: &str = "red-signal";
+
+/// The name of the built-in channel: andon's own log.
+pub(crate) const LOG_CHANNEL: &str = "log";
+
+/// The built-in rule: every RED signal fires a critical alert, one per component, that
+/// resolves when its component sent no RED for a minute.
+pub(crate) fn default_rule() -> AlertRule {
+    AlertRule {
+        name: DEFAULT_RULE.to_owned(),
+        condition: AlertCondition::Signal {
+            color: Color::Red,
+            component: None,
+            count: 1,
+            window: Duration::from_secs(60),
+        },
+        severity: AlertSeverity::Critical,
+        ..AlertRule::default()
+    }
+}
+
+impl AlertManager {
+    /// Adds the built-in rule, notifying every configured channel, or the built-in `log`
+    /// channel when none is configured.
+    pub(super) fn add_default_rule(&self) -> Result<(), AlertError> {
+        let channels: Vec<String> = if self.inner.config.channels.is_empty() {
+            self.inner.ensure_log_channel()?;
+            vec![LOG_CHANNEL.to_owned()]
+        } else {
+            self.inner.config.channels.keys().cloned().collect()
+        };
+        self.insert_rule(default_rule(), channels, true)
+    }
+}
+
+impl Inner {
+    /// Starts the built-in `log` channel unless a channel of that name exists.
+    fn ensure_log_channel(&self) -> Result<(), AlertError> {
+        if self.read_channels().contains_key(LOG_CHANNEL) {
+            return Ok(());
+        }
+        let handle =
+            ChannelHandle::spawn(LOG_CHANNEL, &ChannelConfig::Log {}, self.settings.clone())?;
+        self.channels
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(LOG_CHANNEL.to_owned())
+            .or_insert(handle);
+        Ok(())
+    }
+
+    /// Removes the built-in rule (and its alerts): a rule was added, whose channels are
+    /// `keep`. The built-in `log` channel goes too unless that rule or an escalation level
+    /// uses it.
+    pub(super) fn remove_builtin(&self, state: &mut State, keep: &[String]) {
+        let builtin_log = !self.config.channels.contains_key(LOG_CHANNEL);
+        let used = keep.iter().any(|c| c == LOG_CHANNEL)
+            || state
+                .escalation
+                .iter()
+                .any(|(channels, _)| channels.iter().any(|c| c == LOG_CHANNEL));
+        if builtin_log && !used {
+            self.channels
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(LOG_CHANNEL);
+        }
+        let State {
+            rules,
+            signal_index,
+            ..
+        } = state;
+        let freed: usize = rules
+            .iter()
+            .filter(|r| r.builtin)
+            .flat_map(|r| r.instances.values())
+            .map(|i| i.bytes)
+            .sum();
+        self.instance_bytes.fetch_sub(freed, Ordering::Relaxed);
+        rules.retain(|r| !r.builtin);
+        *signal_index = SignalIndex::default();
+        for (index, rs) in rules.iter().enumerate() {
+            signal_index.insert(index, &rs.rule.condition, index);
+        }
+    }
+}
