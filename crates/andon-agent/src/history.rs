@@ -5,10 +5,12 @@
 //! `from` and `to` (RFC 3339); queries run on a blocking thread, off the async workers.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use andon::AndonSystem;
-use andon::history::{HistoryError, ParetoBy, SignalQuery, SqliteHistory, Window};
+use andon::history::{
+    HistoryError, MAX_TIMELINE_OFFSET, ParetoBy, SignalQuery, SqliteHistory, TIMELINE_PAGE, Window,
+};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -17,7 +19,7 @@ use axum::routing::get;
 use axum::{Json, response::IntoResponse};
 use serde_json::{Value, json};
 
-use crate::request::{ApiError, MAX_LIMIT};
+use crate::request::{ApiError, MAX_CLOCK_SKEW, MAX_LIMIT};
 
 type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
 
@@ -78,16 +80,31 @@ fn duration(
     }
 }
 
-/// The window of `since` (default 7 days) or `from`/`to`, ending now unless `to` says otherwise.
-fn window(params: &BTreeMap<String, String>, now: SystemTime) -> Result<Window, ApiError> {
+/// The window of `since` (default 7 days) or `from`/`to`, ending now unless `to` says
+/// otherwise, cut to what the history keeps: it starts no earlier than `now - retention` (the
+/// Unix epoch when the history keeps everything) and ends no later than a clock skew after
+/// `now`. The answer's `window` says what was read.
+fn window(
+    params: &BTreeMap<String, String>,
+    now: SystemTime,
+    retention: Duration,
+) -> Result<Window, ApiError> {
     let time = |key: &str| -> Result<Option<SystemTime>, ApiError> {
         params
             .get(key)
             .map(|t| andon::core::rfc3339::parse(t).map_err(|e| ApiError::field(key, e)))
             .transpose()
     };
-    let to = time("to")?.unwrap_or(now);
-    let window = match time("from")? {
+    let latest = now.checked_add(MAX_CLOCK_SKEW).unwrap_or(now);
+    let oldest = if retention.is_zero() {
+        UNIX_EPOCH
+    } else {
+        now.checked_sub(retention)
+            .filter(|t| *t >= UNIX_EPOCH)
+            .unwrap_or(UNIX_EPOCH)
+    };
+    let to = time("to")?.unwrap_or(now).min(latest);
+    let from = match time("from")? {
         Some(from) => {
             if params.contains_key("since") {
                 return Err(ApiError::field(
@@ -95,17 +112,33 @@ fn window(params: &BTreeMap<String, String>, now: SystemTime) -> Result<Window, 
                     "give either since or from, not both",
                 ));
             }
-            Window::between(from, to)
+            from
         }
-        None => Window::last(
-            duration(params, "since", Duration::from_secs(7 * 86_400))?,
-            to,
-        ),
+        None => {
+            let since = duration(params, "since", Duration::from_secs(7 * 86_400))?;
+            to.checked_sub(since).unwrap_or(UNIX_EPOCH)
+        }
     };
-    if window.from >= window.to {
-        return Err(ApiError::field("from", "must be before to"));
+    let from = from.max(oldest);
+    if from >= to {
+        return Err(ApiError::field(
+            "from",
+            format!(
+                "must be before to, and the window must end after the oldest record the history keeps ([history] retention_age = {})",
+                humantime::format_duration(retention)
+            ),
+        ));
     }
-    Ok(window)
+    Ok(Window::between(from, to))
+}
+
+/// The window of a request, against the history's retention.
+fn window_of(system: &AndonSystem, params: &BTreeMap<String, String>) -> Result<Window, ApiError> {
+    window(
+        params,
+        SystemTime::now(),
+        system.config().history.retention_age,
+    )
 }
 
 fn colors(params: &BTreeMap<String, String>) -> Result<Vec<andon::Color>, ApiError> {
@@ -131,6 +164,10 @@ async fn blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(query).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(HistoryError::Invalid(message))) => Err(ApiError::bad_request(message)),
+        Ok(Err(slow @ HistoryError::TooSlow { .. })) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            slow.to_string(),
+        )),
         Ok(Err(error)) => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             error.to_string(),
@@ -152,7 +189,7 @@ async fn signals(
         &["since", "from", "to", "component", "color", "limit"],
     )?;
     let store = store(&system)?;
-    let mut query = SignalQuery::new(window(&params, SystemTime::now())?);
+    let mut query = SignalQuery::new(window_of(&system, &params)?);
     query.component = params.get("component").cloned();
     if let Some(color) = params.get("color") {
         query.color =
@@ -178,7 +215,7 @@ async fn pareto(State(system): State<AndonSystem>, query: Params) -> Result<Json
     let params = params(query)?;
     only(&params, &["since", "from", "to", "by", "colors"])?;
     let store = store(&system)?;
-    let window = window(&params, SystemTime::now())?;
+    let window = window_of(&system, &params)?;
     let colors = colors(&params)?;
     let by = match params.get("by").map(String::as_str) {
         None | Some("component") => ParetoBy::Component,
@@ -198,7 +235,7 @@ async fn mttr(State(system): State<AndonSystem>, query: Params) -> Result<Json<V
     let params = params(query)?;
     only(&params, &["since", "from", "to"])?;
     let store = store(&system)?;
-    let window = window(&params, SystemTime::now())?;
+    let window = window_of(&system, &params)?;
     let components = blocking(move || store.response_times(window)).await?;
     Ok(Json(json!({ "window": window, "components": components })))
 }
@@ -211,7 +248,7 @@ async fn downtime(
     only(&params, &["since", "from", "to", "bucket"])?;
     let store = store(&system)?;
     let now = SystemTime::now();
-    let window = window(&params, now)?;
+    let window = window(&params, now, system.config().history.retention_age)?;
     let bucket = duration(&params, "bucket", Duration::from_secs(86_400))?;
     let buckets = blocking(move || store.downtime(window, bucket, now)).await?;
     let total: f64 = buckets.iter().map(|b| b.stopped_seconds).sum();
@@ -226,6 +263,7 @@ async fn downtime(
 async fn timeline(
     State(system): State<AndonSystem>,
     Path(key): Path<String>,
+    query: Params,
 ) -> Result<impl IntoResponse, ApiError> {
     if key.is_empty() || key.len() > 256 {
         return Err(ApiError::field(
@@ -233,9 +271,28 @@ async fn timeline(
             "must be a trace id or an alert fingerprint of at most 256 characters",
         ));
     }
+    let params = params(query)?;
+    only(&params, &["limit", "offset"])?;
+    let number = |name: &str, default: usize, range: std::ops::RangeInclusive<usize>| match params
+        .get(name)
+    {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ApiError::field(
+                    name,
+                    format!("must be a number from {} to {}", range.start(), range.end()),
+                )
+            }),
+    };
+    let limit = number("limit", TIMELINE_PAGE, 1..=TIMELINE_PAGE)?;
+    let offset = number("offset", 0, 0..=MAX_TIMELINE_OFFSET)?;
     let store = store(&system)?;
-    let timeline = blocking(move || store.timeline(&key)).await?;
-    if timeline.entries.is_empty() {
+    let timeline = blocking(move || store.timeline_page(&key, offset, limit)).await?;
+    if timeline.entries.is_empty() && offset == 0 {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!(

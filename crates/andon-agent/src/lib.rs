@@ -53,9 +53,13 @@
 mod alerts;
 mod cli;
 mod client;
+mod connections;
+mod edge;
 mod error;
+mod events;
 #[cfg(feature = "full")]
 mod history;
+mod limits;
 mod request;
 mod run;
 mod server;
@@ -63,7 +67,15 @@ mod server;
 pub use alerts::AlertView;
 pub use cli::{Cli, Command, ConfigCommand, EXIT_STOPPED, LineCommand, execute, main};
 pub use client::{Client, DEFAULT_URL};
+pub use connections::ConnectionStats;
 pub use error::AgentError;
-pub use request::{MAX_ATTRIBUTES, MAX_BODY_BYTES, MAX_LIMIT, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
+pub use limits::{
+    BODY_TIMEOUT, HEADER_READ_TIMEOUT, Limits, MAX_CONNECTIONS, MAX_EVENT_STREAMS,
+    MAX_EVENT_STREAMS_PER_CLIENT, MAX_STREAM_BUFFER_BYTES,
+};
+pub use request::{
+    MAX_ATTRIBUTES, MAX_BODY_BYTES, MAX_CLOCK_SKEW, MAX_LIMIT, MAX_MESSAGE_CHARS, MAX_NAME_CHARS,
+    RECEIVED_AT_ATTRIBUTE,
+};
 pub use run::{build_system, load_config, run, stop_signal};
-pub use server::{Agent, DRAIN_DEADLINE, MAX_EVENT_STREAMS};
+pub use server::{Agent, DRAIN_DEADLINE};

@@ -2,6 +2,7 @@
 //! a bad request gets a 400 naming the field and saying what is allowed.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use andon::{AndonSignal, Color};
 use axum::http::StatusCode;
@@ -18,6 +19,10 @@ pub const MAX_NAME_CHARS: usize = 256;
 pub const MAX_ATTRIBUTES: usize = 64;
 /// The most signals `GET /v1/signals` returns.
 pub const MAX_LIMIT: usize = 1000;
+/// How far a signal's `timestamp` may be from the agent's clock; further is refused.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+/// The attribute that holds the agent's receive time of a signal sent with its own `timestamp`.
+pub const RECEIVED_AT_ATTRIBUTE: &str = "andon.received_at";
 
 /// An API error: an HTTP status and a JSON body `{"error": "...", "field": "..."}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +30,8 @@ pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) message: String,
     pub(crate) field: Option<String>,
+    /// Close the connection after the answer (the request was not read whole).
+    pub(crate) close: bool,
 }
 
 impl ApiError {
@@ -33,6 +40,7 @@ impl ApiError {
             status,
             message: message.into(),
             field: None,
+            close: false,
         }
     }
 
@@ -42,11 +50,18 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             message: format!("{field}: {}", message.into()),
             field: Some(field.to_owned()),
+            close: false,
         }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// The same error, answered with `Connection: close`.
+    pub(crate) fn closing(mut self) -> Self {
+        self.close = true;
+        self
     }
 }
 
@@ -61,6 +76,12 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer realm=\"andon\""),
+            );
+        }
+        if self.close {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
             );
         }
         response
@@ -150,8 +171,10 @@ const SIGNAL_FIELDS: &[&str] = &[
 ];
 const SIGNAL_EXAMPLE: &str = r#"{"color":"red","message":"queue overflow","component":"queue"}"#;
 
-/// Reads the body of `POST /v1/signals`.
-pub(crate) fn signal(body: &[u8]) -> Result<AndonSignal, ApiError> {
+/// Reads the body of `POST /v1/signals`, received at `now`. A `timestamp` more than
+/// [`MAX_CLOCK_SKEW`] from `now` is refused; one within it is kept, with `now` beside it in the
+/// [`RECEIVED_AT_ATTRIBUTE`] attribute.
+pub(crate) fn signal(body: &[u8], now: SystemTime) -> Result<AndonSignal, ApiError> {
     let map = object(body, false, SIGNAL_EXAMPLE)?;
     only_known(&map, SIGNAL_FIELDS)?;
     let color = match string(&map, "color", true, 16)? {
@@ -174,7 +197,24 @@ pub(crate) fn signal(body: &[u8]) -> Result<AndonSignal, ApiError> {
     if let Some(text) = string(&map, "timestamp", false, 64)? {
         let time =
             andon::core::rfc3339::parse(&text).map_err(|e| ApiError::field("timestamp", e))?;
-        signal = signal.with_timestamp(time);
+        let skew = time
+            .duration_since(now)
+            .or_else(|_| now.duration_since(time))
+            .unwrap_or(Duration::MAX);
+        if skew > MAX_CLOCK_SKEW {
+            return Err(ApiError::field(
+                "timestamp",
+                format!(
+                    "`{text}` is {}s from the agent's clock, more than the {}s allowed: send the time the problem happened from a synchronized clock, or leave timestamp out",
+                    skew.as_secs(),
+                    MAX_CLOCK_SKEW.as_secs()
+                ),
+            ));
+        }
+        signal = signal.with_timestamp(time).with_attribute(
+            RECEIVED_AT_ATTRIBUTE,
+            Value::String(humantime::format_rfc3339_millis(now).to_string()),
+        );
     }
     match map.get("attributes") {
         None | Some(Value::Null) => {}
@@ -313,9 +353,11 @@ mod tests {
 
     #[test]
     fn a_full_signal_reads_every_field() {
+        let now = andon::core::rfc3339::parse("2026-11-26T23:42:00Z").unwrap();
         let s = signal(
             br#"{"color":"RED","message":"queue overflow","component":"queue","trace_id":"t-1",
                  "timestamp":"2026-11-26T23:41:07.5Z","attributes":{"depth":150}}"#,
+            now,
         )
         .unwrap();
         assert_eq!(s.color(), Color::Red);
@@ -323,6 +365,37 @@ mod tests {
         assert_eq!(s.trace_id(), Some("t-1"));
         assert_eq!(s.attributes()["depth"], 150);
         assert_eq!(s.timestamp_rfc3339(), "2026-11-26T23:41:07.500000000Z");
+        assert_eq!(
+            s.attributes()[RECEIVED_AT_ATTRIBUTE],
+            "2026-11-26T23:42:00.000Z"
+        );
+    }
+
+    #[test]
+    fn timestamps_far_from_the_agent_clock_are_refused() {
+        let now = andon::core::rfc3339::parse("2026-11-26T23:42:00Z").unwrap();
+        for far in [
+            "1970-01-01T00:00:00Z",
+            "2026-11-26T23:36:59Z",
+            "2026-11-26T23:47:01Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let body = format!(r#"{{"color":"red","message":"m","timestamp":"{far}"}}"#);
+            let err = signal(body.as_bytes(), now).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("timestamp"), "{far}");
+            assert!(err.message.contains("300s allowed"), "{err:?}");
+        }
+        let near = signal(
+            br#"{"color":"red","message":"m","timestamp":"2026-11-26T23:46:59Z"}"#,
+            now,
+        )
+        .unwrap();
+        assert!(near.attributes().contains_key(RECEIVED_AT_ATTRIBUTE));
+        let plain = signal(br#"{"color":"red","message":"m"}"#, now).unwrap();
+        assert!(
+            plain.attributes().is_empty(),
+            "no timestamp, no receive time"
+        );
     }
 
     #[test]
@@ -360,7 +433,7 @@ mod tests {
             ),
         ];
         for (body, field) in cases {
-            let err = signal(body.as_bytes()).unwrap_err();
+            let err = signal(body.as_bytes(), SystemTime::now()).unwrap_err();
             assert_eq!(err.status, StatusCode::BAD_REQUEST, "{body}");
             assert_eq!(err.field.as_deref(), Some(field), "{body}: {err:?}");
             assert!(err.message.starts_with(&format!("{field}: ")), "{err:?}");
@@ -370,7 +443,7 @@ mod tests {
     #[test]
     fn bodies_that_are_not_objects_are_refused_with_an_example() {
         for body in [&b""[..], b"[1]", b"{nope", b"\"red\""] {
-            let err = signal(body).unwrap_err();
+            let err = signal(body, SystemTime::now()).unwrap_err();
             assert_eq!(err.field, None);
             assert!(err.message.contains(r#""color":"red""#), "{err:?}");
         }

@@ -121,8 +121,8 @@ mod tests {
         assert_eq!(config.agent.listen, "127.0.0.1:7700");
         let err = load_config(None, Some("0.0.0.0:7700"), None).unwrap_err();
         assert!(err.to_string().contains("agent.token"), "{err}");
-        let wide = load_config(None, Some("0.0.0.0:7700"), Some("t0ken")).unwrap();
-        assert_eq!(wide.agent.token.unwrap().expose(), "t0ken");
+        let wide = load_config(None, Some("0.0.0.0:7700"), Some("t0ken-0123456789abcdef")).unwrap();
+        assert_eq!(wide.agent.token.unwrap().expose(), "t0ken-0123456789abcdef");
         let err = load_config(None, Some("localhost"), None).unwrap_err();
         assert!(err.to_string().contains("--listen"), "{err}");
         assert_eq!(

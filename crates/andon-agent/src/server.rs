@@ -1,38 +1,37 @@
 //! The agent's HTTP server: the JSON API under `/v1`, the event stream, `/metrics`, the health
 //! probes and the Andon board, on one listener.
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use andon::config::Secret;
-use andon::{AndonSystem, SignalError, SystemEvent};
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use andon::config::{MIN_TOKEN_CHARS, Secret};
+use andon::{AndonSystem, SignalError};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use tokio::sync::{Notify, broadcast, mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::{Notify, broadcast, watch};
 
 use crate::alerts::{self, Ack};
+use crate::connections::{self, ConnectionCounters, ConnectionStats};
+use crate::edge::{self, Edge};
 use crate::error::AgentError;
+use crate::events;
+use crate::limits::Limits;
 use crate::request::{self, ApiError, MAX_BODY_BYTES};
 
 /// How long `serve` waits for open requests after a shutdown signal before flushing anyway.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
-
-/// The most event streams (`GET /v1/events`) open at once; more get 503.
-pub const MAX_EVENT_STREAMS: usize = 256;
 
 /// How many recent signals `GET /v1/board` includes.
 const BOARD_RECENT: usize = 20;
@@ -56,39 +55,76 @@ const BOARD_RECENT: usize = 20;
 #[derive(Clone)]
 pub struct Agent {
     state: Arc<AgentState>,
-}
-
-struct AgentState {
-    system: AndonSystem,
-    /// The token write endpoints require; `None` when they require none.
-    token: Option<Secret>,
+    limits: Limits,
     /// Whether writes need a token (bound beyond loopback, or a token configured).
     token_required: bool,
+}
+
+pub(crate) struct AgentState {
+    pub(crate) system: AndonSystem,
+    /// The token write endpoints require; `None` when they require none.
+    token: Option<Secret>,
     /// Flips to `true` when the agent stops: event streams end, readiness fails.
-    stopping: watch::Sender<bool>,
+    pub(crate) stopping: watch::Sender<bool>,
     /// The open alerts whenever they change, for the event streams.
-    alerts: broadcast::Sender<Arc<Vec<alerts::AlertView>>>,
+    pub(crate) alerts: broadcast::Sender<Arc<Vec<alerts::AlertView>>>,
     /// Wakes the alert watcher at once (after an acknowledgement).
-    alerts_changed: Notify,
-    /// Open event streams, at most [`MAX_EVENT_STREAMS`].
-    streams: Arc<AtomicUsize>,
+    pub(crate) alerts_changed: Notify,
+    /// Open event streams, in all.
+    pub(crate) streams: Arc<AtomicUsize>,
+    /// Open event streams per client address.
+    pub(crate) streams_by_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    /// Connections open and cut off.
+    pub(crate) connections: Arc<ConnectionCounters>,
+}
+
+/// What the handlers see: the shared state, with the limits and the token rule of this router.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    state: Arc<AgentState>,
+    pub(crate) limits: Limits,
+    pub(crate) token_required: bool,
+}
+
+impl Deref for Ctx {
+    type Target = AgentState;
+
+    fn deref(&self) -> &AgentState {
+        &self.state
+    }
+}
+
+impl Ctx {
+    pub(crate) fn shared(&self) -> Arc<AgentState> {
+        Arc::clone(&self.state)
+    }
 }
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
             .field("listen", &self.state.system.config().agent.listen)
-            .field("token_required", &self.state.token_required)
+            .field("token_required", &self.token_required)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
+fn token_error(address: SocketAddr) -> AgentError {
+    andon::ConfigError::new(
+        "agent.token",
+        format!("is required when listening on {address}, beyond this machine: set token = \"${{ANDON_TOKEN}}\""),
+    )
+    .into()
+}
+
 impl Agent {
     /// An agent for `system`, with the token rule of its `[agent]` section: write endpoints
-    /// require `Authorization: Bearer <token>` when `listen` is beyond loopback or a token is
-    /// configured.
+    /// require `Authorization: Bearer <token>` when the agent listens beyond loopback or a
+    /// token is configured.
     ///
-    /// Fails when `listen` is not `ip:port`, or is beyond loopback with no token.
+    /// Fails when `listen` is not `ip:port`, is beyond loopback with no token, or the token is
+    /// shorter than 16 characters.
     pub fn new(system: AndonSystem) -> Result<Self, AgentError> {
         let agent = &system.config().agent;
         let address: SocketAddr = agent.listen.parse().map_err(|_| {
@@ -101,13 +137,19 @@ impl Agent {
             )
         })?;
         let token = agent.token.clone().filter(|t| !t.is_empty());
+        if let Some(token) = &token {
+            let chars = token.expose().chars().count();
+            if chars < MIN_TOKEN_CHARS {
+                return Err(andon::ConfigError::new(
+                    "agent.token",
+                    format!("has {chars} characters, fewer than the {MIN_TOKEN_CHARS} required: use a random one, such as the output of `openssl rand -hex 16`"),
+                )
+                .into());
+            }
+        }
         let token_required = token.is_some() || !address.ip().is_loopback();
         if token_required && token.is_none() {
-            return Err(andon::ConfigError::new(
-                "agent.token",
-                format!("is required when listening on {address}, beyond this machine: set token = \"${{ANDON_TOKEN}}\""),
-            )
-            .into());
+            return Err(token_error(address));
         }
         let (stopping, _) = watch::channel(false);
         let (alerts, _) = broadcast::channel(16);
@@ -115,13 +157,28 @@ impl Agent {
             state: Arc::new(AgentState {
                 system,
                 token,
-                token_required,
                 stopping,
                 alerts,
                 alerts_changed: Notify::new(),
                 streams: Arc::new(AtomicUsize::new(0)),
+                streams_by_client: Arc::new(Mutex::new(HashMap::new())),
+                connections: Arc::new(ConnectionCounters::default()),
             }),
+            limits: Limits::default(),
+            token_required,
         })
+    }
+
+    /// The same agent with other connection and request limits (shorter timeouts in tests).
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits this agent serves with.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The system the agent serves.
@@ -131,12 +188,38 @@ impl Agent {
 
     /// Whether write endpoints require the bearer token.
     pub fn token_required(&self) -> bool {
-        self.state.token_required
+        self.token_required
+    }
+
+    /// Connections open now and the ones the agent cut off (also on `/metrics` as
+    /// `andon_agent_connections_open` and `andon_agent_connections_closed_total{reason}`).
+    pub fn connection_stats(&self) -> ConnectionStats {
+        self.state.connections.stats()
     }
 
     /// The routes: the API under `/v1` (with `/v1/history/...`), `/v1/events`, `/metrics`,
-    /// `/healthz`, `/readyz` and the board at `/`.
+    /// `/healthz`, `/readyz` and the board at `/`, behind the edge rules (`Host`, write
+    /// origin and content type, security headers) for the configured `listen` address.
     pub fn router(&self) -> Router {
+        self.app(None)
+    }
+
+    fn app(&self, bound: Option<SocketAddr>) -> Router {
+        let ctx = Ctx {
+            state: Arc::clone(&self.state),
+            limits: self.limits,
+            token_required: self.token_required,
+        };
+        let config = &self.state.system.config().agent;
+        let edge = Arc::new(Edge {
+            bound: bound.or_else(|| config.listen.parse().ok()),
+            allowed_hosts: config
+                .allowed_hosts
+                .iter()
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+            token_configured: self.state.token.is_some(),
+        });
         let router = Router::new()
             .route("/", get(board_page))
             .route("/board.css", get(board_css))
@@ -151,15 +234,15 @@ impl Agent {
             .route("/v1/alerts", get(get_alerts))
             .route("/v1/alerts/{fingerprint}/ack", post(ack_alert))
             .route("/v1/diagnostics", get(get_diagnostics))
-            .route("/v1/events", get(events))
+            .route("/v1/events", get(events::events))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .with_state(Arc::clone(&self.state));
+            .with_state(ctx);
         // The history's analyses, `GET /v1/history/...` (see the history module).
         #[cfg(feature = "full")]
         let router = router.merge(crate::history::router(self.state.system.clone()));
-        router
+        router.layer(axum::middleware::from_fn_with_state(edge, edge::guard))
     }
 
     /// Ends the event streams and fails readiness: the first step of stopping.
@@ -169,18 +252,27 @@ impl Agent {
 
     /// Serves on `listener` until `shutdown` completes, then stops accepting, ends the event
     /// streams, lets open requests finish (at most [`DRAIN_DEADLINE`]) and flushes the system.
+    ///
+    /// Whether the agent is reachable beyond this machine is read from the socket `listener`
+    /// is bound to, not from the configuration: bound beyond loopback, it refuses to serve
+    /// without a token.
     pub async fn serve(
-        self,
+        mut self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AgentError> {
+        let bound = listener.local_addr().map_err(AgentError::Serve)?;
+        self.token_required |= beyond_loopback(bound, self.state.token.is_some())?;
         let agent = self.clone();
-        tokio::spawn(watch_alerts(Arc::clone(&self.state)));
-        let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
-            let _ = drain_rx.await;
-        });
-        let mut server = tokio::spawn(async move { server.await });
+        tokio::spawn(events::watch_alerts(Arc::clone(&self.state)));
+        let (drain_tx, drain_rx) = watch::channel(false);
+        let mut server = tokio::spawn(connections::serve(
+            listener,
+            self.app(Some(bound)),
+            self.limits,
+            Arc::clone(&self.state.connections),
+            drain_rx,
+        ));
         let served = tokio::select! {
             result = &mut server => Some(result),
             () = shutdown => None,
@@ -189,7 +281,7 @@ impl Agent {
             Some(result) => result,
             None => {
                 agent.begin_shutdown();
-                let _ = drain_tx.send(());
+                let _ = drain_tx.send(true);
                 match tokio::time::timeout(DRAIN_DEADLINE, &mut server).await {
                     Ok(result) => result,
                     Err(_) => {
@@ -210,9 +302,19 @@ impl Agent {
     }
 }
 
-type Shared = State<Arc<AgentState>>;
+/// Whether the socket bound at `bound` is reachable beyond this machine (so writes need the
+/// token); an error when it is and there is no token.
+fn beyond_loopback(bound: SocketAddr, has_token: bool) -> Result<bool, AgentError> {
+    let beyond = !bound.ip().to_canonical().is_loopback();
+    if beyond && !has_token {
+        return Err(token_error(bound));
+    }
+    Ok(beyond)
+}
 
-fn authorize(state: &AgentState, headers: &HeaderMap) -> Result<(), ApiError> {
+type Shared = State<Ctx>;
+
+fn authorize(state: &Ctx, headers: &HeaderMap) -> Result<(), ApiError> {
     if !state.token_required {
         return Ok(());
     }
@@ -240,29 +342,42 @@ fn authorize(state: &AgentState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
+/// Reads a request body whole: at most [`MAX_BODY_BYTES`], within the body timeout. A body
+/// that has not arrived in time is answered 408 and its connection closed.
+async fn body(state: &Ctx, body: Body) -> Result<Bytes, ApiError> {
+    let read = axum::body::to_bytes(body, MAX_BODY_BYTES);
+    match tokio::time::timeout(state.limits.body_timeout(), read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is larger than {MAX_BODY_BYTES} bytes, or was cut off: send a smaller one"
+            ),
+        )),
+        Err(_) => {
+            state
+                .connections
+                .body_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
                 format!(
-                    "the request body is larger than {MAX_BODY_BYTES} bytes: send a smaller one"
+                    "the request body did not arrive whole within {}s: send it at once",
+                    state.limits.body_timeout().as_secs_f64()
                 ),
             )
-        } else {
-            ApiError::new(status, rejection.body_text())
+            .closing())
         }
-    })
+    }
 }
 
 async fn post_signal(
     State(state): Shared,
     headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    raw: Body,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
-    let signal = request::signal(&body(raw)?)?;
+    let signal = request::signal(&body(&state, raw).await?, std::time::SystemTime::now())?;
     let (outcome, failures) = match state.system.signal_problem(signal).await {
         Ok(outcome) => (outcome, Vec::new()),
         Err(SignalError::Partial { outcome, failures }) => (
@@ -348,10 +463,10 @@ async fn get_line(State(state): Shared) -> Json<Value> {
 async fn resume_line(
     State(state): Shared,
     headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    raw: Body,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
-    let resume = request::resume(&body(raw)?)?;
+    let resume = request::resume(&body(&state, raw).await?)?;
     let resumed = match state
         .system
         .resume_line(&resume.by, resume.note.as_deref())
@@ -381,11 +496,11 @@ async fn ack_alert(
     State(state): Shared,
     headers: HeaderMap,
     Path(fingerprint): Path<String>,
-    raw: Result<Bytes, BytesRejection>,
+    raw: Body,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     request::fingerprint(&fingerprint)?;
-    let by = request::ack(&body(raw)?)?;
+    let by = request::ack(&body(&state, raw).await?)?;
     match alerts::acknowledge(&state.system, &fingerprint, &by) {
         Ack::Done(n) => {
             state.alerts_changed.notify_one();
@@ -418,11 +533,9 @@ async fn get_diagnostics(State(state): Shared) -> Result<Json<Value>, ApiError> 
 async fn metrics(State(state): Shared) -> Response {
     #[cfg(feature = "full")]
     if let Some(metrics) = state.system.metrics() {
-        return (
-            [(header::CONTENT_TYPE, andon::metrics::CONTENT_TYPE)],
-            metrics.render(),
-        )
-            .into_response();
+        let mut text = metrics.render();
+        text.push_str(&state.connections.render());
+        return ([(header::CONTENT_TYPE, andon::metrics::CONTENT_TYPE)], text).into_response();
     }
     let _ = &state;
     ApiError::new(
@@ -451,150 +564,6 @@ async fn readyz(State(state): Shared) -> Response {
         };
         Json(json!({ "status": "ready", "line": line })).into_response()
     }
-}
-
-/// Counts an open event stream; dropping it uncounts it.
-struct StreamSlot(Arc<AtomicUsize>);
-
-impl StreamSlot {
-    fn take(count: &Arc<AtomicUsize>) -> Option<Self> {
-        count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_EVENT_STREAMS).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| StreamSlot(Arc::clone(count)))
-    }
-}
-
-impl Drop for StreamSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-async fn events(State(state): Shared) -> Response {
-    let Some(slot) = StreamSlot::take(&state.streams) else {
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{MAX_EVENT_STREAMS} event streams are open already: close one, or poll GET /v1/board"),
-        )
-        .into_response();
-    };
-    let mut source = state.system.subscribe();
-    let mut stopping = state.stopping.subscribe();
-    let mut alerts = state.alerts.subscribe();
-    let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
-    tokio::spawn(async move {
-        let _slot = slot;
-        let hello = Event::default()
-            .event("hello")
-            .data(json!({ "agent": "andon", "api": "v1" }).to_string());
-        if tx.send(Ok(hello)).await.is_err() {
-            return;
-        }
-        if let Some(open) = alerts::open(&state.system) {
-            let current = Event::default()
-                .event("alerts")
-                .data(json!({ "alerts": open }).to_string());
-            if tx.send(Ok(current)).await.is_err() {
-                return;
-            }
-        }
-        loop {
-            if *stopping.borrow() {
-                break;
-            }
-            let event = tokio::select! {
-                _ = stopping.changed() => break,
-                () = tx.closed() => break,
-                open = alerts.recv() => match open {
-                    Ok(open) => Ok(SseItem::Alerts(open)),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => Err(broadcast::error::RecvError::Lagged(missed)),
-                    Err(broadcast::error::RecvError::Closed) => break,
-                },
-                received = source.recv() => received.map(SseItem::System),
-            };
-            let event = match event {
-                Ok(SseItem::System(event)) => to_sse(&event),
-                Ok(SseItem::Alerts(open)) => Some(
-                    Event::default()
-                        .event("alerts")
-                        .data(json!({ "alerts": *open }).to_string()),
-                ),
-                Err(broadcast::error::RecvError::Lagged(missed)) => Some(
-                    Event::default()
-                        .event("lagged")
-                        .data(json!({ "missed": missed }).to_string()),
-                ),
-                Err(broadcast::error::RecvError::Closed) => break,
-            };
-            if let Some(event) = event
-                && tx.send(Ok(event)).await.is_err()
-            {
-                break;
-            }
-        }
-    });
-    Sse::new(ReceiverStream::new(rx))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
-}
-
-/// What an event stream forwards: the system's events and the agent's alert changes.
-enum SseItem {
-    System(SystemEvent),
-    Alerts(Arc<Vec<alerts::AlertView>>),
-}
-
-/// How often the open alerts are compared with the last ones sent: rules fire from metrics and
-/// health on their own schedule, not only on signals.
-const ALERT_WATCH_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How long the alert watcher gathers a burst of signals before looking again.
-const ALERT_COALESCE: Duration = Duration::from_millis(50);
-
-/// Sends the open alerts to the event streams whenever they change, until the agent stops.
-async fn watch_alerts(state: Arc<AgentState>) {
-    let mut stopping = state.stopping.subscribe();
-    let mut signals = state.system.subscribe();
-    let mut last: Option<Vec<alerts::AlertView>> = None;
-    loop {
-        let open = alerts::open(&state.system);
-        if let Some(open) = open
-            && last.as_ref() != Some(&open)
-        {
-            let _ = state.alerts.send(Arc::new(open.clone()));
-            last = Some(open);
-        }
-        tokio::select! {
-            _ = stopping.changed() => return,
-            () = state.alerts_changed.notified() => {}
-            // A signal may open an alert: look again soon.
-            received = signals.recv() => {
-                if matches!(received, Err(broadcast::error::RecvError::Closed)) {
-                    return;
-                }
-            }
-            () = tokio::time::sleep(ALERT_WATCH_INTERVAL) => {}
-        }
-        // Under a burst of signals, look once per burst rather than once per signal.
-        tokio::time::sleep(ALERT_COALESCE).await;
-        while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = signals.try_recv() {}
-        if *stopping.borrow() {
-            return;
-        }
-    }
-}
-
-fn to_sse(event: &SystemEvent) -> Option<Event> {
-    let (name, data) = match event {
-        SystemEvent::Signal(signal) => ("signal", signal.to_json()),
-        SystemEvent::Line(line) => ("line", json!(line).to_string()),
-        SystemEvent::Diagnostics(report) => ("diagnostics", json!(report).to_string()),
-        _ => return None,
-    };
-    Some(Event::default().event(name).data(data))
 }
 
 async fn not_found() -> ApiError {
@@ -631,4 +600,22 @@ async fn board_js() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         BOARD_JS,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beyond_loopback_is_read_from_the_bound_socket() {
+        let at = |a: &str| a.parse::<SocketAddr>().unwrap();
+        assert!(!beyond_loopback(at("127.0.0.1:7600"), false).unwrap());
+        assert!(!beyond_loopback(at("[::1]:7600"), false).unwrap());
+        assert!(!beyond_loopback(at("[::ffff:127.0.0.1]:7600"), false).unwrap());
+        for wide in ["0.0.0.0:7600", "[::]:7600", "192.0.2.7:7600"] {
+            let err = beyond_loopback(at(wide), false).unwrap_err().to_string();
+            assert!(err.contains("agent.token"), "{wide}: {err}");
+            assert!(beyond_loopback(at(wide), true).unwrap(), "{wide}");
+        }
+    }
 }

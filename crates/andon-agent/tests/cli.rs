@@ -203,7 +203,7 @@ fn an_unreachable_agent_or_a_refused_signal_exits_non_zero_with_the_reason() {
 #[test]
 fn a_token_protected_agent_refuses_writes_without_the_token() {
     let dir = temp_dir();
-    let (_agent, url) = start_agent(dir.path(), &["--token", "cli-s3cret"]);
+    let (_agent, url) = start_agent(dir.path(), &["--token", "cli-s3cret-0123456789"]);
     let out = andon(&["signal", "yellow", "slow", "--url", &url], &[]);
     assert_eq!(out.status.code(), Some(4));
     let stderr = text(&out.stderr);
@@ -213,7 +213,7 @@ fn a_token_protected_agent_refuses_writes_without_the_token() {
     );
     let out = andon(
         &["signal", "yellow", "slow", "--url", &url],
-        &[("ANDON_TOKEN", "cli-s3cret")],
+        &[("ANDON_TOKEN", "cli-s3cret-0123456789")],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = andon(&["line", "status", "--url", &url], &[]);

@@ -24,7 +24,7 @@ const MARKERS: [&str; 5] = [
     "SECRET-MARKER-2", // pagerduty routing key
     "SECRET-MARKER-3", // smtp password
     "SECRET-MARKER-4", // webhook url
-    "SECRET-MARKER-5", // agent token
+    "SECRET-MARKER-5", // agent token (SECRET-MARKER-5-agent-token)
 ];
 
 /// A hostile receiver on loopback: answers every request with 500 and echoes the request (and
@@ -69,7 +69,7 @@ enabled = false
 
 [agent]
 listen = "{listen}"
-token = "SECRET-MARKER-5"
+token = "SECRET-MARKER-5-agent-token"
 
 [alerts]
 evaluation_interval = "50ms"
@@ -139,18 +139,22 @@ async fn no_secret_shows_in_logs_errors_debug_metrics_or_api_responses() {
 
     // Writes without the token, with a wrong one, then with the right one.
     let signal = r#"{"color":"red","message":"disk full","component":"db"}"#;
-    for token in [None, Some("wrong"), Some("SECRET-MARKER-5-but-longer")] {
+    for token in [
+        None,
+        Some("wrong"),
+        Some("SECRET-MARKER-5-agent-token-but-longer"),
+    ] {
         let (status, body) = agent.post_with("/v1/signals", signal, token).await;
         assert_eq!(status, 401, "{body}");
         seen.push_str(&body.to_string());
     }
     let (status, body) = agent
-        .post_with("/v1/signals", signal, Some("SECRET-MARKER-5"))
+        .post_with("/v1/signals", signal, Some("SECRET-MARKER-5-agent-token"))
         .await;
     assert_eq!(status, 201, "{body}");
     seen.push_str(&body.to_string());
     let (_, body) = agent
-        .post_with("/v1/signals", "{nope", Some("SECRET-MARKER-5"))
+        .post_with("/v1/signals", "{nope", Some("SECRET-MARKER-5-agent-token"))
         .await;
     seen.push_str(&body.to_string());
 
@@ -281,7 +285,7 @@ async fn beyond_loopback_the_agent_needs_a_token_and_writes_need_it() {
     // With a token (forced here on 127.0.0.1), a write without Authorization gets 401.
     let agent = TestAgent::start(
         "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n\
-         [agent]\nlisten = \"127.0.0.1:7600\"\ntoken = \"t0ken\"\n",
+         [agent]\nlisten = \"127.0.0.1:7600\"\ntoken = \"t0ken-0123456789abcdef\"\n",
     )
     .await;
     let (status, body) = agent
@@ -292,7 +296,7 @@ async fn beyond_loopback_the_agent_needs_a_token_and_writes_need_it() {
         .post_with(
             "/v1/signals",
             r#"{"color":"red","message":"m"}"#,
-            Some("t0ken"),
+            Some("t0ken-0123456789abcdef"),
         )
         .await;
     assert_eq!(status, 201);

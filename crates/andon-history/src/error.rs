@@ -37,6 +37,15 @@ pub enum HistoryError {
     /// A query argument is out of range.
     #[error("{0}")]
     Invalid(String),
+    /// A query ran longer than its budget and was stopped.
+    #[error(
+        "the history query ran longer than {}s and was stopped: ask for a shorter window or one component",
+        budget.as_secs()
+    )]
+    TooSlow {
+        /// The budget it ran out of.
+        budget: std::time::Duration,
+    },
     /// The background writer is gone (the store was shut down, or its thread failed).
     #[error("the history writer has stopped: records can no longer be written; create a new store")]
     WriterStopped,
@@ -44,7 +53,12 @@ pub enum HistoryError {
 
 impl From<rusqlite::Error> for HistoryError {
     fn from(error: rusqlite::Error) -> Self {
-        HistoryError::Query(error)
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::OperationInterrupted) => HistoryError::TooSlow {
+                budget: crate::query::QUERY_BUDGET,
+            },
+            _ => HistoryError::Query(error),
+        }
     }
 }
 

@@ -64,8 +64,8 @@ mod store;
 pub use error::HistoryError;
 pub use fingerprint::fingerprint;
 pub use query::{
-    Downtime, Pareto, ParetoBy, ParetoRow, ResponseTimes, SignalQuery, StoredSignal, Timeline,
-    TimelineEntry, Window,
+    Downtime, MAX_TIMELINE_OFFSET, Pareto, ParetoBy, ParetoRow, QUERY_BUDGET, ResponseTimes,
+    SignalQuery, StoredSignal, TIMELINE_PAGE, Timeline, TimelineEntry, Window,
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{

@@ -36,7 +36,10 @@ impl Window {
     /// The `length` before `now`: `[now - length, now)`.
     pub fn last(length: Duration, now: SystemTime) -> Self {
         Window {
-            from: now.checked_sub(length).unwrap_or(SystemTime::UNIX_EPOCH),
+            from: now
+                .checked_sub(length)
+                .filter(|from| *from >= SystemTime::UNIX_EPOCH)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
             to: now,
         }
     }
@@ -223,8 +226,58 @@ pub struct Timeline {
     /// The alert fingerprints involved.
     pub fingerprints: Vec<String>,
     /// The steps: signal, alert fired, acknowledged, escalated, resolved, line stopped and
-    /// resumed, diagnostics.
+    /// resumed, diagnostics; one page of them (see [`SqliteHistory::timeline_page`]).
     pub entries: Vec<TimelineEntry>,
+    /// The offset of the next page, when there are more steps than this page holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<usize>,
+}
+
+/// The most steps one page of a [`Timeline`] holds by default (and at most).
+pub const TIMELINE_PAGE: usize = 1000;
+
+/// The furthest a timeline may be paged.
+pub const MAX_TIMELINE_OFFSET: usize = 10_000;
+
+/// The longest a query may run before it is stopped with [`HistoryError::TooSlow`].
+pub const QUERY_BUDGET: Duration = Duration::from_secs(5);
+
+/// Interrupts the statements of a connection when they run past the budget, unless dropped
+/// first. Drop it before the connection's lock, so that a late interrupt cannot reach the
+/// next query.
+struct Budget {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    watchdog: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Budget {
+    fn start(connection: &Connection) -> Budget {
+        let handle = connection.get_interrupt_handle();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::Builder::new()
+            .name("andon-history-budget".into())
+            .spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    finished.recv_timeout(QUERY_BUDGET)
+                {
+                    handle.interrupt();
+                }
+            })
+            .ok();
+        Budget {
+            done: Some(done),
+            watchdog,
+        }
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(watchdog) = self.watchdog.take() {
+            let _ = watchdog.join();
+        }
+    }
 }
 
 fn color_list(colors: &[Color]) -> String {
@@ -262,11 +315,23 @@ impl SqliteHistory {
     pub fn signals(&self, query: &SignalQuery) -> Result<Vec<StoredSignal>, HistoryError> {
         let (from, to) = query.window.millis();
         let connection = self.reader();
+        let _budget = Budget::start(&connection);
+        // One statement per filter, so that SQLite reads the component's or the color's index
+        // (a `?3 IS NULL OR component = ?3` would scan the whole window).
+        let filter = match (&query.component, &query.color) {
+            (None, None) => "",
+            (Some(_), None) => "AND component = ?3 AND ?4 IS NULL",
+            (None, Some(_)) => "AND ?3 IS NULL AND color = ?4",
+            (Some(_), Some(_)) => "AND component = ?3 AND color = ?4",
+        };
+        let unused = if filter.is_empty() {
+            "AND ?3 IS NULL AND ?4 IS NULL"
+        } else {
+            ""
+        };
         let mut statement = connection.prepare_cached(&format!(
             "SELECT {SIGNAL_COLUMNS} FROM signals
-             WHERE at_ms >= ?1 AND at_ms < ?2
-               AND (?3 IS NULL OR component = ?3)
-               AND (?4 IS NULL OR color = ?4)
+             WHERE at_ms >= ?1 AND at_ms < ?2 {filter} {unused}
              ORDER BY at_ms DESC, seq DESC LIMIT ?5"
         ))?;
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
@@ -306,6 +371,7 @@ impl SqliteHistory {
         let (from, to) = window.millis();
         let colors_sql = color_list(&colors);
         let connection = self.reader();
+        let _budget = Budget::start(&connection);
         let mut totals: HashMap<String, u64> = HashMap::new();
         let mut add = |sql: &str, lo: i64, hi: i64| -> Result<(), HistoryError> {
             let mut statement = connection.prepare_cached(sql)?;
@@ -375,6 +441,7 @@ impl SqliteHistory {
     pub fn response_times(&self, window: Window) -> Result<Vec<ResponseTimes>, HistoryError> {
         let (from, to) = window.millis();
         let connection = self.reader();
+        let _budget = Budget::start(&connection);
         let mut statement = connection.prepare_cached(
             "SELECT fingerprint, at_ms, kind, COALESCE(component, 'unknown') FROM alert_events
              WHERE fingerprint IN (SELECT DISTINCT fingerprint FROM alert_events
@@ -486,14 +553,25 @@ impl SqliteHistory {
         let (from, to) = window.millis();
         let end = to.min(millis(now).max(from));
         let first = from - from.rem_euclid(bucket_ms);
-        let count = usize::try_from((to - first + bucket_ms - 1) / bucket_ms).unwrap_or(0);
+        // In i128: a bucket of centuries must not overflow the sum.
+        let count = (i128::from(to) - i128::from(first) + i128::from(bucket_ms) - 1)
+            / i128::from(bucket_ms);
         if count > 100_000 {
             return Err(HistoryError::Invalid(format!(
                 "{count} downtime buckets is too many: use a longer bucket or a shorter window"
             )));
         }
+        let count = usize::try_from(count).unwrap_or(0);
         let mut buckets: Vec<(i64, u64)> = vec![(0, 0); count];
+        let bucket_start = |index: usize| {
+            first.saturating_add(
+                i64::try_from(index)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(bucket_ms),
+            )
+        };
         let connection = self.reader();
+        let _budget = Budget::start(&connection);
         let mut statement = connection.prepare_cached(
             "SELECT at_ms, kind FROM line_events
              WHERE at_ms >= COALESCE((SELECT max(at_ms) FROM line_events WHERE at_ms < ?1 AND kind = 'stopped'), ?1)
@@ -508,7 +586,7 @@ impl SqliteHistory {
             let mut t = start;
             while t < stop {
                 let index = usize::try_from((t - first) / bucket_ms).unwrap_or(usize::MAX);
-                let bucket_end = first + (index as i64 + 1) * bucket_ms;
+                let bucket_end = bucket_start(index.saturating_add(1));
                 let until = stop.min(bucket_end);
                 if let Some(slot) = buckets.get_mut(index) {
                     slot.0 += until - t;
@@ -549,7 +627,7 @@ impl SqliteHistory {
             .into_iter()
             .enumerate()
             .map(|(i, (ms, stops))| Downtime {
-                start: from_millis(first + i as i64 * bucket_ms),
+                start: from_millis(bucket_start(i)),
                 stopped_seconds: ms as f64 / 1000.0,
                 stops,
             })
@@ -569,14 +647,38 @@ impl SqliteHistory {
     /// the signals with that trace id, the alerts they fired (and the alert with that
     /// fingerprint) with every acknowledgement, escalation and resolution, the line stops
     /// those signals caused with the resumption that followed, and their RED diagnostics.
+    ///
+    /// The first [`TIMELINE_PAGE`] steps; [`timeline_page`](SqliteHistory::timeline_page)
+    /// reads the others.
     pub fn timeline(&self, key: &str) -> Result<Timeline, HistoryError> {
+        self.timeline_page(key, 0, TIMELINE_PAGE)
+    }
+
+    /// One page of [`timeline`](SqliteHistory::timeline): at most `limit` steps (1 to
+    /// [`TIMELINE_PAGE`]) after the first `offset` (at most [`MAX_TIMELINE_OFFSET`]), with
+    /// [`Timeline::next_offset`] set when more follow. Each kind of record is read only up to
+    /// `offset + limit + 1` rows, so a page costs the same however large the incident.
+    pub fn timeline_page(
+        &self,
+        key: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Timeline, HistoryError> {
+        if !(1..=TIMELINE_PAGE).contains(&limit) || offset > MAX_TIMELINE_OFFSET {
+            return Err(HistoryError::Invalid(format!(
+                "a timeline page holds 1 to {TIMELINE_PAGE} steps from an offset of at most {MAX_TIMELINE_OFFSET}"
+            )));
+        }
+        // Enough of each kind of record for the page and one more, to know if more follow.
+        let rows = offset + limit + 1;
         let connection = self.reader();
+        let _budget = Budget::start(&connection);
         let mut trace_ids: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
         let mut fingerprints: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
         // Widen once in each direction: fingerprint -> its trace ids -> their fingerprints.
         let more: Vec<String> = strings(
             &connection,
-            "SELECT DISTINCT trace_id FROM alert_events WHERE fingerprint = ?1 AND trace_id IS NOT NULL",
+            "SELECT DISTINCT trace_id FROM alert_events WHERE fingerprint = ?1 AND trace_id IS NOT NULL LIMIT 100",
             &[key],
         )?;
         trace_ids.extend(more);
@@ -584,7 +686,7 @@ impl SqliteHistory {
         let more = strings(
             &connection,
             &format!(
-                "SELECT DISTINCT fingerprint FROM alert_events WHERE trace_id IN ({})",
+                "SELECT DISTINCT fingerprint FROM alert_events WHERE trace_id IN ({}) LIMIT 100",
                 placeholders(traces.len())
             ),
             &traces,
@@ -594,7 +696,7 @@ impl SqliteHistory {
         let mut entries = Vec::new();
         let mut signal_ids = Vec::new();
         let mut statement = connection.prepare(&format!(
-            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE trace_id IN ({}) ORDER BY at_ms, seq",
+            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE trace_id IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
             placeholders(traces.len())
         ))?;
         for signal in statement.query_map(params_from_iter(&traces), stored_signal)? {
@@ -618,7 +720,7 @@ impl SqliteHistory {
         let prints: Vec<&str> = fingerprints.iter().map(String::as_str).collect();
         let mut statement = connection.prepare(&format!(
             "SELECT at_ms, fingerprint, rule, severity, component, trace_id, summary, kind, by_whom, note, level
-             FROM alert_events WHERE fingerprint IN ({}) ORDER BY at_ms, seq",
+             FROM alert_events WHERE fingerprint IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
             placeholders(prints.len())
         ))?;
         let mut real_fingerprints = BTreeSet::new();
@@ -684,7 +786,7 @@ impl SqliteHistory {
             let ids: Vec<&str> = signal_ids.iter().map(String::as_str).collect();
             let mut statement = connection.prepare(&format!(
                 "SELECT at_ms, signal_id, component, message FROM line_events
-                 WHERE kind = 'stopped' AND signal_id IN ({}) ORDER BY at_ms, seq",
+                 WHERE kind = 'stopped' AND signal_id IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
                 placeholders(ids.len())
             ))?;
             let stops: Vec<(i64, String, Option<String>, Option<String>)> = statement
@@ -738,7 +840,7 @@ impl SqliteHistory {
             }
             let mut statement = connection.prepare(&format!(
                 "SELECT at_ms, signal_id, health, summary, report FROM diagnostics
-                 WHERE signal_id IN ({}) ORDER BY at_ms, seq",
+                 WHERE signal_id IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
                 placeholders(ids.len())
             ))?;
             let diagnostics = statement.query_map(params_from_iter(&ids), |row| {
@@ -763,6 +865,8 @@ impl SqliteHistory {
             }
         }
         entries.sort_by_key(|e| e.at);
+        let next_offset = (entries.len() > offset + limit).then_some(offset + limit);
+        let entries: Vec<TimelineEntry> = entries.into_iter().skip(offset).take(limit).collect();
         // Only ids that occur in the records are reported.
         let seen_traces: BTreeSet<String> =
             entries.iter().filter_map(|e| e.trace_id.clone()).collect();
@@ -771,6 +875,7 @@ impl SqliteHistory {
             trace_ids: trace_ids.intersection(&seen_traces).cloned().collect(),
             fingerprints: real_fingerprints.into_iter().collect(),
             entries,
+            next_offset,
         })
     }
 }

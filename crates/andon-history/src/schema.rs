@@ -82,6 +82,12 @@ INSERT INTO signal_counts (hour, color, component, fingerprint, n)
     SELECT at_ms / 3600000, color, COALESCE(component, 'unknown'), fingerprint, count(*)
     FROM signals GROUP BY 1, 2, 3, 4;
 "#,
+    // v3: signals by component and by color within time, so that a filtered query reads the
+    // rows of its component or color, not every row of its window.
+    r#"
+CREATE INDEX IF NOT EXISTS signals_by_component ON signals (component, at_ms);
+CREATE INDEX IF NOT EXISTS signals_by_color ON signals (color, at_ms);
+"#,
 ];
 
 /// The length of a `signal_counts` hour, in milliseconds.
@@ -118,4 +124,70 @@ pub(crate) fn migrate(connection: &mut Connection, path: &str) -> Result<(), His
         transaction.commit().map_err(open)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // reason: tests fail loudly
+
+    use super::*;
+
+    fn plan(connection: &Connection, sql: &str) -> String {
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let rows = statement
+            .query_map([], |row| row.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn a_version_2_file_gains_the_filter_indexes_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.sqlite3");
+        {
+            // The file as the previous release left it: migrations 1 and 2, with rows.
+            let mut old = Connection::open(&path).unwrap();
+            let transaction = old.transaction().unwrap();
+            for sql in &MIGRATIONS[..2] {
+                transaction.execute_batch(sql).unwrap();
+            }
+            transaction.pragma_update(None, "user_version", 2).unwrap();
+            transaction
+                .execute(
+                    "INSERT INTO signals (id, at_ms, color, component, message, fingerprint)
+                     VALUES ('s1', 1000, 'red', 'db', 'disk full', 'disk full')",
+                    [],
+                )
+                .unwrap();
+            transaction.commit().unwrap();
+        }
+        let mut connection = Connection::open(&path).unwrap();
+        migrate(&mut connection, "v2.sqlite3").unwrap();
+        let version: i64 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 3);
+        let kept: i64 = connection
+            .query_row("SELECT count(*) FROM signals", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(kept, 1, "the rows of the old file are kept");
+        let by_component = plan(
+            &connection,
+            "SELECT * FROM signals WHERE component = 'db' AND at_ms >= 0 AND at_ms < 5000",
+        );
+        assert!(
+            by_component.contains("signals_by_component"),
+            "{by_component}"
+        );
+        let by_color = plan(
+            &connection,
+            "SELECT * FROM signals WHERE color = 'red' AND at_ms >= 0 AND at_ms < 5000",
+        );
+        assert!(by_color.contains("signals_by_color"), "{by_color}");
+        // Migrating again changes nothing.
+        migrate(&mut connection, "v2.sqlite3").unwrap();
+    }
 }

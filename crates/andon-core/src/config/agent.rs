@@ -6,16 +6,33 @@ use super::check;
 use super::secret::Secret;
 use crate::error::ConfigError;
 
-/// `[agent]`: where the agent listens and the token its write endpoints require.
+/// The shortest bearer token `[agent] token` accepts, in characters.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// `[agent]`: where the agent listens, the token its write endpoints require, and the host
+/// names it answers to.
+///
+/// ```toml
+/// [agent]
+/// listen = "127.0.0.1:7600"
+/// token = "${ANDON_TOKEN}"              # at least 16 characters
+/// allowed_hosts = ["andon.example.com"] # names (besides loopback) browsers may use to reach it
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentConfig {
     /// `host:port` of the API, the board and `/metrics`. Default `127.0.0.1:7600`.
     pub listen: String,
-    /// The bearer token write endpoints require when the agent listens beyond loopback;
-    /// write `"${ANDON_TOKEN}"` to keep it out of the file.
+    /// The bearer token write endpoints require (always when the agent listens beyond
+    /// loopback), at least 16 characters; write `"${ANDON_TOKEN}"` to keep it out of the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<Secret>,
+    /// Host names, besides `localhost` and IP addresses of this agent, that requests may carry
+    /// in their `Host` header (the name a reverse proxy or the users reach the agent by), such
+    /// as `["andon.example.com"]`. Any other name is refused with 421, which stops DNS
+    /// rebinding. Default empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for AgentConfig {
@@ -23,6 +40,7 @@ impl Default for AgentConfig {
         AgentConfig {
             listen: "127.0.0.1:7600".to_owned(),
             token: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -46,6 +64,81 @@ impl AgentConfig {
                 ),
             ));
         }
+        if let Some(token) = &self.token {
+            check_token(section, token)?;
+        }
+        for host in &self.allowed_hosts {
+            let ok = !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
+            if !ok {
+                return Err(ConfigError::new(
+                    check::key(section, "allowed_hosts"),
+                    format!(
+                        "`{host}` is not a host name: write names without scheme or port, such as \"andon.example.com\""
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+}
+
+/// Checks a bearer token's length (an empty token means none). The error never shows it.
+pub(crate) fn check_token(section: &str, token: &Secret) -> Result<(), ConfigError> {
+    let chars = token.expose().chars().count();
+    if chars > 0 && chars < MIN_TOKEN_CHARS {
+        return Err(ConfigError::new(
+            check::key(section, "token"),
+            format!(
+                "has {chars} characters, fewer than the {MIN_TOKEN_CHARS} required: use a random one, such as the output of `openssl rand -hex 16`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(token: Option<&str>, hosts: &[&str]) -> AgentConfig {
+        AgentConfig {
+            token: token.map(Secret::from),
+            allowed_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            ..AgentConfig::default()
+        }
+    }
+
+    #[test]
+    fn short_tokens_are_refused_without_showing_them() {
+        let err = with(Some("a"), &[]).validate("agent").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("agent.token"));
+        assert!(err.to_string().contains("fewer than the 16"), "{err}");
+        let err = with(Some("short-token-15c"), &[])
+            .validate("agent")
+            .unwrap_err();
+        assert!(!err.to_string().contains("short-token"), "{err}");
+        assert!(
+            with(Some("0123456789abcdef"), &[])
+                .validate("agent")
+                .is_ok()
+        );
+        assert!(with(None, &[]).validate("agent").is_ok());
+    }
+
+    #[test]
+    fn allowed_hosts_are_names() {
+        assert!(
+            with(None, &["andon.example.com", "board"])
+                .validate("agent")
+                .is_ok()
+        );
+        for bad in ["https://andon.example.com", "andon:7600", "", "a b"] {
+            let err = with(None, &[bad]).validate("agent").unwrap_err();
+            assert_eq!(err.key.as_deref(), Some("agent.allowed_hosts"), "{bad}");
+        }
     }
 }

@@ -44,7 +44,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use agent::AgentConfig;
+pub use agent::{AgentConfig, MIN_TOKEN_CHARS};
 pub use alerts::{
     AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig, MatcherConfig,
     OPERATORS, RuleConfig, SilenceConfig,
