@@ -345,6 +345,9 @@ fn start_agent(config: &Path, port: u16) -> Peer {
         .arg("--config")
         .arg(config)
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        // the agent's durable files go beside the config, not into the working directory
+        .arg("--data-dir")
+        .arg(config.with_file_name("data"))
         .ready(Ready::Http(format!("http://127.0.0.1:{port}/healthz")))
         .start()
         .unwrap()

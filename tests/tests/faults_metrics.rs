@@ -75,6 +75,8 @@ fn the_agent_on_a_taken_port_exits_with_the_address() {
         .arg("--config")
         .arg(&config)
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -10,6 +10,9 @@ use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
 
 use crate::client::{Client, DEFAULT_URL};
+use crate::data_dir::{
+    ExplicitKeys, STATE_DIRECTORY_ENV, apply_data_dir, create_data_dir, resolve_data_dir,
+};
 use crate::error::AgentError;
 
 /// Pull the Andon cord from anywhere, and see the line at a glance.
@@ -39,6 +42,11 @@ pub enum Command {
         /// The address to listen on, replacing `[agent] listen` (default 127.0.0.1:7600).
         #[arg(long)]
         listen: Option<String>,
+        /// Where the agent keeps its history, alert outbox, open alerts and line state when the
+        /// config does not place them (default: $STATE_DIRECTORY, else ./andon-data); created
+        /// with mode 0700.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Pull the cord: send a signal to the agent and print its id.
     Signal {
@@ -153,9 +161,14 @@ pub fn execute(cli: Cli) -> u8 {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => return config_check(&file),
-        Command::Run { config, listen } => {
-            runtime(true).and_then(|rt| rt.block_on(run(config, listen, cli.token)).map(|()| 0))
-        }
+        Command::Run {
+            config,
+            listen,
+            data_dir,
+        } => runtime(true).and_then(|rt| {
+            rt.block_on(run(config, listen, data_dir, cli.token))
+                .map(|()| 0)
+        }),
         command => runtime(false).and_then(|rt| {
             rt.block_on(async {
                 let client = Client::new(&cli.url, cli.token)?;
@@ -188,11 +201,38 @@ fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, AgentError> {
 async fn run(
     config: Option<PathBuf>,
     listen: Option<String>,
+    data_dir: Option<PathBuf>,
     token: Option<String>,
 ) -> Result<(), AgentError> {
-    let loaded = crate::run::load_config(config.as_deref(), listen.as_deref(), token.as_deref())?;
+    let mut loaded =
+        crate::run::load_config(config.as_deref(), listen.as_deref(), token.as_deref())?;
+    #[cfg(unix)]
+    crate::data_dir::restrict_umask();
+    let explicit = config
+        .as_deref()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .map(|text| ExplicitKeys::from_toml(&text))
+        .unwrap_or_default();
+    let dir = resolve_data_dir(
+        data_dir.as_deref(),
+        std::env::var_os(STATE_DIRECTORY_ENV).as_deref(),
+    );
+    let (dir, warning) = create_data_dir(&dir)?;
+    if let Some(warning) = warning {
+        eprintln!("andon: warning: {warning}");
+    }
+    apply_data_dir(&mut loaded, &dir, explicit)?;
+    loaded.validate()?;
+    let history = if loaded.history.enabled {
+        format!("history in {}", loaded.history.path)
+    } else {
+        "no history ([history] enabled = false)".to_owned()
+    };
     crate::run::run(loaded, |address| {
-        eprintln!("andon agent listening on http://{address}: the board at /, the API under /v1, metrics at /metrics");
+        eprintln!(
+            "andon agent listening on http://{address}: the board at /, the API under /v1, metrics at /metrics; data directory {} ({history})",
+            dir.display()
+        );
     })
     .await?;
     eprintln!("andon agent stopped: every component flushed");

@@ -63,6 +63,17 @@ pub enum AgentError {
         reason: String,
     },
 
+    /// The data directory (`--data-dir`, `$STATE_DIRECTORY`, `./andon-data`) cannot be used.
+    #[error(
+        "cannot use the data directory {}: {reason}: choose another with --data-dir or $STATE_DIRECTORY", path.display()
+    )]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A command-line value is invalid.
     #[error("{0}")]
     Usage(String),
@@ -77,7 +88,8 @@ impl AgentError {
             AgentError::Config(_)
             | AgentError::System(_)
             | AgentError::Bind { .. }
-            | AgentError::Serve(_) => 1,
+            | AgentError::Serve(_)
+            | AgentError::DataDir { .. } => 1,
             AgentError::Usage(_) => 2,
             AgentError::Unreachable { .. } => 3,
             AgentError::Rejected { .. } | AgentError::Protocol { .. } => 4,

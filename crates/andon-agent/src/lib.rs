@@ -3,7 +3,10 @@
 //!
 //! This crate is the `andon` command. `andon run` serves an [`andon::AndonSystem`] on one
 //! listener (default `127.0.0.1:7600`): the JSON API under `/v1`, Server-Sent Events at
-//! `/v1/events`, `/metrics`, `/healthz`, `/readyz`, and the Andon board at `/`. The other
+//! `/v1/events`, `/metrics`, `/healthz`, `/readyz`, and the Andon board at `/`. It remembers by
+//! default: the history, the alert outbox, the open alerts and the line's state go to a data
+//! directory (`--data-dir`, else `$STATE_DIRECTORY`, else `./andon-data`, created `0700`) unless
+//! the configuration places them ([`apply_data_dir`]). The other
 //! subcommands (`signal`, `line`, `ack`, `alerts`, `diagnose`) reach a running agent at `--url`,
 //! else `ANDON_URL`, else `http://127.0.0.1:7600`; `config check` validates a file offline.
 //! The API is described in `docs/agent.md` and `docs/openapi.yaml`.
@@ -54,6 +57,7 @@ mod alerts;
 mod cli;
 mod client;
 mod connections;
+mod data_dir;
 mod edge;
 mod error;
 mod events;
@@ -68,6 +72,12 @@ pub use alerts::AlertView;
 pub use cli::{Cli, Command, ConfigCommand, EXIT_STOPPED, LineCommand, execute, main};
 pub use client::{Client, DEFAULT_URL};
 pub use connections::ConnectionStats;
+#[cfg(unix)]
+pub use data_dir::restrict_umask;
+pub use data_dir::{
+    ALERTS_STATE_FILE, DEFAULT_DATA_DIR, ExplicitKeys, HISTORY_FILE, LINE_STATE_FILE, OUTBOX_FILE,
+    STATE_DIRECTORY_ENV, apply_data_dir, create_data_dir, resolve_data_dir,
+};
 pub use error::AgentError;
 pub use limits::{
     BODY_TIMEOUT, HEADER_READ_TIMEOUT, Limits, MAX_CONNECTIONS, MAX_EVENT_STREAMS,

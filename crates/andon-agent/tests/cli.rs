@@ -42,6 +42,8 @@ fn start_agent(dir: &Path, extra_args: &[&str]) -> (Peer, String) {
         config.display().to_string(),
         "--listen".to_owned(),
         listen,
+        "--data-dir".to_owned(),
+        dir.join("data").display().to_string(),
     ];
     args.extend(extra_args.iter().map(|s| (*s).to_owned()));
     let agent = Peer::builder(ANDON)
@@ -288,6 +290,8 @@ fn run_refuses_a_wide_listener_without_a_token_and_stops_cleanly_on_sigterm() {
             config.to_str().unwrap(),
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

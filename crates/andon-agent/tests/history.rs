@@ -219,11 +219,12 @@ fn without_history_the_endpoints_say_how_to_enable_it() {
     let path = dir.path().join("andon.toml");
     std::fs::write(
         &path,
-        "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n",
+        "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n[history]\nenabled = false\n",
     )
     .unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
     let url = format!("http://{listen}");
+    let data = dir.path().join("data");
     let _agent = Peer::builder(ANDON)
         .args([
             "run",
@@ -231,6 +232,8 @@ fn without_history_the_endpoints_say_how_to_enable_it() {
             path.to_str().unwrap(),
             "--listen",
             &listen,
+            "--data-dir",
+            data.to_str().unwrap(),
         ])
         .ready(Ready::Http(format!("{url}/healthz")))
         .start()

@@ -213,6 +213,12 @@ fn open_connection(
     let connection = if path == MEMORY {
         Connection::open_in_memory().map_err(open)?
     } else {
+        if !read_only {
+            create_private(path).map_err(|e| HistoryError::Open {
+                path: path.to_owned(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        }
         Connection::open(path).map_err(open)?
     };
     connection.busy_timeout(busy_timeout).map_err(open)?;
@@ -246,6 +252,25 @@ fn open_connection(
     }
     connection.set_prepared_statement_cache_capacity(32);
     Ok(connection)
+}
+
+/// Creates the database file, when it does not exist yet, readable and writable by its owner
+/// only (`0600`): it holds every signal's message and attributes. SQLite gives the `-wal` and
+/// `-shm` files it creates beside it the same mode. An existing file keeps its mode; a SQLite
+/// URI (`file:...`) is left to SQLite.
+fn create_private(path: &str) -> std::io::Result<()> {
+    if path.starts_with("file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The history in an embedded SQLite database (WAL mode), written by a background thread.

@@ -363,6 +363,8 @@ channels = ["file"]
         .args(["run", "--config"])
         .arg(&config)
         .args(["--listen", &addr.to_string()])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
         .spawn()
