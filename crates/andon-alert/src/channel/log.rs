@@ -71,10 +71,14 @@ fn level(alert: &AlertEvent) -> LogLevel {
 /// The records of a notification: one per alert, naming the rule, the component and the
 /// status, with the diagnostics.
 pub(crate) fn entries(notification: &Notification) -> Vec<LogEntry> {
-    let diagnostics = notification
-        .diagnostics
-        .as_ref()
-        .and_then(|d| serde_json::to_value(d).ok());
+    // The whole snapshot when the notification carries it (a critical firing alert), else the
+    // one-line summary.
+    let diagnostics = notification.snapshot.clone().or_else(|| {
+        notification
+            .diagnostics
+            .as_ref()
+            .and_then(|d| serde_json::to_value(d).ok())
+    });
     notification
         .alerts
         .iter()
@@ -179,6 +183,7 @@ mod tests {
             escalation_level: 0,
             digest: false,
             diagnostics: Some("memory 4.7%, cpu 12%".into()),
+            snapshot: None,
             created_at: SystemTime::now(),
         }
     }

@@ -430,6 +430,7 @@ impl std::fmt::Debug for ChannelConfig {
                 .field("budget_per_minute", budget_per_minute)
                 .finish(),
             ChannelConfig::File { path } => f.debug_struct("File").field("path", path).finish(),
+            ChannelConfig::Log {} => f.debug_struct("Log").finish(),
         }
     }
 }
