@@ -4,12 +4,15 @@
 //! shows the stopped line; when the agent is killed (SIGKILL) the banner turns grey
 //! `NO DATA since HH:MM:SS` within 5 s and the stations dim; when the agent is started again on
 //! the same port the same page (no reload) shows the new agent's line live. Screenshots of each
-//! state are saved under `target/andon-board-*.png`.
+//! state are saved under `target/andon-board-*.png`. The proxy adds a strict
+//! Content-Security-Policy to every answer and the test fails on any violation report: the board
+//! needs no inline script, style or handler.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers fail the test that calls them
 
 mod browser;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use andon_tests::{Peer, Ready, free_port, temp_dir};
@@ -43,12 +46,19 @@ fn start_agent(dir: &Path, listen: &str) -> Peer {
         .unwrap()
 }
 
+/// The strict Content-Security-Policy the proxy adds to every answer: the board must work with
+/// no inline script, style or handler. Violations are reported to the proxy.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+    img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; report-uri /csp-report";
+
 /// A loopback HTTP proxy to `upstream` that holds every `GET /v1/board` until released and
-/// passes everything else at once. Each request gets its own upstream connection
-/// (`Connection: close`), so none slips past the check on a kept-alive connection.
+/// passes everything else at once, adding [`CSP`] to every answer and keeping the violation
+/// reports. Each request gets its own upstream connection (`Connection: close`), so none slips
+/// past the check on a kept-alive connection.
 struct HoldingProxy {
     url: String,
     release: watch::Sender<bool>,
+    violations: Arc<Mutex<Vec<String>>>,
 }
 
 impl HoldingProxy {
@@ -56,20 +66,52 @@ impl HoldingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (release, released) = watch::channel(false);
+        let violations = Arc::new(Mutex::new(Vec::new()));
+        let reports = Arc::clone(&violations);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let upstream = upstream.clone();
                 let released = released.clone();
+                let reports = Arc::clone(&reports);
                 tokio::spawn(async move {
-                    let _ = forward(client, &upstream, released).await;
+                    let _ = forward(client, &upstream, released, reports).await;
                 });
             }
         });
-        HoldingProxy { url, release }
+        HoldingProxy {
+            url,
+            release,
+            violations,
+        }
     }
 
     fn release(&self) {
         let _ = self.release.send(true);
+    }
+
+    fn violations(&self) -> Vec<String> {
+        self.violations.lock().unwrap().clone()
+    }
+}
+
+/// Reads from `stream` up to the end of an HTTP head; returns the head (without its blank line)
+/// and the bytes after it, or `None` at end of stream.
+async fn read_head(
+    stream: &mut (impl AsyncReadExt + Unpin),
+) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    let mut head = Vec::new();
+    let mut buf = [0_u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 || head.len() > 64 * 1024 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = head.split_off(end + 4);
+            head.truncate(end);
+            return Ok(Some((String::from_utf8_lossy(&head).into_owned(), rest)));
+        }
     }
 }
 
@@ -77,22 +119,23 @@ async fn forward(
     mut client: TcpStream,
     upstream: &str,
     mut released: watch::Receiver<bool>,
+    reports: Arc<Mutex<Vec<String>>>,
 ) -> std::io::Result<()> {
-    let mut head = Vec::new();
-    let mut buf = [0_u8; 4096];
-    let body = loop {
-        let n = client.read(&mut buf).await?;
-        if n == 0 || head.len() > 64 * 1024 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break head.split_off(end + 4);
-        }
+    let Some((head, body)) = read_head(&mut client).await? else {
+        return Ok(());
     };
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default().to_owned();
+    if request_line.starts_with("POST /csp-report ") {
+        reports
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&body).into_owned());
+        client
+            .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            .await?;
+        return Ok(());
+    }
     if request_line.starts_with("GET /v1/board ") {
         let _ = released.wait_for(|r| *r).await;
     }
@@ -105,10 +148,21 @@ async fn forward(
         }
     }
     out.push_str(&format!("Host: {upstream}\r\nConnection: close\r\n\r\n"));
-    let mut server = TcpStream::connect(upstream).await?;
-    server.write_all(out.as_bytes()).await?;
-    server.write_all(&body).await?;
-    tokio::io::copy_bidirectional(&mut client, &mut server).await?;
+    let server = TcpStream::connect(upstream).await?;
+    let (mut from_server, mut to_server) = server.into_split();
+    let (mut from_client, mut to_client) = client.into_split();
+    to_server.write_all(out.as_bytes()).await?;
+    to_server.write_all(&body).await?;
+    let upload = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+    });
+    if let Some((head, rest)) = read_head(&mut from_server).await? {
+        let head = format!("{head}\r\nContent-Security-Policy: {CSP}\r\n\r\n");
+        to_client.write_all(head.as_bytes()).await?;
+        to_client.write_all(&rest).await?;
+        tokio::io::copy(&mut from_server, &mut to_client).await?;
+    }
+    upload.abort();
     Ok(())
 }
 
@@ -304,5 +358,10 @@ async fn the_board_shows_connecting_then_the_truth_then_no_data_then_the_restart
     );
     browser::screenshot(&client, "andon-board-live-again").await;
     let _ = client.close().await;
+    assert_eq!(
+        proxy.violations(),
+        Vec::<String>::new(),
+        "the board works under a strict Content-Security-Policy ({CSP})"
+    );
     agent.kill();
 }
