@@ -71,7 +71,7 @@ pub use client::{Client, DEFAULT_URL};
 pub use data_dir::restrict_umask;
 pub use data_dir::{
     ALERTS_STATE_FILE, DEFAULT_DATA_DIR, ExplicitKeys, HISTORY_FILE, LINE_STATE_FILE, OUTBOX_FILE,
-    STATE_DIRECTORY_ENV, apply_data_dir, create_data_dir, resolve_data_dir,
+    STATE_DIRECTORY_ENV, apply_data_dir, create_data_dir, resolve_data_dir, use_data_dir,
 };
 pub use error::AgentError;
 pub use request::{MAX_ATTRIBUTES, MAX_BODY_BYTES, MAX_LIMIT, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
