@@ -10,10 +10,10 @@
 
 const state = { stations: new Map(), recent: [], alerts: [], line: null, tokenRequired: false };
 const RECENT_SHOWN = 20;
-const POLL_MS = 1500;
-const POLL_TIMEOUT_MS = 2500;
+const POLL_MS = 1000;
+const POLL_TIMEOUT_MS = 2000;
 const BOARD_TIMEOUT_MS = 10000;
-const STALE_AFTER_MS = 4000;
+const STALE_AFTER_MS = 3000;
 const PENDING_MAX = 1000;
 const $ = (id) => document.getElementById(id);
 

@@ -300,6 +300,7 @@ async fn the_board_shows_connecting_then_the_truth_then_no_data_then_the_restart
                 killed.elapsed()
             )
         });
+    eprintln!("NO DATA shown {:?} after the kill", killed.elapsed());
     let dead = page(&client).await;
     let text = dead["text"].as_str().unwrap();
     let since = text
