@@ -1,10 +1,30 @@
 // The Andon board: fetches /v1/board, then follows /v1/events (Server-Sent Events) and
 // reconnects when the agent restarts. Plain DOM, no build step; text only through textContent.
+//
+// It never shows what it does not know. Until the first /v1/board answer the banner is a grey
+// CONNECTING and no station is drawn. Every answer from the agent (the board, an event, the
+// /v1/line poll every POLL_MS) counts as contact; after STALE_AFTER_MS without one the banner
+// turns grey "NO DATA since HH:MM:SS" and the stations dim, until the agent answers again and
+// the board is reloaded from it.
 "use strict";
 
 const state = { stations: new Map(), recent: [], alerts: [], line: null, tokenRequired: false };
 const RECENT_SHOWN = 20;
+const POLL_MS = 1000;
+const POLL_TIMEOUT_MS = 2000;
+const BOARD_TIMEOUT_MS = 10000;
+const STALE_AFTER_MS = 3000;
+const PENDING_MAX = 1000;
 const $ = (id) => document.getElementById(id);
+
+const live = {
+  loaded: false,      // a /v1/board answer has been drawn
+  stale: false,       // no answer for STALE_AFTER_MS: the page shows NO DATA
+  buffering: false,   // a /v1/board request is out: events wait in `pending`
+  lastContact: 0,     // Date.now() of the last answer from the agent
+  opened: Date.now(),
+  pending: [],        // events received while the board was loading, replayed after it
+};
 
 function token() {
   return sessionStorage.getItem("andon-token") || "";
@@ -49,10 +69,44 @@ function el(tag, props, children) {
   return node;
 }
 
+// HH:MM:SS in the wall display's local time.
+function clock(ms) {
+  const d = new Date(ms);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+}
+
+// The banner while the page has no live state: CONNECTING before the first answer, NO DATA after
+// STALE_AFTER_MS without one. Never green, never RUNNING.
+function renderUnknown(banner) {
+  const nodata = live.stale;
+  banner.className = "banner " + (nodata ? "nodata" : "connecting");
+  banner.dataset.state = nodata ? "NODATA" : "CONNECTING";
+  $("resume-controls").hidden = true;
+  if (!nodata) {
+    $("line-state").textContent = "CONNECTING…";
+    $("line-detail").textContent = "waiting for the agent's first answer: the line's state is not known yet";
+    return;
+  }
+  $("line-state").textContent = "NO DATA since " + clock(live.lastContact || live.opened);
+  const line = live.loaded ? state.line : null;
+  let known = "the agent has not answered since this page opened";
+  if (line) {
+    const s = line.signal || {};
+    known = "the agent does not answer; last known: the line was " +
+      (line.state === "STOPPED" ? "stopped by " + (s.component || "unknown") + ": " + (s.message || "") : "running");
+  }
+  $("line-detail").textContent = known;
+}
+
 function renderLine() {
+  const banner = $("line-banner");
+  $("board").classList.toggle("stale", live.stale);
+  if (!live.loaded || live.stale) {
+    renderUnknown(banner);
+    return;
+  }
   const line = state.line;
   if (!line) return;
-  const banner = $("line-banner");
   const stopped = line.state === "STOPPED";
   banner.className = "banner " + (stopped ? "stopped" : "running");
   banner.dataset.state = line.state;
@@ -76,7 +130,7 @@ function renderLine() {
 function renderStations() {
   const list = $("stations");
   const names = [...state.stations.keys()].sort();
-  $("no-stations").hidden = names.length > 0;
+  $("no-stations").hidden = !live.loaded || names.length > 0;
   list.replaceChildren(...names.map((name) => {
     const st = state.stations.get(name);
     const color = st.color;
@@ -97,7 +151,7 @@ function renderStations() {
 }
 
 function renderAlerts() {
-  $("no-alerts").hidden = state.alerts.length > 0;
+  $("no-alerts").hidden = !live.loaded || state.alerts.length > 0;
   $("alerts").replaceChildren(...state.alerts.map((a) => {
     const button = el("button", { type: "button", className: "ack" }, [a.acknowledged_by ? "Acknowledged" : "Acknowledge"]);
     button.disabled = Boolean(a.acknowledged_by);
@@ -142,20 +196,121 @@ function renderAll() {
   renderRecent();
 }
 
-async function refreshBoard() {
-  const response = await fetch("/v1/board");
-  if (!response.ok) throw new Error("HTTP " + response.status);
-  const board = await response.json();
+// One /v1/board request at a time; every caller shares the one in flight.
+let boardInFlight = null;
+function refreshBoard() {
+  if (!boardInFlight) {
+    boardInFlight = loadBoard().finally(() => { boardInFlight = null; });
+  }
+  return boardInFlight;
+}
+
+async function loadBoard() {
+  live.buffering = true;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), BOARD_TIMEOUT_MS);
+  let board;
+  try {
+    const response = await fetch("/v1/board", { signal: controller.signal, cache: "no-store" });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    board = await response.json();
+  } catch (e) {
+    live.buffering = false;
+    if (live.loaded && !live.stale) replayPending();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
   state.line = board.line;
   state.stations = new Map(board.stations.map((s) => [s.component, s]));
   state.alerts = board.alerts || [];
   state.recent = board.recent || [];
   state.tokenRequired = Boolean(board.token_required);
+  live.loaded = true;
+  live.stale = false;
+  live.buffering = false;
+  contact();
+  replayPending();
   renderAll();
+  if (!source || source.readyState === EventSource.CLOSED) {
+    connect();
+  } else if (source.readyState === EventSource.OPEN) {
+    setConnection("live", "open");
+  }
+  refreshHistory().catch(() => {});
+}
+
+// Events that arrived while the board was loading: the board may already hold them.
+function replayPending() {
+  const pending = live.pending;
+  live.pending = [];
+  const seen = new Set(state.recent.map((s) => s.id));
+  let alerts = false;
+  for (const [kind, data] of pending) {
+    if (kind === "signal" && !seen.has(data.id)) onSignal(data);
+    if (kind === "line") applyLine(data);
+    if (kind === "alerts") alerts = true;
+  }
+  if (alerts) refreshAlerts().catch(() => {});
+}
+
+// While the board loads (or before it ever has), events wait; returns whether `data` waits.
+function held(kind, data) {
+  if (live.loaded && !live.buffering) return false;
+  if (live.pending.length < PENDING_MAX) live.pending.push([kind, data]);
+  return true;
+}
+
+// A line state from an event or the poll, unless it is older than the one shown.
+function applyLine(line) {
+  if (JSON.stringify(line) === JSON.stringify(state.line)) return;
+  const shown = state.line && Date.parse(state.line.since);
+  const given = Date.parse(line.since);
+  if (shown && given && given < shown) return;
+  state.line = line;
+  renderLine();
+}
+
+function contact() {
+  live.lastContact = Date.now();
+}
+
+// The watchdog: no answer for STALE_AFTER_MS turns the page grey.
+function checkStale() {
+  const since = live.lastContact || live.opened;
+  if (!live.stale && Date.now() - since > STALE_AFTER_MS) {
+    live.stale = true;
+    setConnection("no data from the agent", "nodata");
+    renderAll();
+  }
+}
+
+// Asks the agent for the line every POLL_MS, so a dead agent, a hung one or a dropped event
+// stream is noticed even when no event is due.
+async function poll() {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), POLL_TIMEOUT_MS);
+  try {
+    const response = await fetch("/v1/line", { signal: controller.signal, cache: "no-store" });
+    if (!response.ok) return;
+    const line = await response.json();
+    if (live.stale || !live.loaded) {
+      // Back (or never loaded): the whole board comes from the agent before anything is shown.
+      if (!live.stale) contact();
+      refreshBoard().catch(() => {});
+      return;
+    }
+    contact();
+    if (!live.buffering) applyLine(line);
+  } catch (e) {
+    // unreachable or too slow: the watchdog decides
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function refreshAlerts() {
-  const response = await fetch("/v1/alerts");
+  const response = await fetch("/v1/alerts", { cache: "no-store" });
   if (!response.ok) return;
   state.alerts = (await response.json()).alerts || [];
   renderAlerts();
@@ -246,6 +401,7 @@ function drawDowntime(downtime) {
 }
 
 async function refreshHistory() {
+  if (!live.loaded || live.stale) return; // drawn from the agent's answer, not before it
   const [pareto, downtime] = await Promise.all([
     fetch("/v1/history/pareto?since=24h&by=component"),
     fetch("/v1/history/downtime?since=24h&bucket=1h"),
@@ -279,26 +435,41 @@ function setConnection(text, mode) {
   badge.dataset.state = mode;
 }
 
+// An event from the stream: contact, unless the page shows NO DATA (then only a reloaded board
+// brings it back, so nothing half-old is shown as live).
+function fromStream() {
+  if (live.stale) {
+    refreshBoard().catch(() => {});
+    return false;
+  }
+  contact();
+  return true;
+}
+
 function connect() {
   if (source) source.close();
   source = new EventSource("/v1/events");
   source.addEventListener("open", () => {
     retryDelay = 1000;
-    setConnection("live", "open");
+    setConnection("connected, loading the board…", "connecting");
     refreshBoard().catch(() => {});
-    refreshHistory().catch(() => {});
   });
   source.addEventListener("signal", (e) => {
-    onSignal(JSON.parse(e.data));
+    const signal = JSON.parse(e.data);
+    if (!fromStream() || held("signal", signal)) return;
+    onSignal(signal);
     historySoon();
   });
   source.addEventListener("line", (e) => {
-    state.line = JSON.parse(e.data);
-    renderLine();
+    const line = JSON.parse(e.data);
+    if (!fromStream() || held("line", line)) return;
+    applyLine(line);
     historySoon();
   });
   source.addEventListener("alerts", (e) => {
-    state.alerts = JSON.parse(e.data).alerts || [];
+    const alerts = JSON.parse(e.data).alerts || [];
+    if (!fromStream() || held("alerts", alerts)) return;
+    state.alerts = alerts;
     renderAlerts();
     renderStations();
   });
@@ -328,3 +499,5 @@ $("resume").addEventListener("click", async () => {
 
 refreshBoard().catch(() => setConnection("agent unreachable, retrying…", "reconnecting"));
 connect();
+setInterval(poll, POLL_MS);
+setInterval(checkStale, 500);

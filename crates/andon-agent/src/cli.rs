@@ -10,9 +10,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
 
 use crate::client::{Client, DEFAULT_URL};
-use crate::data_dir::{
-    ExplicitKeys, STATE_DIRECTORY_ENV, apply_data_dir, create_data_dir, resolve_data_dir,
-};
+use crate::data_dir::use_data_dir;
 use crate::error::AgentError;
 
 /// Pull the Andon cord from anywhere, and see the line at a glance.
@@ -208,21 +206,10 @@ async fn run(
         crate::run::load_config(config.as_deref(), listen.as_deref(), token.as_deref())?;
     #[cfg(unix)]
     crate::data_dir::restrict_umask();
-    let explicit = config
-        .as_deref()
-        .and_then(|path| std::fs::read_to_string(path).ok())
-        .map(|text| ExplicitKeys::from_toml(&text))
-        .unwrap_or_default();
-    let dir = resolve_data_dir(
-        data_dir.as_deref(),
-        std::env::var_os(STATE_DIRECTORY_ENV).as_deref(),
-    );
-    let (dir, warning) = create_data_dir(&dir)?;
+    let (dir, warning) = use_data_dir(&mut loaded, config.as_deref(), data_dir.as_deref())?;
     if let Some(warning) = warning {
         eprintln!("andon: warning: {warning}");
     }
-    apply_data_dir(&mut loaded, &dir, explicit)?;
-    loaded.validate()?;
     let history = if loaded.history.enabled {
         format!("history in {}", loaded.history.path)
     } else {

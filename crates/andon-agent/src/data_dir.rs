@@ -150,6 +150,26 @@ pub fn apply_data_dir(
     Ok(filled)
 }
 
+/// What `andon run` does before it starts: resolves the data directory from `flag`
+/// (`--data-dir`) and `$STATE_DIRECTORY`, creates it, fills the keys `config_file` does not set
+/// ([`apply_data_dir`]) and validates the result. Returns the directory's absolute path and a
+/// warning when others can read it.
+pub fn use_data_dir(
+    config: &mut AndonConfig,
+    config_file: Option<&Path>,
+    flag: Option<&Path>,
+) -> Result<(PathBuf, Option<String>), AgentError> {
+    let explicit = config_file
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .map(|text| ExplicitKeys::from_toml(&text))
+        .unwrap_or_default();
+    let dir = resolve_data_dir(flag, std::env::var_os(STATE_DIRECTORY_ENV).as_deref());
+    let (dir, warning) = create_data_dir(&dir)?;
+    apply_data_dir(config, &dir, explicit)?;
+    config.validate()?;
+    Ok((dir, warning))
+}
+
 /// Narrows the process's file-creation mask to `0027`, so every file the agent's components
 /// create (logs, outbox, state files) is at most `0640` and every directory `0750`, whatever the
 /// shell's umask was.

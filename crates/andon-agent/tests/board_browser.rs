@@ -5,14 +5,14 @@
 //! screenshot is saved under `target/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers fail the test that calls them
 
+mod browser;
 mod common;
 
 use std::time::{Duration, Instant};
 
-use andon_tests::{Peer, Ready, find_peer, free_port, workspace_root};
+use browser::text_of;
 use common::TestAgent;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
+use fantoccini::{Client, Locator};
 
 /// A RED from `checkout` opens a critical alert, so the board has something to acknowledge.
 const CONFIG: &str = r#"
@@ -38,60 +38,15 @@ labels = { component = "checkout" }
 summary = "checkout pulled the cord"
 "#;
 
-async fn browser(
-    chromedriver: &std::path::Path,
-    chromium: &std::path::Path,
-) -> (Peer, Client, tempfile::TempDir) {
-    let port = free_port();
-    let driver = Peer::builder(chromedriver)
-        .args([format!("--port={port}")])
-        .ready(Ready::Output("started successfully".to_owned()))
-        .start()
-        .unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".to_owned(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1000",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "chromedriver did not start a session: {e}\n{}",
-                driver.output()
-            )
-        });
-    (driver, client, profile)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_board_turns_red_stops_acknowledges_and_resumes_live() {
-    let Some(chromedriver) = find_peer("chromedriver", "apt-get install chromium-driver") else {
+    let Some(browser) = browser::browser().await else {
         return;
     };
-    let Some(chromium) = find_peer("chromium", "apt-get install chromium") else {
-        return;
-    };
+    let client = browser.client.clone();
     let agent = TestAgent::start(CONFIG).await;
-    let (_driver, client, _profile) = browser(&chromedriver, &chromium).await;
     let result = scenario(&agent, &client).await;
-    let screenshot = client.screenshot().await;
-    let path = workspace_root().join("target").join("andon-board.png");
-    if let Ok(png) = screenshot {
-        std::fs::write(&path, png).unwrap();
-        eprintln!("screenshot of the board saved to {}", path.display());
-    }
+    browser::screenshot(&client, "andon-board").await;
     let result = match result {
         Ok(()) => agent_restart(agent, &client).await,
         Err(e) => Err(e),
@@ -109,7 +64,9 @@ async fn agent_restart(agent: TestAgent, client: &Client) -> Result<(), String> 
     client
         .wait()
         .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(r#"#connection[data-state="reconnecting"]"#))
+        .for_element(Locator::Css(
+            r#"#connection[data-state="reconnecting"], #connection[data-state="nodata"]"#,
+        ))
         .await
         .map_err(e("the board notices the agent is gone"))?;
     let again = TestAgent::start_at(CONFIG, &address).await;
@@ -156,21 +113,6 @@ async fn agent_restart(agent: TestAgent, client: &Client) -> Result<(), String> 
     again.stop().await.map_err(|err| err.to_string())
 }
 
-/// The text of the element `css` selects, read in one step (the board re-renders its lists, so
-/// a found element can go stale before its text is read).
-async fn text_of(client: &Client, css: &str) -> Result<String, String> {
-    let text = client
-        .execute(
-            "const el = document.querySelector(arguments[0]); return el ? el.innerText : null;",
-            vec![json!(css)],
-        )
-        .await
-        .map_err(|err| format!("read {css}: {err}"))?;
-    text.as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("nothing matches {css}"))
-}
-
 /// Clicks the element `css` selects, finding it again if a re-render replaced it meanwhile.
 async fn click(client: &Client, css: &str) -> Result<(), String> {
     let mut last = String::new();
@@ -196,9 +138,11 @@ async fn scenario(agent: &TestAgent, client: &Client) -> Result<(), String> {
         .await
         .map_err(e("the board connects to the event stream"))?;
     client
-        .find(Locator::Css(r#"#line-banner[data-state="RUNNING"]"#))
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"#line-banner[data-state="RUNNING"]"#))
         .await
-        .map_err(e("the line runs at first"))?;
+        .map_err(e("the line runs at first, once the agent has answered"))?;
 
     // Pull the cord through the API; the page must follow without a reload.
     let (status, _) = agent

@@ -26,6 +26,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The agent's output once it contains `text` (read by a thread of the harness, so it can lag
+/// behind the agent answering).
+fn said(agent: &Peer, text: &str) -> String {
+    wait_for(Duration::from_secs(10), || {
+        let output = agent.output();
+        output.contains(text).then_some(output)
+    })
+    .unwrap_or_else(|| agent.output())
+}
+
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
@@ -48,7 +58,7 @@ fn a_fresh_agent_keeps_its_history_in_andon_data_and_report_works() {
     let data = std::fs::canonicalize(cwd.path())
         .unwrap()
         .join("andon-data");
-    let said = agent.output();
+    let said = said(&agent, "data directory");
     assert!(
         said.contains(&format!("data directory {}", data.display())),
         "the start-up line names the directory: {said}"
@@ -129,7 +139,7 @@ fn state_directory_is_honoured_and_history_off_in_the_file_stays_off() {
         .start()
         .unwrap();
     let state = std::fs::canonicalize(&state).unwrap();
-    let said = agent.output();
+    let said = said(&agent, "data directory");
     assert!(
         said.contains(&format!("data directory {}", state.display())),
         "{said}"

@@ -48,6 +48,8 @@ fn start(dir: &Path) -> (Peer, String) {
             path.display().to_string(),
             "--listen".to_owned(),
             listen,
+            "--data-dir".to_owned(),
+            dir.join("data").display().to_string(),
         ])
         .ready(Ready::Http(format!("{url}/healthz")))
         .start()
