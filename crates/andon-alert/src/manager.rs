@@ -103,7 +103,7 @@ pub struct AlertStats {
     pub suppressed: u64,
     /// Notifications replayed from the outbox on start.
     pub replayed: u64,
-    /// Outbox writes that failed.
+    /// Outbox records that could not be written, or read at start (lines skipped as corrupt).
     pub outbox_errors: u64,
     /// New alerts not created because the open alerts would have gone over
     /// `[alerts] max_instance_bytes`.

@@ -57,6 +57,21 @@ fn escape_cut(text: &str, max: usize) -> String {
     out
 }
 
+/// Cuts text that is already escaped to at most `max` characters, never inside an escape.
+fn cut_escaped(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    if let Some(at) = out.rfind('&')
+        && !out[at..].contains(';')
+    {
+        out.truncate(at);
+    }
+    out.push('…');
+    out
+}
+
 fn escaped_len(c: char) -> usize {
     match c {
         '&' => 5,
@@ -174,7 +189,7 @@ pub(crate) fn slack_body(notification: &Notification, channel: Option<&str>) -> 
         },
     })];
     for alert in notification.alerts.iter().take(MAX_ALERT_BLOCKS) {
-        blocks.push(section(super::redact::cut(&alert_line(alert), SECTION_MAX)));
+        blocks.push(section(cut_escaped(&alert_line(alert), SECTION_MAX)));
     }
     if notification.alerts.len() > MAX_ALERT_BLOCKS {
         blocks.push(section(format!(
@@ -303,6 +318,16 @@ mod tests {
         assert_eq!(cut, "&lt;&lt;…");
         assert!(cut.chars().count() <= 10);
         assert_eq!(escape_cut("<>", 8), "&lt;&gt;", "fits exactly");
+    }
+
+    #[test]
+    fn escaped_text_is_cut_before_an_escape_it_would_split() {
+        assert_eq!(cut_escaped("ab&amp;cd", 5), "ab…");
+        assert_eq!(cut_escaped("&amp;&lt;x", 7), "&amp;…");
+        assert_eq!(cut_escaped("short", 5), "short");
+        let line = alert_line(&notification(&"<".repeat(1000), 1, None).alerts[0]);
+        let cut = cut_escaped(&line, SECTION_MAX);
+        assert!(cut.ends_with("&lt;…"), "{}", &cut[cut.len() - 20..]);
     }
 
     #[test]
