@@ -373,7 +373,7 @@ fn post_signal(port: u16, component: &str) {
 }
 
 #[test]
-fn after_kill_9_of_the_agent_the_outbox_delivers_every_pending_notification_exactly_once() {
+fn after_kill_9_of_the_agent_the_outbox_delivers_every_pending_notification_with_its_key() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The receiver is down for maintenance: it answers 503 until told otherwise.
     let rx = runtime.block_on(Receiver::start(Script::from([(

@@ -65,6 +65,7 @@ impl AgentConfig {
             ));
         }
         if let Some(token) = &self.token {
+            super::secret::check_not_placeholder(check::key(section, "token"), token)?;
             check_token(section, token)?;
         }
         for host in &self.allowed_hosts {
@@ -110,6 +111,12 @@ mod tests {
             allowed_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
             ..AgentConfig::default()
         }
+    }
+
+    #[test]
+    fn the_redaction_placeholder_is_not_a_token() {
+        let err = with(Some("[redacted]"), &[]).validate("agent").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("agent.token"));
     }
 
     #[test]
