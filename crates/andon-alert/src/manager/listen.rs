@@ -116,3 +116,43 @@ impl Drop for Inner {
         self.listener.wake.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // reason: tests fail loudly
+
+    use std::collections::VecDeque;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::super::threshold_step;
+    use crate::rule::{Comparison, Threshold};
+
+    #[test]
+    fn a_rate_evaluated_on_every_update_keeps_a_history_bounded_by_its_window() {
+        let t = Threshold {
+            metric: "errors_total".into(),
+            labels: Vec::new(),
+            comparison: Comparison::Above,
+            value: 5.0,
+            clear: None,
+            rate_over: Some(Duration::from_secs(60)),
+        };
+        let (mut active, mut history, mut last) = (false, VecDeque::new(), None);
+        let start = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // 100 updates a second for five minutes; the counter grows by 10 a second.
+        for i in 0..30_000u64 {
+            let now = start + Duration::from_millis(i * 10);
+            threshold_step(
+                &t,
+                &mut active,
+                &mut history,
+                &mut last,
+                now,
+                Some(i as f64 / 10.0),
+            );
+        }
+        assert!(history.len() <= 63, "{} samples kept", history.len());
+        assert!((last.unwrap() - 10.0).abs() < 0.5, "rate {last:?}");
+        assert!(active);
+    }
+}
