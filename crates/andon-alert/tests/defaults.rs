@@ -178,6 +178,26 @@ async fn with_the_default_config_a_red_is_a_critical_alert_record_in_the_log_fir
     assert!(manager.open_alerts().is_empty());
 }
 
+#[test]
+fn a_manager_built_outside_a_runtime_starts_its_log_channel_at_the_first_signal() {
+    let log = Arc::new(RecordingLog::default());
+    let manager = AlertManager::new(AlertsConfig::default(), Arc::new(Noop))
+        .unwrap()
+        .with_log_sink(log.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let red = AndonSignal::red("down").with_component("db");
+        assert_eq!(manager.accept(&red).await.unwrap(), Receipt::Delivered);
+        assert!(manager.flush_within(Duration::from_secs(30)).await);
+    });
+    assert_eq!(log.entries().len(), 1);
+    assert_eq!(log.entries()[0].level, LogLevel::Critical);
+}
+
 #[tokio::test]
 async fn configured_rules_replace_the_default_and_default_rule_false_turns_it_off() {
     let red = AndonSignal::red("down").with_component("db");

@@ -3,6 +3,7 @@
 //! burst into one mark per metric) and a task evaluates the rules that read the marked metrics,
 //! so a threshold crossing is notified at once instead of on the next evaluation tick.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use andon_core::MetricsListener;
@@ -16,6 +17,8 @@ use crate::rule::{AlertCondition, QUEUE_DEPTH_METRIC};
 pub(super) struct Listener {
     dirty: Mutex<Vec<String>>,
     wake: Arc<Notify>,
+    /// The evaluation task was started.
+    started: AtomicBool,
 }
 
 /// The metrics `condition` reads, without duplicates.
@@ -41,12 +44,16 @@ pub(super) fn metrics_of(condition: &AlertCondition) -> Vec<String> {
 
 impl AlertManager {
     /// Starts the task that evaluates the rules of changed metrics, on the current tokio
-    /// runtime (none: changes are seen on the evaluation tick only). It holds the manager
-    /// weakly and ends with it.
+    /// runtime (none: at the first signal or evaluation, see `start_deferred`). It holds the
+    /// manager weakly and ends with it.
     pub(super) fn start_listening(&self) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.inner.start_later.store(true, Ordering::Relaxed);
             return;
         };
+        if self.inner.listener.started.swap(true, Ordering::Relaxed) {
+            return;
+        }
         let weak = Arc::downgrade(&self.inner);
         let wake = Arc::clone(&self.inner.listener.wake);
         runtime.spawn(async move {
