@@ -37,6 +37,15 @@
 //! # }
 //! ```
 //!
+//! # Alerts by default
+//!
+//! With no configured rule, every RED signal fires the built-in rule `red-signal` (critical, one
+//! alert per component) on the built-in `log` channel: a CRITICAL record in andon's own log
+//! (through [`AlertManager::with_log_sink`]) naming the rule, the component and the status,
+//! with the diagnostics. Configured rules replace it; `[alerts] default_rule = false` turns it
+//! off. [`SignalSink::accept`](andon_core::SignalSink::accept) says whether a signal queued a
+//! notification, or why not (no rule matched, deduplicated, silenced, …).
+//!
 //! # How an alert lives
 //!
 //! A rule's condition (queue depth, a metric's value or rate against a threshold with an
@@ -57,6 +66,13 @@
 //! correlation id verbatim (`trace_id`). Every state change (fired, acknowledged, escalated,
 //! resolved) is published as an [`andon_core::history::AlertEvent`] through
 //! [`AlertManager::subscribe`] and [`AlertManager::with_history`], without ever waiting.
+//!
+//! Metric and queue-depth rules react when the metrics recorder reports a change
+//! ([`andon_core::MetricsListener`]), not only on the evaluation tick. With
+//! `[alerts] state_file`, the open alerts (with acknowledgements and escalation levels) are
+//! written durably on every change and restored on start, so an alert open before a crash
+//! still resolves. Alerts of per-component and per-series rules are bounded by
+//! `[alerts] max_instance_bytes`.
 //!
 //! Every channel runs on its own task with a bounded queue, a timeout, retries with
 //! exponential backoff and jitter on 429, 5xx and connection errors (honoring `Retry-After`),

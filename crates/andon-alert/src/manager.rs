@@ -784,6 +784,9 @@ struct Inner {
     restored: Mutex<Vec<persist::SavedAlert>>,
     /// Metrics changed since the last event-driven evaluation.
     listener: listen::Listener,
+    /// Built outside a tokio runtime: the evaluation task (and the built-in `log` channel)
+    /// start at the first signal or evaluation.
+    start_later: AtomicBool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -869,6 +872,7 @@ impl AlertManager {
                 persist,
                 restored: Mutex::new(restored),
                 listener: listen::Listener::default(),
+                start_later: AtomicBool::new(false),
                 config,
             }),
         };
@@ -1167,6 +1171,7 @@ impl AlertManager {
         if !self.inner.config.enabled {
             return Ok(());
         }
+        self.start_deferred();
         if only.is_none() {
             self.inner
                 .counters

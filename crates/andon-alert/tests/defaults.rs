@@ -178,6 +178,26 @@ async fn with_the_default_config_a_red_is_a_critical_alert_record_in_the_log_fir
     assert!(manager.open_alerts().is_empty());
 }
 
+#[test]
+fn a_manager_built_outside_a_runtime_starts_its_log_channel_at_the_first_signal() {
+    let log = Arc::new(RecordingLog::default());
+    let manager = AlertManager::new(AlertsConfig::default(), Arc::new(Noop))
+        .unwrap()
+        .with_log_sink(log.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let red = AndonSignal::red("down").with_component("db");
+        assert_eq!(manager.accept(&red).await.unwrap(), Receipt::Delivered);
+        assert!(manager.flush_within(Duration::from_secs(30)).await);
+    });
+    assert_eq!(log.entries().len(), 1);
+    assert_eq!(log.entries()[0].level, LogLevel::Critical);
+}
+
 #[tokio::test]
 async fn configured_rules_replace_the_default_and_default_rule_false_turns_it_off() {
     let red = AndonSignal::red("down").with_component("db");
@@ -377,4 +397,59 @@ async fn inline_channels_are_named_by_their_place_never_after_their_secret() {
     names.sort();
     assert_eq!(names, ["rules.hook.channels.0", "rules.hook.channels.1"]);
     assert!(!format!("{manager:?}").contains("T0KEN"));
+}
+
+/// Refuses every entry, as a log whose sinks are all stuck would.
+#[derive(Debug)]
+struct RefusingLog;
+
+impl LogSink for RefusingLog {
+    fn write(&self, _entry: LogEntry) -> Result<(), AndonError> {
+        Err(AndonError::ShutDown { component: "log" })
+    }
+}
+
+#[tokio::test]
+async fn a_log_that_refuses_records_is_retried_counted_and_never_fails_the_signal() {
+    let config = AlertsConfig {
+        max_retries: 1,
+        retry_backoff: Duration::from_millis(1),
+        ..AlertsConfig::default()
+    };
+    let manager = AlertManager::new(config, Arc::new(Noop))
+        .unwrap()
+        .with_log_sink(Arc::new(RefusingLog));
+    let red = AndonSignal::red("down").with_component("db");
+    assert_eq!(manager.accept(&red).await.unwrap(), Receipt::Delivered);
+    assert!(manager.flush_within(Duration::from_secs(30)).await);
+    let report = manager
+        .channel_reports()
+        .into_iter()
+        .find(|r| r.name == "log")
+        .unwrap();
+    assert_eq!((report.sent, report.failed, report.retries), (0, 1, 1));
+    assert!(
+        report
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("the log refused the record")),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rule_with_a_for_says_its_alert_is_pending() {
+    let manager = AlertManager::new(AlertsConfig::default(), Arc::new(Noop)).unwrap();
+    manager
+        .add_rule(AlertRule {
+            name: "slow-burn".into(),
+            for_: Duration::from_secs(300),
+            channels: vec![AlertChannel::Log],
+            ..Default::default()
+        })
+        .unwrap();
+    let red = AndonSignal::red("down").with_component("db");
+    let why = reason(&manager.accept(&red).await.unwrap());
+    assert!(why.starts_with("alert `slow-burn` is pending"), "{why}");
+    assert!(why.contains("5m"), "{why}");
 }

@@ -39,12 +39,34 @@ impl AlertManager {
     /// channel when none is configured.
     pub(super) fn add_default_rule(&self) -> Result<(), AlertError> {
         let channels: Vec<String> = if self.inner.config.channels.is_empty() {
-            self.inner.ensure_log_channel()?;
+            if tokio::runtime::Handle::try_current().is_ok() {
+                self.inner.ensure_log_channel()?;
+            } else {
+                // Started with the evaluation task, at the first signal or evaluation.
+                self.inner.start_later.store(true, Ordering::Relaxed);
+            }
             vec![LOG_CHANNEL.to_owned()]
         } else {
             self.inner.config.channels.keys().cloned().collect()
         };
         self.insert_rule(default_rule(), channels, true)
+    }
+}
+
+impl AlertManager {
+    /// Starts what a manager built outside a tokio runtime could not: the evaluation task
+    /// and, for the built-in rule, the built-in `log` channel. One atomic load when there is
+    /// nothing to do.
+    pub(super) fn start_deferred(&self) {
+        if !self.inner.start_later.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let builtin_log = self.inner.config.channels.is_empty()
+            && self.inner.lock_state().rules.iter().any(|r| r.builtin);
+        if builtin_log && self.inner.ensure_log_channel().is_err() {
+            self.inner.start_later.store(true, Ordering::Relaxed);
+        }
+        self.start_listening();
     }
 }
 

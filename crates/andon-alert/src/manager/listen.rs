@@ -3,6 +3,7 @@
 //! burst into one mark per metric) and a task evaluates the rules that read the marked metrics,
 //! so a threshold crossing is notified at once instead of on the next evaluation tick.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use andon_core::MetricsListener;
@@ -16,6 +17,8 @@ use crate::rule::{AlertCondition, QUEUE_DEPTH_METRIC};
 pub(super) struct Listener {
     dirty: Mutex<Vec<String>>,
     wake: Arc<Notify>,
+    /// The evaluation task was started.
+    started: AtomicBool,
 }
 
 /// The metrics `condition` reads, without duplicates.
@@ -41,12 +44,16 @@ pub(super) fn metrics_of(condition: &AlertCondition) -> Vec<String> {
 
 impl AlertManager {
     /// Starts the task that evaluates the rules of changed metrics, on the current tokio
-    /// runtime (none: changes are seen on the evaluation tick only). It holds the manager
-    /// weakly and ends with it.
+    /// runtime (none: at the first signal or evaluation, see `start_deferred`). It holds the
+    /// manager weakly and ends with it.
     pub(super) fn start_listening(&self) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.inner.start_later.store(true, Ordering::Relaxed);
             return;
         };
+        if self.inner.listener.started.swap(true, Ordering::Relaxed) {
+            return;
+        }
         let weak = Arc::downgrade(&self.inner);
         let wake = Arc::clone(&self.inner.listener.wake);
         runtime.spawn(async move {
@@ -114,5 +121,45 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // The evaluation task waits for a change: wake it so it sees the manager is gone.
         self.listener.wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // reason: tests fail loudly
+
+    use std::collections::VecDeque;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::super::threshold_step;
+    use crate::rule::{Comparison, Threshold};
+
+    #[test]
+    fn a_rate_evaluated_on_every_update_keeps_a_history_bounded_by_its_window() {
+        let t = Threshold {
+            metric: "errors_total".into(),
+            labels: Vec::new(),
+            comparison: Comparison::Above,
+            value: 5.0,
+            clear: None,
+            rate_over: Some(Duration::from_secs(60)),
+        };
+        let (mut active, mut history, mut last) = (false, VecDeque::new(), None);
+        let start = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // 100 updates a second for five minutes; the counter grows by 10 a second.
+        for i in 0..30_000u64 {
+            let now = start + Duration::from_millis(i * 10);
+            threshold_step(
+                &t,
+                &mut active,
+                &mut history,
+                &mut last,
+                now,
+                Some(i as f64 / 10.0),
+            );
+        }
+        assert!(history.len() <= 63, "{} samples kept", history.len());
+        assert!((last.unwrap() - 10.0).abs() < 0.5, "rate {last:?}");
+        assert!(active);
     }
 }

@@ -27,6 +27,7 @@ impl AlertManager {
         if !inner.config.enabled {
             return Ok(skipped("alerting is turned off ([alerts] enabled = false)"));
         }
+        self.start_deferred();
         inner.counters.signals.fetch_add(1, Ordering::Relaxed);
         let now = inner.now();
         let mut outgoing = Vec::new();

@@ -1125,6 +1125,11 @@ created_by = "bob"
                 "at least 1",
             ),
             (
+                "[alerts]\nmax_instance_bytes = 0\n",
+                "alerts.max_instance_bytes",
+                "at least 1",
+            ),
+            (
                 "[alerts]\noutbox_path = \"\"\n",
                 "alerts.outbox_path",
                 "must name a file",
@@ -1339,6 +1344,26 @@ created_by = "bob"
             );
             assert!(err.message.contains(message), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_built_in_rule_is_on_by_default_and_a_log_channel_needs_no_options() {
+        let defaults = AlertsConfig::default();
+        assert!(defaults.default_rule);
+        assert_eq!(defaults.max_instance_bytes, 16 << 20);
+        let config = AndonConfig::from_toml_str(
+            "[alerts]\ndefault_rule = false\nmax_instance_bytes = 4096\n[alerts.channels.ops]\ntype = \"log\"\n",
+        )
+        .unwrap()
+        .alerts;
+        assert!(!config.default_rule);
+        assert_eq!(config.max_instance_bytes, 4096);
+        assert_eq!(config.channels["ops"], ChannelConfig::Log {});
+        assert_eq!(config.channels["ops"].kind(), "log");
+        assert_eq!(config.channels["ops"].budget_per_minute(), None);
+        let err = AndonConfig::from_toml_str("[alerts.channels.ops]\ntype = \"log\"\nlevel = 1\n")
+            .unwrap_err();
+        assert!(err.message.contains("unknown field `level`"), "{err}");
     }
 
     #[test]
