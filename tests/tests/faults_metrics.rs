@@ -1,5 +1,6 @@
-//! Metrics faults (docs/faults.md): the endpoint's port already taken is a clear error at start
-//! (naming the address and the fix), and a scrape while threads hammer counters, gauges and
+//! Metrics faults (docs/faults.md): the endpoint's port already taken moves the endpoint to a
+//! free port and says which (or, with `free_port_if_taken = false`, is a clear error at start
+//! naming the address and the fix), and a scrape while threads hammer counters, gauges and
 //! histograms gets an exposition that `promtool check metrics` parses, that is consistent
 //! within itself and with the scrape before, and that loses no update.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // reason: tests fail loudly
@@ -23,12 +24,45 @@ fn taken_port() -> (TcpListener, u16) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_moves_the_endpoint_and_the_system_says_where_in_its_log() {
+    let (_holder, port) = taken_port();
+    let dir = andon_tests::temp_dir();
+    let log = dir.path().join("andon.log");
+    let config = AndonConfig::from_toml_str(&format!(
+        "[logger]\nsinks = [{{ type = \"File\", path = \"{}\" }}]\n\
+         [metrics]\nport = {port}\n[tracer]\nenabled = false\n[observer]\nenabled = false\n",
+        log.display()
+    ))
+    .unwrap();
+    let system = AndonSystem::new(config).await.unwrap();
+    let metrics = system.metrics().unwrap();
+    let url = metrics.scrape_url().unwrap();
+    assert_ne!(metrics.endpoint().unwrap().port(), port);
+    let notice = metrics.endpoint_notice().unwrap().to_owned();
+    assert!(notice.contains(&format!("127.0.0.1:{port}")), "{notice}");
+    assert!(notice.contains(&url), "{notice}");
+    let fetched = tokio::task::spawn_blocking(move || http_get(&url))
+        .await
+        .unwrap();
+    assert_eq!(fetched.unwrap().0, 200, "served where the notice says");
+    system.shutdown().await.unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let record = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["message"] == notice.as_str())
+        .unwrap_or_else(|| panic!("the notice in the log: {text}"));
+    assert_eq!(record["level"], "WARNING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_port_is_a_clear_error_at_start_naming_the_address_and_the_fix() {
     let (_holder, port) = taken_port();
 
     // The component alone.
     let error = AndonMetrics::builder(MetricsConfig {
         port,
+        free_port_if_taken: false,
         ..MetricsConfig::default()
     })
     .with_local_recorder()
@@ -41,7 +75,8 @@ async fn a_taken_port_is_a_clear_error_at_start_naming_the_address_and_the_fix()
 
     // The whole system refuses to start, with the same message.
     let config = AndonConfig::from_toml_str(&format!(
-        "[metrics]\nport = {port}\n[tracer]\nenabled = false\n[observer]\nenabled = false\n"
+        "[metrics]\nport = {port}\nfree_port_if_taken = false\n\
+         [tracer]\nenabled = false\n[observer]\nenabled = false\n"
     ))
     .unwrap();
     let error = AndonSystem::new(config).await.unwrap_err().to_string();

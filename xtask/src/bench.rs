@@ -199,6 +199,22 @@ const ROWS: &[Row] = &[
         Goal::Under(100.0),
     ),
     row(
+        "metrics: cached gauge set, unwatched name, listener installed",
+        "listener/andon cached gauge set, unwatched, listener installed",
+        Some("listener/raw cached gauge set"),
+        "metrics cached `Gauge`",
+        Slo::Metric,
+        Goal::Under(100.0),
+    ),
+    row(
+        "metrics: cached gauge set, watched name (listener called)",
+        "listener/andon cached gauge set, watched (listener called)",
+        Some("listener/raw cached gauge set"),
+        "metrics cached `Gauge`",
+        Slo::Metric,
+        Goal::Under(200.0),
+    ),
+    row(
         "metrics: histogram record by label",
         "update/andon record_request_latency",
         Some("update/raw histogram! with the same label, owned value"),

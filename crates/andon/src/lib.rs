@@ -39,7 +39,9 @@
 //! # Stop the line
 //!
 //! The `[line]` section decides which signals stop the line: `stop_on` (colors, default
-//! `["red"]`), `components` (who may stop it; empty: anyone), `auto_resume_on_green` (a GREEN
+//! `["red"]`), `components` (who may stop it; empty: any application component; the
+//! observer's host-health signals only with `stop_on_host_health = true` or when named),
+//! `auto_resume_on_green` (a GREEN
 //! from the component that stopped it resumes it) and `escalate_yellow_after`: a YELLOW from a
 //! component that may stop the line, not followed within that time by a GREEN from it or by
 //! [`AndonSystem::acknowledge_yellow`], escalates to a RED (`YELLOW not handled within …`) that

@@ -313,12 +313,21 @@ impl AndonSystem {
             .and_then(|d| d.clone())
     }
 
-    /// Takes a diagnostics snapshot now, if an observer is enabled.
+    /// The diagnostics to show a reader, if an observer is enabled. With the built-in
+    /// observer: its latest scheduled check (`taken_at` tells its age; a fresh measurement only
+    /// before the first check), so that reads, however many, never re-sample the host nor
+    /// shorten the window the next health check judges by. A source given to the builder is
+    /// asked for a snapshot.
     pub async fn diagnostics(&self) -> Option<Result<DiagnosticsReport, AndonError>> {
-        match &self.inner.diagnostics {
-            Some(source) => Some(source.snapshot().await),
-            None => None,
+        let source = self.inner.diagnostics.as_ref()?;
+        #[cfg(feature = "observe")]
+        if let Some(observer) = self.inner.components.observer.as_ref().filter(|observer| {
+            // The built-in observer is the source (not one given to the builder).
+            std::ptr::addr_eq(Arc::as_ptr(observer), Arc::as_ptr(source))
+        }) {
+            return Some(observer.current_report().await.map_err(AndonError::from));
         }
+        Some(source.snapshot().await)
     }
 
     /// A signal sink that pulls this system's cord: for components that raise signals of their

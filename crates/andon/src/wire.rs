@@ -182,6 +182,15 @@ pub(crate) async fn build(
             None => None,
         };
         if let Some(metrics) = metrics {
+            // The configured port was taken and another one is served: say which, where a
+            // person starting the program looks (stderr) and in the log.
+            if let Some(notice) = metrics.endpoint_notice() {
+                eprintln!("{notice}");
+                #[cfg(feature = "log")]
+                if let Some(logger) = &components.logger {
+                    let _ = logger.warn(notice).await;
+                }
+            }
             metrics.set_signal_sink(Some(system_sink.clone()));
             let metrics = Arc::new(metrics);
             sinks.push(metrics.clone());
