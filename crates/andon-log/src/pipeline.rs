@@ -326,7 +326,7 @@ pub(crate) fn start(
     let mut cells = Vec::new();
     let mut project = None;
     for (index, sink_config) in config.sinks.iter().enumerate() {
-        crate::sinks::check_local_syslog(sink_config, index)?;
+        crate::syslog::check_local_syslog(sink_config, index)?;
         // A sink's own level can raise, never lower, the logger's level.
         let level = sink_config
             .level()
