@@ -135,6 +135,7 @@ mod pipeline;
 mod queue;
 mod sinks;
 mod stats;
+mod syslog;
 mod timer;
 
 pub use andon_core::LogLevel;

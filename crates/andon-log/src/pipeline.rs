@@ -290,14 +290,16 @@ impl Guard {
         }
     }
 
-    /// Joins the writer unless it is stuck, and stops the timer.
+    /// Joins the writer and stops the timer, unless the writer is stuck: then both are left to
+    /// end with the process, and the timer keeps bounding the waits of any handle still used.
     fn finish(&self, drained: &Result<(), LogError>) {
-        if !matches!(drained, Err(LogError::Stalled { .. })) {
-            // The writer has published `done`, so joining returns at once.
-            let handle = lock(&self.thread).take();
-            if let Some(handle) = handle {
-                let _ = handle.join();
-            }
+        if matches!(drained, Err(LogError::Stalled { .. })) {
+            return;
+        }
+        // The writer has published `done`, so joining returns at once.
+        let handle = lock(&self.thread).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
         }
         self.core.queue.timer.stop();
         let timer = lock(&self.timer).take();
@@ -326,7 +328,7 @@ pub(crate) fn start(
     let mut cells = Vec::new();
     let mut project = None;
     for (index, sink_config) in config.sinks.iter().enumerate() {
-        crate::sinks::check_local_syslog(sink_config, index)?;
+        crate::syslog::check_local_syslog(sink_config, index)?;
         // A sink's own level can raise, never lower, the logger's level.
         let level = sink_config
             .level()

@@ -48,10 +48,14 @@ fn child() -> ! {
         for i in 0..400 {
             let _ = logger.event(LogLevel::Info, &body, slog::o!("i" => i));
         }
+        let started = std::time::Instant::now();
         let red = logger
             .log_signal(&AndonSignal::red("Queue overflow - STOP").with_component("queue"))
             .await;
+        let red_us = started.elapsed().as_micros() as u64;
+        let started = std::time::Instant::now();
         let critical = logger.critical("a second CRITICAL").await;
+        let critical_us = started.elapsed().as_micros() as u64;
         // The queue fills up; later records are dropped and counted, never waited for.
         let mut info_dropped = 0u64;
         for _ in 0..5_000 {
@@ -81,6 +85,8 @@ fn child() -> ! {
         let stats = logger.stats();
         json!({
             "red": outcome(red),
+            "red_us": red_us,
+            "critical_us": critical_us,
             "critical": outcome(critical),
             "info_dropped": info_dropped,
             "warning": outcome(warning),
@@ -147,6 +153,12 @@ fn a_stdout_nobody_reads_never_holds_a_critical_or_the_records_after_it() {
             .as_u64()
             .unwrap_or_else(|| panic!("{key}: {report}"))
     };
+    // For the record, not asserted (no timing assertions): how long each CRITICAL waited.
+    eprintln!(
+        "stall_timeout 200 ms: the RED returned after {} us, the next CRITICAL after {} us",
+        n("red_us"),
+        n("critical_us")
+    );
 
     // The RED returned, as stalled, and so did everything after it.
     assert_eq!(report["red"], "stalled", "{report}");

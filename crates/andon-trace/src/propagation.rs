@@ -269,29 +269,22 @@ impl fmt::Display for TraceParent {
     }
 }
 
+/// A `keychar` of the Level 2 grammar: `a-z`, `0-9`, `_`, `-`, `*`, `/` and `@`.
 fn is_key_char(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@')
 }
 
-/// Whether `key` is a valid tracestate key (simple or `tenant@system`).
+/// Whether `key` is a valid tracestate key by the W3C Trace Context Level 2 grammar,
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`: 1 to 256 characters, starting with a
+/// lower-case letter or a digit. A Level 1 `tenant@system` key (a tenant of up to 241
+/// characters, a system of up to 14) is one such key; so is `foo@`, while `@foo` is not.
 fn valid_tracestate_key(key: &str) -> bool {
     let bytes = key.as_bytes();
-    match key.split_once('@') {
-        None => {
-            (1..=256).contains(&bytes.len())
-                && bytes[0].is_ascii_lowercase()
-                && bytes.iter().all(|&b| is_key_char(b))
-        }
-        Some((tenant, system)) => {
-            let (t, s) = (tenant.as_bytes(), system.as_bytes());
-            (1..=241).contains(&t.len())
-                && (t[0].is_ascii_lowercase() || t[0].is_ascii_digit())
-                && t.iter().all(|&b| is_key_char(b))
-                && (1..=14).contains(&s.len())
-                && s[0].is_ascii_lowercase()
-                && s.iter().all(|&b| is_key_char(b))
-        }
-    }
+    (1..=256).contains(&bytes.len())
+        && bytes
+            .first()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.iter().all(|&b| is_key_char(b))
 }
 
 /// Whether `value` is a valid tracestate value: 1 to 256 printable ASCII characters except
@@ -322,13 +315,16 @@ pub struct TraceState {
 }
 
 impl TraceState {
-    /// Parses and merges every `tracestate` header value, in the order received. Empty members
-    /// and spaces or tabs around members are allowed.
+    /// Parses and merges every `tracestate` header value, in the order received (the W3C rule
+    /// for several header fields: they are one list, joined by commas). Empty members and spaces
+    /// or tabs around members are allowed. A key that appears again (`foo=1,foo=2`, within or
+    /// across headers) keeps its first, leftmost entry, the most recent position; the later
+    /// duplicate is dropped and every other entry is kept.
     ///
     /// # Errors
     ///
-    /// A member without `=`, an invalid key or value, a duplicate key, or more than 32 members:
-    /// the whole tracestate is then to be discarded.
+    /// A member without `=`, an invalid key (such as one starting with `@`) or value, or more
+    /// than 32 members: the whole tracestate is then to be discarded.
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, InvalidHeader> {
         let mut entries: Vec<(String, String)> = Vec::new();
         for value in values {
@@ -343,7 +339,7 @@ impl TraceState {
                 if !valid_tracestate_key(key) {
                     return Err(InvalidHeader::new(
                         TRACESTATE,
-                        "a key is lower-case letters, digits, `_-*/`, optionally as tenant@system, at most 256 characters",
+                        "a key is 1 to 256 lower-case letters, digits and `_-*/@`, starting with a letter or a digit",
                     ));
                 }
                 if !valid_tracestate_value(value) {
@@ -353,7 +349,8 @@ impl TraceState {
                     ));
                 }
                 if entries.iter().any(|(k, _)| k == key) {
-                    return Err(InvalidHeader::new(TRACESTATE, "a key appears twice"));
+                    // Keep the leftmost entry: dropping the rest would break every vendor.
+                    continue;
                 }
                 if entries.len() == MAX_TRACESTATE_MEMBERS {
                     return Err(InvalidHeader::new(TRACESTATE, "more than 32 members"));
@@ -374,7 +371,7 @@ impl TraceState {
         if !valid_tracestate_key(key) {
             return Err(InvalidHeader::new(
                 TRACESTATE,
-                "a key is lower-case letters, digits, `_-*/`, optionally as tenant@system, at most 256 characters",
+                "a key is 1 to 256 lower-case letters, digits and `_-*/@`, starting with a letter or a digit",
             ));
         }
         if !valid_tracestate_value(value) {

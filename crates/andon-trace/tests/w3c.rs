@@ -168,7 +168,7 @@ fn an_invalid_traceparent_drops_the_tracestate_but_keeps_the_baggage() {
 
 /// (tracestate headers, expected header after merge when valid)
 fn tracestate_cases() -> Vec<(Vec<String>, Option<String>)> {
-    let all_key_chars = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
+    let all_key_chars = "abcdefghijklmnopqrstuvwxyz0123456789_-*/@";
     let all_value_chars: String = (0x20u8..=0x7e)
         .filter(|&b| b != b',' && b != b'=')
         .map(char::from)
@@ -201,19 +201,47 @@ fn tracestate_cases() -> Vec<(Vec<String>, Option<String>)> {
             Some(format!("foo={}", all_value_chars.trim_end())),
         ),
         (vec![s("foo= leading-space")], Some(s("foo= leading-space"))),
-        // Multi-tenant keys.
+        // Keys by the Level 2 grammar, `( lcalpha / DIGIT ) 0*255 ( keychar )` with `@` a
+        // keychar: multi-tenant keys at the Level 1 limits (241 + 14) and past them, beside
+        // `foo=1` in a second header, are kept with it.
         (vec![s("0tenant@system=1")], Some(s("0tenant@system=1"))),
         (
-            vec![format!("{}@{}=1", "t".repeat(241), "s".repeat(14))],
-            Some(format!("{}@{}=1", "t".repeat(241), "s".repeat(14))),
+            vec![
+                s("foo=1"),
+                format!("{}@{}=1", "t".repeat(241), "v".repeat(14)),
+            ],
+            Some(format!("foo=1,{}@{}=1", "t".repeat(241), "v".repeat(14))),
         ),
-        (vec![format!("{}@s=1", "t".repeat(242))], None),
-        (vec![format!("t@{}=1", "s".repeat(15))], None),
-        (vec![s("foo@=1,bar=2")], None),
+        (
+            vec![s("foo=1"), format!("{}@v=1", "t".repeat(240))],
+            Some(format!("foo=1,{}@v=1", "t".repeat(240))),
+        ),
+        (
+            vec![s("foo=1"), format!("{}@v=1", "t".repeat(242))],
+            Some(format!("foo=1,{}@v=1", "t".repeat(242))),
+        ),
+        (
+            vec![s("foo=1"), format!("t@{}=1", "v".repeat(15))],
+            Some(format!("foo=1,t@{}=1", "v".repeat(15))),
+        ),
+        // 257 characters with an `@` is too long, like any key.
+        (
+            vec![
+                s("foo=1"),
+                format!("{}@{}=1", "t".repeat(242), "v".repeat(14)),
+            ],
+            None,
+        ),
+        // Only a key that starts with `@` is invalid.
+        (vec![s("foo@=1,bar=2")], Some(s("foo@=1,bar=2"))),
         (vec![s("@foo=1")], None),
-        (vec![s("foo@@bar=1")], None),
-        (vec![s("foo@bar@baz=1")], None),
-        (vec![s("tenant@0system=1")], None),
+        (vec![s("@foo=1,bar=2")], None),
+        (vec![s("foo@@bar=1,bar=2")], Some(s("foo@@bar=1,bar=2"))),
+        (
+            vec![s("foo@bar@baz=1,bar=2")],
+            Some(s("foo@bar@baz=1,bar=2")),
+        ),
+        (vec![s("tenant@0system=1")], Some(s("tenant@0system=1"))),
         // Key length and characters.
         (
             vec![format!("{}=1", "k".repeat(256))],
@@ -223,7 +251,8 @@ fn tracestate_cases() -> Vec<(Vec<String>, Option<String>)> {
         (vec![s("foo =1")], None),
         (vec![s("FOO=1")], None),
         (vec![s("foo.bar=1")], None),
-        (vec![s("0foo=1")], None),
+        (vec![s("_foo=1")], None),
+        (vec![s("0foo=1")], Some(s("0foo=1"))),
         // Values: empty, `=`, `,` via splitting, over 256 characters, non-ASCII.
         (vec![s("foo=")], None),
         (vec![s("foo=bar=baz")], None),
@@ -234,9 +263,20 @@ fn tracestate_cases() -> Vec<(Vec<String>, Option<String>)> {
         ),
         (vec![format!("foo={}", "v".repeat(257))], None),
         (vec![s("foo=\u{e9}")], None),
-        // Duplicated keys, within and across headers.
-        (vec![s("foo=1,foo=1")], None),
-        (vec![s("foo=1"), s("foo=2")], None),
+        // Duplicated keys, within and across headers: the leftmost entry stays, the rest too.
+        (vec![s("foo=1,foo=1")], Some(s("foo=1"))),
+        (vec![s("foo=1,foo=2")], Some(s("foo=1"))),
+        (vec![s("foo=1"), s("foo=1")], Some(s("foo=1"))),
+        (vec![s("foo=1"), s("foo=2")], Some(s("foo=1"))),
+        (
+            vec![s("bar=0,foo=1,baz=2"), s("foo=2,qux=3")],
+            Some(s("bar=0,foo=1,baz=2,qux=3")),
+        ),
+        // A duplicate does not count towards the 32 members.
+        (
+            vec![thirty_two.join(","), s("k0=again")],
+            Some(thirty_two.join(",")),
+        ),
         // At most 32 members.
         (vec![thirty_two.join(",")], Some(thirty_two.join(","))),
         (vec![thirty_three.join(",")], None),
@@ -249,6 +289,40 @@ fn tracestate_follows_the_w3c_rules() {
     for (values, expected) in tracestate_cases() {
         let parsed = TraceState::parse(values.iter().map(String::as_str)).map(|s| s.header());
         assert_eq!(parsed.ok(), expected, "tracestate {values:?}");
+    }
+}
+
+#[test]
+fn the_inherited_tracestate_survives_duplicates_and_level_2_keys() {
+    // The three cases of issue 18.0, through the header map as a service receives them.
+    let long_tenant = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+    let long_key = format!("{}@v", "t".repeat(242));
+    let cases: Vec<(Vec<String>, Vec<(&str, &str)>)> = vec![
+        (vec!["foo=1,foo=1".into()], vec![("foo", "1")]),
+        (vec!["foo=1,foo=2".into()], vec![("foo", "1")]),
+        (
+            vec!["foo=1".into(), format!("{long_tenant}=1")],
+            vec![("foo", "1"), (long_tenant.as_str(), "1")],
+        ),
+        (
+            vec!["foo=1".into(), format!("{long_key}=1")],
+            vec![("foo", "1"), (long_key.as_str(), "1")],
+        ),
+        (
+            vec!["foo@=1,bar=2".into()],
+            vec![("foo@", "1"), ("bar", "2")],
+        ),
+    ];
+    for (states, expected) in cases {
+        let mut pairs = vec![("traceparent".to_owned(), format!("00-{TID}-{PID}-01"))];
+        pairs.extend(states.iter().map(|v| ("tracestate".to_owned(), v.clone())));
+        let borrowed: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let context = extract(&headers(&borrowed));
+        let got: Vec<(&str, &str)> = context.tracestate().iter().collect();
+        assert_eq!(got, expected, "tracestate {states:?}");
     }
 }
 
