@@ -252,13 +252,17 @@ struct Budget {
 
 impl Budget {
     fn start(connection: &Connection) -> Budget {
+        Self::start_with(connection, QUERY_BUDGET)
+    }
+
+    fn start_with(connection: &Connection, budget: Duration) -> Budget {
         let handle = connection.get_interrupt_handle();
         let (done, finished) = std::sync::mpsc::channel::<()>();
         let watchdog = std::thread::Builder::new()
             .name("andon-history-budget".into())
             .spawn(move || {
                 if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    finished.recv_timeout(QUERY_BUDGET)
+                    finished.recv_timeout(budget)
                 {
                     handle.interrupt();
                 }
@@ -897,4 +901,90 @@ fn strings(connection: &Connection, sql: &str, args: &[&str]) -> Result<Vec<Stri
     let mut statement = connection.prepare(sql)?;
     let rows = statement.query_map(params_from_iter(args), |row| row.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)] // reason: tests fail loudly
+
+    use andon_core::{AndonSignal, HistoryRecord, HistoryStore};
+
+    use super::*;
+
+    #[test]
+    fn a_query_past_its_budget_is_stopped_and_called_too_slow() {
+        let connection = Connection::open_in_memory().unwrap();
+        let budget = Budget::start_with(&connection, Duration::from_millis(100));
+        let endless = connection.query_row(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+            [],
+            |row| row.get::<_, i64>(0),
+        );
+        drop(budget);
+        match endless.map_err(HistoryError::from) {
+            Err(HistoryError::TooSlow { budget }) => assert_eq!(budget, QUERY_BUDGET),
+            other => panic!("an endless query must be stopped: {other:?}"),
+        }
+        // The next query on the connection is not hit by a late interrupt.
+        let one: i64 = connection.query_row("SELECT 1", [], |r| r.get(0)).unwrap();
+        assert_eq!(one, 1);
+    }
+
+    #[test]
+    fn huge_windows_and_buckets_neither_overflow_nor_go_before_1970() {
+        let now = SystemTime::now();
+        let window = Window::last(Duration::from_secs(u64::MAX / 4), now);
+        assert_eq!(window.from, SystemTime::UNIX_EPOCH);
+        let history = SqliteHistory::in_memory().unwrap();
+        let buckets = history
+            .downtime(window, Duration::from_secs(u64::MAX / 4), now)
+            .unwrap();
+        assert_eq!(buckets.len(), 1);
+        assert!(matches!(
+            history.downtime(window, Duration::from_secs(1), now),
+            Err(HistoryError::Invalid(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_long_timeline_is_read_in_pages() {
+        let history = SqliteHistory::in_memory().unwrap();
+        let start = SystemTime::now() - Duration::from_secs(3600);
+        for i in 0..25u64 {
+            let signal = AndonSignal::yellow(format!("step {i}"))
+                .with_component("db")
+                .with_trace_id("t-page")
+                .with_timestamp(start + Duration::from_secs(i));
+            history.record(HistoryRecord::Signal(signal.into()));
+        }
+        history.flush().await.unwrap();
+        let whole = history.timeline("t-page").unwrap();
+        assert_eq!((whole.entries.len(), whole.next_offset), (25, None));
+        let mut paged = Vec::new();
+        let mut offset = Some(0);
+        let mut pages = 0;
+        while let Some(from) = offset {
+            let page = history.timeline_page("t-page", from, 10).unwrap();
+            assert!(page.entries.len() <= 10);
+            paged.extend(page.entries);
+            offset = page.next_offset;
+            pages += 1;
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(
+            paged, whole.entries,
+            "the pages join into the whole timeline"
+        );
+        for (offset, limit) in [
+            (0, 0),
+            (0, TIMELINE_PAGE + 1),
+            (MAX_TIMELINE_OFFSET + 1, 10),
+        ] {
+            assert!(matches!(
+                history.timeline_page("t-page", offset, limit),
+                Err(HistoryError::Invalid(_))
+            ));
+        }
+        history.shutdown().await.unwrap();
+    }
 }
