@@ -55,7 +55,7 @@ impl From<rusqlite::Error> for HistoryError {
     fn from(error: rusqlite::Error) -> Self {
         match error.sqlite_error_code() {
             Some(rusqlite::ErrorCode::OperationInterrupted) => HistoryError::TooSlow {
-                budget: crate::query::QUERY_BUDGET,
+                budget: crate::budget::QUERY_BUDGET,
             },
             _ => HistoryError::Query(error),
         }

@@ -55,20 +55,23 @@
 //! - `andon-agent`: `andon report` and `GET /v1/history/...`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod budget;
 mod error;
 mod fingerprint;
 mod query;
 mod schema;
 mod store;
+mod timeline;
 
+pub use budget::QUERY_BUDGET;
 pub use error::HistoryError;
 pub use fingerprint::fingerprint;
 pub use query::{
-    Downtime, MAX_TIMELINE_OFFSET, Pareto, ParetoBy, ParetoRow, QUERY_BUDGET, ResponseTimes,
-    SignalQuery, StoredSignal, TIMELINE_PAGE, Timeline, TimelineEntry, Window,
+    Downtime, Pareto, ParetoBy, ParetoRow, ResponseTimes, SignalQuery, StoredSignal, Window,
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{
     Clock, DEFAULT_BUSY_TIMEOUT, DEFAULT_RETENTION_INTERVAL, HistoryStats, MEMORY, RetentionReport,
     SqliteHistory, SqliteHistoryBuilder,
 };
+pub use timeline::{MAX_TIMELINE_OFFSET, TIMELINE_PAGE, Timeline, TimelineEntry};

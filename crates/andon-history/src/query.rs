@@ -4,14 +4,14 @@
 //! Every query takes its window (and, where an open interval needs one, `now`) from the caller,
 //! so that tests and reports control the clock; times are the records' own timestamps.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use andon_core::Color;
-use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::budget::Budget;
 use crate::error::HistoryError;
 use crate::schema::HOUR_MS;
 use crate::store::{SqliteHistory, from_millis, millis};
@@ -197,89 +197,6 @@ pub struct Downtime {
     pub stops: u64,
 }
 
-/// One step of an incident.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TimelineEntry {
-    /// When.
-    #[serde(with = "andon_core::rfc3339")]
-    pub at: SystemTime,
-    /// `signal`, `alert.fired`, `alert.acknowledged`, `alert.escalated`, `alert.resolved`,
-    /// `line.stopped`, `line.resumed` or `diagnostics`.
-    pub kind: String,
-    /// One human line.
-    pub summary: String,
-    /// The component, when known.
-    pub component: Option<String>,
-    /// The trace id, when known: open it in Jaeger.
-    pub trace_id: Option<String>,
-    /// The record's fields.
-    pub detail: Value,
-}
-
-/// Everything recorded about one incident, in time order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Timeline {
-    /// The trace id or alert fingerprint asked for.
-    pub key: String,
-    /// The trace ids involved (open them in Jaeger).
-    pub trace_ids: Vec<String>,
-    /// The alert fingerprints involved.
-    pub fingerprints: Vec<String>,
-    /// The steps: signal, alert fired, acknowledged, escalated, resolved, line stopped and
-    /// resumed, diagnostics; one page of them (see [`SqliteHistory::timeline_page`]).
-    pub entries: Vec<TimelineEntry>,
-    /// The offset of the next page, when there are more steps than this page holds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_offset: Option<usize>,
-}
-
-/// The most steps one page of a [`Timeline`] holds by default (and at most).
-pub const TIMELINE_PAGE: usize = 1000;
-
-/// The furthest a timeline may be paged.
-pub const MAX_TIMELINE_OFFSET: usize = 10_000;
-
-/// The longest a query may run before it is stopped with [`HistoryError::TooSlow`].
-pub const QUERY_BUDGET: Duration = Duration::from_secs(5);
-
-/// Interrupts the statements of a connection when they run past the budget, unless dropped
-/// first. Drop it before the connection's lock, so that a late interrupt cannot reach the
-/// next query.
-struct Budget {
-    done: Option<std::sync::mpsc::Sender<()>>,
-    watchdog: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Budget {
-    fn start(connection: &Connection) -> Budget {
-        let handle = connection.get_interrupt_handle();
-        let (done, finished) = std::sync::mpsc::channel::<()>();
-        let watchdog = std::thread::Builder::new()
-            .name("andon-history-budget".into())
-            .spawn(move || {
-                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    finished.recv_timeout(QUERY_BUDGET)
-                {
-                    handle.interrupt();
-                }
-            })
-            .ok();
-        Budget {
-            done: Some(done),
-            watchdog,
-        }
-    }
-}
-
-impl Drop for Budget {
-    fn drop(&mut self) {
-        drop(self.done.take());
-        if let Some(watchdog) = self.watchdog.take() {
-            let _ = watchdog.join();
-        }
-    }
-}
-
 fn color_list(colors: &[Color]) -> String {
     let names: Vec<String> = colors.iter().map(|c| format!("'{}'", c.as_str())).collect();
     names.join(", ")
@@ -289,12 +206,12 @@ fn parse_color(text: &str) -> Color {
     text.parse().unwrap_or(Color::Red)
 }
 
-fn json_or_empty(text: Option<String>) -> Value {
+pub(crate) fn json_or_empty(text: Option<String>) -> Value {
     text.and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
 }
 
-fn stored_signal(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSignal> {
+pub(crate) fn stored_signal(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSignal> {
     Ok(StoredSignal {
         id: row.get(0)?,
         at: from_millis(row.get(1)?),
@@ -307,7 +224,7 @@ fn stored_signal(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSignal> {
     })
 }
 
-const SIGNAL_COLUMNS: &str =
+pub(crate) const SIGNAL_COLUMNS: &str =
     "id, at_ms, color, component, message, fingerprint, trace_id, attributes";
 
 impl SqliteHistory {
@@ -642,242 +559,6 @@ impl SqliteHistory {
     ) -> Result<Vec<Downtime>, HistoryError> {
         self.downtime(window, Duration::from_secs(86_400), now)
     }
-
-    /// Everything recorded about one incident, found by a trace id or an alert fingerprint:
-    /// the signals with that trace id, the alerts they fired (and the alert with that
-    /// fingerprint) with every acknowledgement, escalation and resolution, the line stops
-    /// those signals caused with the resumption that followed, and their RED diagnostics.
-    ///
-    /// The first [`TIMELINE_PAGE`] steps; [`timeline_page`](SqliteHistory::timeline_page)
-    /// reads the others.
-    pub fn timeline(&self, key: &str) -> Result<Timeline, HistoryError> {
-        self.timeline_page(key, 0, TIMELINE_PAGE)
-    }
-
-    /// One page of [`timeline`](SqliteHistory::timeline): at most `limit` steps (1 to
-    /// [`TIMELINE_PAGE`]) after the first `offset` (at most [`MAX_TIMELINE_OFFSET`]), with
-    /// [`Timeline::next_offset`] set when more follow. Each kind of record is read only up to
-    /// `offset + limit + 1` rows, so a page costs the same however large the incident.
-    pub fn timeline_page(
-        &self,
-        key: &str,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Timeline, HistoryError> {
-        if !(1..=TIMELINE_PAGE).contains(&limit) || offset > MAX_TIMELINE_OFFSET {
-            return Err(HistoryError::Invalid(format!(
-                "a timeline page holds 1 to {TIMELINE_PAGE} steps from an offset of at most {MAX_TIMELINE_OFFSET}"
-            )));
-        }
-        // Enough of each kind of record for the page and one more, to know if more follow.
-        let rows = offset + limit + 1;
-        let connection = self.reader();
-        let _budget = Budget::start(&connection);
-        let mut trace_ids: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
-        let mut fingerprints: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
-        // Widen once in each direction: fingerprint -> its trace ids -> their fingerprints.
-        let more: Vec<String> = strings(
-            &connection,
-            "SELECT DISTINCT trace_id FROM alert_events WHERE fingerprint = ?1 AND trace_id IS NOT NULL LIMIT 100",
-            &[key],
-        )?;
-        trace_ids.extend(more);
-        let traces: Vec<&str> = trace_ids.iter().map(String::as_str).collect();
-        let more = strings(
-            &connection,
-            &format!(
-                "SELECT DISTINCT fingerprint FROM alert_events WHERE trace_id IN ({}) LIMIT 100",
-                placeholders(traces.len())
-            ),
-            &traces,
-        )?;
-        fingerprints.extend(more);
-
-        let mut entries = Vec::new();
-        let mut signal_ids = Vec::new();
-        let mut statement = connection.prepare(&format!(
-            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE trace_id IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
-            placeholders(traces.len())
-        ))?;
-        for signal in statement.query_map(params_from_iter(&traces), stored_signal)? {
-            let signal = signal?;
-            signal_ids.push(signal.id.clone());
-            entries.push(TimelineEntry {
-                at: signal.at,
-                kind: "signal".into(),
-                summary: format!(
-                    "[{}] {}: {}",
-                    signal.color.as_str().to_uppercase(),
-                    signal.component.as_deref().unwrap_or("unknown"),
-                    signal.message
-                ),
-                component: signal.component.clone(),
-                trace_id: signal.trace_id.clone(),
-                detail: serde_json::to_value(&signal).unwrap_or(Value::Null),
-            });
-        }
-
-        let prints: Vec<&str> = fingerprints.iter().map(String::as_str).collect();
-        let mut statement = connection.prepare(&format!(
-            "SELECT at_ms, fingerprint, rule, severity, component, trace_id, summary, kind, by_whom, note, level
-             FROM alert_events WHERE fingerprint IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
-            placeholders(prints.len())
-        ))?;
-        let mut real_fingerprints = BTreeSet::new();
-        let alert_rows = statement.query_map(params_from_iter(&prints), |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, Option<String>>(4)?,
-                row.get::<_, Option<String>>(5)?,
-                row.get::<_, String>(6)?,
-                row.get::<_, String>(7)?,
-                row.get::<_, Option<String>>(8)?,
-                row.get::<_, Option<String>>(9)?,
-                row.get::<_, Option<i64>>(10)?,
-            ))
-        })?;
-        for row in alert_rows {
-            let (
-                at,
-                fingerprint,
-                rule,
-                severity,
-                component,
-                trace_id,
-                summary,
-                kind,
-                by,
-                note,
-                level,
-            ) = row?;
-            real_fingerprints.insert(fingerprint.clone());
-            if let Some(trace) = &trace_id {
-                trace_ids.insert(trace.clone());
-            }
-            let what = match kind.as_str() {
-                "acknowledged" => format!(
-                    "acknowledged by {}{}",
-                    by.as_deref().unwrap_or("someone"),
-                    note.as_deref()
-                        .filter(|n| !n.is_empty())
-                        .map(|n| format!(": {n}"))
-                        .unwrap_or_default()
-                ),
-                "escalated" => format!("escalated to level {}", level.unwrap_or(1)),
-                other => other.to_owned(),
-            };
-            entries.push(TimelineEntry {
-                at: from_millis(at),
-                kind: format!("alert.{kind}"),
-                summary: format!("alert {rule} ({severity}) {what}: {summary}"),
-                component: component.clone(),
-                trace_id: trace_id.clone(),
-                detail: serde_json::json!({
-                    "fingerprint": fingerprint, "rule": rule, "severity": severity,
-                    "by": by, "note": note, "level": level, "summary": summary,
-                }),
-            });
-        }
-
-        if !signal_ids.is_empty() {
-            let ids: Vec<&str> = signal_ids.iter().map(String::as_str).collect();
-            let mut statement = connection.prepare(&format!(
-                "SELECT at_ms, signal_id, component, message FROM line_events
-                 WHERE kind = 'stopped' AND signal_id IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
-                placeholders(ids.len())
-            ))?;
-            let stops: Vec<(i64, String, Option<String>, Option<String>)> = statement
-                .query_map(params_from_iter(&ids), |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })?
-                .collect::<Result<_, _>>()?;
-            let mut resume = connection.prepare_cached(
-                "SELECT at_ms, by_whom, note FROM line_events
-                 WHERE kind = 'resumed' AND at_ms >= ?1 ORDER BY at_ms, seq LIMIT 1",
-            )?;
-            for (at, signal_id, component, message) in stops {
-                entries.push(TimelineEntry {
-                    at: from_millis(at),
-                    kind: "line.stopped".into(),
-                    summary: format!(
-                        "line stopped by {}: {}",
-                        component.as_deref().unwrap_or("unknown"),
-                        message.as_deref().unwrap_or("")
-                    ),
-                    component: component.clone(),
-                    trace_id: None,
-                    detail: serde_json::json!({ "signal": signal_id }),
-                });
-                let resumed = resume
-                    .query_map([at], |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, Option<String>>(1)?,
-                            row.get::<_, Option<String>>(2)?,
-                        ))
-                    })?
-                    .next()
-                    .transpose()?;
-                if let Some((at, by, note)) = resumed {
-                    entries.push(TimelineEntry {
-                        at: from_millis(at),
-                        kind: "line.resumed".into(),
-                        summary: format!(
-                            "line resumed by {}{}",
-                            by.as_deref().unwrap_or("someone"),
-                            note.as_deref()
-                                .map(|n| format!(": {n}"))
-                                .unwrap_or_default()
-                        ),
-                        component: None,
-                        trace_id: None,
-                        detail: serde_json::json!({ "by": by, "note": note }),
-                    });
-                }
-            }
-            let mut statement = connection.prepare(&format!(
-                "SELECT at_ms, signal_id, health, summary, report FROM diagnostics
-                 WHERE signal_id IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
-                placeholders(ids.len())
-            ))?;
-            let diagnostics = statement.query_map(params_from_iter(&ids), |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                ))
-            })?;
-            for row in diagnostics {
-                let (at, signal_id, health, summary, report) = row?;
-                entries.push(TimelineEntry {
-                    at: from_millis(at),
-                    kind: "diagnostics".into(),
-                    summary: format!("diagnostics ({health}): {summary}"),
-                    component: None,
-                    trace_id: None,
-                    detail: serde_json::json!({ "signal": signal_id, "report": json_or_empty(report) }),
-                });
-            }
-        }
-        entries.sort_by_key(|e| e.at);
-        let next_offset = (entries.len() > offset + limit).then_some(offset + limit);
-        let entries: Vec<TimelineEntry> = entries.into_iter().skip(offset).take(limit).collect();
-        // Only ids that occur in the records are reported.
-        let seen_traces: BTreeSet<String> =
-            entries.iter().filter_map(|e| e.trace_id.clone()).collect();
-        Ok(Timeline {
-            key: key.to_owned(),
-            trace_ids: trace_ids.intersection(&seen_traces).cloned().collect(),
-            fingerprints: real_fingerprints.into_iter().collect(),
-            entries,
-            next_offset,
-        })
-    }
 }
 
 fn percent(part: u64, total: u64) -> f64 {
@@ -888,13 +569,25 @@ fn percent(part: u64, total: u64) -> f64 {
     }
 }
 
-fn placeholders(n: usize) -> String {
-    let marks: Vec<String> = (1..=n.max(1)).map(|i| format!("?{i}")).collect();
-    marks.join(", ")
-}
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)] // reason: tests fail loudly
 
-fn strings(connection: &Connection, sql: &str, args: &[&str]) -> Result<Vec<String>, HistoryError> {
-    let mut statement = connection.prepare(sql)?;
-    let rows = statement.query_map(params_from_iter(args), |row| row.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    use super::*;
+
+    #[test]
+    fn huge_windows_and_buckets_neither_overflow_nor_go_before_1970() {
+        let now = SystemTime::now();
+        let window = Window::last(Duration::from_secs(u64::MAX / 4), now);
+        assert_eq!(window.from, SystemTime::UNIX_EPOCH);
+        let history = SqliteHistory::in_memory().unwrap();
+        let buckets = history
+            .downtime(window, Duration::from_secs(u64::MAX / 4), now)
+            .unwrap();
+        assert_eq!(buckets.len(), 1);
+        assert!(matches!(
+            history.downtime(window, Duration::from_secs(1), now),
+            Err(HistoryError::Invalid(_))
+        ));
+    }
 }
