@@ -32,7 +32,10 @@ async fn a_red_signal_lights_its_station_stops_the_line_and_a_resume_restarts_it
     assert_eq!(station["component"], "queue");
     assert_eq!(station["color"], "red");
     assert_eq!(station["last_signal"]["attributes"]["depth"], 150);
-    assert_eq!(station["open_alerts"], json!([]));
+    // With no rule configured, the built-in `red-signal` rule fires for every RED.
+    assert_eq!(station["open_alerts"][0]["rule"], "red-signal");
+    assert_eq!(station["open_alerts"][0]["severity"], "critical");
+    assert_eq!(station["open_alerts"][0]["component"], "queue");
     assert_eq!(board["recent"][0]["id"], id.as_str());
     assert_eq!(board["token_required"], false);
 

@@ -136,10 +136,15 @@ fn signal_line_check_and_resume_through_a_running_agent() {
         text(&out.stdout)
     );
 
-    // No rule has fired: `alerts` lists none, `ack` of an unknown fingerprint is refused.
+    // No rule is configured, so the built-in `red-signal` rule fired for the RED: `alerts`
+    // lists it; `ack` of an unknown fingerprint is refused.
     let out = andon(&["alerts", "--url", &url], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "no open alerts\n");
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("red-signal") && listed.contains("db"),
+        "{listed}"
+    );
     let out = andon(&["ack", "abc123", "--url", &url], &[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(

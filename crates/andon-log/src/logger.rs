@@ -392,9 +392,16 @@ impl AndonLogger {
     }
 }
 
+/// A stalled sink is not a refusal: the record is queued (or, with no room, dropped), and either
+/// way already counted by the logger (`timed_out`, `dropped`, `andon_log_stalled`). Answering
+/// `Ok` keeps the alert manager's `log` channel from retrying it, which would write it twice
+/// once the sink moves again.
 impl LogSink for AndonLogger {
     fn write(&self, entry: LogEntry) -> Result<(), AndonError> {
-        Ok(self.write_entry(&entry)?)
+        match self.write_entry(&entry) {
+            Ok(()) | Err(LogError::Stalled { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

@@ -268,7 +268,20 @@ pub(crate) async fn build(
             if let Some(store) = &history {
                 alerts = alerts.with_history(store.clone());
             }
+            // The built-in `log` channel writes its alert records into andon's own log.
+            #[cfg(feature = "log")]
+            if let Some(logger) = &components.logger {
+                let log: Arc<dyn andon_core::LogSink> = logger.clone();
+                alerts = alerts.with_log_sink(log);
+            }
             let alerts = Arc::new(alerts);
+            // Metric and queue-depth rules react when their gauge changes, not on the next tick
+            // (after the rules are in: the listener's metric names are read once).
+            #[cfg(feature = "metrics")]
+            if let Some(metrics) = &components.metrics {
+                let listener: Arc<dyn andon_core::MetricsListener> = alerts.clone();
+                metrics.set_metrics_listener(Some(listener));
+            }
             sinks.push(alerts.clone());
             components.alerts = Some(alerts);
         }
