@@ -82,7 +82,9 @@
 mod board;
 mod error;
 mod escalate;
+mod fanout;
 mod outcome;
+mod state;
 mod system;
 mod wire;
 
@@ -94,6 +96,7 @@ pub use andon_core::{
 };
 pub use board::{BoardSnapshot, Station};
 pub use error::{PartFailure, ShutdownError, SignalError};
+pub use fanout::{DEFAULT_PART_DEADLINE, SkippedPart};
 pub use outcome::signal_for_outcome;
 pub use system::{
     AndonSystem, AndonSystemBuilder, DEFAULT_SHUTDOWN_DEADLINE, SignalOutcome, SystemEvent,
@@ -101,6 +104,50 @@ pub use system::{
 
 /// The shared vocabulary: signals, configuration, the line, the component traits.
 pub use andon_core as core;
+
+/// The result of andon's operations: `andon::Result<T>` is `Result<T, AndonError>`, and the
+/// errors of [`AndonSystem::signal_problem`] and [`AndonSystem::shutdown`] convert into
+/// [`AndonError`] with `?`.
+///
+/// ```
+/// use andon::{AndonConfig, AndonSignal, AndonSystem, Result};
+///
+/// async fn run() -> Result<()> {
+///     let system = AndonSystem::new(AndonConfig::from_toml_str("")?).await?;
+///     system.signal_problem(AndonSignal::yellow("queue is filling up")).await?;
+///     system.shutdown().await?;
+///     Ok(())
+/// }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
+/// ```
+pub type Result<T, E = AndonError> = std::result::Result<T, E>;
+
+// The design's names at the root, each behind its feature; the component paths
+// (`andon::log::AndonLogger`, …) stay.
+#[cfg(feature = "log")]
+#[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+#[doc(no_inline)]
+pub use andon_log::AndonLogger;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+#[doc(no_inline)]
+pub use andon_metrics::AndonMetrics;
+
+#[cfg(feature = "trace")]
+#[cfg_attr(docsrs, doc(cfg(feature = "trace")))]
+#[doc(no_inline)]
+pub use andon_trace::{AndonTracer, SpanStatus};
+
+#[cfg(feature = "observe")]
+#[cfg_attr(docsrs, doc(cfg(feature = "observe")))]
+#[doc(no_inline)]
+pub use andon_observe::AndonObserver;
+
+#[cfg(feature = "alert")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alert")))]
+#[doc(no_inline)]
+pub use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule};
 
 #[cfg(feature = "log")]
 #[cfg_attr(docsrs, doc(cfg(feature = "log")))]
