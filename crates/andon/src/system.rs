@@ -327,6 +327,7 @@ impl AndonSystem {
             inner.part_deadline
         ))
         .with_component("andon")
+        .with_attribute(crate::escalate::SELF_REPORT, true)
         .with_attribute("part", part)
         .with_attribute("signal", signal.id().to_string());
         let system = self.clone();
