@@ -47,6 +47,20 @@
 //! the log (`line.stopped` on the signal), the gauge `andon_line_stopped`, the board and the live
 //! events ([`AndonSystem::subscribe`], which also carries alert state changes).
 //!
+//! With `[line] state_file`, every stop and resume made through the system is on disk before it
+//! is answered, and a new system starts with the line as it was: a crash never turns a stopped
+//! line into a running one. A state file that cannot be read starts the line STOPPED, with a RED
+//! saying why.
+//!
+//! # Every part at once
+//!
+//! The parts (log, metrics, trace, alert, your sinks) take a signal at the same time, each within
+//! a deadline ([`AndonSystemBuilder::with_part_deadline`], default [`DEFAULT_PART_DEADLINE`]): a
+//! log nobody reads never holds up the alert. A part that misses it is skipped for that signal,
+//! listed in [`SignalOutcome::timed_out`], counted in `andon_signal_part_timeouts_total{part}` and
+//! reported by a YELLOW from `andon`. Once the line has changed, the board, the history, the live
+//! events and every part get the signal even if the caller stops waiting.
+//!
 //! # Examples and configuration
 //!
 //! - `cargo run --example andon_demo`: the quick start of the README.
@@ -113,7 +127,8 @@ pub use andon_core as core;
 /// use andon::{AndonConfig, AndonSignal, AndonSystem, Result};
 ///
 /// async fn run() -> Result<()> {
-///     let system = AndonSystem::new(AndonConfig::from_toml_str("")?).await?;
+///     let config = AndonConfig::from_toml_str("[metrics]\nenabled = false\n[tracer]\nenabled = false\n")?;
+///     let system = AndonSystem::new(config).await?;
 ///     system.signal_problem(AndonSignal::yellow("queue is filling up")).await?;
 ///     system.shutdown().await?;
 ///     Ok(())
