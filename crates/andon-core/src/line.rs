@@ -5,13 +5,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::signal::AndonSignal;
 
 /// The state of a [`Line`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// It serializes as `{"state": "STOPPED", "since": "…", "signal": {…}}` or `{"state": "RUNNING",
+/// "since": "…", "resumed": {…}}` and reads back from the same form, so a program can keep it
+/// across a restart (the `andon` umbrella does, with `[line] state_file`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LineState {
     /// Work goes on.
@@ -20,7 +24,7 @@ pub enum LineState {
         #[serde(with = "crate::signal::rfc3339")]
         since: SystemTime,
         /// Who resumed it last, and why; `None` if it never stopped.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         resumed: Option<Resumption>,
     },
     /// Work must halt until the line is resumed.
@@ -49,12 +53,12 @@ impl LineState {
 }
 
 /// Who resumed a line, when, and with what note.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resumption {
     /// The person or automation that resumed the line.
     pub by: String,
     /// Why it was safe to resume.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// When.
     #[serde(with = "crate::signal::rfc3339")]
@@ -122,13 +126,34 @@ struct Inner {
 impl Line {
     /// A new, running line.
     pub fn new() -> Self {
-        let (state, _) = watch::channel(LineState::Running {
+        Self::with_state(LineState::Running {
             since: SystemTime::now(),
             resumed: None,
-        });
+        })
+    }
+
+    /// A line that starts in `state`: a stopped line restored after a restart stays stopped,
+    /// with its stopping signal and the time it stopped.
+    ///
+    /// ```
+    /// use andon_core::{AndonSignal, Line, LineState};
+    ///
+    /// let before = Line::new();
+    /// before.stop(AndonSignal::red("disk full").with_component("db"));
+    /// let saved = serde_json::to_string(&before.state())?;
+    ///
+    /// // … the process restarts …
+    /// let restored: LineState = serde_json::from_str(&saved)?;
+    /// let line = Line::with_state(restored);
+    /// assert_eq!(line.checkpoint().unwrap_err().signal.message(), "disk full");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn with_state(state: LineState) -> Self {
+        let stopped = !state.is_running();
+        let (state, _) = watch::channel(state);
         Line {
             inner: Arc::new(Inner {
-                stopped: AtomicBool::new(false),
+                stopped: AtomicBool::new(stopped),
                 stops: AtomicU64::new(0),
                 state,
             }),
@@ -321,6 +346,35 @@ mod tests {
         let json = serde_json::to_value(line.state()).unwrap();
         assert_eq!(json["state"], "STOPPED");
         assert_eq!(json["signal"]["component"], "db");
+    }
+
+    #[test]
+    fn a_saved_state_reads_back_into_the_same_line() {
+        let line = Line::new();
+        line.stop(
+            AndonSignal::red("boom")
+                .with_component("db")
+                .with_attribute("line.stopped", true),
+        );
+        let saved = serde_json::to_string(&line.state()).unwrap();
+        let restored = Line::with_state(serde_json::from_str(&saved).unwrap());
+        assert!(!restored.is_running(), "a stopped line stays stopped");
+        let stopped = restored.checkpoint().unwrap_err();
+        let original = line.state();
+        let original = original.stopping_signal().unwrap();
+        assert_eq!(stopped.signal.id(), original.id());
+        assert_eq!(stopped.signal.component(), Some("db"));
+        assert!(restored.resume("ops", Some("fixed")));
+
+        let saved = serde_json::to_string(&restored.state()).unwrap();
+        let again = Line::with_state(serde_json::from_str(&saved).unwrap());
+        assert!(again.checkpoint().is_ok());
+        match again.state() {
+            LineState::Running {
+                resumed: Some(r), ..
+            } => assert_eq!((r.by.as_str(), r.note.as_deref()), ("ops", Some("fixed"))),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -19,6 +19,10 @@ use crate::system::{AndonSystem, Inner};
 /// The attribute of an escalated RED naming the YELLOW it escalates.
 pub(crate) const ESCALATED_FROM: &str = "andon.escalated_from";
 
+/// The attribute of a YELLOW the system raises about itself (a part that missed its deadline):
+/// it reports, it never escalates to a RED that stops the line.
+pub(crate) const SELF_REPORT: &str = "andon.self_report";
+
 #[derive(Debug)]
 struct Pending {
     yellow: SignalId,
@@ -37,6 +41,9 @@ impl YellowEscalation {
         let Some(after) = config.escalate_yellow_after else {
             return;
         };
+        if signal.attributes().contains_key(SELF_REPORT) {
+            return;
+        }
         let component = signal.component_or_unknown();
         match signal.color() {
             Color::Green | Color::Red => {

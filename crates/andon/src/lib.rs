@@ -49,6 +49,20 @@
 //! the log (`line.stopped` on the signal), the gauge `andon_line_stopped`, the board and the live
 //! events ([`AndonSystem::subscribe`], which also carries alert state changes).
 //!
+//! With `[line] state_file`, every stop and resume made through the system is on disk before it
+//! is answered, and a new system starts with the line as it was: a crash never turns a stopped
+//! line into a running one. A state file that cannot be read starts the line STOPPED, with a RED
+//! saying why.
+//!
+//! # Every part at once
+//!
+//! The parts (log, metrics, trace, alert, your sinks) take a signal at the same time, each within
+//! a deadline ([`AndonSystemBuilder::with_part_deadline`], default [`DEFAULT_PART_DEADLINE`]): a
+//! log nobody reads never holds up the alert. A part that misses it is skipped for that signal,
+//! listed in [`SignalOutcome::timed_out`], counted in `andon_signal_part_timeouts_total{part}` and
+//! reported by a YELLOW from `andon`. Once the line has changed, the board, the history, the live
+//! events and every part get the signal even if the caller stops waiting.
+//!
 //! # Examples and configuration
 //!
 //! - `cargo run --example andon_demo`: the quick start of the README.
@@ -84,7 +98,9 @@
 mod board;
 mod error;
 mod escalate;
+mod fanout;
 mod outcome;
+mod state;
 mod system;
 mod wire;
 
@@ -96,6 +112,7 @@ pub use andon_core::{
 };
 pub use board::{BoardSnapshot, Station};
 pub use error::{PartFailure, ShutdownError, SignalError};
+pub use fanout::{DEFAULT_PART_DEADLINE, SkippedPart};
 pub use outcome::signal_for_outcome;
 pub use system::{
     AndonSystem, AndonSystemBuilder, DEFAULT_SHUTDOWN_DEADLINE, SignalOutcome, SystemEvent,
@@ -103,6 +120,51 @@ pub use system::{
 
 /// The shared vocabulary: signals, configuration, the line, the component traits.
 pub use andon_core as core;
+
+/// The result of andon's operations: `andon::Result<T>` is `Result<T, AndonError>`, and the
+/// errors of [`AndonSystem::signal_problem`] and [`AndonSystem::shutdown`] convert into
+/// [`AndonError`] with `?`.
+///
+/// ```
+/// use andon::{AndonConfig, AndonSignal, AndonSystem, Result};
+///
+/// async fn run() -> Result<()> {
+///     let config = AndonConfig::from_toml_str("[metrics]\nenabled = false\n[tracer]\nenabled = false\n")?;
+///     let system = AndonSystem::new(config).await?;
+///     system.signal_problem(AndonSignal::yellow("queue is filling up")).await?;
+///     system.shutdown().await?;
+///     Ok(())
+/// }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
+/// ```
+pub type Result<T, E = AndonError> = std::result::Result<T, E>;
+
+// The design's names at the root, each behind its feature; the component paths
+// (`andon::log::AndonLogger`, …) stay.
+#[cfg(feature = "log")]
+#[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+#[doc(no_inline)]
+pub use andon_log::AndonLogger;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+#[doc(no_inline)]
+pub use andon_metrics::AndonMetrics;
+
+#[cfg(feature = "trace")]
+#[cfg_attr(docsrs, doc(cfg(feature = "trace")))]
+#[doc(no_inline)]
+pub use andon_trace::{AndonTracer, SpanStatus};
+
+#[cfg(feature = "observe")]
+#[cfg_attr(docsrs, doc(cfg(feature = "observe")))]
+#[doc(no_inline)]
+pub use andon_observe::AndonObserver;
+
+#[cfg(feature = "alert")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alert")))]
+#[doc(no_inline)]
+pub use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule};
 
 #[cfg(feature = "log")]
 #[cfg_attr(docsrs, doc(cfg(feature = "log")))]

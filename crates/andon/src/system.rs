@@ -1,9 +1,10 @@
 //! `AndonSystem`: one signal fanned out to every enabled component, the line, and an orderly
 //! shutdown.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use andon_core::{
     AndonConfig, AndonError, AndonSignal, Color, DiagnosticsReport, DiagnosticsSource,
@@ -13,9 +14,14 @@ use tokio::sync::broadcast;
 
 use crate::board::{Board, BoardSnapshot};
 use crate::error::{PartFailure, ShutdownError, SignalError};
+use crate::fanout::{DEFAULT_PART_DEADLINE, Delivery, Detached, SkippedPart};
+use crate::state::{LineStore, Restored};
 
 /// A RED within this long of the last diagnostics snapshot shares it instead of taking its own.
 const DIAGNOSTICS_REUSED_FOR: Duration = Duration::from_secs(1);
+
+/// A part that keeps missing its deadline is reported by a YELLOW at most this often.
+const STALL_REPORTED_EVERY: Duration = Duration::from_secs(60);
 
 /// How long [`AndonSystem::shutdown`] waits for each component by default.
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -44,8 +50,53 @@ pub struct SignalOutcome {
     pub stopped_line: bool,
     /// Whether this signal resumed the line (`auto_resume_on_green`).
     pub resumed_line: bool,
-    /// The components that took the signal, in order.
+    /// The parts that took the signal and did their work, in fan-out order.
     pub delivered_to: Vec<&'static str>,
+    /// The parts that took the signal but had nothing to do, with the reason (the alert manager
+    /// when no rule matched).
+    pub skipped: Vec<SkippedPart>,
+    /// The parts that did not take the signal within their deadline
+    /// ([`AndonSystemBuilder::with_part_deadline`]) and were skipped for it; each is also a
+    /// failure of the [`SignalError::Partial`] error, counted in
+    /// `andon_signal_part_timeouts_total{part}` and reported by a YELLOW from `andon`.
+    pub timed_out: Vec<&'static str>,
+}
+
+/// The counter of failures by component: a RED counts one failure of its component.
+const FAILURES: &str = "andon_failures_total";
+
+/// What the fan-out of one signal did.
+struct Fanned {
+    id: SignalId,
+    delivery: Delivery,
+}
+
+impl Fanned {
+    fn into_result(
+        self,
+        stopped_line: bool,
+        resumed_line: bool,
+    ) -> Result<SignalOutcome, SignalError> {
+        let Delivery {
+            delivered_to,
+            skipped,
+            timed_out,
+            failures,
+        } = self.delivery;
+        let outcome = SignalOutcome {
+            id: self.id,
+            stopped_line,
+            resumed_line,
+            delivered_to,
+            skipped,
+            timed_out,
+        };
+        if failures.is_empty() {
+            Ok(outcome)
+        } else {
+            Err(SignalError::Partial { outcome, failures })
+        }
+    }
 }
 
 /// The whole andon system: every enabled component wired together, and the line.
@@ -75,6 +126,12 @@ pub struct AndonSystem {
 pub(crate) struct Inner {
     pub(crate) config: AndonConfig,
     pub(crate) line: Line,
+    /// Where the line's state is kept across restarts (`[line] state_file`).
+    line_store: Option<Arc<LineStore>>,
+    /// How long the fan-out waits for each part.
+    part_deadline: Duration,
+    /// When each part that missed its deadline was last reported.
+    stall_reports: Mutex<HashMap<&'static str, Instant>>,
     /// Components that take every signal, in fan-out (and shutdown) order.
     pub(crate) sinks: Vec<Arc<dyn SignalSink>>,
     pub(crate) diagnostics: Option<Arc<dyn DiagnosticsSource>>,
@@ -127,20 +184,54 @@ impl AndonSystem {
     /// For every enabled component: logs the signal at its level (RED = CRITICAL), records the
     /// metric, creates a span, evaluates alert rules; for RED, a diagnostics snapshot is taken in
     /// the background (one at a time; REDs raised while one is taken, or within a second of the
-    /// last, share it). A signal whose color and component the `[line]` section names stops the
-    /// line first, so workers halt at once; the signal then carries `line.stopped = true`.
-    /// With `[line] escalate_yellow_after`, a YELLOW from a component that may stop the line
-    /// becomes a RED that stops it unless a GREEN from that component (or
-    /// [`acknowledge_yellow`](AndonSystem::acknowledge_yellow)) comes first.
+    /// last, share it) and `andon_failures_total{component}` counts one failure. A signal whose
+    /// color and component the `[line]` section names stops the line first, so workers halt at
+    /// once; the signal then carries `line.stopped = true`, and with `[line] state_file` the stop
+    /// is on disk before this returns. With `[line] escalate_yellow_after`, a YELLOW from a
+    /// component that may stop the line becomes a RED that stops it unless a GREEN from that
+    /// component (or [`acknowledge_yellow`](AndonSystem::acknowledge_yellow)) comes first.
     ///
-    /// One component failing does not stop the others: the error lists which parts failed. Slow
-    /// work (sending alerts, exporting spans, the snapshot) happens off the caller's path.
+    /// The parts take the signal at the same time, each within its deadline
+    /// ([`AndonSystemBuilder::with_part_deadline`], default
+    /// [`DEFAULT_PART_DEADLINE`](crate::DEFAULT_PART_DEADLINE)): a log sink nobody reads
+    /// does not hold up the alert. One part failing or missing its deadline does not stop the
+    /// others: the error lists which parts failed. Once the line has changed, the board, the
+    /// history, the live events and every part get the signal even if the caller stops waiting.
+    /// Slow work (sending alerts, exporting spans, the snapshot) happens off the caller's path.
     pub async fn signal_problem(&self, signal: AndonSignal) -> Result<SignalOutcome, SignalError> {
-        let inner = &self.inner;
-        if inner.shut_down.load(Ordering::Acquire) {
+        if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(SignalError::ShutDown);
         }
-        let mut signal = signal;
+        // Everything up to the fan-out is synchronous, so a caller that is dropped cannot leave a
+        // changed line unannounced; the fan-out itself finishes even if the caller is dropped.
+        let (signal, stopped_line, resumed_line) = self.apply_to_line(signal);
+        let inner = &self.inner;
+        inner
+            .escalation
+            .observe(&signal, &inner.config.line, Arc::downgrade(inner));
+        let shared = Arc::new(signal);
+        inner.board.record(&shared);
+        self.remember(|| HistoryRecord::Signal(Arc::clone(&shared)));
+        let _ = inner.events.send(SystemEvent::Signal(Arc::clone(&shared)));
+        if shared.color() == Color::Red {
+            if let Some(metrics) = &inner.metrics_sink {
+                metrics.add_counter(FAILURES, &[("component", shared.component_or_unknown())], 1);
+            }
+            self.snapshot_in_background(shared.id());
+        }
+        let system = self.clone();
+        Detached::new(async move {
+            system
+                .deliver(shared, stopped_line || resumed_line)
+                .await
+                .into_result(stopped_line, resumed_line)
+        })
+        .await
+    }
+
+    /// Stops or resumes the line as the `[line]` rules say for `signal`, and announces it.
+    fn apply_to_line(&self, mut signal: AndonSignal) -> (AndonSignal, bool, bool) {
+        let inner = &self.inner;
         let mut stopped_line = false;
         let mut resumed_line = false;
         if inner.config.line.stops(signal.color(), signal.component()) {
@@ -179,50 +270,71 @@ impl AndonSystem {
                 }
             }
         }
+        (signal, stopped_line, resumed_line)
+    }
 
-        inner
-            .escalation
-            .observe(&signal, &inner.config.line, Arc::downgrade(inner));
-
-        let mut failures = Vec::new();
-        let mut delivered_to = Vec::with_capacity(inner.sinks.len());
-        for sink in &inner.sinks {
-            match sink.on_signal(&signal).await {
-                Ok(()) => delivered_to.push(sink.name()),
-                Err(error) => failures.push(PartFailure {
-                    component: sink.name(),
-                    error,
-                }),
+    /// The fan-out, with the line's state written to disk at the same time when it changed.
+    async fn deliver(&self, signal: Arc<AndonSignal>, line_changed: bool) -> Fanned {
+        let inner = &self.inner;
+        let (mut delivery, saved) = tokio::join!(
+            crate::fanout::deliver(&inner.sinks, &signal, inner.part_deadline),
+            async {
+                match &inner.line_store {
+                    Some(store) if line_changed => store.save_off_thread(&inner.line).await,
+                    _ => Ok(()),
+                }
             }
+        );
+        if let Err(error) = saved {
+            delivery.failures.push(PartFailure {
+                component: "line",
+                error,
+            });
         }
-
-        let id = signal.id();
-        let is_red = signal.color() == Color::Red;
-        let shared = Arc::new(signal);
-        inner.board.record(&shared);
-        self.remember(|| HistoryRecord::Signal(Arc::clone(&shared)));
-        let _ = inner.events.send(SystemEvent::Signal(Arc::clone(&shared)));
-        if is_red {
-            self.snapshot_in_background(id);
+        for part in &delivery.timed_out {
+            self.report_stall(part, &signal);
         }
+        Fanned {
+            id: signal.id(),
+            delivery,
+        }
+    }
 
-        if failures.is_empty() {
-            Ok(SignalOutcome {
-                id,
-                stopped_line,
-                resumed_line,
-                delivered_to,
-            })
-        } else {
-            Err(SignalError::Partial {
-                outcome: SignalOutcome {
-                    id,
-                    stopped_line,
-                    resumed_line,
-                    delivered_to,
-                },
-                failures,
-            })
+    /// Counts a part that missed its deadline and, at most once a minute per part, says so with
+    /// a YELLOW from `andon` (raised in the background: it goes through the same parts).
+    fn report_stall(&self, part: &'static str, signal: &AndonSignal) {
+        let inner = &self.inner;
+        if let Some(metrics) = &inner.metrics_sink {
+            metrics.add_counter(crate::fanout::PART_TIMEOUTS, &[("part", part)], 1);
+        }
+        let now = Instant::now();
+        let due = inner.stall_reports.lock().is_ok_and(|mut reports| {
+            let due = reports
+                .get(part)
+                .is_none_or(|last| now.duration_since(*last) >= STALL_REPORTED_EVERY);
+            if due {
+                reports.insert(part, now);
+            }
+            due
+        });
+        if !due || inner.shut_down.load(Ordering::Acquire) {
+            return;
+        }
+        let yellow = AndonSignal::yellow(format!(
+            "the {part} part did not take {} signal {} within {:?} and was skipped for it; the other parts went on (see andon_signal_part_timeouts_total)",
+            signal.color(),
+            signal.id(),
+            inner.part_deadline
+        ))
+        .with_component("andon")
+        .with_attribute(crate::escalate::SELF_REPORT, true)
+        .with_attribute("part", part)
+        .with_attribute("signal", signal.id().to_string());
+        let system = self.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = system.signal_problem(yellow).await;
+            });
         }
     }
 
@@ -232,9 +344,21 @@ impl AndonSystem {
     }
 
     /// Resumes the line and makes the resumption visible (a GREEN signal from `line`).
+    ///
+    /// With `[line] state_file`, the resumption is on disk before this returns; if it cannot
+    /// be written, the error says so (the line runs in this process, but would start stopped
+    /// after a restart).
     pub async fn resume_line(&self, by: &str, note: Option<&str>) -> Result<bool, SignalError> {
         let resumed = self.inner.line.resume(by, note);
         if resumed {
+            let saved = match &self.inner.line_store {
+                Some(store) => {
+                    let store = Arc::clone(store);
+                    let line = self.inner.line.clone();
+                    Detached::new(async move { store.save_off_thread(&line).await }).await
+                }
+                None => Ok(()),
+            };
             self.line_changed();
             self.remember(|| {
                 HistoryRecord::Line(LineEvent::Resumed {
@@ -252,7 +376,35 @@ impl AndonSystem {
             if let Some(note) = note {
                 signal = signal.with_attribute("note", note);
             }
-            self.signal_problem(signal).await?;
+            let delivered = self.signal_problem(signal).await;
+            match (delivered, saved) {
+                (delivered, Ok(())) => {
+                    delivered?;
+                }
+                (Ok(outcome), Err(error)) => {
+                    return Err(SignalError::Partial {
+                        outcome,
+                        failures: vec![PartFailure {
+                            component: "line",
+                            error,
+                        }],
+                    });
+                }
+                (
+                    Err(SignalError::Partial {
+                        outcome,
+                        mut failures,
+                    }),
+                    Err(error),
+                ) => {
+                    failures.push(PartFailure {
+                        component: "line",
+                        error,
+                    });
+                    return Err(SignalError::Partial { outcome, failures });
+                }
+                (Err(other), Err(_)) => return Err(other),
+            }
         }
         Ok(resumed)
     }
@@ -345,6 +497,10 @@ impl AndonSystem {
     }
 
     /// [`shutdown`](AndonSystem::shutdown) with a deadline per component.
+    ///
+    /// A component that misses its deadline is named in the error and is never dropped (it
+    /// stays allocated until the process ends): one stuck for good, such as a log writing to a
+    /// pipe nobody reads, would otherwise block the program when the system is dropped.
     pub async fn shutdown_within(&self, deadline: Duration) -> Result<(), ShutdownError> {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
@@ -359,13 +515,21 @@ impl AndonSystem {
                     component: sink.name(),
                     error,
                 }),
-                Err(_) => failures.push(PartFailure {
-                    component: sink.name(),
-                    error: AndonError::component(
-                        sink.name(),
-                        format!("did not shut down within {deadline:?}; what it held may be lost"),
-                    ),
-                }),
+                Err(_) => {
+                    // A part stuck past its deadline (a log whose reader stopped reading) may
+                    // block for good when dropped, waiting for what it still holds: keep it
+                    // alive instead, so dropping the system never hangs the program.
+                    std::mem::forget(Arc::clone(sink));
+                    failures.push(PartFailure {
+                        component: sink.name(),
+                        error: AndonError::component(
+                            sink.name(),
+                            format!(
+                                "did not shut down within {deadline:?}; what it held may be lost"
+                            ),
+                        ),
+                    });
+                }
             }
         }
         // Last, so that the alert manager's final changes are in it.
@@ -540,6 +704,7 @@ pub struct AndonSystemBuilder {
     pub(crate) extra_sinks: Vec<Arc<dyn SignalSink>>,
     pub(crate) diagnostics: Option<Arc<dyn DiagnosticsSource>>,
     pub(crate) line: Option<Line>,
+    pub(crate) part_deadline: Option<Duration>,
     pub(crate) parts: crate::wire::Parts,
 }
 
@@ -578,6 +743,17 @@ impl AndonSystemBuilder {
     #[must_use]
     pub fn with_line(mut self, line: Line) -> Self {
         self.line = Some(line);
+        self
+    }
+
+    /// How long a signal's fan-out waits for each part (log, metrics, trace, alert, the sinks
+    /// given here) before it skips that part for that signal (default
+    /// [`DEFAULT_PART_DEADLINE`](crate::DEFAULT_PART_DEADLINE), 1 s). The parts take a signal at
+    /// the same time, so a slow one never delays the others; this bounds how long
+    /// [`AndonSystem::signal_problem`] waits for the slowest. Zero is raised to 1 ms.
+    #[must_use]
+    pub fn with_part_deadline(mut self, deadline: Duration) -> Self {
+        self.part_deadline = Some(deadline.max(Duration::from_millis(1)));
         self
     }
 
@@ -643,21 +819,36 @@ impl AndonSystemBuilder {
             extra_sinks,
             diagnostics,
             line,
+            part_deadline,
             parts,
         } = self;
+        let line_store = config
+            .line
+            .state_file
+            .clone()
+            .map(|path| Arc::new(LineStore::new(path)));
+        let (line, unreadable) = restore_line(line_store.as_deref(), line);
         let wired = crate::wire::build(&config, parts, diagnostics).await?;
         let mut sinks = wired.sinks;
         sinks.extend(extra_sinks);
         let (events, _) = broadcast::channel(1024);
+        let board = Board::new(1000, 1000);
+        // A line that starts stopped shows who stopped it.
+        if let Some(signal) = line.state().stopping_signal() {
+            board.record(signal);
+        }
         let inner = Arc::new(Inner {
-            line: line.unwrap_or_default(),
+            line,
+            line_store,
+            part_deadline: part_deadline.unwrap_or(DEFAULT_PART_DEADLINE),
+            stall_reports: Mutex::new(HashMap::new()),
             sinks,
             diagnostics: wired.diagnostics,
             metrics_sink: wired.metrics_sink,
             components: wired.components,
             system_sink: wired.system_sink.clone(),
             history: wired.history,
-            board: Board::new(1000, 1000),
+            board,
             escalation: crate::escalate::YellowEscalation::default(),
             events,
             last_diagnostics: Mutex::new(None),
@@ -673,8 +864,49 @@ impl AndonSystemBuilder {
                 "andon_line_stopped",
                 "1 while the production line is stopped (jidoka), 0 while it runs",
             );
-            metrics.set_gauge("andon_line_stopped", &[], 0.0);
+            metrics.describe(
+                FAILURES,
+                "Failures by component: each RED signal counts one failure of its component",
+            );
+            metrics.describe(
+                crate::fanout::PART_TIMEOUTS,
+                crate::fanout::PART_TIMEOUTS_HELP,
+            );
+        }
+        system.line_changed();
+        // Fail closed, and loud: the RED that stopped the line is logged, counted and alerted.
+        if let Some(red) = unreadable {
+            let _ = system.signal_problem(red).await;
         }
         Ok(system)
     }
+}
+
+/// The line the system starts with: the one given to the builder or a new one, in the state
+/// the state file kept. A file that cannot be read starts the line STOPPED by the RED returned
+/// beside it, which the system then raises.
+fn restore_line(store: Option<&LineStore>, given: Option<Line>) -> (Line, Option<AndonSignal>) {
+    let restored = store.map_or(Restored::Fresh, LineStore::load);
+    let (state, unreadable) = match restored {
+        Restored::Fresh => (None, None),
+        Restored::State(state) => (Some(state), None),
+        Restored::Unreadable(why) => {
+            // `store` is set whenever the file could be unreadable.
+            let path = store
+                .map(LineStore::path)
+                .unwrap_or(std::path::Path::new(""));
+            let red = crate::state::unreadable_red(path, &why);
+            (Some(crate::state::stopped_by(red.clone())), Some(red))
+        }
+    };
+    let line = match (given, state) {
+        (Some(line), Some(LineState::Stopped { signal, .. })) => {
+            line.stop(signal);
+            line
+        }
+        (Some(line), _) => line,
+        (None, Some(state)) => Line::with_state(state),
+        (None, None) => Line::new(),
+    };
+    (line, unreadable)
 }
