@@ -62,9 +62,6 @@ pub struct SignalOutcome {
     pub timed_out: Vec<&'static str>,
 }
 
-/// The counter of failures by component: a RED counts one failure of its component.
-const FAILURES: &str = "andon_failures_total";
-
 /// What the fan-out of one signal did.
 struct Fanned {
     id: SignalId,
@@ -214,9 +211,8 @@ impl AndonSystem {
         self.remember(|| HistoryRecord::Signal(Arc::clone(&shared)));
         let _ = inner.events.send(SystemEvent::Signal(Arc::clone(&shared)));
         if shared.color() == Color::Red {
-            if let Some(metrics) = &inner.metrics_sink {
-                metrics.add_counter(FAILURES, &[("component", shared.component_or_unknown())], 1);
-            }
+            // `andon_failures_total{component}` is counted by the metrics recorder, which
+            // takes every signal.
             self.snapshot_in_background(shared.id());
         }
         let system = self.clone();
@@ -489,8 +485,9 @@ impl AndonSystem {
         self.inner.system_sink.clone()
     }
 
-    /// Flushes and stops every component, in the order logs, spans, metrics, alerts, then the
-    /// history (so that the last alert changes are kept), each within
+    /// Flushes and stops every component, in the order alerts (their `log` channel writes into
+    /// the log), logs, spans, metrics, then the history (so that the last alert changes are
+    /// kept), each within
     /// [`DEFAULT_SHUTDOWN_DEADLINE`]. Signals raised afterwards are refused.
     pub async fn shutdown(&self) -> Result<(), ShutdownError> {
         self.shutdown_within(DEFAULT_SHUTDOWN_DEADLINE).await
@@ -508,7 +505,11 @@ impl AndonSystem {
         self.inner.escalation.disarm_all();
         self.inner.components.stop_background().await;
         let mut failures = Vec::new();
-        for sink in &self.inner.sinks {
+        // The alert manager first: its `log` channel writes its last notifications into the
+        // log, which must still be open to take them; then the others in fan-out order.
+        let mut order: Vec<&Arc<dyn SignalSink>> = self.inner.sinks.iter().collect();
+        order.sort_by_key(|sink| sink.name() != "alert");
+        for sink in order {
             match tokio::time::timeout(deadline, sink.shutdown()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => failures.push(PartFailure {
@@ -863,10 +864,6 @@ impl AndonSystemBuilder {
             metrics.describe(
                 "andon_line_stopped",
                 "1 while the production line is stopped (jidoka), 0 while it runs",
-            );
-            metrics.describe(
-                FAILURES,
-                "Failures by component: each RED signal counts one failure of its component",
             );
             metrics.describe(
                 crate::fanout::PART_TIMEOUTS,
