@@ -39,6 +39,11 @@ pub enum Command {
         /// The address to listen on, replacing `[agent] listen` (default 127.0.0.1:7600).
         #[arg(long)]
         listen: Option<String>,
+        /// The data folder, where relative paths in the config (history database, state and log
+        /// files) resolve; created if missing. Default: `$STATE_DIRECTORY` (systemd's
+        /// `StateDirectory=`), else the current folder.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Pull the cord: send a signal to the agent and print its id.
     Signal {
@@ -99,6 +104,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the shell completions and man pages into a folder (for packagers; `cargo xtask
+    /// dist` runs it).
+    #[command(hide = true, name = "generate-dist")]
+    GenerateDist {
+        /// The folder to write `completions/` and `man/` into.
+        out: PathBuf,
+    },
 }
 
 /// `andon line …`.
@@ -153,9 +165,14 @@ pub fn execute(cli: Cli) -> u8 {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => return config_check(&file),
-        Command::Run { config, listen } => {
+        Command::GenerateDist { out } => crate::dist::generate(&out).map(|()| 0),
+        Command::Run {
+            config,
+            listen,
+            data_dir,
+        } => crate::dist::enter_data_dir(config, data_dir).and_then(|config| {
             runtime(true).and_then(|rt| rt.block_on(run(config, listen, cli.token)).map(|()| 0))
-        }
+        }),
         command => runtime(false).and_then(|rt| {
             rt.block_on(async {
                 let client = Client::new(&cli.url, cli.token)?;
@@ -318,7 +335,7 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
             Ok(0)
         }
         Command::Report { since, json } => report(client, &since, json).await,
-        Command::Run { .. } | Command::Config { .. } => Ok(0),
+        Command::Run { .. } | Command::Config { .. } | Command::GenerateDist { .. } => Ok(0),
     }
 }
 

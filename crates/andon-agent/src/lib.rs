@@ -53,6 +53,7 @@
 mod alerts;
 mod cli;
 mod client;
+mod dist;
 mod error;
 #[cfg(feature = "full")]
 mod history;

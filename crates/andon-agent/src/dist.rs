@@ -1,0 +1,88 @@
+//! What the agent needs as an installed service: its data folder (`--data-dir`, else systemd's
+//! `$STATE_DIRECTORY`), and the shell completions and man pages a package ships
+//! (`andon generate-dist DIR`, hidden; `cargo xtask dist` runs it).
+
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+use crate::error::AgentError;
+
+/// The shells completions are written for.
+const SHELLS: [Shell; 4] = [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::PowerShell];
+
+/// The data folder from `--data-dir`, else the first folder of `$STATE_DIRECTORY` (systemd sets
+/// it from `StateDirectory=`, `:`-separated when several are named).
+fn data_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| {
+        std::env::var_os("STATE_DIRECTORY").and_then(|dirs| {
+            std::env::split_paths(&dirs)
+                .find(|d| !d.as_os_str().is_empty())
+                .map(PathBuf::from)
+        })
+    })
+}
+
+/// Makes the data folder the working folder, so that relative paths in the config resolve
+/// there, and returns the config path made absolute first (it was given relative to the folder
+/// the command started in). Without a data folder, changes nothing.
+pub(crate) fn enter_data_dir(
+    config: Option<PathBuf>,
+    flag: Option<PathBuf>,
+) -> Result<Option<PathBuf>, AgentError> {
+    let Some(dir) = data_dir(flag) else {
+        return Ok(config);
+    };
+    let config = config
+        .map(|c| std::path::absolute(&c))
+        .transpose()
+        .map_err(|e| AgentError::Usage(format!("--config: {e}")))?;
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::env::set_current_dir(&dir))
+        .map_err(|e| {
+            AgentError::Usage(format!(
+                "--data-dir {} (or $STATE_DIRECTORY): cannot use it as the data folder: {e}; \
+                 give a folder the agent may create and write",
+                dir.display()
+            ))
+        })?;
+    Ok(config)
+}
+
+/// The command line as users see it: without hidden subcommands (completion generators would
+/// offer them) and without `help` subcommands (man pages would give each its own page).
+fn documented() -> clap::Command {
+    let full = Cli::command();
+    clap::Command::new("andon")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(full.get_about().cloned().unwrap_or_default())
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
+        .subcommand_required(true)
+        .disable_help_subcommand(true)
+        .mut_subcommands(|s| s.disable_help_subcommand(true))
+}
+
+/// Writes `completions/` (bash, zsh, fish, PowerShell) and `man/` (`andon.1` and one page per
+/// subcommand) into `out`.
+pub(crate) fn generate(out: &Path) -> Result<(), AgentError> {
+    let failed = |what: &str, e: std::io::Error| {
+        AgentError::Usage(format!(
+            "generate-dist: cannot write {what} into {}: {e}",
+            out.display()
+        ))
+    };
+    let mut command = documented();
+    let completions = out.join("completions");
+    let man = out.join("man");
+    std::fs::create_dir_all(&completions).map_err(|e| failed("completions/", e))?;
+    std::fs::create_dir_all(&man).map_err(|e| failed("man/", e))?;
+    for shell in SHELLS {
+        clap_complete::generate_to(shell, &mut command, "andon", &completions)
+            .map_err(|e| failed("the completions", e))?;
+    }
+    clap_mangen::generate_to(command, &man).map_err(|e| failed("the man pages", e))?;
+    Ok(())
+}
