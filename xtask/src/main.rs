@@ -31,7 +31,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci       set up what is missing, then fmt, clippy, test, each feature alone, doc and deny
+  ci       set up what is missing, then fmt, clippy, test, each feature alone, doc, deny,
+           the ops files in deploy/ and the packages
   setup    install what the checks and tests need (cargo-deny, prometheus, alertmanager,
            rsyslog, chromium, the Python peers) and skip what is present
   deny     run cargo deny against the advisory database snapshot in ../shared/advisory-db

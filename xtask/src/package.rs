@@ -152,7 +152,7 @@ fn check_crate(root: &Path, name: &str, version: &str, file: &Path) -> anyhow::R
     }
     let crate_dir = crate_dir(root, name);
     for embedded in embedded_files(&crate_dir)? {
-        if !listed.iter().any(|l| *l == embedded) {
+        if !listed.contains(&embedded) {
             problems.push(format!(
                 "{name}: {embedded} is embedded by the source but left out of the package (check `include`/`exclude` in crates/{name}/Cargo.toml)"
             ));

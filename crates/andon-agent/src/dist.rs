@@ -17,11 +17,8 @@ const SHELLS: [Shell; 4] = [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::PowerSh
 /// it from `StateDirectory=`, `:`-separated when several are named).
 fn data_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
     flag.or_else(|| {
-        std::env::var_os("STATE_DIRECTORY").and_then(|dirs| {
-            std::env::split_paths(&dirs)
-                .find(|d| !d.as_os_str().is_empty())
-                .map(PathBuf::from)
-        })
+        std::env::var_os("STATE_DIRECTORY")
+            .and_then(|dirs| std::env::split_paths(&dirs).find(|d| !d.as_os_str().is_empty()))
     })
 }
 

@@ -75,10 +75,10 @@ fn declared_names() -> BTreeSet<String> {
 /// A name as exported: a histogram's series suffixes map to the histogram.
 fn base_name<'a>(name: &'a str, declared: &BTreeSet<String>) -> &'a str {
     for suffix in ["_bucket", "_sum", "_count"] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            if declared.contains(base) {
-                return base;
-            }
+        if let Some(base) = name.strip_suffix(suffix)
+            && declared.contains(base)
+        {
+            return base;
         }
     }
     name
@@ -338,4 +338,24 @@ fn generate_dist_writes_completions_and_man_pages_for_every_subcommand() {
         "a page for `help`"
     );
     assert!(read("man/andon-run.1").contains("data\\-dir"));
+}
+
+#[test]
+fn an_unusable_data_dir_is_refused_with_the_flag_named() {
+    let dir = temp_dir();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let out = std::process::Command::new(ANDON)
+        .args(["run", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(file.join("data"))
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("ANDON_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--data-dir") && said.contains("a-file"),
+        "{said}"
+    );
 }
