@@ -95,6 +95,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
         )
     })?;
     step("cargo deny", &mut || crate::deny::run_deny(&root))?;
+    step(
+        "ops files in deploy/ (systemd-analyze, promtool)",
+        &mut || crate::ops::run_ops(&root),
+    )?;
+    step(
+        "cargo package (no verify) and package contents",
+        &mut || crate::package::run_package(&root),
+    )?;
 
     println!("\n==> all checks passed in {:.0?}", started.elapsed());
     for (name, took) in &done {

@@ -7,12 +7,17 @@
 //! - `cargo xtask bench [--quick] [--only <crate>]`: every criterion benchmark and the agent's
 //!   memory under a burst, written to `docs/benchmarks.md`.
 //! - `cargo xtask fuzz [--seconds N] [target…]`: every fuzz target for N seconds (default 60).
+//! - `cargo xtask package`: every publishing crate packed and its package checked.
+//! - `cargo xtask ops`: the systemd unit and the Prometheus rules in `deploy/` checked.
+//! - `cargo xtask dist`: shell completions and man pages for `andon` into `target/dist`.
 
 mod bench;
 // The peers' folder: one rule, in one file that the test harness compiles too.
 mod ci;
 mod deny;
 mod fuzz;
+mod ops;
+mod package;
 #[path = "../../tests/src/peers_dir.rs"]
 #[allow(dead_code, unreachable_pub)] // the harness uses the whole module; xtask only part of it
 mod peers_dir_rule;
@@ -26,7 +31,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci       set up what is missing, then fmt, clippy, test, each feature alone, doc and deny
+  ci       set up what is missing, then fmt, clippy, test, each feature alone, doc, deny,
+           the ops files in deploy/ and the packages
   setup    install what the checks and tests need (cargo-deny, prometheus, alertmanager,
            rsyslog, chromium, the Python peers) and skip what is present
   deny     run cargo deny against the advisory database snapshot in ../shared/advisory-db
@@ -34,6 +40,10 @@ commands:
            then write docs/benchmarks.md ([--quick] [--only|--skip <crate>|memory]
            [--burst N] [-- criterion filter])
   fuzz     run every fuzz target for a bounded time ([--seconds N], default 60) [target…]
+  package  cargo package every publishing crate (no verify) and check each package's metadata,
+           license, readme and embedded files
+  ops      check deploy/: systemd-analyze verify and security on the unit, promtool on the rules
+  dist     write andon's shell completions and man pages into target/dist
 ";
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +54,9 @@ fn main() -> std::process::ExitCode {
         Some("deny") => deny::run(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("package") => package::run(),
+        Some("ops") => ops::run(),
+        Some("dist") => ops::dist(),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return std::process::ExitCode::SUCCESS;

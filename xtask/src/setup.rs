@@ -16,6 +16,8 @@ const DEBIAN_PEERS: &[(&str, &str)] = &[
     ("chromium", "chromium"),
     ("chromedriver", "chromium-driver"),
     ("python3", "python3"),
+    // systemd-analyze checks deploy/systemd/andon.service offline (no running systemd needed).
+    ("systemd-analyze", "systemd"),
 ];
 
 /// Python packages of the peers' virtualenv: (module to import, package).

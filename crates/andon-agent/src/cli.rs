@@ -105,6 +105,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the shell completions and man pages into a folder (for packagers; `cargo xtask
+    /// dist` runs it).
+    #[command(hide = true, name = "generate-dist")]
+    GenerateDist {
+        /// The folder to write `completions/` and `man/` into.
+        out: PathBuf,
+    },
 }
 
 /// `andon line …`.
@@ -159,6 +166,7 @@ pub fn execute(cli: Cli) -> u8 {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => return config_check(&file),
+        Command::GenerateDist { out } => crate::dist::generate(&out).map(|()| 0),
         Command::Run {
             config,
             listen,
@@ -345,7 +353,7 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
             Ok(0)
         }
         Command::Report { since, json } => report(client, &since, json).await,
-        Command::Run { .. } | Command::Config { .. } => Ok(0),
+        Command::Run { .. } | Command::Config { .. } | Command::GenerateDist { .. } => Ok(0),
     }
 }
 

@@ -58,6 +58,7 @@ mod cli;
 mod client;
 mod connections;
 mod data_dir;
+mod dist;
 mod edge;
 mod error;
 mod events;
