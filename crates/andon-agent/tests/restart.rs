@@ -1,12 +1,16 @@
 //! The line survives a crash of the agent: with `[line] state_file`, a stopped line is stopped
 //! again after `kill -9` and a restart (`andon line check` exits 1), and a resumed line stays
-//! running across the next restart. The real `andon` binary, the real CLI.
+//! running across the next restart; with `[alerts] state_file`, the alert the RED fired is still
+//! open after the restart and resolves later on its channel. The real `andon` binary, the real
+//! CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers fail the test that calls them
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use andon_tests::{Peer, Ready, free_port, temp_dir};
+use std::time::Duration;
+
+use andon_tests::{Peer, Ready, free_port, temp_dir, wait_for};
 
 const ANDON: &str = env!("CARGO_BIN_EXE_andon");
 
@@ -32,9 +36,14 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
         &config,
         format!(
             "[metrics]\nenabled = false\n[tracer]\nenabled = false\n[observer]\nenabled = false\n\
-             [line]\nstate_file = \"{line}\"\n[alerts]\nstate_file = \"{alerts}\"\n",
+             [line]\nstate_file = \"{line}\"\n[alerts]\nstate_file = \"{alerts}\"\n\
+             evaluation_interval = \"1s\"\n\
+             [alerts.channels.file]\ntype = \"file\"\npath = \"{file}\"\n\
+             [[alerts.rules]]\nname = \"db-red\"\nseverity = \"critical\"\nchannels = [\"file\"]\n\
+             condition = {{ type = \"signal\", color = \"red\", component = \"db\", window = \"20s\" }}\n",
             line = dir.join("state/line.json").display(),
             alerts = dir.join("state/alerts.json").display(),
+            file = dir.join("alerts.jsonl").display(),
         ),
     )
     .unwrap();
@@ -82,6 +91,30 @@ fn a_stopped_line_stays_stopped_after_kill_9_until_it_is_resumed() {
     let (code, said) = line_check(&url);
     assert_eq!(code, Some(1), "still stopped after kill -9: {said}");
     assert!(said.contains("disk full"), "by the same signal: {said}");
+
+    // The alert the RED fired is still open, and resolves on its channel once its window has
+    // passed with no new RED (a paged incident gets its resolve).
+    let out = andon(&["alerts"], &url);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("db-red"),
+        "the alert survived the kill: {}",
+        text(&out.stdout)
+    );
+    let notifications = dir.path().join("alerts.jsonl");
+    let resolved = wait_for(Duration::from_secs(90), || {
+        let written = std::fs::read_to_string(&notifications).ok()?;
+        written
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|n| n["status"] == "resolved")
+            .then_some(())
+    });
+    assert!(
+        resolved.is_some(),
+        "the restored alert resolved on its channel: {:?}",
+        std::fs::read_to_string(&notifications)
+    );
 
     let out = andon(
         &["line", "resume", "--note", "disk cleaned", "--by", "alice"],
