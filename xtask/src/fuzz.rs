@@ -12,6 +12,7 @@ const TARGETS: &[(&str, &str, &str)] = &[
     ("config", "andon-core", "fuzz_config"),
     ("propagation", "andon-trace", "fuzz_propagation"),
     ("signal_json", "andon-agent", "fuzz_signals"),
+    ("history_query", "andon-agent", "fuzz_history"),
     ("log_escaping", "andon-log", "fuzz_escaping"),
     ("metric_labels", "andon-metrics", "fuzz_labels"),
 ];

@@ -125,8 +125,10 @@ pub(crate) async fn events(State(state): State<Ctx>, extensions: Extensions) -> 
             let tx = tx.clone();
             let queued = Arc::clone(&queued);
             async move {
-                // A reader this far behind is cut off; its browser reconnects and reloads.
-                if queued.load(Ordering::Acquire) + data.len() > budget {
+                // A reader this far behind is cut off; its browser reconnects and reloads. One
+                // event always fits an empty buffer, however large.
+                let waiting = queued.load(Ordering::Acquire);
+                if waiting > 0 && waiting + data.len() > budget {
                     return false;
                 }
                 queued.fetch_add(data.len(), Ordering::AcqRel);

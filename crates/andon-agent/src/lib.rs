@@ -11,6 +11,13 @@
 //! else `ANDON_URL`, else `http://127.0.0.1:7600`; `config check` validates a file offline.
 //! The API is described in `docs/agent.md` and `docs/openapi.yaml`.
 //!
+//! Every request passes the edge rules first: a `Host` the agent answers to (loopback, its own
+//! address, `[agent] allowed_hosts`; else 421), and for a write `Content-Type:
+//! application/json` from no other origin or site (else 403); answers carry `X-Frame-Options:
+//! DENY` and a strict `Content-Security-Policy`. Connections are served under [`Limits`]:
+//! request heads within 10 s, bodies within 30 s, at most 1024 connections and 256 event
+//! streams (16 per client address). See `docs/security.md`.
+//!
 //! The library lets tests and other programs embed the agent.
 //!
 //! # Example

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-/// The longest a query may run before it is stopped with [`HistoryError::TooSlow`].
+/// The longest a query may run before it is stopped with [`HistoryError::TooSlow`](crate::HistoryError::TooSlow).
 pub const QUERY_BUDGET: Duration = Duration::from_secs(5);
 
 /// Interrupts the statements of a connection when they run past the budget, unless dropped
