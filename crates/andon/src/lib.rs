@@ -96,6 +96,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod board;
+mod builder;
 mod error;
 mod escalate;
 mod fanout;
@@ -111,12 +112,11 @@ pub use andon_core::{
     MetricsSource, Noop, SignalId, SignalSink, TraceContext, TraceIds, async_trait, config,
 };
 pub use board::{BoardSnapshot, Station};
+pub use builder::AndonSystemBuilder;
 pub use error::{PartFailure, ShutdownError, SignalError};
 pub use fanout::{DEFAULT_PART_DEADLINE, SkippedPart};
 pub use outcome::signal_for_outcome;
-pub use system::{
-    AndonSystem, AndonSystemBuilder, DEFAULT_SHUTDOWN_DEADLINE, SignalOutcome, SystemEvent,
-};
+pub use system::{AndonSystem, DEFAULT_SHUTDOWN_DEADLINE, SignalOutcome, SystemEvent};
 
 /// The shared vocabulary: signals, configuration, the line, the component traits.
 pub use andon_core as core;
