@@ -76,10 +76,8 @@ fn the_design_complete_example_logs_its_red_as_critical() {
 
 /// The design's "4. Fires alerts" and "5. Collects diagnostics": with the default
 /// configuration, a firing alert is a record in the log, naming its rule, the component and the
-/// status, with the diagnostics snapshot. It needs the default RED rule and the built-in log
-/// channel (issue 15.1, branch h-alerta): remove the `ignore` once that is merged.
+/// status, with the diagnostics snapshot (the default RED rule and the built-in log channel).
 #[test]
-#[ignore = "needs the default alert rule and log channel of issue 15.1 (branch h-alerta)"]
 fn the_design_complete_example_fires_an_alert_with_diagnostics() {
     let output = run_example();
     let stdout = String::from_utf8_lossy(&output.stdout);
