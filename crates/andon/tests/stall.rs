@@ -348,7 +348,12 @@ channels = ["hook"]
         "the RED never reached the webhook: {stderr}"
     );
     assert!(exited.is_some(), "the program hung on its stdout: {stderr}");
-    assert!(stderr.contains("timed out: log"), "{stderr}");
+    // The log part is reported either way: skipped at the part deadline, or failed by the
+    // logger's own bounded wait (`[logger] stall_timeout`), whichever comes first.
+    assert!(
+        stderr.contains("timed out: log") || stderr.contains("log: andon log: a log sink is stuck"),
+        "{stderr}"
+    );
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     drop(reader);
 }
