@@ -11,6 +11,9 @@
 //! | history | `HistoryStore` | the system (signals, line stops and resumes, RED diagnostics), alert manager (alert changes) |
 //! | alert manager | `subscribe()` | the system's live events (`SystemEvent::Alert`) |
 //! | logger, tracer | `stats().export(MetricsSink)` every second | `andon_log_records{outcome}`, `andon_trace_spans{outcome}` (drops visible on /metrics) |
+//! | logger | `LogSink` | the alert manager's built-in `log` channel (alert records in andon's own log) |
+//! | alert manager | `MetricsListener` | the metrics recorder (metric and queue-depth rules react to an update, not the next tick) |
+//! | metrics | `endpoint_notice()` | stderr and a WARNING record when the endpoint's port was taken and another was used |
 
 use std::sync::{Arc, OnceLock, Weak};
 
