@@ -40,6 +40,7 @@ const KEYS: &[&str] = &[
     "sample_ratio",
     "sinks",
     "queue_capacity",
+    "max_queue_bytes",
     "overflow",
     "max_message_bytes",
     "error_report_interval",

@@ -82,13 +82,66 @@ struct Counters {
     failed: AtomicU64,
     failed_batches: AtomicU64,
     retention_deleted: AtomicU64,
+    /// The estimated bytes of the records in the queue, bounded by `[history] max_queue_bytes`.
+    queued_bytes: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
 #[allow(clippy::large_enum_variant)] // reason: records are the traffic; boxing them would allocate once more per record
 enum Message {
-    Record(HistoryRecord),
+    /// A record and its estimated size in bytes.
+    Record(HistoryRecord, u64),
     Stop,
+}
+
+/// What a record takes in memory while it waits, roughly: its strings and attribute values,
+/// plus a fixed overhead. A diagnostics snapshot is measured by its JSON (one per RED, at most
+/// about one a second).
+fn estimated_bytes(record: &HistoryRecord) -> u64 {
+    const OVERHEAD: usize = 256;
+    let bytes = match record {
+        HistoryRecord::Signal(signal) => {
+            signal.message().len()
+                + signal.component().map_or(0, str::len)
+                + signal.trace_id().map_or(0, str::len)
+                + signal
+                    .attributes()
+                    .iter()
+                    .map(|(k, v)| k.len() + json_bytes(v))
+                    .sum::<usize>()
+        }
+        HistoryRecord::Alert(event) => {
+            event.fingerprint.len()
+                + event.rule.len()
+                + event.summary.len()
+                + event.component.as_deref().map_or(0, str::len)
+                + event.trace_id.as_deref().map_or(0, str::len)
+                + event
+                    .labels
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>()
+        }
+        HistoryRecord::Line(event) => match event {
+            LineEvent::Stopped {
+                component, message, ..
+            } => message.len() + component.as_deref().map_or(0, str::len),
+            LineEvent::Resumed { by, note, .. } => by.len() + note.as_deref().map_or(0, str::len),
+        },
+        HistoryRecord::Diagnostics { report, .. } => {
+            report.summary.len() + json_bytes(&report.details)
+        }
+    };
+    u64::try_from(bytes.saturating_add(OVERHEAD)).unwrap_or(u64::MAX)
+}
+
+/// A JSON value's size as text, without writing it for the common small cases.
+fn json_bytes(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::String(s) => s.len() + 2,
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => 8,
+        other => serde_json::to_string(other).map_or(0, |s| s.len()),
+    }
 }
 
 /// Builds a [`SqliteHistory`] from a `[history]` section.
@@ -415,14 +468,29 @@ impl HistoryStore for SqliteHistory {
         if self.inner.closed.load(Ordering::Acquire) {
             return self.count_drop(&counters.dropped_closed, "closed");
         }
-        match self.inner.sender.try_send(Message::Record(record)) {
+        // The byte budget first: a record that would pass it is dropped like one arriving at a
+        // full queue (a burst of large snapshots or attributes never grows memory unbounded).
+        let bytes = estimated_bytes(&record);
+        let budget = self.inner.config.max_queue_bytes;
+        let reserved =
+            counters
+                .queued_bytes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                    queued.checked_add(bytes).filter(|total| *total <= budget)
+                });
+        if reserved.is_err() {
+            return self.count_drop(&counters.dropped_queue_full, "queue_bytes");
+        }
+        match self.inner.sender.try_send(Message::Record(record, bytes)) {
             Ok(()) => {
                 counters.accepted.fetch_add(1, Ordering::AcqRel);
             }
             Err(TrySendError::Full(_)) => {
+                counters.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                 self.count_drop(&counters.dropped_queue_full, "queue_full")
             }
             Err(TrySendError::Disconnected(_)) => {
+                counters.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                 self.count_drop(&counters.dropped_closed, "closed")
             }
         }
@@ -478,14 +546,24 @@ impl Worker {
         while !stop {
             let wait = next_retention.saturating_duration_since(Instant::now());
             match self.receiver.recv_timeout(wait) {
-                Ok(Message::Record(record)) => batch.push(record),
+                Ok(Message::Record(record, bytes)) => {
+                    self.counters
+                        .queued_bytes
+                        .fetch_sub(bytes, Ordering::AcqRel);
+                    batch.push(record);
+                }
                 Ok(Message::Stop) => stop = true,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => stop = true,
             }
             while !stop && batch.len() < batch_size {
                 match self.receiver.try_recv() {
-                    Ok(Message::Record(record)) => batch.push(record),
+                    Ok(Message::Record(record, bytes)) => {
+                        self.counters
+                            .queued_bytes
+                            .fetch_sub(bytes, Ordering::AcqRel);
+                        batch.push(record);
+                    }
                     Ok(Message::Stop) => stop = true,
                     Err(_) => break,
                 }
@@ -501,7 +579,10 @@ impl Worker {
         // Records that raced with the stop: lost, counted as failed so that nobody waits on them.
         let mut late = 0;
         while let Ok(message) = self.receiver.try_recv() {
-            if let Message::Record(_) = message {
+            if let Message::Record(_, bytes) = message {
+                self.counters
+                    .queued_bytes
+                    .fetch_sub(bytes, Ordering::AcqRel);
                 late += 1;
             }
         }

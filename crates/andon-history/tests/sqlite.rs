@@ -273,6 +273,35 @@ async fn retention_runs_in_the_background_on_the_given_clock() {
 }
 
 #[tokio::test]
+async fn the_queue_is_bounded_by_bytes_as_well_as_by_count() {
+    let dir = andon_tests::temp_dir();
+    let path = dir.path().join("bytes.sqlite3");
+    let mut config = config(&path);
+    config.queue_capacity = 10_000; // the count alone would take every record below
+    config.max_queue_bytes = 16 * 1024;
+    config.batch_size = 1;
+    let history = SqliteHistory::builder(&config)
+        .with_busy_timeout(Duration::from_millis(300))
+        .open()
+        .unwrap();
+    // The writer is stuck behind another process's lock, so records pile up in the queue.
+    let locker = rusqlite_lock(&path);
+    let large = "x".repeat(1000);
+    for _ in 0..100 {
+        history.record(signal(Color::Red, "db", &large, monday()));
+    }
+    let stats = history.stats();
+    assert_eq!(stats.accepted + stats.dropped_queue_full, 100, "{stats:?}");
+    assert!(
+        stats.accepted <= 20,
+        "16 KiB hold about a dozen 1 KB records (one more may sit in the writer's batch): {stats:?}"
+    );
+    assert!(stats.accepted >= 1, "{stats:?}");
+    drop(locker);
+    history.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_locked_database_is_counted_and_never_blocks_signalling() {
     let dir = andon_tests::temp_dir();
     let path = dir.path().join("locked.sqlite3");

@@ -15,6 +15,7 @@ use crate::error::ConfigError;
 /// enabled = true
 /// path = "andon-history.sqlite3"   # ":memory:" keeps it in memory only
 /// queue_capacity = 65536            # records waiting for the writer; more are counted as dropped
+/// max_queue_bytes = 67108864        # and the bytes they may take (64 MiB); more are counted as dropped
 /// batch_size = 1024                 # records per transaction
 /// retention_age = "90days"          # "0s": no age limit
 /// retention_rows = 10000000         # per table; 0: no row limit
@@ -29,6 +30,10 @@ pub struct HistoryConfig {
     /// How many records may wait for the writer; a record arriving at a full queue is counted as
     /// dropped, never waited for. Default 65536.
     pub queue_capacity: usize,
+    /// How many bytes the records waiting for the writer may take (messages, attributes, alert
+    /// labels, diagnostics snapshots, estimated); a record that would pass it is counted as
+    /// dropped, like one arriving at a full queue. Default 67108864 (64 MiB).
+    pub max_queue_bytes: u64,
     /// How many records the writer commits in one transaction, at most. Default 1024.
     pub batch_size: usize,
     /// Records older than this are deleted in the background. Default 90 days; `"0s"` keeps
@@ -46,6 +51,7 @@ impl Default for HistoryConfig {
             enabled: false,
             path: "andon-history.sqlite3".to_owned(),
             queue_capacity: 65_536,
+            max_queue_bytes: 64 << 20,
             batch_size: 1024,
             retention_age: Duration::from_secs(90 * 24 * 3600),
             retention_rows: 10_000_000,
@@ -62,6 +68,15 @@ impl HistoryConfig {
             return Err(ConfigError::new(
                 check::key(section, "queue_capacity"),
                 "must be at least 1: use 65536 unless memory is tight",
+            ));
+        }
+        if self.max_queue_bytes < 4096 {
+            return Err(ConfigError::new(
+                check::key(section, "max_queue_bytes"),
+                format!(
+                    "must be at least 4096 (got {}): use 67108864 (64 MiB) unless memory is tight",
+                    self.max_queue_bytes
+                ),
             ));
         }
         if self.batch_size == 0 {
