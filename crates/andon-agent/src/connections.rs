@@ -66,18 +66,23 @@ impl ConnectionCounters {
     pub(crate) fn render(&self) -> String {
         let s = self.stats();
         format!(
-            "# HELP andon_agent_connections_open HTTP connections open now\n\
-             # TYPE andon_agent_connections_open gauge\n\
-             andon_agent_connections_open {}\n\
-             # HELP andon_agent_connections_closed_total HTTP connections the agent cut off, by reason\n\
-             # TYPE andon_agent_connections_closed_total counter\n\
-             andon_agent_connections_closed_total{{reason=\"full\"}} {}\n\
-             andon_agent_connections_closed_total{{reason=\"header_timeout\"}} {}\n\
-             andon_agent_connections_closed_total{{reason=\"body_timeout\"}} {}\n",
+            "# HELP {OPEN} HTTP connections open now\n\
+             # TYPE {OPEN} gauge\n\
+             {OPEN} {}\n\
+             # HELP {CLOSED} HTTP connections the agent cut off, by reason\n\
+             # TYPE {CLOSED} counter\n\
+             {CLOSED}{{reason=\"full\"}} {}\n\
+             {CLOSED}{{reason=\"header_timeout\"}} {}\n\
+             {CLOSED}{{reason=\"body_timeout\"}} {}\n",
             s.open, s.refused_full, s.timed_out, s.body_timeouts
         )
     }
 }
+
+/// The gauge of HTTP connections open now.
+const OPEN: &str = "andon_agent_connections_open";
+/// The counter of connections the agent cut off, by reason.
+const CLOSED: &str = "andon_agent_connections_closed_total";
 
 /// Counts an open connection; dropping it uncounts it.
 struct Open(Arc<ConnectionCounters>);
