@@ -165,7 +165,9 @@ fn a_stdout_nobody_reads_never_holds_a_critical_or_the_records_after_it() {
     assert_eq!(report["critical"], "stalled", "{report}");
     assert_eq!(report["warning"], "stalled", "{report}");
     assert_eq!(report["entry"], "stalled", "{report}");
-    assert_eq!(report["trait_err"], true, "{report}");
+    // Through `LogSink` (the alert manager's log channel) a stall is not a refusal: the record
+    // is counted by the logger already, and a retry would write it twice.
+    assert_eq!(report["trait_err"], false, "{report}");
     assert_eq!(report["flush"], "stalled", "{report}");
     assert_eq!(report["shutdown"], "stalled", "{report}");
     assert_eq!(report["stalled"], true, "{report}");
