@@ -71,6 +71,7 @@ mod error;
 mod events;
 #[cfg(feature = "full")]
 mod history;
+mod integrations;
 mod limits;
 mod request;
 mod run;
