@@ -249,6 +249,47 @@ async fn timeline(agent: &TestAgent, trace: &str, kind: &str) -> Value {
     .await
 }
 
+type Events = tokio::io::BufReader<tokio::net::TcpStream>;
+
+/// Opens `GET /v1/events`, the board's live stream.
+async fn open_events(agent: &TestAgent) -> Events {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let address = agent.address();
+    let mut reader =
+        tokio::io::BufReader::new(tokio::net::TcpStream::connect(&address).await.unwrap());
+    reader
+        .get_mut()
+        .write_all(format!("GET /v1/events HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut status = String::new();
+    reader.read_line(&mut status).await.unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    reader
+}
+
+/// Reads the stream until an `alerts` event whose data satisfies `wanted`.
+async fn next_alerts(reader: &mut Events, wanted: impl Fn(&Value) -> bool) -> Value {
+    use tokio::io::AsyncBufReadExt;
+    let mut current = String::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).await.unwrap();
+        assert!(n > 0, "the event stream ended");
+        let line = line.trim_end();
+        if let Some(event) = line.strip_prefix("event:") {
+            current = event.trim().to_owned();
+        } else if let Some(data) = line.strip_prefix("data:")
+            && current == "alerts"
+        {
+            let data: Value = serde_json::from_str(data.trim()).unwrap();
+            if wanted(&data) {
+                return data;
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pagerduty_acknowledgement_stops_escalation_and_only_signed_fresh_webhooks_act() {
     let dir = tempfile::tempdir().unwrap();
@@ -411,7 +452,9 @@ async fn slack_buttons_resume_the_line_and_acknowledge_as_the_slack_user() {
     let (_, line) = agent.get("/v1/line").await;
     assert_eq!(line["state"], "STOPPED", "a replay never acts");
 
-    // The Acknowledge button: the alert is acknowledged by the Slack user, on the board too.
+    // The Acknowledge button: the alert is acknowledged by the Slack user, on the board and
+    // the event stream too.
+    let mut events = open_events(&agent).await;
     let (fingerprint, _) = eventually("the db alert", async || alert_of(&agent, "db").await).await;
     let ack = slack_form("andon_ack", &fingerprint);
     let (status, answer) = slack_post(&agent, &ack, unix_now(), SLACK_SECRET).await;
@@ -431,6 +474,19 @@ async fn slack_buttons_resume_the_line_and_acknowledge_as_the_slack_user() {
     assert_eq!(
         station["open_alerts"][0]["acknowledged_by"], "@ana (U024BE7LH on Slack)",
         "{board}"
+    );
+
+    let streamed = tokio::time::timeout(
+        Duration::from_secs(60),
+        next_alerts(&mut events, |d| {
+            d["alerts"][0]["acknowledged_by"].is_string()
+        }),
+    )
+    .await
+    .expect("the acknowledgement reaches the event stream");
+    assert_eq!(
+        streamed["alerts"][0]["acknowledged_by"],
+        "@ana (U024BE7LH on Slack)"
     );
 
     for (result, n) in [
