@@ -366,6 +366,17 @@ async fn a_pagerduty_acknowledgement_stops_escalation_and_only_signed_fresh_webh
         escalated(dir.path())
     );
 
+    // An incident key that names a rule, not an alert, acknowledges nothing.
+    let by_rule = pd_event("01DEN9", "incident.acknowledged", "red", SystemTime::now());
+    let signature = format!("v1={}", hex_hmac(PD_SECRET, &[by_rule.as_bytes()]));
+    let (status, answer) = pd_post(&agent, &by_rule, Some(signature)).await;
+    assert_eq!(
+        (status, answer["acted"].clone()),
+        (200, json!(false)),
+        "{answer}"
+    );
+    assert_eq!(alert_of(&agent, "queue").await.unwrap().1, Value::Null);
+
     // Resolved in PagerDuty while the RED is still in its window: the andon alert stays open.
     let resolved = pd_event("01DEN7", "incident.resolved", &db, SystemTime::now());
     let signature = format!("v1={}", hex_hmac(PD_SECRET, &[resolved.as_bytes()]));
@@ -398,7 +409,7 @@ async fn a_pagerduty_acknowledgement_stops_escalation_and_only_signed_fresh_webh
     assert_eq!(entry["detail"]["by"], "Ana Ops (PagerDuty)", "{entry}");
 
     for (result, n) in [
-        ("accepted", 3),
+        ("accepted", 4),
         ("unsigned", 1),
         ("forged", 2),
         ("stale", 1),

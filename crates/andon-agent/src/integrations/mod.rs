@@ -327,8 +327,16 @@ pub(crate) fn check_fresh(
     Ok(())
 }
 
-/// What acknowledging the alert `fingerprint` as `by` did, in one sentence for the reply.
+/// What acknowledging the alert `fingerprint` as `by` did, in one sentence for the reply. Only
+/// an open alert's exact fingerprint is taken (never a rule name, which the API's
+/// acknowledgement also accepts: a provider's key must not acknowledge a whole rule).
 pub(crate) fn acknowledge(state: &AgentState, fingerprint: &str, by: &str) -> (bool, String) {
+    if !is_open(state, fingerprint) {
+        return (
+            false,
+            format!("no open andon alert has the key {fingerprint}: nothing to acknowledge"),
+        );
+    }
     match alerts::acknowledge(&state.system, fingerprint, by) {
         Ack::Done(n) if n > 0 => {
             state.alerts_changed.notify_one();
