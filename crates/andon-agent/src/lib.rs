@@ -18,6 +18,13 @@
 //! request heads within 10 s, bodies within 30 s, at most 1024 connections and 256 event
 //! streams (16 per client address). See `docs/security.md`.
 //!
+//! People acknowledge where they are: `POST /v1/integrations/pagerduty` takes PagerDuty v3
+//! webhooks and `POST /v1/integrations/slack` the buttons of andon's Slack notifications, each
+//! verified by its provider's HMAC-SHA256 signature with `[agent] pagerduty_webhook_secret` /
+//! `slack_signing_secret` within a 5-minute replay window (instead of the browser write rules
+//! and the token; else 401, counted in `andon_agent_webhooks_total`), and mapped to andon's
+//! acknowledgement and resume, recorded with who did it.
+//!
 //! The library lets tests and other programs embed the agent.
 //!
 //! # Example
@@ -71,6 +78,7 @@ mod error;
 mod events;
 #[cfg(feature = "full")]
 mod history;
+mod integrations;
 mod limits;
 mod request;
 mod run;

@@ -76,6 +76,8 @@ pub(crate) struct AgentState {
     pub(crate) streams_by_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
     /// Connections open and cut off.
     pub(crate) connections: Arc<ConnectionCounters>,
+    /// The PagerDuty and Slack endpoints' secrets, replay memory and counters.
+    pub(crate) webhooks: crate::integrations::Webhooks,
 }
 
 /// What the handlers see: the shared state, with the limits and the token rule of this router.
@@ -151,6 +153,7 @@ impl Agent {
         if token_required && token.is_none() {
             return Err(token_error(address));
         }
+        let webhooks = crate::integrations::Webhooks::new(agent);
         let (stopping, _) = watch::channel(false);
         let (alerts, _) = broadcast::channel(16);
         Ok(Agent {
@@ -163,6 +166,7 @@ impl Agent {
                 streams: Arc::new(AtomicUsize::new(0)),
                 streams_by_client: Arc::new(Mutex::new(HashMap::new())),
                 connections: Arc::new(ConnectionCounters::default()),
+                webhooks,
             }),
             limits: Limits::default(),
             token_required,
@@ -242,6 +246,8 @@ impl Agent {
         // The history's analyses, `GET /v1/history/...` (see the history module).
         #[cfg(feature = "full")]
         let router = router.merge(crate::history::router(self.state.system.clone()));
+        // PagerDuty's and Slack's webhooks, verified by signature (see the integrations module).
+        let router = router.merge(crate::integrations::router(Arc::clone(&self.state)));
         router.layer(axum::middleware::from_fn_with_state(edge, edge::guard))
     }
 
@@ -535,6 +541,7 @@ async fn metrics(State(state): Shared) -> Response {
     if let Some(metrics) = state.system.metrics() {
         let mut text = metrics.render();
         text.push_str(&state.connections.render());
+        text.push_str(&state.webhooks.render());
         return ([(header::CONTENT_TYPE, andon::metrics::CONTENT_TYPE)], text).into_response();
     }
     let _ = &state;

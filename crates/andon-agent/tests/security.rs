@@ -19,12 +19,14 @@ use andon::AndonConfig;
 use andon_agent::Agent;
 use common::TestAgent;
 
-const MARKERS: [&str; 5] = [
+const MARKERS: [&str; 7] = [
     "SECRET-MARKER-1", // slack webhook url
     "SECRET-MARKER-2", // pagerduty routing key
     "SECRET-MARKER-3", // smtp password
     "SECRET-MARKER-4", // webhook url
     "SECRET-MARKER-5", // agent token (SECRET-MARKER-5-agent-token)
+    "SECRET-MARKER-6", // PagerDuty webhook signing secret
+    "SECRET-MARKER-7", // Slack signing secret
 ];
 
 /// A hostile receiver on loopback: answers every request with 500 and echoes the request (and
@@ -70,6 +72,8 @@ enabled = false
 [agent]
 listen = "{listen}"
 token = "SECRET-MARKER-5-agent-token"
+pagerduty_webhook_secret = "SECRET-MARKER-6-pagerduty"
+slack_signing_secret = "SECRET-MARKER-7-slack-signing"
 
 [alerts]
 evaluation_interval = "50ms"
@@ -157,6 +161,28 @@ async fn no_secret_shows_in_logs_errors_debug_metrics_or_api_responses() {
         .post_with("/v1/signals", "{nope", Some("SECRET-MARKER-5-agent-token"))
         .await;
     seen.push_str(&body.to_string());
+
+    // Forged provider requests: refused without showing the signing secrets.
+    for (path, header, value) in [
+        (
+            "/v1/integrations/pagerduty",
+            "x-pagerduty-signature",
+            "v1=00",
+        ),
+        ("/v1/integrations/slack", "x-slack-signature", "v0=00"),
+    ] {
+        let response = agent
+            .http
+            .post(agent.at(path))
+            .header(header, value)
+            .header("x-slack-request-timestamp", "1")
+            .body("payload=%7B%7D")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{path}");
+        seen.push_str(&response.text().await.unwrap());
+    }
 
     // The alert fires; every channel fails (500 with the request echoed, closed ports).
     let alerts = agent.system.alerts().unwrap();

@@ -68,6 +68,19 @@ fn check_slack(body: &Value) {
                 let elements = block["elements"].as_array().unwrap();
                 assert!(!elements.is_empty() && elements.len() <= 10);
             }
+            "actions" => {
+                // The Acknowledge / Resume the line buttons: at most 25, plain text of at most
+                // 75 characters, action ids unique within the block.
+                let elements = block["elements"].as_array().unwrap();
+                assert!(!elements.is_empty() && elements.len() <= 25);
+                let mut ids = std::collections::BTreeSet::new();
+                for e in elements {
+                    assert_eq!(e["type"], "button");
+                    assert!(ids.insert(e["action_id"].as_str().unwrap()));
+                    assert_eq!(e["text"]["type"], "plain_text");
+                    assert!(e["text"]["text"].as_str().unwrap().chars().count() <= 75);
+                }
+            }
             other => panic!("unexpected block type {other}"),
         }
     }

@@ -66,6 +66,23 @@ fn check_slack(body: &Value) {
                         .map(|e| e["text"].as_str().unwrap().to_owned()),
                 );
             }
+            "actions" => {
+                // Slack's limits: at most 25 elements, action ids unique within the block;
+                // a button's text plain, at most 75 characters; its value at most 2000.
+                let elements = block["elements"].as_array().unwrap();
+                assert!(!elements.is_empty() && elements.len() <= 25);
+                let mut ids = std::collections::BTreeSet::new();
+                for e in elements {
+                    assert_eq!(e["type"], "button");
+                    let id = e["action_id"].as_str().unwrap();
+                    assert!(id.len() <= 255 && ids.insert(id), "action_id {id}");
+                    assert_eq!(e["text"]["type"], "plain_text");
+                    let t = e["text"]["text"].as_str().unwrap();
+                    assert!(!t.is_empty() && t.chars().count() <= 75);
+                    texts.push(t.to_owned());
+                    assert!(e["value"].as_str().unwrap().chars().count() <= 2000);
+                }
+            }
             other => panic!("unexpected block type {other}"),
         }
     }

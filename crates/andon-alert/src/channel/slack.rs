@@ -115,6 +115,61 @@ fn alert_line(alert: &AlertEvent) -> String {
     line
 }
 
+/// The `action_id` of an *Acknowledge* button (the agent takes any id that starts with it; its
+/// `value` is the alert's fingerprint). The andon agent's `POST /v1/integrations/slack` acts on it.
+pub(crate) const SLACK_ACK_ACTION: &str = "andon_ack";
+/// The `action_id` of the *Resume the line* button.
+pub(crate) const SLACK_RESUME_ACTION: &str = "andon_resume";
+/// *Acknowledge* buttons shown, one per firing alert not yet acknowledged.
+const MAX_ACK_BUTTONS: usize = 5;
+
+/// The buttons of a firing notification: *Acknowledge* for each alert not yet acknowledged (at
+/// most five) and *Resume the line*. They post to the Slack app's Interactivity Request URL,
+/// the agent's `/v1/integrations/slack`; `None` for other notifications.
+fn buttons(notification: &Notification) -> Option<Value> {
+    if notification.status != AlertStatus::Firing {
+        return None;
+    }
+    let open: Vec<&AlertEvent> = notification
+        .alerts
+        .iter()
+        .filter(|a| a.status == AlertStatus::Firing && a.acknowledged_by.is_none())
+        .take(MAX_ACK_BUTTONS)
+        .collect();
+    let mut elements: Vec<Value> = open
+        .iter()
+        .enumerate()
+        .map(|(n, alert)| {
+            let label = match alert.labels.get("component") {
+                Some(component) if open.len() > 1 => {
+                    escape_cut(&format!("Acknowledge {component}"), 75)
+                }
+                _ => "Acknowledge".to_owned(),
+            };
+            json!({
+                "type": "button",
+                "action_id": if n == 0 { SLACK_ACK_ACTION.to_owned() } else { format!("{SLACK_ACK_ACTION}_{n}") },
+                "text": { "type": "plain_text", "text": label },
+                "value": alert.fingerprint,
+            })
+        })
+        .collect();
+    elements.push(json!({
+        "type": "button",
+        "action_id": SLACK_RESUME_ACTION,
+        "text": { "type": "plain_text", "text": "Resume the line" },
+        "value": "line",
+        "style": "primary",
+        "confirm": {
+            "title": { "type": "plain_text", "text": "Resume the line?" },
+            "text": { "type": "plain_text", "text": "The stopped line runs again; andon records you as the one who resumed it." },
+            "confirm": { "type": "plain_text", "text": "Resume" },
+            "deny": { "type": "plain_text", "text": "Cancel" },
+        },
+    }));
+    Some(json!({ "type": "actions", "block_id": "andon_actions", "elements": elements }))
+}
+
 fn section(text: String) -> Value {
     json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
 }
@@ -204,11 +259,13 @@ pub(crate) fn slack_body(notification: &Notification, channel: Option<&str>) -> 
             escape_cut(diagnostics, SECTION_MAX - head.len())
         )));
     }
+    let actions = buttons(notification);
     if let Some(snapshot) = &notification.snapshot {
-        // Room for the context line after.
-        let room = BLOCKS_MAX.saturating_sub(blocks.len() + 1);
+        // Room for the buttons and the context line after.
+        let room = BLOCKS_MAX.saturating_sub(blocks.len() + 1 + usize::from(actions.is_some()));
         blocks.extend(snapshot_blocks(snapshot, room));
     }
+    blocks.extend(actions);
     blocks.push(json!({
         "type": "context",
         "elements": [{
@@ -279,7 +336,9 @@ mod tests {
                 out.push(t.to_owned());
             }
             for e in block["elements"].as_array().into_iter().flatten() {
-                out.push(e["text"].as_str().unwrap().to_owned());
+                // A context element's text is a string, a button's a text object.
+                let text = e["text"].as_str().or_else(|| e["text"]["text"].as_str());
+                out.push(text.unwrap().to_owned());
             }
         }
         out
@@ -356,6 +415,39 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .contains("trace `trace-123`")
+        );
+    }
+
+    #[test]
+    fn firing_notifications_carry_acknowledge_and_resume_buttons() {
+        let body = slack_body(&notification("s", 2, None), None);
+        let blocks = body["blocks"].as_array().unwrap();
+        let actions = blocks.iter().find(|b| b["type"] == "actions").unwrap();
+        let ids: Vec<&str> = actions["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["andon_ack", "andon_ack_1", "andon_resume"]);
+        assert_eq!(actions["elements"][0]["value"], "0123456789abcdef");
+        // The component in a label is escaped like every outside text.
+        assert_eq!(
+            actions["elements"][0]["text"]["text"],
+            "Acknowledge db&lt;!here&gt;"
+        );
+        // The context line stays last.
+        assert_eq!(blocks.last().unwrap()["type"], "context");
+        // Acknowledged and resolved notifications carry no buttons.
+        let mut acked = notification("s", 1, None);
+        acked.status = AlertStatus::Acknowledged;
+        let body = slack_body(&acked, None);
+        assert!(
+            !body["blocks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["type"] == "actions")
         );
     }
 

@@ -17,6 +17,8 @@ pub const MIN_TOKEN_CHARS: usize = 16;
 /// listen = "127.0.0.1:7600"
 /// token = "${ANDON_TOKEN}"              # at least 16 characters
 /// allowed_hosts = ["andon.example.com"] # names (besides loopback) browsers may use to reach it
+/// pagerduty_webhook_secret = "${PAGERDUTY_WEBHOOK_SECRET}" # acknowledge from PagerDuty
+/// slack_signing_secret = "${SLACK_SIGNING_SECRET}"         # the Slack buttons
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +35,17 @@ pub struct AgentConfig {
     /// rebinding. Default empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<String>,
+    /// The signing secret of a PagerDuty v3 webhook subscription: with it, the agent takes
+    /// `incident.acknowledged`, `incident.resolved` and `incident.reassigned` at
+    /// `POST /v1/integrations/pagerduty`, verified by `X-PagerDuty-Signature`. Write
+    /// `"${PAGERDUTY_WEBHOOK_SECRET}"` to keep it out of the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pagerduty_webhook_secret: Option<Secret>,
+    /// The signing secret of the Slack app whose buttons (*Acknowledge*, *Resume the line*)
+    /// post to `POST /v1/integrations/slack`, verified by `X-Slack-Signature`. Write
+    /// `"${SLACK_SIGNING_SECRET}"` to keep it out of the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack_signing_secret: Option<Secret>,
 }
 
 impl Default for AgentConfig {
@@ -41,6 +54,8 @@ impl Default for AgentConfig {
             listen: "127.0.0.1:7600".to_owned(),
             token: None,
             allowed_hosts: Vec::new(),
+            pagerduty_webhook_secret: None,
+            slack_signing_secret: None,
         }
     }
 }
@@ -67,6 +82,14 @@ impl AgentConfig {
         if let Some(token) = &self.token {
             super::secret::check_not_placeholder(check::key(section, "token"), token)?;
             check_token(section, token)?;
+        }
+        for (name, secret) in [
+            ("pagerduty_webhook_secret", &self.pagerduty_webhook_secret),
+            ("slack_signing_secret", &self.slack_signing_secret),
+        ] {
+            if let Some(secret) = secret {
+                check_signing_secret(section, name, secret)?;
+            }
         }
         for host in &self.allowed_hosts {
             let ok = !host.is_empty()
@@ -95,6 +118,26 @@ pub(crate) fn check_token(section: &str, token: &Secret) -> Result<(), ConfigErr
             check::key(section, "token"),
             format!(
                 "has {chars} characters, fewer than the {MIN_TOKEN_CHARS} required: use a random one, such as the output of `openssl rand -hex 16`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The fewest characters a webhook signing secret may have (PagerDuty's and Slack's are longer).
+const MIN_SIGNING_SECRET_CHARS: usize = 16;
+
+/// Checks a provider's signing secret: not the redaction placeholder, not empty, not short. The
+/// error never shows it.
+fn check_signing_secret(section: &str, name: &str, secret: &Secret) -> Result<(), ConfigError> {
+    let key = check::key(section, name);
+    super::secret::check_not_placeholder(key.clone(), secret)?;
+    let chars = secret.expose().chars().count();
+    if chars < MIN_SIGNING_SECRET_CHARS {
+        return Err(ConfigError::new(
+            key,
+            format!(
+                "has {chars} characters, fewer than the {MIN_SIGNING_SECRET_CHARS} of a real signing secret: copy it whole from the provider (PagerDuty: the webhook subscription; Slack: Basic Information > App Credentials), or leave the key out"
             ),
         ));
     }
@@ -134,6 +177,24 @@ mod tests {
                 .is_ok()
         );
         assert!(with(None, &[]).validate("agent").is_ok());
+    }
+
+    #[test]
+    fn signing_secrets_must_be_whole() {
+        let config = |pd: &str, slack: &str| AgentConfig {
+            pagerduty_webhook_secret: Some(Secret::from(pd)),
+            slack_signing_secret: Some(Secret::from(slack)),
+            ..AgentConfig::default()
+        };
+        let whole = "0123456789abcdef0123";
+        assert!(config(whole, whole).validate("agent").is_ok());
+        let err = config("", whole).validate("agent").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("agent.pagerduty_webhook_secret"));
+        let err = config(whole, "sl4ck-short").validate("agent").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("agent.slack_signing_secret"));
+        assert!(!err.to_string().contains("sl4ck-short"), "{err}");
+        let err = config(whole, "[redacted]").validate("agent").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("agent.slack_signing_secret"));
     }
 
     #[test]
