@@ -164,7 +164,19 @@ mod tests {
             w3c_trace_id_hex("trace-123"),
             format!("{:032x}", u128::from_be_bytes(fnv1a_128(b"trace-123")))
         );
-        assert_ne!(w3c_trace_id(&"0".repeat(32)), [0; 16]);
+        // The same values the board's JavaScript computes (crates/andon-agent/assets/board.js).
+        assert_eq!(
+            w3c_trace_id_hex("trace-123"),
+            "0087bf8f84066cb56e77f4a2079b36c7"
+        );
+        assert_eq!(
+            w3c_trace_id_hex("héllo ✓"),
+            "97c72df9eb45c762bbdbb2b42695dc97"
+        );
+        assert_eq!(
+            w3c_trace_id_hex(&"0".repeat(32)),
+            "4bae73afc703da1fcce51065d5c9ef0d"
+        );
         assert!(!is_w3c_trace_id("+bf92f3577b34da6a3ce929d0e0e4736"));
     }
 
