@@ -8,7 +8,7 @@
 // the board is reloaded from it.
 "use strict";
 
-const state = { stations: new Map(), recent: [], alerts: [], line: null, tokenRequired: false };
+const state = { stations: new Map(), recent: [], alerts: [], line: null, tokenRequired: false, traceUi: null };
 const RECENT_SHOWN = 20;
 const POLL_MS = 1000;
 const POLL_TIMEOUT_MS = 2000;
@@ -67,6 +67,40 @@ function el(tag, props, children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
+}
+
+// Trace links (`[tracer] ui_url`). The W3C trace id a signal's trace id maps to, exactly as
+// andon-core's w3c_trace_id does: 32 hex digits (not all zero) as given, a hyphenated UUID's
+// 16 bytes, else the FNV-1a 128 hash of the UTF-8 bytes (a zero hash ends in 01). Spans carry
+// that id, so it is what the trace UI knows.
+const FNV_OFFSET = 0x6c62272e07bb014262b821756295c58dn;
+const FNV_PRIME = (1n << 88n) + 0x13bn;
+const MASK_128 = (1n << 128n) - 1n;
+function w3cTraceId(id) {
+  const nonZero = (hex) => /[1-9a-fA-F]/.test(hex);
+  if (/^[0-9a-fA-F]{32}$/.test(id) && nonZero(id)) return id.toLowerCase();
+  if (/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(id)) {
+    const compact = id.replace(/-/g, "");
+    if (nonZero(compact)) return compact.toLowerCase();
+  }
+  let hash = FNV_OFFSET;
+  for (const byte of new TextEncoder().encode(id)) {
+    hash = ((hash ^ BigInt(byte)) * FNV_PRIME) & MASK_128;
+  }
+  if (hash === 0n) hash = 1n;
+  return hash.toString(16).padStart(32, "0");
+}
+
+// A plain <a href> to a trace (`url` made by the agent, else built from the trace UI the agent
+// names); the id is text, never markup. Nothing without a trace id or an http(s) trace UI.
+function traceLink(id, url) {
+  if (!id) return null;
+  const ui = state.traceUi;
+  const href = url || (ui ? ui.replace(/\/+$/, "") + "/trace/" + w3cTraceId(id) : null);
+  if (!href || !/^https?:\/\//.test(href)) return null;
+  const link = el("a", { className: "trace", href, target: "_blank", rel: "noopener noreferrer" }, ["trace " + id]);
+  link.dataset.traceId = id;
+  return link;
 }
 
 // HH:MM:SS in the wall display's local time.
@@ -170,8 +204,9 @@ function renderAlerts() {
       el("span", { className: "rule" }, [a.rule]),
       el("span", { className: "summary" }, [a.summary]),
       el("span", { className: "since" }, [a.state + " since " + when(a.since) + (a.acknowledged_by ? ", acknowledged by " + a.acknowledged_by : "")]),
+      traceLink(a.trace_id, a.trace_url),
       button,
-    ]);
+    ].filter(Boolean));
     item.dataset.fingerprint = a.fingerprint;
     return item;
   }));
@@ -183,7 +218,8 @@ function renderRecent() {
       el("time", { dateTime: s.timestamp }, [when(s.timestamp)]),
       el("span", { className: "color" }, [String(s.color).toUpperCase()]),
       (s.component ? s.component + ": " : "") + s.message,
-    ]);
+      traceLink(s.trace_id),
+    ].filter(Boolean));
     item.dataset.id = s.id;
     return item;
   }));
@@ -226,6 +262,7 @@ async function loadBoard() {
   state.alerts = board.alerts || [];
   state.recent = board.recent || [];
   state.tokenRequired = Boolean(board.token_required);
+  state.traceUi = typeof board.trace_ui_url === "string" ? board.trace_ui_url : null;
   live.loaded = true;
   live.stale = false;
   live.buffering = false;

@@ -30,6 +30,12 @@ pub struct AlertView {
     /// Whether a silence mutes it.
     #[serde(default)]
     pub silenced: bool,
+    /// The trace or correlation id of the signal that fired it, verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// `trace_id` in the trace UI (`[tracer] ui_url`): `<ui_url>/trace/<mapped W3C id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
 }
 
 /// What acknowledging an alert did.
@@ -47,9 +53,14 @@ pub(crate) enum Ack {
 pub(crate) fn open(system: &AndonSystem) -> Option<Vec<AlertView>> {
     #[cfg(feature = "full")]
     {
-        system
-            .alerts()
-            .map(|manager| manager.open_alerts().iter().map(view).collect())
+        let ui_url = system.config().tracer.ui_url.as_deref();
+        system.alerts().map(|manager| {
+            manager
+                .open_alerts()
+                .iter()
+                .map(|a| view(a, ui_url))
+                .collect()
+        })
     }
     #[cfg(not(feature = "full"))]
     {
@@ -78,7 +89,7 @@ pub(crate) fn acknowledge(system: &AndonSystem, fingerprint: &str, by: &str) -> 
 }
 
 #[cfg(feature = "full")]
-pub(crate) fn view(alert: &andon::alert::OpenAlert) -> AlertView {
+pub(crate) fn view(alert: &andon::alert::OpenAlert, ui_url: Option<&str>) -> AlertView {
     AlertView {
         fingerprint: alert.fingerprint.clone(),
         rule: alert.rule.clone(),
@@ -95,5 +106,11 @@ pub(crate) fn view(alert: &andon::alert::OpenAlert) -> AlertView {
         count: alert.count,
         acknowledged_by: alert.acknowledged_by.clone(),
         silenced: alert.silenced,
+        trace_id: alert.trace_id.clone(),
+        trace_url: alert
+            .trace_id
+            .as_deref()
+            .zip(ui_url)
+            .map(|(trace, ui_url)| andon::core::trace_url(ui_url, trace)),
     }
 }

@@ -566,6 +566,12 @@ fn alerts_table(alerts: &Value) -> String {
                 text("since"),
                 text("rule"),
                 text("summary"),
+                // The trace UI's link when `[tracer] ui_url` is set, else the id itself.
+                a["trace_url"]
+                    .as_str()
+                    .or(a["trace_id"].as_str())
+                    .unwrap_or("")
+                    .to_owned(),
             ]
         })
         .collect();
@@ -580,6 +586,7 @@ fn alerts_table(alerts: &Value) -> String {
             "SINCE",
             "RULE",
             "SUMMARY",
+            "TRACE",
         ],
         &rows,
     )
@@ -685,6 +692,17 @@ mod tests {
         assert!(lines[0].starts_with("FINGERPRINT  SEVERITY"), "{text}");
         assert!(lines[1].starts_with("abc          CRITICAL"), "{text}");
         assert!(lines[2].contains("pending (acked by bo)"), "{text}");
+        let linked = alerts_table(&json!([
+            {"fingerprint":"f","severity":"critical","state":"firing","since":"t","rule":"r","summary":"s",
+             "trace_id":"trace-123","trace_url":"http://j/trace/00ff"},
+            {"fingerprint":"g","severity":"info","state":"firing","since":"t","rule":"r","summary":"s","trace_id":"trace-9"}
+        ]));
+        assert!(
+            linked.lines().next().unwrap().ends_with("TRACE"),
+            "{linked}"
+        );
+        assert!(linked.contains(" http://j/trace/00ff"), "{linked}");
+        assert!(linked.contains(" trace-9"), "{linked}");
         assert_eq!(alerts_table(&json!([])), "no open alerts\n");
         let diag = diagnostics_table(
             &json!({"taken_at":"t","health":{"status":"Degraded","reasons":["memory 91%"]},

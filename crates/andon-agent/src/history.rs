@@ -301,5 +301,35 @@ async fn timeline(
             ),
         ));
     }
-    Ok(Json(json!(timeline)))
+    let mut answer = json!(timeline);
+    if let Some(ui_url) = &system.config().tracer.ui_url {
+        link_traces(&mut answer, ui_url);
+    }
+    Ok(Json(answer))
+}
+
+/// Links a timeline's trace ids to the trace UI (`[tracer] ui_url`): each entry with a
+/// `trace_id` gains `trace_url`, and `trace_urls` maps every id in `trace_ids` to its link
+/// (`<ui_url>/trace/<mapped W3C id>`).
+fn link_traces(timeline: &mut Value, ui_url: &str) {
+    let link = |id: &str| Value::String(andon::core::trace_url(ui_url, id));
+    let urls: serde_json::Map<String, Value> = timeline["trace_ids"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|id| (id.to_owned(), link(id)))
+        .collect();
+    if let Some(entries) = timeline["entries"].as_array_mut() {
+        for entry in entries {
+            let url = entry["trace_id"].as_str().map(link);
+            if let (Some(url), Some(map)) = (url, entry.as_object_mut()) {
+                map.insert("trace_url".to_owned(), url);
+            }
+        }
+    }
+    if let Some(map) = timeline.as_object_mut() {
+        map.insert("trace_urls".to_owned(), Value::Object(urls));
+    }
 }

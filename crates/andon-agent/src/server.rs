@@ -459,6 +459,8 @@ async fn get_board(State(state): Shared) -> Json<Value> {
         "alerting": open.is_some(),
         "recent": state.system.recent_signals(BOARD_RECENT),
         "token_required": state.token_required,
+        // `[tracer] ui_url`: the board links trace ids to `<ui_url>/trace/<mapped W3C id>`.
+        "trace_ui_url": state.system.config().tracer.ui_url,
     }))
 }
 

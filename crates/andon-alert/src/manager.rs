@@ -552,6 +552,7 @@ impl Instance {
             count: self.unnotified.max(1),
             acknowledged_by: self.acked.clone(),
             trace_id: self.trace_id.clone(),
+            trace_url: None,
         }
     }
 
@@ -784,6 +785,8 @@ struct Inner {
     restored: Mutex<Vec<persist::SavedAlert>>,
     /// Metrics changed since the last event-driven evaluation.
     listener: listen::Listener,
+    /// `[tracer] ui_url`: where notifications link trace ids to.
+    trace_ui_url: RwLock<Option<String>>,
     /// Built outside a tokio runtime: the evaluation task (and the built-in `log` channel)
     /// start at the first signal or evaluation.
     start_later: AtomicBool,
@@ -873,6 +876,7 @@ impl AlertManager {
                 restored: Mutex::new(restored),
                 listener: listen::Listener::default(),
                 start_later: AtomicBool::new(false),
+                trace_ui_url: RwLock::new(None),
                 config,
             }),
         };
@@ -954,6 +958,21 @@ impl AlertManager {
             .diagnostics
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Some(diagnostics);
+        self
+    }
+
+    /// Links every notified alert's trace id to a trace UI (`[tracer] ui_url`, such as
+    /// `http://localhost:16686` for Jaeger): each [`AlertEvent`](crate::AlertEvent) carries
+    /// `trace_url`, `<ui_url>/trace/<mapped W3C id>`, which Slack shows as a link, PagerDuty as
+    /// a `links` entry, email as a plain URL line, and webhook and file payloads as a field.
+    /// `ui_url` is expected checked by [`TracerConfig::validate`](andon_core::config::TracerConfig::validate).
+    #[must_use]
+    pub fn with_trace_ui_url(self, ui_url: impl Into<String>) -> Self {
+        *self
+            .inner
+            .trace_ui_url
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(ui_url.into());
         self
     }
 
@@ -2125,8 +2144,17 @@ impl Inner {
         }
         let mut queued = 0;
         let channels = self.read_channels();
+        let trace_ui_url = self
+            .trace_ui_url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         for o in outgoing {
-            let notification = Arc::new(o.notification);
+            let mut notification = o.notification;
+            if let Some(ui_url) = &trace_ui_url {
+                notification.link_traces(ui_url);
+            }
+            let notification = Arc::new(notification);
             self.counters.notifications.fetch_add(1, Ordering::Relaxed);
             let critical = is_critical_firing(&notification);
             let handles: Vec<&ChannelHandle> = o

@@ -59,6 +59,13 @@ pub struct AlertEvent {
     /// any other string such as `trace-123`); none for alerts not fired by a signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// The trace in the trace UI (`[tracer] ui_url`, see [`AlertManager::with_trace_ui_url`]):
+    /// `<ui_url>/trace/<id>`, where `<id>` is the W3C trace id `trace_id` maps to
+    /// ([`andon_core::trace_url`]); none without a trace id or a trace UI.
+    ///
+    /// [`AlertManager::with_trace_ui_url`]: crate::AlertManager::with_trace_ui_url
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
 }
 
 /// One notification: one or more alerts of a rule (grouped), or a digest of several.
@@ -122,6 +129,15 @@ impl Notification {
             out.push_str(diagnostics);
         }
         out
+    }
+
+    /// Links every alert's trace id to `ui_url` (a checked `[tracer] ui_url`).
+    pub(crate) fn link_traces(&mut self, ui_url: &str) {
+        for alert in &mut self.alerts {
+            if let Some(trace) = &alert.trace_id {
+                alert.trace_url = Some(andon_core::trace_url(ui_url, trace));
+            }
+        }
     }
 
     /// The total occurrences of every alert in it.

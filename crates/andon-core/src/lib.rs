@@ -51,6 +51,7 @@ pub mod history;
 mod line;
 mod severity;
 mod signal;
+mod trace_link;
 
 #[doc(inline)]
 pub use component::{
@@ -64,6 +65,7 @@ pub use history::{AlertEvent, AlertEventKind, HistoryRecord, HistoryStore, LineE
 pub use line::{Line, LineState, LineStopped, LineWatch, Resumption};
 pub use severity::{AlertSeverity, HealthStatus, LogLevel, ParseLevelError};
 pub use signal::{AndonSignal, Color, ParseColorError, ParseSignalIdError, SignalId, rfc3339};
+pub use trace_link::{is_w3c_trace_id, trace_url, w3c_trace_id, w3c_trace_id_hex};
 
 /// The `async_trait` attribute the component traits are written with, for implementors.
 pub use async_trait::async_trait;

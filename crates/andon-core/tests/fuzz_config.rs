@@ -62,6 +62,7 @@ const KEYS: &[&str] = &[
     "max_export_batch_size",
     "scheduled_delay_ms",
     "export_timeout_ms",
+    "ui_url",
     "free_port_if_taken",
     "check_interval_secs",
     "memory_threshold_percent",

@@ -25,49 +25,13 @@ use opentelemetry::{Array, KeyValue, StringValue, Value};
 /// assert_ne!(correlation_trace_id("trace-123"), correlation_trace_id("trace-124"));
 /// ```
 pub fn correlation_trace_id(id: &str) -> [u8; 16] {
-    if let Some(bytes) = parse_hex_trace_id(id) {
-        return bytes;
-    }
-    if id.len() == 36 {
-        let compact: String = id.chars().filter(|&c| c != '-').collect();
-        let hyphens_in_place = id
-            .char_indices()
-            .filter(|&(_, c)| c == '-')
-            .map(|(i, _)| i)
-            .eq([8, 13, 18, 23]);
-        if let Some(bytes) = parse_hex_trace_id(&compact).filter(|_| hyphens_in_place) {
-            return bytes;
-        }
-    }
-    fnv1a_128(id.as_bytes())
+    // The mapping lives in andon-core, so trace links (`[tracer] ui_url`) name the same id.
+    andon_core::w3c_trace_id(id)
 }
 
 /// Whether `id` is a W3C trace id as given (32 hex digits, not all zero).
 pub(crate) fn is_w3c_trace_id(id: &str) -> bool {
-    parse_hex_trace_id(id).is_some()
-}
-
-fn parse_hex_trace_id(id: &str) -> Option<[u8; 16]> {
-    if id.len() != 32 {
-        return None;
-    }
-    let value = u128::from_str_radix(id, 16).ok()?;
-    (value != 0 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| value.to_be_bytes())
-}
-
-fn fnv1a_128(bytes: &[u8]) -> [u8; 16] {
-    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    const PRIME: u128 = (1 << 88) + 0x13b;
-    let mut hash = OFFSET;
-    for &b in bytes {
-        hash ^= u128::from(b);
-        hash = hash.wrapping_mul(PRIME);
-    }
-    let mut out = hash.to_be_bytes();
-    if hash == 0 {
-        out[15] = 1;
-    }
-    out
+    andon_core::is_w3c_trace_id(id)
 }
 
 /// A JSON value as an OpenTelemetry attribute value: strings, booleans and numbers as
@@ -164,7 +128,7 @@ mod tests {
         );
         // A pinned value, so the mapping never changes between versions.
         let pinned = correlation_trace_id("trace-123");
-        assert_eq!(pinned, fnv1a_128(b"trace-123"));
+        assert_eq!(pinned, andon_core::w3c_trace_id("trace-123"));
         assert_ne!(pinned, [0; 16]);
         // All-zero and malformed hex are hashed, not used.
         assert_ne!(correlation_trace_id(&"0".repeat(32)), [0; 16]);

@@ -271,6 +271,10 @@ pub(crate) async fn build(
             if let Some(store) = &history {
                 alerts = alerts.with_history(store.clone());
             }
+            // `[tracer] ui_url`: notifications link each trace to the trace UI.
+            if let Some(ui_url) = &config.tracer.ui_url {
+                alerts = alerts.with_trace_ui_url(ui_url.clone());
+            }
             // The built-in `log` channel writes its alert records into andon's own log.
             #[cfg(feature = "log")]
             if let Some(logger) = &components.logger {

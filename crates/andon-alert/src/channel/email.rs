@@ -120,9 +120,17 @@ impl EmailTransport {
     }
 }
 
-/// The plain-text body: the text, the key and fingerprints, then the snapshot as indented JSON.
+/// The plain-text body: the text, a `Trace:` URL line per alert linked to the trace UI, the key
+/// and fingerprints, then the snapshot as indented JSON.
 fn body(notification: &Notification) -> String {
     let mut body = notification.text();
+    for url in notification
+        .alerts
+        .iter()
+        .filter_map(|a| a.trace_url.as_ref())
+    {
+        body.push_str(&format!("\nTrace: {url}"));
+    }
     body.push_str(&format!("\n\nNotification key: {}\n", notification.key));
     for alert in &notification.alerts {
         body.push_str(&format!(

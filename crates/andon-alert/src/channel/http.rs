@@ -277,6 +277,9 @@ pub(crate) fn alertmanager_body(
             if let Some(trace) = &alert.trace_id {
                 annotations.insert("trace_id".to_owned(), trace.clone());
             }
+            if let Some(url) = &alert.trace_url {
+                annotations.insert("trace_url".to_owned(), url.clone());
+            }
             let ends_at = match alert.ends_at {
                 Some(t) if alert.status == AlertStatus::Resolved => t,
                 _ => notification.created_at + valid_for,
@@ -320,6 +323,7 @@ mod tests {
             count: 3,
             acknowledged_by: None,
             trace_id: Some("trace-123".to_owned()),
+            trace_url: None,
         }
     }
 

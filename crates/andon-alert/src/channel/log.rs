@@ -179,6 +179,7 @@ mod tests {
                 count: 1,
                 acknowledged_by: None,
                 trace_id: Some("trace-123".into()),
+                trace_url: None,
             }],
             escalation_level: 0,
             digest: false,

@@ -35,6 +35,14 @@ struct Trigger<'a> {
     component: Option<&'a str>,
     group: &'a str,
     details: serde_json::Map<String, Value>,
+    /// Events v2 `links`: each `{href, text}`.
+    links: Vec<Value>,
+}
+
+/// The `links` entry of an alert's trace in the trace UI, if it has one.
+fn trace_link(alert: &crate::notification::AlertEvent) -> Option<Value> {
+    let (trace, url) = (alert.trace_id.as_ref()?, alert.trace_url.as_ref()?);
+    Some(json!({ "href": url, "text": format!("Trace {trace}") }))
 }
 
 fn trigger(routing_key: &Secret, t: Trigger<'_>) -> Value {
@@ -57,6 +65,9 @@ fn trigger(routing_key: &Secret, t: Trigger<'_>) -> Value {
         "payload": payload,
         "client": "andon",
     });
+    if let (false, Some(map)) = (t.links.is_empty(), event.as_object_mut()) {
+        map.insert("links".to_owned(), Value::Array(t.links));
+    }
     fit(&mut event);
     event
 }
@@ -113,7 +124,7 @@ pub(crate) fn pagerduty_events(
         let alerts: Vec<Value> = notification
             .alerts
             .iter()
-            .map(|a| json!({"fingerprint": a.fingerprint, "summary": a.summary, "status": a.status, "count": a.count, "trace_id": a.trace_id}))
+            .map(|a| json!({"fingerprint": a.fingerprint, "summary": a.summary, "status": a.status, "count": a.count, "trace_id": a.trace_id, "trace_url": a.trace_url}))
             .collect();
         let mut details = serde_json::Map::new();
         details.insert("alerts".to_owned(), json!(alerts));
@@ -129,6 +140,7 @@ pub(crate) fn pagerduty_events(
                 component: None,
                 group: "andon-digest",
                 details,
+                links: notification.alerts.iter().filter_map(trace_link).collect(),
             },
         )];
     }
@@ -159,6 +171,7 @@ pub(crate) fn pagerduty_events(
                         component: alert.labels.get("component").map(String::as_str),
                         group: &alert.rule,
                         details,
+                        links: trace_link(alert).into_iter().collect(),
                     },
                 )
             }
@@ -194,6 +207,7 @@ mod tests {
             count: 3,
             acknowledged_by: None,
             trace_id: Some("trace-123".to_owned()),
+            trace_url: None,
         };
         Notification {
             key: "k".to_owned(),

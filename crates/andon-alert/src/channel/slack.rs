@@ -106,8 +106,13 @@ fn alert_line(alert: &AlertEvent) -> String {
         line.push('\n');
         line.push_str(&labels.join(" "));
     }
-    if let Some(trace) = &alert.trace_id {
-        line.push_str(&format!("\ntrace `{}`", escape(trace)));
+    match (&alert.trace_id, &alert.trace_url) {
+        // The one link andon writes itself: a checked `[tracer] ui_url` and a hex id.
+        (Some(trace), Some(url)) => {
+            line.push_str(&format!("\ntrace <{}|{}>", escape(url), escape(trace)));
+        }
+        (Some(trace), None) => line.push_str(&format!("\ntrace `{}`", escape(trace))),
+        _ => {}
     }
     if let Some(by) = &alert.acknowledged_by {
         line.push_str(&format!("\nacknowledged by {}", escape(by)));
@@ -314,6 +319,7 @@ mod tests {
             count: 3,
             acknowledged_by: None,
             trace_id: Some("trace-123".to_owned()),
+            trace_url: None,
         };
         Notification {
             key: "k".to_owned(),

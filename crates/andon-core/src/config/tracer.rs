@@ -33,6 +33,12 @@ pub struct TracerConfig {
     pub scheduled_delay_ms: u64,
     /// How long one export may take, in milliseconds. Default 10000.
     pub export_timeout_ms: u64,
+    /// The address of a trace UI such as Jaeger's (`http://localhost:16686`): when set, the
+    /// board, `andon alerts`, history timelines and Slack, PagerDuty, email and webhook
+    /// notifications link each trace id to `<ui_url>/trace/<id>` (the mapped W3C id, see
+    /// [`trace_url`](crate::trace_url)). Only `http://` and `https://` URLs. Default unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ui_url: Option<String>,
 }
 
 impl Default for TracerConfig {
@@ -48,6 +54,7 @@ impl Default for TracerConfig {
             max_export_batch_size: 512,
             scheduled_delay_ms: 200,
             export_timeout_ms: 10_000,
+            ui_url: None,
         }
     }
 }
@@ -106,6 +113,13 @@ impl TracerConfig {
                 check::key(section, "export_timeout_ms"),
                 "must be at least 1 millisecond, such as 10000",
             ));
+        }
+        if let Some(problem) = self
+            .ui_url
+            .as_deref()
+            .and_then(crate::trace_link::ui_url_problem)
+        {
+            return Err(ConfigError::new(check::key(section, "ui_url"), problem));
         }
         Ok(())
     }
@@ -215,6 +229,27 @@ mod tests {
                 },
                 "tracer.export_timeout_ms: must be at least 1 millisecond",
             ),
+            (
+                TracerConfig {
+                    ui_url: Some("javascript:alert(1)".into()),
+                    ..base.clone()
+                },
+                "tracer.ui_url: `javascript:alert(1)` is not an http:// or https:// URL",
+            ),
+            (
+                TracerConfig {
+                    ui_url: Some("localhost:16686".into()),
+                    ..base.clone()
+                },
+                "tracer.ui_url: `localhost:16686` is not an http:// or https:// URL",
+            ),
+            (
+                TracerConfig {
+                    ui_url: Some("http://jaeger/\"><b>".into()),
+                    ..base.clone()
+                },
+                "tracer.ui_url: `http://jaeger/\\\"><b>` holds '\"'",
+            ),
         ];
         for (config, expected) in cases {
             let message = error(&config);
@@ -233,6 +268,9 @@ mod tests {
         .unwrap();
         assert_eq!(config.service_version.as_deref(), Some("1.2.3"));
         assert_eq!(config.protocol, OtlpProtocol::Http);
+        let config: TracerConfig = toml::from_str("ui_url = \"http://localhost:16686\"\n").unwrap();
+        config.validate("tracer").unwrap();
+        assert_eq!(config.ui_url.as_deref(), Some("http://localhost:16686"));
         let err = toml::from_str::<TracerConfig>("sample_ratio = 1.0\n")
             .unwrap_err()
             .to_string();
