@@ -58,14 +58,12 @@ enum TraceHex<'a> {
 }
 
 impl<'a> Trace<'a> {
-    /// The active span's ids, overridden by a signal's own W3C trace id; a signal id that is not
-    /// 32 lower-case hex digits becomes a correlation id instead.
+    /// The trace fields of a record. A signal's own trace id wins over the active span's: a W3C
+    /// id as given (32 lower-case hex digits) is the `trace_id`; any other form (upper-case hex,
+    /// a UUID, a free-form id such as `trace-123`) is mapped the way andon-trace maps it for the
+    /// signal's span ([`andon_core::w3c_trace_id`]), so the record's `trace_id` is the span's,
+    /// and the id as given is kept as `correlation_id`. Logs and traces join on every form.
     pub(crate) fn resolve(active: Option<TraceIds>, signal_trace: Option<&'a str>) -> Self {
-        let from_active = |correlation| Trace {
-            trace: active.map(|a| TraceHex::Bytes(a.trace_id)),
-            span: active.map(|a| a.span_id),
-            correlation,
-        };
         match signal_trace {
             Some(id) if is_w3c_trace_id(id) => Trace {
                 trace: Some(TraceHex::Str(id)),
@@ -75,8 +73,19 @@ impl<'a> Trace<'a> {
                     .map(|a| a.span_id),
                 correlation: None,
             },
-            Some(id) => from_active(Some(id)),
-            None => from_active(None),
+            Some(id) => {
+                let mapped = andon_core::w3c_trace_id(id);
+                Trace {
+                    trace: Some(TraceHex::Bytes(mapped)),
+                    span: active.filter(|a| a.trace_id == mapped).map(|a| a.span_id),
+                    correlation: Some(id),
+                }
+            }
+            None => Trace {
+                trace: active.map(|a| TraceHex::Bytes(a.trace_id)),
+                span: active.map(|a| a.span_id),
+                correlation: None,
+            },
         }
     }
 
@@ -945,8 +954,30 @@ mod tests {
             trace_id: [1; 16],
             span_id: [2; 8],
         };
+        // A free-form id is mapped as the signal's span maps it, and kept as given beside it;
+        // the active span of another trace is not the record's.
         let value = json(&e, &Trace::resolve(Some(active), Some("trace-123")));
         assert_eq!(value["correlation_id"], "trace-123");
+        assert_eq!(value["trace_id"], andon_core::w3c_trace_id_hex("trace-123"));
+        assert!(value.get("span_id").is_none());
+        // Upper-case hex and a UUID name the same W3C trace, in lower case.
+        let upper = hex.to_uppercase();
+        let value = json(&e, &Trace::resolve(None, Some(&upper)));
+        assert_eq!(value["trace_id"], hex);
+        assert_eq!(value["correlation_id"], upper.as_str());
+        let uuid = "4bf92f35-77b3-4da6-a3ce-929d0e0e4736";
+        let value = json(&e, &Trace::resolve(None, Some(uuid)));
+        assert_eq!(value["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(value["correlation_id"], uuid);
+        // The active span inside the signal's (mapped) trace stays on the record.
+        let inside = TraceIds {
+            trace_id: andon_core::w3c_trace_id("trace-123"),
+            span_id: [2; 8],
+        };
+        let value = json(&e, &Trace::resolve(Some(inside), Some("trace-123")));
+        assert_eq!(value["span_id"], "02".repeat(8));
+        // Without a signal trace id the active span is the record's.
+        let value = json(&e, &Trace::resolve(Some(active), None));
         assert_eq!(value["trace_id"], "01".repeat(16));
         assert_eq!(value["span_id"], "02".repeat(8));
         // A signal in another trace does not take the active span.

@@ -55,9 +55,9 @@
 //! | `level` | always | `DEBUG`, `INFO`, `WARNING` or `CRITICAL` |
 //! | `message` | always | the message; longer than `max_message_bytes` it is cut at a character boundary and ends with `… [truncated: N bytes]` |
 //! | `component` | when known | the signal's component, else the logger's ([`AndonLoggerBuilder::with_component`]) |
-//! | `trace_id` | in a span, or a signal with a W3C id | 32 lower-case hex digits |
-//! | `span_id` | in a span | 16 lower-case hex digits of the active span |
-//! | `correlation_id` | a signal whose trace id is not W3C | the signal's trace id as given |
+//! | `trace_id` | in a span, or a signal with a trace id | 32 lower-case hex digits; a signal's id in any other form (upper-case hex, a UUID, `trace-123`) is mapped as its span's trace id is ([`andon_core::w3c_trace_id`]), so logs and traces join |
+//! | `span_id` | in a span of the record's trace | 16 lower-case hex digits of the active span |
+//! | `correlation_id` | a signal whose trace id is not lower-case W3C hex | the signal's trace id as given |
 //! | `signal_id` | signals | the signal's UUID |
 //! | `color` | signals | `red`, `yellow` or `green` |
 //! | any other key | key-values | the signal's attributes, then the record's key-values, then the slog logger's; numbers and booleans keep their JSON type |

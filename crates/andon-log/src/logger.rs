@@ -200,8 +200,9 @@ impl AndonLogger {
 
     /// Logs an Andon signal: RED at CRITICAL (written before this returns), YELLOW at WARNING,
     /// GREEN at INFO. The record carries the signal's id, color, component, timestamp and
-    /// attributes; its trace id becomes `trace_id` when it is a W3C id (32 lower-case hex
-    /// digits), `correlation_id` otherwise.
+    /// attributes; its trace id is the record's `trace_id` (in any other form than 32
+    /// lower-case hex digits it is mapped as the signal's span maps it, and kept as given in
+    /// `correlation_id`).
     ///
     /// # Errors
     ///

@@ -53,9 +53,18 @@ async fn a_red_signal_is_one_trace_in_the_log_and_at_the_receiver() {
         )
         .await
         .unwrap();
+    // The other forms a caller may send: W3C hex in upper case, and a UUID.
+    let upper = "4BF92F3577B34DA6A3CE929D0E0E4737";
+    let uuid = "4bf92f35-77b3-4da6-a3ce-929d0e0e4738";
+    for (message, id) in [("Upper-case trace id", upper), ("UUID trace id", uuid)] {
+        system
+            .signal_problem(AndonSignal::yellow(message).with_trace_id(id))
+            .await
+            .unwrap();
+    }
 
     // Spans leave off the caller's path; they arrive without a flush.
-    let spans = receiver.wait_for_spans(2, WAIT).await;
+    let spans = receiver.wait_for_spans(4, WAIT).await;
     // The tracer's own counters reach /metrics: exported spans, and none dropped.
     let metrics = system.metrics().unwrap();
     let exported = andon_tests::wait_for(WAIT, || {
@@ -92,13 +101,32 @@ async fn a_red_signal_is_one_trace_in_the_log_and_at_the_receiver() {
     assert_eq!(span.attribute("andon.color").as_deref(), Some("red"));
     assert_eq!(span.attribute("line.stopped").as_deref(), Some("true"));
 
-    // Not a W3C trace id: the log keeps it as the correlation id; the span is in the trace it
-    // maps to, deterministically, and carries it as an attribute. Never an invalid trace id.
+    // Not a W3C trace id as given: the span is in the trace it maps to, deterministically, and
+    // the log line carries that same trace id (logs and traces join), with the id as given kept
+    // as the correlation id. Never an invalid trace id.
     let logged = record("Queue overflow - stop processing");
     assert_eq!(logged["correlation_id"], "trace-123");
-    assert!(logged.get("trace_id").is_none(), "{logged}");
     let span = span_of(&spans, "Queue overflow - stop processing");
     assert_eq!(span.trace_id(), hex(&correlation_trace_id("trace-123")));
+    assert_eq!(
+        logged["trace_id"].as_str(),
+        Some(span.trace_id().as_str()),
+        "{logged}"
+    );
+    for (message, id, expected) in [
+        (
+            "Upper-case trace id",
+            upper,
+            "4bf92f3577b34da6a3ce929d0e0e4737",
+        ),
+        ("UUID trace id", uuid, "4bf92f3577b34da6a3ce929d0e0e4738"),
+    ] {
+        let logged = record(message);
+        let span = span_of(&spans, message);
+        assert_eq!(span.trace_id(), expected, "{message}");
+        assert_eq!(logged["trace_id"], expected, "{logged}");
+        assert_eq!(logged["correlation_id"], id, "{logged}");
+    }
     assert_eq!(
         span.attribute("andon.correlation_id").as_deref(),
         Some("trace-123")
