@@ -111,7 +111,9 @@ async fn records_follow_the_documented_schema() {
     assert_eq!(red["signal_id"], signal.id().to_string());
     assert_eq!(red["component"], "queue");
     assert_eq!(red["correlation_id"], "trace-123");
-    assert_eq!(red["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    // The signal's own trace (its id mapped as its span's is), not the active span's.
+    assert_eq!(red["trace_id"], andon_core::w3c_trace_id_hex("trace-123"));
+    assert!(red.get("span_id").is_none(), "{red}");
     assert_eq!(red["depth"], 150);
     assert_eq!(red["timestamp"], signal.timestamp_rfc3339());
     logger.shutdown().await.unwrap();
