@@ -127,6 +127,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bridge;
+mod cloud_logging;
 mod drain;
 mod error;
 mod format;

@@ -8,6 +8,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::check;
+use super::cloud_logging::CloudLoggingApi;
 use crate::error::ConfigError;
 use crate::severity::LogLevel;
 
@@ -199,12 +200,23 @@ pub enum SinkConfig {
         /// field is left out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         project_id: Option<String>,
-        /// `stdout` (default) or `{ file = "path" }`.
+        /// `stdout` (default), `{ file = "path" }`, or `api` (Cloud Logging's `entries:write`;
+        /// then the project id, when not set, is detected from the credentials).
         #[serde(default)]
         output: CloudLoggingOutput,
         /// The lowest level this sink takes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         level: Option<LogLevel>,
+        /// With `output = { file = ... }`: rotate when the file would pass this size (0: never).
+        /// Default 100 MiB, like the File sink.
+        #[serde(default = "default_max_bytes")]
+        max_bytes: u64,
+        /// With `output = { file = ... }`: rotated files kept (`.1` newest). Default 5.
+        #[serde(default = "default_keep")]
+        keep: u32,
+        /// With `output = "api"`: endpoint, credentials, log id, resource, labels, batching.
+        #[serde(default)]
+        api: CloudLoggingApi,
     },
 }
 
@@ -254,6 +266,9 @@ impl SinkConfig {
                 project_id: None,
                 output: CloudLoggingOutput::default(),
                 level: None,
+                max_bytes: default_max_bytes(),
+                keep: default_keep(),
+                api: CloudLoggingApi::default(),
             },
             _ => return None,
         })
@@ -309,6 +324,11 @@ impl SinkConfig {
                 format!("{key}.output.file"),
                 "must name a file, such as \"/var/log/andon-cloud.log\", or use output = \"stdout\"",
             )),
+            SinkConfig::CloudLogging {
+                output: CloudLoggingOutput::Api,
+                api,
+                ..
+            } => api.validate(&format!("{key}.api")),
             SinkConfig::Syslog { app_name, .. } if !syslog_token(app_name, 48) => {
                 Err(ConfigError::new(
                     format!("{key}.app_name"),
@@ -405,6 +425,8 @@ pub enum CloudLoggingOutput {
     Stdout,
     /// A file an agent tails.
     File(PathBuf),
+    /// Cloud Logging's API (`entries:write`), from a background thread, in batches.
+    Api,
 }
 
 impl<'de> Deserialize<'de> for SinkConfig {
@@ -487,6 +509,12 @@ impl<'de> Deserialize<'de> for Tagged {
                 output: CloudLoggingOutput,
                 #[serde(default)]
                 level: Option<LogLevel>,
+                #[serde(default = "default_max_bytes")]
+                max_bytes: u64,
+                #[serde(default = "default_keep")]
+                keep: u32,
+                #[serde(default)]
+                api: CloudLoggingApi,
             },
         }
         Remote::deserialize(deserializer).map(Tagged)
