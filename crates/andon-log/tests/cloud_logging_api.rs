@@ -418,3 +418,66 @@ async fn an_api_that_stays_down_costs_counted_records_and_never_blocks_the_calle
     assert_eq!(fake.lock().unwrap().requests.len(), 3);
     logger.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_bounded_by_bytes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, mut api) = start(dir.path(), Mode::SometimesBusy).await;
+    api.max_batch_bytes = 1024;
+    let logger = logger(api, None);
+    // About 500 bytes a record: two fit in 1024 bytes, three do not.
+    for i in 0..6 {
+        logger
+            .info(&format!("{i} {}", "x".repeat(400)))
+            .await
+            .unwrap();
+    }
+    until(&fake, |f| entries(f).len() >= 6).await;
+    let sizes: Vec<usize> = fake
+        .lock()
+        .unwrap()
+        .accepted
+        .iter()
+        .map(|b| b["entries"].as_array().unwrap().len())
+        .collect();
+    assert!(sizes.iter().all(|n| *n <= 2), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 6);
+    logger.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_cloud_logging_file_rotates_like_the_file_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cloud.log");
+    let logger = AndonLogger::new(LoggerConfig {
+        level: LogLevel::Debug,
+        sampling_enabled: false,
+        sinks: vec![SinkConfig::CloudLogging {
+            project_id: None,
+            output: CloudLoggingOutput::File(path.clone()),
+            level: None,
+            max_bytes: 400,
+            keep: 2,
+            api: CloudLoggingApi::default(),
+        }],
+        ..LoggerConfig::default()
+    })
+    .unwrap();
+    for i in 0..30 {
+        logger.info(&format!("record {i}")).await.unwrap();
+    }
+    logger.shutdown().await.unwrap();
+    let mut rotated = path.clone().into_os_string();
+    rotated.push(".1");
+    let mut oldest = path.clone().into_os_string();
+    oldest.push(".2");
+    let mut gone = path.clone().into_os_string();
+    gone.push(".3");
+    for file in [&path, Path::new(&rotated), Path::new(&oldest)] {
+        let size = std::fs::metadata(file).unwrap().len();
+        assert!(size > 0 && size <= 400, "{}: {size}", file.display());
+    }
+    assert!(!Path::new(&gone).exists());
+    let last = std::fs::read_to_string(&path).unwrap();
+    assert!(last.contains("record 29"), "{last}");
+}

@@ -624,6 +624,52 @@ mod tests {
     }
 
     #[test]
+    fn cloud_logging_api_and_file_rotation_parse_and_check() {
+        let config = AndonConfig::from_toml_str(
+            r#"
+            [logger]
+            sinks = [
+              { type = "CloudLogging", output = "api", api = { log_id = "app/andon", labels = { env = "prod" }, resource = { type = "gce_instance", labels = { zone = "europe-west1-b" } } } },
+              { type = "CloudLogging", output = { file = "/tmp/c.log" }, max_bytes = 1000, keep = 3 },
+            ]
+            "#,
+        )
+        .unwrap();
+        let SinkConfig::CloudLogging { output, api, .. } = &config.logger.sinks[0] else {
+            panic!("{:?}", config.logger.sinks[0]);
+        };
+        assert_eq!(*output, CloudLoggingOutput::Api);
+        assert_eq!(api.log_id, "app/andon");
+        assert_eq!(api.endpoint, super::super::CLOUD_LOGGING_ENDPOINT);
+        assert_eq!(api.labels.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(
+            api.resource.as_ref().map(|r| r.kind.as_str()),
+            Some("gce_instance")
+        );
+        assert!(matches!(
+            config.logger.sinks[1],
+            SinkConfig::CloudLogging {
+                max_bytes: 1000,
+                keep: 3,
+                ..
+            }
+        ));
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"CloudLogging\", output = \"api\", api = { log_id = \"a b\" } }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.api.log_id"));
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"CloudLogging\", output = \"api\", api = { max_batch_entries = 5000 } }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.key.as_deref(),
+            Some("logger.sinks.0.api.max_batch_entries")
+        );
+    }
+
+    #[test]
     fn an_empty_cloud_logging_file_is_named() {
         let err = AndonConfig::from_toml_str(
             "[logger]\nsinks = [{ type = \"CloudLogging\", output = { file = \"\" } }]\n",
