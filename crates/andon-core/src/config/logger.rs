@@ -667,6 +667,37 @@ mod tests {
             err.key.as_deref(),
             Some("logger.sinks.0.api.max_batch_entries")
         );
+        // docs/andon-log.md's example.
+        let config = AndonConfig::from_toml_str(
+            r#"
+[[logger.sinks]]
+type = "CloudLogging"
+output = "api"
+level = "INFO"
+
+[logger.sinks.api]
+log_id = "andon"
+labels = { env = "prod" }
+resource = { type = "gce_instance", labels = { instance_id = "1234", zone = "europe-west1-b" } }
+max_batch_entries = 500
+max_batch_bytes = 4194304
+queue_capacity = 10000
+max_retries = 5
+"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            &config.logger.sinks[0],
+            SinkConfig::CloudLogging { output: CloudLoggingOutput::Api, api, .. } if api.max_retries == 5
+        ));
+        // The README's snippet.
+        AndonConfig::from_toml_str(
+            r#"
+[logger]
+sinks = ["Stdout", { type = "CloudLogging", output = "api", api = { labels = { env = "prod" } } }]
+"#,
+        )
+        .unwrap();
     }
 
     #[test]
