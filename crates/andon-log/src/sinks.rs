@@ -203,7 +203,14 @@ impl Sink {
     /// wrote, and counts in `cell`.
     pub(crate) fn write(&mut self, batch: &Batch, ok: &mut [bool], cell: &SinkCell) {
         if let Kind::Api(api) = &self.kind {
-            self.hand_over(api, batch, ok, cell);
+            let refused = hand_over(api, self.level, batch, ok, cell);
+            if refused > 0 {
+                let error = io::Error::other(api.refusal());
+                to_stderr(
+                    self.reporter
+                        .failed(&cell.name, &error, refused, Instant::now()),
+                );
+            }
             return;
         }
         let mut written = 0u64;
@@ -275,30 +282,35 @@ impl Sink {
     }
 }
 
-impl Sink {
-    /// Queues the batch's records for the API thread without waiting: a record queued counts
-    /// as written for the logger; one refused (the queue full) is counted as an error of this
-    /// sink. The API thread counts in `cell` what it delivers (written) and loses (errors).
-    fn hand_over(&self, api: &ApiSink, batch: &Batch, ok: &mut [bool], cell: &SinkCell) {
-        api.attach(cell);
-        let mut refused = 0;
-        for run in runs(batch, self.level) {
-            for index in run {
-                let (queued, dropped) =
-                    api.offer(std::iter::once(batch.bytes(index..index + 1, true)));
-                refused += dropped;
-                if queued > 0
-                    && let Some(slot) = ok.get_mut(index)
-                {
-                    *slot = true;
-                }
+/// Queues the batch's records at or above `level` for the API thread without waiting: a record
+/// queued counts as written for the logger; one refused (the queue full) is counted as an error
+/// of this sink, and their number returned. The API thread counts in `cell` what it delivers
+/// (written) and loses (errors).
+fn hand_over(
+    api: &ApiSink,
+    level: LogLevel,
+    batch: &Batch,
+    ok: &mut [bool],
+    cell: &SinkCell,
+) -> u64 {
+    api.attach(cell);
+    let mut refused = 0;
+    for run in runs(batch, level) {
+        for index in run {
+            let (queued, dropped) = api.offer(std::iter::once(batch.bytes(index..index + 1, true)));
+            refused += dropped;
+            if queued > 0
+                && let Some(slot) = ok.get_mut(index)
+            {
+                *slot = true;
             }
         }
-        if refused > 0 {
-            cell.errors.fetch_add(refused, Ordering::Relaxed);
-            *lock(&cell.last_error) = Some(api.refusal());
-        }
     }
+    if refused > 0 {
+        cell.errors.fetch_add(refused, Ordering::Relaxed);
+        *lock(&cell.last_error) = Some(api.refusal());
+    }
+    refused
 }
 
 /// The ranges of consecutive records at or above `level`.

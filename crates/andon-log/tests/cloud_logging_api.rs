@@ -44,6 +44,8 @@ enum Mode {
     SometimesBusy,
     /// Every request gets 503.
     AlwaysDown,
+    /// No request is answered (for two minutes).
+    Hang,
 }
 
 #[derive(Default)]
@@ -164,7 +166,25 @@ async fn write(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let mut fake = fake.lock().unwrap();
+    let answer = answer(&mut fake.lock().unwrap(), mode, &uri, &headers, &body);
+    match answer {
+        Some(answer) => answer,
+        None => {
+            // Mode::Hang: nobody answers.
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            (StatusCode::OK, "{}".into())
+        }
+    }
+}
+
+/// The fake API's answer to one request; `None` when it hangs.
+fn answer(
+    fake: &mut Fake,
+    mode: Mode,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<(StatusCode, String)> {
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -177,7 +197,7 @@ async fn write(
         .any(|(t, expires)| *t == bearer && *expires > Instant::now());
     if !valid {
         fake.unauthorized += 1;
-        return (StatusCode::UNAUTHORIZED, "{}".into());
+        return Some((StatusCode::UNAUTHORIZED, "{}".into()));
     }
     let shape = (|| {
         if uri.path() != "/v2/entries:write" {
@@ -186,7 +206,7 @@ async fn write(
         if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/json") {
             return Err("content-type".to_owned());
         }
-        let body: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        let body: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let entries = body["entries"].as_array().ok_or("entries")?;
         if entries.is_empty() || entries.len() > 5 {
             return Err(format!("{} entries", entries.len()));
@@ -197,11 +217,16 @@ async fn write(
         Ok(body) => body,
         Err(e) => {
             fake.bad_requests.push(e.clone());
-            return (StatusCode::BAD_REQUEST, e);
+            return Some((StatusCode::BAD_REQUEST, e));
         }
     };
     let n = fake.requests.len() + 1;
+    if mode == Mode::Hang {
+        fake.requests.push((bearer, 0));
+        return None;
+    }
     let status = match mode {
+        Mode::Hang => 200,
         Mode::AlwaysDown => 503,
         Mode::SometimesBusy if n == 1 => 429,
         Mode::SometimesBusy if n == 3 => 503,
@@ -211,7 +236,7 @@ async fn write(
     if status == 200 {
         fake.accepted.push(body);
     }
-    (StatusCode::from_u16(status).unwrap(), "{}".into())
+    Some((StatusCode::from_u16(status).unwrap(), "{}".into()))
 }
 
 /// Starts the token endpoint and the API; returns the shared record and the config.
@@ -480,4 +505,29 @@ async fn the_cloud_logging_file_rotates_like_the_file_sink() {
     assert!(!Path::new(&gone).exists());
     let last = std::fs::read_to_string(&path).unwrap();
     assert!(last.contains("record 29"), "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_api_queue_refuses_and_counts_without_blocking_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, mut api) = start(dir.path(), Mode::Hang).await;
+    api.queue_capacity = 1;
+    let logger = logger(api, None);
+    logger.info("first").await.unwrap();
+    // The API thread is now stuck in a request nobody answers.
+    until(&fake, |f| !f.requests.is_empty()).await;
+    for i in 0..50 {
+        logger.info(&format!("record {i}")).await.unwrap();
+    }
+    logger.flush().await.unwrap();
+    let stats = logger.stats();
+    // One waits in the queue of 1; the other 49 are refused and counted.
+    assert_eq!(stats.emitted, 51);
+    assert_eq!(stats.sinks[0].errors, 49, "{stats:?}");
+    assert_eq!(stats.failed, 49, "{stats:?}");
+    assert_eq!(stats.sinks[0].written, 0);
+    let error = stats.sinks[0].last_error.clone().unwrap();
+    assert!(error.contains("queue is full"), "{error}");
+    // Shutdown gives the stuck thread its grace and returns.
+    logger.shutdown().await.unwrap();
 }

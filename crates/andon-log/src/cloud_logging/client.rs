@@ -146,7 +146,9 @@ impl Worker {
                     }
                     return;
                 }
-                Err(Failure::Retry(e)) if attempt < self.api.max_retries => {
+                Err(Failure::Retry(e))
+                    if attempt < self.api.max_retries && !self.outcome.closing() =>
+                {
                     attempt += 1;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -9,7 +9,7 @@
 mod client;
 mod entry;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -20,8 +20,9 @@ use tokio::sync::mpsc as queue;
 use crate::queue::lock;
 use crate::sinks::SinkCell;
 
-/// How long closing waits for the API thread to deliver what it holds.
-const CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// How long closing waits for the API thread to deliver what it holds: short, since the writer
+/// thread waits meanwhile and a wait past `logger.stall_timeout` (default 1 s) is a stall.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// The sink's counters, as the API thread updates them.
 #[derive(Debug)]
@@ -36,6 +37,8 @@ struct Counters {
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
     cell: OnceLock<Counters>,
+    /// Set on close: the thread tries what it holds once each, without retries.
+    closing: AtomicBool,
 }
 
 impl Outcome {
@@ -43,6 +46,10 @@ impl Outcome {
         if let Some(cell) = self.cell.get() {
             cell.written.fetch_add(count, Ordering::Relaxed);
         }
+    }
+
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed)
     }
 
     fn lost(&self, count: u64, error: String) {
@@ -133,8 +140,10 @@ impl ApiSink {
         });
     }
 
-    /// Lets the API thread deliver what it holds, for up to [`CLOSE_GRACE`], then leaves it.
+    /// Lets the API thread deliver what it holds, once each without retries, for up to
+    /// [`CLOSE_GRACE`]; then leaves it to end with the process.
     pub(crate) fn close(&mut self) {
+        self.outcome.closing.store(true, Ordering::Relaxed);
         self.tx = None;
         let finished = self
             .done
