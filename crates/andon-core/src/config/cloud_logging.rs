@@ -31,8 +31,8 @@ pub struct CloudLoggingApi {
     pub credentials: Option<PathBuf>,
     /// The log's id in `projects/P/logs/<log_id>`. Default `andon`.
     pub log_id: String,
-    /// The monitored resource; without it, detected (Cloud Run from its environment, else
-    /// `global` with the project id).
+    /// The monitored resource; without it, detected (Cloud Run from its environment, a
+    /// Compute Engine VM from the metadata server, else `global` with the project id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<MonitoredResource>,
     /// Labels added to every entry of every request.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc::Receiver;
 
 use super::Outcome;
-use super::entry;
+use super::{detect, entry};
 
 /// The OAuth scope `entries:write` needs.
 const SCOPES: &[&str] = &["https://www.googleapis.com/auth/logging.write"];
@@ -195,9 +195,18 @@ impl Worker {
                     ))
                 })?,
             };
-            let resource = entry::resource(self.api.resource.as_ref(), &project, |k| {
-                std::env::var(k).ok().filter(|v| !v.is_empty())
-            });
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let resource = match entry::resource(self.api.resource.as_ref(), &project, env) {
+                Some(resource) => resource,
+                None => match self.http.as_ref() {
+                    Some(http) => {
+                        let base = detect::metadata_base(env);
+                        detect::gce_instance(http, &base, &project).await
+                    }
+                    None => None,
+                }
+                .unwrap_or_else(|| entry::global(&project)),
+            };
             self.session = Some(Session {
                 provider,
                 log_name: entry::log_name(&project, &self.api.log_id),

@@ -51,31 +51,35 @@ pub(crate) fn log_name(project: &str, log_id: &str) -> String {
     format!("projects/{project}/logs/{}", log_id.replace('/', "%2F"))
 }
 
-/// The configured resource, else one detected from the environment: Cloud Run's
-/// `cloud_run_revision` (`K_SERVICE`, `K_REVISION`, `K_CONFIGURATION`), else `global`.
+/// The configured resource, else one the environment says: Cloud Run's `cloud_run_revision`
+/// (`K_SERVICE`, `K_REVISION`, `K_CONFIGURATION`). `None`: ask the metadata server, else
+/// [`global`].
 pub(crate) fn resource(
     configured: Option<&MonitoredResource>,
     project: &str,
     env: impl Fn(&str) -> Option<String>,
-) -> Value {
+) -> Option<Value> {
     if let Some(resource) = configured {
-        return json!({ "type": resource.kind, "labels": resource.labels });
+        return Some(json!({ "type": resource.kind, "labels": resource.labels }));
     }
+    let service = env("K_SERVICE")?;
     let mut labels = BTreeMap::new();
     labels.insert("project_id", project.to_owned());
-    if let Some(service) = env("K_SERVICE") {
-        labels.insert("service_name", service);
-        for (var, label) in [
-            ("K_REVISION", "revision_name"),
-            ("K_CONFIGURATION", "configuration_name"),
-        ] {
-            if let Some(value) = env(var) {
-                labels.insert(label, value);
-            }
+    labels.insert("service_name", service);
+    for (var, label) in [
+        ("K_REVISION", "revision_name"),
+        ("K_CONFIGURATION", "configuration_name"),
+    ] {
+        if let Some(value) = env(var) {
+            labels.insert(label, value);
         }
-        return json!({ "type": "cloud_run_revision", "labels": labels });
     }
-    json!({ "type": "global", "labels": labels })
+    Some(json!({ "type": "cloud_run_revision", "labels": labels }))
+}
+
+/// The `global` resource of `project`, when nothing more precise is known.
+pub(crate) fn global(project: &str) -> Value {
+    json!({ "type": "global", "labels": { "project_id": project } })
 }
 
 /// The `entries:write` request body for `entries`.
@@ -124,8 +128,9 @@ mod tests {
     #[test]
     fn the_resource_is_configured_or_detected() {
         let none = |_: &str| None;
+        assert_eq!(resource(None, "p1", none), None);
         assert_eq!(
-            resource(None, "p1", none),
+            global("p1"),
             json!({ "type": "global", "labels": { "project_id": "p1" } })
         );
         let cloud_run = |k: &str| match k {
@@ -134,7 +139,7 @@ mod tests {
             _ => None,
         };
         assert_eq!(
-            resource(None, "p1", cloud_run),
+            resource(None, "p1", cloud_run).unwrap(),
             json!({ "type": "cloud_run_revision", "labels": {
                 "project_id": "p1", "service_name": "api", "revision_name": "api-00001" } })
         );
@@ -143,7 +148,7 @@ mod tests {
             labels: [("zone".to_owned(), "europe-west1-b".to_owned())].into(),
         };
         assert_eq!(
-            resource(Some(&gce), "p1", cloud_run),
+            resource(Some(&gce), "p1", cloud_run).unwrap(),
             json!({ "type": "gce_instance", "labels": { "zone": "europe-west1-b" } })
         );
         assert_eq!(log_name("p1", "a/b"), "projects/p1/logs/a%2Fb");

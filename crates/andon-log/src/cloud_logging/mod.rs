@@ -7,6 +7,7 @@
 //! (the sink's `errors`, with `last_error`) in [`LogStats`](crate::LogStats) itself.
 
 mod client;
+mod detect;
 mod entry;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
