@@ -16,6 +16,8 @@ const DEBIAN_PEERS: &[(&str, &str)] = &[
     ("chromium", "chromium"),
     ("chromedriver", "chromium-driver"),
     ("python3", "python3"),
+    // andon-log's Cloud Logging API test makes an RSA service-account key and checks JWTs.
+    ("openssl", "openssl"),
     // systemd-analyze checks deploy/systemd/andon.service offline (no running systemd needed).
     ("systemd-analyze", "systemd"),
 ];

@@ -86,8 +86,11 @@
 //! is `0600`), `Syslog` (by default the local daemon on the unix socket `/dev/log`, as
 //! `syslog(3)` writes, and a start-up error when no daemon listens there; RFC 5424 over UDP or
 //! TCP with RFC 6587 octet counting when `transport` asks; the MSG is the record's line) and
-//! `CloudLogging` (stdout or a file). Each takes records at its own level and above (never below
-//! the logger's).
+//! `CloudLogging` (stdout, a file rotated like `File`, or `output = "api"`: Cloud Logging's
+//! `entries:write` in batches by count and bytes, from a thread of its own that the writer never
+//! waits for, authenticated by Application Default Credentials through `gcp_auth`, retrying 429
+//! and 5xx, counting what it delivers and loses in the sink's [`SinkStats`]). Each takes records
+//! at its own level and above (never below the logger's).
 //!
 //! # Guarantees
 //!
@@ -127,6 +130,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bridge;
+mod cloud_logging;
 mod drain;
 mod error;
 mod format;

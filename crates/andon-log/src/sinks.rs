@@ -10,13 +10,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use andon_core::LogLevel;
 use andon_core::config::{CloudLoggingOutput, SinkConfig};
 
+use crate::cloud_logging::ApiSink;
 use crate::queue::{Batch, lock};
 use crate::syslog::SyslogSink;
 
@@ -24,22 +25,23 @@ use crate::syslog::SyslogSink;
 #[cfg(unix)]
 const LOG_FILE_MODE: u32 = 0o600;
 
-/// A sink's counters, shared with [`LogStats`](crate::LogStats) readers.
+/// A sink's counters, shared with [`LogStats`](crate::LogStats) readers (and with the
+/// Cloud Logging API thread, which counts what it delivers and loses itself).
 #[derive(Debug)]
 pub(crate) struct SinkCell {
     pub(crate) name: String,
-    pub(crate) written: AtomicU64,
-    pub(crate) errors: AtomicU64,
-    pub(crate) last_error: Mutex<Option<String>>,
+    pub(crate) written: Arc<AtomicU64>,
+    pub(crate) errors: Arc<AtomicU64>,
+    pub(crate) last_error: Arc<Mutex<Option<String>>>,
 }
 
 impl SinkCell {
     pub(crate) fn new(name: String) -> Self {
         SinkCell {
             name,
-            written: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            last_error: Mutex::new(None),
+            written: Arc::new(AtomicU64::new(0)),
+            errors: Arc::new(AtomicU64::new(0)),
+            last_error: Arc::new(Mutex::new(None)),
         }
     }
 }
@@ -118,6 +120,8 @@ enum Kind {
     Stderr,
     File(FileSink),
     Syslog(SyslogSink),
+    /// Cloud Logging's `entries:write`, from a thread of its own.
+    Api(ApiSink),
 }
 
 impl Sink {
@@ -160,12 +164,24 @@ impl Sink {
                 let name = format!("Syslog({} {})", sink.transport_name(), sink.address);
                 (Kind::Syslog(sink), false, name)
             }
-            SinkConfig::CloudLogging { output, .. } => match output {
+            SinkConfig::CloudLogging {
+                output,
+                max_bytes,
+                keep,
+                api,
+                project_id,
+                ..
+            } => match output {
                 CloudLoggingOutput::Stdout => (Kind::Stdout, true, "CloudLogging(stdout)".into()),
                 CloudLoggingOutput::File(path) => (
-                    Kind::File(FileSink::new(path.clone(), 0, 0)),
+                    Kind::File(FileSink::new(path.clone(), *max_bytes, *keep)),
                     true,
                     format!("CloudLogging({})", path.display()),
+                ),
+                CloudLoggingOutput::Api => (
+                    Kind::Api(ApiSink::new(api, project_id.clone(), report_interval)),
+                    true,
+                    format!("CloudLogging(api {})", api.endpoint),
                 ),
             },
         };
@@ -186,6 +202,17 @@ impl Sink {
     /// Writes the batch's records at or above the sink's level, marking in `ok` each record it
     /// wrote, and counts in `cell`.
     pub(crate) fn write(&mut self, batch: &Batch, ok: &mut [bool], cell: &SinkCell) {
+        if let Kind::Api(api) = &self.kind {
+            let refused = hand_over(api, self.level, batch, ok, cell);
+            if refused > 0 {
+                let error = io::Error::other(api.refusal());
+                to_stderr(
+                    self.reporter
+                        .failed(&cell.name, &error, refused, Instant::now()),
+                );
+            }
+            return;
+        }
         let mut written = 0u64;
         let mut failed = 0u64;
         let mut error = None;
@@ -207,6 +234,7 @@ impl Sink {
                 ),
                 Kind::File(file) => file.write_run(batch, run.clone(), self.cloud),
                 Kind::Syslog(syslog) => syslog.write_run(batch, run.clone()),
+                Kind::Api(_) => Ok(()),
             };
             match result {
                 Ok(()) => {
@@ -225,7 +253,7 @@ impl Sink {
             let flushed = match &mut self.kind {
                 Kind::Stdout => io::stdout().lock().flush(),
                 Kind::Stderr => io::stderr().lock().flush(),
-                Kind::File(_) | Kind::Syslog(_) => Ok(()),
+                Kind::File(_) | Kind::Syslog(_) | Kind::Api(_) => Ok(()),
             };
             if let Err(e) = flushed {
                 error = Some(e);
@@ -248,9 +276,41 @@ impl Sink {
         match &mut self.kind {
             Kind::File(file) => file.file = None,
             Kind::Syslog(syslog) => syslog.close(),
+            Kind::Api(api) => api.close(),
             Kind::Stdout | Kind::Stderr => {}
         }
     }
+}
+
+/// Queues the batch's records at or above `level` for the API thread without waiting: a record
+/// queued counts as written for the logger; one refused (the queue full) is counted as an error
+/// of this sink, and their number returned. The API thread counts in `cell` what it delivers
+/// (written) and loses (errors).
+fn hand_over(
+    api: &ApiSink,
+    level: LogLevel,
+    batch: &Batch,
+    ok: &mut [bool],
+    cell: &SinkCell,
+) -> u64 {
+    api.attach(cell);
+    let mut refused = 0;
+    for run in runs(batch, level) {
+        for index in run {
+            let (queued, dropped) = api.offer(std::iter::once(batch.bytes(index..index + 1, true)));
+            refused += dropped;
+            if queued > 0
+                && let Some(slot) = ok.get_mut(index)
+            {
+                *slot = true;
+            }
+        }
+    }
+    if refused > 0 {
+        cell.errors.fetch_add(refused, Ordering::Relaxed);
+        *lock(&cell.last_error) = Some(api.refusal());
+    }
+    refused
 }
 
 /// The ranges of consecutive records at or above `level`.

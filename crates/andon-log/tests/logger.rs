@@ -485,6 +485,9 @@ async fn cloud_logging_records_use_googles_fields() {
         project_id: Some("my-project".into()),
         output: CloudLoggingOutput::File(path.clone()),
         level: None,
+        max_bytes: 0,
+        keep: 0,
+        api: Default::default(),
     }]))
     .with_trace_context(Arc::new(FixedSpan(IDS)))
     .build()
@@ -776,6 +779,9 @@ async fn log_files_are_readable_by_their_owner_only() {
             project_id: None,
             output: CloudLoggingOutput::File(cloud.clone()),
             level: None,
+            max_bytes: 0,
+            keep: 0,
+            api: Default::default(),
         },
     ]))
     .unwrap();

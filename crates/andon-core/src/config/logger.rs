@@ -8,6 +8,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::check;
+use super::cloud_logging::CloudLoggingApi;
 use crate::error::ConfigError;
 use crate::severity::LogLevel;
 
@@ -199,12 +200,23 @@ pub enum SinkConfig {
         /// field is left out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         project_id: Option<String>,
-        /// `stdout` (default) or `{ file = "path" }`.
+        /// `stdout` (default), `{ file = "path" }`, or `api` (Cloud Logging's `entries:write`;
+        /// then the project id, when not set, is detected from the credentials).
         #[serde(default)]
         output: CloudLoggingOutput,
         /// The lowest level this sink takes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         level: Option<LogLevel>,
+        /// With `output = { file = ... }`: rotate when the file would pass this size (0: never).
+        /// Default 100 MiB, like the File sink.
+        #[serde(default = "default_max_bytes")]
+        max_bytes: u64,
+        /// With `output = { file = ... }`: rotated files kept (`.1` newest). Default 5.
+        #[serde(default = "default_keep")]
+        keep: u32,
+        /// With `output = "api"`: endpoint, credentials, log id, resource, labels, batching.
+        #[serde(default)]
+        api: CloudLoggingApi,
     },
 }
 
@@ -254,6 +266,9 @@ impl SinkConfig {
                 project_id: None,
                 output: CloudLoggingOutput::default(),
                 level: None,
+                max_bytes: default_max_bytes(),
+                keep: default_keep(),
+                api: CloudLoggingApi::default(),
             },
             _ => return None,
         })
@@ -309,6 +324,11 @@ impl SinkConfig {
                 format!("{key}.output.file"),
                 "must name a file, such as \"/var/log/andon-cloud.log\", or use output = \"stdout\"",
             )),
+            SinkConfig::CloudLogging {
+                output: CloudLoggingOutput::Api,
+                api,
+                ..
+            } => api.validate(&format!("{key}.api")),
             SinkConfig::Syslog { app_name, .. } if !syslog_token(app_name, 48) => {
                 Err(ConfigError::new(
                     format!("{key}.app_name"),
@@ -405,6 +425,8 @@ pub enum CloudLoggingOutput {
     Stdout,
     /// A file an agent tails.
     File(PathBuf),
+    /// Cloud Logging's API (`entries:write`), from a background thread, in batches.
+    Api,
 }
 
 impl<'de> Deserialize<'de> for SinkConfig {
@@ -487,6 +509,12 @@ impl<'de> Deserialize<'de> for Tagged {
                 output: CloudLoggingOutput,
                 #[serde(default)]
                 level: Option<LogLevel>,
+                #[serde(default = "default_max_bytes")]
+                max_bytes: u64,
+                #[serde(default = "default_keep")]
+                keep: u32,
+                #[serde(default)]
+                api: CloudLoggingApi,
             },
         }
         Remote::deserialize(deserializer).map(Tagged)
@@ -593,6 +621,83 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.key.as_deref(), Some("logger.sinks.0.address"));
         assert!(err.message.contains("unix socket path"), "{err}");
+    }
+
+    #[test]
+    fn cloud_logging_api_and_file_rotation_parse_and_check() {
+        let config = AndonConfig::from_toml_str(
+            r#"
+            [logger]
+            sinks = [
+              { type = "CloudLogging", output = "api", api = { log_id = "app/andon", labels = { env = "prod" }, resource = { type = "gce_instance", labels = { zone = "europe-west1-b" } } } },
+              { type = "CloudLogging", output = { file = "/tmp/c.log" }, max_bytes = 1000, keep = 3 },
+            ]
+            "#,
+        )
+        .unwrap();
+        let SinkConfig::CloudLogging { output, api, .. } = &config.logger.sinks[0] else {
+            panic!("{:?}", config.logger.sinks[0]);
+        };
+        assert_eq!(*output, CloudLoggingOutput::Api);
+        assert_eq!(api.log_id, "app/andon");
+        assert_eq!(api.endpoint, super::super::CLOUD_LOGGING_ENDPOINT);
+        assert_eq!(api.labels.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(
+            api.resource.as_ref().map(|r| r.kind.as_str()),
+            Some("gce_instance")
+        );
+        assert!(matches!(
+            config.logger.sinks[1],
+            SinkConfig::CloudLogging {
+                max_bytes: 1000,
+                keep: 3,
+                ..
+            }
+        ));
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"CloudLogging\", output = \"api\", api = { log_id = \"a b\" } }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.api.log_id"));
+        let err = AndonConfig::from_toml_str(
+            "[logger]\nsinks = [{ type = \"CloudLogging\", output = \"api\", api = { max_batch_entries = 5000 } }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.key.as_deref(),
+            Some("logger.sinks.0.api.max_batch_entries")
+        );
+        // docs/andon-log.md's example.
+        let config = AndonConfig::from_toml_str(
+            r#"
+[[logger.sinks]]
+type = "CloudLogging"
+output = "api"
+level = "INFO"
+
+[logger.sinks.api]
+log_id = "andon"
+labels = { env = "prod" }
+resource = { type = "gce_instance", labels = { instance_id = "1234", zone = "europe-west1-b" } }
+max_batch_entries = 500
+max_batch_bytes = 4194304
+queue_capacity = 10000
+max_retries = 5
+"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            &config.logger.sinks[0],
+            SinkConfig::CloudLogging { output: CloudLoggingOutput::Api, api, .. } if api.max_retries == 5
+        ));
+        // The README's snippet.
+        AndonConfig::from_toml_str(
+            r#"
+[logger]
+sinks = ["Stdout", { type = "CloudLogging", output = "api", api = { labels = { env = "prod" } } }]
+"#,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -30,6 +30,7 @@
 
 mod agent;
 mod alerts;
+mod cloud_logging;
 pub mod duration;
 mod env;
 mod history;
@@ -49,6 +50,7 @@ pub use alerts::{
     AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig, MatcherConfig,
     OPERATORS, RuleConfig, SilenceConfig,
 };
+pub use cloud_logging::{CLOUD_LOGGING_ENDPOINT, CloudLoggingApi, MonitoredResource};
 pub use history::HistoryConfig;
 pub use line::LineConfig;
 pub use logger::{
