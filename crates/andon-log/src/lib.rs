@@ -129,7 +129,11 @@
 mod bridge;
 mod drain;
 mod error;
+#[cfg(feature = "tracing")]
+mod filter;
 mod format;
+#[cfg(feature = "tracing")]
+mod layer;
 mod logger;
 mod pipeline;
 mod queue;
@@ -142,6 +146,12 @@ pub use andon_core::LogLevel;
 pub use bridge::LogBridge;
 pub use drain::AndonDrain;
 pub use error::LogError;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use filter::{ANDON_TARGET, LogDirectives};
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use layer::AndonLayer;
 pub use logger::{AndonLogger, AndonLoggerBuilder};
 /// The slog crate this one builds on, for `slog::o!` and friends without a separate dependency.
 pub use slog;
