@@ -3,6 +3,8 @@
 //! and counters as andon's own records; `RUST_LOG` / `ANDON_LOG` directives filter them and set
 //! andon's level, checked end to end in a child process with the variable set.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // reason: tests fail loudly
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
