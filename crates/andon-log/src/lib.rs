@@ -115,7 +115,13 @@
 //!
 //! # Crate feature flags
 //!
-//! This crate has no optional features.
+//! - `tracing` (off by default; on in the umbrella `andon`): [`AndonLogger::tracing_layer`], a
+//!   `tracing_subscriber::Layer` that writes every `tracing` event as an andon record (ERROR →
+//!   CRITICAL, WARN → WARNING, INFO, DEBUG/TRACE → DEBUG; fields with their JSON types; `target`,
+//!   `file`, `line`; the active span's `trace_id`/`span_id`) through the same filter, sampling,
+//!   queue and counters, and [`LogDirectives`]: `RUST_LOG` / `ANDON_LOG` in `EnvFilter` syntax
+//!   override `[logger] level` and filter events by target
+//!   ([`AndonLoggerBuilder::with_env_directives`]).
 //!
 //! # Related crates
 //!
