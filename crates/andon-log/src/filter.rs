@@ -1,8 +1,6 @@
 //! `RUST_LOG` and `ANDON_LOG`: [`LogDirectives`], read once at start-up, set andon's own level
 //! and filter `tracing` events by target with `tracing-subscriber`'s `EnvFilter` syntax.
 
-use std::fmt;
-
 use andon_core::config::LoggerConfig;
 use andon_core::{ConfigError, LogLevel};
 use tracing_core::Level;
@@ -14,45 +12,58 @@ use crate::error::LogError;
 /// are matched as by a directive: `andon=debug` or a bare `debug` sets their level.
 pub const ANDON_TARGET: &str = "andon";
 
-/// Directives from `ANDON_LOG` (andon alone) or else `RUST_LOG`, in `EnvFilter` syntax
-/// (`warn,my_crate=debug,andon=info`).
+/// `RUST_LOG` and `ANDON_LOG`, in `EnvFilter` syntax (`warn,my_crate=debug,andon=info`).
 ///
-/// When set, they override `[logger] level` for andon's own records (the level a directive
-/// gives the target `andon`, or the bare default level; `[logger] level` stays when neither
-/// names one) and filter the `tracing` events that
-/// [`AndonLogger::tracing_layer`](crate::AndonLogger::tracing_layer) writes. A level of `off`
-/// for andon keeps CRITICAL: a RED signal is never silenced by an environment variable.
+/// - `RUST_LOG` filters the `tracing` events that
+///   [`AndonLogger::tracing_layer`](crate::AndonLogger::tracing_layer) writes, by target, as
+///   `EnvFilter` does, and sets andon's own level: the level a directive gives the target
+///   `andon`, else the bare default level (`[logger] level` stays when neither is named).
+/// - `ANDON_LOG` does the same for andon alone: it sets andon's own level, ahead of `RUST_LOG`,
+///   and leaves `tracing` events to `RUST_LOG` (or, without it, to `[logger] level`).
+///
+/// A level of `off` for andon keeps CRITICAL: a RED signal is never silenced by an environment
+/// variable.
 ///
 /// ```
 /// use andon_log::{LogDirectives, LogLevel};
 ///
 /// let d = LogDirectives::from_values(None, Some("warn,andon=debug"))?.expect("set");
-/// assert_eq!(d.source(), "RUST_LOG");
+/// assert_eq!(d.level_source(), Some("RUST_LOG"));
 /// assert_eq!(d.andon_level(), Some(LogLevel::Debug));
-/// // ANDON_LOG wins over RUST_LOG, for andon alone.
+/// // ANDON_LOG wins over RUST_LOG for andon's own records; RUST_LOG still filters events.
 /// let d = LogDirectives::from_values(Some("error"), Some("debug"))?.expect("set");
-/// assert_eq!((d.source(), d.andon_level()), ("ANDON_LOG", Some(LogLevel::Critical)));
+/// assert_eq!(d.level_source(), Some("ANDON_LOG"));
+/// assert_eq!(d.andon_level(), Some(LogLevel::Critical));
+/// assert_eq!(d.rust_log(), Some("debug"));
 /// # Ok::<(), andon_log::LogError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogDirectives {
-    source: &'static str,
-    text: String,
-    andon_level: Option<LogLevel>,
+    andon_log: Option<String>,
+    rust_log: Option<String>,
+    /// Andon's own level and the variable it came from.
+    andon_level: Option<(&'static str, LogLevel)>,
 }
 
-impl fmt::Debug for LogDirectives {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LogDirectives")
-            .field("source", &self.source)
-            .field("text", &self.text)
-            .field("andon_level", &self.andon_level)
-            .finish()
-    }
+fn set(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn check(source: &'static str, text: &str) -> Result<(), LogError> {
+    EnvFilter::builder().parse(text).map(drop).map_err(|e| {
+        ConfigError::new(
+            source,
+            format!(
+                "{e} in {text:?}: write directives as `level` or `target=level` separated by commas, such as `warn,my_crate=debug`"
+            ),
+        )
+        .into()
+    })
 }
 
 impl LogDirectives {
-    /// Reads `ANDON_LOG`, then `RUST_LOG`; a thin wrapper over [`from_values`](Self::from_values).
+    /// Reads `ANDON_LOG` and `RUST_LOG`; a thin wrapper over
+    /// [`from_values`](Self::from_values).
     ///
     /// # Errors
     ///
@@ -63,8 +74,8 @@ impl LogDirectives {
         Self::from_values(andon.as_deref(), rust.as_deref())
     }
 
-    /// The directives of `andon_log` (`ANDON_LOG`) when set and not blank, else of `rust_log`
-    /// (`RUST_LOG`); `None` when neither is.
+    /// The directives of `andon_log` (`ANDON_LOG`) and `rust_log` (`RUST_LOG`); a value that
+    /// is blank counts as unset. `None` when neither is set.
     ///
     /// # Errors
     ///
@@ -73,75 +84,88 @@ impl LogDirectives {
         andon_log: Option<&str>,
         rust_log: Option<&str>,
     ) -> Result<Option<Self>, LogError> {
-        let (source, text) = match (andon_log, rust_log) {
-            (Some(a), _) if !a.trim().is_empty() => ("ANDON_LOG", a.trim()),
-            (_, Some(r)) if !r.trim().is_empty() => ("RUST_LOG", r.trim()),
-            _ => return Ok(None),
-        };
-        EnvFilter::builder().parse(text).map_err(|e| {
-            ConfigError::new(
-                source,
-                format!(
-                    "{e} in {text:?}: write directives as `level` or `target=level` separated by commas, such as `warn,my_crate=debug`"
-                ),
-            )
-        })?;
+        let (andon_log, rust_log) = (set(andon_log), set(rust_log));
+        if let Some(text) = andon_log {
+            check("ANDON_LOG", text)?;
+        }
+        if let Some(text) = rust_log {
+            check("RUST_LOG", text)?;
+        }
+        if andon_log.is_none() && rust_log.is_none() {
+            return Ok(None);
+        }
+        let andon_level = andon_log
+            .and_then(|t| andon_level(t).map(|l| ("ANDON_LOG", l)))
+            .or_else(|| rust_log.and_then(|t| andon_level(t).map(|l| ("RUST_LOG", l))));
         Ok(Some(LogDirectives {
-            source,
-            text: text.to_owned(),
-            andon_level: andon_level(text),
+            andon_log: andon_log.map(str::to_owned),
+            rust_log: rust_log.map(str::to_owned),
+            andon_level,
         }))
     }
 
-    /// Which variable they came from: `"ANDON_LOG"` or `"RUST_LOG"`.
-    pub fn source(&self) -> &'static str {
-        self.source
+    /// `ANDON_LOG` as given, when set.
+    pub fn andon_log(&self) -> Option<&str> {
+        self.andon_log.as_deref()
     }
 
-    /// The directives as given.
-    pub fn as_str(&self) -> &str {
-        &self.text
+    /// `RUST_LOG` as given, when set.
+    pub fn rust_log(&self) -> Option<&str> {
+        self.rust_log.as_deref()
     }
 
     /// The level they give andon's own records, or `None` when no directive names `andon`
     /// and none is a bare level (then `[logger] level` stays).
     pub fn andon_level(&self) -> Option<LogLevel> {
-        self.andon_level
+        self.andon_level.map(|(_, level)| level)
     }
 
-    /// The lowest level any directive lets `tracing` events in at (`EnvFilter`'s max level
-    /// hint), so that the sinks take them even below andon's own level; `None` for `off`.
+    /// Which variable set [`andon_level`](Self::andon_level): `"ANDON_LOG"` or `"RUST_LOG"`.
+    pub fn level_source(&self) -> Option<&'static str> {
+        self.andon_level.map(|(source, _)| source)
+    }
+
+    /// The `EnvFilter` of `RUST_LOG` for `tracing` events, when it is set.
+    pub fn event_filter(&self) -> Option<EnvFilter> {
+        self.rust_log
+            .as_deref()
+            .map(|text| EnvFilter::builder().parse_lossy(text))
+    }
+
+    /// The lowest level `RUST_LOG` lets `tracing` events in at (`EnvFilter`'s max level hint),
+    /// so that the sinks take them even below andon's own level; `None` when it is unset or
+    /// `off`.
     pub fn tracing_level(&self) -> Option<LogLevel> {
-        let hint = self.env_filter().max_level_hint()?;
+        let hint = self.event_filter()?.max_level_hint()?;
         hint.into_level().map(from_tracing_level)
     }
 
-    /// A fresh `EnvFilter` of these directives, for the `tracing` layer.
-    pub fn env_filter(&self) -> EnvFilter {
-        EnvFilter::builder().parse_lossy(&self.text)
-    }
-
     /// Sets `config.level` from [`andon_level`](Self::andon_level) and returns the line that
-    /// says so, once, at start-up.
+    /// says what the variables do, once, at start-up.
     pub fn apply(&self, config: &mut LoggerConfig) -> String {
-        match self.andon_level {
-            Some(level) if level != config.level => {
-                let was = config.level;
-                config.level = level;
-                format!(
-                    "andon: {}={:?} overrides [logger] level = \"{was}\": andon's records at {level} and above; tracing events filtered by it",
-                    self.source, self.text
-                )
+        let was = config.level;
+        let mut line = String::from("andon:");
+        for (name, value) in [("ANDON_LOG", &self.andon_log), ("RUST_LOG", &self.rust_log)] {
+            if let Some(value) = value {
+                line.push_str(&format!(" {name}={value:?}"));
             }
-            Some(level) => format!(
-                "andon: {}={:?}: andon's records at {level} and above; tracing events filtered by it",
-                self.source, self.text
-            ),
-            None => format!(
-                "andon: {}={:?} names no level for andon: [logger] level = \"{}\" stays; tracing events filtered by it",
-                self.source, self.text, config.level
-            ),
         }
+        match self.andon_level {
+            Some((source, level)) => {
+                config.level = level;
+                line.push_str(&format!(
+                    ": {source} overrides [logger] level = \"{was}\": andon's records at {level} and above"
+                ));
+            }
+            None => line.push_str(&format!(
+                ": no level for andon: [logger] level = \"{was}\" stays"
+            )),
+        }
+        line.push_str(match self.rust_log {
+            Some(_) => "; tracing events filtered by RUST_LOG",
+            None => "; tracing events at [logger] level",
+        });
+        line
     }
 }
 
@@ -230,16 +254,27 @@ mod tests {
     }
 
     #[test]
-    fn andon_log_wins_and_blank_values_are_unset() {
+    fn andon_log_wins_for_andons_level_and_blank_values_are_unset() {
         let d = LogDirectives::from_values(Some("info"), Some("debug"))
             .expect("parses")
             .expect("set");
-        assert_eq!(d.source(), "ANDON_LOG");
+        assert_eq!(d.level_source(), Some("ANDON_LOG"));
         assert_eq!(d.andon_level(), Some(LogLevel::Info));
+        assert_eq!(d.tracing_level(), Some(LogLevel::Debug));
+        let d = LogDirectives::from_values(Some("other=trace"), Some("warn"))
+            .expect("parses")
+            .expect("set");
+        assert_eq!(d.level_source(), Some("RUST_LOG"));
+        assert_eq!(d.andon_level(), Some(LogLevel::Warning));
         let d = LogDirectives::from_values(Some("  "), Some("debug"))
             .expect("parses")
             .expect("set");
-        assert_eq!(d.source(), "RUST_LOG");
+        assert_eq!(d.andon_log(), None);
+        let d = LogDirectives::from_values(Some("debug"), None)
+            .expect("parses")
+            .expect("set");
+        assert_eq!(d.tracing_level(), None);
+        assert!(d.event_filter().is_none());
         assert_eq!(
             LogDirectives::from_values(None, Some("")).expect("ok"),
             None
@@ -253,6 +288,9 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("RUST_LOG"), "{text}");
         assert!(text.contains("target=level"), "{text}");
+        let err =
+            LogDirectives::from_values(Some("andon=loud"), Some("debug")).expect_err("not a level");
+        assert!(err.to_string().contains("ANDON_LOG"), "{err}");
     }
 
     #[test]
@@ -264,7 +302,7 @@ mod tests {
         let line = d.apply(&mut config);
         assert_eq!(config.level, LogLevel::Debug);
         assert!(
-            line.contains("RUST_LOG=\"debug\" overrides [logger] level"),
+            line.contains("RUST_LOG=\"debug\": RUST_LOG overrides [logger] level = \"INFO\""),
             "{line}"
         );
         let mut config = LoggerConfig::default();

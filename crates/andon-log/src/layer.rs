@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use andon_core::LogLevel;
 use tracing_core::field::{Field, Visit};
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -31,19 +32,23 @@ use crate::pipeline::{Core, Guard, in_writer};
 /// out, so that writing a record can never feed back into the log.
 ///
 /// Get one from [`AndonLogger::tracing_layer`](crate::AndonLogger::tracing_layer), which also
-/// filters by `RUST_LOG` / `ANDON_LOG` when the logger was built with
+/// filters by `RUST_LOG` when the logger was built with
 /// [`LogDirectives`](crate::LogDirectives).
 #[derive(Debug, Clone)]
 pub struct AndonLayer {
     core: Arc<Core>,
     _guard: Arc<Guard>,
+    /// Events below this are left out (the configured level, when `ANDON_LOG` moved andon's
+    /// own level and no `RUST_LOG` filters events).
+    min: Option<LogLevel>,
 }
 
 impl AndonLayer {
-    pub(crate) fn new(core: Arc<Core>, guard: Arc<Guard>) -> Self {
+    pub(crate) fn new(core: Arc<Core>, guard: Arc<Guard>, min: Option<LogLevel>) -> Self {
         AndonLayer {
             core,
             _guard: guard,
+            min,
         }
     }
 }
@@ -52,7 +57,7 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for AndonLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
         let level = from_tracing_level(*meta.level());
-        if !self.core.accepts(level) || in_writer() {
+        if !self.core.accepts(level) || self.min.is_some_and(|min| level < min) || in_writer() {
             return;
         }
         let target = meta.target();

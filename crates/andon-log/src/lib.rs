@@ -119,8 +119,8 @@
 //!   `tracing_subscriber::Layer` that writes every `tracing` event as an andon record (ERROR →
 //!   CRITICAL, WARN → WARNING, INFO, DEBUG/TRACE → DEBUG; fields with their JSON types; `target`,
 //!   `file`, `line`; the active span's `trace_id`/`span_id`) through the same filter, sampling,
-//!   queue and counters, and [`LogDirectives`]: `RUST_LOG` / `ANDON_LOG` in `EnvFilter` syntax
-//!   override `[logger] level` and filter events by target
+//!   queue and counters, and [`LogDirectives`]: `RUST_LOG` in `EnvFilter` syntax overrides
+//!   `[logger] level` and filters events by target, `ANDON_LOG` sets andon's own records alone
 //!   ([`AndonLoggerBuilder::with_env_directives`]).
 //!
 //! # Related crates

@@ -39,6 +39,10 @@ pub struct AndonLogger {
     guard: Arc<Guard>,
     #[cfg(feature = "tracing")]
     directives: Option<Arc<crate::LogDirectives>>,
+    /// The lowest level of `tracing` events when no `RUST_LOG` filters them and `ANDON_LOG`
+    /// moved andon's own level: the configured `[logger] level`.
+    #[cfg(feature = "tracing")]
+    events_min: Option<LogLevel>,
 }
 
 impl fmt::Debug for AndonLogger {
@@ -83,14 +87,22 @@ impl AndonLoggerBuilder {
         #[cfg(feature = "tracing")]
         {
             let mut config = self.config;
+            let configured = config.level;
             let notice = self.directives.as_ref().map(|d| d.apply(&mut config));
-            let tracing_level = self.directives.as_ref().and_then(|d| d.tracing_level());
+            // `tracing` events follow RUST_LOG when it is set, else the configured level:
+            // ANDON_LOG moves andon's own records alone.
+            let (tracing_level, events_min) = match &self.directives {
+                Some(d) if d.rust_log().is_some() => (d.tracing_level(), None),
+                Some(_) => (Some(configured), Some(configured)),
+                None => (None, None),
+            };
             let (core, guard) =
                 pipeline::start(&config, self.component, self.trace, tracing_level)?;
             let logger = AndonLogger {
                 core,
                 guard,
                 directives: self.directives.map(Arc::new),
+                events_min,
             };
             if let Some(notice) = notice {
                 // Said once, at start-up: on stderr, where the logger reports its own
@@ -108,7 +120,7 @@ impl AndonLoggerBuilder {
     }
 
     /// Applies `RUST_LOG` / `ANDON_LOG` directives: they override `[logger] level` for
-    /// andon's records and filter the `tracing` events of
+    /// andon's records (`ANDON_LOG` first), and `RUST_LOG` filters the `tracing` events of
     /// [`AndonLogger::tracing_layer`]; the logger says so once, at start-up (stderr, and an
     /// INFO record). See [`LogDirectives`](crate::LogDirectives).
     #[cfg(feature = "tracing")]
@@ -118,7 +130,7 @@ impl AndonLoggerBuilder {
         self
     }
 
-    /// [`with_directives`](Self::with_directives) of the environment's `ANDON_LOG`, else
+    /// [`with_directives`](Self::with_directives) of the environment's `ANDON_LOG` and
     /// `RUST_LOG` ([`LogDirectives::from_env`](crate::LogDirectives::from_env)).
     ///
     /// # Errors
@@ -366,9 +378,8 @@ impl AndonLogger {
     }
 
     /// A [`tracing_subscriber::Layer`] that writes every `tracing` event as a record of this
-    /// logger ([`AndonLayer`](crate::AndonLayer)), filtered by the logger's `RUST_LOG` /
-    /// `ANDON_LOG` directives when it was built with them
-    /// ([`AndonLoggerBuilder::with_directives`]).
+    /// logger ([`AndonLayer`](crate::AndonLayer)), filtered by the logger's `RUST_LOG`
+    /// directives when it was built with them ([`AndonLoggerBuilder::with_directives`]).
     ///
     /// ```
     /// use tracing_subscriber::layer::SubscriberExt as _;
@@ -386,8 +397,12 @@ impl AndonLogger {
         S: tracing_core::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     {
         use tracing_subscriber::Layer as _;
-        let layer = crate::AndonLayer::new(Arc::clone(&self.core), Arc::clone(&self.guard));
-        layer.with_filter(self.directives.as_ref().map(|d| d.env_filter()))
+        let layer = crate::AndonLayer::new(
+            Arc::clone(&self.core),
+            Arc::clone(&self.guard),
+            self.events_min,
+        );
+        layer.with_filter(self.directives.as_ref().and_then(|d| d.event_filter()))
     }
 
     /// The directives (`RUST_LOG` / `ANDON_LOG`) this logger was built with.

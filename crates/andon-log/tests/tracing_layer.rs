@@ -238,7 +238,9 @@ fn rust_log_from_the_environment_end_to_end() {
     let path = dir.path().join("debug.log");
     let (messages, stderr) = run_child(&path, &[("RUST_LOG", "debug")]);
     assert!(
-        stderr.contains("RUST_LOG=\"debug\" overrides [logger] level = \"WARNING\""),
+        stderr.contains(
+            "RUST_LOG=\"debug\": RUST_LOG overrides [logger] level = \"WARNING\": andon's records at DEBUG"
+        ),
         "said once at start-up: {stderr}"
     );
     assert_eq!(stderr.matches("overrides [logger] level").count(), 1);
@@ -256,16 +258,26 @@ fn rust_log_from_the_environment_end_to_end() {
         "{messages:?}"
     );
 
-    // By target, the usual syntax: app at debug, everything else at info.
+    // By target, the usual syntax: app at debug, everything else (andon too) at info.
     let path = dir.path().join("targets.log");
     let (messages, _) = run_child(&path, &[("RUST_LOG", "info,app=debug")]);
     assert_eq!(messages[1..], ["query done", "request served"]);
 
-    // ANDON_LOG wins over RUST_LOG, for andon alone.
-    let path = dir.path().join("andon_log.log");
+    // ANDON_LOG wins over RUST_LOG for andon's own records; RUST_LOG still filters events.
+    let path = dir.path().join("both.log");
     let (messages, stderr) = run_child(&path, &[("RUST_LOG", "debug"), ("ANDON_LOG", "warn")]);
-    assert!(stderr.contains("ANDON_LOG=\"warn\""), "{stderr}");
-    assert!(messages.is_empty(), "{messages:?}");
+    assert!(stderr.contains("ANDON_LOG overrides"), "{stderr}");
+    assert_eq!(messages, ["query done", "framing noise", "request served"]);
+
+    // ANDON_LOG alone moves andon's records, not the application's events.
+    let path = dir.path().join("andon_only.log");
+    let (messages, stderr) = run_child(&path, &[("ANDON_LOG", "debug")]);
+    assert!(
+        stderr.contains("tracing events at [logger] level"),
+        "{stderr}"
+    );
+    assert_eq!(messages[1..], ["andon debug"]);
+    assert!(messages[0].contains("ANDON_LOG overrides"), "{messages:?}");
 
     // Unset: `[logger] level` as configured, nothing said.
     let path = dir.path().join("unset.log");
