@@ -167,6 +167,14 @@ const ROWS: &[Row] = &[
         Goal::Ratio(1.0),
     ),
     row(
+        "log: a `tracing::info!` with 3 fields into andon's file sink (caller cost)",
+        "tracing_caller/andon_layer_json_file",
+        Some("tracing_caller/fmt_json_appender_non_blocking_file"),
+        "tracing-subscriber JSON layer + tracing-appender non-blocking",
+        Slo::Log,
+        Goal::Ratio(0.5),
+    ),
+    row(
         "metrics: count a signal (2 labels)",
         "update/andon count_signal",
         Some("update/raw counter! with the same two labels, owned value"),
@@ -468,9 +476,19 @@ fn run_bench(
     bench: &str,
     options: &Options,
 ) -> anyhow::Result<Vec<String>> {
-    let mut args: Vec<String> = ["bench", "-p", package, "--bench", bench, "--", "--noplot"]
-        .map(str::to_owned)
-        .to_vec();
+    // Every feature: a bench may need one that is off by default (andon-log's `tracing`).
+    let mut args: Vec<String> = [
+        "bench",
+        "-p",
+        package,
+        "--bench",
+        bench,
+        "--all-features",
+        "--",
+        "--noplot",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     if options.quick {
         args.extend(
             [

@@ -5,7 +5,9 @@ use std::time::Instant;
 use crate::shell::run as sh;
 
 /// The umbrella's features, each of which must build alone.
-const FEATURES: &[&str] = &["log", "metrics", "trace", "observe", "alert", "history"];
+const FEATURES: &[&str] = &[
+    "log", "metrics", "trace", "observe", "alert", "history", "tracing",
+];
 
 pub(crate) fn run() -> anyhow::Result<()> {
     let root = crate::root();

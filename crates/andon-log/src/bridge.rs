@@ -60,7 +60,7 @@ fn from_log_level(level: log::Level) -> LogLevel {
 
 impl log::Log for LogBridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        self.core.accepts(from_log_level(metadata.level()))
+        self.core.accepts_own(from_log_level(metadata.level()))
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -80,6 +80,7 @@ impl log::Log for LogBridge {
             fields: &[],
             kv: Some(&kv),
             sampled: true,
+            tracing: false,
         };
         // A dropped record is counted; `log` has no way to tell the caller.
         let _ = self.core.submit_blocking(&entry);

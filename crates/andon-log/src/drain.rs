@@ -84,6 +84,7 @@ impl slog::Drain for AndonDrain {
             fields: &[],
             kv: Some(&kv),
             sampled: true,
+            tracing: false,
         };
         // A dropped record is counted; slog has no way to tell the caller.
         let _ = self.core.submit_blocking(&entry);
@@ -91,7 +92,7 @@ impl slog::Drain for AndonDrain {
     }
 
     fn is_enabled(&self, level: slog::Level) -> bool {
-        self.core.accepts(from_slog_level(level))
+        self.core.accepts_own(from_slog_level(level))
     }
 
     fn flush(&self) -> Result<(), slog::FlushError> {

@@ -41,6 +41,8 @@ pub(crate) struct Entry<'a> {
     /// Whether sampling may leave the record out: true for ordinary records, false for
     /// signals and entries written through [`LogSink`](andon_core::LogSink).
     pub(crate) sampled: bool,
+    /// A `tracing` event: filtered by the directives, not by andon's own level.
+    pub(crate) tracing: bool,
 }
 
 /// The trace fields of a record, resolved once for every format.
@@ -796,6 +798,7 @@ mod tests {
             fields: &[],
             kv: None,
             sampled: true,
+            tracing: false,
         }
     }
 

@@ -118,7 +118,13 @@
 //!
 //! # Crate feature flags
 //!
-//! This crate has no optional features.
+//! - `tracing` (off by default; on in the umbrella `andon`): [`AndonLogger::tracing_layer`], a
+//!   `tracing_subscriber::Layer` that writes every `tracing` event as an andon record (ERROR →
+//!   CRITICAL, WARN → WARNING, INFO, DEBUG/TRACE → DEBUG; fields with their JSON types; `target`,
+//!   `file`, `line`; the active span's `trace_id`/`span_id`) through the same filter, sampling,
+//!   queue and counters, and [`LogDirectives`]: `RUST_LOG` in `EnvFilter` syntax overrides
+//!   `[logger] level` and filters events by target, `ANDON_LOG` sets andon's own records alone
+//!   ([`AndonLoggerBuilder::with_env_directives`]).
 //!
 //! # Related crates
 //!
@@ -133,7 +139,11 @@ mod bridge;
 mod cloud_logging;
 mod drain;
 mod error;
+#[cfg(feature = "tracing")]
+mod filter;
 mod format;
+#[cfg(feature = "tracing")]
+mod layer;
 mod logger;
 mod pipeline;
 mod queue;
@@ -146,6 +156,12 @@ pub use andon_core::LogLevel;
 pub use bridge::LogBridge;
 pub use drain::AndonDrain;
 pub use error::LogError;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use filter::{ANDON_TARGET, LogDirectives};
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use layer::AndonLayer;
 pub use logger::{AndonLogger, AndonLoggerBuilder};
 /// The slog crate this one builds on, for `slog::o!` and friends without a separate dependency.
 pub use slog;

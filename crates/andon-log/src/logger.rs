@@ -37,6 +37,12 @@ use crate::stats::LogStats;
 pub struct AndonLogger {
     core: Arc<Core>,
     guard: Arc<Guard>,
+    #[cfg(feature = "tracing")]
+    directives: Option<Arc<crate::LogDirectives>>,
+    /// The lowest level of `tracing` events when no `RUST_LOG` filters them and `ANDON_LOG`
+    /// moved andon's own level: the configured `[logger] level`.
+    #[cfg(feature = "tracing")]
+    events_min: Option<LogLevel>,
 }
 
 impl fmt::Debug for AndonLogger {
@@ -55,6 +61,8 @@ pub struct AndonLoggerBuilder {
     config: LoggerConfig,
     component: Option<Arc<str>>,
     trace: Option<Arc<dyn TraceContext>>,
+    #[cfg(feature = "tracing")]
+    directives: Option<crate::LogDirectives>,
 }
 
 impl AndonLoggerBuilder {
@@ -76,8 +84,62 @@ impl AndonLoggerBuilder {
     /// Files and network peers are opened by the writer: one that is missing or unreachable
     /// does not fail here, it is counted, reported to stderr and retried.
     pub fn build(self) -> Result<AndonLogger, LogError> {
-        let (core, guard) = pipeline::start(&self.config, self.component, self.trace)?;
-        Ok(AndonLogger { core, guard })
+        #[cfg(feature = "tracing")]
+        {
+            let mut config = self.config;
+            let configured = config.level;
+            let notice = self.directives.as_ref().map(|d| d.apply(&mut config));
+            // `tracing` events follow RUST_LOG when it is set, else the configured level:
+            // ANDON_LOG moves andon's own records alone.
+            let (tracing_level, events_min) = match &self.directives {
+                Some(d) if d.rust_log().is_some() => (d.tracing_level(), None),
+                Some(_) => (Some(configured), Some(configured)),
+                None => (None, None),
+            };
+            let (core, guard) =
+                pipeline::start(&config, self.component, self.trace, tracing_level)?;
+            let logger = AndonLogger {
+                core,
+                guard,
+                directives: self.directives.map(Arc::new),
+                events_min,
+            };
+            if let Some(notice) = notice {
+                // Said once, at start-up: on stderr, where the logger reports its own
+                // troubles, and in the log itself when INFO records are kept.
+                eprintln!("{notice}");
+                let _ = logger.event(LogLevel::Info, &notice, slog::o!());
+            }
+            Ok(logger)
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            let (core, guard) = pipeline::start(&self.config, self.component, self.trace, None)?;
+            Ok(AndonLogger { core, guard })
+        }
+    }
+
+    /// Applies `RUST_LOG` / `ANDON_LOG` directives: they override `[logger] level` for
+    /// andon's records (`ANDON_LOG` first), and `RUST_LOG` filters the `tracing` events of
+    /// [`AndonLogger::tracing_layer`]; the logger says so once, at start-up (stderr, and an
+    /// INFO record). See [`LogDirectives`](crate::LogDirectives).
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn with_directives(mut self, directives: Option<crate::LogDirectives>) -> Self {
+        self.directives = directives;
+        self
+    }
+
+    /// [`with_directives`](Self::with_directives) of the environment's `ANDON_LOG` and
+    /// `RUST_LOG` ([`LogDirectives::from_env`](crate::LogDirectives::from_env)).
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Config`] naming the variable when a directive does not parse.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn with_env_directives(self) -> Result<Self, LogError> {
+        Ok(self.with_directives(crate::LogDirectives::from_env()?))
     }
 }
 
@@ -98,6 +160,8 @@ impl AndonLogger {
             config,
             component: None,
             trace: None,
+            #[cfg(feature = "tracing")]
+            directives: None,
         }
     }
 
@@ -133,6 +197,7 @@ impl AndonLogger {
             fields: &[],
             kv: None,
             sampled: true,
+            tracing: false,
         }
     }
 
@@ -231,6 +296,7 @@ impl AndonLogger {
                     kv: None,
                     // A signal is never sampled away: a GREEN is news too.
                     sampled: false,
+                    tracing: false,
                 };
                 self.core.prepare(&entry)?
             };
@@ -256,7 +322,7 @@ impl AndonLogger {
     /// As [`log`](Self::log).
     #[track_caller]
     pub fn event(&self, level: LogLevel, message: &str, kv: impl slog::KV) -> Result<(), LogError> {
-        if !self.core.accepts(level) {
+        if !self.core.accepts_own(level) {
             return Ok(());
         }
         let caller = Location::caller();
@@ -310,6 +376,41 @@ impl AndonLogger {
     /// A `log` crate logger that sends records to this logger's sinks.
     pub fn log_bridge(&self) -> LogBridge {
         LogBridge::new(Arc::clone(&self.core), Arc::clone(&self.guard))
+    }
+
+    /// A [`tracing_subscriber::Layer`] that writes every `tracing` event as a record of this
+    /// logger ([`AndonLayer`](crate::AndonLayer)), filtered by the logger's `RUST_LOG`
+    /// directives when it was built with them ([`AndonLoggerBuilder::with_directives`]).
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    /// # let logger = andon_log::AndonLogger::new(Default::default())?;
+    /// let subscriber = tracing_subscriber::registry().with(logger.tracing_layer());
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::info!(user = "alice", status = 200, "request served");
+    /// });
+    /// # Ok::<(), andon_log::LogError>(())
+    /// ```
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn tracing_layer<S>(&self) -> impl tracing_subscriber::Layer<S> + Send + Sync + use<S>
+    where
+        S: tracing_core::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        use tracing_subscriber::Layer as _;
+        let layer = crate::AndonLayer::new(
+            Arc::clone(&self.core),
+            Arc::clone(&self.guard),
+            self.events_min,
+        );
+        layer.with_filter(self.directives.as_ref().and_then(|d| d.event_filter()))
+    }
+
+    /// The directives (`RUST_LOG` / `ANDON_LOG`) this logger was built with.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn directives(&self) -> Option<&crate::LogDirectives> {
+        self.directives.as_deref()
     }
 
     /// Installs [`log_bridge`](Self::log_bridge) as the global `log` logger, with the `log`
@@ -387,6 +488,7 @@ impl AndonLogger {
                 .or(self.core.component.as_deref()),
             fields: &entry.fields,
             sampled: false,
+            tracing: false,
             ..self.entry(entry.level, &entry.message, caller)
         };
         self.core.submit_blocking(&record)

@@ -38,7 +38,7 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     out
 }
 
-fn in_writer() -> bool {
+pub(crate) fn in_writer() -> bool {
     IS_WRITER.try_with(Cell::get).unwrap_or(false)
 }
 
@@ -58,6 +58,9 @@ pub(crate) struct Core {
     overflow: OverflowPolicy,
     pub(crate) component: Option<Arc<str>>,
     pub(crate) trace: OnceLock<Arc<dyn TraceContext>>,
+    /// The lowest level of andon's own records (all but `tracing` events): `[logger] level`,
+    /// or what `RUST_LOG` / `ANDON_LOG` gives andon; the sinks may take lower for `tracing`.
+    own_level: LogLevel,
     written: AtomicU64,
     failed: AtomicU64,
     sinks: Vec<SinkCell>,
@@ -79,16 +82,26 @@ impl Core {
         self.needs_main[i] || self.needs_cloud[i]
     }
 
+    /// Whether andon's own record at `level` is kept: at or above the own level, and taken by
+    /// some sink.
+    pub(crate) fn accepts_own(&self, level: LogLevel) -> bool {
+        level >= self.own_level && self.accepts(level)
+    }
+
     /// The lowest level any sink takes (for the `log` facade's max level).
     pub(crate) fn min_level(&self) -> Option<LogLevel> {
-        LogLevel::ALL.into_iter().find(|l| self.accepts(*l))
+        LogLevel::ALL.into_iter().find(|l| self.accepts_own(*l))
     }
 
     /// Level filter, then sampling (of ordinary records only: `entry.sampled`): true when the
     /// record goes on.
     fn admit(&self, entry: &Entry<'_>) -> bool {
         let level = entry.level;
-        if !self.accepts(level) {
+        if !(if entry.tracing {
+            self.accepts(level)
+        } else {
+            self.accepts_own(level)
+        }) {
             return false;
         }
         if entry.sampled && level <= LogLevel::Info && self.sample_ratio > 1 {
@@ -320,8 +333,11 @@ pub(crate) fn start(
     config: &LoggerConfig,
     component: Option<Arc<str>>,
     trace: Option<Arc<dyn TraceContext>>,
+    tracing_level: Option<LogLevel>,
 ) -> Result<(Arc<Core>, Arc<Guard>), LogError> {
     config.check()?;
+    // `tracing` events a directive lets in below andon's own level still reach the sinks.
+    let floor = tracing_level.map_or(config.level, |t| t.min(config.level));
     let mut needs_main = [false; 4];
     let mut needs_cloud = [false; 4];
     let mut sinks = Vec::new();
@@ -330,10 +346,7 @@ pub(crate) fn start(
     for (index, sink_config) in config.sinks.iter().enumerate() {
         crate::syslog::check_local_syslog(sink_config, index)?;
         // A sink's own level can raise, never lower, the logger's level.
-        let level = sink_config
-            .level()
-            .unwrap_or(config.level)
-            .max(config.level);
+        let level = sink_config.level().unwrap_or(floor).max(floor);
         let (sink, name) = Sink::new(sink_config, level, config.error_report_interval);
         let needs = if sink.cloud {
             &mut needs_cloud
@@ -374,6 +387,7 @@ pub(crate) fn start(
         overflow: config.overflow,
         component,
         trace: trace_cell,
+        own_level: config.level,
         written: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         sinks: cells,

@@ -86,6 +86,7 @@
 //! | `observe` | yes     | [`observe`]: host and process diagnostics with health thresholds |
 //! | `alert`   | yes     | [`alert`]: alert rules, dedup, escalation, Slack/PagerDuty/email/Alertmanager/webhook/file |
 //! | `history` | yes     | [`history`]: signals, alert changes, line stops and RED diagnostics kept in SQLite; Pareto, MTTA/MTTR, downtime (needs `[history] enabled`) |
+//! | `tracing` | yes     | [`AndonSystem::tracing_layers`]: `tracing` events into andon's log (and spans into its traces); `RUST_LOG` / `ANDON_LOG` set andon's log level |
 //! | `full`    | no      | all of the above |
 //!
 //! With a feature off, its component is absent and the others work alone.
@@ -100,6 +101,8 @@ mod builder;
 mod error;
 mod escalate;
 mod fanout;
+#[cfg(feature = "tracing")]
+mod layers;
 mod outcome;
 mod state;
 mod system;

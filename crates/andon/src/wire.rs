@@ -162,7 +162,13 @@ pub(crate) async fn build(
     {
         let logger = match parts.logger {
             Some(logger) => logger,
+            #[cfg(not(feature = "tracing"))]
             None => andon_log::AndonLogger::new(config.logger.clone())?,
+            // RUST_LOG / ANDON_LOG override `[logger] level`, said once at start-up.
+            #[cfg(feature = "tracing")]
+            None => andon_log::AndonLogger::builder(config.logger.clone())
+                .with_env_directives()?
+                .build()?,
         };
         #[cfg(feature = "trace")]
         if let Some(tracer) = &tracer {
