@@ -200,14 +200,14 @@ impl Webhooks {
 
     /// The counters in the Prometheus text format, with their HELP.
     pub(crate) fn render(&self) -> String {
-        let mut text = String::from(
-            "# HELP andon_agent_webhooks_total Requests to the PagerDuty and Slack endpoints, by provider and result (accepted; or refused with 401 as unsigned, forged, stale or replayed; 400 malformed; 404 unconfigured)\n\
-             # TYPE andon_agent_webhooks_total counter\n",
+        let mut text = format!(
+            "# HELP {WEBHOOKS} Requests to the PagerDuty and Slack endpoints, by provider and result (accepted; or refused with 401 as unsigned, forged, stale or replayed; 400 malformed; 404 unconfigured)\n\
+             # TYPE {WEBHOOKS} counter\n",
         );
         for provider in [Provider::PagerDuty, Provider::Slack] {
             for outcome in OUTCOMES {
                 text.push_str(&format!(
-                    "andon_agent_webhooks_total{{provider=\"{}\",result=\"{}\"}} {}\n",
+                    "{WEBHOOKS}{{provider=\"{}\",result=\"{}\"}} {}\n",
                     provider.label(),
                     outcome.label(),
                     self.counts[provider.index()][outcome.index()].load(Ordering::Relaxed)
@@ -217,6 +217,9 @@ impl Webhooks {
         text
     }
 }
+
+/// The counter of requests to the provider endpoints, by provider and result.
+const WEBHOOKS: &str = "andon_agent_webhooks_total";
 
 /// The routes `POST /v1/integrations/pagerduty` and `POST /v1/integrations/slack`.
 pub(crate) fn router(state: Arc<AgentState>) -> Router {
