@@ -301,31 +301,10 @@ pub(crate) fn alertmanager_body(
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::event;
     use super::*;
-    use crate::notification::AlertEvent;
     use andon_core::AlertSeverity;
     use std::time::{SystemTime, UNIX_EPOCH};
-
-    fn event(status: AlertStatus, summary: &str) -> AlertEvent {
-        let mut labels = BTreeMap::new();
-        labels.insert("alertname".to_owned(), "r".to_owned());
-        labels.insert("component".to_owned(), "db".to_owned());
-        AlertEvent {
-            fingerprint: "0123456789abcdef".to_owned(),
-            rule: "r".to_owned(),
-            status,
-            severity: AlertSeverity::Critical,
-            summary: summary.to_owned(),
-            labels,
-            starts_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            ends_at: (status == AlertStatus::Resolved)
-                .then(|| UNIX_EPOCH + Duration::from_secs(1_700_000_060)),
-            count: 3,
-            acknowledged_by: None,
-            trace_id: Some("trace-123".to_owned()),
-            trace_url: None,
-        }
-    }
 
     fn notification(status: AlertStatus, summary: &str, n: usize) -> Notification {
         Notification {

@@ -2,6 +2,8 @@
 //! counters, so that a slow or dead channel never delays another.
 
 mod email;
+#[cfg(test)]
+mod fixtures;
 mod http;
 mod log;
 mod pagerduty;

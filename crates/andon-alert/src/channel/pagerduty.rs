@@ -186,29 +186,12 @@ pub(crate) fn pagerduty_events(
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::event;
     use super::*;
-    use crate::notification::AlertEvent;
-    use std::collections::BTreeMap;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn notification(status: AlertStatus, summary: &str, n: usize) -> Notification {
-        let mut labels = BTreeMap::new();
-        labels.insert("alertname".to_owned(), "r".to_owned());
-        labels.insert("component".to_owned(), "db".to_owned());
-        let alert = AlertEvent {
-            fingerprint: "0123456789abcdef".to_owned(),
-            rule: "r".to_owned(),
-            status,
-            severity: AlertSeverity::Critical,
-            summary: summary.to_owned(),
-            labels,
-            starts_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            ends_at: None,
-            count: 3,
-            acknowledged_by: None,
-            trace_id: Some("trace-123".to_owned()),
-            trace_url: None,
-        };
+        let alert = event(status, summary);
         Notification {
             key: "k".to_owned(),
             status,

@@ -299,28 +299,15 @@ pub(crate) fn slack_body(notification: &Notification, channel: Option<&str>) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::event;
     use super::*;
-    use std::collections::BTreeMap;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn notification(summary: &str, n: usize, snapshot: Option<Value>) -> Notification {
-        let mut labels = BTreeMap::new();
-        labels.insert("alertname".to_owned(), "r".to_owned());
-        labels.insert("component".to_owned(), "db<!here>".to_owned());
-        let alert = AlertEvent {
-            fingerprint: "0123456789abcdef".to_owned(),
-            rule: "r".to_owned(),
-            status: AlertStatus::Firing,
-            severity: AlertSeverity::Critical,
-            summary: summary.to_owned(),
-            labels,
-            starts_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            ends_at: None,
-            count: 3,
-            acknowledged_by: None,
-            trace_id: Some("trace-123".to_owned()),
-            trace_url: None,
-        };
+        let mut alert = event(AlertStatus::Firing, summary);
+        alert
+            .labels
+            .insert("component".to_owned(), "db<!here>".to_owned());
         Notification {
             key: "k".to_owned(),
             status: AlertStatus::Firing,
