@@ -36,11 +36,10 @@ fn logger(sinks: Vec<SinkConfig>) -> AndonLogger {
 }
 
 fn lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    let text = fs::read_to_string(path).unwrap_or_default();
+    // Only whole lines: a peer may be half-way through writing the last one.
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(str::to_owned).collect()
 }
 
 /// Logs 200 INFO, 20 WARNING and one CRITICAL record; every call returns.
