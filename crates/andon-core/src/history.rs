@@ -126,6 +126,8 @@ pub enum HistoryRecord {
     Alert(AlertEvent),
     /// The line stopped or resumed.
     Line(LineEvent),
+    /// A heartbeat checked in or missed its deadline.
+    Heartbeat(crate::heartbeat::HeartbeatEvent),
     /// The diagnostics snapshot taken for a RED signal.
     Diagnostics {
         /// The RED signal it was taken for.

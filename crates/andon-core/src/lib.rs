@@ -47,6 +47,7 @@
 pub mod component;
 pub mod config;
 mod error;
+pub mod heartbeat;
 pub mod history;
 mod line;
 mod severity;
@@ -61,6 +62,7 @@ pub use component::{
 #[doc(inline)]
 pub use config::AndonConfig;
 pub use error::{AndonError, BoxError, ConfigError};
+pub use heartbeat::{HeartbeatEvent, HeartbeatEventKind, HeartbeatStatus};
 pub use history::{AlertEvent, AlertEventKind, HistoryRecord, HistoryStore, LineEvent};
 pub use line::{Line, LineState, LineStopped, LineWatch, Resumption};
 pub use severity::{AlertSeverity, HealthStatus, LogLevel, ParseLevelError};

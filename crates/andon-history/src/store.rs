@@ -128,6 +128,7 @@ fn estimated_bytes(record: &HistoryRecord) -> u64 {
             } => message.len() + component.as_deref().map_or(0, str::len),
             LineEvent::Resumed { by, note, .. } => by.len() + note.as_deref().map_or(0, str::len),
         },
+        HistoryRecord::Heartbeat(event) => event.name.len() + event.component.len(),
         HistoryRecord::Diagnostics { report, .. } => {
             report.summary.len() + json_bytes(&report.details)
         }
@@ -809,6 +810,9 @@ fn write_record(tx: &Transaction<'_>, record: &HistoryRecord) -> rusqlite::Resul
                 ])?,
             };
         }
+        // Heartbeat check-ins and misses get their own table with the PostgreSQL backend's
+        // migrations (issue 19); until then the misses reach history as the signals they raise.
+        HistoryRecord::Heartbeat(_) => {}
         HistoryRecord::Diagnostics { signal, report } => {
             tx.prepare_cached(
                 "INSERT INTO diagnostics (at_ms, signal_id, health, summary, report) VALUES (?1, ?2, ?3, ?4, ?5)",
