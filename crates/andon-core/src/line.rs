@@ -241,6 +241,12 @@ impl Line {
         self.inner.state.borrow().clone()
     }
 
+    /// Calls `f` with the line's current state, without copying it (the state cannot change
+    /// while `f` runs, so keep `f` short and never stop or resume the line from it).
+    pub fn inspect<R>(&self, f: impl FnOnce(&LineState) -> R) -> R {
+        f(&self.inner.state.borrow())
+    }
+
     /// How many times the line has stopped since it was created.
     pub fn stop_count(&self) -> u64 {
         self.inner.stops.load(Ordering::Relaxed)

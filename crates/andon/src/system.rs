@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use andon_core::{
     AndonConfig, AndonError, AndonSignal, Color, DiagnosticsReport, DiagnosticsSource,
-    HistoryRecord, HistoryStore, Line, LineEvent, LineState, MetricsSink, SignalId, SignalSink,
+    HistoryRecord, HistoryStore, Line, LineDecision, LineEvent, LinePolicy, LineState, MetricsSink,
+    SignalId, SignalSink,
 };
 use tokio::sync::broadcast;
 
@@ -226,34 +227,33 @@ impl AndonSystem {
         .await
     }
 
-    /// Stops or resumes the line as the `[line]` rules say for `signal`, and announces it.
+    /// Stops or resumes the line as the `[line]` policy decides for `signal`
+    /// ([`LinePolicy::decide`]), and announces it.
     fn apply_to_line(&self, mut signal: AndonSignal) -> (AndonSignal, bool, bool) {
         let inner = &self.inner;
         let mut stopped_line = false;
         let mut resumed_line = false;
-        if inner.config.line.stops(signal.color(), signal.component()) {
-            signal = signal.with_attribute("line.stopped", true);
-            let shared = Arc::new(signal.clone());
-            stopped_line = inner.line.stop(Arc::clone(&shared));
-            if stopped_line {
-                self.line_changed();
-                self.remember(|| {
-                    HistoryRecord::Line(LineEvent::Stopped {
-                        at: std::time::SystemTime::now(),
-                        signal: shared.id(),
-                        component: shared.component().map(str::to_owned),
-                        message: shared.message().to_owned(),
-                    })
-                });
+        let decision = inner
+            .line
+            .inspect(|state| LinePolicy::decide(&inner.config.line, state, &signal));
+        match decision {
+            LineDecision::Stop => {
+                signal = signal.with_attribute("line.stopped", true);
+                let shared = Arc::new(signal.clone());
+                stopped_line = inner.line.stop(Arc::clone(&shared));
+                if stopped_line {
+                    self.line_changed();
+                    self.remember(|| {
+                        HistoryRecord::Line(LineEvent::Stopped {
+                            at: std::time::SystemTime::now(),
+                            signal: shared.id(),
+                            component: shared.component().map(str::to_owned),
+                            message: shared.message().to_owned(),
+                        })
+                    });
+                }
             }
-        } else if signal.color() == Color::Green && inner.config.line.auto_resume_on_green {
-            let stopped_by_same = inner
-                .line
-                .state()
-                .stopping_signal()
-                .is_some_and(|s| s.component() == signal.component());
-            if stopped_by_same {
-                let by = format!("auto-resume: GREEN from {}", signal.component_or_unknown());
+            LineDecision::Resume { by } => {
                 resumed_line = inner.line.resume(by.clone(), Some(signal.message()));
                 if resumed_line {
                     self.line_changed();
@@ -266,6 +266,7 @@ impl AndonSystem {
                     });
                 }
             }
+            LineDecision::Leave => {}
         }
         (signal, stopped_line, resumed_line)
     }
@@ -324,7 +325,7 @@ impl AndonSystem {
             inner.part_deadline
         ))
         .with_component("andon")
-        .with_attribute(crate::escalate::SELF_REPORT, true)
+        .with_attribute(andon_core::line_policy::SELF_REPORT, true)
         .with_attribute("part", part)
         .with_attribute("signal", signal.id().to_string());
         let system = self.clone();
@@ -425,7 +426,7 @@ impl AndonSystem {
         // The RED is logged, counted, traced, alerted and stops the line like any other; a
         // part that fails is already reported by its own component.
         let _ = self
-            .signal_problem(crate::escalate::escalated_red(&yellow, after))
+            .signal_problem(LinePolicy::escalated_red(&yellow, after))
             .await;
     }
 
