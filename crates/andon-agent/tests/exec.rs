@@ -96,6 +96,11 @@ fn a_failing_command_pulls_the_cord_and_keeps_its_exit_code() {
         "{message}"
     );
     assert!(
+        text(&out.stderr).contains("false's failure STOPPED the line"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
         out.stdout.is_empty(),
         "andon exec prints nothing of its own on stdout"
     );
@@ -160,7 +165,10 @@ fn stderr_is_passed_through_and_its_tail_reported() {
         ],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr).matches("line ").count(), 3000);
+    let passed = text(&out.stderr);
+    let passed: Vec<&str> = passed.lines().filter(|l| l.starts_with("line ")).collect();
+    assert_eq!(passed.len(), 3000);
+    assert_eq!(passed[2999], "line 2999");
     let tail = only_signal(&url, "noisy")["attributes"]["stderr_tail"].clone();
     let tail = tail.as_str().unwrap();
     assert!(
@@ -332,6 +340,24 @@ fn with_the_agent_down_the_command_runs_and_andon_says_so() {
 
     let out = exec(&url, &["--", "sh", "-c", "exit 5"]);
     assert_eq!(out.status.code(), Some(5), "the command's own code is kept");
+}
+
+#[test]
+fn an_agent_that_never_answers_costs_the_job_one_report_timeout() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let out = exec(&url, &["--", "sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "could not reach the agent at {url}: no answer within {}s; the result was not reported",
+            andon_agent::REPORT_TIMEOUT.as_secs()
+        )),
+        "{stderr}"
+    );
+    drop(silent);
 }
 
 #[test]

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use andon::Color;
+use andon::core::heartbeat::HeartbeatStatus;
 use serde_json::json;
 
 use crate::client::Client;
@@ -120,7 +121,7 @@ pub(crate) async fn run(client: &Client, args: ExecArgs) -> u8 {
     let checked = match job.heartbeat {
         Some(name) => {
             let body = json!({
-                "status": "start",
+                "status": HeartbeatStatus::Start,
                 "message": format!("{component} started: {}", report::command_line(job.command)),
             });
             let what = format!("the start of heartbeat {name}");
@@ -150,16 +151,24 @@ pub(crate) async fn run(client: &Client, args: ExecArgs) -> u8 {
     if let child::Ending::NotStarted { reason, .. } = &finished.ending {
         eprintln!("andon: cannot run the command: {reason}");
     }
-    let _ = report::send(
+    let sent = report::send(
         client,
         "/v1/signals",
         &report::signal_body(&job, &finished),
         "the result",
     )
     .await;
+    if sent.is_ok_and(|accepted| accepted["stopped_line"] == json!(true)) {
+        eprintln!(
+            "andon: {component}'s failure STOPPED the line: fix the cause, then `andon line resume --note ...`"
+        );
+    }
     if let Some(name) = job.heartbeat {
-        let ok = report::succeeded(&finished.ending);
-        let status = if ok { "success" } else { "fail" };
+        let status = if report::succeeded(&finished.ending) {
+            HeartbeatStatus::Success
+        } else {
+            HeartbeatStatus::Fail
+        };
         let body = json!({ "status": status, "message": report::message(&job, &finished) });
         let what = format!("the {status} check-in of heartbeat {name}");
         let _ = report::send(client, &report::heartbeat_path(name), &body, &what).await;
