@@ -244,6 +244,43 @@ fn a_timeout_kills_the_whole_process_group_and_exits_124() {
 }
 
 #[test]
+fn a_background_process_holding_stderr_does_not_hold_andon() {
+    let dir = temp_dir();
+    let (_agent, url) = start_agent(dir.path());
+    let pid_file = dir.path().join("daemon.pid");
+    // The job leaves a process behind with the job's stderr (andon's pipe) still open.
+    let script = format!(
+        "echo bad >&2; sleep 60 & echo $! > {}; exit 1",
+        pid_file.display()
+    );
+    let stderr_file = dir.path().join("stderr.txt");
+    let status = exec_command(&url, &["--component", "leaver", "--", "sh", "-c", &script])
+        .stdout(std::fs::File::create(dir.path().join("stdout.txt")).unwrap())
+        .stderr(std::fs::File::create(&stderr_file).unwrap())
+        .status()
+        .unwrap();
+    let left: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let still_running = !gone(left);
+    let _ = Command::new("kill").arg(left.to_string()).status();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        still_running,
+        "andon waited for the background process to end instead of reporting the job's exit"
+    );
+    let red = only_signal(&url, "leaver");
+    assert_eq!(red["attributes"]["stderr_tail"], "bad", "{red}");
+    assert!(
+        std::fs::read_to_string(&stderr_file)
+            .unwrap()
+            .contains("bad\n")
+    );
+}
+
+#[test]
 fn death_by_signal_exits_128_plus_the_signal() {
     let dir = temp_dir();
     let (_agent, url) = start_agent(dir.path());
