@@ -238,7 +238,7 @@ fn a_timeout_kills_the_whole_process_group_and_exits_124() {
     assert_eq!(red["attributes"]["timed_out"], true, "{red}");
     assert_eq!(red["attributes"]["signal"], "SIGTERM", "{red}");
     assert_eq!(
-        red["message"], "slow timed out after 1.0s: its process group was killed",
+        red["message"], "slow timed out after 1s: its process group was killed",
         "{red}"
     );
 }

@@ -66,7 +66,10 @@ pub(crate) fn message(job: &Job<'_>, finished: &Finished) -> String {
         }
         Ending::TimedOut { .. } => format!(
             "{name} timed out after {}: its process group was killed",
-            human(job.timeout.unwrap_or(finished.duration))
+            job.timeout.map_or_else(
+                || human(finished.duration),
+                |t| humantime::format_duration(t).to_string()
+            )
         ),
         Ending::NotStarted { reason, .. } => format!("{name} could not start: {reason}"),
     }
@@ -292,7 +295,7 @@ mod tests {
             ),
             (
                 Ending::TimedOut { signal: Some(15) },
-                "nightly-backup timed out after 1.0s: its process group was killed",
+                "nightly-backup timed out after 1s: its process group was killed",
                 124,
             ),
         ];
