@@ -105,6 +105,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a job (cron, systemd, CI) and report it: a GREEN on success; on a failure, timeout
+    /// or kill a RED (or --color) with the exit code, duration and stderr's last lines; exits
+    /// with the command's own code.
+    Exec(crate::exec::ExecArgs),
     /// Write the shell completions and man pages into a folder (for packagers; `cargo xtask
     /// dist` runs it).
     #[command(hide = true, name = "generate-dist")]
@@ -174,6 +178,12 @@ pub fn execute(cli: Cli) -> u8 {
         } => runtime(true).and_then(|rt| {
             rt.block_on(run(config, listen, data_dir, cli.token))
                 .map(|()| 0)
+        }),
+        Command::Exec(args) => runtime(false).and_then(|rt| {
+            rt.block_on(async {
+                let client = Client::new(&cli.url, cli.token)?;
+                Ok(crate::exec::run(&client, args).await)
+            })
         }),
         command => runtime(false).and_then(|rt| {
             rt.block_on(async {
@@ -353,7 +363,10 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
             Ok(0)
         }
         Command::Report { since, json } => report(client, &since, json).await,
-        Command::Run { .. } | Command::Config { .. } | Command::GenerateDist { .. } => Ok(0),
+        Command::Run { .. }
+        | Command::Config { .. }
+        | Command::GenerateDist { .. }
+        | Command::Exec(_) => Ok(0),
     }
 }
 

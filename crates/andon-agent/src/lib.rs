@@ -76,6 +76,7 @@ mod dist;
 mod edge;
 mod error;
 mod events;
+mod exec;
 #[cfg(feature = "full")]
 mod history;
 mod integrations;
@@ -95,6 +96,10 @@ pub use data_dir::{
     STATE_DIRECTORY_ENV, apply_data_dir, create_data_dir, resolve_data_dir, use_data_dir,
 };
 pub use error::AgentError;
+pub use exec::{
+    EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_TIMED_OUT, EXIT_UNAVAILABLE, ExecArgs, KILL_GRACE,
+    MAX_COMMAND_CHARS, REPORT_TIMEOUT, STDERR_TAIL_BYTES, STDERR_TAIL_LINES,
+};
 pub use limits::{
     BODY_TIMEOUT, HEADER_READ_TIMEOUT, Limits, MAX_CONNECTIONS, MAX_EVENT_STREAMS,
     MAX_EVENT_STREAMS_PER_CLIENT, MAX_STREAM_BUFFER_BYTES,
