@@ -131,7 +131,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::super::threshold_step;
+    use super::super::condition::threshold_step;
     use crate::rule::{Comparison, Threshold};
 
     #[test]
