@@ -34,6 +34,7 @@ mod listen;
 mod open;
 mod persist;
 mod rules;
+mod shutdown;
 mod silences;
 mod sink;
 
@@ -41,6 +42,7 @@ use condition::{Node, series_key, series_value};
 use group::Groups;
 use index::SignalIndex;
 use instance::{Instance, Instances, RuleState};
+pub use shutdown::{DEFAULT_SHUTDOWN_DEADLINE, ShutdownReport};
 
 /// How long a diagnostics snapshot may take before a CRITICAL notification goes without it.
 const DIAGNOSTICS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -122,6 +124,9 @@ pub struct AlertStats {
     pub restore_skipped: u64,
     /// Writes of `[alerts] state_file` that failed.
     pub state_errors: u64,
+    /// Channel deliveries unfinished when a shutdown reached its deadline (left in the outbox
+    /// for the next start when there is one).
+    pub left_at_shutdown: u64,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +140,7 @@ struct Counters {
     instances_dropped: AtomicU64,
     restored: AtomicU64,
     restore_skipped: AtomicU64,
+    left_at_shutdown: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -431,6 +437,7 @@ impl AlertManager {
             restored: c.restored.load(Ordering::Relaxed),
             restore_skipped: c.restore_skipped.load(Ordering::Relaxed),
             state_errors: self.inner.persist.as_ref().map_or(0, |p| p.errors()),
+            left_at_shutdown: c.left_at_shutdown.load(Ordering::Relaxed),
         }
     }
 

@@ -63,6 +63,12 @@ pub(crate) struct Hooks {
 }
 
 impl Hooks {
+    /// Writes a record about alerting itself through the log sink, or as a JSON line to
+    /// standard error until one is set; a refused record is dropped (best effort).
+    pub(crate) fn log(&self, entry: andon_core::LogEntry) {
+        log::write_now(self, entry);
+    }
+
     fn metrics(&self) -> Option<Arc<dyn MetricsSink>> {
         self.metrics
             .read()
@@ -198,6 +204,8 @@ pub(crate) struct ChannelHandle {
     outbox: Option<Arc<Outbox>>,
     critical: Arc<CriticalTracker>,
     hooks: Arc<Hooks>,
+    /// Stops the channel's task where it is (see [`ChannelHandle::abort`]).
+    task: Arc<tokio::task::AbortHandle>,
 }
 
 impl ChannelHandle {
@@ -225,7 +233,7 @@ impl ChannelHandle {
             stats: Arc::clone(&stats),
             bucket: config.budget_per_minute().map(Bucket::new),
         };
-        runtime.spawn(worker.run(rx));
+        let task = Arc::new(runtime.spawn(worker.run(rx)).abort_handle());
         Ok(ChannelHandle {
             name: name.to_owned(),
             kind: config.kind(),
@@ -234,7 +242,15 @@ impl ChannelHandle {
             outbox,
             critical,
             hooks,
+            task,
         })
+    }
+
+    /// Stops the channel's task at its next await, without finishing what it holds: the
+    /// notifications still queued or being retried stay pending in the outbox (nothing marks
+    /// them done), so the next start replays them. For a shutdown past its deadline.
+    pub(crate) fn abort(&self) {
+        self.task.abort();
     }
 
     /// Queues a job without waiting; false (counted) when the queue is full or closed. A job
