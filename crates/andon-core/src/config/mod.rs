@@ -47,8 +47,8 @@ use serde::{Deserialize, Serialize};
 
 pub use agent::{AgentConfig, MIN_TOKEN_CHARS};
 pub use alerts::{
-    AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig, MatcherConfig,
-    OPERATORS, RuleConfig, SilenceConfig,
+    AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig,
+    MIN_WATCHDOG_INTERVAL, MatcherConfig, OPERATORS, RuleConfig, SilenceConfig, WatchdogConfig,
 };
 pub use cloud_logging::{CLOUD_LOGGING_ENDPOINT, CloudLoggingApi, MonitoredResource};
 pub use history::HistoryConfig;

@@ -12,10 +12,12 @@ use crate::error::ConfigError;
 mod channels;
 mod rules;
 mod silences;
+mod watchdog;
 
 pub use channels::{ChannelConfig, EmailTls};
 pub use rules::{ConditionConfig, EscalationConfig, OPERATORS, RuleConfig};
 pub use silences::{MatcherConfig, SilenceConfig};
+pub use watchdog::{MIN_WATCHDOG_INTERVAL, WatchdogConfig};
 
 /// `[alerts]`: alert rules, channels, deduplication and escalation.
 ///
@@ -122,6 +124,9 @@ pub struct AlertsConfig {
     /// Silences loaded when the alert manager starts (more can be added through its API).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub silences: Vec<SilenceConfig>,
+    /// `[alerts.watchdog]`: an always-firing `AndonWatchdog` alert sent to every Alertmanager
+    /// channel, for a dead man's switch there. Off by default.
+    pub watchdog: WatchdogConfig,
 }
 
 impl Default for AlertsConfig {
@@ -148,6 +153,7 @@ impl Default for AlertsConfig {
             default_rule: true,
             max_instance_bytes: 16 << 20,
             silences: Vec::new(),
+            watchdog: WatchdogConfig::default(),
         }
     }
 }
@@ -261,6 +267,13 @@ impl AlertsConfig {
         for (index, silence) in self.silences.iter().enumerate() {
             silence.validate(&format!("{section}.silences.{index}"))?;
         }
+        let alertmanagers = self
+            .channels
+            .values()
+            .filter(|c| matches!(c, ChannelConfig::Alertmanager { .. }))
+            .count();
+        self.watchdog
+            .validate(&format!("{section}.watchdog"), alertmanagers)?;
         Ok(())
     }
 }

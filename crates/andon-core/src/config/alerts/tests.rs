@@ -133,6 +133,16 @@ fn errors_name_the_key_and_what_is_allowed() {
             "longer than 0",
         ),
         (
+            "[alerts.watchdog]\ninterval = \"500ms\"\n",
+            "alerts.watchdog.interval",
+            "at least 1s",
+        ),
+        (
+            "[alerts.watchdog]\nenabled = true\n",
+            "alerts.watchdog.enabled",
+            "type = \"alertmanager\"",
+        ),
+        (
             "[alerts]\ngroup_wait = \"soon\"\n",
             "alerts.group_wait",
             "like \"250ms\"",
@@ -442,4 +452,23 @@ fn the_default_round_trips() {
     let back = back.unwrap().alerts;
     expected.channels = back.channels.clone();
     assert_eq!(back, expected);
+}
+
+#[test]
+fn the_watchdog_is_off_by_default_and_sends_every_minute_once_enabled() {
+    let defaults = AlertsConfig::default();
+    assert!(!defaults.watchdog.enabled);
+    assert_eq!(
+        defaults.watchdog.interval,
+        std::time::Duration::from_secs(60)
+    );
+    let config = AndonConfig::from_toml_str(
+        "[alerts.watchdog]\nenabled = true\ninterval = \"30s\"\n[alerts.channels.am]\ntype = \"alertmanager\"\nurl = \"http://127.0.0.1:9093\"\n",
+    )
+    .unwrap()
+    .alerts;
+    assert!(config.watchdog.enabled);
+    assert_eq!(config.watchdog.interval, std::time::Duration::from_secs(30));
+    let err = AndonConfig::from_toml_str("[alerts.watchdog]\nevery = \"1m\"\n").unwrap_err();
+    assert!(err.message.contains("unknown field `every`"), "{err}");
 }
