@@ -110,6 +110,7 @@ pub use error::AlertError;
 pub use fingerprint::fingerprint;
 pub use manager::{
     AlertManager, AlertState, AlertStats, DEFAULT_SHUTDOWN_DEADLINE, OpenAlert, ShutdownReport,
+    WATCHDOG_ALERT,
 };
 pub use notification::{AlertEvent, AlertStatus, Notification};
 pub use rule::{

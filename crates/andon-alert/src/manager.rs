@@ -37,12 +37,14 @@ mod rules;
 mod shutdown;
 mod silences;
 mod sink;
+mod watchdog;
 
 use condition::{Node, series_key, series_value};
 use group::Groups;
 use index::SignalIndex;
 use instance::{Instance, Instances, RuleState};
 pub use shutdown::{DEFAULT_SHUTDOWN_DEADLINE, ShutdownReport};
+pub use watchdog::WATCHDOG_ALERT;
 
 /// How long a diagnostics snapshot may take before a CRITICAL notification goes without it.
 const DIAGNOSTICS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -127,6 +129,10 @@ pub struct AlertStats {
     /// Channel deliveries unfinished when a shutdown reached its deadline (left in the outbox
     /// for the next start when there is one).
     pub left_at_shutdown: u64,
+    /// Watchdog alerts sent to an Alertmanager channel (`[alerts.watchdog]`).
+    pub watchdog_sent: u64,
+    /// Watchdog alerts that could not be sent (also `andon_alert_watchdog_failures_total`).
+    pub watchdog_failures: u64,
 }
 
 #[derive(Debug, Default)]
@@ -185,6 +191,8 @@ struct Inner {
     listener: listen::Listener,
     /// `[tracer] ui_url`: where notifications link trace ids to.
     trace_ui_url: RwLock<Option<String>>,
+    /// The watchdog's counters (`[alerts.watchdog]`).
+    watchdog: Arc<watchdog::WatchdogStats>,
     /// Built outside a tokio runtime: the evaluation task (and the built-in `log` channel)
     /// start at the first signal or evaluation.
     start_later: AtomicBool,
@@ -275,6 +283,7 @@ impl AlertManager {
                 listener: listen::Listener::default(),
                 start_later: AtomicBool::new(false),
                 trace_ui_url: RwLock::new(None),
+                watchdog: Arc::default(),
                 config,
             }),
         };
@@ -303,6 +312,7 @@ impl AlertManager {
         }
         manager.inner.replay_deferred();
         manager.start_listening();
+        manager.start_watchdog()?;
         Ok(manager)
     }
 
@@ -396,6 +406,10 @@ impl AlertManager {
         );
         sink.describe(ALERTS_TOTAL, "Alerts fired, by rule and severity.");
         sink.describe(
+            watchdog::FAILURES_TOTAL,
+            "Watchdog alerts ([alerts.watchdog]) that could not be sent, by Alertmanager channel.",
+        );
+        sink.describe(
             budget::DROPPED_TOTAL,
             "New alerts not created because the open alerts were over [alerts] max_instance_bytes, by rule.",
         );
@@ -438,6 +452,8 @@ impl AlertManager {
             restore_skipped: c.restore_skipped.load(Ordering::Relaxed),
             state_errors: self.inner.persist.as_ref().map_or(0, |p| p.errors()),
             left_at_shutdown: c.left_at_shutdown.load(Ordering::Relaxed),
+            watchdog_sent: self.inner.watchdog.sent.load(Ordering::Relaxed),
+            watchdog_failures: self.inner.watchdog.failures.load(Ordering::Relaxed),
         }
     }
 

@@ -8,24 +8,13 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule, QUEUE_DEPTH_METRIC};
+use andon_core::LogLevel;
 use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
-use andon_core::{AndonError, LogEntry, LogLevel, LogSink};
-use common::{FakeMetrics, Receiver, wait_until};
-
-/// Keeps every record written to it.
-#[derive(Debug, Default)]
-struct RecordingLog(Mutex<Vec<LogEntry>>);
-
-impl LogSink for RecordingLog {
-    fn write(&self, entry: LogEntry) -> Result<(), AndonError> {
-        self.0.lock().unwrap().push(entry);
-        Ok(())
-    }
-}
+use common::{FakeMetrics, Receiver, RecordingLog, wait_until};
 
 /// A manager whose two queue rules fire on the first evaluation, each to the webhook channels
 /// `slow` and `down` at these URLs; retries as many and as long as a real outage would take.
@@ -96,7 +85,7 @@ async fn shutdown_returns_at_its_deadline_and_the_next_start_delivers_what_it_le
     assert_eq!(report.lost, 0);
     assert!(!report.is_complete());
     assert_eq!(alerts.stats().left_at_shutdown, 4);
-    let records = log.0.lock().unwrap().clone();
+    let records = log.entries();
     let warning = records
         .iter()
         .find(|r| r.level == LogLevel::Warning && r.message.contains("shut down"))

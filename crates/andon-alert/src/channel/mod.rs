@@ -30,8 +30,10 @@ use crate::outbox::Outbox;
 use worker::{Bucket, Worker};
 
 pub(crate) use alertmanager::alertmanager_body;
+pub(crate) use pagerduty::host_name;
 pub(crate) use pagerduty::pagerduty_events;
 pub(crate) use slack::slack_body;
+pub(crate) use transport::HttpTransport;
 
 /// A time as RFC 3339 with milliseconds, as the services' payloads write it.
 fn rfc3339(time: SystemTime) -> String {
@@ -69,7 +71,7 @@ impl Hooks {
         log::write_now(self, entry);
     }
 
-    fn metrics(&self) -> Option<Arc<dyn MetricsSink>> {
+    pub(crate) fn metrics(&self) -> Option<Arc<dyn MetricsSink>> {
         self.metrics
             .read()
             .unwrap_or_else(|e| e.into_inner())

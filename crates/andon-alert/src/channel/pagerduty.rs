@@ -185,7 +185,7 @@ pub(crate) fn pagerduty_events(
 }
 
 /// The `source` of PagerDuty events when the channel names none: this host's name.
-pub(super) fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())

@@ -1,5 +1,6 @@
 //! Helpers shared by the alert tests: a controllable metrics source, a recording signal sink,
-//! a fixed diagnostics source, and a local HTTP receiver that can be told to fail.
+//! log sink and metrics sink, a fixed diagnostics source, and a local HTTP receiver that can be
+//! told to fail.
 #![allow(dead_code, unreachable_pub)] // each test file uses a part of the helpers
 #![allow(clippy::unwrap_used, clippy::panic)] // test helpers: a failure stops the test where it happened
 
@@ -9,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use andon_core::{
-    AndonError, AndonSignal, DiagnosticsReport, DiagnosticsSource, Health, HealthStatus,
-    MetricsSource, Sample, SignalSink, async_trait,
+    AndonError, AndonSignal, DiagnosticsReport, DiagnosticsSource, Health, HealthStatus, LogEntry,
+    LogSink, MetricsSink, MetricsSource, Sample, SignalSink, async_trait,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -101,6 +102,81 @@ impl SignalSink for RecordingSink {
     async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
         self.0.lock().unwrap().push(signal.clone());
         Ok(())
+    }
+}
+
+/// Keeps every entry it is given.
+#[derive(Debug, Default)]
+pub struct RecordingLog(Mutex<Vec<LogEntry>>);
+
+impl RecordingLog {
+    pub fn entries(&self) -> Vec<LogEntry> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl LogSink for RecordingLog {
+    fn write(&self, entry: LogEntry) -> Result<(), AndonError> {
+        self.0.lock().unwrap().push(entry);
+        Ok(())
+    }
+}
+
+/// One counter increment: name, labels, delta.
+pub type Increment = (String, Vec<(String, String)>, u64);
+
+/// Keeps every counter increment and HELP text.
+#[derive(Debug, Default)]
+pub struct RecordingMetrics {
+    counters: Mutex<Vec<Increment>>,
+    help: Mutex<Vec<(String, String)>>,
+}
+
+impl RecordingMetrics {
+    pub fn total(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        self.counters
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
+            .map(|(_, _, d)| d)
+            .sum()
+    }
+
+    pub fn help(&self, name: &str) -> Option<String> {
+        self.help
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, h)| h.clone())
+    }
+}
+
+impl MetricsSink for RecordingMetrics {
+    fn set_gauge(&self, _name: &str, _labels: &[(&str, &str)], _value: f64) {}
+
+    fn add_counter(&self, name: &str, labels: &[(&str, &str)], delta: u64) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.counters
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), labels, delta));
+    }
+
+    fn describe(&self, name: &str, help: &str) {
+        self.help
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), help.to_owned()));
     }
 }
 
