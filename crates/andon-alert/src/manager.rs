@@ -529,6 +529,10 @@ impl Inner {
         self.channels.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn write_channels(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, ChannelHandle>> {
+        self.channels.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Publishes a state change to subscribers and the history store; never waits.
     fn emit(&self, rule: &AlertRule, inst: &Instance, kind: AlertEventKind, now: SystemTime) {
         self.changed();
@@ -557,6 +561,11 @@ impl Inner {
         // No receiver is not an error; a lagging receiver loses the oldest events itself.
         let _ = self.events.send(event);
     }
+}
+
+/// Takes what `mutex` holds, leaving the default; a poisoned lock still gives its value.
+fn take_locked<T: Default>(mutex: &Mutex<T>) -> T {
+    std::mem::take(&mut *mutex.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// Validates the section through the whole configuration's checks.

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use andon_core::ConfigError;
 
 use super::{DIAGNOSTICS_TIMEOUT, Inner};
 use crate::channel::{ChannelHandle, Job, is_critical_firing};
 use crate::error::AlertError;
-use crate::notification::{AlertEvent, AlertStatus, Notification};
+use crate::notification::{AlertEvent, AlertStatus, Notification, first_start_millis};
 use crate::rule::{AlertChannel, AlertRule};
 
 /// A notification and the channels it goes to.
@@ -64,10 +64,7 @@ impl Inner {
                     return Ok(name);
                 }
                 let handle = ChannelHandle::spawn(&name, &config, self.settings.clone())?;
-                self.channels
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(name.clone(), handle);
+                self.write_channels().insert(name.clone(), handle);
                 inline.insert(name.clone(), config);
                 Ok(name)
             }
@@ -105,14 +102,7 @@ impl Inner {
         now: SystemTime,
     ) -> Notification {
         let first = alerts.first();
-        let starts = first
-            .map(|a| {
-                a.starts_at
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_millis()
-            })
-            .unwrap_or_default();
+        let starts = first_start_millis(&alerts);
         let key = format!(
             "{}-{}-{starts}-{tag}",
             first.map(|a| a.fingerprint.as_str()).unwrap_or("none"),

@@ -18,6 +18,39 @@ use crate::notification::{AlertEvent, AlertStatus};
 use crate::rule::{AlertRule, Threshold};
 use crate::silence::Silence;
 
+/// What one evaluation pass works with besides each rule: the silences and escalation levels,
+/// the groups, the time, and the notifications found due so far.
+pub(super) struct Due<'a> {
+    silences: &'a [Silence],
+    escalation: &'a [(Vec<String>, Duration)],
+    groups: &'a mut Groups,
+    now: SystemTime,
+    outgoing: Vec<Outgoing>,
+}
+
+impl<'a> Due<'a> {
+    fn new(
+        silences: &'a [Silence],
+        escalation: &'a [(Vec<String>, Duration)],
+        groups: &'a mut Groups,
+        now: SystemTime,
+    ) -> Self {
+        Due {
+            silences,
+            escalation,
+            groups,
+            now,
+            outgoing: Vec::new(),
+        }
+    }
+
+    /// The notifications due, with one per group that collected alerts in this pass.
+    fn finish(mut self, inner: &Inner) -> Vec<Outgoing> {
+        inner.flush_groups(self.groups, self.now, &mut self.outgoing);
+        self.outgoing
+    }
+}
+
 impl AlertManager {
     /// Evaluates every rule now and sends what is due: first notifications, repeats,
     /// escalations and resolutions.
@@ -59,7 +92,7 @@ impl AlertManager {
                 Some(_) => self.inner.inhibitors_of(rules),
                 None => HashSet::new(),
             };
-            let mut outgoing = Vec::new();
+            let mut due = Due::new(silences, escalation, groups, now);
             // Critical rules come first (see `add_rule`), so what they inhibit is known when
             // the others are ticked.
             // One buffer for every rule's series values: most rules have one series.
@@ -95,15 +128,7 @@ impl AlertManager {
                         inhibitors.insert(c.clone());
                     }
                 }
-                self.inner.tick_rule(
-                    rs,
-                    silences,
-                    escalation,
-                    groups,
-                    &inhibitors,
-                    now,
-                    &mut outgoing,
-                );
+                self.inner.tick_rule(rs, &inhibitors, &mut due);
                 if let (Some(t), Some(values)) = (&rs.series, values) {
                     // Resolved series are forgotten (series come and go); a rate keeps the
                     // history of every series still there.
@@ -117,8 +142,7 @@ impl AlertManager {
                         .fetch_sub(freed, Ordering::Relaxed);
                 }
             }
-            self.inner.flush_groups(groups, now, &mut outgoing);
-            outgoing
+            due.finish(&self.inner)
         };
         self.inner.send(outgoing).await;
         self.persist_if_dirty();
@@ -153,13 +177,7 @@ impl Inner {
                 inst.state = AlertState::Firing;
                 inst.since = now;
                 self.emit(rule, inst, AlertEventKind::Fired, now);
-                if let Some(metrics) = self
-                    .hooks
-                    .metrics
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                {
+                if let Some(metrics) = self.hooks.metrics() {
                     metrics.add_counter(
                         ALERTS_TOTAL,
                         &[("rule", &rule.name), ("severity", rule.severity.as_str())],
@@ -233,18 +251,8 @@ impl Inner {
             groups,
             ..
         } = state;
-        let mut outgoing = Vec::new();
-        let mut tick = |rs: &mut RuleState| {
-            self.tick_rule(
-                rs,
-                silences,
-                escalation,
-                groups,
-                &inhibitors,
-                now,
-                &mut outgoing,
-            );
-        };
+        let mut due = Due::new(silences, escalation, groups, now);
+        let mut tick = |rs: &mut RuleState| self.tick_rule(rs, &inhibitors, &mut due);
         match only {
             None => rules.iter_mut().for_each(&mut tick),
             // `only` is ascending (rule order), without duplicates.
@@ -256,22 +264,18 @@ impl Inner {
                 }
             }
         }
-        self.flush_groups(groups, now, &mut outgoing);
-        outgoing
+        due.finish(self)
     }
 
     /// What is due for one rule.
-    #[allow(clippy::too_many_arguments)] // reason: the disjoint parts of the locked state
     pub(super) fn tick_rule(
         &self,
         rs: &mut RuleState,
-        silences: &[Silence],
-        escalation: &[(Vec<String>, Duration)],
-        groups: &mut Groups,
         inhibitors: &HashSet<String>,
-        now: SystemTime,
-        outgoing: &mut Vec<Outgoing>,
+        due: &mut Due<'_>,
     ) {
+        let (silences, escalation, now) = (due.silences, due.escalation, due.now);
+        let (groups, outgoing) = (&mut *due.groups, &mut due.outgoing);
         let repeat = rs
             .rule
             .repeat_interval

@@ -2,13 +2,13 @@
 //! group's first notification is due, and the one notification per group.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use andon_core::AlertSeverity;
+use std::time::SystemTime;
 
 use super::Inner;
 use super::deliver::Outgoing;
-use crate::notification::{AlertEvent, AlertStatus, Notification};
+use crate::notification::{
+    AlertEvent, AlertStatus, Notification, first_start_millis, highest_severity,
+};
 
 /// Grouping across rules (`group_by`): the timing of each group, and what one evaluation pass
 /// collected for the groups that are due.
@@ -101,20 +101,8 @@ impl Inner {
         seq: u64,
         now: SystemTime,
     ) -> Notification {
-        let severity = alerts
-            .iter()
-            .map(|a| a.severity)
-            .max()
-            .unwrap_or(AlertSeverity::Warning);
-        let starts = alerts
-            .first()
-            .map(|a| {
-                a.starts_at
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_millis()
-            })
-            .unwrap_or_default();
+        let severity = highest_severity(alerts.iter().map(|a| a.severity));
+        let starts = first_start_millis(&alerts);
         let mut title = format!("[FIRING:{severity}] ");
         match alerts.as_slice() {
             [one] => {

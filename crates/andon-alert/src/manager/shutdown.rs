@@ -48,13 +48,7 @@ impl AlertManager {
         let margin = (deadline / 10).min(Duration::from_millis(200));
         let flushed = self.flush_within(deadline.saturating_sub(margin)).await;
         self.inner.shut_down.store(true, Ordering::Relaxed);
-        let channels = std::mem::take(
-            &mut *self
-                .inner
-                .channels
-                .write()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let channels = std::mem::take(&mut *self.inner.write_channels());
         if flushed {
             // Every task is idle: dropping the handles ends them.
             return ShutdownReport::default();
