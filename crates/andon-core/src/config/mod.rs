@@ -279,6 +279,23 @@ pub(crate) mod check {
         format!("{section}.{field}")
     }
 
+    /// A count or size that must be at least 1; the error suggests `good`, a sensible value.
+    pub(crate) fn at_least_one(
+        section: &str,
+        field: &str,
+        value: u64,
+        good: &str,
+    ) -> Result<(), ConfigError> {
+        if value == 0 {
+            Err(ConfigError::new(
+                key(section, field),
+                format!("must be at least 1 ({good} is a good default)"),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
     pub(crate) fn positive(section: &str, field: &str, value: f64) -> Result<(), ConfigError> {
         if value > 0.0 && value.is_finite() {
             Ok(())

@@ -173,23 +173,16 @@ impl AlertsConfig {
                 ));
             }
         }
-        if self.queue_capacity == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "queue_capacity"),
-                "must be at least 1 (1024 is a good default)",
-            ));
-        }
-        if self.max_instance_bytes == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "max_instance_bytes"),
-                "must be at least 1 (16777216, 16 MiB, is a good default)",
-            ));
-        }
-        if self.failure_threshold == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "failure_threshold"),
-                "must be at least 1 (3 is a good default)",
-            ));
+        for (field, value, good) in [
+            ("queue_capacity", self.queue_capacity as u64, "1024"),
+            (
+                "max_instance_bytes",
+                self.max_instance_bytes as u64,
+                "16777216, 16 MiB,",
+            ),
+            ("failure_threshold", u64::from(self.failure_threshold), "3"),
+        ] {
+            check::at_least_one(section, field, value, good)?;
         }
         if self
             .outbox_path
