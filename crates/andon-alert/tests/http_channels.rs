@@ -9,29 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule};
-use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
+use andon_core::config::{ChannelConfig, Secret};
 use andon_core::{AlertSeverity, AndonSignal, SignalSink};
-use common::{FakeDiagnostics, FakeMetrics, Receiver, wait_until};
+use common::{FakeDiagnostics, FakeMetrics, ROUTING_KEY, Receiver, config, wait_until, webhook};
 use serde_json::Value;
-
-const ROUTING_KEY: &str = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12";
-
-fn config(tune: impl FnOnce(&mut AlertsConfig)) -> AlertsConfig {
-    let mut config = AlertsConfig {
-        retry_backoff: Duration::from_millis(10),
-        timeout: Duration::from_secs(5),
-        ..AlertsConfig::default()
-    };
-    tune(&mut config);
-    config
-}
-
-fn webhook(url: String) -> ChannelConfig {
-    ChannelConfig::Webhook {
-        url: Secret::new(url),
-        budget_per_minute: None,
-    }
-}
 
 fn reds(name: &str, severity: AlertSeverity, channels: &[&str]) -> AlertRule {
     AlertRule {

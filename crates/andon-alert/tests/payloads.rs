@@ -10,30 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::{AlertChannel, AlertManager, AlertRule};
-use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
+use andon_core::config::{ChannelConfig, Secret};
 use andon_core::{AlertSeverity, AndonSignal, Color, SignalSink};
-use common::{FakeMetrics, Receiver, RecordingSink, SnapshotDiagnostics, lines, wait_until};
+use common::{
+    FakeMetrics, ROUTING_KEY, Receiver, RecordingSink, SnapshotDiagnostics, config, lines, named,
+    one_delivery_each, stop_the_line, wait_until,
+};
 use serde_json::Value;
-
-/// A 32-character routing key, as PagerDuty issues them.
-const ROUTING_KEY: &str = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12";
-
-fn config(tune: impl FnOnce(&mut AlertsConfig)) -> AlertsConfig {
-    let mut config = AlertsConfig {
-        retry_backoff: Duration::from_millis(10),
-        timeout: Duration::from_secs(5),
-        ..AlertsConfig::default()
-    };
-    tune(&mut config);
-    config
-}
-
-fn named(channels: &[&str]) -> Vec<AlertChannel> {
-    channels
-        .iter()
-        .map(|c| AlertChannel::Named((*c).into()))
-        .collect()
-}
 
 /// Slack's documented Block Kit limits for an incoming webhook, and its escaping: no `<` that
 /// Slack would parse as a mention or a link, no bare `&`.
@@ -165,24 +148,13 @@ async fn a_critical_alert_carries_the_whole_snapshot_on_every_channel() {
     .unwrap()
     .with_diagnostics(diagnostics.clone());
     alerts
-        .add_rule(AlertRule {
-            name: "stop-the-line".into(),
-            severity: AlertSeverity::Critical,
-            channels: named(&["hook", "pd", "slack", "file"]),
-            ..Default::default()
-        })
+        .add_rule(stop_the_line(&["hook", "pd", "slack", "file"]))
         .unwrap();
     alerts
         .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))
         .await
         .unwrap();
-    wait_until("every HTTP channel delivers", || {
-        ["/hook", "/pd", "/slack"]
-            .iter()
-            .all(|p| rx.delivered(p).len() == 1)
-    })
-    .await;
-    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    one_delivery_each(&rx, &alerts, &["/hook", "/pd", "/slack"]).await;
     let whole = &diagnostics.details;
 
     let hook = &rx.delivered("/hook")[0];

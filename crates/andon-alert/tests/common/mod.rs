@@ -1,18 +1,22 @@
 //! Helpers shared by the alert tests: a controllable metrics source, a recording signal sink,
-//! log sink and metrics sink, a fixed diagnostics source, and a local HTTP receiver that can be
-//! told to fail.
+//! log sink and metrics sink, a fixed diagnostics source, a local HTTP receiver that can be
+//! told to fail, an SMTP server, and the configuration pieces several tests build alike.
 #![allow(dead_code, unreachable_pub)] // each test file uses a part of the helpers
 #![allow(clippy::unwrap_used, clippy::panic)] // test helpers: a failure stops the test where it happened
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use andon_alert::{AlertChannel, AlertManager, AlertRule};
+use andon_core::AlertSeverity;
+use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
 use andon_core::{
     AndonError, AndonSignal, DiagnosticsReport, DiagnosticsSource, Health, HealthStatus, LogEntry,
     LogSink, MetricsSink, MetricsSource, Sample, SignalSink, async_trait,
 };
+use andon_tests::{Peer, Ready, free_port};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -387,4 +391,75 @@ pub fn lines(path: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// A 32-character routing key, as PagerDuty issues them.
+pub const ROUTING_KEY: &str = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12";
+
+/// The default `[alerts]` with quick retries (10 ms backoff, 5 s per attempt), then `tune`.
+pub fn config(tune: impl FnOnce(&mut AlertsConfig)) -> AlertsConfig {
+    let mut config = AlertsConfig {
+        retry_backoff: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+        ..AlertsConfig::default()
+    };
+    tune(&mut config);
+    config
+}
+
+/// A webhook channel posting to `url`.
+pub fn webhook(url: String) -> ChannelConfig {
+    ChannelConfig::Webhook {
+        url: Secret::new(url),
+        budget_per_minute: None,
+    }
+}
+
+/// The channels of these names.
+pub fn named(channels: &[&str]) -> Vec<AlertChannel> {
+    channels
+        .iter()
+        .map(|c| AlertChannel::Named((*c).into()))
+        .collect()
+}
+
+/// The critical rule `stop-the-line` (every RED) notifying these named channels.
+pub fn stop_the_line(channels: &[&str]) -> AlertRule {
+    AlertRule {
+        name: "stop-the-line".into(),
+        severity: AlertSeverity::Critical,
+        channels: named(channels),
+        ..Default::default()
+    }
+}
+
+/// Waits until each of these receiver paths got one delivery, then until every channel is done.
+pub async fn one_delivery_each(rx: &Receiver, alerts: &AlertManager, paths: &[&str]) {
+    wait_until("every HTTP channel delivers", || {
+        paths.iter().all(|p| rx.delivered(p).len() == 1)
+    })
+    .await;
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+}
+
+/// aiosmtpd on a free port, printing every message it gets.
+pub fn smtp_server(python: PathBuf) -> (Peer, u16) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let peer = Peer::builder(python)
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &addr,
+            "-c",
+            "aiosmtpd.handlers.Debugging",
+            "stdout",
+        ])
+        .env("PYTHONUNBUFFERED", "1")
+        .ready(Ready::Tcp(addr.parse().unwrap()))
+        .start()
+        .unwrap();
+    (peer, port)
 }
