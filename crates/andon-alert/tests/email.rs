@@ -11,7 +11,7 @@ use andon_alert::AlertManager;
 use andon_core::config::{AlertsConfig, ChannelConfig, EmailTls};
 use andon_core::{AndonSignal, SignalSink};
 use andon_tests::{peers_python, wait_for};
-use common::{FakeMetrics, SnapshotDiagnostics, smtp_server, stop_the_line};
+use common::{FakeMetrics, SnapshotDiagnostics, plain_mail, smtp_server, stop_the_line};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
@@ -21,19 +21,9 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
     let (peer, port) = smtp_server(python);
 
     let mut config = AlertsConfig::default();
-    config.channels.insert(
-        "mail".into(),
-        ChannelConfig::Email {
-            host: "127.0.0.1".into(),
-            port: Some(port),
-            tls: EmailTls::None,
-            username: None,
-            password: None,
-            from: "andon <andon@example.com>".into(),
-            to: vec!["oncall@example.com".into()],
-            budget_per_minute: None,
-        },
-    );
+    config
+        .channels
+        .insert("mail".into(), plain_mail(port, "andon <andon@example.com>"));
     // The same server without STARTTLS: a channel that requires it must refuse to send in clear.
     config.channels.insert(
         "secure".into(),
@@ -94,19 +84,9 @@ async fn a_critical_alert_mail_carries_the_whole_snapshot_and_a_stable_message_i
     };
     let (peer, port) = smtp_server(python);
     let mut config = AlertsConfig::default();
-    config.channels.insert(
-        "mail".into(),
-        ChannelConfig::Email {
-            host: "127.0.0.1".into(),
-            port: Some(port),
-            tls: EmailTls::None,
-            username: None,
-            password: None,
-            from: "andon@example.com".into(),
-            to: vec!["oncall@example.com".into()],
-            budget_per_minute: None,
-        },
-    );
+    config
+        .channels
+        .insert("mail".into(), plain_mail(port, "andon@example.com"));
     let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default()))
         .unwrap()
         .with_diagnostics(Arc::new(SnapshotDiagnostics::new()));

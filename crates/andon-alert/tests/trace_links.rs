@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::AlertManager;
-use andon_core::config::{AlertsConfig, ChannelConfig, EmailTls, Secret};
+use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
 use andon_core::{AndonSignal, SignalSink};
 use andon_tests::{peers_python, wait_for};
 use common::{
-    FakeMetrics, ROUTING_KEY, Receiver, lines, one_delivery_each, smtp_server, stop_the_line,
-    webhook,
+    FakeMetrics, ROUTING_KEY, Receiver, lines, one_delivery_each, plain_mail, smtp_server,
+    stop_the_line, webhook,
 };
 use serde_json::json;
 
@@ -140,19 +140,9 @@ async fn the_alert_mail_carries_the_trace_link_as_a_plain_url_line() {
     };
     let (peer, port) = smtp_server(python);
     let mut config = AlertsConfig::default();
-    config.channels.insert(
-        "mail".into(),
-        ChannelConfig::Email {
-            host: "127.0.0.1".into(),
-            port: Some(port),
-            tls: EmailTls::None,
-            username: None,
-            password: None,
-            from: "andon@example.com".into(),
-            to: vec!["oncall@example.com".into()],
-            budget_per_minute: None,
-        },
-    );
+    config
+        .channels
+        .insert("mail".into(), plain_mail(port, "andon@example.com"));
     let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default()))
         .unwrap()
         .with_trace_ui_url(UI_URL);

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use andon_alert::{AlertChannel, AlertManager, AlertRule};
 use andon_core::AlertSeverity;
-use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
+use andon_core::config::{AlertsConfig, ChannelConfig, EmailTls, Secret};
 use andon_core::{
     AndonError, AndonSignal, DiagnosticsReport, DiagnosticsSource, Health, HealthStatus, LogEntry,
     LogSink, MetricsSink, MetricsSource, Sample, SignalSink, async_trait,
@@ -442,6 +442,21 @@ pub async fn one_delivery_each(rx: &Receiver, alerts: &AlertManager, paths: &[&s
     assert!(alerts.flush_within(Duration::from_secs(30)).await);
 }
 
+/// An email channel to the local SMTP server on `port`, in clear, from `from` to
+/// `oncall@example.com`.
+pub fn plain_mail(port: u16, from: &str) -> ChannelConfig {
+    ChannelConfig::Email {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        tls: EmailTls::None,
+        username: None,
+        password: None,
+        from: from.into(),
+        to: vec!["oncall@example.com".into()],
+        budget_per_minute: None,
+    }
+}
+
 /// aiosmtpd on a free port, printing every message it gets.
 pub fn smtp_server(python: PathBuf) -> (Peer, u16) {
     let port = free_port();
@@ -462,4 +477,95 @@ pub fn smtp_server(python: PathBuf) -> (Peer, u16) {
         .start()
         .unwrap();
     (peer, port)
+}
+
+/// Slack's documented Block Kit limits for an incoming webhook, and its escaping: no `<` that
+/// Slack would parse as a mention or a link, no bare `&`.
+pub fn check_slack(body: &Value) {
+    let text = body["text"].as_str().expect("text is a string");
+    assert!(!text.is_empty() && text.chars().count() <= 3000);
+    let blocks = body["blocks"].as_array().expect("blocks is an array");
+    assert!(!blocks.is_empty() && blocks.len() <= 50, "{}", blocks.len());
+    let mut texts = vec![text.to_owned()];
+    for block in blocks {
+        match block["type"].as_str().unwrap() {
+            "header" => {
+                assert_eq!(block["text"]["type"], "plain_text");
+                let t = block["text"]["text"].as_str().unwrap();
+                assert!(t.chars().count() <= 150);
+                texts.push(t.to_owned());
+            }
+            "section" => {
+                assert_eq!(block["text"]["type"], "mrkdwn");
+                let t = block["text"]["text"].as_str().unwrap();
+                assert!(!t.is_empty() && t.chars().count() <= 3000);
+                texts.push(t.to_owned());
+            }
+            "context" => {
+                let elements = block["elements"].as_array().unwrap();
+                assert!(!elements.is_empty() && elements.len() <= 10);
+                texts.extend(
+                    elements
+                        .iter()
+                        .map(|e| e["text"].as_str().unwrap().to_owned()),
+                );
+            }
+            "actions" => {
+                // Slack's limits: at most 25 elements, action ids unique within the block;
+                // a button's text plain, at most 75 characters; its value at most 2000.
+                let elements = block["elements"].as_array().unwrap();
+                assert!(!elements.is_empty() && elements.len() <= 25);
+                let mut ids = std::collections::BTreeSet::new();
+                for e in elements {
+                    assert_eq!(e["type"], "button");
+                    let id = e["action_id"].as_str().unwrap();
+                    assert!(id.len() <= 255 && ids.insert(id), "action_id {id}");
+                    assert_eq!(e["text"]["type"], "plain_text");
+                    let t = e["text"]["text"].as_str().unwrap();
+                    assert!(!t.is_empty() && t.chars().count() <= 75);
+                    texts.push(t.to_owned());
+                    assert!(e["value"].as_str().unwrap().chars().count() <= 2000);
+                }
+            }
+            other => panic!("unexpected block type {other}"),
+        }
+    }
+    for t in texts {
+        assert!(!t.contains('<') && !t.contains('>'), "unescaped: {t}");
+        for (at, _) in t.match_indices('&') {
+            let rest = &t[at..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;"]
+                    .iter()
+                    .any(|e| rest.starts_with(e)),
+                "a bare &: {t}"
+            );
+        }
+    }
+}
+
+/// PagerDuty Events API v2's documented rules for an event.
+pub fn check_pagerduty(event: &Value) {
+    assert!(
+        serde_json::to_vec(event).unwrap().len() <= 512 * 1024,
+        "512 KB"
+    );
+    assert_eq!(event["routing_key"], ROUTING_KEY);
+    assert_eq!(event["routing_key"].as_str().unwrap().len(), 32);
+    let action = event["event_action"].as_str().unwrap();
+    assert!(["trigger", "acknowledge", "resolve"].contains(&action));
+    let dedup = event["dedup_key"].as_str().unwrap();
+    assert!(!dedup.is_empty() && dedup.len() <= 255 && dedup.chars().count() <= 255);
+    if action == "trigger" {
+        let payload = &event["payload"];
+        let summary = payload["summary"].as_str().unwrap();
+        assert!(!summary.is_empty() && summary.chars().count() <= 1024);
+        assert!(!payload["source"].as_str().unwrap().is_empty());
+        assert!(
+            ["critical", "error", "warning", "info"]
+                .contains(&payload["severity"].as_str().unwrap())
+        );
+        andon_core::rfc3339::parse(payload["timestamp"].as_str().unwrap()).unwrap();
+        assert!(payload["custom_details"].is_object());
+    }
 }
