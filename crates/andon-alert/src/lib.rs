@@ -108,7 +108,10 @@ pub use channel::ChannelReport;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AlertError;
 pub use fingerprint::fingerprint;
-pub use manager::{AlertManager, AlertState, AlertStats, OpenAlert};
+pub use manager::{
+    AlertManager, AlertState, AlertStats, DEFAULT_SHUTDOWN_DEADLINE, OpenAlert, ShutdownReport,
+    WATCHDOG_ALERT,
+};
 pub use notification::{AlertEvent, AlertStatus, Notification};
 pub use rule::{
     AlertChannel, AlertCondition, AlertRule, Comparison, EscalationLevel, QUEUE_DEPTH_METRIC,

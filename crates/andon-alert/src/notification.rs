@@ -148,11 +148,7 @@ impl Notification {
     /// Merges several notifications into one digest.
     pub(crate) fn digest(items: &[std::sync::Arc<Notification>], now: SystemTime) -> Notification {
         let alerts: Vec<AlertEvent> = items.iter().flat_map(|n| n.alerts.clone()).collect();
-        let severity = items
-            .iter()
-            .map(|n| n.severity)
-            .max()
-            .unwrap_or(AlertSeverity::Warning);
+        let severity = highest_severity(items.iter().map(|n| n.severity));
         let key = items
             .first()
             .map(|n| format!("digest-{}", n.key))
@@ -197,4 +193,23 @@ mod opt_time {
         text.map(|t| andon_core::rfc3339::parse(&t).map_err(serde::de::Error::custom))
             .transpose()
     }
+}
+
+/// The most severe of `severities`; WARNING when there are none.
+pub(crate) fn highest_severity(severities: impl Iterator<Item = AlertSeverity>) -> AlertSeverity {
+    severities.max().unwrap_or(AlertSeverity::Warning)
+}
+
+/// When the first of `alerts` started, in milliseconds since the Unix epoch (0 with none): part
+/// of a notification's key.
+pub(crate) fn first_start_millis(alerts: &[AlertEvent]) -> u128 {
+    alerts
+        .first()
+        .map(|a| {
+            a.starts_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis()
+        })
+        .unwrap_or_default()
 }

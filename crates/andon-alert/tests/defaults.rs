@@ -6,92 +6,17 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule, ManualClock, Matcher};
 use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
 use andon_core::{
-    AlertSeverity, AndonConfig, AndonError, AndonSignal, Color, LogEntry, LogLevel, LogSink,
-    MetricsSink, Noop, Receipt, SignalSink,
+    AlertSeverity, AndonConfig, AndonError, AndonSignal, Color, LogEntry, LogLevel, LogSink, Noop,
+    Receipt, SignalSink,
 };
-use common::{FakeDiagnostics, lines, wait_until};
+use common::{FakeDiagnostics, RecordingLog, RecordingMetrics, lines, wait_until};
 use serde_json::{Value, json};
-
-/// Keeps every entry it is given.
-#[derive(Debug, Default)]
-struct RecordingLog(Mutex<Vec<LogEntry>>);
-
-impl RecordingLog {
-    fn entries(&self) -> Vec<LogEntry> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-impl LogSink for RecordingLog {
-    fn write(&self, entry: LogEntry) -> Result<(), AndonError> {
-        self.0.lock().unwrap().push(entry);
-        Ok(())
-    }
-}
-
-/// One counter increment: name, labels, delta.
-type Increment = (String, Vec<(String, String)>, u64);
-
-/// Keeps every counter increment and HELP text.
-#[derive(Debug, Default)]
-struct RecordingMetrics {
-    counters: Mutex<Vec<Increment>>,
-    help: Mutex<Vec<(String, String)>>,
-}
-
-impl RecordingMetrics {
-    fn total(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
-        self.counters
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(n, l, _)| {
-                n == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
-            })
-            .map(|(_, _, d)| d)
-            .sum()
-    }
-
-    fn help(&self, name: &str) -> Option<String> {
-        self.help
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, h)| h.clone())
-    }
-}
-
-impl MetricsSink for RecordingMetrics {
-    fn set_gauge(&self, _name: &str, _labels: &[(&str, &str)], _value: f64) {}
-
-    fn add_counter(&self, name: &str, labels: &[(&str, &str)], delta: u64) {
-        let labels = labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        self.counters
-            .lock()
-            .unwrap()
-            .push((name.to_owned(), labels, delta));
-    }
-
-    fn describe(&self, name: &str, help: &str) {
-        self.help
-            .lock()
-            .unwrap()
-            .push((name.to_owned(), help.to_owned()));
-    }
-}
 
 fn field<'a>(entry: &'a LogEntry, name: &str) -> Option<&'a Value> {
     entry.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)

@@ -7,33 +7,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use andon_alert::{AlertChannel, AlertManager, AlertRule};
+use andon_alert::AlertManager;
 use andon_core::config::{AlertsConfig, ChannelConfig, EmailTls};
-use andon_core::{AlertSeverity, AndonSignal, SignalSink};
-use andon_tests::{Peer, Ready, free_port, peers_python, wait_for};
-use common::{FakeMetrics, SnapshotDiagnostics};
-
-/// aiosmtpd on a free port, printing every message it gets.
-fn smtp_server(python: std::path::PathBuf) -> (Peer, u16) {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let peer = Peer::builder(python)
-        .args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &addr,
-            "-c",
-            "aiosmtpd.handlers.Debugging",
-            "stdout",
-        ])
-        .env("PYTHONUNBUFFERED", "1")
-        .ready(Ready::Tcp(addr.parse().unwrap()))
-        .start()
-        .unwrap();
-    (peer, port)
-}
+use andon_core::{AndonSignal, SignalSink};
+use andon_tests::{peers_python, wait_for};
+use common::{FakeMetrics, SnapshotDiagnostics, plain_mail, smtp_server, stop_the_line};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
@@ -43,19 +21,9 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
     let (peer, port) = smtp_server(python);
 
     let mut config = AlertsConfig::default();
-    config.channels.insert(
-        "mail".into(),
-        ChannelConfig::Email {
-            host: "127.0.0.1".into(),
-            port: Some(port),
-            tls: EmailTls::None,
-            username: None,
-            password: None,
-            from: "andon <andon@example.com>".into(),
-            to: vec!["oncall@example.com".into()],
-            budget_per_minute: None,
-        },
-    );
+    config
+        .channels
+        .insert("mail".into(), plain_mail(port, "andon <andon@example.com>"));
     // The same server without STARTTLS: a channel that requires it must refuse to send in clear.
     config.channels.insert(
         "secure".into(),
@@ -72,17 +40,7 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
     );
     config.max_retries = 0;
     let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default())).unwrap();
-    alerts
-        .add_rule(AlertRule {
-            name: "stop-the-line".into(),
-            severity: AlertSeverity::Critical,
-            channels: vec![
-                AlertChannel::Named("mail".into()),
-                AlertChannel::Named("secure".into()),
-            ],
-            ..Default::default()
-        })
-        .unwrap();
+    alerts.add_rule(stop_the_line(&["mail", "secure"])).unwrap();
     alerts
         .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))
         .await
@@ -126,30 +84,13 @@ async fn a_critical_alert_mail_carries_the_whole_snapshot_and_a_stable_message_i
     };
     let (peer, port) = smtp_server(python);
     let mut config = AlertsConfig::default();
-    config.channels.insert(
-        "mail".into(),
-        ChannelConfig::Email {
-            host: "127.0.0.1".into(),
-            port: Some(port),
-            tls: EmailTls::None,
-            username: None,
-            password: None,
-            from: "andon@example.com".into(),
-            to: vec!["oncall@example.com".into()],
-            budget_per_minute: None,
-        },
-    );
+    config
+        .channels
+        .insert("mail".into(), plain_mail(port, "andon@example.com"));
     let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default()))
         .unwrap()
         .with_diagnostics(Arc::new(SnapshotDiagnostics::new()));
-    alerts
-        .add_rule(AlertRule {
-            name: "stop-the-line".into(),
-            severity: AlertSeverity::Critical,
-            channels: vec![AlertChannel::Named("mail".into())],
-            ..Default::default()
-        })
-        .unwrap();
+    alerts.add_rule(stop_the_line(&["mail"])).unwrap();
     alerts
         .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))
         .await

@@ -9,29 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule};
-use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
+use andon_core::config::{ChannelConfig, Secret};
 use andon_core::{AlertSeverity, AndonSignal, SignalSink};
-use common::{FakeDiagnostics, FakeMetrics, Receiver, wait_until};
-use serde_json::Value;
-
-const ROUTING_KEY: &str = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12";
-
-fn config(tune: impl FnOnce(&mut AlertsConfig)) -> AlertsConfig {
-    let mut config = AlertsConfig {
-        retry_backoff: Duration::from_millis(10),
-        timeout: Duration::from_secs(5),
-        ..AlertsConfig::default()
-    };
-    tune(&mut config);
-    config
-}
-
-fn webhook(url: String) -> ChannelConfig {
-    ChannelConfig::Webhook {
-        url: Secret::new(url),
-        budget_per_minute: None,
-    }
-}
+use common::{
+    FakeDiagnostics, FakeMetrics, ROUTING_KEY, Receiver, check_pagerduty, check_slack, config,
+    wait_until, webhook,
+};
 
 fn reds(name: &str, severity: AlertSeverity, channels: &[&str]) -> AlertRule {
     AlertRule {
@@ -42,68 +25,6 @@ fn reds(name: &str, severity: AlertSeverity, channels: &[&str]) -> AlertRule {
             .map(|c| AlertChannel::Named((*c).into()))
             .collect(),
         ..Default::default()
-    }
-}
-
-/// Slack's documented limits for incoming webhooks with Block Kit.
-fn check_slack(body: &Value) {
-    let text = body["text"].as_str().expect("text is a string");
-    assert!(!text.is_empty() && text.chars().count() <= 3000);
-    let blocks = body["blocks"].as_array().expect("blocks is an array");
-    assert!(!blocks.is_empty() && blocks.len() <= 50);
-    for block in blocks {
-        match block["type"].as_str().unwrap() {
-            "header" => {
-                assert_eq!(block["text"]["type"], "plain_text");
-                assert!(block["text"]["text"].as_str().unwrap().chars().count() <= 150);
-            }
-            "section" => {
-                assert!(
-                    ["mrkdwn", "plain_text"].contains(&block["text"]["type"].as_str().unwrap())
-                );
-                let t = block["text"]["text"].as_str().unwrap();
-                assert!(!t.is_empty() && t.chars().count() <= 3000);
-            }
-            "context" => {
-                let elements = block["elements"].as_array().unwrap();
-                assert!(!elements.is_empty() && elements.len() <= 10);
-            }
-            "actions" => {
-                // The Acknowledge / Resume the line buttons: at most 25, plain text of at most
-                // 75 characters, action ids unique within the block.
-                let elements = block["elements"].as_array().unwrap();
-                assert!(!elements.is_empty() && elements.len() <= 25);
-                let mut ids = std::collections::BTreeSet::new();
-                for e in elements {
-                    assert_eq!(e["type"], "button");
-                    assert!(ids.insert(e["action_id"].as_str().unwrap()));
-                    assert_eq!(e["text"]["type"], "plain_text");
-                    assert!(e["text"]["text"].as_str().unwrap().chars().count() <= 75);
-                }
-            }
-            other => panic!("unexpected block type {other}"),
-        }
-    }
-}
-
-/// PagerDuty Events API v2's documented rules for an event.
-fn check_pagerduty(event: &Value) {
-    assert_eq!(event["routing_key"], ROUTING_KEY);
-    let action = event["event_action"].as_str().unwrap();
-    assert!(["trigger", "acknowledge", "resolve"].contains(&action));
-    let dedup = event["dedup_key"].as_str().unwrap();
-    assert!(!dedup.is_empty() && dedup.len() <= 255);
-    if action == "trigger" {
-        let payload = &event["payload"];
-        let summary = payload["summary"].as_str().unwrap();
-        assert!(!summary.is_empty() && summary.chars().count() <= 1024);
-        assert!(!payload["source"].as_str().unwrap().is_empty());
-        assert!(
-            ["critical", "error", "warning", "info"]
-                .contains(&payload["severity"].as_str().unwrap())
-        );
-        andon_core::rfc3339::parse(payload["timestamp"].as_str().unwrap()).unwrap();
-        assert!(payload["custom_details"].is_object());
     }
 }
 

@@ -10,120 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::{AlertChannel, AlertManager, AlertRule};
-use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
+use andon_core::config::{ChannelConfig, Secret};
 use andon_core::{AlertSeverity, AndonSignal, Color, SignalSink};
-use common::{FakeMetrics, Receiver, RecordingSink, SnapshotDiagnostics, lines, wait_until};
-use serde_json::Value;
-
-/// A 32-character routing key, as PagerDuty issues them.
-const ROUTING_KEY: &str = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12";
-
-fn config(tune: impl FnOnce(&mut AlertsConfig)) -> AlertsConfig {
-    let mut config = AlertsConfig {
-        retry_backoff: Duration::from_millis(10),
-        timeout: Duration::from_secs(5),
-        ..AlertsConfig::default()
-    };
-    tune(&mut config);
-    config
-}
-
-fn named(channels: &[&str]) -> Vec<AlertChannel> {
-    channels
-        .iter()
-        .map(|c| AlertChannel::Named((*c).into()))
-        .collect()
-}
-
-/// Slack's documented Block Kit limits for an incoming webhook, and its escaping: no `<` that
-/// Slack would parse as a mention or a link, no bare `&`.
-fn check_slack(body: &Value) {
-    let text = body["text"].as_str().expect("text is a string");
-    assert!(!text.is_empty() && text.chars().count() <= 3000);
-    let blocks = body["blocks"].as_array().expect("blocks is an array");
-    assert!(!blocks.is_empty() && blocks.len() <= 50, "{}", blocks.len());
-    let mut texts = vec![text.to_owned()];
-    for block in blocks {
-        match block["type"].as_str().unwrap() {
-            "header" => {
-                assert_eq!(block["text"]["type"], "plain_text");
-                let t = block["text"]["text"].as_str().unwrap();
-                assert!(t.chars().count() <= 150);
-                texts.push(t.to_owned());
-            }
-            "section" => {
-                assert_eq!(block["text"]["type"], "mrkdwn");
-                let t = block["text"]["text"].as_str().unwrap();
-                assert!(!t.is_empty() && t.chars().count() <= 3000);
-                texts.push(t.to_owned());
-            }
-            "context" => {
-                let elements = block["elements"].as_array().unwrap();
-                assert!(!elements.is_empty() && elements.len() <= 10);
-                texts.extend(
-                    elements
-                        .iter()
-                        .map(|e| e["text"].as_str().unwrap().to_owned()),
-                );
-            }
-            "actions" => {
-                // Slack's limits: at most 25 elements, action ids unique within the block;
-                // a button's text plain, at most 75 characters; its value at most 2000.
-                let elements = block["elements"].as_array().unwrap();
-                assert!(!elements.is_empty() && elements.len() <= 25);
-                let mut ids = std::collections::BTreeSet::new();
-                for e in elements {
-                    assert_eq!(e["type"], "button");
-                    let id = e["action_id"].as_str().unwrap();
-                    assert!(id.len() <= 255 && ids.insert(id), "action_id {id}");
-                    assert_eq!(e["text"]["type"], "plain_text");
-                    let t = e["text"]["text"].as_str().unwrap();
-                    assert!(!t.is_empty() && t.chars().count() <= 75);
-                    texts.push(t.to_owned());
-                    assert!(e["value"].as_str().unwrap().chars().count() <= 2000);
-                }
-            }
-            other => panic!("unexpected block type {other}"),
-        }
-    }
-    for t in texts {
-        assert!(!t.contains('<') && !t.contains('>'), "unescaped: {t}");
-        for (at, _) in t.match_indices('&') {
-            let rest = &t[at..];
-            assert!(
-                ["&amp;", "&lt;", "&gt;"]
-                    .iter()
-                    .any(|e| rest.starts_with(e)),
-                "a bare &: {t}"
-            );
-        }
-    }
-}
-
-/// PagerDuty Events API v2's documented rules for an event.
-fn check_pagerduty(event: &Value) {
-    assert!(
-        serde_json::to_vec(event).unwrap().len() <= 512 * 1024,
-        "512 KB"
-    );
-    assert_eq!(event["routing_key"].as_str().unwrap().len(), 32);
-    let action = event["event_action"].as_str().unwrap();
-    assert!(["trigger", "acknowledge", "resolve"].contains(&action));
-    let dedup = event["dedup_key"].as_str().unwrap();
-    assert!(!dedup.is_empty() && dedup.chars().count() <= 255);
-    if action == "trigger" {
-        let payload = &event["payload"];
-        let summary = payload["summary"].as_str().unwrap();
-        assert!(!summary.is_empty() && summary.chars().count() <= 1024);
-        assert!(!payload["source"].as_str().unwrap().is_empty());
-        assert!(
-            ["critical", "error", "warning", "info"]
-                .contains(&payload["severity"].as_str().unwrap())
-        );
-        andon_core::rfc3339::parse(payload["timestamp"].as_str().unwrap()).unwrap();
-        assert!(payload["custom_details"].is_object());
-    }
-}
+use common::{
+    FakeMetrics, ROUTING_KEY, Receiver, RecordingSink, SnapshotDiagnostics, check_pagerduty,
+    check_slack, config, lines, named, one_delivery_each, stop_the_line, wait_until,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_critical_alert_carries_the_whole_snapshot_on_every_channel() {
@@ -165,24 +57,13 @@ async fn a_critical_alert_carries_the_whole_snapshot_on_every_channel() {
     .unwrap()
     .with_diagnostics(diagnostics.clone());
     alerts
-        .add_rule(AlertRule {
-            name: "stop-the-line".into(),
-            severity: AlertSeverity::Critical,
-            channels: named(&["hook", "pd", "slack", "file"]),
-            ..Default::default()
-        })
+        .add_rule(stop_the_line(&["hook", "pd", "slack", "file"]))
         .unwrap();
     alerts
         .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))
         .await
         .unwrap();
-    wait_until("every HTTP channel delivers", || {
-        ["/hook", "/pd", "/slack"]
-            .iter()
-            .all(|p| rx.delivered(p).len() == 1)
-    })
-    .await;
-    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    one_delivery_each(&rx, &alerts, &["/hook", "/pd", "/slack"]).await;
     let whole = &diagnostics.details;
 
     let hook = &rx.delivered("/hook")[0];

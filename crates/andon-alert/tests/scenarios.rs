@@ -188,15 +188,7 @@ async fn a_storm_of_100000_identical_reds_is_one_notification_per_channel_with_t
         c.group_wait = Duration::from_secs(1)
     });
     s.manager
-        .add_rule(AlertRule {
-            name: "stop-the-line".into(),
-            severity: AlertSeverity::Critical,
-            channels: vec![
-                AlertChannel::Named("slack".into()),
-                AlertChannel::Named("pager".into()),
-            ],
-            ..Default::default()
-        })
+        .add_rule(common::stop_the_line(&["slack", "pager"]))
         .unwrap();
     let signal = AndonSignal::red("queue overflow").with_component("queue");
     for _ in 0..100_000 {

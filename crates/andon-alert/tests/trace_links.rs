@@ -10,11 +10,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use andon_alert::{AlertChannel, AlertManager, AlertRule};
-use andon_core::config::{AlertsConfig, ChannelConfig, EmailTls, Secret};
-use andon_core::{AlertSeverity, AndonSignal, SignalSink};
-use andon_tests::{Peer, Ready, free_port, peers_python, wait_for};
-use common::{FakeMetrics, Receiver, lines, wait_until};
+use andon_alert::AlertManager;
+use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
+use andon_core::{AndonSignal, SignalSink};
+use andon_tests::{peers_python, wait_for};
+use common::{
+    FakeMetrics, ROUTING_KEY, Receiver, lines, one_delivery_each, plain_mail, smtp_server,
+    stop_the_line, webhook,
+};
 use serde_json::json;
 
 const UI_URL: &str = "http://127.0.0.1:16686/jaeger/";
@@ -31,17 +34,13 @@ fn manager(rx: &Receiver, file: &std::path::Path) -> AlertManager {
         retry_backoff: Duration::from_millis(10),
         ..AlertsConfig::default()
     };
-    config.channels.insert(
-        "hook".into(),
-        ChannelConfig::Webhook {
-            url: Secret::new(rx.url("/hook")),
-            budget_per_minute: None,
-        },
-    );
+    config
+        .channels
+        .insert("hook".into(), webhook(rx.url("/hook")));
     config.channels.insert(
         "pd".into(),
         ChannelConfig::PagerDuty {
-            routing_key: Secret::new("R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12"),
+            routing_key: Secret::new(ROUTING_KEY),
             url: rx.url("/pd"),
             source: None,
             budget_per_minute: None,
@@ -63,15 +62,7 @@ fn manager(rx: &Receiver, file: &std::path::Path) -> AlertManager {
     );
     let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default())).unwrap();
     alerts
-        .add_rule(AlertRule {
-            name: "stop-the-line".into(),
-            severity: AlertSeverity::Critical,
-            channels: ["hook", "pd", "slack", "file"]
-                .iter()
-                .map(|c| AlertChannel::Named((*c).into()))
-                .collect(),
-            ..Default::default()
-        })
+        .add_rule(stop_the_line(&["hook", "pd", "slack", "file"]))
         .unwrap();
     alerts
 }
@@ -85,13 +76,7 @@ async fn fire(alerts: &AlertManager, rx: &Receiver) {
         )
         .await
         .unwrap();
-    wait_until("every HTTP channel delivers", || {
-        ["/hook", "/pd", "/slack"]
-            .iter()
-            .all(|p| rx.delivered(p).len() == 1)
-    })
-    .await;
-    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+    one_delivery_each(rx, alerts, &["/hook", "/pd", "/slack"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,48 +138,15 @@ async fn the_alert_mail_carries_the_trace_link_as_a_plain_url_line() {
     let Some(python) = peers_python() else {
         return;
     };
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let peer = Peer::builder(python)
-        .args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &addr,
-            "-c",
-            "aiosmtpd.handlers.Debugging",
-            "stdout",
-        ])
-        .env("PYTHONUNBUFFERED", "1")
-        .ready(Ready::Tcp(addr.parse().unwrap()))
-        .start()
-        .unwrap();
+    let (peer, port) = smtp_server(python);
     let mut config = AlertsConfig::default();
-    config.channels.insert(
-        "mail".into(),
-        ChannelConfig::Email {
-            host: "127.0.0.1".into(),
-            port: Some(port),
-            tls: EmailTls::None,
-            username: None,
-            password: None,
-            from: "andon@example.com".into(),
-            to: vec!["oncall@example.com".into()],
-            budget_per_minute: None,
-        },
-    );
+    config
+        .channels
+        .insert("mail".into(), plain_mail(port, "andon@example.com"));
     let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default()))
         .unwrap()
         .with_trace_ui_url(UI_URL);
-    alerts
-        .add_rule(AlertRule {
-            name: "stop-the-line".into(),
-            severity: AlertSeverity::Critical,
-            channels: vec![AlertChannel::Named("mail".into())],
-            ..Default::default()
-        })
-        .unwrap();
+    alerts.add_rule(stop_the_line(&["mail"])).unwrap();
     alerts
         .on_signal(&AndonSignal::red("queue overflow").with_trace_id("trace-123"))
         .await

@@ -134,6 +134,20 @@ pub(crate) fn entries(notification: &Notification) -> Vec<LogEntry> {
         .collect()
 }
 
+/// Writes `entry` through the log sink, or to standard error until one is set; best effort.
+pub(super) fn write_now(hooks: &Hooks, entry: LogEntry) {
+    let sink = hooks.log.read().unwrap_or_else(|e| e.into_inner()).clone();
+    match sink {
+        Some(sink) => {
+            // Best effort: a refused record about alerting must not stop what reports it.
+            let _ = sink.write(entry);
+        }
+        None => {
+            let _ = writeln!(std::io::stderr().lock(), "{}", json_line(&entry));
+        }
+    }
+}
+
 /// The record as one JSON line, for standard error when no log sink is set.
 fn json_line(entry: &LogEntry) -> String {
     let mut object = serde_json::Map::new();

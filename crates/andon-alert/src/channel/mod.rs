@@ -1,14 +1,18 @@
 //! Channels: each runs on its own task with its own bounded queue, delivery budget, retries and
 //! counters, so that a slow or dead channel never delays another.
 
+mod alertmanager;
 mod email;
+mod file;
 #[cfg(test)]
 mod fixtures;
-mod http;
 mod log;
 mod pagerduty;
 mod redact;
 mod slack;
+mod transport;
+mod webhook;
+mod worker;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,15 +23,17 @@ use std::time::{Duration, SystemTime};
 use andon_core::config::ChannelConfig;
 use andon_core::{AlertSeverity, AndonSignal, MetricsSink, SignalSink};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use crate::error::AlertError;
 use crate::notification::{AlertStatus, Notification};
 use crate::outbox::Outbox;
+use worker::{Bucket, Worker};
 
-pub(crate) use http::alertmanager_body;
+pub(crate) use alertmanager::alertmanager_body;
+pub(crate) use pagerduty::host_name;
 pub(crate) use pagerduty::pagerduty_events;
 pub(crate) use slack::slack_body;
+pub(crate) use transport::HttpTransport;
 
 /// A time as RFC 3339 with milliseconds, as the services' payloads write it.
 fn rfc3339(time: SystemTime) -> String {
@@ -59,7 +65,13 @@ pub(crate) struct Hooks {
 }
 
 impl Hooks {
-    fn metrics(&self) -> Option<Arc<dyn MetricsSink>> {
+    /// Writes a record about alerting itself through the log sink, or as a JSON line to
+    /// standard error until one is set; a refused record is dropped (best effort).
+    pub(crate) fn log(&self, entry: andon_core::LogEntry) {
+        log::write_now(self, entry);
+    }
+
+    pub(crate) fn metrics(&self) -> Option<Arc<dyn MetricsSink>> {
         self.metrics
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -194,6 +206,8 @@ pub(crate) struct ChannelHandle {
     outbox: Option<Arc<Outbox>>,
     critical: Arc<CriticalTracker>,
     hooks: Arc<Hooks>,
+    /// Stops the channel's task where it is (see [`ChannelHandle::abort`]).
+    task: Arc<tokio::task::AbortHandle>,
 }
 
 impl ChannelHandle {
@@ -221,7 +235,7 @@ impl ChannelHandle {
             stats: Arc::clone(&stats),
             bucket: config.budget_per_minute().map(Bucket::new),
         };
-        runtime.spawn(worker.run(rx));
+        let task = Arc::new(runtime.spawn(worker.run(rx)).abort_handle());
         Ok(ChannelHandle {
             name: name.to_owned(),
             kind: config.kind(),
@@ -230,7 +244,15 @@ impl ChannelHandle {
             outbox,
             critical,
             hooks,
+            task,
         })
+    }
+
+    /// Stops the channel's task at its next await, without finishing what it holds: the
+    /// notifications still queued or being retried stay pending in the outbox (nothing marks
+    /// them done), so the next start replays them. For a shutdown past its deadline.
+    pub(crate) fn abort(&self) {
+        self.task.abort();
     }
 
     /// Queues a job without waiting; false (counted) when the queue is full or closed. A job
@@ -302,53 +324,10 @@ impl ChannelHandle {
     }
 }
 
-/// A token bucket: `per_minute` messages a minute, bursts of a few.
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    capacity: f64,
-    per_second: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn new(per_minute: u32) -> Self {
-        let capacity = f64::from((per_minute / 20).max(1));
-        Bucket {
-            tokens: capacity,
-            capacity,
-            per_second: f64::from(per_minute.max(1)) / 60.0,
-            last: Instant::now(),
-        }
-    }
-
-    fn refill(&mut self) {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
-        self.last = now;
-    }
-
-    fn try_take(&mut self) -> bool {
-        self.refill();
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn until_next(&mut self) -> Duration {
-        self.refill();
-        Duration::from_secs_f64(((1.0 - self.tokens) / self.per_second).max(0.0))
-    }
-}
-
 /// How a channel sends.
 #[derive(Debug)]
 enum Transport {
-    Http(http::HttpTransport),
+    Http(transport::HttpTransport),
     Email(email::EmailTransport),
     File(PathBuf),
     Log(log::LogTransport),
@@ -364,7 +343,7 @@ impl Transport {
             )?),
             ChannelConfig::File { path } => Transport::File(path.clone()),
             ChannelConfig::Log {} => Transport::Log(log::LogTransport::new(&settings.hooks)),
-            _ => Transport::Http(http::HttpTransport::build(name, config, settings)?),
+            _ => Transport::Http(transport::HttpTransport::build(name, config, settings)?),
         })
     }
 
@@ -372,201 +351,10 @@ impl Transport {
         match self {
             Transport::Http(t) => t.deliver(notification).await,
             Transport::Email(t) => t.deliver(notification).await,
-            Transport::File(path) => append_line(path, notification).await,
+            Transport::File(path) => file::append_line(path, notification).await,
             Transport::Log(t) => t.deliver(notification).await,
         }
     }
-}
-
-async fn append_line(
-    path: &std::path::Path,
-    notification: &Notification,
-) -> Result<(), DeliveryError> {
-    use tokio::io::AsyncWriteExt;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(dir).await.map_err(|e| {
-            DeliveryError::transient(format!("cannot create {}: {e}", dir.display()))
-        })?;
-    }
-    let mut line = serde_json::to_string(notification)
-        .map_err(|e| DeliveryError::permanent(format!("cannot encode: {e}")))?;
-    line.push('\n');
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .await
-        .map_err(|e| DeliveryError::transient(format!("cannot open {}: {e}", path.display())))?;
-    file.write_all(line.as_bytes())
-        .await
-        .map_err(|e| DeliveryError::transient(format!("cannot write {}: {e}", path.display())))?;
-    file.flush()
-        .await
-        .map_err(|e| DeliveryError::transient(format!("cannot write {}: {e}", path.display())))
-}
-
-struct Worker {
-    name: String,
-    kind: &'static str,
-    transport: Transport,
-    settings: Settings,
-    stats: Arc<Stats>,
-    bucket: Option<Bucket>,
-}
-
-impl Worker {
-    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        while let Some(job) = rx.recv().await {
-            let mut batch = vec![job];
-            let over_budget = self.bucket.as_mut().is_some_and(|b| !b.try_take());
-            if let Some(bucket) = self.bucket.as_mut().filter(|_| over_budget) {
-                // Over budget: everything that arrives until the next token goes in one digest.
-                let deadline = Instant::now() + bucket.until_next();
-                loop {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(deadline) => break,
-                        next = rx.recv() => match next {
-                            Some(job) => batch.push(job),
-                            None => break,
-                        },
-                    }
-                }
-                bucket.try_take();
-            }
-            let notification = if batch.len() == 1 {
-                Arc::clone(&batch[0].notification)
-            } else {
-                self.stats.digests.fetch_add(1, Ordering::Relaxed);
-                let items: Vec<Arc<Notification>> =
-                    batch.iter().map(|j| Arc::clone(&j.notification)).collect();
-                Arc::new(Notification::digest(&items, SystemTime::now()))
-            };
-            let delivered = self.deliver_with_retries(&notification).await;
-            for job in &batch {
-                if let Some(outbox) = &self.settings.outbox {
-                    outbox.done(&job.outbox_key, delivered);
-                }
-                if job.critical
-                    && self
-                        .settings
-                        .critical
-                        .report(&job.notification.key, delivered)
-                {
-                    self.raise(AndonSignal::red(format!(
-                        "every channel failed to deliver critical alert `{}`: nobody was notified",
-                        job.notification.title
-                    )))
-                    .await;
-                }
-                self.stats.pending.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    async fn deliver_with_retries(&self, notification: &Notification) -> bool {
-        let started = Instant::now();
-        let mut attempt: u32 = 0;
-        loop {
-            let result = tokio::time::timeout(
-                self.settings.timeout + Duration::from_secs(1),
-                self.transport.deliver(notification),
-            )
-            .await
-            .unwrap_or_else(|_| Err(DeliveryError::transient("timed out")));
-            match result {
-                Ok(()) => {
-                    let elapsed = started.elapsed();
-                    self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                    self.stats.latency_micros.fetch_add(
-                        u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-                        Ordering::Relaxed,
-                    );
-                    self.count("andon_alert_notifications_total", "sent");
-                    if let Some(metrics) = self.settings.hooks.metrics() {
-                        metrics.record_histogram(
-                            "andon_alert_delivery_seconds",
-                            &[("channel", &self.name)],
-                            elapsed.as_secs_f64(),
-                        );
-                    }
-                    self.stats.consecutive_failures.store(0, Ordering::Relaxed);
-                    if self.stats.failing.swap(false, Ordering::Relaxed) {
-                        self.raise(AndonSignal::green(format!(
-                            "alert channel `{}` ({}) delivers again",
-                            self.name, self.kind
-                        )))
-                        .await;
-                    }
-                    return true;
-                }
-                Err(e) if e.retryable && attempt < self.settings.max_retries => {
-                    let wait = e
-                        .retry_after
-                        .map(|d| d.min(Duration::from_secs(300)))
-                        .unwrap_or_else(|| backoff(self.settings.retry_backoff, attempt));
-                    attempt += 1;
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    self.count("andon_alert_retries_total", "retry");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => {
-                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    self.count("andon_alert_notifications_total", "failed");
-                    let message = format!(
-                        "alert channel `{}` ({}) failed to deliver `{}` after {} attempt(s): {}",
-                        self.name,
-                        self.kind,
-                        notification.key,
-                        attempt + 1,
-                        e.message
-                    );
-                    *self
-                        .stats
-                        .last_error
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner()) = Some(e.message.clone());
-                    let failures = self
-                        .stats
-                        .consecutive_failures
-                        .fetch_add(1, Ordering::Relaxed)
-                        + 1;
-                    if failures >= self.settings.failure_threshold
-                        && !self.stats.failing.swap(true, Ordering::Relaxed)
-                    {
-                        self.raise(AndonSignal::yellow(format!(
-                            "{message}; {failures} failures in a row"
-                        )))
-                        .await;
-                    }
-                    return false;
-                }
-            }
-        }
-    }
-
-    fn count(&self, name: &str, outcome: &str) {
-        if let Some(metrics) = self.settings.hooks.metrics() {
-            metrics.add_counter(name, &[("channel", &self.name), ("outcome", outcome)], 1);
-        }
-    }
-
-    async fn raise(&self, signal: AndonSignal) {
-        if let Some(sink) = self.settings.hooks.self_sink() {
-            let signal = signal
-                .with_component("andon-alert")
-                .with_attribute("channel", self.name.clone());
-            // The self-signal is best effort: its own failure must not loop back here.
-            let _ = sink.on_signal(&signal).await;
-        }
-    }
-}
-
-/// The wait before retry `attempt` (0-based): `base * 2^attempt`, at most a minute, times a
-/// random factor between 0.5 and 1.5 so that many instances do not retry in step.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(16)));
-    let capped = exp.min(Duration::from_secs(60));
-    capped.mul_f64(0.5 + fastrand::f64())
 }
 
 /// Whether a notification should be tracked as critical across its channels.
@@ -577,20 +365,6 @@ pub(crate) fn is_critical_firing(notification: &Notification) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        let base = Duration::from_millis(100);
-        for attempt in 0..5 {
-            let d = backoff(base, attempt);
-            let nominal = base * 2u32.pow(attempt);
-            assert!(
-                d >= nominal.mul_f64(0.5) && d <= nominal.mul_f64(1.5),
-                "{d:?}"
-            );
-        }
-        assert!(backoff(base, 30) <= Duration::from_secs(90));
-    }
 
     #[test]
     fn the_critical_tracker_reports_only_when_every_channel_failed() {

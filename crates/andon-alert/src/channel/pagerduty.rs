@@ -184,6 +184,20 @@ pub(crate) fn pagerduty_events(
         .collect()
 }
 
+/// The `source` of PagerDuty events when the channel names none: this host's name.
+pub(crate) fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "andon".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::event;

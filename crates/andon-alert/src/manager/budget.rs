@@ -82,13 +82,7 @@ impl Inner {
             self.counters
                 .instances_dropped
                 .fetch_add(1, Ordering::Relaxed);
-            if let Some(metrics) = self
-                .hooks
-                .metrics
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-            {
+            if let Some(metrics) = self.hooks.metrics() {
                 metrics.add_counter(DROPPED_TOTAL, &[("rule", &rule.name)], 1);
             }
             return false;

@@ -78,9 +78,7 @@ impl Inner {
         }
         let handle =
             ChannelHandle::spawn(LOG_CHANNEL, &ChannelConfig::Log {}, self.settings.clone())?;
-        self.channels
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+        self.write_channels()
             .entry(LOG_CHANNEL.to_owned())
             .or_insert(handle);
         Ok(())

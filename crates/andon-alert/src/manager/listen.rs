@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use andon_core::MetricsListener;
 use tokio::sync::Notify;
 
-use super::{AlertManager, Inner};
+use super::{AlertManager, Inner, take_locked};
 use crate::rule::{AlertCondition, QUEUE_DEPTH_METRIC};
 
 /// The metrics changed since the evaluation task last looked, and its wake-up.
@@ -62,13 +62,7 @@ impl AlertManager {
                 let Some(inner) = weak.upgrade() else {
                     break;
                 };
-                let names = std::mem::take(
-                    &mut *inner
-                        .listener
-                        .dirty
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner()),
-                );
+                let names = take_locked(&inner.listener.dirty);
                 if names.is_empty() {
                     continue;
                 }
@@ -131,7 +125,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::super::threshold_step;
+    use super::super::condition::threshold_step;
     use crate::rule::{Comparison, Threshold};
 
     #[test]

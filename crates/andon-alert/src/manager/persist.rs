@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AlertManager, AlertState, Inner, Instance, Node, State};
+use super::{AlertManager, AlertState, Inner, Instance, Node, State, take_locked};
 use crate::error::AlertError;
 
 /// The version of the file's format.
@@ -371,13 +371,7 @@ impl AlertManager {
     /// Counts the restored alerts whose rule was never added (call once every rule is in):
     /// each is skipped, counted in `restore_skipped` and said on standard error.
     pub(super) fn skip_unclaimed(&self) {
-        let unclaimed = std::mem::take(
-            &mut *self
-                .inner
-                .restored
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let unclaimed = take_locked(&self.inner.restored);
         for saved in unclaimed {
             self.inner
                 .counters

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use andon_core::{AndonError, AndonSignal, Receipt, SignalSink, async_trait};
 
-use super::{AlertManager, AlertState, Inner, Instance, State};
+use super::{AlertManager, AlertState, DEFAULT_SHUTDOWN_DEADLINE, Inner, Instance, State};
 use crate::channel::is_critical_firing;
 use crate::error::AlertError;
 use crate::rule::AlertCondition;
@@ -231,14 +231,10 @@ impl SignalSink for AlertManager {
         Ok(())
     }
 
+    /// [`AlertManager::shutdown_within`] [`DEFAULT_SHUTDOWN_DEADLINE`]: what is not delivered
+    /// by then stays in the outbox for the next start.
     async fn shutdown(&self) -> Result<(), AndonError> {
-        self.flush_within(self.flush_budget()).await;
-        self.inner.shut_down.store(true, Ordering::Relaxed);
-        self.inner
-            .channels
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.shutdown_within(DEFAULT_SHUTDOWN_DEADLINE).await;
         Ok(())
     }
 }

@@ -1,17 +1,22 @@
 //! Helpers shared by the alert tests: a controllable metrics source, a recording signal sink,
-//! a fixed diagnostics source, and a local HTTP receiver that can be told to fail.
+//! log sink and metrics sink, a fixed diagnostics source, a local HTTP receiver that can be
+//! told to fail, an SMTP server, and the configuration pieces several tests build alike.
 #![allow(dead_code, unreachable_pub)] // each test file uses a part of the helpers
 #![allow(clippy::unwrap_used, clippy::panic)] // test helpers: a failure stops the test where it happened
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use andon_alert::{AlertChannel, AlertManager, AlertRule};
+use andon_core::AlertSeverity;
+use andon_core::config::{AlertsConfig, ChannelConfig, EmailTls, Secret};
 use andon_core::{
-    AndonError, AndonSignal, DiagnosticsReport, DiagnosticsSource, Health, HealthStatus,
-    MetricsSource, Sample, SignalSink, async_trait,
+    AndonError, AndonSignal, DiagnosticsReport, DiagnosticsSource, Health, HealthStatus, LogEntry,
+    LogSink, MetricsSink, MetricsSource, Sample, SignalSink, async_trait,
 };
+use andon_tests::{Peer, Ready, free_port};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -101,6 +106,81 @@ impl SignalSink for RecordingSink {
     async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
         self.0.lock().unwrap().push(signal.clone());
         Ok(())
+    }
+}
+
+/// Keeps every entry it is given.
+#[derive(Debug, Default)]
+pub struct RecordingLog(Mutex<Vec<LogEntry>>);
+
+impl RecordingLog {
+    pub fn entries(&self) -> Vec<LogEntry> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl LogSink for RecordingLog {
+    fn write(&self, entry: LogEntry) -> Result<(), AndonError> {
+        self.0.lock().unwrap().push(entry);
+        Ok(())
+    }
+}
+
+/// One counter increment: name, labels, delta.
+pub type Increment = (String, Vec<(String, String)>, u64);
+
+/// Keeps every counter increment and HELP text.
+#[derive(Debug, Default)]
+pub struct RecordingMetrics {
+    counters: Mutex<Vec<Increment>>,
+    help: Mutex<Vec<(String, String)>>,
+}
+
+impl RecordingMetrics {
+    pub fn total(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        self.counters
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
+            .map(|(_, _, d)| d)
+            .sum()
+    }
+
+    pub fn help(&self, name: &str) -> Option<String> {
+        self.help
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, h)| h.clone())
+    }
+}
+
+impl MetricsSink for RecordingMetrics {
+    fn set_gauge(&self, _name: &str, _labels: &[(&str, &str)], _value: f64) {}
+
+    fn add_counter(&self, name: &str, labels: &[(&str, &str)], delta: u64) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.counters
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), labels, delta));
+    }
+
+    fn describe(&self, name: &str, help: &str) {
+        self.help
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), help.to_owned()));
     }
 }
 
@@ -311,4 +391,181 @@ pub fn lines(path: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// A 32-character routing key, as PagerDuty issues them.
+pub const ROUTING_KEY: &str = "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12";
+
+/// The default `[alerts]` with quick retries (10 ms backoff, 5 s per attempt), then `tune`.
+pub fn config(tune: impl FnOnce(&mut AlertsConfig)) -> AlertsConfig {
+    let mut config = AlertsConfig {
+        retry_backoff: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+        ..AlertsConfig::default()
+    };
+    tune(&mut config);
+    config
+}
+
+/// A webhook channel posting to `url`.
+pub fn webhook(url: String) -> ChannelConfig {
+    ChannelConfig::Webhook {
+        url: Secret::new(url),
+        budget_per_minute: None,
+    }
+}
+
+/// The channels of these names.
+pub fn named(channels: &[&str]) -> Vec<AlertChannel> {
+    channels
+        .iter()
+        .map(|c| AlertChannel::Named((*c).into()))
+        .collect()
+}
+
+/// The critical rule `stop-the-line` (every RED) notifying these named channels.
+pub fn stop_the_line(channels: &[&str]) -> AlertRule {
+    AlertRule {
+        name: "stop-the-line".into(),
+        severity: AlertSeverity::Critical,
+        channels: named(channels),
+        ..Default::default()
+    }
+}
+
+/// Waits until each of these receiver paths got one delivery, then until every channel is done.
+pub async fn one_delivery_each(rx: &Receiver, alerts: &AlertManager, paths: &[&str]) {
+    wait_until("every HTTP channel delivers", || {
+        paths.iter().all(|p| rx.delivered(p).len() == 1)
+    })
+    .await;
+    assert!(alerts.flush_within(Duration::from_secs(30)).await);
+}
+
+/// An email channel to the local SMTP server on `port`, in clear, from `from` to
+/// `oncall@example.com`.
+pub fn plain_mail(port: u16, from: &str) -> ChannelConfig {
+    ChannelConfig::Email {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        tls: EmailTls::None,
+        username: None,
+        password: None,
+        from: from.into(),
+        to: vec!["oncall@example.com".into()],
+        budget_per_minute: None,
+    }
+}
+
+/// aiosmtpd on a free port, printing every message it gets.
+pub fn smtp_server(python: PathBuf) -> (Peer, u16) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let peer = Peer::builder(python)
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &addr,
+            "-c",
+            "aiosmtpd.handlers.Debugging",
+            "stdout",
+        ])
+        .env("PYTHONUNBUFFERED", "1")
+        .ready(Ready::Tcp(addr.parse().unwrap()))
+        .start()
+        .unwrap();
+    (peer, port)
+}
+
+/// Slack's documented Block Kit limits for an incoming webhook, and its escaping: no `<` that
+/// Slack would parse as a mention or a link, no bare `&`.
+pub fn check_slack(body: &Value) {
+    let text = body["text"].as_str().expect("text is a string");
+    assert!(!text.is_empty() && text.chars().count() <= 3000);
+    let blocks = body["blocks"].as_array().expect("blocks is an array");
+    assert!(!blocks.is_empty() && blocks.len() <= 50, "{}", blocks.len());
+    let mut texts = vec![text.to_owned()];
+    for block in blocks {
+        match block["type"].as_str().unwrap() {
+            "header" => {
+                assert_eq!(block["text"]["type"], "plain_text");
+                let t = block["text"]["text"].as_str().unwrap();
+                assert!(t.chars().count() <= 150);
+                texts.push(t.to_owned());
+            }
+            "section" => {
+                assert_eq!(block["text"]["type"], "mrkdwn");
+                let t = block["text"]["text"].as_str().unwrap();
+                assert!(!t.is_empty() && t.chars().count() <= 3000);
+                texts.push(t.to_owned());
+            }
+            "context" => {
+                let elements = block["elements"].as_array().unwrap();
+                assert!(!elements.is_empty() && elements.len() <= 10);
+                texts.extend(
+                    elements
+                        .iter()
+                        .map(|e| e["text"].as_str().unwrap().to_owned()),
+                );
+            }
+            "actions" => {
+                // Slack's limits: at most 25 elements, action ids unique within the block;
+                // a button's text plain, at most 75 characters; its value at most 2000.
+                let elements = block["elements"].as_array().unwrap();
+                assert!(!elements.is_empty() && elements.len() <= 25);
+                let mut ids = std::collections::BTreeSet::new();
+                for e in elements {
+                    assert_eq!(e["type"], "button");
+                    let id = e["action_id"].as_str().unwrap();
+                    assert!(id.len() <= 255 && ids.insert(id), "action_id {id}");
+                    assert_eq!(e["text"]["type"], "plain_text");
+                    let t = e["text"]["text"].as_str().unwrap();
+                    assert!(!t.is_empty() && t.chars().count() <= 75);
+                    texts.push(t.to_owned());
+                    assert!(e["value"].as_str().unwrap().chars().count() <= 2000);
+                }
+            }
+            other => panic!("unexpected block type {other}"),
+        }
+    }
+    for t in texts {
+        assert!(!t.contains('<') && !t.contains('>'), "unescaped: {t}");
+        for (at, _) in t.match_indices('&') {
+            let rest = &t[at..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;"]
+                    .iter()
+                    .any(|e| rest.starts_with(e)),
+                "a bare &: {t}"
+            );
+        }
+    }
+}
+
+/// PagerDuty Events API v2's documented rules for an event.
+pub fn check_pagerduty(event: &Value) {
+    assert!(
+        serde_json::to_vec(event).unwrap().len() <= 512 * 1024,
+        "512 KB"
+    );
+    assert_eq!(event["routing_key"], ROUTING_KEY);
+    assert_eq!(event["routing_key"].as_str().unwrap().len(), 32);
+    let action = event["event_action"].as_str().unwrap();
+    assert!(["trigger", "acknowledge", "resolve"].contains(&action));
+    let dedup = event["dedup_key"].as_str().unwrap();
+    assert!(!dedup.is_empty() && dedup.len() <= 255 && dedup.chars().count() <= 255);
+    if action == "trigger" {
+        let payload = &event["payload"];
+        let summary = payload["summary"].as_str().unwrap();
+        assert!(!summary.is_empty() && summary.chars().count() <= 1024);
+        assert!(!payload["source"].as_str().unwrap().is_empty());
+        assert!(
+            ["critical", "error", "warning", "info"]
+                .contains(&payload["severity"].as_str().unwrap())
+        );
+        andon_core::rfc3339::parse(payload["timestamp"].as_str().unwrap()).unwrap();
+        assert!(payload["custom_details"].is_object());
+    }
 }

@@ -47,8 +47,8 @@ use serde::{Deserialize, Serialize};
 
 pub use agent::{AgentConfig, MIN_TOKEN_CHARS};
 pub use alerts::{
-    AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig, MatcherConfig,
-    OPERATORS, RuleConfig, SilenceConfig,
+    AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig,
+    MIN_WATCHDOG_INTERVAL, MatcherConfig, OPERATORS, RuleConfig, SilenceConfig, WatchdogConfig,
 };
 pub use cloud_logging::{CLOUD_LOGGING_ENDPOINT, CloudLoggingApi, MonitoredResource};
 pub use history::HistoryConfig;
@@ -277,6 +277,23 @@ pub(crate) mod check {
 
     pub(crate) fn key(section: &str, field: &str) -> String {
         format!("{section}.{field}")
+    }
+
+    /// A count or size that must be at least 1; the error suggests `good`, a sensible value.
+    pub(crate) fn at_least_one(
+        section: &str,
+        field: &str,
+        value: u64,
+        good: &str,
+    ) -> Result<(), ConfigError> {
+        if value == 0 {
+            Err(ConfigError::new(
+                key(section, field),
+                format!("must be at least 1 ({good} is a good default)"),
+            ))
+        } else {
+            Ok(())
+        }
     }
 
     pub(crate) fn positive(section: &str, field: &str, value: f64) -> Result<(), ConfigError> {

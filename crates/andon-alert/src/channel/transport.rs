@@ -1,20 +1,22 @@
-//! The HTTP transport of the Slack, PagerDuty, Alertmanager and webhook channels, and the
-//! Alertmanager API v2 body. A failing receiver's answer is kept as its status and a short,
-//! redacted reason (`redact.rs`); a webhook carries the notification key as `Idempotency-Key`.
+//! The HTTP transport the Slack, PagerDuty, Alertmanager and webhook channels share: one client
+//! per channel, where it posts each kind's body (built in the kind's own file), and how an answer
+//! becomes a delivery error. A failing receiver's answer is kept as its status and a short,
+//! redacted reason (`redact.rs`), with `Retry-After` honoured; a webhook carries the notification
+//! key as `Idempotency-Key`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use andon_core::config::{ChannelConfig, Secret};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::pagerduty::pagerduty_events;
+use super::alertmanager::alertmanager_body;
+use super::pagerduty::{host_name, pagerduty_events};
 use super::redact::{Redactor, short_reason};
-use super::rfc3339;
 use super::slack::slack_body;
+use super::webhook::webhook_body;
 use super::{DeliveryError, Settings};
 use crate::error::AlertError;
-use crate::notification::{AlertStatus, Notification};
+use crate::notification::Notification;
 
 #[derive(Debug)]
 enum Target {
@@ -139,12 +141,7 @@ impl HttpTransport {
                 post(client, url, &body, None, redactor).await
             }
             Target::Webhook { url } => {
-                let mut body = serde_json::to_value(notification)
-                    .map_err(|e| DeliveryError::permanent(format!("cannot encode: {e}")))?;
-                if let Some(map) = body.as_object_mut() {
-                    map.insert("version".to_owned(), json!("1"));
-                    map.insert("text".to_owned(), json!(notification.text()));
-                }
+                let body = webhook_body(notification)?;
                 post(
                     client,
                     url.expose(),
@@ -158,23 +155,10 @@ impl HttpTransport {
     }
 }
 
-fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-                .filter(|h| !h.is_empty())
-        })
-        .unwrap_or_else(|| "andon".to_owned())
-}
-
 /// Posts JSON; 2xx is success, 429 and 5xx and connection errors are retryable (with
 /// Retry-After), other statuses are permanent. The error shows the status and a short reason
 /// from the answer, redacted; never the answer itself.
-async fn post(
+pub(super) async fn post(
     client: &reqwest::Client,
     url: &str,
     body: &Value,
@@ -253,73 +237,11 @@ fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration
     Some(at.duration_since(now).unwrap_or_default())
 }
 
-/// The Alertmanager API v2 body (`POST /api/v2/alerts`): one postable alert per alert, with
-/// labels, annotations, startsAt, endsAt (the resolution time, or how long a firing alert
-/// stays active without being sent again) and generatorURL.
-pub(crate) fn alertmanager_body(
-    notification: &Notification,
-    generator_url: Option<&str>,
-    valid_for: Duration,
-) -> Value {
-    let alerts: Vec<Value> = notification
-        .alerts
-        .iter()
-        .map(|alert| {
-            let mut annotations = BTreeMap::new();
-            annotations.insert("summary".to_owned(), alert.summary.clone());
-            annotations.insert("count".to_owned(), alert.count.to_string());
-            if let Some(d) = &notification.diagnostics {
-                annotations.insert("diagnostics".to_owned(), d.clone());
-            }
-            if let Some(by) = &alert.acknowledged_by {
-                annotations.insert("acknowledged_by".to_owned(), by.clone());
-            }
-            if let Some(trace) = &alert.trace_id {
-                annotations.insert("trace_id".to_owned(), trace.clone());
-            }
-            if let Some(url) = &alert.trace_url {
-                annotations.insert("trace_url".to_owned(), url.clone());
-            }
-            let ends_at = match alert.ends_at {
-                Some(t) if alert.status == AlertStatus::Resolved => t,
-                _ => notification.created_at + valid_for,
-            };
-            let mut value = json!({
-                "labels": alert.labels,
-                "annotations": annotations,
-                "startsAt": rfc3339(alert.starts_at),
-                "endsAt": rfc3339(ends_at),
-            });
-            if let (Some(url), Some(map)) = (generator_url, value.as_object_mut()) {
-                map.insert("generatorURL".to_owned(), json!(url));
-            }
-            value
-        })
-        .collect();
-    Value::Array(alerts)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::event;
-    use super::*;
-    use andon_core::AlertSeverity;
-    use std::time::{SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, UNIX_EPOCH};
 
-    fn notification(status: AlertStatus, summary: &str, n: usize) -> Notification {
-        Notification {
-            key: "k".to_owned(),
-            status,
-            severity: AlertSeverity::Critical,
-            title: format!("[{}:critical] {summary}", status.upper()),
-            alerts: (0..n).map(|_| event(status, summary)).collect(),
-            escalation_level: 0,
-            digest: false,
-            diagnostics: Some("memory 42%".to_owned()),
-            snapshot: None,
-            created_at: UNIX_EPOCH + Duration::from_secs(1_700_000_030),
-        }
-    }
+    use super::*;
 
     #[test]
     fn retry_after_takes_seconds_or_an_http_date() {
@@ -338,32 +260,5 @@ mod tests {
             "a date in the past means now"
         );
         assert_eq!(parse_retry_after("soon", now), None);
-    }
-
-    #[test]
-    fn alertmanager_alerts_carry_starts_and_ends() {
-        let valid = Duration::from_secs(600);
-        let firing = alertmanager_body(
-            &notification(AlertStatus::Firing, "s", 1),
-            Some("http://g/"),
-            valid,
-        );
-        assert_eq!(firing[0]["startsAt"], "2023-11-14T22:13:20.000Z");
-        assert_eq!(
-            firing[0]["endsAt"], "2023-11-14T22:23:50.000Z",
-            "created_at + valid_for"
-        );
-        assert_eq!(firing[0]["generatorURL"], "http://g/");
-        assert_eq!(firing[0]["labels"]["alertname"], "r");
-        assert_eq!(firing[0]["annotations"]["diagnostics"], "memory 42%");
-        assert_eq!(firing[0]["annotations"]["trace_id"], "trace-123");
-        assert!(
-            firing[0]["labels"].get("trace_id").is_none(),
-            "an annotation, so that the alert's identity stays the same"
-        );
-        let resolved = alertmanager_body(&notification(AlertStatus::Resolved, "s", 1), None, valid);
-        assert_eq!(resolved[0]["endsAt"], "2023-11-14T22:14:20.000Z");
-        assert!(resolved[0].get("generatorURL").is_none());
-        let _ = SystemTime::now();
     }
 }
