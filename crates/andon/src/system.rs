@@ -140,6 +140,8 @@ pub(crate) struct Inner {
     pub(crate) history: Option<Arc<dyn HistoryStore>>,
     pub(crate) board: Board,
     pub(crate) escalation: crate::escalate::YellowEscalation,
+    /// `[[heartbeats]]`: their clocks and the task that watches them.
+    pub(crate) heartbeats: crate::heartbeat::Heartbeats,
     pub(crate) events: broadcast::Sender<SystemEvent>,
     pub(crate) last_diagnostics: Mutex<Option<Arc<DiagnosticsReport>>>,
     /// A RED's snapshot is being taken: REDs meanwhile share it instead of queueing their own.
@@ -197,12 +199,22 @@ impl AndonSystem {
     /// history, the live events and every part get the signal even if the caller stops waiting.
     /// Slow work (sending alerts, exporting spans, the snapshot) happens off the caller's path.
     pub async fn signal_problem(&self, signal: AndonSignal) -> Result<SignalOutcome, SignalError> {
+        self.raise_with_stop(signal, None).await
+    }
+
+    /// [`signal_problem`](AndonSystem::signal_problem), with `stop_line` deciding whether the
+    /// signal stops the line instead of `[line]` when it is set (`[[heartbeats]] stop_line`).
+    pub(crate) async fn raise_with_stop(
+        &self,
+        signal: AndonSignal,
+        stop_line: Option<bool>,
+    ) -> Result<SignalOutcome, SignalError> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(SignalError::ShutDown);
         }
         // Everything up to the fan-out is synchronous, so a caller that is dropped cannot leave a
         // changed line unannounced; the fan-out itself finishes even if the caller is dropped.
-        let (signal, stopped_line, resumed_line) = self.apply_to_line(signal);
+        let (signal, stopped_line, resumed_line) = self.apply_to_line(signal, stop_line);
         let inner = &self.inner;
         inner
             .escalation
@@ -227,11 +239,18 @@ impl AndonSystem {
     }
 
     /// Stops or resumes the line as the `[line]` rules say for `signal`, and announces it.
-    fn apply_to_line(&self, mut signal: AndonSignal) -> (AndonSignal, bool, bool) {
+    fn apply_to_line(
+        &self,
+        mut signal: AndonSignal,
+        stop_line: Option<bool>,
+    ) -> (AndonSignal, bool, bool) {
         let inner = &self.inner;
         let mut stopped_line = false;
         let mut resumed_line = false;
-        if inner.config.line.stops(signal.color(), signal.component()) {
+        let stops = signal.color() != Color::Green
+            && stop_line
+                .unwrap_or_else(|| inner.config.line.stops(signal.color(), signal.component()));
+        if stops {
             signal = signal.with_attribute("line.stopped", true);
             let shared = Arc::new(signal.clone());
             stopped_line = inner.line.stop(Arc::clone(&shared));
@@ -504,6 +523,7 @@ impl AndonSystem {
             return Ok(());
         }
         self.inner.escalation.disarm_all();
+        self.inner.heartbeats.stop();
         self.inner.components.stop_background().await;
         let mut failures = Vec::new();
         // The alert manager first: its `log` channel writes its last notifications into the
