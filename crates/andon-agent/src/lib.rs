@@ -76,6 +76,7 @@ mod dist;
 mod edge;
 mod error;
 mod events;
+mod heartbeats;
 #[cfg(feature = "full")]
 mod history;
 mod integrations;
