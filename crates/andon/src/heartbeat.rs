@@ -283,8 +283,8 @@ impl AndonSystem {
 
     /// A check-in for the heartbeat `name`, with an optional message.
     ///
-    /// `success` restarts its clock (the next check-in is due in `every`, missed after `every
-    /// + grace`) and resolves a heartbeat that was down with a GREEN of its component; `start`
+    /// `success` restarts its clock (the next check-in is due in `every`, missed after
+    /// `every + grace`) and resolves a heartbeat that was down with a GREEN of its component; `start`
     /// expects an end within `grace`; `fail` raises the heartbeat's signal at once. With
     /// `[line] state_file` the check-in is on disk before this returns. An unknown name is
     /// refused with the known ones, or created with the defaults when `[agent]
