@@ -12,6 +12,9 @@ use crate::signal::Color;
 /// The shortest grace a heartbeat gets when `grace` is left out.
 pub const MIN_DEFAULT_GRACE: Duration = Duration::from_secs(1);
 
+/// The longest `every` and `grace` a heartbeat may have: ten years.
+pub const MAX_HEARTBEAT_PERIOD: Duration = Duration::from_secs(10 * 366 * 24 * 60 * 60);
+
 /// The period of a heartbeat created by its first check-in (`[agent] heartbeats_auto = true`).
 pub const AUTO_HEARTBEAT_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -95,6 +98,14 @@ impl HeartbeatConfig {
                 check::key(key, "every"),
                 "must be longer than 0: write how often a check-in is expected, such as \"5m\" or \"24h\"",
             ));
+        }
+        for (field, value) in [("every", Some(self.every)), ("grace", self.grace)] {
+            if value.is_some_and(|v| v > MAX_HEARTBEAT_PERIOD) {
+                return Err(ConfigError::new(
+                    check::key(key, field),
+                    "must be at most ten years, such as \"24h\" or \"30d\"",
+                ));
+            }
         }
         if self.grace.is_some_and(|g| g.is_zero()) {
             return Err(ConfigError::new(
@@ -203,6 +214,11 @@ mod tests {
                 "[[heartbeats]]\nname = \"a\"\nevery = \"1m\"\ngrace = \"0s\"\n",
                 "heartbeats.0.grace",
                 "or be left out",
+            ),
+            (
+                "[[heartbeats]]\nname = \"a\"\nevery = \"100years\"\n",
+                "heartbeats.0.every",
+                "at most ten years",
             ),
             (
                 "[[heartbeats]]\nname = \"a b\"\nevery = \"1m\"\n",

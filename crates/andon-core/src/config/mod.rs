@@ -53,8 +53,8 @@ pub use alerts::{
 };
 pub use cloud_logging::{CLOUD_LOGGING_ENDPOINT, CloudLoggingApi, MonitoredResource};
 pub use heartbeats::{
-    AUTO_HEARTBEAT_EVERY, HeartbeatConfig, MAX_HEARTBEAT_NAME_CHARS, MIN_DEFAULT_GRACE,
-    check_heartbeat_name,
+    AUTO_HEARTBEAT_EVERY, HeartbeatConfig, MAX_HEARTBEAT_NAME_CHARS, MAX_HEARTBEAT_PERIOD,
+    MIN_DEFAULT_GRACE, check_heartbeat_name,
 };
 pub use history::HistoryConfig;
 pub use line::LineConfig;

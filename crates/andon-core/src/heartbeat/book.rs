@@ -239,7 +239,7 @@ impl HeartbeatBook {
             down: false,
             config,
         });
-        let first = now + self.entries[index].config.every + grace;
+        let first = later(now, self.entries[index].config.every + grace);
         self.set_deadline(index, Some(first));
         true
     }
@@ -285,8 +285,8 @@ impl HeartbeatBook {
                 None
             } else {
                 match (entry.started_at, entry.last_check_in) {
-                    (Some(started), _) => Some(started + entry.grace),
-                    (None, Some(last)) => Some(last + entry.config.every + entry.grace),
+                    (Some(started), _) => Some(later(started, entry.grace)),
+                    (None, Some(last)) => Some(later(last, entry.config.every + entry.grace)),
                     (None, None) => entry.deadline,
                 }
             };
@@ -337,11 +337,14 @@ impl HeartbeatBook {
                 } else {
                     Transition::None
                 };
-                (transition, Some(now + entry.config.every + entry.grace))
+                (
+                    transition,
+                    Some(later(now, entry.config.every + entry.grace)),
+                )
             }
             HeartbeatStatus::Start => {
                 entry.started_at = Some(now);
-                (Transition::None, Some(now + entry.grace))
+                (Transition::None, Some(later(now, entry.grace)))
             }
             HeartbeatStatus::Fail => {
                 entry.started_at = None;
@@ -416,14 +419,20 @@ impl HeartbeatBook {
     }
 }
 
+/// `t + d`; a sum past what the clock can hold (a period the configuration refuses) is `t`, so
+/// such a deadline is due at once rather than never (fail closed).
+fn later(t: SystemTime, d: Duration) -> SystemTime {
+    t.checked_add(d).unwrap_or(t)
+}
+
 fn view_of(entry: &Entry, now: SystemTime) -> HeartbeatView {
     let next_due = if entry.down {
         None
     } else {
         match (entry.started_at, entry.last_check_in) {
-            (Some(started), _) => Some(started + entry.grace),
-            (None, Some(last)) => Some(last + entry.config.every),
-            (None, None) => Some(entry.since + entry.config.every),
+            (Some(started), _) => Some(later(started, entry.grace)),
+            (None, Some(last)) => Some(later(last, entry.config.every)),
+            (None, None) => Some(later(entry.since, entry.config.every)),
         }
     };
     let state = if entry.down {
