@@ -200,7 +200,9 @@ struct Entry {
     down: bool,
 }
 
-/// Every heartbeat's clock. See the [module docs](self).
+/// Every heartbeat's clock: takes check-ins and, asked with the time, says which deadlines
+/// passed. Deadlines are kept sorted, so [`scan`](HeartbeatBook::scan) looks only at those that
+/// passed: with nothing due it is one comparison, however many heartbeats there are.
 #[derive(Debug, Clone, Default)]
 pub struct HeartbeatBook {
     entries: Vec<Entry>,
