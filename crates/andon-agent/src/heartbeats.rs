@@ -48,6 +48,9 @@ pub(crate) async fn check_in(
         )
             .into_response()),
         Err(HeartbeatError::BadName(message)) => Err(ApiError::field("name", message)),
+        Err(error @ HeartbeatError::TooMany { .. }) => {
+            Err(ApiError::new(StatusCode::CONFLICT, error.to_string()))
+        }
         Err(HeartbeatError::ShutDown) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the agent is shutting down: check in again once it is back",

@@ -36,6 +36,10 @@ pub(crate) const DOWN: &str = "andon_heartbeat_down";
 /// is noticed within it).
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 
+/// The most heartbeats `[agent] heartbeats_auto` lets check-ins create in all (each is a board
+/// row, a metric series and a line of the heartbeat file).
+pub const MAX_AUTO_HEARTBEATS: usize = 1000;
+
 /// The version of the heartbeat file's layout.
 const VERSION: u32 = 1;
 
@@ -54,6 +58,14 @@ pub enum HeartbeatError {
     /// The name cannot be a heartbeat's (auto-creation only).
     #[error("{0}")]
     BadName(String),
+    /// `[agent] heartbeats_auto` already created [`MAX_AUTO_HEARTBEATS`] heartbeats.
+    #[error(
+        "no heartbeat is named `{name}` and check-ins have created {MAX_AUTO_HEARTBEATS} already, the most [agent] heartbeats_auto creates: add a [[heartbeats]] entry for it"
+    )]
+    TooMany {
+        /// The name given.
+        name: String,
+    },
     /// The system is shut down.
     #[error("andon is shut down: the check-in was not taken")]
     ShutDown,
@@ -73,6 +85,8 @@ pub(crate) struct Heartbeats {
     book: Arc<Mutex<HeartbeatBook>>,
     file: Option<Arc<HeartbeatFile>>,
     auto: bool,
+    /// How many heartbeats check-ins created (`heartbeats_auto`).
+    created: std::sync::atomic::AtomicUsize,
     wake: Notify,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Why the file could not be restored, raised as a YELLOW at start.
@@ -100,13 +114,17 @@ impl Heartbeats {
             .as_deref()
             .map(|line| Arc::new(HeartbeatFile::beside(line)));
         let mut unreadable = None;
+        let mut created = 0;
         if let Some(file) = &file {
             match file.load() {
                 Ok(saved) => {
                     if auto {
                         for s in &saved {
-                            if check_heartbeat_name(&s.name).is_ok() {
-                                book.add(HeartbeatConfig::auto(s.name.clone()), now);
+                            if check_heartbeat_name(&s.name).is_ok()
+                                && created < MAX_AUTO_HEARTBEATS
+                                && book.add(HeartbeatConfig::auto(s.name.clone()), now)
+                            {
+                                created += 1;
                             }
                         }
                     }
@@ -119,6 +137,7 @@ impl Heartbeats {
             book: Arc::new(Mutex::new(book)),
             file,
             auto,
+            created: std::sync::atomic::AtomicUsize::new(created),
             wake: Notify::new(),
             task: Mutex::new(None),
             unreadable: Mutex::new(unreadable),
@@ -305,6 +324,13 @@ impl AndonSystem {
             let mut book = heartbeats.book();
             if !book.contains(name) && heartbeats.auto {
                 check_heartbeat_name(name).map_err(HeartbeatError::BadName)?;
+                let created = &heartbeats.created;
+                if created.load(std::sync::atomic::Ordering::Relaxed) >= MAX_AUTO_HEARTBEATS {
+                    return Err(HeartbeatError::TooMany {
+                        name: name.to_owned(),
+                    });
+                }
+                created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 book.add(HeartbeatConfig::auto(name), now);
             }
             book.check_in(name, status, now)

@@ -121,7 +121,7 @@ pub use board::{BoardSnapshot, Station};
 pub use builder::AndonSystemBuilder;
 pub use error::{PartFailure, ShutdownError, SignalError};
 pub use fanout::{DEFAULT_PART_DEADLINE, SkippedPart};
-pub use heartbeat::HeartbeatError;
+pub use heartbeat::{HeartbeatError, MAX_AUTO_HEARTBEATS};
 pub use outcome::signal_for_outcome;
 pub use system::{AndonSystem, DEFAULT_SHUTDOWN_DEADLINE, SignalOutcome, SystemEvent};
 

@@ -167,9 +167,10 @@ async fn unknown_names_are_refused_unless_heartbeats_auto() {
     system.shutdown().await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let system = AndonSystem::new(config(dir.path(), "[agent]\nheartbeats_auto = true\n"))
-        .await
-        .unwrap();
+    let mut auto = config(dir.path(), "[agent]\nheartbeats_auto = true\n");
+    // In memory: a thousand check-ins without a thousand fsyncs.
+    auto.line.state_file = None;
+    let system = AndonSystem::new(auto).await.unwrap();
     let view = system.heartbeat("nightly").await.unwrap();
     assert_eq!(view.every, Duration::from_secs(86_400));
     assert!(matches!(
@@ -177,6 +178,55 @@ async fn unknown_names_are_refused_unless_heartbeats_auto() {
         Err(HeartbeatError::BadName(_))
     ));
     assert_eq!(system.heartbeats().len(), 3);
+    for i in 1..andon::MAX_AUTO_HEARTBEATS {
+        system.heartbeat(&format!("job-{i}")).await.unwrap();
+    }
+    match system.heartbeat("one-too-many").await {
+        Err(HeartbeatError::TooMany { name }) => assert_eq!(name, "one-too-many"),
+        other => panic!(
+            "check-ins create at most {}: {other:?}",
+            andon::MAX_AUTO_HEARTBEATS
+        ),
+    }
+    system.heartbeat("backup").await.unwrap();
+    system.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_heartbeat_file_is_said_and_the_clocks_start_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("line.heartbeats.json"),
+        b"{\"version\":1,\"heart",
+    )
+    .unwrap();
+    let system = AndonSystem::new(config(dir.path(), "")).await.unwrap();
+    let yellow = system
+        .recent_signals(10)
+        .into_iter()
+        .find(|s| s.component() == Some("heartbeats"))
+        .expect("a YELLOW from heartbeats");
+    assert_eq!(yellow.color(), Color::Yellow);
+    assert!(
+        yellow.message().contains("line.heartbeats.json"),
+        "{}",
+        yellow.message()
+    );
+    assert!(
+        yellow.message().contains("could not be restored"),
+        "{}",
+        yellow.message()
+    );
+    assert!(
+        system
+            .heartbeats()
+            .iter()
+            .all(|h| h.state == HeartbeatState::Never)
+    );
+    assert!(
+        system.line().is_running(),
+        "a YELLOW does not stop the line"
+    );
     system.shutdown().await.unwrap();
 }
 
