@@ -534,6 +534,27 @@ $("resume").addEventListener("click", async () => {
   }
 });
 
+// Heartbeats (`[[heartbeats]]`): name, state (up, late, down, never: in words, not only by
+// color), last check-in and next due time; the section shows once the agent lists one.
+async function refreshHeartbeats() {
+  const response = await fetch("/v1/heartbeats", { cache: "no-store" });
+  if (!response.ok) return;
+  const list = (await response.json()).heartbeats || [];
+  $("heartbeats-section").hidden = list.length === 0;
+  $("heartbeats").replaceChildren(...list.map((h) => {
+    const row = el("li", { className: "heartbeat " + h.state }, [
+      el("span", { className: "name", textContent: h.name }),
+      el("span", { className: "state", textContent: h.state.toUpperCase() }),
+      el("span", { className: "last", textContent: "last check-in " + (h.last_check_in ? when(h.last_check_in) : "never") }),
+      el("span", { className: "due", textContent: h.next_due ? "next due " + when(h.next_due) : "awaiting a check-in" }),
+    ]);
+    row.dataset.name = h.name;
+    return row;
+  }));
+}
+setInterval(() => refreshHeartbeats().catch(() => {}), 2000);
+refreshHeartbeats().catch(() => {});
+
 refreshBoard().catch(() => setConnection("agent unreachable, retrying…", "reconnecting"));
 connect();
 setInterval(poll, POLL_MS);

@@ -63,6 +63,21 @@ pub enum Command {
         #[arg(long = "attr", value_name = "KEY=VALUE")]
         attributes: Vec<String>,
     },
+    /// Check in a heartbeat (`[[heartbeats]]`): success by default, `--start` when a job
+    /// begins, `--fail` when it failed (its signal at once).
+    Ping {
+        /// The heartbeat's name.
+        name: String,
+        /// The job started: its end must follow within the heartbeat's grace.
+        #[arg(long, conflicts_with = "fail")]
+        start: bool,
+        /// The job failed.
+        #[arg(long)]
+        fail: bool,
+        /// A message for the check-in (shown with the signal it raises).
+        #[arg(long, short)]
+        message: Option<String>,
+    },
     /// The production line: status, resume, or check (exit 1 while stopped).
     Line {
         /// What to do with the line.
@@ -326,6 +341,12 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
             }
             Ok(0)
         }
+        Command::Ping {
+            name,
+            start,
+            fail,
+            message,
+        } => crate::heartbeats::ping(client, &name, start, fail, message).await,
         Command::Line { command } => line(client, command).await,
         Command::Ack { fingerprint, by } => {
             let path = format!("/v1/alerts/{fingerprint}/ack");

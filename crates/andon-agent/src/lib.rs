@@ -77,6 +77,7 @@ mod edge;
 mod error;
 mod events;
 mod exec;
+mod heartbeats;
 #[cfg(feature = "full")]
 mod history;
 mod integrations;

@@ -238,6 +238,8 @@ impl Agent {
             .route("/v1/alerts", get(get_alerts))
             .route("/v1/alerts/{fingerprint}/ack", post(ack_alert))
             .route("/v1/diagnostics", get(get_diagnostics))
+            .route("/v1/heartbeats", get(crate::heartbeats::list))
+            .route("/v1/heartbeats/{name}", post(crate::heartbeats::check_in))
             .route("/v1/events", get(events::events))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
@@ -320,7 +322,7 @@ fn beyond_loopback(bound: SocketAddr, has_token: bool) -> Result<bool, AgentErro
 
 type Shared = State<Ctx>;
 
-fn authorize(state: &Ctx, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn authorize(state: &Ctx, headers: &HeaderMap) -> Result<(), ApiError> {
     if !state.token_required {
         return Ok(());
     }
@@ -350,7 +352,7 @@ fn authorize(state: &Ctx, headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// Reads a request body whole: at most [`MAX_BODY_BYTES`], within the body timeout. A body
 /// that has not arrived in time is answered 408 and its connection closed.
-async fn body(state: &Ctx, body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn body(state: &Ctx, body: Body) -> Result<Bytes, ApiError> {
     let read = axum::body::to_bytes(body, MAX_BODY_BYTES);
     match tokio::time::timeout(state.limits.body_timeout(), read).await {
         Ok(Ok(bytes)) => Ok(bytes),

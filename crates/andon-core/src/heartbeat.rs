@@ -13,6 +13,13 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+mod book;
+
+pub use book::{
+    CheckedIn, Due, HeartbeatBook, HeartbeatState, HeartbeatView, Miss, SavedHeartbeat, Transition,
+    UnknownHeartbeat,
+};
+
 /// What a check-in says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -72,6 +72,22 @@ impl LinePolicy {
         LineDecision::Leave
     }
 
+    /// [`decide`](LinePolicy::decide), with the signal's own say on stopping the line when it
+    /// has one (a heartbeat's `stop_line`): `Some(true)` stops it whatever `[line]` says (a
+    /// GREEN never stops it), `Some(false)` never stops it; resuming follows `[line]` as ever.
+    pub fn decide_with(
+        config: &LineConfig,
+        state: &LineState,
+        signal: &AndonSignal,
+        stop_line: Option<bool>,
+    ) -> LineDecision {
+        match (stop_line, LinePolicy::decide(config, state, signal)) {
+            (Some(true), _) if signal.color() != Color::Green => LineDecision::Stop,
+            (Some(false), LineDecision::Stop) => LineDecision::Leave,
+            (_, decision) => decision,
+        }
+    }
+
     /// What `signal` does to its component's YELLOW escalation timer.
     pub fn escalation(config: &LineConfig, signal: &AndonSignal) -> Escalation {
         let Some(after) = config.escalate_yellow_after else {
@@ -173,6 +189,30 @@ mod tests {
         assert_eq!(
             LinePolicy::decide(&config, &running(), &green),
             LineDecision::Leave
+        );
+    }
+
+    #[test]
+    fn a_signal_s_own_stop_line_overrides_the_line_config() {
+        let config = LineConfig::default();
+        let yellow = AndonSignal::yellow("late").with_component("backup");
+        let red = AndonSignal::red("missed").with_component("backup");
+        let green = AndonSignal::green("back").with_component("backup");
+        assert_eq!(
+            LinePolicy::decide_with(&config, &running(), &yellow, Some(true)),
+            LineDecision::Stop
+        );
+        assert_eq!(
+            LinePolicy::decide_with(&config, &running(), &red, Some(false)),
+            LineDecision::Leave
+        );
+        assert_eq!(
+            LinePolicy::decide_with(&config, &running(), &green, Some(true)),
+            LineDecision::Leave
+        );
+        assert_eq!(
+            LinePolicy::decide_with(&config, &running(), &red, None),
+            LineDecision::Stop
         );
     }
 

@@ -169,6 +169,7 @@ impl AndonSystemBuilder {
             history: wired.history,
             board,
             escalation: crate::escalate::YellowEscalation::default(),
+            heartbeats: crate::heartbeat::Heartbeats::new(&config),
             events,
             last_diagnostics: Mutex::new(None),
             snapshot_running: Arc::new(AtomicBool::new(false)),
@@ -193,6 +194,8 @@ impl AndonSystemBuilder {
         if let Some(red) = unreadable {
             let _ = system.signal_problem(red).await;
         }
+        // Heartbeats missed while the system was down are raised now.
+        crate::heartbeat::start(&system).await;
         Ok(system)
     }
 }

@@ -101,6 +101,7 @@ mod builder;
 mod error;
 mod escalate;
 mod fanout;
+mod heartbeat;
 #[cfg(feature = "tracing")]
 mod layers;
 mod outcome;
@@ -108,6 +109,8 @@ mod state;
 mod system;
 mod wire;
 
+#[doc(inline)]
+pub use andon_core::heartbeat::{HeartbeatState, HeartbeatStatus, HeartbeatView};
 #[doc(inline)]
 pub use andon_core::{
     AlertSeverity, AndonConfig, AndonError, AndonSignal, Color, ConfigError, DiagnosticsReport,
@@ -118,6 +121,7 @@ pub use board::{BoardSnapshot, Station};
 pub use builder::AndonSystemBuilder;
 pub use error::{PartFailure, ShutdownError, SignalError};
 pub use fanout::{DEFAULT_PART_DEADLINE, SkippedPart};
+pub use heartbeat::{HeartbeatError, MAX_AUTO_HEARTBEATS};
 pub use outcome::signal_for_outcome;
 pub use system::{AndonSystem, DEFAULT_SHUTDOWN_DEADLINE, SignalOutcome, SystemEvent};
 

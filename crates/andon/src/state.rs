@@ -113,27 +113,32 @@ impl LineStore {
             line: state,
         })
         .map_err(io::Error::other)?;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&dir)?;
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "line-state".to_owned());
-        let temporary = dir.join(format!(".{name}.tmp"));
-        {
-            let mut file = private_file(&temporary)?;
-            file.write_all(&bytes)?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
-        }
-        fs::rename(&temporary, &self.path)?;
-        // The rename is durable once the directory is.
-        File::open(&dir)?.sync_all()
+        write_atomically(&self.path, &bytes)
     }
+}
+
+/// Replaces the file at `path` with `bytes` (and a newline) durably: a temporary file beside it
+/// (mode 0600) is written and fsynced, renamed over it, and the directory is fsynced.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "line-state".to_owned());
+    let temporary = dir.join(format!(".{name}.tmp"));
+    {
+        let mut file = private_file(&temporary)?;
+        file.write_all(bytes)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+    }
+    fs::rename(&temporary, path)?;
+    // The rename is durable once the directory is.
+    File::open(&dir)?.sync_all()
 }
 
 /// A new file only the owner can read and write.

@@ -141,6 +141,8 @@ pub(crate) struct Inner {
     pub(crate) history: Option<Arc<dyn HistoryStore>>,
     pub(crate) board: Board,
     pub(crate) escalation: crate::escalate::YellowEscalation,
+    /// `[[heartbeats]]`: their clocks and the task that watches them.
+    pub(crate) heartbeats: crate::heartbeat::Heartbeats,
     pub(crate) events: broadcast::Sender<SystemEvent>,
     pub(crate) last_diagnostics: Mutex<Option<Arc<DiagnosticsReport>>>,
     /// A RED's snapshot is being taken: REDs meanwhile share it instead of queueing their own.
@@ -198,12 +200,22 @@ impl AndonSystem {
     /// history, the live events and every part get the signal even if the caller stops waiting.
     /// Slow work (sending alerts, exporting spans, the snapshot) happens off the caller's path.
     pub async fn signal_problem(&self, signal: AndonSignal) -> Result<SignalOutcome, SignalError> {
+        self.raise_with_stop(signal, None).await
+    }
+
+    /// [`signal_problem`](AndonSystem::signal_problem), with `stop_line` deciding whether the
+    /// signal stops the line instead of `[line]` when it is set (`[[heartbeats]] stop_line`).
+    pub(crate) async fn raise_with_stop(
+        &self,
+        signal: AndonSignal,
+        stop_line: Option<bool>,
+    ) -> Result<SignalOutcome, SignalError> {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(SignalError::ShutDown);
         }
         // Everything up to the fan-out is synchronous, so a caller that is dropped cannot leave a
         // changed line unannounced; the fan-out itself finishes even if the caller is dropped.
-        let (signal, stopped_line, resumed_line) = self.apply_to_line(signal);
+        let (signal, stopped_line, resumed_line) = self.apply_to_line(signal, stop_line);
         let inner = &self.inner;
         inner
             .escalation
@@ -228,14 +240,19 @@ impl AndonSystem {
     }
 
     /// Stops or resumes the line as the `[line]` policy decides for `signal`
-    /// ([`LinePolicy::decide`]), and announces it.
-    fn apply_to_line(&self, mut signal: AndonSignal) -> (AndonSignal, bool, bool) {
+    /// ([`LinePolicy::decide_with`]; `stop_line` is a heartbeat's own `stop_line`, overriding
+    /// `[line]`), and announces it.
+    fn apply_to_line(
+        &self,
+        mut signal: AndonSignal,
+        stop_line: Option<bool>,
+    ) -> (AndonSignal, bool, bool) {
         let inner = &self.inner;
         let mut stopped_line = false;
         let mut resumed_line = false;
-        let decision = inner
-            .line
-            .inspect(|state| LinePolicy::decide(&inner.config.line, state, &signal));
+        let decision = inner.line.inspect(|state| {
+            LinePolicy::decide_with(&inner.config.line, state, &signal, stop_line)
+        });
         match decision {
             LineDecision::Stop => {
                 signal = signal.with_attribute("line.stopped", true);
@@ -505,6 +522,7 @@ impl AndonSystem {
             return Ok(());
         }
         self.inner.escalation.disarm_all();
+        self.inner.heartbeats.stop();
         self.inner.components.stop_background().await;
         let mut failures = Vec::new();
         // The alert manager first: its `log` channel writes its last notifications into the

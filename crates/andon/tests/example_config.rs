@@ -141,6 +141,16 @@ fn the_example_configuration_parses_with_every_section_and_channel() {
         config.agent.token.as_ref().map(|t| t.expose()),
         Some("secret-agent-token")
     );
+
+    // The heartbeats.
+    assert!(!config.agent.heartbeats_auto);
+    assert_eq!(config.heartbeats.len(), 1);
+    assert_eq!(config.heartbeats[0].effective_component(), "backup");
+    assert_eq!(
+        config.heartbeats[0].effective_grace(),
+        Duration::from_secs(1800)
+    );
+    assert_eq!(config.heartbeats[0].stop_line, Some(true));
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub const MIN_TOKEN_CHARS: usize = 16;
 /// allowed_hosts = ["andon.example.com"] # names (besides loopback) browsers may use to reach it
 /// pagerduty_webhook_secret = "${PAGERDUTY_WEBHOOK_SECRET}" # acknowledge from PagerDuty
 /// slack_signing_secret = "${SLACK_SIGNING_SECRET}"         # the Slack buttons
+/// heartbeats_auto = false               # a check-in for an unknown heartbeat creates it
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -46,6 +47,10 @@ pub struct AgentConfig {
     /// `"${SLACK_SIGNING_SECRET}"` to keep it out of the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_signing_secret: Option<Secret>,
+    /// A check-in for a heartbeat no `[[heartbeats]]` entry names creates it (every day, the
+    /// other defaults) instead of being refused with 404. Default `false`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub heartbeats_auto: bool,
 }
 
 impl Default for AgentConfig {
@@ -56,6 +61,7 @@ impl Default for AgentConfig {
             allowed_hosts: Vec::new(),
             pagerduty_webhook_secret: None,
             slack_signing_secret: None,
+            heartbeats_auto: false,
         }
     }
 }

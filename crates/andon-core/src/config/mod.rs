@@ -33,6 +33,7 @@ mod alerts;
 mod cloud_logging;
 pub mod duration;
 mod env;
+mod heartbeats;
 mod history;
 mod line;
 mod logger;
@@ -51,6 +52,10 @@ pub use alerts::{
     MIN_WATCHDOG_INTERVAL, MatcherConfig, OPERATORS, RuleConfig, SilenceConfig, WatchdogConfig,
 };
 pub use cloud_logging::{CLOUD_LOGGING_ENDPOINT, CloudLoggingApi, MonitoredResource};
+pub use heartbeats::{
+    AUTO_HEARTBEAT_EVERY, HeartbeatConfig, MAX_HEARTBEAT_NAME_CHARS, MAX_HEARTBEAT_PERIOD,
+    MIN_DEFAULT_GRACE, check_heartbeat_name,
+};
 pub use history::HistoryConfig;
 pub use line::LineConfig;
 pub use logger::{
@@ -83,6 +88,9 @@ pub struct AndonConfig {
     pub agent: AgentConfig,
     /// `[history]`: the signal and alert history kept for root-cause analysis.
     pub history: HistoryConfig,
+    /// `[[heartbeats]]`: check-ins expected every so often; a missing one is a signal.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heartbeats: Vec<HeartbeatConfig>,
 }
 
 impl AndonConfig {
@@ -126,6 +134,7 @@ impl AndonConfig {
         self.line.validate("line")?;
         self.agent.validate("agent")?;
         self.history.validate("history")?;
+        heartbeats::validate_all("heartbeats", &self.heartbeats)?;
         Ok(())
     }
 

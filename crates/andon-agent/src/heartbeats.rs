@@ -1,0 +1,178 @@
+//! The heartbeat endpoints: `POST /v1/heartbeats/{name}` (a check-in, body `{"status":
+//! "success"|"start"|"fail", "message": "…"}`, both optional) and `GET /v1/heartbeats` (every
+//! heartbeat with its state, last check-in and next due time).
+
+use andon::{HeartbeatError, HeartbeatStatus};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::request::{ApiError, MAX_MESSAGE_CHARS};
+use crate::server::{Ctx, authorize, body};
+
+/// The fields a check-in body may have.
+const FIELDS: &[&str] = &["status", "message"];
+
+/// `GET /v1/heartbeats`.
+pub(crate) async fn list(State(state): State<Ctx>) -> Json<Value> {
+    Json(json!({ "heartbeats": state.system.heartbeats() }))
+}
+
+/// `POST /v1/heartbeats/{name}`.
+pub(crate) async fn check_in(
+    State(state): State<Ctx>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    raw: Body,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let (status, message) = read(&body(&state, raw).await?)?;
+    match state
+        .system
+        .check_in(&name, status, message.as_deref())
+        .await
+    {
+        Ok(view) => Ok(Json(json!(view)).into_response()),
+        Err(HeartbeatError::Unknown { name, known }) => Ok((
+            StatusCode::NOT_FOUND,
+            Json(json!({
+                "error": format!(
+                    "no heartbeat is named `{name}`: add a [[heartbeats]] entry for it, or set [agent] heartbeats_auto = true (known: {})",
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                ),
+                "known": known,
+            })),
+        )
+            .into_response()),
+        Err(HeartbeatError::BadName(message)) => Err(ApiError::field("name", message)),
+        Err(error @ HeartbeatError::TooMany { .. }) => {
+            Err(ApiError::new(StatusCode::CONFLICT, error.to_string()))
+        }
+        Err(HeartbeatError::ShutDown) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent is shutting down: check in again once it is back",
+        )),
+        Err(other) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            other.to_string(),
+        )),
+    }
+}
+
+/// Reads a check-in body: empty or `{}` is a success.
+fn read(body: &[u8]) -> Result<(HeartbeatStatus, Option<String>), ApiError> {
+    const EXAMPLE: &str = r#"{"status":"fail","message":"exit 3"}"#;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((HeartbeatStatus::Success, None));
+    }
+    let map = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => {
+            return Err(ApiError::bad_request(format!(
+                "the request body must be a JSON object such as {EXAMPLE}"
+            )));
+        }
+        Err(e) => {
+            return Err(ApiError::bad_request(format!(
+                "the request body is not valid JSON ({e}): send an object such as {EXAMPLE}"
+            )));
+        }
+    };
+    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::field(
+            unknown,
+            format!("unknown field: allowed fields are {}", FIELDS.join(", ")),
+        ));
+    }
+    let status = match map.get("status") {
+        None | Some(Value::Null) => HeartbeatStatus::Success,
+        Some(Value::String(s)) => {
+            s.parse()
+                .map_err(|e: andon::core::heartbeat::ParseHeartbeatStatusError| {
+                    ApiError::field("status", e.to_string())
+                })?
+        }
+        Some(_) => {
+            return Err(ApiError::field(
+                "status",
+                "must be a string: \"success\", \"start\" or \"fail\"",
+            ));
+        }
+    };
+    let message = match map.get("message") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.chars().count() > MAX_MESSAGE_CHARS => {
+            return Err(ApiError::field(
+                "message",
+                format!("is longer than {MAX_MESSAGE_CHARS} characters"),
+            ));
+        }
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(ApiError::field("message", "must be a string")),
+    };
+    Ok((status, message))
+}
+
+/// `andon ping NAME [--start|--fail] [-m MESSAGE]`: prints the heartbeat's state and next due
+/// time.
+pub(crate) async fn ping(
+    client: &crate::client::Client,
+    name: &str,
+    start: bool,
+    fail: bool,
+    message: Option<String>,
+) -> Result<u8, crate::error::AgentError> {
+    let status = match (start, fail) {
+        (true, _) => HeartbeatStatus::Start,
+        (_, true) => HeartbeatStatus::Fail,
+        _ => HeartbeatStatus::Success,
+    };
+    let mut body = json!({ "status": status });
+    if let Some(message) = message {
+        body["message"] = json!(message);
+    }
+    let view = client
+        .post(&format!("/v1/heartbeats/{name}"), &body)
+        .await?;
+    println!(
+        "{name}: {} ({status}), next due {}",
+        view["state"].as_str().unwrap_or("?"),
+        view["next_due"].as_str().unwrap_or("-")
+    );
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_read_as_check_ins() {
+        assert_eq!(read(b"").unwrap(), (HeartbeatStatus::Success, None));
+        assert_eq!(read(b"{}").unwrap(), (HeartbeatStatus::Success, None));
+        assert_eq!(
+            read(br#"{"status":"fail","message":"exit 3"}"#).unwrap(),
+            (HeartbeatStatus::Fail, Some("exit 3".to_owned()))
+        );
+        assert_eq!(
+            read(br#"{"status":"start"}"#).unwrap().0,
+            HeartbeatStatus::Start
+        );
+        assert_eq!(
+            read(br#"{"status":"done"}"#).unwrap_err().field.as_deref(),
+            Some("status")
+        );
+        assert_eq!(
+            read(br#"{"when":1}"#).unwrap_err().field.as_deref(),
+            Some("when")
+        );
+        assert_eq!(
+            read(br#"{"message":3}"#).unwrap_err().field.as_deref(),
+            Some("message")
+        );
+        assert!(read(b"[1]").unwrap_err().message.contains("JSON object"));
+    }
+}
