@@ -14,7 +14,14 @@ use crate::request::{ApiError, MAX_MESSAGE_CHARS};
 use crate::server::{Ctx, authorize, body};
 
 /// The fields a check-in body may have.
-const FIELDS: &[&str] = &["status", "message"];
+const FIELDS: &[&str] = &["status", "message", "attributes"];
+
+/// At most this many attributes on one check-in, and this many bytes of them as JSON.
+const MAX_ATTRIBUTES: usize = 32;
+const MAX_ATTRIBUTE_BYTES: usize = 16 * 1024;
+
+/// What a check-in body says: its status, message and attributes.
+type CheckIn = (HeartbeatStatus, Option<String>, Vec<(String, Value)>);
 
 /// `GET /v1/heartbeats`.
 pub(crate) async fn list(State(state): State<Ctx>) -> Json<Value> {
@@ -29,10 +36,10 @@ pub(crate) async fn check_in(
     raw: Body,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
-    let (status, message) = read(&body(&state, raw).await?)?;
+    let (status, message, attributes) = read(&body(&state, raw).await?)?;
     match state
         .system
-        .check_in(&name, status, message.as_deref())
+        .check_in_with(&name, status, message.as_deref(), attributes)
         .await
     {
         Ok(view) => Ok(Json(json!(view)).into_response()),
@@ -63,10 +70,10 @@ pub(crate) async fn check_in(
 }
 
 /// Reads a check-in body: empty or `{}` is a success.
-fn read(body: &[u8]) -> Result<(HeartbeatStatus, Option<String>), ApiError> {
+fn read(body: &[u8]) -> Result<CheckIn, ApiError> {
     const EXAMPLE: &str = r#"{"status":"fail","message":"exit 3"}"#;
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((HeartbeatStatus::Success, None));
+        return Ok((HeartbeatStatus::Success, None, Vec::new()));
     }
     let map = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => map,
@@ -113,7 +120,35 @@ fn read(body: &[u8]) -> Result<(HeartbeatStatus, Option<String>), ApiError> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(ApiError::field("message", "must be a string")),
     };
-    Ok((status, message))
+    let attributes = match map.get("attributes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(attributes)) => {
+            if attributes.len() > MAX_ATTRIBUTES {
+                return Err(ApiError::field(
+                    "attributes",
+                    format!("has more than {MAX_ATTRIBUTES} entries"),
+                ));
+            }
+            let bytes = serde_json::to_vec(attributes).map_or(usize::MAX, |b| b.len());
+            if bytes > MAX_ATTRIBUTE_BYTES {
+                return Err(ApiError::field(
+                    "attributes",
+                    format!("is larger than {MAX_ATTRIBUTE_BYTES} bytes as JSON"),
+                ));
+            }
+            attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }
+        Some(_) => {
+            return Err(ApiError::field(
+                "attributes",
+                "must be a JSON object, such as {\"exit_code\": 3}",
+            ));
+        }
+    };
+    Ok((status, message, attributes))
 }
 
 /// `andon ping NAME [--start|--fail] [-m MESSAGE]`: prints the heartbeat's state and next due
@@ -151,11 +186,25 @@ mod tests {
 
     #[test]
     fn bodies_read_as_check_ins() {
-        assert_eq!(read(b"").unwrap(), (HeartbeatStatus::Success, None));
-        assert_eq!(read(b"{}").unwrap(), (HeartbeatStatus::Success, None));
         assert_eq!(
-            read(br#"{"status":"fail","message":"exit 3"}"#).unwrap(),
-            (HeartbeatStatus::Fail, Some("exit 3".to_owned()))
+            read(b"").unwrap(),
+            (HeartbeatStatus::Success, None, Vec::new())
+        );
+        assert_eq!(
+            read(b"{}").unwrap(),
+            (HeartbeatStatus::Success, None, Vec::new())
+        );
+        assert_eq!(
+            read(br#"{"status":"fail","message":"exit 3","attributes":{"exit_code":3}}"#).unwrap(),
+            (
+                HeartbeatStatus::Fail,
+                Some("exit 3".to_owned()),
+                vec![("exit_code".to_owned(), json!(3))]
+            )
+        );
+        assert_eq!(
+            read(br#"{"attributes":[1]}"#).unwrap_err().field.as_deref(),
+            Some("attributes")
         );
         assert_eq!(
             read(br#"{"status":"start"}"#).unwrap().0,

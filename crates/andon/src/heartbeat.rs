@@ -314,6 +314,19 @@ impl AndonSystem {
         status: HeartbeatStatus,
         message: Option<&str>,
     ) -> Result<HeartbeatView, HeartbeatError> {
+        self.check_in_with(name, status, message, Vec::new()).await
+    }
+
+    /// [`check_in`](AndonSystem::check_in), with attributes for the signal the check-in raises
+    /// (a `fail`, or a success that resolves a heartbeat that was down): what a responder needs,
+    /// such as `andon exec`'s `exit_code`, `duration_ms` and `stderr_tail`.
+    pub async fn check_in_with(
+        &self,
+        name: &str,
+        status: HeartbeatStatus,
+        message: Option<&str>,
+        attributes: Vec<(String, serde_json::Value)>,
+    ) -> Result<HeartbeatView, HeartbeatError> {
         let inner = &self.inner;
         if inner.shut_down.load(std::sync::atomic::Ordering::Acquire) {
             return Err(HeartbeatError::ShutDown);
@@ -381,6 +394,9 @@ impl AndonSystem {
         if let Some((mut signal, stop)) = signal {
             if let Some(message) = message {
                 signal = signal.with_attribute("check_in.message", message);
+            }
+            for (key, value) in attributes {
+                signal = signal.with_attribute(key, value);
             }
             // A part that fails is reported by its own component.
             let _ = self.raise_with_stop(signal, stop).await;

@@ -151,25 +151,29 @@ pub(crate) async fn run(client: &Client, args: ExecArgs) -> u8 {
     if let child::Ending::NotStarted { reason, .. } = &finished.ending {
         eprintln!("andon: cannot run the command: {reason}");
     }
-    let sent = report::send(
-        client,
-        "/v1/signals",
-        &report::signal_body(&job, &finished),
-        "the result",
-    )
-    .await;
-    if sent.is_ok_and(|accepted| accepted["stopped_line"] == json!(true)) {
-        eprintln!(
-            "andon: {component}'s failure STOPPED the line: fix the cause, then `andon line resume --note ...`"
-        );
+    let succeeded = report::succeeded(&finished.ending);
+    let signal = report::signal_body(&job, &finished);
+    // With a heartbeat, a failure is reported once: by its `fail` check-in, which raises the
+    // heartbeat's signal with the run's attributes (a second RED of our own would be the same
+    // problem twice on the board and in the alerts).
+    if job.heartbeat.is_none() || succeeded {
+        let sent = report::send(client, "/v1/signals", &signal, "the result").await;
+        if sent.is_ok_and(|accepted| accepted["stopped_line"] == json!(true)) {
+            eprintln!(
+                "andon: {component}'s failure STOPPED the line: fix the cause, then `andon line resume --note ...`"
+            );
+        }
     }
     if let Some(name) = job.heartbeat {
-        let status = if report::succeeded(&finished.ending) {
+        let status = if succeeded {
             HeartbeatStatus::Success
         } else {
             HeartbeatStatus::Fail
         };
-        let body = json!({ "status": status, "message": report::message(&job, &finished) });
+        let mut body = json!({ "status": status, "message": report::message(&job, &finished) });
+        if !succeeded {
+            body["attributes"] = signal["attributes"].clone();
+        }
         let what = format!("the {status} check-in of heartbeat {name}");
         let _ = report::send(client, &report::heartbeat_path(name), &body, &what).await;
     }
