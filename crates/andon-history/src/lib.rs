@@ -55,17 +55,24 @@
 //! - `andon-agent`: `andon report` and `GET /v1/history/...`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod backend;
 mod budget;
 mod error;
 mod fingerprint;
+mod postgres;
 mod query;
 mod schema;
 mod store;
 mod timeline;
 
+pub use backend::HistoryBackend;
 pub use budget::QUERY_BUDGET;
 pub use error::HistoryError;
 pub use fingerprint::fingerprint;
+pub use postgres::{
+    FleetEntry, FleetLine, FleetReport, GroupBy, NO_DATA_AFTER_INTERVALS, POSTGRES_SCHEMA_VERSION,
+    PostgresHistory, PostgresHistoryBuilder, default_instance, instance_of,
+};
 pub use query::{
     Downtime, Pareto, ParetoBy, ParetoRow, ResponseTimes, SignalQuery, StoredSignal, Window,
 };

@@ -51,7 +51,7 @@ pub use alerts::{
     OPERATORS, RuleConfig, SilenceConfig,
 };
 pub use cloud_logging::{CLOUD_LOGGING_ENDPOINT, CloudLoggingApi, MonitoredResource};
-pub use history::HistoryConfig;
+pub use history::{DEFAULT_FLEET_INTERVAL, HistoryConfig};
 pub use line::LineConfig;
 pub use logger::{
     CloudLoggingOutput, LoggerConfig, OverflowPolicy, SinkConfig, SyslogFormat, SyslogTransport,
