@@ -77,6 +77,9 @@ mod edge;
 mod error;
 mod events;
 #[cfg(feature = "full")]
+mod fleet;
+mod fleet_check;
+#[cfg(feature = "full")]
 mod history;
 mod integrations;
 mod limits;
