@@ -77,7 +77,7 @@ mod tests {
         let stopped =
             json!({"instance": "b", "line": "STOPPED", "component": "press", "message": "jam"});
         let silent = json!({"instance": "c", "line": "NO DATA", "age_seconds": 40.0});
-        assert_eq!(verdict(&[running.clone()], true), 0);
+        assert_eq!(verdict(std::slice::from_ref(&running), true), 0);
         assert_eq!(verdict(&[running.clone(), stopped], true), EXIT_STOPPED);
         assert_eq!(verdict(&[running, silent], true), EXIT_STOPPED);
         assert_eq!(verdict(&[], true), EXIT_STOPPED);

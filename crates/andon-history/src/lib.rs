@@ -13,6 +13,12 @@
 //! [`fingerprint`]; MTTA and MTTR per component ([`ResponseTimes`]); line [`Downtime`] per day
 //! or hour. Every query takes its window from the caller, so the clock is yours.
 //!
+//! With `[history] url = "postgres://…"`, [`PostgresHistory`] keeps the same records in a
+//! PostgreSQL database that a fleet of agents shares (every row carrying the agent's
+//! `instance`), through the same bounded queue, reconnecting with backoff while the server is
+//! away; it also holds the fleet's line states ([`FleetEntry`]). [`HistoryBackend`] is either
+//! store behind one async query API, with an optional instance filter and [`ParetoBy::Instance`].
+//!
 //! # Example
 //!
 //! ```
@@ -44,7 +50,8 @@
 //!
 //! # Crate feature flags
 //!
-//! None: SQLite is compiled in (rusqlite's `bundled`), so no system library is needed.
+//! None: SQLite is compiled in (rusqlite's `bundled`), so no system library is needed; the
+//! PostgreSQL driver (`tokio-postgres`, `deadpool-postgres`, no TLS) is pure Rust.
 //!
 //! # Related crates
 //!
