@@ -252,7 +252,7 @@ async fn pareto(State(system): State<AndonSystem>, query: Params) -> Result<Json
         Some(other) => {
             return Err(ApiError::field(
                 "by",
-                format!("`{other}` is not component, fingerprint or instance"),
+                format!("`{other}` is not component or fingerprint (or instance, for a fleet)"),
             ));
         }
     };
