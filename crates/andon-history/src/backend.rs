@@ -257,8 +257,8 @@ impl HistoryBackend {
         }
     }
 
-    /// One page of an incident's timeline by trace id or alert fingerprint. Read from the
-    /// SQLite file; with PostgreSQL, not yet (an error that says so).
+    /// One page of an incident's timeline by trace id or alert fingerprint (with PostgreSQL,
+    /// across every instance).
     pub async fn timeline_page(
         &self,
         key: &str,
@@ -270,9 +270,7 @@ impl HistoryBackend {
                 let (store, key) = (store.clone(), key.to_owned());
                 blocking(move || store.timeline_page(&key, offset, limit)).await
             }
-            HistoryBackend::Postgres(_) => Err(HistoryError::Invalid(
-                "incident timelines are not yet read from the PostgreSQL history: query the signals of the trace with GET /v1/history/signals".into(),
-            )),
+            HistoryBackend::Postgres(store) => store.timeline_page(key, offset, limit).await,
         }
     }
 }

@@ -50,14 +50,14 @@ async fn migrations_from_empty_and_from_the_previous_version_keep_the_rows() {
         store.schema_version().await.unwrap(),
         POSTGRES_SCHEMA_VERSION
     );
-    assert_eq!(POSTGRES_SCHEMA_VERSION, 2);
+    assert_eq!(POSTGRES_SCHEMA_VERSION, 3);
     store.shutdown().await.unwrap();
     assert_eq!(
         pg.psql(
             "fresh",
             "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"
         ),
-        "1,2"
+        "1,2,3"
     );
 
     // From the previous version (1: no fleet table), with rows.
@@ -115,7 +115,7 @@ async fn migrations_from_empty_and_from_the_previous_version_keep_the_rows() {
     b.unwrap().shutdown().await.unwrap();
     assert_eq!(
         pg.psql("race", "SELECT count(*) FROM schema_migrations"),
-        "2"
+        "3"
     );
 }
 
@@ -202,6 +202,42 @@ async fn two_instances_share_one_database_and_the_pareto_spans_both() {
         .await
         .unwrap();
     assert!(mttr.is_empty(), "no alerts were recorded");
+    // An incident's timeline by trace id, across instances: b's signal, a's signal and the
+    // stop it caused, then a's resumption.
+    let stopping = AndonSignal::red("press jammed")
+        .with_component("press")
+        .with_trace_id("trace-fleet-1")
+        .with_timestamp(now);
+    let stopping_id = stopping.id();
+    b.record(HistoryRecord::Signal(Arc::new(
+        AndonSignal::yellow("press slow")
+            .with_component("press")
+            .with_trace_id("trace-fleet-1")
+            .with_timestamp(now - Duration::from_secs(5)),
+    )));
+    a.record(HistoryRecord::Signal(Arc::new(stopping)));
+    a.record(HistoryRecord::Line(LineEvent::Stopped {
+        at: now + Duration::from_millis(1),
+        signal: stopping_id,
+        component: Some("press".into()),
+        message: "press jammed".into(),
+    }));
+    a.record(HistoryRecord::Line(LineEvent::Resumed {
+        at: now + Duration::from_secs(2),
+        by: "alice".into(),
+        note: Some("cleared".into()),
+    }));
+    a.flush().await.unwrap();
+    b.flush().await.unwrap();
+    let timeline = b.timeline_page("trace-fleet-1", 0, 100).await.unwrap();
+    let kinds: Vec<&str> = timeline.entries.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["signal", "signal", "line.stopped", "line.resumed"],
+        "{timeline:?}"
+    );
+    assert_eq!(timeline.entries[0].detail["instance"], "press-b");
+    assert_eq!(timeline.entries[3].detail["by"], "alice");
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }

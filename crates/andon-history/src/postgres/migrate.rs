@@ -108,6 +108,11 @@ CREATE TABLE fleet (
     heartbeat_at_ms BIGINT NOT NULL
 );
 "#,
+    // v3: incident timelines: alerts by trace id, line stops and diagnostics by signal.
+    r#"
+CREATE INDEX alert_events_by_trace ON alert_events (trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX line_events_by_signal ON line_events (signal_id) WHERE signal_id IS NOT NULL;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -7,6 +7,7 @@
 mod fleet;
 mod migrate;
 mod query;
+mod timeline;
 mod write;
 
 use std::sync::atomic::{AtomicBool, Ordering};
