@@ -80,6 +80,61 @@ async fn insert_rate_and_a_fleet_pareto_over_a_million_signals() {
         rates[rates.len() / 2],
         rates[rates.len() - 1]
     );
+    // The raw driver beside it, in the same run: the same rows, batches and statement shape
+    // (one `unnest` INSERT per 4096 signals in a transaction), without queue or counts.
+    let raw_db = pg.create_database("raw");
+    pg.psql(
+        "raw",
+        "CREATE TABLE signals (seq BIGSERIAL PRIMARY KEY, instance TEXT NOT NULL, id TEXT NOT NULL, at_ms BIGINT NOT NULL, color TEXT NOT NULL, component TEXT, message TEXT NOT NULL, fingerprint TEXT NOT NULL, trace_id TEXT, attributes TEXT);
+         CREATE INDEX ON signals (at_ms); CREATE INDEX ON signals (instance, at_ms); CREATE INDEX ON signals (trace_id) WHERE trace_id IS NOT NULL",
+    );
+    let (mut client, connection) = tokio_postgres::connect(&raw_db, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let now_ms = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let started = Instant::now();
+    for chunk in (0..PER_INSTANCE).collect::<Vec<_>>().chunks(4096) {
+        let ids: Vec<String> = chunk
+            .iter()
+            .map(|n| format!("00000000-0000-0000-0000-{n:012}"))
+            .collect();
+        let at: Vec<i64> = chunk
+            .iter()
+            .map(|n| now_ms - (*n as i64 * 86_400_000) / PER_INSTANCE as i64)
+            .collect();
+        let color: Vec<&str> = chunk
+            .iter()
+            .map(|n| if n % 3 == 0 { "red" } else { "yellow" })
+            .collect();
+        let component: Vec<Option<&str>> = chunk
+            .iter()
+            .map(|n| Some(components[n % components.len()]))
+            .collect();
+        let message: Vec<String> = chunk
+            .iter()
+            .map(|n| format!("fault {} at station {}", n % 17, n % 5))
+            .collect();
+        let print: Vec<&str> = chunk.iter().map(|_| "fault # at station #").collect();
+        let none: Vec<Option<&str>> = vec![None; chunk.len()];
+        let tx = client.transaction().await.unwrap();
+        tx.execute(
+            "INSERT INTO signals (instance, id, at_ms, color, component, message, fingerprint, trace_id, attributes)
+             SELECT 'raw', * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+            &[&ids, &at, &color, &component, &message, &print, &none, &none],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    println!(
+        "raw tokio-postgres, the same {PER_INSTANCE} rows in batches of 4096: {:.0}/s",
+        PER_INSTANCE as f64 / started.elapsed().as_secs_f64()
+    );
+
     let config = HistoryConfig {
         enabled: true,
         url: Some(Secret::new(url.clone())),
