@@ -16,7 +16,8 @@ use crate::postgres::{GroupBy, PostgresHistory, instance_of};
 use crate::query::{
     Downtime, Pareto, ParetoBy, ParetoRow, ResponseTimes, SignalQuery, StoredSignal, Window,
 };
-use crate::store::{HistoryStats, SqliteHistory};
+use crate::queue::HistoryStats;
+use crate::store::SqliteHistory;
 use crate::timeline::Timeline;
 
 /// The history of this agent: SQLite (one agent) or PostgreSQL (a fleet). Cloning is cheap.

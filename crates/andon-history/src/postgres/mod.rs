@@ -21,7 +21,7 @@ use andon_core::{AndonError, HistoryRecord, HistoryStore, MetricsSink, async_tra
 use tokio::sync::watch;
 
 use crate::error::HistoryError;
-use crate::store::{Counters, DROPPED_TOTAL, HistoryStats, Message, WRITTEN_TOTAL};
+use crate::queue::{Counters, DROPPED_TOTAL, HistoryStats, Message, WRITTEN_TOTAL};
 
 pub use fleet::{FleetEntry, FleetLine, FleetReport, NO_DATA_AFTER_INTERVALS};
 pub use migrate::POSTGRES_SCHEMA_VERSION;
@@ -336,7 +336,7 @@ impl HistoryStore for PostgresHistory {
 
     async fn flush(&self) -> Result<(), AndonError> {
         let target = self.inner.counters.accepted.load(Ordering::Acquire);
-        crate::store::wait_processed(&self.inner.processed, target)
+        crate::queue::wait_processed(&self.inner.processed, target)
             .await
             .map_err(AndonError::from)
     }
@@ -348,7 +348,7 @@ impl HistoryStore for PostgresHistory {
         // The writer gives up retrying a lost server from now on, counting what it held.
         self.inner.stopping.store(true, Ordering::Release);
         let target = self.inner.counters.accepted.load(Ordering::Acquire);
-        let flushed = crate::store::wait_processed(&self.inner.processed, target).await;
+        let flushed = crate::queue::wait_processed(&self.inner.processed, target).await;
         let sender = self.inner.sender.clone();
         let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
         let stop = move || {

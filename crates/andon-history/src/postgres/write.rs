@@ -17,8 +17,9 @@ use tokio_postgres::{Client, NoTls, Transaction};
 use super::{BACKOFF, RECONNECTS_TOTAL, error};
 use crate::error::HistoryError;
 use crate::fingerprint::fingerprint;
+use crate::queue::{Counters, DROPPED_TOTAL, Message, WRITTEN_TOTAL};
 use crate::schema::HOUR_MS;
-use crate::store::{Counters, DROPPED_TOTAL, HeartbeatRow, Message, WRITTEN_TOTAL, millis};
+use crate::store::{HeartbeatRow, millis};
 
 /// How often retention by age runs.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
