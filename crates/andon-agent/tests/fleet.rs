@@ -254,3 +254,21 @@ async fn wait_for_text(client: &fantoccini::Client, css: &str) -> String {
     }
     text_of(client, css).await.unwrap_or_default()
 }
+
+#[test]
+fn the_deploy_fleet_configs_check_and_never_print_the_password() {
+    for name in ["press-a", "press-b"] {
+        let path = andon_tests::workspace_root().join(format!("deploy/fleet/{name}.toml"));
+        let out = Command::new(ANDON)
+            .args(["config", "check"])
+            .arg(&path)
+            .env("PGPASSWORD", "deploy-secret-17")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        let shown = text(&out.stdout);
+        assert!(shown.contains("url = \"[redacted]\""), "{shown}");
+        assert!(shown.contains(&format!("instance = \"{name}\"")), "{shown}");
+        assert!(!shown.contains("deploy-secret-17"));
+    }
+}

@@ -335,3 +335,68 @@ impl HistoryStore for HistoryBackend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // reason: tests fail loudly
+
+    use std::time::{Duration, SystemTime};
+
+    use andon_core::{AndonSignal, HistoryRecord, HistoryStore};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_file_is_a_fleet_of_one() {
+        let backend = HistoryBackend::Sqlite {
+            store: SqliteHistory::in_memory().unwrap(),
+            instance: "press-1".into(),
+        };
+        let now = SystemTime::now();
+        for component in ["press", "press", "feeder"] {
+            backend.record(HistoryRecord::Signal(
+                AndonSignal::red("jam")
+                    .with_component(component)
+                    .with_timestamp(now)
+                    .into(),
+            ));
+        }
+        backend.flush().await.unwrap();
+        let window = Window::last(Duration::from_secs(60), now + Duration::from_secs(1));
+        let by_instance = backend
+            .pareto(window, ParetoBy::Instance, &[], None)
+            .await
+            .unwrap();
+        assert_eq!(by_instance.rows.len(), 1);
+        assert_eq!(
+            (by_instance.rows[0].key.as_str(), by_instance.rows[0].count),
+            ("press-1", 3)
+        );
+        let mine = backend
+            .pareto(window, ParetoBy::Component, &[], Some("press-1"))
+            .await
+            .unwrap();
+        assert_eq!(mine.total, 3);
+        let other = backend
+            .pareto(window, ParetoBy::Component, &[], Some("press-2"))
+            .await
+            .unwrap();
+        assert_eq!(
+            other.total, 0,
+            "another instance's rows are not in this file"
+        );
+        let signals = backend
+            .signals(&SignalQuery::new(window), None)
+            .await
+            .unwrap();
+        assert_eq!(signals[0].instance.as_deref(), Some("press-1"));
+        assert!(
+            backend
+                .signals(&SignalQuery::new(window), Some("press-2"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        backend.shutdown().await.unwrap();
+    }
+}
