@@ -221,7 +221,10 @@ fn parse(url: &Secret) -> Result<tokio_postgres::Config, HistoryError> {
     Ok(config)
 }
 
-/// The history in PostgreSQL, shared by a fleet: see the [module](self) documentation.
+/// The history in PostgreSQL, shared by a fleet: every row carries this agent's `instance`; a
+/// writer thread commits batches with one multi-row `INSERT ... SELECT FROM unnest(...)` per
+/// table and holds a batch (reconnecting with backoff) while the server is away; queries go
+/// through a small connection pool.
 ///
 /// [`record`](HistoryStore::record) only enqueues into the same bounded queue as SQLite's (a
 /// full queue or byte budget is counted in `andon_history_dropped_total`); while the server is
