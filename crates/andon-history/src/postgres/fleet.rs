@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::PostgresHistory;
+use super::write::text;
 use crate::error::HistoryError;
 use crate::store::{from_millis, millis};
 
@@ -122,8 +123,8 @@ impl PostgresHistory {
                     &self.instance(),
                     &state.as_str(),
                     &report.signal_id,
-                    &report.component,
-                    &report.message,
+                    &report.component.as_deref().map(text),
+                    &report.message.as_deref().map(text),
                     &report.stopped_at.map(millis),
                     &report.board_url,
                     &report.version,

@@ -294,12 +294,12 @@ pub(crate) async fn write_batch(
                 signals.id.push(signal.id().to_string());
                 signals.at.push(millis(signal.timestamp()));
                 signals.color.push(signal.color().as_str());
+                signals.component.push(signal.component().map(text));
+                signals.message.push(text(signal.message()));
                 signals
-                    .component
-                    .push(signal.component().map(str::to_owned));
-                signals.message.push(signal.message().to_owned());
-                signals.fingerprint.push(fingerprint(signal.message()));
-                signals.trace_id.push(signal.trace_id().map(str::to_owned));
+                    .fingerprint
+                    .push(text(&fingerprint(signal.message())));
+                signals.trace_id.push(signal.trace_id().map(text));
                 signals.attributes.push(
                     (!signal.attributes().is_empty())
                         .then(|| serde_json::to_string(signal.attributes()).ok())
@@ -363,6 +363,16 @@ pub(crate) async fn write_batch(
     transaction.commit().await
 }
 
+/// `value` as PostgreSQL can keep it: its text type refuses NUL, which SQLite (and a signal's
+/// message) may hold; one such byte must not fail a whole batch, so it becomes U+FFFD.
+pub(crate) fn text(value: &str) -> String {
+    if value.contains('\0') {
+        value.replace('\0', "\u{FFFD}")
+    } else {
+        value.to_owned()
+    }
+}
+
 /// Writes one record other than a signal.
 async fn write_record(
     tx: &Transaction<'_>,
@@ -387,12 +397,12 @@ async fn write_record(
                     &instance,
                     &millis(event.at),
                     &event.fingerprint,
-                    &event.rule,
+                    &text(&event.rule),
                     &event.severity.as_str(),
                     &event.component,
                     &event.trace_id,
                     &labels,
-                    &event.summary,
+                    &text(&event.summary),
                     &event.kind.as_str(),
                     &by,
                     &note,
@@ -418,8 +428,8 @@ async fn write_record(
                             &millis(*at),
                             &"stopped",
                             &Some(signal.to_string()),
-                            component,
-                            &Some(message.as_str()),
+                            &component.as_deref().map(text),
+                            &Some(text(message)),
                             &None::<&str>,
                             &None::<&str>,
                         ],
@@ -436,8 +446,8 @@ async fn write_record(
                             &None::<String>,
                             &None::<String>,
                             &None::<&str>,
-                            &Some(by.as_str()),
-                            note,
+                            &Some(text(by)),
+                            &note.as_deref().map(text),
                         ],
                     )
                     .await?
@@ -467,7 +477,7 @@ async fn write_record(
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            let text = serde_json::to_string(report.as_ref()).unwrap_or_else(|_| "{}".to_owned());
+            let json = serde_json::to_string(report.as_ref()).unwrap_or_else(|_| "{}".to_owned());
             tx.execute(
                 "INSERT INTO diagnostics (instance, at_ms, signal_id, health, summary, report) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
@@ -475,8 +485,8 @@ async fn write_record(
                     &millis(report.taken_at),
                     &signal.to_string(),
                     &health,
-                    &report.summary,
-                    &text,
+                    &text(&report.summary),
+                    &json,
                 ],
             )
             .await?;
