@@ -32,6 +32,7 @@ pub mod fuzz;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod peers_dir;
+pub mod postgres;
 
 /// Whether this run is CI (`CI=true`), where a missing peer is a failure rather than a skip.
 pub fn in_ci() -> bool {

@@ -32,6 +32,7 @@ const PYTHON_PEERS: &[(&str, &str)] = &[
 pub(crate) fn run_setup(root: &Path) -> anyhow::Result<()> {
     cargo_deny(root)?;
     debian_peers(root)?;
+    postgres_peer(root)?;
     python_peers(root)?;
     Ok(())
 }
@@ -98,6 +99,50 @@ fn debian_peers(root: &Path) -> anyhow::Result<()> {
         "prometheus-node-exporter",
     ] {
         let _ = succeeds("service", &[service, "stop"]);
+    }
+    Ok(())
+}
+
+/// Whether Debian's PostgreSQL server programs are installed: `initdb` lives under
+/// `/usr/lib/postgresql/<version>/bin`, not on PATH.
+fn have_initdb() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| entry.path().join("bin/initdb").is_file())
+        || have("initdb")
+}
+
+/// PostgreSQL for andon-history's PostgreSQL backend and the fleet tests (issue 19): the tests
+/// run `initdb` and `postgres` themselves on a free port (tests/src/postgres.rs), so the
+/// system service the package starts is stopped.
+fn postgres_peer(root: &Path) -> anyhow::Result<()> {
+    if have_initdb() {
+        println!("setup: PostgreSQL is installed");
+        return Ok(());
+    }
+    let command = "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql";
+    if !is_root() {
+        bail!("PostgreSQL is missing\nrun as root:\n  {command}");
+    }
+    println!("setup: installing postgresql");
+    sh(root, "apt-get", &["update", "-qq"], &[])?;
+    sh(
+        root,
+        "apt-get",
+        &[
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "postgresql",
+        ],
+        &[("DEBIAN_FRONTEND", "noninteractive")],
+    )?;
+    let _ = succeeds("service", &["postgresql", "stop"]);
+    if !have_initdb() {
+        bail!("postgresql was installed but no initdb is under /usr/lib/postgresql/*/bin");
     }
     Ok(())
 }

@@ -116,6 +116,9 @@ pub enum Command {
         /// How far back, such as 24h, 7d or 30d.
         #[arg(long, default_value = "7d")]
         since: String,
+        /// Only this agent of a fleet sharing a PostgreSQL history (default: every instance).
+        #[arg(long)]
+        instance: Option<String>,
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
@@ -152,7 +155,12 @@ pub enum LineCommand {
         by: Option<String>,
     },
     /// Exit 0 while the line runs, 1 while it is stopped: for CI pipelines and deploy scripts.
-    Check,
+    Check {
+        /// Check every line of the fleet (`GET /v1/fleet`): exit 1 when any is stopped, and
+        /// non-zero when the fleet cannot be read or an agent has no data.
+        #[arg(long)]
+        fleet: bool,
+    },
 }
 
 /// `andon config …`.
@@ -383,7 +391,11 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
             }
             Ok(0)
         }
-        Command::Report { since, json } => report(client, &since, json).await,
+        Command::Report {
+            since,
+            instance,
+            json,
+        } => report(client, &since, instance.as_deref(), json).await,
         Command::Run { .. }
         | Command::Config { .. }
         | Command::GenerateDist { .. }
@@ -418,7 +430,8 @@ async fn line(client: &Client, command: LineCommand) -> Result<u8, AgentError> {
             }
             Ok(0)
         }
-        LineCommand::Check => {
+        LineCommand::Check { fleet: true } => crate::fleet_check::check(client).await,
+        LineCommand::Check { fleet: false } => {
             let state = client.get("/v1/line").await?;
             if state["state"] == json!("RUNNING") {
                 println!("{}", describe_line(&state));
@@ -432,10 +445,27 @@ async fn line(client: &Client, command: LineCommand) -> Result<u8, AgentError> {
 }
 
 /// `andon report`: two Pareto tables and the MTTA/MTTR table, from `GET /v1/history/...`.
-async fn report(client: &Client, since: &str, json: bool) -> Result<u8, AgentError> {
+async fn report(
+    client: &Client,
+    since: &str,
+    instance: Option<&str>,
+    json: bool,
+) -> Result<u8, AgentError> {
     andon::core::config::duration::parse(since)
         .map_err(|e| AgentError::Usage(format!("--since: {e}")))?;
-    let since = since.trim().replace(' ', "%20");
+    let mut since = since.trim().replace(' ', "%20");
+    if let Some(instance) = instance {
+        if instance.is_empty()
+            || !instance
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        {
+            return Err(AgentError::Usage(
+                "--instance: give an instance name of letters, digits, `-`, `_`, `.` or `:` (andon line check --fleet lists them)".into(),
+            ));
+        }
+        since = format!("{since}&instance={instance}");
+    }
     let by_component = client
         .get(&format!("/v1/history/pareto?since={since}&by=component"))
         .await?;

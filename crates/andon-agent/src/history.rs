@@ -2,14 +2,17 @@
 //! incident timeline, downtime), for `andon report` and the board's charts.
 //!
 //! Every endpoint takes its window as `since` (a duration before now, default `7d`) or as
-//! `from` and `to` (RFC 3339); queries run on a blocking thread, off the async workers.
+//! `from` and `to` (RFC 3339), and `instance` to read one agent of a fleet's shared PostgreSQL
+//! history (without it, every instance); Pareto, MTTR and downtime take `by=instance`.
+//! SQLite queries run on a blocking thread, off the async workers.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use andon::AndonSystem;
 use andon::history::{
-    HistoryError, MAX_TIMELINE_OFFSET, ParetoBy, SignalQuery, SqliteHistory, TIMELINE_PAGE, Window,
+    GroupBy, HistoryBackend, HistoryError, MAX_TIMELINE_OFFSET, ParetoBy, SignalQuery,
+    TIMELINE_PAGE, Window,
 };
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -34,7 +37,7 @@ pub(crate) fn router(system: AndonSystem) -> Router {
         .with_state(system)
 }
 
-fn store(system: &AndonSystem) -> Result<SqliteHistory, ApiError> {
+fn store(system: &AndonSystem) -> Result<HistoryBackend, ApiError> {
     system.history().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -157,20 +160,32 @@ fn colors(params: &BTreeMap<String, String>) -> Result<Vec<andon::Color>, ApiErr
         .unwrap_or_else(|| Ok(Vec::new()))
 }
 
-/// Runs a query on a blocking thread.
-async fn blocking<T: Send + 'static>(
-    query: impl FnOnce() -> Result<T, HistoryError> + Send + 'static,
+/// The `instance` parameter: one agent of the fleet, or all.
+fn instance(params: &BTreeMap<String, String>) -> Result<Option<String>, ApiError> {
+    match params.get("instance") {
+        None => Ok(None),
+        Some(name) if name.is_empty() || name.len() > 128 => Err(ApiError::field(
+            "instance",
+            "must be an instance name of 1 to 128 characters (GET /v1/fleet lists them)",
+        )),
+        Some(name) => Ok(Some(name.clone())),
+    }
+}
+
+/// The answer of a history query, or the HTTP error its failure is.
+async fn answer<T>(
+    query: impl std::future::Future<Output = Result<T, HistoryError>>,
 ) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(query).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(HistoryError::Invalid(message))) => Err(ApiError::bad_request(message)),
-        Ok(Err(slow @ HistoryError::TooSlow { .. })) => Err(ApiError::new(
+    match query.await {
+        Ok(value) => Ok(value),
+        Err(HistoryError::Invalid(message)) => Err(ApiError::bad_request(message)),
+        Err(slow @ HistoryError::TooSlow { .. }) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             slow.to_string(),
         )),
-        Ok(Err(error)) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            error.to_string(),
+        Err(down @ HistoryError::Postgres { .. }) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            down.to_string(),
         )),
         Err(error) => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -186,8 +201,17 @@ async fn signals(
     let params = params(query)?;
     only(
         &params,
-        &["since", "from", "to", "component", "color", "limit"],
+        &[
+            "since",
+            "from",
+            "to",
+            "component",
+            "color",
+            "limit",
+            "instance",
+        ],
     )?;
+    let instance = instance(&params)?;
     let store = store(&system)?;
     let mut query = SignalQuery::new(window_of(&system, &params)?);
     query.component = params.get("component").cloned();
@@ -207,37 +231,47 @@ async fn signals(
             })?;
     }
     let window = query.window;
-    let signals = blocking(move || store.signals(&query)).await?;
+    let signals = answer(store.signals(&query, instance.as_deref())).await?;
     Ok(Json(json!({ "window": window, "signals": signals })))
 }
 
 async fn pareto(State(system): State<AndonSystem>, query: Params) -> Result<Json<Value>, ApiError> {
     let params = params(query)?;
-    only(&params, &["since", "from", "to", "by", "colors"])?;
+    only(
+        &params,
+        &["since", "from", "to", "by", "colors", "instance"],
+    )?;
+    let instance = instance(&params)?;
     let store = store(&system)?;
     let window = window_of(&system, &params)?;
     let colors = colors(&params)?;
     let by = match params.get("by").map(String::as_str) {
         None | Some("component") => ParetoBy::Component,
         Some("fingerprint" | "message") => ParetoBy::Fingerprint,
+        Some("instance") => ParetoBy::Instance,
         Some(other) => {
             return Err(ApiError::field(
                 "by",
-                format!("`{other}` is not component or fingerprint"),
+                format!("`{other}` is not component or fingerprint (or instance, for a fleet)"),
             ));
         }
     };
-    let pareto = blocking(move || store.pareto(window, by, &colors)).await?;
+    let pareto = answer(store.pareto(window, by, &colors, instance.as_deref())).await?;
     Ok(Json(json!(pareto)))
 }
 
 async fn mttr(State(system): State<AndonSystem>, query: Params) -> Result<Json<Value>, ApiError> {
     let params = params(query)?;
-    only(&params, &["since", "from", "to"])?;
+    only(&params, &["since", "from", "to", "by", "instance"])?;
+    let instance = instance(&params)?;
+    let by = group_by(&params)?;
     let store = store(&system)?;
     let window = window_of(&system, &params)?;
-    let components = blocking(move || store.response_times(window)).await?;
-    Ok(Json(json!({ "window": window, "components": components })))
+    let components = answer(store.response_times(window, by, instance.as_deref())).await?;
+    // With by=instance, each row's `component` holds the instance.
+    Ok(Json(
+        json!({ "window": window, "by": by, "components": components }),
+    ))
 }
 
 async fn downtime(
@@ -245,19 +279,41 @@ async fn downtime(
     query: Params,
 ) -> Result<Json<Value>, ApiError> {
     let params = params(query)?;
-    only(&params, &["since", "from", "to", "bucket"])?;
+    only(
+        &params,
+        &["since", "from", "to", "bucket", "by", "instance"],
+    )?;
+    let instance = instance(&params)?;
+    let by = group_by(&params)?;
     let store = store(&system)?;
     let now = SystemTime::now();
     let window = window(&params, now, system.config().history.retention_age)?;
     let bucket = duration(&params, "bucket", Duration::from_secs(86_400))?;
-    let buckets = blocking(move || store.downtime(window, bucket, now)).await?;
+    let buckets = answer(store.downtime(window, bucket, now, instance.as_deref())).await?;
     let total: f64 = buckets.iter().map(|b| b.stopped_seconds).sum();
-    Ok(Json(json!({
+    let mut body = json!({
         "window": window,
         "bucket_seconds": bucket.as_secs(),
         "stopped_seconds": total,
         "buckets": buckets,
-    })))
+    });
+    if by == GroupBy::Instance {
+        let per =
+            answer(store.downtime_by_instance(window, bucket, now, instance.as_deref())).await?;
+        let instances: BTreeMap<String, Value> = per
+            .into_iter()
+            .map(|(name, buckets)| {
+                let stopped: f64 = buckets.iter().map(|b| b.stopped_seconds).sum();
+                let stops: u64 = buckets.iter().map(|b| b.stops).sum();
+                (
+                    name,
+                    json!({ "stopped_seconds": stopped, "stops": stops, "buckets": buckets }),
+                )
+            })
+            .collect();
+        body["instances"] = json!(instances);
+    }
+    Ok(Json(body))
 }
 
 async fn timeline(
@@ -291,7 +347,7 @@ async fn timeline(
     let limit = number("limit", TIMELINE_PAGE, 1..=TIMELINE_PAGE)?;
     let offset = number("offset", 0, 0..=MAX_TIMELINE_OFFSET)?;
     let store = store(&system)?;
-    let timeline = blocking(move || store.timeline_page(&key, offset, limit)).await?;
+    let timeline = answer(store.timeline_page(&key, offset, limit)).await?;
     if timeline.entries.is_empty() && offset == 0 {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -306,6 +362,18 @@ async fn timeline(
         link_traces(&mut answer, ui_url);
     }
     Ok(Json(answer))
+}
+
+/// The `by` of MTTR and downtime: `component` (the default) or `instance`.
+fn group_by(params: &BTreeMap<String, String>) -> Result<GroupBy, ApiError> {
+    match params.get("by").map(String::as_str) {
+        None | Some("component") => Ok(GroupBy::Component),
+        Some("instance") => Ok(GroupBy::Instance),
+        Some(other) => Err(ApiError::field(
+            "by",
+            format!("`{other}` is not component or instance"),
+        )),
+    }
 }
 
 /// Links a timeline's trace ids to the trace UI (`[tracer] ui_url`): each entry with a

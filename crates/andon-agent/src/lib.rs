@@ -79,6 +79,9 @@ mod events;
 mod exec;
 mod heartbeats;
 #[cfg(feature = "full")]
+mod fleet;
+mod fleet_check;
+#[cfg(feature = "full")]
 mod history;
 mod integrations;
 mod limits;

@@ -248,6 +248,12 @@ impl Agent {
         // The history's analyses, `GET /v1/history/...` (see the history module).
         #[cfg(feature = "full")]
         let router = router.merge(crate::history::router(self.state.system.clone()));
+        // The fleet's line states, `GET /v1/fleet` and the Fleet view (see the fleet module).
+        #[cfg(feature = "full")]
+        let router = router.merge(crate::fleet::router(
+            self.state.system.clone(),
+            crate::fleet::board_url(&self.state.system, bound),
+        ));
         // PagerDuty's and Slack's webhooks, verified by signature (see the integrations module).
         let router = router.merge(crate::integrations::router(Arc::clone(&self.state)));
         router.layer(axum::middleware::from_fn_with_state(edge, edge::guard))
@@ -273,6 +279,12 @@ impl Agent {
         self.token_required |= beyond_loopback(bound, self.state.token.is_some())?;
         let agent = self.clone();
         tokio::spawn(events::watch_alerts(Arc::clone(&self.state)));
+        #[cfg(feature = "full")]
+        tokio::spawn(crate::fleet::report_loop(
+            self.state.system.clone(),
+            crate::fleet::board_url(&self.state.system, Some(bound)),
+            self.state.stopping.subscribe(),
+        ));
         let (drain_tx, drain_rx) = watch::channel(false);
         let mut server = tokio::spawn(connections::serve(
             listener,

@@ -46,6 +46,27 @@ pub enum HistoryError {
         /// The budget it ran out of.
         budget: std::time::Duration,
     },
+    /// The PostgreSQL server could not be reached, refused the login, or failed a statement.
+    /// The message never holds the URL's password.
+    #[error(
+        "the PostgreSQL history failed to {what}: {message}: check [history] url (host, port, user, ${{PGPASSWORD}}) and that the server is up"
+    )]
+    Postgres {
+        /// What was being done (connect, migrate, query).
+        what: &'static str,
+        /// What the driver said, with any secret redacted.
+        message: String,
+    },
+    /// The PostgreSQL database was migrated by a newer andon.
+    #[error(
+        "the PostgreSQL history has schema version {found}, newer than the {known} this andon knows: upgrade this agent to the fleet's version"
+    )]
+    PostgresTooNew {
+        /// The newest version in `schema_migrations`.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
     /// The background writer is gone (the store was shut down, or its thread failed).
     #[error("the history writer has stopped: records can no longer be written; create a new store")]
     WriterStopped,

@@ -13,6 +13,12 @@
 //! [`fingerprint`]; MTTA and MTTR per component ([`ResponseTimes`]); line [`Downtime`] per day
 //! or hour. Every query takes its window from the caller, so the clock is yours.
 //!
+//! With `[history] url = "postgres://…"`, [`PostgresHistory`] keeps the same records in a
+//! PostgreSQL database that a fleet of agents shares (every row carrying the agent's
+//! `instance`), through the same bounded queue, reconnecting with backoff while the server is
+//! away; it also holds the fleet's line states ([`FleetEntry`]). [`HistoryBackend`] is either
+//! store behind one async query API, with an optional instance filter and [`ParetoBy::Instance`].
+//!
 //! # Example
 //!
 //! ```
@@ -44,7 +50,8 @@
 //!
 //! # Crate feature flags
 //!
-//! None: SQLite is compiled in (rusqlite's `bundled`), so no system library is needed.
+//! None: SQLite is compiled in (rusqlite's `bundled`), so no system library is needed; the
+//! PostgreSQL driver (`tokio-postgres`, `deadpool-postgres`, no TLS) is pure Rust.
 //!
 //! # Related crates
 //!
@@ -55,17 +62,26 @@
 //! - `andon-agent`: `andon report` and `GET /v1/history/...`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod backend;
 mod budget;
 mod error;
 mod fingerprint;
+mod fold;
+mod postgres;
 mod query;
+mod queue;
 mod schema;
 mod store;
 mod timeline;
 
+pub use backend::HistoryBackend;
 pub use budget::QUERY_BUDGET;
 pub use error::HistoryError;
 pub use fingerprint::fingerprint;
+pub use postgres::{
+    FleetEntry, FleetLine, FleetReport, GroupBy, NO_DATA_AFTER_INTERVALS, POSTGRES_SCHEMA_VERSION,
+    PostgresHistory, PostgresHistoryBuilder, default_instance, instance_of,
+};
 pub use query::{
     Downtime, Pareto, ParetoBy, ParetoRow, ResponseTimes, SignalQuery, StoredSignal, Window,
 };

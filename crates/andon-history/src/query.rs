@@ -4,7 +4,7 @@
 //! Every query takes its window (and, where an open interval needs one, `now`) from the caller,
 //! so that tests and reports control the clock; times are the records' own timestamps.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use andon_core::Color;
@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::budget::Budget;
 use crate::error::HistoryError;
+pub(crate) use crate::fold::{DowntimeFrame, finish_pareto, fold_downtime, fold_response_times};
 use crate::schema::HOUR_MS;
 use crate::store::{SqliteHistory, from_millis, millis};
 
@@ -44,7 +45,7 @@ impl Window {
         }
     }
 
-    fn millis(&self) -> (i64, i64) {
+    pub(crate) fn millis(&self) -> (i64, i64) {
         (millis(self.from), millis(self.to))
     }
 }
@@ -115,6 +116,9 @@ pub struct StoredSignal {
     pub trace_id: Option<String>,
     /// Its attributes (an object; empty when it had none).
     pub attributes: Value,
+    /// The agent that wrote it (its `[history] instance`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// What a Pareto counts by.
@@ -125,6 +129,8 @@ pub enum ParetoBy {
     Component,
     /// The message fingerprint: the message with numbers and ids taken out.
     Fingerprint,
+    /// The agent that wrote the signal (`[history] instance`): one bar per line of the fleet.
+    Instance,
 }
 
 impl ParetoBy {
@@ -132,6 +138,17 @@ impl ParetoBy {
         match self {
             ParetoBy::Component => "COALESCE(component, 'unknown')",
             ParetoBy::Fingerprint => "fingerprint",
+            // One SQLite file is one instance; the backend names it.
+            ParetoBy::Instance => "'local'",
+        }
+    }
+
+    /// The key column in `signal_counts` (PostgreSQL's has `instance`).
+    pub(crate) fn count_column(self) -> &'static str {
+        match self {
+            ParetoBy::Component => "component",
+            ParetoBy::Fingerprint => "fingerprint",
+            ParetoBy::Instance => "instance",
         }
     }
 }
@@ -202,7 +219,7 @@ fn color_list(colors: &[Color]) -> String {
     names.join(", ")
 }
 
-fn parse_color(text: &str) -> Color {
+pub(crate) fn parse_color(text: &str) -> Color {
     text.parse().unwrap_or(Color::Red)
 }
 
@@ -221,6 +238,7 @@ pub(crate) fn stored_signal(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredS
         fingerprint: row.get(5)?,
         trace_id: row.get(6)?,
         attributes: json_or_empty(row.get(7)?),
+        instance: None,
     })
 }
 
@@ -311,8 +329,8 @@ impl SqliteHistory {
         let end_hour = to.div_euclid(HOUR_MS);
         if first_hour < end_hour {
             let key = match by {
-                ParetoBy::Component => "component",
-                ParetoBy::Fingerprint => "fingerprint",
+                ParetoBy::Instance => "'local'",
+                other => other.count_column(),
             };
             add(
                 &format!(
@@ -327,29 +345,7 @@ impl SqliteHistory {
         } else {
             add(&raw, from, to)?;
         }
-        let mut counts: Vec<(String, u64)> = totals.into_iter().filter(|(_, n)| *n > 0).collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let total: u64 = counts.iter().map(|(_, n)| n).sum();
-        let mut running = 0;
-        let rows = counts
-            .into_iter()
-            .map(|(key, count)| {
-                running += count;
-                ParetoRow {
-                    key,
-                    count,
-                    percent: percent(count, total),
-                    cumulative_percent: percent(running, total),
-                }
-            })
-            .collect();
-        Ok(Pareto {
-            by,
-            window,
-            colors,
-            total,
-            rows,
-        })
+        Ok(finish_pareto(totals, by, window, colors))
     }
 
     /// MTTA and MTTR per component, over the alerts that fired in `window`, sorted by
@@ -374,82 +370,7 @@ impl SqliteHistory {
                 row.get::<_, String>(3)?,
             ))
         })?;
-        #[derive(Default)]
-        struct Sums {
-            fired: u64,
-            acknowledged: u64,
-            resolved: u64,
-            escalated: u64,
-            ack_ms: i64,
-            resolve_ms: i64,
-        }
-        // One firing at a time per fingerprint: (fingerprint, fired at, component, acked, escalated).
-        struct Open {
-            fingerprint: String,
-            fired_at: i64,
-            component: String,
-            acknowledged: bool,
-            escalated: bool,
-        }
-        let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
-        let mut open: Option<Open> = None;
-        for event in events {
-            let (fingerprint, at, kind, component) = event?;
-            if open.as_ref().is_some_and(|o| o.fingerprint != fingerprint) {
-                open = None;
-            }
-            match kind.as_str() {
-                "fired" => {
-                    if at < to {
-                        sums.entry(component.clone()).or_default().fired += 1;
-                        open = Some(Open {
-                            fingerprint,
-                            fired_at: at,
-                            component,
-                            acknowledged: false,
-                            escalated: false,
-                        });
-                    } else {
-                        open = None;
-                    }
-                }
-                "acknowledged" => {
-                    if let Some(o) = open.as_mut().filter(|o| !o.acknowledged) {
-                        o.acknowledged = true;
-                        let s = sums.entry(o.component.clone()).or_default();
-                        s.acknowledged += 1;
-                        s.ack_ms += at - o.fired_at;
-                    }
-                }
-                "escalated" => {
-                    if let Some(o) = open.as_mut().filter(|o| !o.escalated) {
-                        o.escalated = true;
-                        sums.entry(o.component.clone()).or_default().escalated += 1;
-                    }
-                }
-                "resolved" => {
-                    if let Some(o) = open.take() {
-                        let s = sums.entry(o.component).or_default();
-                        s.resolved += 1;
-                        s.resolve_ms += at - o.fired_at;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let mean = |total_ms: i64, n: u64| (n > 0).then(|| total_ms as f64 / n as f64 / 1000.0);
-        Ok(sums
-            .into_iter()
-            .map(|(component, s)| ResponseTimes {
-                component,
-                fired: s.fired,
-                acknowledged: s.acknowledged,
-                resolved: s.resolved,
-                escalated: s.escalated,
-                mtta_seconds: mean(s.ack_ms, s.acknowledged),
-                mttr_seconds: mean(s.resolve_ms, s.resolved),
-            })
-            .collect())
+        fold_response_times(events.map(|e| e.map_err(HistoryError::from)), to)
     }
 
     /// How long the line was stopped in each `bucket` of `window` (a stop still open counts up
@@ -461,32 +382,8 @@ impl SqliteHistory {
         bucket: Duration,
         now: SystemTime,
     ) -> Result<Vec<Downtime>, HistoryError> {
-        let bucket_ms = i64::try_from(bucket.as_millis()).unwrap_or(i64::MAX);
-        if bucket_ms < 1000 {
-            return Err(HistoryError::Invalid(
-                "the downtime bucket must be at least 1s: use \"1h\" or \"1d\"".into(),
-            ));
-        }
+        let frame = DowntimeFrame::new(window, bucket, now)?;
         let (from, to) = window.millis();
-        let end = to.min(millis(now).max(from));
-        let first = from - from.rem_euclid(bucket_ms);
-        // In i128: a bucket of centuries must not overflow the sum.
-        let count = (i128::from(to) - i128::from(first) + i128::from(bucket_ms) - 1)
-            / i128::from(bucket_ms);
-        if count > 100_000 {
-            return Err(HistoryError::Invalid(format!(
-                "{count} downtime buckets is too many: use a longer bucket or a shorter window"
-            )));
-        }
-        let count = usize::try_from(count).unwrap_or(0);
-        let mut buckets: Vec<(i64, u64)> = vec![(0, 0); count];
-        let bucket_start = |index: usize| {
-            first.saturating_add(
-                i64::try_from(index)
-                    .unwrap_or(i64::MAX)
-                    .saturating_mul(bucket_ms),
-            )
-        };
         let connection = self.reader();
         let _budget = Budget::start(&connection);
         let mut statement = connection.prepare_cached(
@@ -498,57 +395,7 @@ impl SqliteHistory {
         let events = statement.query_map([from, to], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
         })?;
-        let mut add = |start: i64, stop: i64| {
-            let (start, stop) = (start.max(from), stop.min(end));
-            let mut t = start;
-            while t < stop {
-                let index = usize::try_from((t - first) / bucket_ms).unwrap_or(usize::MAX);
-                let bucket_end = bucket_start(index.saturating_add(1));
-                let until = stop.min(bucket_end);
-                if let Some(slot) = buckets.get_mut(index) {
-                    slot.0 += until - t;
-                }
-                t = until;
-            }
-        };
-        let mut stopped_since: Option<i64> = None;
-        let mut stop_starts = Vec::new();
-        for event in events {
-            let (at, kind) = event?;
-            match (kind.as_str(), stopped_since) {
-                ("stopped", None) => {
-                    stopped_since = Some(at);
-                    if at >= from {
-                        stop_starts.push(at);
-                    }
-                }
-                ("resumed", Some(since)) => {
-                    add(since, at);
-                    stopped_since = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(since) = stopped_since {
-            add(since, end);
-        }
-        for at in stop_starts {
-            if let Some(slot) = usize::try_from((at - first) / bucket_ms)
-                .ok()
-                .and_then(|i| buckets.get_mut(i))
-            {
-                slot.1 += 1;
-            }
-        }
-        Ok(buckets
-            .into_iter()
-            .enumerate()
-            .map(|(i, (ms, stops))| Downtime {
-                start: from_millis(bucket_start(i)),
-                stopped_seconds: ms as f64 / 1000.0,
-                stops,
-            })
-            .collect())
+        fold_downtime(events.map(|e| e.map_err(HistoryError::from)), &frame)
     }
 
     /// Downtime per UTC day: [`downtime`](SqliteHistory::downtime) with one-day buckets.
@@ -561,7 +408,7 @@ impl SqliteHistory {
     }
 }
 
-fn percent(part: u64, total: u64) -> f64 {
+pub(crate) fn percent(part: u64, total: u64) -> f64 {
     if total == 0 {
         0.0
     } else {

@@ -88,6 +88,21 @@ INSERT INTO signal_counts (hour, color, component, fingerprint, n)
 CREATE INDEX IF NOT EXISTS signals_by_component ON signals (component, at_ms);
 CREATE INDEX IF NOT EXISTS signals_by_color ON signals (color, at_ms);
 "#,
+    // v4: heartbeat check-ins and misses (issue 19).
+    r#"
+CREATE TABLE IF NOT EXISTS heartbeats (
+    seq              INTEGER PRIMARY KEY,
+    at_ms            INTEGER NOT NULL,
+    name             TEXT    NOT NULL,
+    component        TEXT    NOT NULL,
+    kind             TEXT    NOT NULL,
+    status           TEXT,
+    last_check_in_ms INTEGER,
+    every_ms         INTEGER
+);
+CREATE INDEX IF NOT EXISTS heartbeats_by_time ON heartbeats (at_ms);
+CREATE INDEX IF NOT EXISTS heartbeats_by_name ON heartbeats (name, at_ms);
+"#,
 ];
 
 /// The length of a `signal_counts` hour, in milliseconds.
@@ -97,7 +112,13 @@ pub(crate) const HOUR_MS: i64 = 3_600_000;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The tables retention applies to.
-pub(crate) const TABLES: [&str; 4] = ["signals", "alert_events", "line_events", "diagnostics"];
+pub(crate) const TABLES: [&str; 5] = [
+    "signals",
+    "alert_events",
+    "line_events",
+    "diagnostics",
+    "heartbeats",
+];
 
 /// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.
 pub(crate) fn migrate(connection: &mut Connection, path: &str) -> Result<(), HistoryError> {
@@ -169,7 +190,7 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 4);
         let kept: i64 = connection
             .query_row("SELECT count(*) FROM signals", [], |row| row.get(0))
             .unwrap();
@@ -187,6 +208,11 @@ mod tests {
             "SELECT * FROM signals WHERE color = 'red' AND at_ms >= 0 AND at_ms < 5000",
         );
         assert!(by_color.contains("signals_by_color"), "{by_color}");
+        // v4 added the heartbeat table.
+        let heartbeats: i64 = connection
+            .query_row("SELECT count(*) FROM heartbeats", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(heartbeats, 0);
         // Migrating again changes nothing.
         migrate(&mut connection, "v2.sqlite3").unwrap();
     }

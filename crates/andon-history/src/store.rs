@@ -2,8 +2,8 @@
 //! retention.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,6 +18,8 @@ use tokio::sync::watch;
 
 use crate::error::HistoryError;
 use crate::fingerprint::fingerprint;
+pub use crate::queue::HistoryStats;
+use crate::queue::{Counters, DROPPED_TOTAL, Message, WRITTEN_TOTAL, wait_processed};
 use crate::schema::{self, HOUR_MS, TABLES};
 
 /// How often retention runs in the background by default.
@@ -33,26 +35,6 @@ pub const MEMORY: &str = ":memory:";
 /// The clock retention reads; tests pass their own.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
-/// What the store did so far. `accepted + dropped_queue_full + dropped_closed` is every record
-/// offered; `written + failed` of the accepted ones have been processed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct HistoryStats {
-    /// Records taken into the queue.
-    pub accepted: u64,
-    /// Records committed to the database.
-    pub written: u64,
-    /// Records refused because the queue was full (the writer could not keep up).
-    pub dropped_queue_full: u64,
-    /// Records refused because the store was shut down.
-    pub dropped_closed: u64,
-    /// Accepted records lost because their transaction failed (disk full, lock timeout, …).
-    pub failed: u64,
-    /// Transactions that failed.
-    pub failed_batches: u64,
-    /// Rows deleted by retention.
-    pub retention_deleted: u64,
-}
-
 /// Rows deleted by one retention pass, per table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RetentionReport {
@@ -64,84 +46,14 @@ pub struct RetentionReport {
     pub line_events: u64,
     /// From `diagnostics`.
     pub diagnostics: u64,
+    /// From `heartbeats`.
+    pub heartbeats: u64,
 }
 
 impl RetentionReport {
     /// Every row deleted.
     pub fn total(&self) -> u64 {
-        self.signals + self.alert_events + self.line_events + self.diagnostics
-    }
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    accepted: AtomicU64,
-    written: AtomicU64,
-    dropped_queue_full: AtomicU64,
-    dropped_closed: AtomicU64,
-    failed: AtomicU64,
-    failed_batches: AtomicU64,
-    retention_deleted: AtomicU64,
-    /// The estimated bytes of the records in the queue, bounded by `[history] max_queue_bytes`.
-    queued_bytes: AtomicU64,
-    last_error: Mutex<Option<String>>,
-}
-
-#[allow(clippy::large_enum_variant)] // reason: records are the traffic; boxing them would allocate once more per record
-enum Message {
-    /// A record and its estimated size in bytes.
-    Record(HistoryRecord, u64),
-    Stop,
-}
-
-/// What a record takes in memory while it waits, roughly: its strings and attribute values,
-/// plus a fixed overhead. A diagnostics snapshot is measured by its JSON (one per RED, at most
-/// about one a second).
-fn estimated_bytes(record: &HistoryRecord) -> u64 {
-    const OVERHEAD: usize = 256;
-    let bytes = match record {
-        HistoryRecord::Signal(signal) => {
-            signal.message().len()
-                + signal.component().map_or(0, str::len)
-                + signal.trace_id().map_or(0, str::len)
-                + signal
-                    .attributes()
-                    .iter()
-                    .map(|(k, v)| k.len() + json_bytes(v))
-                    .sum::<usize>()
-        }
-        HistoryRecord::Alert(event) => {
-            event.fingerprint.len()
-                + event.rule.len()
-                + event.summary.len()
-                + event.component.as_deref().map_or(0, str::len)
-                + event.trace_id.as_deref().map_or(0, str::len)
-                + event
-                    .labels
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len())
-                    .sum::<usize>()
-        }
-        HistoryRecord::Line(event) => match event {
-            LineEvent::Stopped {
-                component, message, ..
-            } => message.len() + component.as_deref().map_or(0, str::len),
-            LineEvent::Resumed { by, note, .. } => by.len() + note.as_deref().map_or(0, str::len),
-        },
-        HistoryRecord::Heartbeat(event) => event.name.len() + event.component.len(),
-        HistoryRecord::Diagnostics { report, .. } => {
-            report.summary.len() + json_bytes(&report.details)
-        }
-    };
-    u64::try_from(bytes.saturating_add(OVERHEAD)).unwrap_or(u64::MAX)
-}
-
-/// A JSON value's size as text, without writing it for the common small cases.
-fn json_bytes(value: &serde_json::Value) -> usize {
-    match value {
-        serde_json::Value::String(s) => s.len() + 2,
-        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => 8,
-        other => serde_json::to_string(other).map_or(0, |s| s.len()),
+        self.signals + self.alert_events + self.line_events + self.diagnostics + self.heartbeats
     }
 }
 
@@ -209,12 +121,9 @@ impl SqliteHistoryBuilder {
             Arc::new(Mutex::new(open_connection(&path, busy_timeout, true)?))
         };
         if let Some(sink) = &metrics {
+            sink.describe(WRITTEN_TOTAL, "history records committed to the database");
             sink.describe(
-                "andon_history_written_total",
-                "history records committed to the database",
-            );
-            sink.describe(
-                "andon_history_dropped_total",
+                DROPPED_TOTAL,
                 "history records lost before the database: queue_full, closed or failed",
             );
         }
@@ -399,16 +308,7 @@ impl SqliteHistory {
 
     /// What the store did so far.
     pub fn stats(&self) -> HistoryStats {
-        let c = &self.inner.counters;
-        HistoryStats {
-            accepted: c.accepted.load(Ordering::Relaxed),
-            written: c.written.load(Ordering::Relaxed),
-            dropped_queue_full: c.dropped_queue_full.load(Ordering::Relaxed),
-            dropped_closed: c.dropped_closed.load(Ordering::Relaxed),
-            failed: c.failed.load(Ordering::Relaxed),
-            failed_batches: c.failed_batches.load(Ordering::Relaxed),
-            retention_deleted: c.retention_deleted.load(Ordering::Relaxed),
-        }
+        self.inner.counters.stats()
     }
 
     /// Why the last failed transaction failed.
@@ -438,20 +338,8 @@ impl SqliteHistory {
         lock(&self.inner.reader)
     }
 
-    fn count_drop(&self, counter: &AtomicU64, reason: &'static str) {
-        counter.fetch_add(1, Ordering::Relaxed);
-        if let Some(sink) = &self.inner.metrics {
-            sink.add_counter("andon_history_dropped_total", &[("reason", reason)], 1);
-        }
-    }
-
     async fn wait_processed(&self, target: u64) -> Result<(), HistoryError> {
-        let mut processed = self.inner.processed.clone();
-        processed
-            .wait_for(|done| *done >= target)
-            .await
-            .map(|_| ())
-            .map_err(|_| HistoryError::WriterStopped)
+        wait_processed(&self.inner.processed, target).await
     }
 }
 
@@ -465,36 +353,13 @@ fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 #[async_trait]
 impl HistoryStore for SqliteHistory {
     fn record(&self, record: HistoryRecord) {
-        let counters = &self.inner.counters;
-        if self.inner.closed.load(Ordering::Acquire) {
-            return self.count_drop(&counters.dropped_closed, "closed");
-        }
-        // The byte budget first: a record that would pass it is dropped like one arriving at a
-        // full queue (a burst of large snapshots or attributes never grows memory unbounded).
-        let bytes = estimated_bytes(&record);
-        let budget = self.inner.config.max_queue_bytes;
-        let reserved =
-            counters
-                .queued_bytes
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
-                    queued.checked_add(bytes).filter(|total| *total <= budget)
-                });
-        if reserved.is_err() {
-            return self.count_drop(&counters.dropped_queue_full, "queue_bytes");
-        }
-        match self.inner.sender.try_send(Message::Record(record, bytes)) {
-            Ok(()) => {
-                counters.accepted.fetch_add(1, Ordering::AcqRel);
-            }
-            Err(TrySendError::Full(_)) => {
-                counters.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-                self.count_drop(&counters.dropped_queue_full, "queue_full")
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                counters.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-                self.count_drop(&counters.dropped_closed, "closed")
-            }
-        }
+        self.inner.counters.offer(
+            &self.inner.sender,
+            &self.inner.closed,
+            self.inner.config.max_queue_bytes,
+            self.inner.metrics.as_ref(),
+            record,
+        );
     }
 
     async fn flush(&self) -> Result<(), AndonError> {
@@ -590,7 +455,7 @@ impl Worker {
         if late > 0 {
             self.counters.failed.fetch_add(late, Ordering::Relaxed);
             if let Some(sink) = &self.metrics {
-                sink.add_counter("andon_history_dropped_total", &[("reason", "closed")], late);
+                sink.add_counter(DROPPED_TOTAL, &[("reason", "closed")], late);
             }
         }
         self.processed.send_modify(|done| *done += late);
@@ -607,7 +472,7 @@ impl Worker {
             Ok(()) => {
                 self.counters.written.fetch_add(count, Ordering::Relaxed);
                 if let Some(sink) = &self.metrics {
-                    sink.add_counter("andon_history_written_total", &[], count);
+                    sink.add_counter(WRITTEN_TOTAL, &[], count);
                 }
             }
             Err(error) => {
@@ -617,11 +482,7 @@ impl Worker {
                     *last = Some(error.to_string());
                 }
                 if let Some(sink) = &self.metrics {
-                    sink.add_counter(
-                        "andon_history_dropped_total",
-                        &[("reason", "failed")],
-                        count,
-                    );
+                    sink.add_counter(DROPPED_TOTAL, &[("reason", "failed")], count);
                 }
             }
         }
@@ -686,6 +547,41 @@ impl<'a> SignalRow<'a> {
             attributes: (!signal.attributes().is_empty())
                 .then(|| serde_json::to_string(signal.attributes()).ok())
                 .flatten(),
+        }
+    }
+}
+
+/// One heartbeat event's columns, shared by both backends.
+pub(crate) struct HeartbeatRow {
+    pub(crate) at: i64,
+    pub(crate) kind: &'static str,
+    pub(crate) status: Option<&'static str>,
+    pub(crate) last_check_in: Option<i64>,
+    pub(crate) every: Option<i64>,
+}
+
+impl HeartbeatRow {
+    pub(crate) fn new(event: &andon_core::heartbeat::HeartbeatEvent) -> Self {
+        use andon_core::heartbeat::HeartbeatEventKind;
+        let at = millis(event.at);
+        match &event.kind {
+            HeartbeatEventKind::CheckIn { status } => HeartbeatRow {
+                at,
+                kind: "check_in",
+                status: Some(status.as_str()),
+                last_check_in: None,
+                every: None,
+            },
+            HeartbeatEventKind::Missed {
+                last_check_in,
+                every,
+            } => HeartbeatRow {
+                at,
+                kind: "missed",
+                status: None,
+                last_check_in: last_check_in.map(millis),
+                every: Some(i64::try_from(every.as_millis()).unwrap_or(i64::MAX)),
+            },
         }
     }
 }
@@ -810,9 +706,22 @@ fn write_record(tx: &Transaction<'_>, record: &HistoryRecord) -> rusqlite::Resul
                 ])?,
             };
         }
-        // Heartbeat check-ins and misses get their own table with the PostgreSQL backend's
-        // migrations (issue 19); until then the misses reach history as the signals they raise.
-        HistoryRecord::Heartbeat(_) => {}
+        HistoryRecord::Heartbeat(event) => {
+            let row = HeartbeatRow::new(event);
+            tx.prepare_cached(
+                "INSERT INTO heartbeats (at_ms, name, component, kind, status, last_check_in_ms, every_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                row.at,
+                event.name,
+                event.component,
+                row.kind,
+                row.status,
+                row.last_check_in,
+                row.every,
+            ])?;
+        }
         HistoryRecord::Diagnostics { signal, report } => {
             tx.prepare_cached(
                 "INSERT INTO diagnostics (at_ms, signal_id, health, summary, report) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -837,7 +746,7 @@ fn retain(
     config: &HistoryConfig,
     now: SystemTime,
 ) -> Result<RetentionReport, HistoryError> {
-    let mut deleted = [0_u64; 4];
+    let mut deleted = [0_u64; 5];
     let cutoff = (!config.retention_age.is_zero())
         .then(|| now.checked_sub(config.retention_age))
         .flatten()
@@ -866,6 +775,7 @@ fn retain(
         alert_events: deleted[1],
         line_events: deleted[2],
         diagnostics: deleted[3],
+        heartbeats: deleted[4],
     })
 }
 

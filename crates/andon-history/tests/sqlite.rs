@@ -768,6 +768,7 @@ async fn a_pareto_over_any_window_equals_counting_the_signals() {
                 let key = match by {
                     ParetoBy::Component => s.component.clone().unwrap(),
                     ParetoBy::Fingerprint => s.fingerprint.clone(),
+                    other => unreachable!("{other:?} is not counted here"),
                 };
                 *expected.entry(key).or_default() += 1;
             }

@@ -717,7 +717,7 @@ impl AndonSystem {
     /// given to the builder): query it for Pareto, MTTA/MTTR, downtime and timelines.
     #[cfg(feature = "history")]
     #[cfg_attr(docsrs, doc(cfg(feature = "history")))]
-    pub fn history(&self) -> Option<&andon_history::SqliteHistory> {
+    pub fn history(&self) -> Option<&andon_history::HistoryBackend> {
         self.inner.components.history.as_deref()
     }
 

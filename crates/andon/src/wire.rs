@@ -44,7 +44,7 @@ pub(crate) struct Components {
     /// Publishes the logger's and tracer's own counters as metrics.
     self_metrics_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     #[cfg(feature = "history")]
-    pub(crate) history: Option<Arc<andon_history::SqliteHistory>>,
+    pub(crate) history: Option<Arc<andon_history::HistoryBackend>>,
 }
 
 impl Components {
@@ -239,14 +239,14 @@ pub(crate) async fn build(
     #[cfg(feature = "history")]
     {
         let store = match parts.history {
-            Some(store) => Some(store),
-            None if config.history.enabled => {
-                let mut builder = andon_history::SqliteHistory::builder(&config.history);
-                if let Some(metrics) = &metrics_sink {
-                    builder = builder.with_metrics_sink(metrics.clone());
-                }
-                Some(builder.open()?)
-            }
+            Some(store) => Some(andon_history::HistoryBackend::Sqlite {
+                store,
+                instance: andon_history::instance_of(&config.history),
+            }),
+            // SQLite, or PostgreSQL when [history] url is set (issue 19).
+            None if config.history.enabled => Some(
+                andon_history::HistoryBackend::open(&config.history, metrics_sink.clone()).await?,
+            ),
             None => None,
         };
         if let Some(store) = store {

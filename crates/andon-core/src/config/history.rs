@@ -6,7 +6,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::check;
+use super::secret::Secret;
 use crate::error::ConfigError;
+
+/// The default of `[history] fleet_interval`.
+pub const DEFAULT_FLEET_INTERVAL: Duration = Duration::from_secs(10);
 
 /// `[history]`: the signal and alert history (the Knowledge of MAPE-K), an embedded SQLite file.
 ///
@@ -19,6 +23,11 @@ use crate::error::ConfigError;
 /// batch_size = 1024                 # records per transaction
 /// retention_age = "90days"          # "0s": no age limit
 /// retention_rows = 10000000         # per table; 0: no row limit
+/// # PostgreSQL instead of the file, shared by a fleet of agents (issue 19):
+/// # url = "postgres://andon:${PGPASSWORD}@127.0.0.1:5432/andon"
+/// # instance = "press-7"             # default: the host name
+/// # fleet_interval = "10s"           # how often the fleet row is refreshed
+/// # board_url = "http://press-7:7070/"  # the link the fleet view shows; default the agent's address
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -43,6 +52,19 @@ pub struct HistoryConfig {
     /// At most this many rows are kept per table (signals, alert events, line events,
     /// diagnostics); the oldest go first. Default 10,000,000; 0 means no limit.
     pub retention_rows: u64,
+    /// A PostgreSQL URL (`postgres://user:${PGPASSWORD}@host:5432/db`): the history (and the
+    /// fleet's line states) go there instead of `path`. Never printed: it carries the password.
+    /// Default none: the SQLite file.
+    pub url: Option<Secret>,
+    /// The name this agent's rows carry in a shared database. Default: the host name.
+    pub instance: Option<String>,
+    /// How often the agent refreshes its fleet row (line state and heartbeat) in PostgreSQL; a
+    /// row older than three intervals shows NO DATA. Default 10s.
+    #[serde(with = "super::duration")]
+    pub fleet_interval: Duration,
+    /// The board link other agents' fleet views show for this one. Default: the agent's own
+    /// listen address.
+    pub board_url: Option<String>,
 }
 
 impl Default for HistoryConfig {
@@ -55,6 +77,10 @@ impl Default for HistoryConfig {
             batch_size: 1024,
             retention_age: Duration::from_secs(90 * 24 * 3600),
             retention_rows: 10_000_000,
+            url: None,
+            instance: None,
+            fleet_interval: DEFAULT_FLEET_INTERVAL,
+            board_url: None,
         }
     }
 }
@@ -77,6 +103,36 @@ impl HistoryConfig {
                     "must be at least 4096 (got {}): use 67108864 (64 MiB) unless memory is tight",
                     self.max_queue_bytes
                 ),
+            ));
+        }
+        if let Some(url) = &self.url {
+            let text = url.expose();
+            if url.is_placeholder() {
+                return Err(ConfigError::new(
+                    check::key(section, "url"),
+                    "is the placeholder [redacted]: write the real URL, with the password from ${PGPASSWORD}",
+                ));
+            }
+            if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+                return Err(ConfigError::new(
+                    check::key(section, "url"),
+                    "must start with postgres:// (such as postgres://andon:${PGPASSWORD}@127.0.0.1:5432/andon), or be left out to keep the SQLite file",
+                ));
+            }
+        }
+        if let Some(instance) = &self.instance {
+            check::not_empty(section, "instance", instance)?;
+            if instance.len() > 128 {
+                return Err(ConfigError::new(
+                    check::key(section, "instance"),
+                    "must be at most 128 characters: use the host or line name",
+                ));
+            }
+        }
+        if self.fleet_interval < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                check::key(section, "fleet_interval"),
+                "must be at least 1s: use 10s",
             ));
         }
         if self.batch_size == 0 {
@@ -102,6 +158,23 @@ impl HistoryConfig {
 mod tests {
     use super::*;
     use crate::config::AndonConfig;
+
+    #[test]
+    fn the_postgres_url_takes_its_password_from_the_environment_and_never_shows_it() {
+        let config = AndonConfig::from_toml_str_with_env(
+            "[history]\nenabled = true\nurl = \"postgres://andon:${PGPASSWORD}@127.0.0.1:5432/andon\"\ninstance = \"press-7\"\nfleet_interval = \"5s\"\n",
+            &|name| (name == "PGPASSWORD").then(|| "s3cr3t-pw".to_owned()),
+        )
+        .unwrap();
+        let history = &config.history;
+        assert_eq!(
+            history.url.as_ref().map(Secret::expose),
+            Some("postgres://andon:s3cr3t-pw@127.0.0.1:5432/andon")
+        );
+        assert_eq!(history.instance.as_deref(), Some("press-7"));
+        assert_eq!(history.fleet_interval, Duration::from_secs(5));
+        assert!(!format!("{config:?}").contains("s3cr3t-pw"));
+    }
 
     #[test]
     fn defaults_are_off_and_bounded() {
@@ -150,6 +223,16 @@ mod tests {
                 "[history]\nqueue_capacity = 4\nbatch_size = 8\n",
                 "history.batch_size",
                 "lower batch_size or raise queue_capacity",
+            ),
+            (
+                "[history]\nurl = \"mysql://db/andon\"\n",
+                "history.url",
+                "must start with postgres://",
+            ),
+            (
+                "[history]\nfleet_interval = \"0s\"\n",
+                "history.fleet_interval",
+                "at least 1s",
             ),
             (
                 "[history]\nretention_age = \"forever\"\n",

@@ -56,7 +56,7 @@ pub use heartbeats::{
     AUTO_HEARTBEAT_EVERY, HeartbeatConfig, MAX_HEARTBEAT_NAME_CHARS, MAX_HEARTBEAT_PERIOD,
     MIN_DEFAULT_GRACE, check_heartbeat_name,
 };
-pub use history::HistoryConfig;
+pub use history::{DEFAULT_FLEET_INTERVAL, HistoryConfig};
 pub use line::LineConfig;
 pub use logger::{
     CloudLoggingOutput, LoggerConfig, OverflowPolicy, SinkConfig, SyslogFormat, SyslogTransport,

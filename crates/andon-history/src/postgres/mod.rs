@@ -1,0 +1,372 @@
+//! [`PostgresHistory`]: the history in a PostgreSQL database that a fleet of agents shares.
+//! Every row carries the writing agent's `instance`; the same bounded queue and counters as
+//! [`SqliteHistory`](crate::SqliteHistory) feed a writer thread that commits batches with one
+//! multi-row `INSERT ... SELECT FROM unnest(...)` per table, and holds a batch (reconnecting
+//! with backoff) while the server is away. Queries go through a small connection pool.
+
+mod fleet;
+mod migrate;
+mod query;
+mod timeline;
+mod write;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use andon_core::config::{HistoryConfig, Secret};
+use andon_core::{AndonError, HistoryRecord, HistoryStore, MetricsSink, async_trait};
+use tokio::sync::watch;
+
+use crate::error::HistoryError;
+use crate::queue::{Counters, DROPPED_TOTAL, HistoryStats, Message, WRITTEN_TOTAL};
+
+pub use fleet::{FleetEntry, FleetLine, FleetReport, NO_DATA_AFTER_INTERVALS};
+pub use migrate::POSTGRES_SCHEMA_VERSION;
+pub use query::GroupBy;
+
+/// The statement timeout of queries: the same budget as SQLite's watchdog.
+const STATEMENT_TIMEOUT_MS: u64 = crate::budget::QUERY_BUDGET.as_millis() as u64;
+
+/// Connections the query pool keeps open, at most.
+const POOL_SIZE: usize = 4;
+
+/// The first and the longest wait between reconnection attempts of the writer.
+pub(crate) const BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(2));
+
+/// Reconnections of the PostgreSQL history writer after losing the server (a counter).
+pub(crate) const RECONNECTS_TOTAL: &str = "andon_history_reconnects_total";
+
+/// A driver error as a [`HistoryError`], with the SQLSTATE of a cancelled statement as
+/// [`HistoryError::TooSlow`].
+pub(crate) fn error(what: &'static str, error: &tokio_postgres::Error) -> HistoryError {
+    if error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
+        return HistoryError::TooSlow {
+            budget: crate::budget::QUERY_BUDGET,
+        };
+    }
+    let message = match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(inner) = source {
+                text = format!("{text}: {inner}");
+                source = inner.source();
+            }
+            text
+        }
+    };
+    HistoryError::Postgres { what, message }
+}
+
+/// The host name, for `[history] instance` left out.
+pub fn default_instance() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "andon".to_owned())
+}
+
+/// The instance name `config` gives this agent.
+pub fn instance_of(config: &HistoryConfig) -> String {
+    config.instance.clone().unwrap_or_else(default_instance)
+}
+
+/// Builds a [`PostgresHistory`] from a `[history]` section with a `url`.
+#[must_use]
+pub struct PostgresHistoryBuilder {
+    config: HistoryConfig,
+    url: Secret,
+    metrics: Option<Arc<dyn MetricsSink>>,
+    schema_version: i64,
+}
+
+impl std::fmt::Debug for PostgresHistoryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresHistoryBuilder")
+            .field("url", &self.url)
+            .field("instance", &self.config.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresHistoryBuilder {
+    /// Counts drops, writes, failures and reconnections as `andon_history_*` metrics in `sink`.
+    pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = Some(sink);
+        self
+    }
+
+    /// Migrates only up to `version` (for tests of the migration from an older release).
+    #[doc(hidden)]
+    pub fn with_schema_version(mut self, version: i64) -> Self {
+        self.schema_version = version.clamp(0, POSTGRES_SCHEMA_VERSION);
+        self
+    }
+
+    /// Connects, migrates the schema and starts the writer thread. Fails when the server
+    /// cannot be reached now: a first start needs the database (later outages are held out).
+    pub async fn connect(self) -> Result<PostgresHistory, HistoryError> {
+        let PostgresHistoryBuilder {
+            config,
+            url,
+            metrics,
+            schema_version,
+        } = self;
+        let redact = |e: HistoryError| match e {
+            HistoryError::Postgres { what, message } => HistoryError::Postgres {
+                what,
+                message: url.redact_in(&message),
+            },
+            other => other,
+        };
+        let pg = parse(&url)?;
+        let mut client = write::connect(&pg).await.map_err(redact)?;
+        migrate::migrate_to(&mut client, schema_version)
+            .await
+            .map_err(redact)?;
+        drop(client);
+        let mut query_config = pg.clone();
+        query_config.options(format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"));
+        let manager = deadpool_postgres::Manager::from_config(
+            query_config,
+            tokio_postgres::NoTls,
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(crate::budget::QUERY_BUDGET))
+            .create_timeout(Some(crate::budget::QUERY_BUDGET))
+            .build()
+            .map_err(|e| HistoryError::Postgres {
+                what: "build the connection pool",
+                message: url.redact_in(&e.to_string()),
+            })?;
+        if let Some(sink) = &metrics {
+            sink.describe(WRITTEN_TOTAL, "history records committed to the database");
+            sink.describe(
+                DROPPED_TOTAL,
+                "history records lost before the database: queue_full, closed or failed",
+            );
+            sink.describe(
+                RECONNECTS_TOTAL,
+                "reconnections of the PostgreSQL history writer after losing the server",
+            );
+        }
+        let instance = instance_of(&config);
+        let counters = Arc::new(Counters::default());
+        let (sender, receiver) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let (processed_tx, processed) = watch::channel(0_u64);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let worker = write::Worker {
+            receiver,
+            pg,
+            instance: instance.clone(),
+            counters: Arc::clone(&counters),
+            processed: processed_tx,
+            metrics: metrics.clone(),
+            batch_size: config.batch_size.max(1),
+            retention_age: config.retention_age,
+            stopping: Arc::clone(&stopping),
+            url: url.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("andon-history-pg".into())
+            .spawn(move || worker.run())
+            .map_err(|e| HistoryError::Postgres {
+                what: "start the writer thread",
+                message: e.to_string(),
+            })?;
+        Ok(PostgresHistory {
+            inner: Arc::new(Inner {
+                instance,
+                url,
+                config,
+                sender,
+                counters,
+                processed,
+                closed: AtomicBool::new(false),
+                stopping,
+                pool,
+                thread: Mutex::new(Some(thread)),
+                metrics,
+            }),
+        })
+    }
+}
+
+/// `url` as the driver's configuration; an unparsable URL is named by its key, never shown.
+fn parse(url: &Secret) -> Result<tokio_postgres::Config, HistoryError> {
+    let mut config: tokio_postgres::Config =
+        url.expose()
+            .parse()
+            .map_err(|e: tokio_postgres::Error| HistoryError::Postgres {
+                what: "read [history] url",
+                message: url.redact_in(&e.to_string()),
+            })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    config.application_name("andon");
+    Ok(config)
+}
+
+/// The history in PostgreSQL, shared by a fleet: every row carries this agent's `instance`; a
+/// writer thread commits batches with one multi-row `INSERT ... SELECT FROM unnest(...)` per
+/// table and holds a batch (reconnecting with backoff) while the server is away; queries go
+/// through a small connection pool.
+///
+/// [`record`](HistoryStore::record) only enqueues into the same bounded queue as SQLite's (a
+/// full queue or byte budget is counted in `andon_history_dropped_total`); while the server is
+/// away the writer holds its batch and retries with backoff, so what was accepted is written
+/// once it is back. Cloning is cheap and every clone is the same store.
+#[derive(Clone)]
+pub struct PostgresHistory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    instance: String,
+    url: Secret,
+    config: HistoryConfig,
+    sender: SyncSender<Message>,
+    counters: Arc<Counters>,
+    processed: watch::Receiver<u64>,
+    closed: AtomicBool,
+    stopping: Arc<AtomicBool>,
+    pool: deadpool_postgres::Pool,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    metrics: Option<Arc<dyn MetricsSink>>,
+}
+
+impl std::fmt::Debug for PostgresHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresHistory")
+            .field("url", &Secret::REDACTED)
+            .field("instance", &self.inner.instance)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresHistory {
+    /// A builder for `config`, whose `url` must be set.
+    pub fn builder(config: &HistoryConfig) -> Result<PostgresHistoryBuilder, HistoryError> {
+        let url = config.url.clone().ok_or_else(|| {
+            HistoryError::Invalid(
+                "[history] url is not set: give postgres://user:${PGPASSWORD}@host:5432/db".into(),
+            )
+        })?;
+        Ok(PostgresHistoryBuilder {
+            config: config.clone(),
+            url,
+            metrics: None,
+            schema_version: POSTGRES_SCHEMA_VERSION,
+        })
+    }
+
+    /// The name this agent's rows carry.
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// What the store did so far.
+    pub fn stats(&self) -> HistoryStats {
+        self.inner.counters.stats()
+    }
+
+    /// Why the last failed batch failed (with any secret redacted).
+    pub fn last_error(&self) -> Option<String> {
+        self.inner
+            .counters
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+    }
+
+    /// The schema version of the database.
+    pub async fn schema_version(&self) -> Result<i64, HistoryError> {
+        let client = self.client().await?;
+        migrate::version(&client).await
+    }
+
+    /// A pooled connection for a query.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, HistoryError> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| HistoryError::Postgres {
+                what: "connect",
+                message: self.inner.url.redact_in(&e.to_string()),
+            })
+    }
+
+    /// A driver error of a query, redacted.
+    pub(crate) fn query_error(&self, e: &tokio_postgres::Error) -> HistoryError {
+        match error("query", e) {
+            HistoryError::Postgres { what, message } => HistoryError::Postgres {
+                what,
+                message: self.inner.url.redact_in(&message),
+            },
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl HistoryStore for PostgresHistory {
+    fn record(&self, record: HistoryRecord) {
+        self.inner.counters.offer(
+            &self.inner.sender,
+            &self.inner.closed,
+            self.inner.config.max_queue_bytes,
+            self.inner.metrics.as_ref(),
+            record,
+        );
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        let target = self.inner.counters.accepted.load(Ordering::Acquire);
+        crate::queue::wait_processed(&self.inner.processed, target)
+            .await
+            .map_err(AndonError::from)
+    }
+
+    async fn shutdown(&self) -> Result<(), AndonError> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        // The writer gives up retrying a lost server from now on, counting what it held.
+        self.inner.stopping.store(true, Ordering::Release);
+        let target = self.inner.counters.accepted.load(Ordering::Acquire);
+        let flushed = crate::queue::wait_processed(&self.inner.processed, target).await;
+        let sender = self.inner.sender.clone();
+        let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+        let stop = move || {
+            let _ = sender.send(Message::Stop);
+            if let Some(thread) = thread {
+                let _ = thread.join();
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let _ = runtime.spawn_blocking(stop).await;
+            }
+            Err(_) => stop(),
+        }
+        self.inner.pool.close();
+        flushed.map_err(AndonError::from)
+    }
+}

@@ -1,0 +1,236 @@
+//! The timeline of one incident over PostgreSQL: the same steps as SQLite's
+//! ([`SqliteHistory::timeline_page`](crate::SqliteHistory::timeline_page)), found across every
+//! instance of the database; a line stop is followed by the next resumption of *its* instance.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::PostgresHistory;
+use crate::error::HistoryError;
+use crate::query::{StoredSignal, json_or_empty, parse_color};
+use crate::store::from_millis;
+use crate::timeline::{MAX_TIMELINE_OFFSET, TIMELINE_PAGE, Timeline, TimelineEntry};
+
+impl PostgresHistory {
+    /// One page of the timeline of the incident with trace id or alert fingerprint `key`.
+    pub async fn timeline_page(
+        &self,
+        key: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Timeline, HistoryError> {
+        if !(1..=TIMELINE_PAGE).contains(&limit) || offset > MAX_TIMELINE_OFFSET {
+            return Err(HistoryError::Invalid(format!(
+                "a timeline page holds 1 to {TIMELINE_PAGE} steps from an offset of at most {MAX_TIMELINE_OFFSET}"
+            )));
+        }
+        let rows = i64::try_from(offset + limit + 1).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let e = |error: tokio_postgres::Error| self.query_error(&error);
+        let mut trace_ids: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
+        let mut fingerprints: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
+        // Widen once in each direction: fingerprint -> its trace ids -> their fingerprints.
+        for row in client
+            .query(
+                "SELECT DISTINCT trace_id FROM alert_events WHERE fingerprint = $1 AND trace_id IS NOT NULL LIMIT 100",
+                &[&key],
+            )
+            .await
+            .map_err(e)?
+        {
+            trace_ids.insert(row.get(0));
+        }
+        let traces: Vec<String> = trace_ids.iter().cloned().collect();
+        for row in client
+            .query(
+                "SELECT DISTINCT fingerprint FROM alert_events WHERE trace_id = ANY($1) LIMIT 100",
+                &[&traces],
+            )
+            .await
+            .map_err(e)?
+        {
+            fingerprints.insert(row.get(0));
+        }
+
+        let mut entries = Vec::new();
+        let mut signal_ids: Vec<String> = Vec::new();
+        for row in client
+            .query(
+                "SELECT id, at_ms, color, component, message, fingerprint, trace_id, attributes, instance
+                 FROM signals WHERE trace_id = ANY($1) ORDER BY at_ms, seq LIMIT $2",
+                &[&traces, &rows],
+            )
+            .await
+            .map_err(e)?
+        {
+            let signal = StoredSignal {
+                id: row.get(0),
+                at: from_millis(row.get(1)),
+                color: parse_color(row.get(2)),
+                component: row.get(3),
+                message: row.get(4),
+                fingerprint: row.get(5),
+                trace_id: row.get(6),
+                attributes: json_or_empty(row.get(7)),
+                instance: Some(row.get(8)),
+            };
+            signal_ids.push(signal.id.clone());
+            entries.push(TimelineEntry {
+                at: signal.at,
+                kind: "signal".into(),
+                summary: format!(
+                    "[{}] {}: {}",
+                    signal.color.as_str().to_uppercase(),
+                    signal.component.as_deref().unwrap_or("unknown"),
+                    signal.message
+                ),
+                component: signal.component.clone(),
+                trace_id: signal.trace_id.clone(),
+                detail: serde_json::to_value(&signal).unwrap_or(Value::Null),
+            });
+        }
+
+        let prints: Vec<String> = fingerprints.iter().cloned().collect();
+        let mut real_fingerprints = BTreeSet::new();
+        for row in client
+            .query(
+                "SELECT at_ms, fingerprint, rule, severity, component, trace_id, summary, kind, by_whom, note, level, instance
+                 FROM alert_events WHERE fingerprint = ANY($1) ORDER BY at_ms, seq LIMIT $2",
+                &[&prints, &rows],
+            )
+            .await
+            .map_err(e)?
+        {
+            let at: i64 = row.get(0);
+            let fingerprint: String = row.get(1);
+            let rule: String = row.get(2);
+            let severity: String = row.get(3);
+            let component: Option<String> = row.get(4);
+            let trace_id: Option<String> = row.get(5);
+            let summary: String = row.get(6);
+            let kind: String = row.get(7);
+            let by: Option<String> = row.get(8);
+            let note: Option<String> = row.get(9);
+            let level: Option<i64> = row.get(10);
+            let instance: String = row.get(11);
+            real_fingerprints.insert(fingerprint.clone());
+            if let Some(trace) = &trace_id {
+                trace_ids.insert(trace.clone());
+            }
+            let what = match kind.as_str() {
+                "acknowledged" => format!(
+                    "acknowledged by {}{}",
+                    by.as_deref().unwrap_or("someone"),
+                    note.as_deref()
+                        .filter(|n| !n.is_empty())
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
+                ),
+                "escalated" => format!("escalated to level {}", level.unwrap_or(1)),
+                other => other.to_owned(),
+            };
+            entries.push(TimelineEntry {
+                at: from_millis(at),
+                kind: format!("alert.{kind}"),
+                summary: format!("alert {rule} ({severity}) {what}: {summary}"),
+                component,
+                trace_id,
+                detail: serde_json::json!({
+                    "fingerprint": fingerprint, "rule": rule, "severity": severity,
+                    "by": by, "note": note, "level": level, "summary": summary,
+                    "instance": instance,
+                }),
+            });
+        }
+
+        if !signal_ids.is_empty() {
+            let stops = client
+                .query(
+                    "SELECT at_ms, signal_id, component, message, instance FROM line_events
+                     WHERE kind = 'stopped' AND signal_id = ANY($1) ORDER BY at_ms, seq LIMIT $2",
+                    &[&signal_ids, &rows],
+                )
+                .await
+                .map_err(e)?;
+            for stop in stops {
+                let at: i64 = stop.get(0);
+                let signal_id: Option<String> = stop.get(1);
+                let component: Option<String> = stop.get(2);
+                let message: Option<String> = stop.get(3);
+                let instance: String = stop.get(4);
+                entries.push(TimelineEntry {
+                    at: from_millis(at),
+                    kind: "line.stopped".into(),
+                    summary: format!(
+                        "line stopped by {}: {}",
+                        component.as_deref().unwrap_or("unknown"),
+                        message.as_deref().unwrap_or("")
+                    ),
+                    component,
+                    trace_id: None,
+                    detail: serde_json::json!({ "signal": signal_id, "instance": instance }),
+                });
+                let resumed = client
+                    .query_opt(
+                        "SELECT at_ms, by_whom, note FROM line_events
+                         WHERE kind = 'resumed' AND instance = $1 AND at_ms >= $2 ORDER BY at_ms, seq LIMIT 1",
+                        &[&instance, &at],
+                    )
+                    .await
+                    .map_err(e)?;
+                if let Some(row) = resumed {
+                    let by: Option<String> = row.get(1);
+                    let note: Option<String> = row.get(2);
+                    entries.push(TimelineEntry {
+                        at: from_millis(row.get(0)),
+                        kind: "line.resumed".into(),
+                        summary: format!(
+                            "line resumed by {}{}",
+                            by.as_deref().unwrap_or("someone"),
+                            note.as_deref()
+                                .map(|n| format!(": {n}"))
+                                .unwrap_or_default()
+                        ),
+                        component: None,
+                        trace_id: None,
+                        detail: serde_json::json!({ "by": by, "note": note, "instance": instance }),
+                    });
+                }
+            }
+            for row in client
+                .query(
+                    "SELECT at_ms, signal_id, health, summary, report FROM diagnostics
+                     WHERE signal_id = ANY($1) ORDER BY at_ms, seq LIMIT $2",
+                    &[&signal_ids, &rows],
+                )
+                .await
+                .map_err(e)?
+            {
+                let health: String = row.get(2);
+                let summary: String = row.get(3);
+                let signal_id: String = row.get(1);
+                entries.push(TimelineEntry {
+                    at: from_millis(row.get(0)),
+                    kind: "diagnostics".into(),
+                    summary: format!("diagnostics ({health}): {summary}"),
+                    component: None,
+                    trace_id: None,
+                    detail: serde_json::json!({ "signal": signal_id, "report": json_or_empty(row.get(4)) }),
+                });
+            }
+        }
+        entries.sort_by_key(|e| e.at);
+        let next_offset = (entries.len() > offset + limit).then_some(offset + limit);
+        let entries: Vec<TimelineEntry> = entries.into_iter().skip(offset).take(limit).collect();
+        let seen_traces: BTreeSet<String> =
+            entries.iter().filter_map(|e| e.trace_id.clone()).collect();
+        Ok(Timeline {
+            key: key.to_owned(),
+            trace_ids: trace_ids.intersection(&seen_traces).cloned().collect(),
+            fingerprints: real_fingerprints.into_iter().collect(),
+            entries,
+            next_offset,
+        })
+    }
+}

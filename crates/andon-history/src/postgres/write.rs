@@ -1,0 +1,496 @@
+//! The PostgreSQL writer thread: takes batches from the bounded queue and commits each in one
+//! transaction, with one multi-row `INSERT ... SELECT FROM unnest(...)` for the signals and one
+//! upsert for their hourly counts. While the server is away it holds the batch and reconnects
+//! with backoff; records keep arriving in the queue, up to its bounds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+use andon_core::config::Secret;
+use andon_core::{AlertEventKind, HistoryRecord, LineEvent, MetricsSink};
+use tokio::sync::watch;
+use tokio_postgres::{Client, NoTls, Transaction};
+
+use super::{BACKOFF, RECONNECTS_TOTAL, error};
+use crate::error::HistoryError;
+use crate::fingerprint::fingerprint;
+use crate::queue::{Counters, DROPPED_TOTAL, Message, WRITTEN_TOTAL};
+use crate::schema::HOUR_MS;
+use crate::store::{HeartbeatRow, millis};
+
+/// How often retention by age runs.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Connects one client, its connection driven on the current runtime.
+pub(crate) async fn connect(config: &tokio_postgres::Config) -> Result<Client, HistoryError> {
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| error("connect", &e))?;
+    tokio::spawn(async move {
+        // Ends when the client is dropped or the server goes away; the writer notices the
+        // latter on its next statement.
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// The writer thread's state.
+pub(crate) struct Worker {
+    pub(crate) receiver: Receiver<Message>,
+    pub(crate) pg: tokio_postgres::Config,
+    pub(crate) instance: String,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) processed: watch::Sender<u64>,
+    pub(crate) metrics: Option<Arc<dyn MetricsSink>>,
+    pub(crate) batch_size: usize,
+    pub(crate) retention_age: Duration,
+    pub(crate) stopping: Arc<AtomicBool>,
+    pub(crate) url: Secret,
+}
+
+/// Whether a failed statement is worth retrying on a new connection: the connection was lost
+/// or the server is shutting down or starting, rather than the server refusing the data.
+fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        None => true,
+        Some(code) => {
+            let class = &code.code()[..2.min(code.code().len())];
+            matches!(class, "08" | "57" | "53" | "40")
+        }
+    }
+}
+
+impl Worker {
+    pub(crate) fn run(self) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                self.counters
+                    .set_last_error(format!("cannot start the PostgreSQL writer: {e}"));
+                return self.drain_after_stop();
+            }
+        };
+        runtime.block_on(self.serve());
+    }
+
+    async fn serve(&self) {
+        let mut client: Option<Client> = None;
+        let mut batch: Vec<HistoryRecord> = Vec::with_capacity(self.batch_size);
+        let mut next_retention = Instant::now() + RETENTION_INTERVAL;
+        let mut stop = false;
+        while !stop {
+            // A blocking receive on this thread's own runtime: nothing else runs on it but the
+            // connection, which is idle between batches.
+            let wait = next_retention
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(200));
+            match self.receiver.recv_timeout(wait) {
+                Ok(Message::Record(record, bytes)) => {
+                    self.counters
+                        .queued_bytes
+                        .fetch_sub(bytes, Ordering::AcqRel);
+                    batch.push(record);
+                }
+                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => stop = true,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            while !stop && batch.len() < self.batch_size {
+                match self.receiver.try_recv() {
+                    Ok(Message::Record(record, bytes)) => {
+                        self.counters
+                            .queued_bytes
+                            .fetch_sub(bytes, Ordering::AcqRel);
+                        batch.push(record);
+                    }
+                    Ok(Message::Stop) => stop = true,
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.write(&mut client, &mut batch).await;
+            }
+            if Instant::now() >= next_retention {
+                if let Some(c) = client.as_mut() {
+                    self.retain(c).await;
+                }
+                next_retention = Instant::now() + RETENTION_INTERVAL;
+            }
+        }
+        self.drain_after_stop();
+    }
+
+    /// Records that raced with the stop: lost, counted, so that nobody waits on them.
+    fn drain_after_stop(&self) {
+        let mut late = 0;
+        while let Ok(message) = self.receiver.try_recv() {
+            if let Message::Record(_, bytes) = message {
+                self.counters
+                    .queued_bytes
+                    .fetch_sub(bytes, Ordering::AcqRel);
+                late += 1;
+            }
+        }
+        if late > 0 {
+            self.counters.failed.fetch_add(late, Ordering::Relaxed);
+            if let Some(sink) = &self.metrics {
+                sink.add_counter(DROPPED_TOTAL, &[("reason", "closed")], late);
+            }
+        }
+        self.processed.send_modify(|done| *done += late);
+    }
+
+    /// Commits `batch`, reconnecting and retrying while the server is away; gives up (counting
+    /// the batch as failed) only when the server refuses the data, or after shutdown began.
+    async fn write(&self, client: &mut Option<Client>, batch: &mut Vec<HistoryRecord>) {
+        let count = batch.len() as u64;
+        let mut backoff = BACKOFF.0;
+        let mut attempts_while_stopping = 0;
+        let outcome = loop {
+            if client.as_ref().is_none_or(Client::is_closed) {
+                match connect(&self.pg).await {
+                    Ok(c) => {
+                        *client = Some(c);
+                        if let Some(sink) = &self.metrics {
+                            sink.add_counter(RECONNECTS_TOTAL, &[], 1);
+                        }
+                    }
+                    Err(e) => {
+                        self.counters
+                            .set_last_error(self.url.redact_in(&e.to_string()));
+                        if self.give_up(&mut attempts_while_stopping) {
+                            break Err(());
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(BACKOFF.1);
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = client.as_mut() else { continue };
+            match write_batch(c, &self.instance, batch).await {
+                Ok(()) => break Ok(()),
+                Err(e) => {
+                    let message = self.url.redact_in(&error("write", &e).to_string());
+                    self.counters.set_last_error(message);
+                    if !is_transient(&e) {
+                        break Err(());
+                    }
+                    *client = None;
+                    if self.give_up(&mut attempts_while_stopping) {
+                        break Err(());
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF.1);
+                }
+            }
+        };
+        batch.clear();
+        match outcome {
+            Ok(()) => {
+                self.counters.written.fetch_add(count, Ordering::Relaxed);
+                if let Some(sink) = &self.metrics {
+                    sink.add_counter(WRITTEN_TOTAL, &[], count);
+                }
+            }
+            Err(()) => {
+                self.counters.failed.fetch_add(count, Ordering::Relaxed);
+                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                if let Some(sink) = &self.metrics {
+                    sink.add_counter(DROPPED_TOTAL, &[("reason", "failed")], count);
+                }
+            }
+        }
+        self.processed.send_modify(|done| *done += count);
+    }
+
+    /// After shutdown began, a lost server gets three more tries, then the batch is counted.
+    fn give_up(&self, attempts: &mut u32) -> bool {
+        if self.stopping.load(Ordering::Acquire) {
+            *attempts += 1;
+            *attempts > 3
+        } else {
+            false
+        }
+    }
+
+    async fn retain(&self, client: &mut Client) {
+        if self.retention_age.is_zero() {
+            return;
+        }
+        let Some(cutoff) = SystemTime::now().checked_sub(self.retention_age) else {
+            return;
+        };
+        let cutoff = millis(cutoff);
+        let mut deleted = 0_u64;
+        for table in [
+            "signals",
+            "alert_events",
+            "line_events",
+            "diagnostics",
+            "heartbeats",
+        ] {
+            match client
+                .execute(
+                    &format!("DELETE FROM {table} WHERE instance = $1 AND at_ms < $2"),
+                    &[&self.instance, &cutoff],
+                )
+                .await
+            {
+                Ok(n) => deleted += n,
+                Err(e) => {
+                    self.counters.set_last_error(format!(
+                        "retention: {}",
+                        self.url.redact_in(&error("retain", &e).to_string())
+                    ));
+                    return;
+                }
+            }
+        }
+        let _ = client
+            .execute(
+                "DELETE FROM signal_counts WHERE instance = $1 AND hour < $2",
+                &[&self.instance, &cutoff.div_euclid(HOUR_MS)],
+            )
+            .await;
+        self.counters
+            .retention_deleted
+            .fetch_add(deleted, Ordering::Relaxed);
+    }
+}
+
+/// The columns of a batch's signals, one vector per column (for `unnest`).
+#[derive(Default)]
+struct SignalColumns {
+    id: Vec<String>,
+    at: Vec<i64>,
+    color: Vec<&'static str>,
+    component: Vec<Option<String>>,
+    message: Vec<String>,
+    fingerprint: Vec<String>,
+    trace_id: Vec<Option<String>>,
+    attributes: Vec<Option<String>>,
+}
+
+pub(crate) async fn write_batch(
+    client: &mut Client,
+    instance: &str,
+    batch: &[HistoryRecord],
+) -> Result<(), tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    let mut signals = SignalColumns::default();
+    for record in batch {
+        match record {
+            HistoryRecord::Signal(signal) => {
+                signals.id.push(signal.id().to_string());
+                signals.at.push(millis(signal.timestamp()));
+                signals.color.push(signal.color().as_str());
+                signals.component.push(signal.component().map(text));
+                signals.message.push(text(signal.message()));
+                signals
+                    .fingerprint
+                    .push(text(&fingerprint(signal.message())));
+                signals.trace_id.push(signal.trace_id().map(text));
+                signals.attributes.push(
+                    (!signal.attributes().is_empty())
+                        .then(|| serde_json::to_string(signal.attributes()).ok())
+                        .flatten(),
+                );
+            }
+            other => write_record(&transaction, instance, other).await?,
+        }
+    }
+    if !signals.id.is_empty() {
+        transaction
+            .execute(
+                "INSERT INTO signals (instance, id, at_ms, color, component, message, fingerprint, trace_id, attributes)
+                 SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])",
+                &[
+                    &instance,
+                    &signals.id,
+                    &signals.at,
+                    &signals.color,
+                    &signals.component,
+                    &signals.message,
+                    &signals.fingerprint,
+                    &signals.trace_id,
+                    &signals.attributes,
+                ],
+            )
+            .await?;
+        let mut counts: HashMap<(i64, &str, &str, &str), i64> = HashMap::new();
+        for i in 0..signals.id.len() {
+            *counts
+                .entry((
+                    signals.at[i].div_euclid(HOUR_MS),
+                    signals.color[i],
+                    signals.component[i].as_deref().unwrap_or("unknown"),
+                    signals.fingerprint[i].as_str(),
+                ))
+                .or_insert(0) += 1;
+        }
+        let mut hour = Vec::with_capacity(counts.len());
+        let mut color = Vec::with_capacity(counts.len());
+        let mut component = Vec::with_capacity(counts.len());
+        let mut print = Vec::with_capacity(counts.len());
+        let mut n = Vec::with_capacity(counts.len());
+        for ((h, c, comp, f), count) in counts {
+            hour.push(h);
+            color.push(c);
+            component.push(comp);
+            print.push(f);
+            n.push(count);
+        }
+        transaction
+            .execute(
+                "INSERT INTO signal_counts (hour, instance, color, component, fingerprint, n)
+                 SELECT h, $1, c, comp, f, n FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(h, c, comp, f, n)
+                 ON CONFLICT (hour, instance, color, component, fingerprint)
+                 DO UPDATE SET n = signal_counts.n + excluded.n",
+                &[&instance, &hour, &color, &component, &print, &n],
+            )
+            .await?;
+    }
+    transaction.commit().await
+}
+
+/// `value` as PostgreSQL can keep it: its text type refuses NUL, which SQLite (and a signal's
+/// message) may hold; one such byte must not fail a whole batch, so it becomes U+FFFD.
+pub(crate) fn text(value: &str) -> String {
+    if value.contains('\0') {
+        value.replace('\0', "\u{FFFD}")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Writes one record other than a signal.
+async fn write_record(
+    tx: &Transaction<'_>,
+    instance: &str,
+    record: &HistoryRecord,
+) -> Result<(), tokio_postgres::Error> {
+    match record {
+        HistoryRecord::Signal(_) => {}
+        HistoryRecord::Alert(event) => {
+            let (by, note, level) = match &event.kind {
+                AlertEventKind::Acknowledged { by, note } => {
+                    (Some(by.as_str()), Some(note.as_str()), None)
+                }
+                AlertEventKind::Escalated { level } => (None, None, Some(i64::from(*level))),
+                AlertEventKind::Fired | AlertEventKind::Resolved => (None, None, None),
+            };
+            let labels = serde_json::to_string(&event.labels).unwrap_or_else(|_| "{}".to_owned());
+            tx.execute(
+                "INSERT INTO alert_events (instance, at_ms, fingerprint, rule, severity, component, trace_id, labels, summary, kind, by_whom, note, level)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                &[
+                    &instance,
+                    &millis(event.at),
+                    &event.fingerprint,
+                    &text(&event.rule),
+                    &event.severity.as_str(),
+                    &event.component,
+                    &event.trace_id,
+                    &labels,
+                    &text(&event.summary),
+                    &event.kind.as_str(),
+                    &by,
+                    &note,
+                    &level,
+                ],
+            )
+            .await?;
+        }
+        HistoryRecord::Line(event) => {
+            let sql = "INSERT INTO line_events (instance, at_ms, kind, signal_id, component, message, by_whom, note)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+            match event {
+                LineEvent::Stopped {
+                    at,
+                    signal,
+                    component,
+                    message,
+                } => {
+                    tx.execute(
+                        sql,
+                        &[
+                            &instance,
+                            &millis(*at),
+                            &"stopped",
+                            &Some(signal.to_string()),
+                            &component.as_deref().map(text),
+                            &Some(text(message)),
+                            &None::<&str>,
+                            &None::<&str>,
+                        ],
+                    )
+                    .await?
+                }
+                LineEvent::Resumed { at, by, note } => {
+                    tx.execute(
+                        sql,
+                        &[
+                            &instance,
+                            &millis(*at),
+                            &"resumed",
+                            &None::<String>,
+                            &None::<String>,
+                            &None::<&str>,
+                            &Some(text(by)),
+                            &note.as_deref().map(text),
+                        ],
+                    )
+                    .await?
+                }
+            };
+        }
+        HistoryRecord::Heartbeat(event) => {
+            let row = HeartbeatRow::new(event);
+            tx.execute(
+                "INSERT INTO heartbeats (instance, at_ms, name, component, kind, status, last_check_in_ms, every_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &instance,
+                    &row.at,
+                    &event.name,
+                    &event.component,
+                    &row.kind,
+                    &row.status,
+                    &row.last_check_in,
+                    &row.every,
+                ],
+            )
+            .await?;
+        }
+        HistoryRecord::Diagnostics { signal, report } => {
+            let health = serde_json::to_value(report.health.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let json = serde_json::to_string(report.as_ref()).unwrap_or_else(|_| "{}".to_owned());
+            tx.execute(
+                "INSERT INTO diagnostics (instance, at_ms, signal_id, health, summary, report) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &instance,
+                    &millis(report.taken_at),
+                    &signal.to_string(),
+                    &health,
+                    &text(&report.summary),
+                    &json,
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

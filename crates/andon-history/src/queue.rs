@@ -1,0 +1,200 @@
+//! The bounded queue in front of both history writers (SQLite's thread and PostgreSQL's): a
+//! record is admitted against a byte budget and the queue's capacity, or counted as dropped,
+//! never waited for; the counters and the `andon_history_*` metrics are shared.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+
+use andon_core::{HistoryRecord, LineEvent, MetricsSink};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::error::HistoryError;
+
+/// What the store did so far. `accepted + dropped_queue_full + dropped_closed` is every record
+/// offered; `written + failed` of the accepted ones have been processed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HistoryStats {
+    /// Records taken into the queue.
+    pub accepted: u64,
+    /// Records committed to the database.
+    pub written: u64,
+    /// Records refused because the queue was full (the writer could not keep up).
+    pub dropped_queue_full: u64,
+    /// Records refused because the store was shut down.
+    pub dropped_closed: u64,
+    /// Accepted records lost because their transaction failed (disk full, lock timeout, …).
+    pub failed: u64,
+    /// Transactions that failed.
+    pub failed_batches: u64,
+    /// Rows deleted by retention.
+    pub retention_deleted: u64,
+}
+
+/// The counters of a store's bounded queue and writer, shared by both backends.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) written: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) dropped_closed: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) failed_batches: AtomicU64,
+    pub(crate) retention_deleted: AtomicU64,
+    /// The estimated bytes of the records in the queue, bounded by `[history] max_queue_bytes`.
+    pub(crate) queued_bytes: AtomicU64,
+    pub(crate) last_error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    /// A snapshot.
+    pub(crate) fn stats(&self) -> HistoryStats {
+        HistoryStats {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
+            dropped_queue_full: self.dropped_queue_full.load(Ordering::Relaxed),
+            dropped_closed: self.dropped_closed.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            failed_batches: self.failed_batches.load(Ordering::Relaxed),
+            retention_deleted: self.retention_deleted.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts one refused record, and in `andon_history_dropped_total{reason}`.
+    pub(crate) fn count_drop(
+        &self,
+        metrics: Option<&Arc<dyn MetricsSink>>,
+        counter: &AtomicU64,
+        reason: &'static str,
+    ) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(sink) = metrics {
+            sink.add_counter(DROPPED_TOTAL, &[("reason", reason)], 1);
+        }
+    }
+
+    /// Offers `record` to the bounded queue behind `sender`: the byte budget first, then the
+    /// queue's capacity; a refused record is counted, never waited for.
+    pub(crate) fn offer(
+        &self,
+        sender: &SyncSender<Message>,
+        closed: &AtomicBool,
+        max_queue_bytes: u64,
+        metrics: Option<&Arc<dyn MetricsSink>>,
+        record: HistoryRecord,
+    ) {
+        if closed.load(Ordering::Acquire) {
+            return self.count_drop(metrics, &self.dropped_closed, "closed");
+        }
+        // The byte budget first: a record that would pass it is dropped like one arriving at a
+        // full queue (a burst of large snapshots or attributes never grows memory unbounded).
+        let bytes = estimated_bytes(&record);
+        let reserved =
+            self.queued_bytes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                    queued
+                        .checked_add(bytes)
+                        .filter(|total| *total <= max_queue_bytes)
+                });
+        if reserved.is_err() {
+            return self.count_drop(metrics, &self.dropped_queue_full, "queue_bytes");
+        }
+        match sender.try_send(Message::Record(record, bytes)) {
+            Ok(()) => {
+                self.accepted.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(TrySendError::Full(_)) => {
+                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                self.count_drop(metrics, &self.dropped_queue_full, "queue_full")
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                self.count_drop(metrics, &self.dropped_closed, "closed")
+            }
+        }
+    }
+
+    /// Remembers why the last batch failed.
+    pub(crate) fn set_last_error(&self, error: String) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(error);
+        }
+    }
+}
+
+/// Records committed to the database (a counter).
+pub(crate) const WRITTEN_TOTAL: &str = "andon_history_written_total";
+/// Records lost before the database, by `reason` (a counter).
+pub(crate) const DROPPED_TOTAL: &str = "andon_history_dropped_total";
+
+/// Waits until the writer has processed `target` records.
+pub(crate) async fn wait_processed(
+    processed: &watch::Receiver<u64>,
+    target: u64,
+) -> Result<(), HistoryError> {
+    let mut processed = processed.clone();
+    processed
+        .wait_for(|done| *done >= target)
+        .await
+        .map(|_| ())
+        .map_err(|_| HistoryError::WriterStopped)
+}
+
+#[allow(clippy::large_enum_variant)] // reason: records are the traffic; boxing them would allocate once more per record
+pub(crate) enum Message {
+    /// A record and its estimated size in bytes.
+    Record(HistoryRecord, u64),
+    Stop,
+}
+
+/// What a record takes in memory while it waits, roughly: its strings and attribute values,
+/// plus a fixed overhead. A diagnostics snapshot is measured by its JSON (one per RED, at most
+/// about one a second).
+pub(crate) fn estimated_bytes(record: &HistoryRecord) -> u64 {
+    const OVERHEAD: usize = 256;
+    let bytes = match record {
+        HistoryRecord::Signal(signal) => {
+            signal.message().len()
+                + signal.component().map_or(0, str::len)
+                + signal.trace_id().map_or(0, str::len)
+                + signal
+                    .attributes()
+                    .iter()
+                    .map(|(k, v)| k.len() + json_bytes(v))
+                    .sum::<usize>()
+        }
+        HistoryRecord::Alert(event) => {
+            event.fingerprint.len()
+                + event.rule.len()
+                + event.summary.len()
+                + event.component.as_deref().map_or(0, str::len)
+                + event.trace_id.as_deref().map_or(0, str::len)
+                + event
+                    .labels
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>()
+        }
+        HistoryRecord::Line(event) => match event {
+            LineEvent::Stopped {
+                component, message, ..
+            } => message.len() + component.as_deref().map_or(0, str::len),
+            LineEvent::Resumed { by, note, .. } => by.len() + note.as_deref().map_or(0, str::len),
+        },
+        HistoryRecord::Heartbeat(event) => event.name.len() + event.component.len(),
+        HistoryRecord::Diagnostics { report, .. } => {
+            report.summary.len() + json_bytes(&report.details)
+        }
+    };
+    u64::try_from(bytes.saturating_add(OVERHEAD)).unwrap_or(u64::MAX)
+}
+
+/// A JSON value's size as text, without writing it for the common small cases.
+fn json_bytes(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::String(s) => s.len() + 2,
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => 8,
+        other => serde_json::to_string(other).map_or(0, |s| s.len()),
+    }
+}
