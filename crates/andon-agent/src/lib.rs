@@ -77,10 +77,10 @@ mod edge;
 mod error;
 mod events;
 mod exec;
-mod heartbeats;
 #[cfg(feature = "full")]
 mod fleet;
 mod fleet_check;
+mod heartbeats;
 #[cfg(feature = "full")]
 mod history;
 mod integrations;

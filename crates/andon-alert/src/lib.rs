@@ -109,8 +109,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AlertError;
 pub use fingerprint::fingerprint;
 pub use manager::{
-    AlertManager, AlertState, AlertStats, DEFAULT_SHUTDOWN_DEADLINE, OpenAlert, ShutdownReport,
-    WATCHDOG_ALERT,
+    AlertManager, AlertState, AlertStats, DEFAULT_SHUTDOWN_DEADLINE, HEARTBEAT_DOWN_METRIC,
+    OpenAlert, ShutdownReport, WATCHDOG_ALERT,
 };
 pub use notification::{AlertEvent, AlertStatus, Notification};
 pub use rule::{

@@ -24,6 +24,7 @@ use crate::silence::Silence;
 mod budget;
 mod condition;
 mod defaults;
+pub use defaults::HEARTBEAT_DOWN_METRIC;
 mod deliver;
 mod evaluate;
 mod group;

@@ -267,6 +267,19 @@ pub(crate) async fn build(
             None => None,
         };
         if let Some(mut alerts) = alerts {
+            // A built-in rule per heartbeat, beside `red-signal`: open while it is down.
+            let heartbeats: Vec<(String, andon_core::AlertSeverity)> = config
+                .heartbeats
+                .iter()
+                .map(|h| {
+                    let severity = match h.color {
+                        andon_core::Color::Red => andon_core::AlertSeverity::Critical,
+                        _ => andon_core::AlertSeverity::Warning,
+                    };
+                    (h.name.clone(), severity)
+                })
+                .collect();
+            alerts.add_heartbeat_rules(&heartbeats)?;
             alerts = alerts.with_signal_sink(system_sink.clone());
             if let Some(source) = &diagnostics {
                 alerts = alerts.with_diagnostics(source.clone());

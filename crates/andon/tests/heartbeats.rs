@@ -264,3 +264,52 @@ async fn a_restart_past_the_deadline_raises_the_miss_at_start() {
     );
     second.shutdown().await.unwrap();
 }
+
+/// With the built-in alerting (no `[[alerts.rules]]`), each heartbeat gets its own rule: a miss
+/// opens `heartbeat-NAME`, which stays open while the job is silent (the `red-signal` alert of
+/// the miss's RED alone would resolve a minute later) and resolves at the next success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_built_in_alerting_a_missed_heartbeat_stays_alerted_until_it_checks_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), "");
+    config.alerts.enabled = true;
+    config.alerts.evaluation_interval = Duration::from_millis(100);
+    let system = AndonSystem::new(config).await.unwrap();
+    let alerts = system.alerts().unwrap().clone();
+    let open = |alerts: &andon::alert::AlertManager| {
+        alerts
+            .open_alerts()
+            .into_iter()
+            .filter(|a| a.rule == "heartbeat-backup" && a.state == andon::alert::AlertState::Firing)
+            .count()
+    };
+    assert_eq!(open(&alerts), 0, "no alert while the heartbeat is up");
+
+    let mut events = system.subscribe();
+    next_signal(&mut events, Color::Red).await;
+    let fired = tokio::time::timeout(Duration::from_secs(20), async {
+        while open(&alerts) == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        fired.is_ok(),
+        "heartbeat-backup fires: {:?}",
+        alerts.open_alerts()
+    );
+
+    system.heartbeat("backup").await.unwrap();
+    let resolved = tokio::time::timeout(Duration::from_secs(20), async {
+        while open(&alerts) > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        resolved.is_ok(),
+        "resolved by the check-in: {:?}",
+        alerts.open_alerts()
+    );
+    system.shutdown().await.ok();
+}

@@ -10,7 +10,11 @@ use andon_core::{AlertSeverity, Color};
 use super::{AlertManager, Inner, SignalIndex, State};
 use crate::channel::ChannelHandle;
 use crate::error::AlertError;
-use crate::rule::{AlertCondition, AlertRule};
+use crate::rule::{AlertCondition, AlertRule, Comparison, Threshold};
+
+/// The gauge the umbrella sets to 1 while a heartbeat is down (missed or failed), 0 once it
+/// checked in again; its label `name` is the heartbeat's name.
+pub const HEARTBEAT_DOWN_METRIC: &str = "andon_heartbeat_down";
 
 /// The name of the built-in rule.
 pub(crate) const DEFAULT_RULE: &str = "red-signal";
@@ -34,7 +38,53 @@ pub(crate) fn default_rule() -> AlertRule {
     }
 }
 
+/// The built-in rule of one heartbeat: fires while it is down, whatever else happens, and
+/// resolves only when it checks in again (a RED that fired the `red-signal` rule would resolve
+/// a minute later with the job still silent).
+pub(crate) fn heartbeat_rule(name: &str, severity: AlertSeverity) -> AlertRule {
+    AlertRule {
+        name: format!("heartbeat-{name}"),
+        condition: AlertCondition::Threshold(Threshold {
+            metric: HEARTBEAT_DOWN_METRIC.to_owned(),
+            labels: vec![("name".to_owned(), name.to_owned())],
+            comparison: Comparison::Above,
+            value: 0.5,
+            clear: None,
+            rate_over: None,
+        }),
+        severity,
+        summary: Some(format!(
+            "heartbeat {name} is down: no check-in in time, or a failure"
+        )),
+        ..AlertRule::default()
+    }
+}
+
 impl AlertManager {
+    /// Adds a built-in rule per heartbeat (`heartbeat-NAME`, on
+    /// [`HEARTBEAT_DOWN_METRIC`]), notifying the same channels as the built-in `red-signal`
+    /// rule, when that rule is in effect (no `[[alerts.rules]]` and `[alerts] default_rule`):
+    /// so a missed heartbeat's alert stays open until the next success. With rules of your
+    /// own, write the heartbeat rule you want (docs/agent.md shows one). Call it before the
+    /// manager is wired as a metrics listener. Returns how many rules were added.
+    pub fn add_heartbeat_rules(
+        &self,
+        heartbeats: &[(String, AlertSeverity)],
+    ) -> Result<usize, AlertError> {
+        if !self.inner.config.rules.is_empty() || !self.inner.config.default_rule {
+            return Ok(0);
+        }
+        let channels: Vec<String> = if self.inner.config.channels.is_empty() {
+            vec![LOG_CHANNEL.to_owned()]
+        } else {
+            self.inner.config.channels.keys().cloned().collect()
+        };
+        for (name, severity) in heartbeats {
+            self.insert_rule(heartbeat_rule(name, *severity), channels.clone(), true)?;
+        }
+        Ok(heartbeats.len())
+    }
+
     /// Adds the built-in rule, notifying every configured channel, or the built-in `log`
     /// channel when none is configured.
     pub(super) fn add_default_rule(&self) -> Result<(), AlertError> {
