@@ -102,6 +102,26 @@ pub(crate) struct Formatted<'a> {
     pub(crate) cloud: &'a [u8],
 }
 
+impl<'a> Formatted<'a> {
+    /// A record whose `bytes` hold its main-layout line, then from `split` its Cloud line.
+    pub(crate) fn split(level: LogLevel, time: SystemTime, bytes: &'a [u8], split: usize) -> Self {
+        let (main, cloud) = bytes.split_at(split);
+        Formatted {
+            level,
+            time,
+            main,
+            cloud,
+        }
+    }
+}
+
+/// Who blocks a thread on the queue: a caller waiting for room, or for its record to be written.
+#[derive(Clone, Copy)]
+enum Waiter {
+    Room,
+    Progress,
+}
+
 #[derive(Debug, Default)]
 struct State {
     batch: Batch,
@@ -267,6 +287,28 @@ impl Queue {
         Push::Accepted(seq)
     }
 
+    /// Blocks the thread on `waiter`'s condition for at most `timeout`, counted among its
+    /// waiters meanwhile, after nudging the writer.
+    fn wait_on<'s>(
+        &'s self,
+        mut st: MutexGuard<'s, State>,
+        waiter: Waiter,
+        timeout: Duration,
+    ) -> MutexGuard<'s, State> {
+        self.nudge(&mut st);
+        let (condvar, count): (&Condvar, fn(&mut State) -> &mut usize) = match waiter {
+            Waiter::Room => (&self.room, |st| &mut st.room_waiters),
+            Waiter::Progress => (&self.progress, |st| &mut st.progress_waiters),
+        };
+        *count(&mut st) += 1;
+        let mut st = condvar
+            .wait_timeout(st, timeout)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        *count(&mut st) -= 1;
+        st
+    }
+
     /// Wakes the writer unless it is busy anyway.
     fn nudge(&self, st: &mut State) {
         if st.writer != Writer::Busy {
@@ -300,14 +342,7 @@ impl Queue {
                     if now >= deadline {
                         return Err(self.refuse(self.stalled_error()));
                     }
-                    self.nudge(&mut st);
-                    st.room_waiters += 1;
-                    st = self
-                        .room
-                        .wait_timeout(st, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    st.room_waiters -= 1;
+                    st = self.wait_on(st, Waiter::Room, deadline - now);
                 }
             }
         }
@@ -383,14 +418,7 @@ impl Queue {
             if now >= deadline {
                 return Err(self.gave_up(bound));
             }
-            self.nudge(&mut st);
-            st.progress_waiters += 1;
-            st = self
-                .progress
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-            st.progress_waiters -= 1;
+            st = self.wait_on(st, Waiter::Progress, deadline - now);
         }
         if st.flushed >= seq {
             Ok(())
