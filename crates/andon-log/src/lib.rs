@@ -142,6 +142,7 @@
 //! - `andon`: the umbrella, whose `AndonSystem` sends every signal here.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
 mod bridge;
 #[cfg(feature = "gcp")]
 mod cloud_logging;
