@@ -1168,7 +1168,7 @@ fn render(
     }
     let _ = writeln!(
         out,
-        "## Reproduce\n\n```sh\ncargo xtask bench --quick       # a few minutes\ncargo xtask bench               # criterion defaults\ncargo xtask bench --only andon-alert -- scale   # one crate, a criterion filter\ncargo xtask bench --only memory  # only the agent memory burst\n```\n\nRaw criterion output (with confidence intervals) is in `target/criterion/`."
+        "## Reproduce\n\n```sh\ncargo xtask bench --quick       # a few minutes\ncargo xtask bench               # criterion defaults\ncargo xtask bench --only andon-alert -- scale   # one crate, a criterion filter\ncargo xtask bench --only memory  # only the agent memory burst\n```\n\nRaw criterion output (with confidence intervals) is in `target/criterion/`. How long a new user's first build takes is measured by hand in [build-time.md](build-time.md)."
     );
     out
 }

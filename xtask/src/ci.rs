@@ -6,7 +6,7 @@ use crate::shell::run as sh;
 
 /// The umbrella's features, each of which must build alone.
 const FEATURES: &[&str] = &[
-    "log", "metrics", "trace", "observe", "alert", "history", "tracing",
+    "log", "metrics", "trace", "observe", "alert", "history", "tracing", "gcp",
 ];
 
 pub(crate) fn run() -> anyhow::Result<()> {

@@ -49,6 +49,7 @@ fn signals(c: &mut Criterion) {
         tokio::spawn(async move { axum::serve(listener, router).await });
         (agent_url, raw_url, system)
     });
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's TLS: ring
     let client = reqwest::Client::new();
     let mut group = c.benchmark_group("post_signal");
     for (name, url) in [("andon_agent", &agent_url), ("raw_axum", &raw_url)] {

@@ -50,6 +50,9 @@ impl Client {
                 "--url / ANDON_URL `{url}` is not an http:// or https:// URL such as {DEFAULT_URL}"
             )));
         }
+        // reqwest is built without a crypto provider of its own (the workspace's one TLS stack is
+        // ring): make ring the process default, unless the application chose one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))

@@ -188,6 +188,7 @@ async fn page(client: &Client) -> Value {
 }
 
 async fn post(url: &str, body: Value) -> Value {
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's TLS: ring
     let response = reqwest::Client::new()
         .post(format!("{url}/v1/signals"))
         .json(&body)

@@ -50,6 +50,7 @@ async fn post_at_rate(
 ) -> (Vec<Duration>, u64) {
     let start = tokio::time::Instant::now();
     let interval = Duration::from_secs_f64(workers as f64 / rate as f64);
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's TLS: ring
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(workers as usize)
         .build()

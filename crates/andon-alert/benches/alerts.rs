@@ -89,6 +89,7 @@ fn latency(c: &mut Criterion) {
             .unwrap();
         manager
     });
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's TLS: ring
     let client = reqwest::Client::new();
     let mut n: u64 = 0;
     // One signal of a fresh component (a new alert, so a new notification) until its FIRING

@@ -86,7 +86,8 @@
 //! is `0600`), `Syslog` (by default the local daemon on the unix socket `/dev/log`, as
 //! `syslog(3)` writes, and a start-up error when no daemon listens there; RFC 5424 over UDP or
 //! TCP with RFC 6587 octet counting when `transport` asks; the MSG is the record's line) and
-//! `CloudLogging` (stdout, a file rotated like `File`, or `output = "api"`: Cloud Logging's
+//! `CloudLogging` (stdout, a file rotated like `File`, or, with the `gcp` feature,
+//! `output = "api"`: Cloud Logging's
 //! `entries:write` in batches by count and bytes, from a thread of its own that the writer never
 //! waits for, authenticated by Application Default Credentials through `gcp_auth`, retrying 429
 //! and 5xx, counting what it delivers and loses in the sink's [`SinkStats`]). Each takes records
@@ -125,6 +126,12 @@
 //!   queue and counters, and [`LogDirectives`]: `RUST_LOG` in `EnvFilter` syntax overrides
 //!   `[logger] level` and filters events by target, `ANDON_LOG` sets andon's own records alone
 //!   ([`AndonLoggerBuilder::with_env_directives`]).
+//! - `gcp` (off by default; on in the `andon` agent binary, `andon/gcp` in the umbrella): the
+//!   `CloudLogging` sink's `output = "api"`, writing to Cloud Logging's `entries:write` with
+//!   Application Default Credentials (gcp_auth, reqwest, rustls with ring). Without it such a
+//!   config is refused when the logger starts, with a [`LogError::Config`] naming
+//!   `logger.sinks.N.output` and this feature; the sink's stdout and file outputs need nothing
+//!   more.
 //!
 //! # Related crates
 //!
@@ -135,10 +142,17 @@
 //! - `andon`: the umbrella, whose `AndonSystem` sends every signal here.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
 mod bridge;
+#[cfg(feature = "gcp")]
+mod cloud_logging;
+// Without `gcp`, a stand-in that refuses `output = "api"` with a config error naming the feature.
+#[cfg(not(feature = "gcp"))]
+#[path = "cloud_logging_off.rs"]
 mod cloud_logging;
 mod drain;
 mod error;
+mod features;
 #[cfg(feature = "tracing")]
 mod filter;
 mod format;

@@ -143,6 +143,23 @@ impl AndonLoggerBuilder {
     }
 }
 
+/// The per-level shorthands of [`AndonLogger::log`], one line each: the same signature and
+/// the same call, so they are written once.
+macro_rules! level_methods {
+    ($($(#[$doc:meta])* $name:ident => $level:expr;)*) => {
+        $(
+            $(#[$doc])*
+            #[track_caller]
+            pub fn $name<'a>(
+                &'a self,
+                message: &'a str,
+            ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
+                self.log($level, message)
+            }
+        )*
+    };
+}
+
 impl AndonLogger {
     /// A logger for `config` (the `[logger]` section), with its writer thread started.
     ///
@@ -226,41 +243,16 @@ impl AndonLogger {
         }
     }
 
-    /// Logs at DEBUG. See [`log`](Self::log).
-    #[track_caller]
-    pub fn debug<'a>(
-        &'a self,
-        message: &'a str,
-    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
-        self.log(LogLevel::Debug, message)
-    }
-
-    /// Logs at INFO. See [`log`](Self::log).
-    #[track_caller]
-    pub fn info<'a>(
-        &'a self,
-        message: &'a str,
-    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
-        self.log(LogLevel::Info, message)
-    }
-
-    /// Logs at WARNING, never dropped. See [`log`](Self::log).
-    #[track_caller]
-    pub fn warn<'a>(
-        &'a self,
-        message: &'a str,
-    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
-        self.log(LogLevel::Warning, message)
-    }
-
-    /// Logs at CRITICAL, never dropped, and returns once the record is written to its sinks.
-    /// See [`log`](Self::log).
-    #[track_caller]
-    pub fn critical<'a>(
-        &'a self,
-        message: &'a str,
-    ) -> impl Future<Output = Result<(), LogError>> + Send + 'a {
-        self.log(LogLevel::Critical, message)
+    level_methods! {
+        /// Logs at DEBUG. See [`log`](Self::log).
+        debug => LogLevel::Debug;
+        /// Logs at INFO. See [`log`](Self::log).
+        info => LogLevel::Info;
+        /// Logs at WARNING, never dropped. See [`log`](Self::log).
+        warn => LogLevel::Warning;
+        /// Logs at CRITICAL, never dropped, and returns once the record is written to its sinks.
+        /// See [`log`](Self::log).
+        critical => LogLevel::Critical;
     }
 
     /// Logs an Andon signal: RED at CRITICAL (written before this returns), YELLOW at WARNING,
@@ -282,21 +274,12 @@ impl AndonLogger {
             // The entry borrows non-Send parts: it must not live across an await.
             let pending = {
                 let entry = Entry {
-                    level: signal.log_level(),
                     time: signal.timestamp(),
-                    message: Msg::Str(signal.message()),
                     component: signal.component().or(self.core.component.as_deref()),
                     signal: Some(signal),
-                    location: Some(Loc {
-                        file: caller.file(),
-                        line: caller.line(),
-                        function: "",
-                    }),
-                    fields: &[],
-                    kv: None,
                     // A signal is never sampled away: a GREEN is news too.
                     sampled: false,
-                    tracing: false,
+                    ..self.entry(signal.log_level(), signal.message(), caller)
                 };
                 self.core.prepare(&entry)?
             };

@@ -118,6 +118,14 @@ impl Core {
         level <= LogLevel::Info && self.overflow == OverflowPolicy::Drop
     }
 
+    /// Formats `entry` into this thread's scratch buffer and hands `f` the record.
+    fn with_formatted<R>(&self, entry: &Entry<'_>, f: impl FnOnce(&Formatted<'_>) -> R) -> R {
+        with_scratch(|buf| {
+            let split = self.format(entry, buf);
+            f(&Formatted::split(entry.level, entry.time, buf, split))
+        })
+    }
+
     /// Formats `entry` into `buf`: the main layout, then the Cloud layout. Returns the split.
     fn format(&self, entry: &Entry<'_>, buf: &mut Vec<u8>) -> usize {
         let active = self.trace.get().and_then(|t| t.current());
@@ -149,17 +157,8 @@ impl Core {
         let writer = in_writer();
         // The writer thread never waits on itself: what it logs may be dropped, never blocked.
         let may_drop = writer || self.may_drop(entry.level);
-        let seq = with_scratch(|buf| {
-            let split = self.format(entry, buf);
-            let (main, cloud) = buf.split_at(split);
-            let record = Formatted {
-                level: entry.level,
-                time: entry.time,
-                main,
-                cloud,
-            };
-            self.queue.push_blocking(&record, may_drop)
-        })?;
+        let seq =
+            self.with_formatted(entry, |record| self.queue.push_blocking(record, may_drop))?;
         if entry.level == LogLevel::Critical && !writer {
             self.queue.wait_blocking(seq, Bound::Critical)?;
         }
@@ -175,23 +174,15 @@ impl Core {
         }
         let may_drop = self.may_drop(entry.level);
         let critical = entry.level == LogLevel::Critical;
-        with_scratch(|buf| {
-            let split = self.format(entry, buf);
-            let (main, cloud) = buf.split_at(split);
-            let record = Formatted {
-                level: entry.level,
-                time: entry.time,
-                main,
-                cloud,
-            };
-            Ok(match self.queue.push_now(&record, may_drop)? {
+        self.with_formatted(entry, |record| {
+            Ok(match self.queue.push_now(record, may_drop)? {
                 Some(seq) if critical => Pending::Flush(seq),
                 Some(_) => Pending::Done,
                 None => Pending::Room {
                     level: entry.level,
                     time: entry.time,
-                    bytes: buf.clone(),
-                    split,
+                    bytes: [record.main, record.cloud].concat(),
+                    split: record.main.len(),
                 },
             })
         })
@@ -208,13 +199,7 @@ impl Core {
                 bytes,
                 split,
             } => {
-                let (main, cloud) = bytes.split_at(split);
-                let record = Formatted {
-                    level,
-                    time,
-                    main,
-                    cloud,
-                };
+                let record = Formatted::split(level, time, &bytes, split);
                 let seq = self.queue.push_waiting(&record).await?;
                 if level != LogLevel::Critical {
                     return Ok(());
@@ -345,6 +330,7 @@ pub(crate) fn start(
     let mut project = None;
     for (index, sink_config) in config.sinks.iter().enumerate() {
         crate::syslog::check_local_syslog(sink_config, index)?;
+        crate::features::check_build_features(sink_config, index, cfg!(feature = "gcp"))?;
         // A sink's own level can raise, never lower, the logger's level.
         let level = sink_config.level().unwrap_or(floor).max(floor);
         let (sink, name) = Sink::new(sink_config, level, config.error_report_interval);

@@ -11,14 +11,14 @@
 //! writer is stuck. Async waiters are woken at their deadlines by the [`Timer`] thread.
 
 use std::mem;
-use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use andon_core::LogLevel;
 use tokio::sync::{Notify, watch};
 
+pub(crate) use crate::batch::{Batch, Formatted};
 use crate::error::LogError;
 use crate::timer::Timer;
 
@@ -26,80 +26,17 @@ use crate::timer::Timer;
 /// that under steady load callers never pay for waking it and each write carries many records.
 const LINGER: Duration = Duration::from_millis(1);
 
-/// Batches also stop growing at this many bytes, so that a flood of large records cannot take
-/// all memory even under a large `queue_capacity`.
-const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
-
 /// Locks a mutex, taking the data even if a thread panicked while holding it (our critical
 /// sections leave the data consistent at every step).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What the writer needs to know of one record besides its bytes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Meta {
-    pub(crate) level: LogLevel,
-    pub(crate) time: SystemTime,
-    main_end: usize,
-    cloud_end: usize,
-}
-
-/// Records formatted and waiting, in two layouts at most.
-#[derive(Debug, Default)]
-pub(crate) struct Batch {
-    main: Vec<u8>,
-    cloud: Vec<u8>,
-    pub(crate) records: Vec<Meta>,
-    pub(crate) last_seq: u64,
-}
-
-impl Batch {
-    fn is_full(&self, capacity: usize) -> bool {
-        !self.records.is_empty()
-            && (self.records.len() >= capacity
-                || self.main.len() + self.cloud.len() >= MAX_BATCH_BYTES)
-    }
-
-    /// The bytes of records `range` in the main layout (`cloud` false) or the Cloud layout.
-    pub(crate) fn bytes(&self, range: Range<usize>, cloud: bool) -> &[u8] {
-        let (buf, end_of) = if cloud {
-            (&self.cloud, (|m: &Meta| m.cloud_end) as fn(&Meta) -> usize)
-        } else {
-            (&self.main, (|m: &Meta| m.main_end) as fn(&Meta) -> usize)
-        };
-        let start = match range.start.checked_sub(1) {
-            Some(prev) => self.records.get(prev).map_or(0, end_of),
-            None => 0,
-        };
-        let end = range
-            .end
-            .checked_sub(1)
-            .and_then(|last| self.records.get(last))
-            .map_or(start, end_of);
-        buf.get(start..end).unwrap_or_default()
-    }
-
-    /// Empties the batch, keeping its memory unless a burst made it large.
-    pub(crate) fn clear(&mut self) {
-        const KEEP: usize = 8 * 1024 * 1024;
-        if self.main.capacity() + self.cloud.capacity() > KEEP {
-            *self = Batch::default();
-        } else {
-            self.main.clear();
-            self.cloud.clear();
-            self.records.clear();
-        }
-    }
-}
-
-/// One formatted record on its way in.
+/// Who blocks a thread on the queue: a caller waiting for room, or for its record to be written.
 #[derive(Clone, Copy)]
-pub(crate) struct Formatted<'a> {
-    pub(crate) level: LogLevel,
-    pub(crate) time: SystemTime,
-    pub(crate) main: &'a [u8],
-    pub(crate) cloud: &'a [u8],
+enum Waiter {
+    Room,
+    Progress,
 }
 
 #[derive(Debug, Default)]
@@ -251,20 +188,34 @@ impl Queue {
         st.seq += 1;
         let seq = st.seq;
         let batch = &mut st.batch;
-        batch.main.extend_from_slice(record.main);
-        batch.cloud.extend_from_slice(record.cloud);
-        batch.records.push(Meta {
-            level: record.level,
-            time: record.time,
-            main_end: batch.main.len(),
-            cloud_end: batch.cloud.len(),
-        });
-        batch.last_seq = seq;
+        batch.push(record, seq);
         let urgent = record.level == LogLevel::Critical || batch.records.len() >= self.wake_at;
         if st.writer == Writer::Idle || urgent {
             self.nudge(st);
         }
         Push::Accepted(seq)
+    }
+
+    /// Blocks the thread on `waiter`'s condition for at most `timeout`, counted among its
+    /// waiters meanwhile, after nudging the writer.
+    fn wait_on<'s>(
+        &'s self,
+        mut st: MutexGuard<'s, State>,
+        waiter: Waiter,
+        timeout: Duration,
+    ) -> MutexGuard<'s, State> {
+        self.nudge(&mut st);
+        let (condvar, count): (&Condvar, fn(&mut State) -> &mut usize) = match waiter {
+            Waiter::Room => (&self.room, |st| &mut st.room_waiters),
+            Waiter::Progress => (&self.progress, |st| &mut st.progress_waiters),
+        };
+        *count(&mut st) += 1;
+        let mut st = condvar
+            .wait_timeout(st, timeout)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        *count(&mut st) -= 1;
+        st
     }
 
     /// Wakes the writer unless it is busy anyway.
@@ -300,14 +251,7 @@ impl Queue {
                     if now >= deadline {
                         return Err(self.refuse(self.stalled_error()));
                     }
-                    self.nudge(&mut st);
-                    st.room_waiters += 1;
-                    st = self
-                        .room
-                        .wait_timeout(st, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    st.room_waiters -= 1;
+                    st = self.wait_on(st, Waiter::Room, deadline - now);
                 }
             }
         }
@@ -383,14 +327,7 @@ impl Queue {
             if now >= deadline {
                 return Err(self.gave_up(bound));
             }
-            self.nudge(&mut st);
-            st.progress_waiters += 1;
-            st = self
-                .progress
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-            st.progress_waiters -= 1;
+            st = self.wait_on(st, Waiter::Progress, deadline - now);
         }
         if st.flushed >= seq {
             Ok(())
@@ -552,6 +489,7 @@ impl Drop for Waiting<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
 
     fn record(bytes: &[u8]) -> Formatted<'_> {
         Formatted {

@@ -41,6 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..TracerConfig::default()
     };
     let tracer = AndonTracer::new(config)?;
+    // reqwest has no crypto provider of its own (the workspace's one TLS stack is ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let app = App {
         tracer: tracer.clone(),
         client: reqwest::Client::new(),

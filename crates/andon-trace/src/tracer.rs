@@ -134,6 +134,10 @@ fn otlp_exporter(config: &TracerConfig, timeout: Duration) -> Result<SpawnExport
         endpoint: config.otlp_endpoint.clone(),
         reason: e.to_string(),
     };
+    // The OTLP/HTTP exporter builds a reqwest client, which has no crypto provider of its own
+    // when another crate gives it TLS (the workspace's one TLS stack is ring): make ring the
+    // process default, unless the application chose one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let exporter = match config.protocol {
         OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()

@@ -68,6 +68,7 @@ async fn the_example_propagates_the_trace_to_every_callee() {
         {"url": format!("http://{downstream}/one"), "arguments": {"a": 1}},
         {"url": format!("http://{downstream}/two"), "arguments": [1, "two"]},
     ]);
+    let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's TLS: ring
     let response = reqwest::Client::new()
         .post(format!("http://{addr}/test"))
         .header("TraceParent", incoming)

@@ -87,6 +87,7 @@
 //! | `alert`   | yes     | [`alert`]: alert rules, dedup, escalation, Slack/PagerDuty/email/Alertmanager/webhook/file |
 //! | `history` | yes     | [`history`]: signals, alert changes, line stops and RED diagnostics kept in SQLite; Pareto, MTTA/MTTR, downtime (needs `[history] enabled`) |
 //! | `tracing` | yes     | [`AndonSystem::tracing_layers`]: `tracing` events into andon's log (and spans into its traces); `RUST_LOG` / `ANDON_LOG` set andon's log level |
+//! | `gcp`     | no      | the log's `CloudLogging` sink with `output = "api"`: Cloud Logging's API with Application Default Credentials (andon-log's `gcp`; without it such a config is refused at start, naming `logger.sinks.N.output` and this feature) |
 //! | `full`    | no      | all of the above |
 //!
 //! With a feature off, its component is absent and the others work alone.

@@ -42,6 +42,7 @@ impl TestAgent {
         let server = tokio::spawn(agent.clone().serve(listener, async {
             let _ = stopped.await;
         }));
+        let _ = rustls::crypto::ring::default_provider().install_default(); // reqwest's TLS: ring
         TestAgent {
             url,
             http: reqwest::Client::new(),

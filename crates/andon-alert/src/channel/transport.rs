@@ -53,6 +53,9 @@ impl HttpTransport {
         config: &ChannelConfig,
         settings: &Settings,
     ) -> Result<Self, AlertError> {
+        // reqwest is built without a crypto provider of its own (the workspace's one TLS stack is
+        // ring): make ring the process default, unless the application chose one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)

@@ -167,6 +167,9 @@ impl Worker {
     /// The credentials, project, log name and resource, found on first use.
     async fn ensure_session(&mut self) -> Result<(), Failure> {
         if self.http.is_none() {
+            // reqwest is built without a crypto provider of its own (the workspace's one TLS
+            // stack is ring): make ring the process default, unless the application chose one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let client = reqwest::Client::builder()
                 .timeout(REQUEST_TIMEOUT)
                 .build()

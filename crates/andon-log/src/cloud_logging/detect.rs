@@ -87,6 +87,7 @@ mod tests {
                 ),
             );
         let base = serve(app).await;
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         assert_eq!(
             gce_instance(&http, &base, "p1").await,
