@@ -106,6 +106,7 @@ mod heartbeat;
 #[cfg(feature = "tracing")]
 mod layers;
 mod outcome;
+mod shutdown;
 mod state;
 mod system;
 mod wire;
