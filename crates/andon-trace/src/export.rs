@@ -13,8 +13,6 @@ use tokio::sync::{Notify, mpsc, oneshot};
 /// The tracer's live counters.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) started: AtomicU64,
-    pub(crate) not_sampled: AtomicU64,
     pub(crate) queued: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) exported: AtomicU64,
@@ -23,10 +21,11 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self) -> TraceStats {
+    /// The counters, with `started` and `not_sampled` counted by the span table.
+    pub(crate) fn snapshot(&self, (started, not_sampled): (u64, u64)) -> TraceStats {
         TraceStats {
-            spans_started: self.started.load(Ordering::Relaxed),
-            spans_not_sampled: self.not_sampled.load(Ordering::Relaxed),
+            spans_started: started,
+            spans_not_sampled: not_sampled,
             spans_queued: self.queued.load(Ordering::Relaxed),
             spans_dropped: self.dropped.load(Ordering::Relaxed),
             spans_exported: self.exported.load(Ordering::Relaxed),
