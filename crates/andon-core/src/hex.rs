@@ -6,9 +6,9 @@
 //!
 //! assert_eq!(hex::encode(&[0x4b, 0xf9]), "4bf9");
 //! let mut id = [0u8; 2];
-//! assert_eq!(hex::decode_lower("4bf9", &mut id), Some(()));
+//! assert_eq!(hex::decode_lower(b"4bf9", &mut id), Some(()));
 //! assert_eq!(id, [0x4b, 0xf9]);
-//! assert_eq!(hex::decode_lower("4BF9", &mut id), None); // W3C ids are lower case
+//! assert_eq!(hex::decode_lower(b"4BF9", &mut id), None); // W3C ids are lower case
 //! ```
 
 /// The lower-case hex digits.
@@ -51,10 +51,9 @@ pub fn digit_value(b: u8) -> Option<u8> {
     }
 }
 
-/// Decodes lower-case hex `text` into `out`, which it must fill exactly; `None` on a wrong
+/// Decodes lower-case hex `text` (bytes, so a slice of any input is safe) into `out`, which it must fill exactly; `None` on a wrong
 /// length or any character other than `0-9a-f` (the W3C Trace Context form).
-pub fn decode_lower(text: &str, out: &mut [u8]) -> Option<()> {
-    let text = text.as_bytes();
+pub fn decode_lower(text: &[u8], out: &mut [u8]) -> Option<()> {
     if text.len() != out.len() * 2 {
         return None;
     }
@@ -82,17 +81,17 @@ mod tests {
         assert_eq!(&text[..6], "000102");
         assert_eq!(&text[text.len() - 4..], "feff");
         let mut back = vec![0u8; 256];
-        assert_eq!(decode_lower(&text, &mut back), Some(()));
+        assert_eq!(decode_lower(text.as_bytes(), &mut back), Some(()));
         assert_eq!(back, all);
     }
 
     #[test]
     fn decoding_refuses_upper_case_other_characters_and_wrong_lengths() {
         let mut out = [0u8; 2];
-        assert_eq!(decode_lower("abCd", &mut out), None);
-        assert_eq!(decode_lower("abcg", &mut out), None);
-        assert_eq!(decode_lower("abc", &mut out), None);
-        assert_eq!(decode_lower("abcdef", &mut out), None);
+        assert_eq!(decode_lower(b"abCd", &mut out), None);
+        assert_eq!(decode_lower(b"abcg", &mut out), None);
+        assert_eq!(decode_lower(b"abc", &mut out), None);
+        assert_eq!(decode_lower(b"abcdef", &mut out), None);
         assert_eq!(digit_value(b'F'), Some(15));
         assert_eq!(digit_value(b'g'), None);
         assert_eq!(byte_digits(0xab, UPPER), *b"AB");
