@@ -1,8 +1,84 @@
-//! Checking metric and label names, and making label values survive the exporter's escaping.
+//! Metric names: the names andon records under (one constant each, with their HELP text and
+//! type), checking metric and label names, and making label values survive the exporter's
+//! escaping.
 
 use std::borrow::Cow;
 
 use crate::error::MetricsError;
+use crate::recorder::Kind;
+
+/// Counts every signal, by color and component.
+pub const SIGNALS: &str = "andon_signals_total";
+/// Counts failures, by component.
+pub const FAILURES: &str = "andon_failures_total";
+/// Counts alerts fired, by rule and severity.
+pub const ALERTS: &str = "andon_alerts_total";
+/// The depth of each queue.
+pub const QUEUE_DEPTH: &str = "andon_queue_depth";
+/// The utilization of each pool, from 0 to 1.
+pub const POOL_UTILIZATION: &str = "andon_pool_utilization_ratio";
+/// The process memory in use (resident), in bytes; the observer sets it.
+pub const MEMORY_USAGE: &str = "andon_memory_usage_bytes";
+/// The CPU used by the process, from 0 to 1 (1 = every core it may use); the observer sets it.
+pub const CPU_USAGE: &str = "andon_cpu_usage_ratio";
+/// 1 while the line is stopped, 0 while it runs.
+pub const LINE_STOPPED: &str = "andon_line_stopped";
+/// Request latency by endpoint, in seconds.
+pub const REQUEST_DURATION: &str = "andon_request_duration_seconds";
+/// Processing time by operation, in seconds.
+pub const PROCESSING_DURATION: &str = "andon_processing_duration_seconds";
+
+pub(crate) const HELP: [(&str, Kind, &str); 10] = [
+    (
+        SIGNALS,
+        Kind::Counter,
+        "Andon signals raised, by color and component.",
+    ),
+    (FAILURES, Kind::Counter, "Failures recorded, by component."),
+    (ALERTS, Kind::Counter, "Alerts fired, by rule and severity."),
+    (QUEUE_DEPTH, Kind::Gauge, "Items waiting in each queue."),
+    (
+        POOL_UTILIZATION,
+        Kind::Gauge,
+        "Share of each pool in use, from 0 to 1.",
+    ),
+    (
+        MEMORY_USAGE,
+        Kind::Gauge,
+        "Memory used by the process, in bytes.",
+    ),
+    (
+        CPU_USAGE,
+        Kind::Gauge,
+        "CPU used by the process, from 0 to 1.",
+    ),
+    (
+        LINE_STOPPED,
+        Kind::Gauge,
+        "1 while the line is stopped by a RED signal, 0 while it runs.",
+    ),
+    (
+        REQUEST_DURATION,
+        Kind::Histogram,
+        "Request latency by endpoint, in seconds.",
+    ),
+    (
+        PROCESSING_DURATION,
+        Kind::Histogram,
+        "Processing time by operation, in seconds.",
+    ),
+];
+
+/// How the configured thresholds map onto metrics: name, metric, factor from the configured
+/// unit to the metric's base unit.
+pub(crate) fn threshold_metric(name: &str) -> (&str, f64) {
+    match name {
+        "queue_depth" => (QUEUE_DEPTH, 1.0),
+        "memory_usage_mb" => (MEMORY_USAGE, 1024.0 * 1024.0),
+        "cpu_usage_percent" => (CPU_USAGE, 0.01),
+        other => (other, 1.0),
+    }
+}
 
 /// Checks a metric name against the Prometheus data model: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub(crate) fn check_metric_name(name: &str) -> Result<(), MetricsError> {

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::error::MetricsError;
 use crate::names::{check_label_name, protect_backslashes};
-use crate::threshold::Threshold;
+use andon_core::threshold::{Crossing, Threshold, ThresholdState};
 
 /// The type of a metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,14 +130,11 @@ impl Slot {
     }
 }
 
-const NORMAL: u8 = 0;
-const RAISED: u8 = 1;
-
 /// The threshold state of one series.
 #[derive(Debug)]
 struct Watch {
     slot: Arc<Slot>,
-    state: AtomicU8,
+    state: ThresholdState,
     /// `name{label="value",...}` as a person reads it, for the signal message.
     display: String,
     labels: Vec<(String, String)>,
@@ -184,36 +181,21 @@ impl Watch {
         let Some(threshold) = threshold else {
             return;
         };
-        let state = self.state.load(Ordering::Acquire);
-        let signal = if state == NORMAL && value > threshold.level {
-            if self
-                .state
-                .compare_exchange(NORMAL, RAISED, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                return;
-            }
-            AndonSignal::new(
+        let Some(crossing) = self.state.observe(&threshold, value) else {
+            return;
+        };
+        let signal = match crossing {
+            Crossing::Raised => AndonSignal::new(
                 threshold.color,
                 format!(
                     "{} is {value}, above its threshold {}",
                     self.display, threshold.level
                 ),
-            )
-        } else if state == RAISED && value <= threshold.clear {
-            if self
-                .state
-                .compare_exchange(RAISED, NORMAL, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                return;
-            }
-            AndonSignal::green(format!(
+            ),
+            Crossing::Cleared => AndonSignal::green(format!(
                 "{} is back to {value}, at or below {} (threshold {})",
                 self.display, threshold.clear, threshold.level
-            ))
-        } else {
-            return;
+            )),
         };
         let source = self
             .slot
@@ -700,7 +682,7 @@ impl Registry {
         };
         let watch = Watch {
             slot: self.slot(name),
-            state: AtomicU8::new(NORMAL),
+            state: ThresholdState::new(),
             display: display(name, &labels),
             labels: labels.clone(),
             events: self.events.clone(),
