@@ -51,6 +51,7 @@ pub mod heartbeat;
 pub mod hex;
 pub mod history;
 mod line;
+pub mod names;
 mod severity;
 mod signal;
 pub mod threshold;

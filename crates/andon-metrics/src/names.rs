@@ -1,5 +1,5 @@
-//! Metric names: the names andon records under (one constant each, with their HELP text and
-//! type), checking metric and label names, and making label values survive the exporter's
+//! Metric names: the names andon records under (the shared ones from `andon_core::names`,
+//! with their HELP text and type, and andon-metrics' own), checking metric and label names, and making label values survive the exporter's
 //! escaping.
 
 use std::borrow::Cow;
@@ -7,26 +7,17 @@ use std::borrow::Cow;
 use crate::error::MetricsError;
 use crate::recorder::Kind;
 
-/// Counts every signal, by color and component.
-pub const SIGNALS: &str = "andon_signals_total";
-/// Counts failures, by component.
-pub const FAILURES: &str = "andon_failures_total";
-/// Counts alerts fired, by rule and severity.
-pub const ALERTS: &str = "andon_alerts_total";
-/// The depth of each queue.
-pub const QUEUE_DEPTH: &str = "andon_queue_depth";
-/// The utilization of each pool, from 0 to 1.
-pub const POOL_UTILIZATION: &str = "andon_pool_utilization_ratio";
-/// The process memory in use (resident), in bytes; the observer sets it.
-pub const MEMORY_USAGE: &str = "andon_memory_usage_bytes";
-/// The CPU used by the process, from 0 to 1 (1 = every core it may use); the observer sets it.
-pub const CPU_USAGE: &str = "andon_cpu_usage_ratio";
-/// 1 while the line is stopped, 0 while it runs.
-pub const LINE_STOPPED: &str = "andon_line_stopped";
-/// Request latency by endpoint, in seconds.
-pub const REQUEST_DURATION: &str = "andon_request_duration_seconds";
-/// Processing time by operation, in seconds.
-pub const PROCESSING_DURATION: &str = "andon_processing_duration_seconds";
+pub use andon_core::names::{
+    ALERTS, CPU_USAGE, FAILURES, LINE_STOPPED, MEMORY_USAGE, POOL_UTILIZATION, PROCESSING_DURATION,
+    QUEUE_DEPTH, REQUEST_DURATION, SIGNALS,
+};
+
+/// andon-metrics' own counter of threshold signals, by outcome.
+pub(crate) const THRESHOLD_SIGNALS: &str = "andon_metrics_threshold_signals_total";
+/// andon-metrics' own counter of rejected updates, by reason.
+pub(crate) const REJECTED: &str = "andon_metrics_rejected_total";
+/// andon-metrics' own counter of refused series, by metric.
+pub(crate) const REFUSED_SERIES: &str = "andon_metrics_refused_series_total";
 
 pub(crate) const HELP: [(&str, Kind, &str); 10] = [
     (

@@ -35,6 +35,11 @@ impl Counters {
     }
 }
 
+/// The gauge of spans by outcome that [`TraceStats::export`] publishes.
+const SPANS: &str = "andon_trace_spans";
+/// The gauge of failed export batches that [`TraceStats::export`] publishes.
+const EXPORT_ERRORS: &str = "andon_trace_export_errors";
+
 /// A snapshot of what the tracer did, for health checks and metrics.
 ///
 /// Every span the tracer started (andon's own and those of the `tracing` layer) is counted once
@@ -63,13 +68,10 @@ impl TraceStats {
     /// once, before the first export.
     pub fn describe(metrics: &dyn andon_core::MetricsSink) {
         metrics.describe(
-            "andon_trace_spans",
+            SPANS,
             "Spans since start, by outcome (started, not_sampled, queued, dropped, exported, failed).",
         );
-        metrics.describe(
-            "andon_trace_export_errors",
-            "Span export batches that failed.",
-        );
+        metrics.describe(EXPORT_ERRORS, "Span export batches that failed.");
     }
 
     /// Publishes the counters as gauges (totals since start) through a metrics sink, so that a
@@ -84,9 +86,9 @@ impl TraceStats {
             ("exported", self.spans_exported),
             ("failed", self.spans_failed),
         ] {
-            metrics.set_gauge("andon_trace_spans", &[("outcome", outcome)], value as f64);
+            metrics.set_gauge(SPANS, &[("outcome", outcome)], value as f64);
         }
-        metrics.set_gauge("andon_trace_export_errors", &[], self.export_errors as f64);
+        metrics.set_gauge(EXPORT_ERRORS, &[], self.export_errors as f64);
     }
 }
 

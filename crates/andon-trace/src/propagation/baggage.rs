@@ -2,7 +2,9 @@
 
 use andon_core::hex;
 
-use super::{BAGGAGE, InvalidHeader, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, trim_ows};
+use super::{
+    BAGGAGE, InvalidHeader, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, join_members, trim_ows,
+};
 
 /// Whether `b` is an RFC 7230 `tchar`, the characters of a baggage key.
 fn is_tchar(b: u8) -> bool {
@@ -250,13 +252,6 @@ impl Baggage {
 
     /// The header value, values percent-encoded.
     pub fn header(&self) -> String {
-        let mut out = String::new();
-        for (i, entry) in self.entries.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&entry.encoded());
-        }
-        out
+        join_members(&self.entries, |out, entry| out.push_str(&entry.encoded()))
     }
 }

@@ -44,6 +44,21 @@ fn trim_ows(s: &str) -> &str {
     s.trim_matches(|c| c == ' ' || c == '\t')
 }
 
+/// A header value: the members, each written by `write`, joined by commas.
+fn join_members<'a, T: 'a>(
+    members: impl IntoIterator<Item = &'a T>,
+    mut write: impl FnMut(&mut String, &'a T),
+) -> String {
+    let mut out = String::new();
+    for (i, member) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(&mut out, member);
+    }
+    out
+}
+
 /// A `traceparent`, `tracestate` or `baggage` value that breaks the W3C rules, or an entry that
 /// cannot be added to one.
 ///

@@ -1,6 +1,6 @@
 //! The `tracestate` header: vendor entries, most recently changed first.
 
-use super::{InvalidHeader, MAX_TRACESTATE_MEMBERS, TRACESTATE, trim_ows};
+use super::{InvalidHeader, MAX_TRACESTATE_MEMBERS, TRACESTATE, join_members, trim_ows};
 
 /// A `keychar` of the Level 2 grammar: `a-z`, `0-9`, `_`, `-`, `*`, `/` and `@`.
 fn is_key_char(b: u8) -> bool {
@@ -29,6 +29,23 @@ fn valid_tracestate_value(value: &str) -> bool {
             .iter()
             .all(|&b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
         && bytes.last() != Some(&b' ')
+}
+
+/// Checks one `key=value` member.
+fn check_member(key: &str, value: &str) -> Result<(), InvalidHeader> {
+    if !valid_tracestate_key(key) {
+        return Err(InvalidHeader::new(
+            TRACESTATE,
+            "a key is 1 to 256 lower-case letters, digits and `_-*/@`, starting with a letter or a digit",
+        ));
+    }
+    if !valid_tracestate_value(value) {
+        return Err(InvalidHeader::new(
+            TRACESTATE,
+            "a value is 1 to 256 printable ASCII characters except `,` and `=`, not ending in a space",
+        ));
+    }
+    Ok(())
 }
 
 /// A W3C `tracestate`: vendor entries, most recently changed first, at most 32.
@@ -69,18 +86,7 @@ impl TraceState {
                 let (key, value) = member
                     .split_once('=')
                     .ok_or(InvalidHeader::new(TRACESTATE, "every member is KEY=VALUE"))?;
-                if !valid_tracestate_key(key) {
-                    return Err(InvalidHeader::new(
-                        TRACESTATE,
-                        "a key is 1 to 256 lower-case letters, digits and `_-*/@`, starting with a letter or a digit",
-                    ));
-                }
-                if !valid_tracestate_value(value) {
-                    return Err(InvalidHeader::new(
-                        TRACESTATE,
-                        "a value is 1 to 256 printable ASCII characters except `,` and `=`, not ending in a space",
-                    ));
-                }
+                check_member(key, value)?;
                 if entries.iter().any(|(k, _)| k == key) {
                     // Keep the leftmost entry: dropping the rest would break every vendor.
                     continue;
@@ -101,18 +107,7 @@ impl TraceState {
     ///
     /// An invalid key or value; the state is left unchanged.
     pub fn insert(&mut self, key: &str, value: &str) -> Result<(), InvalidHeader> {
-        if !valid_tracestate_key(key) {
-            return Err(InvalidHeader::new(
-                TRACESTATE,
-                "a key is 1 to 256 lower-case letters, digits and `_-*/@`, starting with a letter or a digit",
-            ));
-        }
-        if !valid_tracestate_value(value) {
-            return Err(InvalidHeader::new(
-                TRACESTATE,
-                "a value is 1 to 256 printable ASCII characters except `,` and `=`, not ending in a space",
-            ));
-        }
+        check_member(key, value)?;
         self.entries.retain(|(k, _)| k != key);
         self.entries.insert(0, (key.to_owned(), value.to_owned()));
         self.entries.truncate(MAX_TRACESTATE_MEMBERS);
@@ -150,15 +145,10 @@ impl TraceState {
 
     /// The header value: `key=value` pairs joined by commas.
     pub fn header(&self) -> String {
-        let mut out = String::new();
-        for (i, (k, v)) in self.entries.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
+        join_members(&self.entries, |out, (k, v)| {
             out.push_str(k);
             out.push('=');
             out.push_str(v);
-        }
-        out
+        })
     }
 }
