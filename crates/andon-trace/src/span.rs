@@ -50,7 +50,8 @@ impl SpanStatus {
 /// An open span.
 #[derive(Debug)]
 pub(crate) struct Live {
-    /// The span's ids and sampled flag.
+    /// The span's ids and sampled flag when it is not recorded (a recorded span holds its
+    /// own: read both through [`Live::context`]).
     pub(crate) context: SpanContext,
     /// Whether the trace id is random (the W3C Level 2 random flag).
     pub(crate) random: bool,
@@ -67,6 +68,16 @@ pub(crate) struct Live {
     pub(crate) baggage: Option<Arc<Baggage>>,
     /// Set by a RED signal: the span ends as an error with this message.
     pub(crate) error: Option<String>,
+}
+
+impl Live {
+    /// The span's ids and sampled flag.
+    pub(crate) fn context(&self) -> &SpanContext {
+        match &self.span {
+            Some(span) => opentelemetry::trace::Span::span_context(span),
+            None => &self.context,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -124,20 +135,24 @@ impl Table {
             .and_then(|s| s.live.as_mut())
     }
 
-    /// Frees the slot of `handle`, dropping its span in place; `false` if it was not open.
-    pub(crate) fn release(&mut self, handle: &SpanHandle) -> bool {
-        let Some(slot) = self
+    /// Runs `end` on the open span of `handle`, then frees the slot, dropping the span in
+    /// place; `None` if the span is not open.
+    #[inline]
+    pub(crate) fn end_with<T>(
+        &mut self,
+        handle: &SpanHandle,
+        end: impl FnOnce(&mut Live) -> T,
+    ) -> Option<T> {
+        let slot = self
             .slots
             .get_mut(handle.index as usize)
-            .filter(|s| s.generation == handle.generation && s.live.is_some())
-        else {
-            return false;
-        };
+            .filter(|s| s.generation == handle.generation)?;
+        let out = end(slot.live.as_mut()?);
         slot.live = None;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(handle.index);
         self.open -= 1;
-        true
+        Some(out)
     }
 
     /// Spans started and not yet ended.

@@ -70,7 +70,7 @@ impl AndonTracer {
     ///
     /// [`TraceError::UnknownSpan`] if the span has ended.
     pub fn enter(&self, span: &SpanHandle) -> Result<EnteredSpan, TraceError> {
-        let context = self.with_live(span, |live| live.context.clone())?;
+        let context = self.with_live(span, |live| live.context().clone())?;
         let cx = Context::current()
             .with_span(Shadow(context))
             .with_value(Current(*span));
@@ -88,15 +88,15 @@ impl AndonTracer {
     pub fn propagation_context(&self, span: &SpanHandle) -> Result<PropagationContext, TraceError> {
         self.with_live(span, |live| {
             let mut flags = 0;
-            if live.context.is_sampled() {
+            if live.context().is_sampled() {
                 flags |= FLAG_SAMPLED;
             }
             if live.random {
                 flags |= FLAG_RANDOM;
             }
             let traceparent = TraceParent::new(
-                live.context.trace_id().to_bytes(),
-                live.context.span_id().to_bytes(),
+                live.context().trace_id().to_bytes(),
+                live.context().span_id().to_bytes(),
                 flags,
             )
             .ok();

@@ -164,7 +164,7 @@ impl AndonTracer {
 
     fn parent_of(&self, handle: &SpanHandle) -> Result<Parent, TraceError> {
         self.with_live(handle, |live| Parent {
-            context: Some(live.context.clone()),
+            context: Some(live.context().clone()),
             remote: false,
             random: live.random,
             tracestate: live.tracestate.clone(),
@@ -282,7 +282,8 @@ impl AndonTracer {
             None
         };
         let context = match &span {
-            Some(span) => opentelemetry::trace::Span::span_context(span).clone(),
+            // A recorded span carries its own context; `Live::context` reads it there.
+            Some(_) => SpanContext::NONE,
             None => {
                 let flags = if sampled {
                     TraceFlags::SAMPLED
@@ -368,11 +369,9 @@ impl AndonTracer {
         // The span ends where it lies, under the table's lock: moving it out first would copy
         // it (a few hundred bytes) several times. Ending only hands the span to the export
         // queue (`try_send`), so the lock is held briefly and never across I/O.
-        let mut table = self.table();
-        let live = table.get_mut(span).ok_or(TraceError::UnknownSpan(*span))?;
-        finish(live, status);
-        table.release(span);
-        Ok(())
+        self.table()
+            .end_with(span, |live| finish(live, status))
+            .ok_or(TraceError::UnknownSpan(*span))
     }
 
     /// The W3C ids of the span.
@@ -382,8 +381,8 @@ impl AndonTracer {
     /// [`TraceError::UnknownSpan`] if the span has ended.
     pub fn ids(&self, span: &SpanHandle) -> Result<TraceIds, TraceError> {
         self.with_live(span, |live| TraceIds {
-            trace_id: live.context.trace_id().to_bytes(),
-            span_id: live.context.span_id().to_bytes(),
+            trace_id: live.context().trace_id().to_bytes(),
+            span_id: live.context().span_id().to_bytes(),
         })
     }
 

@@ -26,7 +26,7 @@ impl AndonTracer {
             let active = cx.span().span_context().span_id();
             if handle.tracer == self.inner.id
                 && self
-                    .with_live(&handle, |l| l.context.span_id() == active)
+                    .with_live(&handle, |l| l.context().span_id() == active)
                     .unwrap_or(false)
             {
                 return self.record_signal_on(&handle, signal);
