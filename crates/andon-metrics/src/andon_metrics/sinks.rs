@@ -47,33 +47,42 @@ impl MetricsSource for AndonMetrics {
     }
 }
 
+impl AndonMetrics {
+    /// The key of an update through [`MetricsSink`], or `None` (counted as an invalid name)
+    /// for an invalid name or label or a value that is not finite: the trait cannot fail.
+    fn sink_key(&self, name: &str, labels: &[(&str, &str)], finite: bool) -> Option<metrics::Key> {
+        if names::check(name, labels).is_err() || !finite {
+            self.registry.internal.invalid_names.increment(1);
+            return None;
+        }
+        Some(key(name, labels))
+    }
+}
+
 impl MetricsSink for AndonMetrics {
     fn set_gauge(&self, name: &str, labels: &[(&str, &str)], value: f64) {
-        if names::check(name, labels).is_err() || !value.is_finite() {
-            self.registry.internal.invalid_names.increment(1);
+        let Some(key) = self.sink_key(name, labels, value.is_finite()) else {
             return;
-        }
-        if let Ok(gauge) = self.registry.gauge(&key(name, labels)) {
+        };
+        if let Ok(gauge) = self.registry.gauge(&key) {
             gauge.set(value);
         }
     }
 
     fn add_counter(&self, name: &str, labels: &[(&str, &str)], delta: u64) {
-        if names::check(name, labels).is_err() {
-            self.registry.internal.invalid_names.increment(1);
+        let Some(key) = self.sink_key(name, labels, true) else {
             return;
-        }
-        if let Ok(counter) = self.registry.counter(&key(name, labels)) {
+        };
+        if let Ok(counter) = self.registry.counter(&key) {
             counter.increment(delta);
         }
     }
 
     fn record_histogram(&self, name: &str, labels: &[(&str, &str)], value: f64) {
-        if names::check(name, labels).is_err() || !value.is_finite() {
-            self.registry.internal.invalid_names.increment(1);
+        let Some(key) = self.sink_key(name, labels, value.is_finite()) else {
             return;
-        }
-        if let Ok(histogram) = self.registry.histogram(&key(name, labels)) {
+        };
+        if let Ok(histogram) = self.registry.histogram(&key) {
             histogram.record(value);
         }
     }
