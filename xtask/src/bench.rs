@@ -252,7 +252,7 @@ const ROWS: &[Row] = &[
         Some("span start+end/raw opentelemetry sdk, batch"),
         "opentelemetry SDK span",
         Slo::Trace,
-        Goal::Ratio(1.5),
+        Goal::Ratio(1.3), // issue 17
     ),
     row(
         "trace: span start + end, sampling off",

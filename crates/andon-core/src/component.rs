@@ -166,23 +166,13 @@ pub struct TraceIds {
 impl TraceIds {
     /// The trace id as 32 lower-case hex digits, the W3C and OpenTelemetry form.
     pub fn trace_id_hex(&self) -> String {
-        hex(&self.trace_id)
+        crate::hex::encode(&self.trace_id)
     }
 
     /// The span id as 16 lower-case hex digits.
     pub fn span_id_hex(&self) -> String {
-        hex(&self.span_id)
+        crate::hex::encode(&self.span_id)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 /// Tells which span is active in the caller's context (the tracer implements it), so that a log

@@ -48,11 +48,14 @@ pub mod component;
 pub mod config;
 mod error;
 pub mod heartbeat;
+pub mod hex;
 pub mod history;
 mod line;
 pub mod line_policy;
+pub mod names;
 mod severity;
 mod signal;
+pub mod threshold;
 mod trace_link;
 
 #[doc(inline)]
@@ -67,8 +70,10 @@ pub use heartbeat::{HeartbeatEvent, HeartbeatEventKind, HeartbeatStatus};
 pub use history::{AlertEvent, AlertEventKind, HistoryRecord, HistoryStore, LineEvent};
 pub use line::{Line, LineState, LineStopped, LineWatch, Resumption};
 pub use line_policy::{Escalation, LineDecision, LinePolicy};
-pub use severity::{AlertSeverity, HealthStatus, LogLevel, ParseLevelError};
-pub use signal::{AndonSignal, Color, ParseColorError, ParseSignalIdError, SignalId, rfc3339};
+pub use severity::{
+    AlertSeverity, Color, HealthStatus, LogLevel, ParseColorError, ParseLevelError,
+};
+pub use signal::{AndonSignal, ParseSignalIdError, SignalId, rfc3339};
 pub use trace_link::{is_w3c_trace_id, trace_url, w3c_trace_id, w3c_trace_id_hex};
 
 /// The `async_trait` attribute the component traits are written with, for implementors.

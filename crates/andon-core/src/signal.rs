@@ -8,69 +8,9 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::severity::{AlertSeverity, LogLevel};
-
-/// The color of an Andon light.
-///
-/// Serialized in lower case: `"red"`, `"yellow"`, `"green"`. Parsing accepts any case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Color {
-    /// Normal: the station works as it should.
-    Green,
-    /// Warning: attention needed, the line keeps running.
-    Yellow,
-    /// Critical: stop the line.
-    Red,
-}
-
-impl Color {
-    /// All colors, from the least to the most severe.
-    pub const ALL: [Color; 3] = [Color::Green, Color::Yellow, Color::Red];
-
-    /// The lower-case name used in JSON, metrics labels and logs.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Color::Green => "green",
-            Color::Yellow => "yellow",
-            Color::Red => "red",
-        }
-    }
-
-    /// The log level a signal of this color is recorded at (RED is CRITICAL).
-    pub const fn log_level(self) -> LogLevel {
-        LogLevel::from_color(self)
-    }
-
-    /// The alert severity a signal of this color raises.
-    pub const fn alert_severity(self) -> AlertSeverity {
-        AlertSeverity::from_color(self)
-    }
-}
-
-impl fmt::Display for Color {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error returned when a string names no [`Color`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown signal color `{0}`: use red, yellow or green")]
-pub struct ParseColorError(pub String);
-
-impl FromStr for Color {
-    type Err = ParseColorError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "red" => Ok(Color::Red),
-            "yellow" => Ok(Color::Yellow),
-            "green" => Ok(Color::Green),
-            _ => Err(ParseColorError(s.to_owned())),
-        }
-    }
-}
+// `crate::signal::Color` stays a path for the modules that name it so (the config sections).
+pub(crate) use crate::severity::Color;
+use crate::severity::LogLevel;
 
 /// The unique id of a signal: a UUID version 7, so ids sort by creation time.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -52,7 +52,7 @@ pub fn w3c_trace_id(id: &str) -> [u8; 16] {
 /// );
 /// ```
 pub fn w3c_trace_id_hex(id: &str) -> String {
-    format!("{:032x}", u128::from_be_bytes(w3c_trace_id(id)))
+    crate::hex::encode(&w3c_trace_id(id))
 }
 
 /// The link to a trace in a trace UI: `ui_url` (a checked `[tracer] ui_url`, any trailing `/`

@@ -94,13 +94,13 @@ mod error;
 mod names;
 mod recorder;
 mod server;
-mod threshold;
 
-pub use andon_metrics::{
-    ALERTS, AndonMetrics, AndonMetricsBuilder, CPU_USAGE, FAILURES, LINE_STOPPED, MEMORY_USAGE,
-    MetricsHandle, POOL_UTILIZATION, PROCESSING_DURATION, QUEUE_DEPTH, REQUEST_DURATION, SIGNALS,
-};
+pub use andon_core::threshold::Threshold;
+pub use andon_metrics::{AndonMetrics, AndonMetricsBuilder, MetricsHandle};
 pub use error::MetricsError;
+pub use names::{
+    ALERTS, CPU_USAGE, FAILURES, LINE_STOPPED, MEMORY_USAGE, POOL_UTILIZATION, PROCESSING_DURATION,
+    QUEUE_DEPTH, REQUEST_DURATION, SIGNALS,
+};
 pub use recorder::AndonRecorder;
 pub use server::CONTENT_TYPE;
-pub use threshold::Threshold;

@@ -1,8 +1,75 @@
-//! Checking metric and label names, and making label values survive the exporter's escaping.
+//! Metric names: the names andon records under (the shared ones from `andon_core::names`,
+//! with their HELP text and type, and andon-metrics' own), checking metric and label names, and making label values survive the exporter's
+//! escaping.
 
 use std::borrow::Cow;
 
 use crate::error::MetricsError;
+use crate::recorder::Kind;
+
+pub use andon_core::names::{
+    ALERTS, CPU_USAGE, FAILURES, LINE_STOPPED, MEMORY_USAGE, POOL_UTILIZATION, PROCESSING_DURATION,
+    QUEUE_DEPTH, REQUEST_DURATION, SIGNALS,
+};
+
+/// andon-metrics' own counter of threshold signals, by outcome.
+pub(crate) const THRESHOLD_SIGNALS: &str = "andon_metrics_threshold_signals_total";
+/// andon-metrics' own counter of rejected updates, by reason.
+pub(crate) const REJECTED: &str = "andon_metrics_rejected_total";
+/// andon-metrics' own counter of refused series, by metric.
+pub(crate) const REFUSED_SERIES: &str = "andon_metrics_refused_series_total";
+
+pub(crate) const HELP: [(&str, Kind, &str); 10] = [
+    (
+        SIGNALS,
+        Kind::Counter,
+        "Andon signals raised, by color and component.",
+    ),
+    (FAILURES, Kind::Counter, "Failures recorded, by component."),
+    (ALERTS, Kind::Counter, "Alerts fired, by rule and severity."),
+    (QUEUE_DEPTH, Kind::Gauge, "Items waiting in each queue."),
+    (
+        POOL_UTILIZATION,
+        Kind::Gauge,
+        "Share of each pool in use, from 0 to 1.",
+    ),
+    (
+        MEMORY_USAGE,
+        Kind::Gauge,
+        "Memory used by the process, in bytes.",
+    ),
+    (
+        CPU_USAGE,
+        Kind::Gauge,
+        "CPU used by the process, from 0 to 1.",
+    ),
+    (
+        LINE_STOPPED,
+        Kind::Gauge,
+        "1 while the line is stopped by a RED signal, 0 while it runs.",
+    ),
+    (
+        REQUEST_DURATION,
+        Kind::Histogram,
+        "Request latency by endpoint, in seconds.",
+    ),
+    (
+        PROCESSING_DURATION,
+        Kind::Histogram,
+        "Processing time by operation, in seconds.",
+    ),
+];
+
+/// How the configured thresholds map onto metrics: name, metric, factor from the configured
+/// unit to the metric's base unit.
+pub(crate) fn threshold_metric(name: &str) -> (&str, f64) {
+    match name {
+        "queue_depth" => (QUEUE_DEPTH, 1.0),
+        "memory_usage_mb" => (MEMORY_USAGE, 1024.0 * 1024.0),
+        "cpu_usage_percent" => (CPU_USAGE, 0.01),
+        other => (other, 1.0),
+    }
+}
 
 /// Checks a metric name against the Prometheus data model: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub(crate) fn check_metric_name(name: &str) -> Result<(), MetricsError> {

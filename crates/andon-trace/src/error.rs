@@ -2,6 +2,7 @@
 
 use andon_core::{AndonError, ConfigError};
 
+use crate::propagation::InvalidHeader;
 use crate::span::SpanHandle;
 
 /// What can go wrong while tracing. Converts into [`AndonError`] with `?`.
@@ -68,26 +69,5 @@ impl From<TraceError> for AndonError {
             TraceError::ShutDown => AndonError::ShutDown { component: "trace" },
             other => AndonError::component("trace", other),
         }
-    }
-}
-
-/// A `traceparent`, `tracestate` or `baggage` value that breaks the W3C rules, or an entry that
-/// cannot be added to one.
-///
-/// [`extract`](crate::extract) never returns it: an invalid header is dropped the way the W3C
-/// specifications say (a new trace is started, an invalid tracestate is discarded, an invalid
-/// baggage member is skipped). The parse functions return it so that callers can tell why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {header}: {reason}")]
-pub struct InvalidHeader {
-    /// The header: `traceparent`, `tracestate` or `baggage`.
-    pub header: &'static str,
-    /// What is wrong, and what the specification allows.
-    pub reason: &'static str,
-}
-
-impl InvalidHeader {
-    pub(crate) const fn new(header: &'static str, reason: &'static str) -> Self {
-        InvalidHeader { header, reason }
     }
 }

@@ -13,8 +13,6 @@ use tokio::sync::{Notify, mpsc, oneshot};
 /// The tracer's live counters.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) started: AtomicU64,
-    pub(crate) not_sampled: AtomicU64,
     pub(crate) queued: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) exported: AtomicU64,
@@ -23,10 +21,11 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self) -> TraceStats {
+    /// The counters, with `started` and `not_sampled` counted by the span table.
+    pub(crate) fn snapshot(&self, (started, not_sampled): (u64, u64)) -> TraceStats {
         TraceStats {
-            spans_started: self.started.load(Ordering::Relaxed),
-            spans_not_sampled: self.not_sampled.load(Ordering::Relaxed),
+            spans_started: started,
+            spans_not_sampled: not_sampled,
             spans_queued: self.queued.load(Ordering::Relaxed),
             spans_dropped: self.dropped.load(Ordering::Relaxed),
             spans_exported: self.exported.load(Ordering::Relaxed),
@@ -35,6 +34,11 @@ impl Counters {
         }
     }
 }
+
+/// The gauge of spans by outcome that [`TraceStats::export`] publishes.
+const SPANS: &str = "andon_trace_spans";
+/// The gauge of failed export batches that [`TraceStats::export`] publishes.
+const EXPORT_ERRORS: &str = "andon_trace_export_errors";
 
 /// A snapshot of what the tracer did, for health checks and metrics.
 ///
@@ -64,13 +68,10 @@ impl TraceStats {
     /// once, before the first export.
     pub fn describe(metrics: &dyn andon_core::MetricsSink) {
         metrics.describe(
-            "andon_trace_spans",
+            SPANS,
             "Spans since start, by outcome (started, not_sampled, queued, dropped, exported, failed).",
         );
-        metrics.describe(
-            "andon_trace_export_errors",
-            "Span export batches that failed.",
-        );
+        metrics.describe(EXPORT_ERRORS, "Span export batches that failed.");
     }
 
     /// Publishes the counters as gauges (totals since start) through a metrics sink, so that a
@@ -85,9 +86,9 @@ impl TraceStats {
             ("exported", self.spans_exported),
             ("failed", self.spans_failed),
         ] {
-            metrics.set_gauge("andon_trace_spans", &[("outcome", outcome)], value as f64);
+            metrics.set_gauge(SPANS, &[("outcome", outcome)], value as f64);
         }
-        metrics.set_gauge("andon_trace_export_errors", &[], self.export_errors as f64);
+        metrics.set_gauge(EXPORT_ERRORS, &[], self.export_errors as f64);
     }
 }
 

@@ -66,10 +66,10 @@ mod signal;
 mod span;
 mod tracer;
 
-pub use error::{InvalidHeader, TraceError};
+pub use error::TraceError;
 pub use export::TraceStats;
 pub use propagation::{
-    BAGGAGE, Baggage, BaggageEntry, Extractor, FLAG_RANDOM, FLAG_SAMPLED, Injector,
+    BAGGAGE, Baggage, BaggageEntry, Extractor, FLAG_RANDOM, FLAG_SAMPLED, Injector, InvalidHeader,
     MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, MAX_TRACESTATE_MEMBERS, PropagationContext,
     TRACEPARENT, TRACESTATE, TraceParent, TraceState, extract,
 };

@@ -35,13 +35,32 @@ pub(crate) fn ratio_keeps(ratio: f64, trace_id: [u8; 16]) -> bool {
 }
 
 /// Runs `start` with the hints that make the SDK record the span, with `trace_id` for a root.
+#[cfg(test)]
 pub(crate) fn with_forced_record<T>(trace_id: Option<TraceId>, start: impl FnOnce() -> T) -> T {
-    FORCE_RECORD.with(|f| f.set(true));
-    NEXT_TRACE_ID.with(|n| n.set(trace_id));
-    let out = start();
-    FORCE_RECORD.with(|f| f.set(false));
-    NEXT_TRACE_ID.with(|n| n.set(None));
-    out
+    let _hints = ForcedRecord::set(trace_id);
+    start()
+}
+
+/// The hints that make the SDK record the span being started (with `trace_id` for a root),
+/// set while this guard lives. A guard rather than a closure, so that the span the SDK
+/// returns is not copied once more on its way out.
+pub(crate) struct ForcedRecord(());
+
+impl ForcedRecord {
+    #[inline]
+    pub(crate) fn set(trace_id: Option<TraceId>) -> Self {
+        FORCE_RECORD.with(|f| f.set(true));
+        NEXT_TRACE_ID.with(|n| n.set(trace_id));
+        ForcedRecord(())
+    }
+}
+
+impl Drop for ForcedRecord {
+    #[inline]
+    fn drop(&mut self) {
+        FORCE_RECORD.with(|f| f.set(false));
+        NEXT_TRACE_ID.with(|n| n.set(None));
+    }
 }
 
 /// Parent-based ratio sampling, overridden by andon's own decision when one is set.

@@ -29,11 +29,6 @@ pub fn correlation_trace_id(id: &str) -> [u8; 16] {
     andon_core::w3c_trace_id(id)
 }
 
-/// Whether `id` is a W3C trace id as given (32 hex digits, not all zero).
-pub(crate) fn is_w3c_trace_id(id: &str) -> bool {
-    andon_core::is_w3c_trace_id(id)
-}
-
 /// A JSON value as an OpenTelemetry attribute value: strings, booleans and numbers as
 /// themselves, arrays of one primitive type as arrays, anything else as its JSON text.
 pub(crate) fn json_to_otel(value: &serde_json::Value) -> Value {
@@ -93,7 +88,10 @@ pub(crate) fn signal_attributes(signal: &AndonSignal) -> Vec<KeyValue> {
     if let Some(component) = signal.component() {
         attributes.push(KeyValue::new("andon.component", component.to_owned()));
     }
-    if let Some(id) = signal.trace_id().filter(|id| !is_w3c_trace_id(id)) {
+    if let Some(id) = signal
+        .trace_id()
+        .filter(|id| !andon_core::is_w3c_trace_id(id))
+    {
         attributes.push(KeyValue::new("andon.correlation_id", id.to_owned()));
     }
     for (key, value) in signal.attributes() {
@@ -106,34 +104,6 @@ pub(crate) fn signal_attributes(signal: &AndonSignal) -> Vec<KeyValue> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn trace_ids_map_deterministically() {
-        let w3c = "4bf92f3577b34da6a3ce929d0e0e4736";
-        assert_eq!(
-            correlation_trace_id(w3c),
-            u128::from_str_radix(w3c, 16).unwrap().to_be_bytes()
-        );
-        let uuid = "0192e4a4-8f7c-7cc1-9d1b-3f0e6a1b2c3d";
-        assert_eq!(
-            correlation_trace_id(uuid),
-            u128::from_str_radix("0192e4a48f7c7cc19d1b3f0e6a1b2c3d", 16)
-                .unwrap()
-                .to_be_bytes()
-        );
-        // The documented FNV-1a 128: the empty string hashes to the offset basis.
-        assert_eq!(
-            correlation_trace_id(""),
-            0x6c62_272e_07bb_0142_62b8_2175_6295_c58d_u128.to_be_bytes()
-        );
-        // A pinned value, so the mapping never changes between versions.
-        let pinned = correlation_trace_id("trace-123");
-        assert_eq!(pinned, andon_core::w3c_trace_id("trace-123"));
-        assert_ne!(pinned, [0; 16]);
-        // All-zero and malformed hex are hashed, not used.
-        assert_ne!(correlation_trace_id(&"0".repeat(32)), [0; 16]);
-        assert!(!is_w3c_trace_id("+bf92f3577b34da6a3ce929d0e0e4736"));
-    }
 
     #[test]
     fn json_values_keep_their_types() {

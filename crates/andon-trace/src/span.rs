@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use opentelemetry::trace::SpanContext;
+use opentelemetry_sdk::trace::Span as SdkSpan;
 
 use crate::propagation::{Baggage, TraceState};
 
@@ -49,13 +50,16 @@ impl SpanStatus {
 /// An open span.
 #[derive(Debug)]
 pub(crate) struct Live {
-    /// The span's ids and sampled flag.
+    /// The span's ids and sampled flag when it is not recorded (a recorded span holds its
+    /// own: read both through [`Live::context`]).
     pub(crate) context: SpanContext,
     /// Whether the trace id is random (the W3C Level 2 random flag).
     pub(crate) random: bool,
     /// The recording SDK span; `None` when not sampled.
-    /// Boxed, so that the table's slots stay small for spans that are not recorded.
-    pub(crate) span: Option<Box<opentelemetry_sdk::trace::Span>>,
+    ///
+    /// Held inline, not boxed: a box cost every recorded span an allocation and a free on
+    /// the caller's thread (the larger slot costs a copy, which is cheaper).
+    pub(crate) span: Option<SdkSpan>,
     /// The W3C tracestate carried to children and injected headers.
     /// `None` when empty, so that most spans allocate nothing for it.
     pub(crate) tracestate: Option<Arc<TraceState>>,
@@ -64,6 +68,16 @@ pub(crate) struct Live {
     pub(crate) baggage: Option<Arc<Baggage>>,
     /// Set by a RED signal: the span ends as an error with this message.
     pub(crate) error: Option<String>,
+}
+
+impl Live {
+    /// The span's ids and sampled flag.
+    pub(crate) fn context(&self) -> &SpanContext {
+        match &self.span {
+            Some(span) => opentelemetry::trace::Span::span_context(span),
+            None => &self.context,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -78,10 +92,19 @@ pub(crate) struct Table {
     slots: Vec<Slot>,
     free: Vec<u32>,
     open: usize,
+    /// Spans ever inserted: the `spans_started` counter, kept under the lock the insert
+    /// takes anyway instead of in an atomic of its own.
+    started: u64,
+    /// Of those, spans not recorded: `spans_not_sampled`, counted the same way.
+    not_sampled: u64,
 }
 
 impl Table {
+    /// Puts a new span in a free slot.
+    #[inline]
     pub(crate) fn insert(&mut self, tracer: u32, live: Live) -> Option<SpanHandle> {
+        self.started += 1;
+        self.not_sampled += u64::from(live.span.is_none());
         if let Some(index) = self.free.pop() {
             let slot = self.slots.get_mut(index as usize)?;
             slot.live = Some(live);
@@ -112,21 +135,34 @@ impl Table {
             .and_then(|s| s.live.as_mut())
     }
 
-    pub(crate) fn remove(&mut self, handle: &SpanHandle) -> Option<Live> {
+    /// Runs `end` on the open span of `handle`, then frees the slot, dropping the span in
+    /// place; `None` if the span is not open.
+    #[inline]
+    pub(crate) fn end_with<T>(
+        &mut self,
+        handle: &SpanHandle,
+        end: impl FnOnce(&mut Live) -> T,
+    ) -> Option<T> {
         let slot = self
             .slots
             .get_mut(handle.index as usize)
             .filter(|s| s.generation == handle.generation)?;
-        let live = slot.live.take()?;
+        let out = end(slot.live.as_mut()?);
+        slot.live = None;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(handle.index);
         self.open -= 1;
-        Some(live)
+        Some(out)
     }
 
     /// Spans started and not yet ended.
     pub(crate) fn open(&self) -> usize {
         self.open
+    }
+
+    /// Spans started since the tracer was built, and how many of them were not recorded.
+    pub(crate) fn started(&self) -> (u64, u64) {
+        (self.started, self.not_sampled)
     }
 
     /// Removes every open span (at shutdown).

@@ -2,23 +2,33 @@
 //! through it on its way to the Prometheus recorder. It keeps what the exporter does not offer:
 //! the current values (for alert rules), a cap on label sets per metric, one type per name,
 //! exact escaping of backslashes, and threshold watches on every update.
+//!
+//! `watch.rs` holds the threshold and listener watches, `tracked.rs` the series types.
+
+mod tracked;
+mod watch;
+
+pub(crate) use tracked::Renderer;
+use tracked::{TrackedCounter, TrackedGauge, TrackedHistogram};
+use watch::{LISTENED, Slot, THRESHOLD, Watch};
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use andon_core::{AndonSignal, MetricsListener, Sample};
 use metrics::{
-    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Label, Metadata,
-    Recorder, SharedString, Unit,
+    Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
 };
+use metrics_exporter_prometheus::PrometheusRecorder;
 use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
-use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
 use tokio::sync::mpsc;
 
 use crate::error::MetricsError;
-use crate::names::{check_label_name, protect_backslashes};
-use crate::threshold::Threshold;
+use crate::names::{
+    REFUSED_SERIES, REJECTED, THRESHOLD_SIGNALS, check_label_name, protect_backslashes,
+};
+use andon_core::threshold::{Threshold, ThresholdState};
 
 /// The type of a metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,291 +103,6 @@ struct Family {
     series: Vec<Series>,
 }
 
-/// The threshold and the listener of one metric name, shared by all its series.
-#[derive(Debug)]
-pub(crate) struct Slot {
-    name: String,
-    /// Which configured threshold it came from (`queue_depth`), for the signal.
-    source: RwLock<String>,
-    /// [`THRESHOLD`] and [`LISTENED`]: an update of a name with neither costs one load.
-    flags: AtomicU8,
-    threshold: RwLock<Option<Threshold>>,
-    listener: RwLock<Option<Arc<dyn MetricsListener>>>,
-}
-
-/// A threshold watches the name.
-const THRESHOLD: u8 = 1;
-/// The metrics listener watches the name.
-const LISTENED: u8 = 2;
-
-impl Slot {
-    fn new(name: &str) -> Self {
-        Slot {
-            name: name.to_owned(),
-            source: RwLock::new(name.to_owned()),
-            flags: AtomicU8::new(0),
-            threshold: RwLock::new(None),
-            listener: RwLock::new(None),
-        }
-    }
-
-    fn set_flag(&self, flag: u8, on: bool) {
-        if on {
-            self.flags.fetch_or(flag, Ordering::AcqRel);
-        } else {
-            self.flags.fetch_and(!flag, Ordering::AcqRel);
-        }
-    }
-}
-
-const NORMAL: u8 = 0;
-const RAISED: u8 = 1;
-
-/// The threshold state of one series.
-#[derive(Debug)]
-struct Watch {
-    slot: Arc<Slot>,
-    state: AtomicU8,
-    /// `name{label="value",...}` as a person reads it, for the signal message.
-    display: String,
-    labels: Vec<(String, String)>,
-    events: mpsc::Sender<Event>,
-    dropped: Counter,
-}
-
-impl Watch {
-    #[inline]
-    fn observe(&self, value: f64) {
-        if self.slot.flags.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        self.observe_slow(value);
-    }
-
-    #[cold]
-    fn observe_slow(&self, value: f64) {
-        let flags = self.slot.flags.load(Ordering::Acquire);
-        if flags & THRESHOLD != 0 {
-            self.compare(value);
-        }
-        if flags & LISTENED != 0 {
-            // Cloned out of the lock: the listener may take its time without holding it.
-            let listener = self
-                .slot
-                .listener
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            if let Some(listener) = listener {
-                listener.metric_changed(&self.slot.name);
-            }
-        }
-    }
-
-    /// Raises or clears the threshold signal of this series.
-    fn compare(&self, value: f64) {
-        let threshold = *self
-            .slot
-            .threshold
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        let Some(threshold) = threshold else {
-            return;
-        };
-        let state = self.state.load(Ordering::Acquire);
-        let signal = if state == NORMAL && value > threshold.level {
-            if self
-                .state
-                .compare_exchange(NORMAL, RAISED, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                return;
-            }
-            AndonSignal::new(
-                threshold.color,
-                format!(
-                    "{} is {value}, above its threshold {}",
-                    self.display, threshold.level
-                ),
-            )
-        } else if state == RAISED && value <= threshold.clear {
-            if self
-                .state
-                .compare_exchange(RAISED, NORMAL, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                return;
-            }
-            AndonSignal::green(format!(
-                "{} is back to {value}, at or below {} (threshold {})",
-                self.display, threshold.clear, threshold.level
-            ))
-        } else {
-            return;
-        };
-        let source = self
-            .slot
-            .source
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let labels: serde_json::Map<String, serde_json::Value> = self
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
-            .collect();
-        let signal = signal
-            .with_component("metrics")
-            .with_attribute("metric", self.slot.name.as_str())
-            .with_attribute("threshold", source)
-            .with_attribute("value", value)
-            .with_attribute("level", threshold.level)
-            .with_attribute("clear", threshold.clear)
-            .with_attribute("labels", serde_json::Value::Object(labels));
-        if self
-            .events
-            .try_send(Event::Signal(Box::new(signal)))
-            .is_err()
-        {
-            self.dropped.increment(1);
-        }
-    }
-}
-
-/// A counter whose total andon can read.
-#[derive(Debug)]
-struct TrackedCounter {
-    inner: Counter,
-    value: AtomicU64,
-    labels: Vec<(String, String)>,
-    watch: Watch,
-}
-
-impl CounterFn for TrackedCounter {
-    #[inline]
-    fn increment(&self, value: u64) {
-        self.inner.increment(value);
-        let total = self
-            .value
-            .fetch_add(value, Ordering::Relaxed)
-            .wrapping_add(value);
-        #[allow(clippy::cast_precision_loss)] // thresholds compare approximately anyway
-        self.watch.observe(total as f64);
-    }
-
-    fn absolute(&self, value: u64) {
-        self.inner.absolute(value);
-        let total = self.value.fetch_max(value, Ordering::Relaxed).max(value);
-        #[allow(clippy::cast_precision_loss)] // thresholds compare approximately anyway
-        self.watch.observe(total as f64);
-    }
-}
-
-/// A gauge whose value andon can read and watch.
-#[derive(Debug)]
-struct TrackedGauge {
-    inner: Gauge,
-    bits: AtomicU64,
-    labels: Vec<(String, String)>,
-    watch: Watch,
-}
-
-impl TrackedGauge {
-    fn add(&self, delta: f64) -> f64 {
-        let mut current = self.bits.load(Ordering::Relaxed);
-        loop {
-            let next = (f64::from_bits(current) + delta).to_bits();
-            match self.bits.compare_exchange_weak(
-                current,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return f64::from_bits(next),
-                Err(actual) => current = actual,
-            }
-        }
-    }
-}
-
-impl GaugeFn for TrackedGauge {
-    fn increment(&self, value: f64) {
-        self.inner.increment(value);
-        let now = self.add(value);
-        self.watch.observe(now);
-    }
-
-    fn decrement(&self, value: f64) {
-        self.inner.decrement(value);
-        let now = self.add(-value);
-        self.watch.observe(now);
-    }
-
-    #[inline]
-    fn set(&self, value: f64) {
-        self.inner.set(value);
-        self.bits.store(value.to_bits(), Ordering::Relaxed);
-        self.watch.observe(value);
-    }
-}
-
-/// A histogram whose recorded values are watched: each value is compared to the threshold.
-#[derive(Debug)]
-struct TrackedHistogram {
-    inner: Histogram,
-    /// Shared with the [`Renderer`]: held (shared) while a value goes in.
-    gate: Arc<RwLock<()>>,
-    watch: Watch,
-}
-
-impl HistogramFn for TrackedHistogram {
-    #[inline]
-    fn record(&self, value: f64) {
-        {
-            let _recording = self.gate.read().unwrap_or_else(PoisonError::into_inner);
-            self.inner.record(value);
-        }
-        self.watch.observe(value);
-    }
-
-    fn record_many(&self, value: f64, count: usize) {
-        {
-            let _recording = self.gate.read().unwrap_or_else(PoisonError::into_inner);
-            self.inner.record_many(value, count);
-        }
-        self.watch.observe(value);
-    }
-}
-
-/// Renders the exposition and drains histograms, never while a histogram value is going in.
-///
-/// The exporter keeps a histogram's new values in a lock-free bucket that a render swaps out
-/// and reads; a value pushed by a thread that loaded the bucket just before the swap lands in
-/// the detached bucket and is lost, and a block linked in during the swap can take a thousand
-/// values with it (metrics-util 0.20's `AtomicBucket`; seen in every run of
-/// `faults_metrics::a_scrape_during_heavy_updates_is_consistent_and_promtool_accepts_it`).
-/// Recording holds `gate` shared, draining holds it exclusively, so every value recorded is
-/// counted.
-#[derive(Debug, Clone)]
-pub(crate) struct Renderer {
-    handle: PrometheusHandle,
-    gate: Arc<RwLock<()>>,
-}
-
-impl Renderer {
-    /// Everything in the Prometheus text exposition format.
-    pub(crate) fn render(&self) -> String {
-        let _draining = self.gate.write().unwrap_or_else(PoisonError::into_inner);
-        self.handle.render()
-    }
-
-    /// Moves recorded histogram values into their distributions.
-    pub(crate) fn run_upkeep(&self) {
-        let _draining = self.gate.write().unwrap_or_else(PoisonError::into_inner);
-        self.handle.run_upkeep();
-    }
-}
-
 /// Writes `name{a="x",b="y"}` with label values escaped as in the exposition format.
 fn display(name: &str, labels: &[(String, String)]) -> String {
     if labels.is_empty() {
@@ -398,24 +123,14 @@ impl Registry {
             gate: Arc::new(RwLock::new(())),
         };
         let meta = metadata();
-        let outcome = |o: &'static str| {
+        let counter = |name: &'static str, label: &'static str, value: &'static str| {
             prometheus.register_counter(
-                &Key::from_parts(
-                    "andon_metrics_threshold_signals_total",
-                    vec![Label::new("outcome", o)],
-                ),
+                &Key::from_parts(name, vec![Label::new(label, value)]),
                 &meta,
             )
         };
-        let rejected = |reason: &'static str| {
-            prometheus.register_counter(
-                &Key::from_parts(
-                    "andon_metrics_rejected_total",
-                    vec![Label::new("reason", reason)],
-                ),
-                &meta,
-            )
-        };
+        let outcome = |o| counter(THRESHOLD_SIGNALS, "outcome", o);
+        let rejected = |reason| counter(REJECTED, "reason", reason);
         let internal = Internal {
             invalid_names: rejected("invalid_name"),
             type_conflicts: rejected("type_conflict"),
@@ -426,15 +141,15 @@ impl Registry {
         };
         for (name, help) in [
             (
-                "andon_metrics_threshold_signals_total",
+                THRESHOLD_SIGNALS,
                 "Threshold signals by outcome: delivered to the signal sink, failed after retries, dropped because the queue was full, or raised with no sink set.",
             ),
             (
-                "andon_metrics_rejected_total",
+                REJECTED,
                 "Metric updates rejected by reason: an invalid name, or a name already used by another type.",
             ),
             (
-                "andon_metrics_refused_series_total",
+                REFUSED_SERIES,
                 "New series refused because their metric already had metrics.max_label_sets label sets.",
             ),
         ] {
@@ -700,7 +415,7 @@ impl Registry {
         };
         let watch = Watch {
             slot: self.slot(name),
-            state: AtomicU8::new(NORMAL),
+            state: ThresholdState::new(),
             display: display(name, &labels),
             labels: labels.clone(),
             events: self.events.clone(),
@@ -746,7 +461,7 @@ impl Registry {
         let (counter, count) = refused.entry(name.to_owned()).or_insert_with(|| {
             let counter = self.prometheus.register_counter(
                 &Key::from_parts(
-                    "andon_metrics_refused_series_total",
+                    REFUSED_SERIES,
                     vec![Label::new("metric", protect_backslashes(name).into_owned())],
                 ),
                 &metadata(),
