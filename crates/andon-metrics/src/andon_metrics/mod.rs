@@ -133,9 +133,9 @@ impl AndonMetrics {
     ///
     /// [`watched_metrics`](MetricsListener::watched_metrics) is read once, here: a name it
     /// lists is marked, and each update of a series of that name (a gauge set, a counter
-    /// increment, a histogram value, through andon's API, [`MetricsSink`] or the `metrics`
+    /// increment, a histogram value, through andon's API, [`MetricsSink`](andon_core::MetricsSink) or the `metrics`
     /// macros) calls [`metric_changed`](MetricsListener::metric_changed) with the metric's name
-    /// on the recording thread, after the new value is readable through [`MetricsSource`]. An
+    /// on the recording thread, after the new value is readable through [`MetricsSource`](andon_core::MetricsSource). An
     /// update of a name it does not watch costs the same one atomic load as without a listener.
     pub fn set_metrics_listener(&self, listener: Option<Arc<dyn MetricsListener>>) {
         self.registry.set_listener(listener);
@@ -414,7 +414,7 @@ impl AndonMetrics {
     }
 
     /// Registers the user's counter `name` with `labels` and HELP text, and returns its handle.
-    /// Like every series it is shown on the endpoint, readable through [`MetricsSource`], and
+    /// Like every series it is shown on the endpoint, readable through [`MetricsSource`](andon_core::MetricsSource), and
     /// watched by a threshold on `name` ([`set_threshold`](AndonMetrics::set_threshold) or
     /// `[metrics.thresholds]`), which compares the counter's total.
     ///
