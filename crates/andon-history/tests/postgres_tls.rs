@@ -105,8 +105,7 @@ async fn verify_full_writes_and_reads_back_and_refusals_say_why_without_the_pass
     let tls = format!("sslmode=verify-full&sslrootcert={}", wrong_ca.display());
     let error = connect(&config(&url(&pg, "localhost", "tls", &tls)))
         .await
-        .err()
-        .expect("a wrong CA is refused");
+        .expect_err("a wrong CA is refused");
     assert!(error.contains("failed verification"), "{error}");
     assert!(error.contains("sslrootcert"), "{error}");
     assert!(!error.contains(PASSWORD), "the password leaked: {error}");
@@ -126,8 +125,7 @@ async fn verify_full_writes_and_reads_back_and_refusals_say_why_without_the_pass
     // A new agent is refused at once, with what to do.
     let error = connect(&config(&url(&pg, "127.0.0.1", "tls", "sslmode=require")))
         .await
-        .err()
-        .expect("sslmode=require refuses a server without TLS");
+        .expect_err("sslmode=require refuses a server without TLS");
     assert!(error.contains("does not offer TLS"), "{error}");
     assert!(!error.contains(PASSWORD), "the password leaked: {error}");
     // The running one holds what it accepted, retrying, and says why.
