@@ -1,6 +1,7 @@
 //! The PostgreSQL history over TLS, against a real server (the harness's `postgres` with
 //! `ssl=on` and a certificate signed by a CA made for the test): `sslmode=verify-full` with
-//! the CA writes and reads back over encrypted connections; a server without TLS and
+//! the CA (and `verify-ca` under another name, and the default `prefer`) writes and reads back
+//! over encrypted connections; `verify-full` refuses a name the certificate does not hold; a server without TLS and
 //! `sslmode=require` is refused with a clear error while accepted records stay queued and are
 //! counted; a wrong CA fails verification saying so, without the password.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // reason: tests fail loudly
@@ -56,13 +57,33 @@ async fn verify_full_writes_and_reads_back_and_refusals_say_why_without_the_pass
     let ca = pg.ca_file().expect("a TLS server has a CA").to_owned();
     pg.create_database("tls");
 
-    // verify-full with the CA, by name and by address (both in the certificate).
-    for host in ["localhost", "127.0.0.1"] {
-        let tls = format!("sslmode=verify-full&sslrootcert={}", ca.display());
-        let store = connect(&config(&url(&pg, host, "tls", &tls)))
+    let ca = ca.display();
+    // (what, host in the URL, its TLS parameters): each writes and reads back over TLS.
+    let cases = [
+        (
+            "verify-full by name",
+            "localhost",
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        (
+            "verify-full by address",
+            "127.0.0.1",
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        // A name the certificate does not hold, reached at the server's address: verify-ca
+        // checks only the chain.
+        (
+            "verify-ca under another name",
+            "elsewhere.test",
+            format!("sslmode=verify-ca&sslrootcert={ca}&hostaddr=127.0.0.1"),
+        ),
+        ("no sslmode (prefer)", "127.0.0.1", String::new()),
+    ];
+    for (what, host, tls) in &cases {
+        let store = connect(&config(&url(&pg, host, "tls", tls)))
             .await
-            .unwrap_or_else(|e| panic!("verify-full to {host}: {e}"));
-        store.record(signal(&format!("jam via {host}")));
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        store.record(signal(what));
         store.flush().await.unwrap();
         let now = SystemTime::now() + Duration::from_secs(1);
         let read = store
@@ -72,10 +93,7 @@ async fn verify_full_writes_and_reads_back_and_refusals_say_why_without_the_pass
             )
             .await
             .unwrap();
-        assert!(
-            read.iter().any(|s| s.message == format!("jam via {host}")),
-            "{read:?}"
-        );
+        assert!(read.iter().any(|s| s.message == *what), "{what}: {read:?}");
         // The connections the store holds are encrypted, as the server sees them.
         let (tls_connections, plain) = (
             pg.psql(
@@ -87,16 +105,24 @@ async fn verify_full_writes_and_reads_back_and_refusals_say_why_without_the_pass
                 "SELECT count(*) FROM pg_stat_activity JOIN pg_stat_ssl USING (pid) WHERE application_name = 'andon' AND NOT ssl",
             ),
         );
-        assert_ne!(tls_connections, "0", "no TLS connection from andon");
-        assert_eq!(plain, "0", "a plain connection from andon");
+        assert_ne!(tls_connections, "0", "{what}: no TLS connection from andon");
+        assert_eq!(plain, "0", "{what}: a plain connection from andon");
         store.shutdown().await.unwrap();
-        assert_eq!(store.stats().written, 1);
+        assert_eq!(store.stats().written, 1, "{what}");
     }
     assert_eq!(
         pg.psql("tls", "SELECT count(*) FROM signals"),
-        "2",
-        "both writes are in the database"
+        cases.len().to_string(),
+        "every write is in the database"
     );
+
+    // verify-full refuses the name the certificate does not hold.
+    let tls = format!("sslmode=verify-full&sslrootcert={ca}&hostaddr=127.0.0.1");
+    let error = connect(&config(&url(&pg, "elsewhere.test", "tls", &tls)))
+        .await
+        .expect_err("verify-full refuses a name the certificate does not hold");
+    assert!(error.contains("failed verification"), "{error}");
+    assert!(!error.contains(PASSWORD), "the password leaked: {error}");
 
     // A CA that did not sign the server's certificate: refused, saying so.
     let wrong = tempfile::tempdir().unwrap();
@@ -147,5 +173,8 @@ async fn verify_full_writes_and_reads_back_and_refusals_say_why_without_the_pass
     store.shutdown().await.unwrap();
     let stats = store.stats();
     assert_eq!(stats.failed, 10, "{stats:?}");
-    assert_eq!(pg.psql("tls", "SELECT count(*) FROM signals"), "3");
+    assert_eq!(
+        pg.psql("tls", "SELECT count(*) FROM signals"),
+        (cases.len() + 1).to_string()
+    );
 }
