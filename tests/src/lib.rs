@@ -33,6 +33,7 @@ pub mod fuzz;
 pub mod otlp;
 pub mod peers_dir;
 pub mod postgres;
+pub mod postgres_tls;
 
 /// Whether this run is CI (`CI=true`), where a missing peer is a failure rather than a skip.
 pub fn in_ci() -> bool {

@@ -8,6 +8,10 @@
 //! let url = pg.create_database("andon");
 //! # let _ = url;
 //! ```
+//!
+//! [`Postgres::start_tls`] also turns on TLS with a certificate for `localhost` and
+//! `127.0.0.1` signed by a CA made for the test ([`Postgres::ca_file`]); see
+//! [`crate::postgres_tls`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -74,6 +78,8 @@ pub struct Postgres {
     socket: PathBuf,
     port: u16,
     peer: Option<Peer>,
+    tls: Option<crate::postgres_tls::ServerTls>,
+    tls_on: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -81,6 +87,16 @@ impl Postgres {
     /// Creates a cluster and starts it. `None` after a loud skip (outside CI) when PostgreSQL is
     /// not installed; fails the test in CI, or when it cannot start.
     pub fn start() -> Option<Postgres> {
+        Postgres::start_with(false)
+    }
+
+    /// [`start`](Postgres::start) with `ssl=on`: the server's certificate (for `localhost` and
+    /// `127.0.0.1`) is signed by the CA in [`ca_file`](Postgres::ca_file).
+    pub fn start_tls() -> Option<Postgres> {
+        Postgres::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<Postgres> {
         let Some(bin) = bin_dir() else {
             skip_or_fail("PostgreSQL (`initdb`)", INSTALL_HINT);
             return None;
@@ -92,6 +108,7 @@ impl Postgres {
             std::fs::create_dir_all(folder)
                 .unwrap_or_else(|e| fail_or_panic(&format!("cannot create {folder:?}: {e}")));
         }
+        let tls = tls.then(|| crate::postgres_tls::ServerTls::write(&dir.path().join("tls")));
         if is_root() {
             let chown = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -122,6 +139,8 @@ impl Postgres {
             socket,
             port: free_port(),
             peer: None,
+            tls_on: tls.is_some(),
+            tls,
             _dir: dir,
         };
         pg.restart();
@@ -140,6 +159,13 @@ impl Postgres {
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             // A test database: durability is not what is tested.
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"]);
+        if let (Some(tls), true) = (&self.tls, self.tls_on) {
+            command
+                .args(["-c", "ssl=on", "-c"])
+                .arg(format!("ssl_cert_file={}", tls.cert.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", tls.key.display()));
+        }
         let mut builder = Peer::builder(&program)
             .ready(Ready::Output(
                 "database system is ready to accept connections".into(),
@@ -167,6 +193,19 @@ impl Postgres {
             }
             peer.kill();
         }
+    }
+
+    /// Whether the next [`restart`](Postgres::restart) turns TLS on (the default of a server
+    /// from [`start_tls`](Postgres::start_tls)); off, the server refuses TLS as one without
+    /// certificates does.
+    pub fn set_tls(&mut self, on: bool) {
+        self.tls_on = on && self.tls.is_some();
+    }
+
+    /// The CA that signed the server's certificate (PEM), for `sslrootcert=`; `None` without
+    /// [`start_tls`](Postgres::start_tls).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|tls| tls.ca.as_path())
     }
 
     /// The server's port on 127.0.0.1.

@@ -51,7 +51,8 @@
 //! # Crate feature flags
 //!
 //! None: SQLite is compiled in (rusqlite's `bundled`), so no system library is needed; the
-//! PostgreSQL driver (`tokio-postgres`, `deadpool-postgres`, no TLS) is pure Rust.
+//! PostgreSQL driver (`tokio-postgres`, `deadpool-postgres`) is pure Rust, its TLS rustls with ring
+//! (the URL's `sslmode` and `sslrootcert`, as libpq).
 //!
 //! # Related crates
 //!

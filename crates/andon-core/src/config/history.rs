@@ -25,6 +25,8 @@ pub const DEFAULT_FLEET_INTERVAL: Duration = Duration::from_secs(10);
 /// retention_rows = 10000000         # per table; 0: no row limit
 /// # PostgreSQL instead of the file, shared by a fleet of agents (issue 19):
 /// # url = "postgres://andon:${PGPASSWORD}@127.0.0.1:5432/andon"
+/// # TLS as libpq: sslmode=disable|prefer (default)|require|verify-ca|verify-full, sslrootcert=CA file
+/// # url = "postgres://andon:${PGPASSWORD}@db.plant:5432/andon?sslmode=verify-full&sslrootcert=/etc/andon/pg-ca.pem"
 /// # instance = "press-7"             # default: the host name
 /// # fleet_interval = "10s"           # how often the fleet row is refreshed
 /// # board_url = "http://press-7:7070/"  # the link the fleet view shows; default the agent's address
@@ -54,7 +56,10 @@ pub struct HistoryConfig {
     pub retention_rows: u64,
     /// A PostgreSQL URL (`postgres://user:${PGPASSWORD}@host:5432/db`): the history (and the
     /// fleet's line states) go there instead of `path`. Never printed: it carries the password.
-    /// Default none: the SQLite file.
+    /// TLS as libpq chooses it: `sslmode=disable|prefer|require|verify-ca|verify-full` (default
+    /// `prefer`: TLS when the server offers it, unverified) and `sslrootcert=/path/ca.pem` (or
+    /// `system`), needed by the `verify-*` modes; `allow` is refused. Default none: the SQLite
+    /// file.
     pub url: Option<Secret>,
     /// The name this agent's rows carry in a shared database. Default: the host name.
     pub instance: Option<String>,
@@ -120,6 +125,9 @@ impl HistoryConfig {
                 ));
             }
         }
+        if let Some(url) = &self.url {
+            check_ssl(section, url.expose())?;
+        }
         if let Some(instance) = &self.instance {
             check::not_empty(section, "instance", instance)?;
             if instance.len() > 128 {
@@ -152,6 +160,48 @@ impl HistoryConfig {
         }
         Ok(())
     }
+}
+
+/// The `sslmode` values of libpq the PostgreSQL history supports (`allow` is not one).
+const HISTORY_SSL_MODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+/// `sslmode` and `sslrootcert` in the URL's query: a mode the history supports, and a root
+/// certificate for the `verify-*` modes. Errors never show the URL.
+fn check_ssl(section: &str, url: &str) -> Result<(), ConfigError> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
+    };
+    let Some(mode) = param("sslmode") else {
+        return Ok(());
+    };
+    if !HISTORY_SSL_MODES.contains(&mode) {
+        let fix = if mode == "allow" {
+            "use sslmode=prefer (TLS when the server offers it) or sslmode=disable".to_owned()
+        } else {
+            format!(
+                "use one of {} (verify-full with sslrootcert=/path/to/ca.pem for a verified connection)",
+                HISTORY_SSL_MODES.join(", ")
+            )
+        };
+        return Err(ConfigError::new(
+            check::key(section, "url"),
+            format!("sslmode={mode} is not supported: {fix}"),
+        ));
+    }
+    if mode.starts_with("verify-") && param("sslrootcert").is_none_or(str::is_empty) {
+        return Err(ConfigError::new(
+            check::key(section, "url"),
+            format!(
+                "sslmode={mode} needs sslrootcert=/path/to/ca.pem (the CA that signed the server's certificate) or sslrootcert=system"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -228,6 +278,16 @@ mod tests {
                 "[history]\nurl = \"mysql://db/andon\"\n",
                 "history.url",
                 "must start with postgres://",
+            ),
+            (
+                "[history]\nurl = \"postgres://a@db/andon?sslmode=allow\"\n",
+                "history.url",
+                "sslmode=allow is not supported: use sslmode=prefer",
+            ),
+            (
+                "[history]\nurl = \"postgres://a@db/andon?sslmode=verify-full\"\n",
+                "history.url",
+                "needs sslrootcert=",
             ),
             (
                 "[history]\nfleet_interval = \"0s\"\n",

@@ -8,6 +8,7 @@ mod fleet;
 mod migrate;
 mod query;
 mod timeline;
+mod tls;
 mod write;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -127,8 +128,8 @@ impl PostgresHistoryBuilder {
             },
             other => other,
         };
-        let pg = parse(&url)?;
-        let mut client = write::connect(&pg).await.map_err(redact)?;
+        let (pg, tls) = parse(&url)?;
+        let mut client = write::connect(&pg, &tls).await.map_err(redact)?;
         migrate::migrate_to(&mut client, schema_version)
             .await
             .map_err(redact)?;
@@ -137,7 +138,7 @@ impl PostgresHistoryBuilder {
         query_config.options(format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"));
         let manager = deadpool_postgres::Manager::from_config(
             query_config,
-            tokio_postgres::NoTls,
+            tls.clone(),
             deadpool_postgres::ManagerConfig {
                 recycling_method: deadpool_postgres::RecyclingMethod::Fast,
             },
@@ -171,6 +172,7 @@ impl PostgresHistoryBuilder {
         let worker = write::Worker {
             receiver,
             pg,
+            tls,
             instance: instance.clone(),
             counters: Arc::clone(&counters),
             processed: processed_tx,
@@ -205,10 +207,12 @@ impl PostgresHistoryBuilder {
     }
 }
 
-/// `url` as the driver's configuration; an unparsable URL is named by its key, never shown.
-fn parse(url: &Secret) -> Result<tokio_postgres::Config, HistoryError> {
+/// `url` as the driver's configuration and the TLS connector its `sslmode` and `sslrootcert`
+/// ask for; an unparsable URL is named by its key, never shown.
+fn parse(url: &Secret) -> Result<(tokio_postgres::Config, tls::MakeRustls), HistoryError> {
+    let tls = tls::from_url(url.expose())?;
     let mut config: tokio_postgres::Config =
-        url.expose()
+        tls.url
             .parse()
             .map_err(|e: tokio_postgres::Error| HistoryError::Postgres {
                 what: "read [history] url",
@@ -218,7 +222,8 @@ fn parse(url: &Secret) -> Result<tokio_postgres::Config, HistoryError> {
         config.connect_timeout(Duration::from_secs(5));
     }
     config.application_name("andon");
-    Ok(config)
+    config.ssl_mode(tls.mode);
+    Ok((config, tls.connector))
 }
 
 /// The history in PostgreSQL, shared by a fleet: every row carries this agent's `instance`; a

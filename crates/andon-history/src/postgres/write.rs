@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use andon_core::config::Secret;
 use andon_core::{AlertEventKind, HistoryRecord, LineEvent, MetricsSink};
 use tokio::sync::watch;
-use tokio_postgres::{Client, NoTls, Transaction};
+use tokio_postgres::{Client, Transaction};
 
 use super::{BACKOFF, RECONNECTS_TOTAL, error};
 use crate::error::HistoryError;
@@ -25,11 +25,14 @@ use crate::store::{HeartbeatRow, millis};
 const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Connects one client, its connection driven on the current runtime.
-pub(crate) async fn connect(config: &tokio_postgres::Config) -> Result<Client, HistoryError> {
+pub(crate) async fn connect(
+    config: &tokio_postgres::Config,
+    tls: &super::tls::MakeRustls,
+) -> Result<Client, HistoryError> {
     let (client, connection) = config
-        .connect(NoTls)
+        .connect(tls.clone())
         .await
-        .map_err(|e| error("connect", &e))?;
+        .map_err(|e| super::tls::explain(error("connect", &e)))?;
     tokio::spawn(async move {
         // Ends when the client is dropped or the server goes away; the writer notices the
         // latter on its next statement.
@@ -42,6 +45,7 @@ pub(crate) async fn connect(config: &tokio_postgres::Config) -> Result<Client, H
 pub(crate) struct Worker {
     pub(crate) receiver: Receiver<Message>,
     pub(crate) pg: tokio_postgres::Config,
+    pub(crate) tls: super::tls::MakeRustls,
     pub(crate) instance: String,
     pub(crate) counters: Arc<Counters>,
     pub(crate) processed: watch::Sender<u64>,
@@ -157,7 +161,7 @@ impl Worker {
         let mut attempts_while_stopping = 0;
         let outcome = loop {
             if client.as_ref().is_none_or(Client::is_closed) {
-                match connect(&self.pg).await {
+                match connect(&self.pg, &self.tls).await {
                     Ok(c) => {
                         *client = Some(c);
                         if let Some(sink) = &self.metrics {
