@@ -8,17 +8,20 @@ use std::time::Duration;
 
 use andon_core::config::{LineConfig, ObserverConfig};
 use andon_core::{
-    AndonError, AndonSignal, DiagnosticsReport, DiagnosticsSource, Health, HealthStatus,
-    MetricsSink, SignalSink, async_trait,
+    AndonError, DiagnosticsReport, DiagnosticsSource, Health, MetricsSink, async_trait,
 };
-use tokio::sync::{OnceCell, oneshot, watch};
-use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+use tokio::sync::{OnceCell, watch};
 
-use crate::diagnostics::{Diagnostics, Reading};
+use crate::diagnostics::Diagnostics;
 use crate::error::ObserveError;
 use crate::judge::{HealthJudge, Readings};
 use crate::probe::{Probe, Sections, SysinfoProbe};
+
+mod gauges;
+mod schedule;
+
+pub use gauges::GAUGES;
+pub use schedule::ObserverHandle;
 
 /// The component name on signals and errors: the one `[line]` treats as host health.
 const COMPONENT: &str = LineConfig::HOST_HEALTH_COMPONENT;
@@ -349,270 +352,11 @@ impl AndonObserver {
             Err(_) => Ok(run()),
         }
     }
-
-    /// Starts checking every `check_interval_secs` on the current tokio runtime.
-    ///
-    /// Checks keep to a fixed grid (the first at once, then every interval from the start): a
-    /// slow check does not shift the later ones, and a check missed because the previous one
-    /// ran long is skipped rather than run in a burst (`MissedTickBehavior::Skip`).
-    ///
-    /// When the health worsens the observer sends `sink` a YELLOW (Degraded) or RED (Critical)
-    /// signal with the reasons; when it recovers, a GREEN one; nothing while it stays the same.
-    /// A signal the sink refuses, or does not take within one interval, is counted in
-    /// [`ObserverStats::signal_failures`] and sent again at the next check.
-    ///
-    /// The checks stop when the handle is stopped or dropped. When `enabled` is false in the
-    /// configuration, or outside a tokio runtime, no checks run and the handle is already
-    /// finished.
-    #[must_use = "the checks stop when the handle is dropped"]
-    pub fn start(&self, sink: Arc<dyn SignalSink>) -> ObserverHandle {
-        let runtime = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) if self.config.enabled => runtime,
-            _ => {
-                return ObserverHandle {
-                    stop: None,
-                    task: None,
-                };
-            }
-        };
-        let (stop, mut stopped) = oneshot::channel::<()>();
-        let observer = self.clone();
-        let period = Duration::from_secs(self.config.check_interval_secs);
-        let running = Running::new(&self.shared);
-        let task = runtime.spawn(async move {
-            // Counted while the task lives, however it ends (stopped, or aborted on drop).
-            let _running = running;
-            let mut interval = tokio::time::interval(period);
-            interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
-            let mut reported = HealthStatus::Healthy;
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => break,
-                    _ = interval.tick() => {}
-                }
-                observer
-                    .scheduled_check(sink.as_ref(), &mut reported, period)
-                    .await;
-            }
-        });
-        ObserverHandle {
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    async fn scheduled_check(
-        &self,
-        sink: &dyn SignalSink,
-        reported: &mut HealthStatus,
-        period: Duration,
-    ) {
-        let d = match self.run_diagnostics().await {
-            Ok(d) => d,
-            Err(_) => {
-                self.shared.check_failures.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        };
-        if d.status == *reported {
-            return;
-        }
-        let signal = health_signal(&d, *reported);
-        match tokio::time::timeout(period, sink.on_signal(&signal)).await {
-            Ok(Ok(())) => {
-                *reported = d.status;
-                self.shared.signals_sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(Err(_)) | Err(_) => {
-                self.shared.signal_failures.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    fn export(&self, d: &Diagnostics) {
-        let Some((sink, described)) = &self.metrics else {
-            return;
-        };
-        described.call_once(|| {
-            for (name, help) in GAUGES {
-                sink.describe(name, help);
-            }
-        });
-        let set = |name: &str, value: f64| {
-            if value.is_finite() {
-                sink.set_gauge(name, &[], value);
-            }
-        };
-        set("andon_host_memory_percent", d.memory_percent);
-        set("andon_host_cpu_percent", d.cpu_percent);
-        set("andon_health_status", health_value(d.status));
-        if let Some(Reading::Available(s)) = &d.system {
-            if let Some(swap) = s.swap_percent {
-                set("andon_host_swap_percent", swap);
-            }
-            if let Some(load) = s.load_average.available() {
-                set("andon_host_load1", load.one);
-            }
-            set("andon_host_processes", s.process_count as f64);
-        }
-        if let Some(Reading::Available(p)) = &d.process {
-            set("andon_process_resident_memory_bytes", p.rss_bytes as f64);
-            // The gauges `[metrics.thresholds]` memory_usage_mb and cpu_usage_percent watch.
-            set("andon_memory_usage_bytes", p.rss_bytes as f64);
-            if let Some(cpu) = p.cpu_percent {
-                set("andon_process_cpu_percent", cpu);
-                set("andon_cpu_usage_ratio", cpu / 100.0 / self.cores);
-            }
-            if let Some(threads) = p.threads {
-                set("andon_process_threads", threads as f64);
-            }
-            if let Some(fds) = p.open_fds {
-                set("andon_process_open_fds", fds as f64);
-            }
-        }
-        if let Some(Reading::Available(interfaces)) = &d.network {
-            for i in interfaces {
-                let labels = [("interface", i.interface.as_str())];
-                sink.set_gauge(
-                    "andon_host_network_receive_bytes_per_second",
-                    &labels,
-                    i.rx_bytes_per_sec,
-                );
-                sink.set_gauge(
-                    "andon_host_network_transmit_bytes_per_second",
-                    &labels,
-                    i.tx_bytes_per_sec,
-                );
-            }
-        }
-        if let Some(Reading::Available(mounts)) = &d.disks {
-            for m in mounts {
-                sink.set_gauge(
-                    "andon_host_disk_used_percent",
-                    &[("mount", m.mount_point.as_str())],
-                    m.used_percent,
-                );
-            }
-        }
-    }
-}
-
-/// The gauges the observer exports, with their HELP text.
-pub const GAUGES: [(&str, &str); 15] = [
-    (
-        "andon_host_memory_percent",
-        "Memory in use on the host, percent of total.",
-    ),
-    (
-        "andon_host_cpu_percent",
-        "CPU in use on the host over the last check interval, percent of all cores.",
-    ),
-    (
-        "andon_health_status",
-        "Health judged by the observer: 0 healthy, 1 degraded, 2 critical.",
-    ),
-    (
-        "andon_host_swap_percent",
-        "Swap in use on the host, percent of total.",
-    ),
-    (
-        "andon_host_load1",
-        "Load average of the host over one minute.",
-    ),
-    ("andon_host_processes", "Processes running on the host."),
-    (
-        "andon_process_resident_memory_bytes",
-        "Resident memory of this process in bytes.",
-    ),
-    (
-        "andon_process_cpu_percent",
-        "CPU used by this process over the last check interval, percent of one core.",
-    ),
-    ("andon_process_threads", "Threads of this process."),
-    (
-        "andon_process_open_fds",
-        "Open file descriptors of this process.",
-    ),
-    (
-        "andon_host_network_receive_bytes_per_second",
-        "Bytes received per second by a network interface.",
-    ),
-    (
-        "andon_host_network_transmit_bytes_per_second",
-        "Bytes sent per second by a network interface.",
-    ),
-    (
-        "andon_host_disk_used_percent",
-        "Space in use on a mounted file system, percent of its size.",
-    ),
-    (
-        "andon_memory_usage_bytes",
-        "Memory used by the process, in bytes.",
-    ),
-    (
-        "andon_cpu_usage_ratio",
-        "CPU used by the process, from 0 to 1.",
-    ),
-];
-
-fn health_value(status: HealthStatus) -> f64 {
-    match status {
-        HealthStatus::Healthy => 0.0,
-        HealthStatus::Degraded => 1.0,
-        HealthStatus::Critical => 2.0,
-    }
-}
-
-/// The signal for a change of health from `before` to `d.status`.
-fn health_signal(d: &Diagnostics, before: HealthStatus) -> AndonSignal {
-    let signal = match d.status {
-        HealthStatus::Healthy => AndonSignal::green(format!(
-            "host health recovered: memory {:.1}%, cpu {:.1}%",
-            d.memory_percent, d.cpu_percent
-        )),
-        HealthStatus::Degraded => {
-            AndonSignal::yellow(format!("host health degraded: {}", d.reasons.join("; ")))
-        }
-        HealthStatus::Critical => {
-            AndonSignal::red(format!("host health critical: {}", d.reasons.join("; ")))
-        }
-    };
-    let mut signal = signal
-        .with_component(COMPONENT)
-        .with_timestamp(d.taken_at)
-        .with_attribute("health_status", format!("{:?}", d.status))
-        .with_attribute("previous_health_status", format!("{before:?}"))
-        .with_attribute("reasons", d.reasons.clone());
-    for (key, value) in [
-        ("memory_percent", d.memory_percent),
-        ("cpu_percent", d.cpu_percent),
-    ] {
-        if value.is_finite() {
-            signal = signal.with_attribute(key, value);
-        }
-    }
-    signal
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while measuring leaves the state usable: the next sample overwrites it.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Marks a schedule as running for as long as it lives.
-struct Running(Arc<Shared>);
-
-impl Running {
-    fn new(shared: &Arc<Shared>) -> Self {
-        shared.schedules.fetch_add(1, Ordering::AcqRel);
-        Running(Arc::clone(shared))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.schedules.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 #[async_trait]
@@ -626,37 +370,5 @@ impl DiagnosticsSource for AndonObserver {
 
     fn last_health(&self) -> Option<Health> {
         lock(&self.shared.last_health).clone()
-    }
-}
-
-/// The scheduled checks started by [`AndonObserver::start`]. Dropping it stops them.
-#[derive(Debug)]
-pub struct ObserverHandle {
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl ObserverHandle {
-    /// Stops the checks, letting a check in progress finish, and waits until they have stopped.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    /// Whether the checks have stopped (or never started).
-    pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(JoinHandle::is_finished)
-    }
-}
-
-impl Drop for ObserverHandle {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
