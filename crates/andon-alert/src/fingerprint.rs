@@ -32,5 +32,24 @@ pub fn fingerprint(rule: &str, labels: &BTreeMap<String, String>) -> String {
         text.push('=');
         text.push_str(v);
     }
-    format!("{:016x}", fnv1a(text.as_bytes()))
+    andon_core::hex::encode(&fnv1a(text.as_bytes()).to_be_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fingerprints are alert identities stored by the history and acknowledged by providers:
+    /// their text must never change (leading zeros kept, lower case, 16 digits).
+    #[test]
+    fn fingerprints_are_pinned() {
+        let mut labels = BTreeMap::new();
+        labels.insert("component".to_owned(), "db".to_owned());
+        assert_eq!(fingerprint("high-queue", &labels), "0c43309d0464c9fc");
+        assert_eq!(
+            fingerprint("high-queue", &BTreeMap::new()),
+            "63f5231e2d2aeaff"
+        );
+        assert_eq!(fingerprint("", &BTreeMap::new()), "cbf29ce484222325");
+    }
 }

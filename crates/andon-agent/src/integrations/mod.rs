@@ -236,16 +236,8 @@ pub(crate) fn hmac_hex(secret: &Secret, message: &[&[u8]]) -> Option<String> {
     for part in message {
         mac.update(part);
     }
-    let digest = mac.finalize().into_bytes();
-    let mut hex = String::with_capacity(digest.len() * 2);
-    for byte in digest {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    Some(hex)
+    Some(andon::core::hex::encode(&mac.finalize().into_bytes()))
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Whether `given` equals `expected`, in time that does not depend on where they differ.
 pub(crate) fn same(given: &str, expected: &str) -> bool {

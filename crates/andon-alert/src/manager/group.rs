@@ -129,8 +129,8 @@ impl Inner {
         }
         Notification {
             key: format!(
-                "group-{:016x}-{starts}-g{seq}",
-                crate::fingerprint::fnv1a(key.as_bytes())
+                "group-{}-{starts}-g{seq}",
+                andon_core::hex::encode(&crate::fingerprint::fnv1a(key.as_bytes()).to_be_bytes())
             ),
             status: AlertStatus::Firing,
             severity,

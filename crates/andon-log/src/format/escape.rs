@@ -61,10 +61,8 @@ pub(crate) fn escape_into(buf: &mut Vec<u8>, text: &str, quotes: bool) {
             if code != 0 && (b != b'"' || quotes) {
                 buf.extend_from_slice(&bytes[start..i]);
                 if code == 1 {
-                    const DIGITS: &[u8; 16] = b"0123456789abcdef";
                     buf.extend_from_slice(b"\\u00");
-                    buf.push(DIGITS[usize::from(b >> 4)]);
-                    buf.push(DIGITS[usize::from(b & 0x0f)]);
+                    buf.extend_from_slice(&andon_core::hex::byte_digits(b, andon_core::hex::LOWER));
                 } else {
                     buf.push(b'\\');
                     buf.push(code);

@@ -78,9 +78,7 @@ fn hex_equals(bytes: &[u8; 16], text: &str) -> bool {
 
 /// Appends `bytes` as lower-case hex.
 pub(super) fn write_hex(buf: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        buf.push(DIGITS[usize::from(b >> 4)]);
-        buf.push(DIGITS[usize::from(b & 0x0f)]);
+    for &b in bytes {
+        buf.extend_from_slice(&andon_core::hex::byte_digits(b, andon_core::hex::LOWER));
     }
 }
