@@ -54,7 +54,7 @@ const DIAGNOSTICS_TIMEOUT: Duration = Duration::from_secs(2);
 const EVENT_CAPACITY: usize = 1024;
 
 /// The counter of alerts fired, by rule and severity (the metrics recorder's name).
-const ALERTS_TOTAL: &str = "andon_alerts_total";
+const ALERTS_TOTAL: &str = andon_core::names::ALERTS;
 
 /// The shortest time between two kept samples of a rate's history.
 const RATE_SPACING: Duration = Duration::from_secs(1);
@@ -394,15 +394,15 @@ impl AlertManager {
     #[must_use]
     pub fn with_metrics_sink(self, sink: Arc<dyn MetricsSink>) -> Self {
         sink.describe(
-            "andon_alert_notifications_total",
+            andon_core::names::ALERT_NOTIFICATIONS,
             "Alert notifications by channel and outcome (sent, failed).",
         );
         sink.describe(
-            "andon_alert_retries_total",
+            andon_core::names::ALERT_RETRIES,
             "Retried alert deliveries by channel.",
         );
         sink.describe(
-            "andon_alert_delivery_seconds",
+            andon_core::names::ALERT_DELIVERY_DURATION,
             "Time to deliver an alert notification, retries included.",
         );
         sink.describe(ALERTS_TOTAL, "Alerts fired, by rule and severity.");

@@ -8,7 +8,7 @@ use andon_core::config::{ChannelConfig, ConditionConfig, RuleConfig, Secret};
 use andon_core::{AlertSeverity, Color, HealthStatus};
 
 /// The gauge a [`AlertCondition::QueueDepth`] rule reads.
-pub const QUEUE_DEPTH_METRIC: &str = "andon_queue_depth";
+pub const QUEUE_DEPTH_METRIC: &str = andon_core::names::QUEUE_DEPTH;
 
 /// One alert rule: when its condition holds for `for_`, its alert fires on its channels.
 ///

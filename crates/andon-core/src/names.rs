@@ -27,3 +27,12 @@ pub const LINE_STOPPED: &str = "andon_line_stopped";
 pub const REQUEST_DURATION: &str = "andon_request_duration_seconds";
 /// Processing time by operation, in seconds.
 pub const PROCESSING_DURATION: &str = "andon_processing_duration_seconds";
+/// 1 while a heartbeat is down (missed or failed, not yet resolved by a success), else 0;
+/// labelled `name`. The umbrella sets it; the built-in heartbeat alert rule reads it.
+pub const HEARTBEAT_DOWN: &str = "andon_heartbeat_down";
+/// Alert notifications by channel and outcome (`sent`, `failed`); andon-alert counts them.
+pub const ALERT_NOTIFICATIONS: &str = "andon_alert_notifications_total";
+/// Retried alert deliveries by channel.
+pub const ALERT_RETRIES: &str = "andon_alert_retries_total";
+/// Time to deliver an alert notification, retries included, by channel, in seconds.
+pub const ALERT_DELIVERY_DURATION: &str = "andon_alert_delivery_seconds";

@@ -181,7 +181,7 @@ impl AndonSystemBuilder {
         crate::wire::start(&system, system.as_sink());
         if let Some(metrics) = &system.inner.metrics_sink {
             metrics.describe(
-                "andon_line_stopped",
+                andon_core::names::LINE_STOPPED,
                 "1 while the production line is stopped (jidoka), 0 while it runs",
             );
             metrics.describe(

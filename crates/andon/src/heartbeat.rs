@@ -30,7 +30,7 @@ pub(crate) const CHECK_INS: &str = "andon_heartbeat_check_ins_total";
 /// Deadlines missed, by heartbeat.
 pub(crate) const MISSES: &str = "andon_heartbeat_misses_total";
 /// 1 while a heartbeat is down (missed or failed, not yet resolved by a success), else 0.
-pub(crate) const DOWN: &str = "andon_heartbeat_down";
+pub(crate) const DOWN: &str = andon_core::names::HEARTBEAT_DOWN;
 
 /// The watcher wakes at least this often, whatever the next deadline (a wall clock that jumps
 /// is noticed within it).

@@ -515,7 +515,7 @@ impl AndonSystem {
         let state = self.inner.line.state();
         if let Some(metrics) = &self.inner.metrics_sink {
             metrics.set_gauge(
-                "andon_line_stopped",
+                andon_core::names::LINE_STOPPED,
                 &[],
                 if state.is_running() { 0.0 } else { 1.0 },
             );

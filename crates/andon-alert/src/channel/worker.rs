@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use andon_core::AndonSignal;
+use andon_core::{AndonSignal, names};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -133,10 +133,10 @@ impl Worker {
                         u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                         Ordering::Relaxed,
                     );
-                    self.count("andon_alert_notifications_total", "sent");
+                    self.count(names::ALERT_NOTIFICATIONS, "sent");
                     if let Some(metrics) = self.settings.hooks.metrics() {
                         metrics.record_histogram(
-                            "andon_alert_delivery_seconds",
+                            names::ALERT_DELIVERY_DURATION,
                             &[("channel", &self.name)],
                             elapsed.as_secs_f64(),
                         );
@@ -158,12 +158,12 @@ impl Worker {
                         .unwrap_or_else(|| backoff(self.settings.retry_backoff, attempt));
                     attempt += 1;
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    self.count("andon_alert_retries_total", "retry");
+                    self.count(names::ALERT_RETRIES, "retry");
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => {
                     self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    self.count("andon_alert_notifications_total", "failed");
+                    self.count(names::ALERT_NOTIFICATIONS, "failed");
                     let message = format!(
                         "alert channel `{}` ({}) failed to deliver `{}` after {} attempt(s): {}",
                         self.name,

@@ -14,7 +14,7 @@ use crate::rule::{AlertCondition, AlertRule, Comparison, Threshold};
 
 /// The gauge the umbrella sets to 1 while a heartbeat is down (missed or failed), 0 once it
 /// checked in again; its label `name` is the heartbeat's name.
-pub const HEARTBEAT_DOWN_METRIC: &str = "andon_heartbeat_down";
+pub const HEARTBEAT_DOWN_METRIC: &str = andon_core::names::HEARTBEAT_DOWN;
 
 /// The name of the built-in rule.
 pub(crate) const DEFAULT_RULE: &str = "red-signal";

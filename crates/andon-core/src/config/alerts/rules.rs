@@ -153,7 +153,7 @@ pub enum ConditionConfig {
 }
 
 fn default_queue_metric() -> String {
-    "andon_queue_depth".to_owned()
+    crate::names::QUEUE_DEPTH.to_owned()
 }
 fn default_op() -> String {
     ">".to_owned()
