@@ -190,59 +190,9 @@ pub struct Threshold {
     pub rate_over: Option<Duration>,
 }
 
-/// How a value is compared with a threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparison {
-    /// `>`
-    Above,
-    /// `>=`
-    AtLeast,
-    /// `<`
-    Below,
-    /// `<=`
-    AtMost,
-}
-
-impl Comparison {
-    /// Parses `>`, `>=`, `<` or `<=`.
-    pub fn parse(op: &str) -> Option<Self> {
-        Some(match op {
-            ">" => Comparison::Above,
-            ">=" => Comparison::AtLeast,
-            "<" => Comparison::Below,
-            "<=" => Comparison::AtMost,
-            _ => return None,
-        })
-    }
-
-    /// The operator's symbol.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Comparison::Above => ">",
-            Comparison::AtLeast => ">=",
-            Comparison::Below => "<",
-            Comparison::AtMost => "<=",
-        }
-    }
-
-    /// Whether `value` passes `threshold`.
-    pub fn holds(self, value: f64, threshold: f64) -> bool {
-        match self {
-            Comparison::Above => value > threshold,
-            Comparison::AtLeast => value >= threshold,
-            Comparison::Below => value < threshold,
-            Comparison::AtMost => value <= threshold,
-        }
-    }
-
-    /// Whether an active alert stays active at `value` with clear level `clear`.
-    pub(crate) fn still_holds(self, value: f64, clear: f64) -> bool {
-        match self {
-            Comparison::Above | Comparison::AtLeast => value > clear,
-            Comparison::Below | Comparison::AtMost => value < clear,
-        }
-    }
-}
+/// How a value is compared with a threshold: andon-core's, the one the metrics recorder's
+/// thresholds use too (the hysteresis rule is [`Comparison::raised_after`]).
+pub use andon_core::threshold::Comparison;
 
 /// Where a rule's notifications go: a configured channel by name, or one given inline.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,8 +2,10 @@
 //! and the signal's color; [`ThresholdState`] remembers, per watched series, whether it is
 //! raised, so that a value hovering around the level raises one signal, not one per update.
 //!
-//! andon-metrics watches every series of a metric with it (`[metrics.thresholds]`); it is the
-//! one home of the rule "raise above `level`, clear at or below `clear`".
+//! andon-metrics watches every series of a metric with it (`[metrics.thresholds]`) and
+//! andon-alert's metric conditions decide with [`Comparison::raised_after`]: it is the one home
+//! of the rule "raise above `level`, clear at or below `clear`" (or, for `<` and `<=`, "raise
+//! below `level`, clear at or above `clear`").
 //!
 //! ```
 //! use andon_core::Color;
@@ -24,7 +26,8 @@ use crate::error::ConfigError;
 use crate::severity::Color;
 
 /// A threshold on a value: a value above `level` raises a signal of `color` once; a value at
-/// or below `clear` afterwards clears it (a GREEN signal).
+/// or below `clear` afterwards clears it (a GREEN signal). With another [`Comparison`] the
+/// direction changes: for `<`, a value below `level` raises and one at or above `clear` clears.
 ///
 /// ```
 /// use andon_core::Color;
@@ -44,6 +47,95 @@ pub struct Threshold {
     pub clear: f64,
     /// The color of the signal raised: YELLOW or RED.
     pub color: Color,
+    /// How a value is compared with `level`; [`Comparison::Above`] unless set.
+    pub comparison: Comparison,
+}
+
+/// How a value is compared with a threshold's level, and so which way its clear level lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Comparison {
+    /// `>`
+    #[default]
+    Above,
+    /// `>=`
+    AtLeast,
+    /// `<`
+    Below,
+    /// `<=`
+    AtMost,
+}
+
+impl Comparison {
+    /// Parses `>`, `>=`, `<` or `<=`.
+    ///
+    /// ```
+    /// use andon_core::threshold::Comparison;
+    /// assert_eq!(Comparison::parse(">="), Some(Comparison::AtLeast));
+    /// assert_eq!(Comparison::parse("=="), None);
+    /// assert_eq!(Comparison::AtMost.symbol(), "<=");
+    /// ```
+    pub fn parse(op: &str) -> Option<Self> {
+        Some(match op {
+            ">" => Comparison::Above,
+            ">=" => Comparison::AtLeast,
+            "<" => Comparison::Below,
+            "<=" => Comparison::AtMost,
+            _ => return None,
+        })
+    }
+
+    /// The operator's symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Above => ">",
+            Comparison::AtLeast => ">=",
+            Comparison::Below => "<",
+            Comparison::AtMost => "<=",
+        }
+    }
+
+    /// Whether `value` passes `level`.
+    pub fn holds(self, value: f64, level: f64) -> bool {
+        match self {
+            Comparison::Above => value > level,
+            Comparison::AtLeast => value >= level,
+            Comparison::Below => value < level,
+            Comparison::AtMost => value <= level,
+        }
+    }
+
+    /// Whether a raised watch stays raised at `value` with clear level `clear`: above it for
+    /// `>` and `>=`, below it for `<` and `<=` (reaching the clear level clears).
+    pub fn stays_above_clear(self, value: f64, clear: f64) -> bool {
+        match self {
+            Comparison::Above | Comparison::AtLeast => value > clear,
+            Comparison::Below | Comparison::AtMost => value < clear,
+        }
+    }
+
+    /// The hysteresis rule as a pure function: whether a watch that is `raised` (or not) is
+    /// raised after `value`. Not raised, it raises when `value` passes `level`; raised, it stays
+    /// so until `value` reaches `clear`, or, without a clear level, while `value` passes `level`.
+    ///
+    /// ```
+    /// use andon_core::threshold::Comparison;
+    /// let c = Comparison::Below;
+    /// assert!(c.raised_after(false, 4.0, 5.0, Some(8.0)));
+    /// assert!(c.raised_after(true, 7.0, 5.0, Some(8.0))); // not yet back to 8
+    /// assert!(!c.raised_after(true, 8.0, 5.0, Some(8.0)));
+    /// assert!(!Comparison::AtLeast.raised_after(true, 4.0, 5.0, None));
+    /// ```
+    pub fn raised_after(self, raised: bool, value: f64, level: f64, clear: Option<f64>) -> bool {
+        match clear {
+            Some(clear) if raised => self.stays_above_clear(value, clear),
+            _ => self.holds(value, level),
+        }
+    }
+
+    /// Whether a value further than `level` is worse: `>` and `>=` raise upward.
+    fn upward(self) -> bool {
+        matches!(self, Comparison::Above | Comparison::AtLeast)
+    }
 }
 
 /// A value crossing a [`Threshold`], as [`Threshold::crossing`] and [`ThresholdState::observe`]
@@ -64,6 +156,7 @@ impl Threshold {
             level,
             clear: level * ThresholdsConfig::DEFAULT_CLEAR_RATIO,
             color: ThresholdsConfig::DEFAULT_COLOR,
+            comparison: Comparison::Above,
         }
     }
 
@@ -73,6 +166,7 @@ impl Threshold {
             level: config.level(name)?,
             clear: config.clear_level(name)?,
             color: config.color(name),
+            comparison: Comparison::Above,
         })
     }
 
@@ -90,6 +184,14 @@ impl Threshold {
         self
     }
 
+    /// The same threshold compared by `comparison` (`<` raises below the level and clears at
+    /// or above `clear`).
+    #[must_use]
+    pub fn with_comparison(mut self, comparison: Comparison) -> Self {
+        self.comparison = comparison;
+        self
+    }
+
     /// The same threshold in another unit (`factor` times every level).
     #[must_use]
     pub fn scaled(self, factor: f64) -> Self {
@@ -97,18 +199,24 @@ impl Threshold {
             level: self.level * factor,
             clear: self.clear * factor,
             color: self.color,
+            comparison: self.comparison,
         }
     }
 
     /// What `value` does to a watch that is `raised` (or not): the hysteresis rule, as a pure
     /// function. `None` when nothing changes.
     pub fn crossing(&self, raised: bool, value: f64) -> Option<Crossing> {
-        if !raised && value > self.level {
-            Some(Crossing::Raised)
-        } else if raised && value <= self.clear {
-            Some(Crossing::Cleared)
-        } else {
-            None
+        if value.is_nan() {
+            // Neither above nor at-or-below anything: a NaN changes nothing.
+            return None;
+        }
+        let after = self
+            .comparison
+            .raised_after(raised, value, self.level, Some(self.clear));
+        match (raised, after) {
+            (false, true) => Some(Crossing::Raised),
+            (true, false) => Some(Crossing::Cleared),
+            _ => None,
         }
     }
 
@@ -121,7 +229,8 @@ impl Threshold {
         self.validate_at(&format!("metrics.thresholds.{name}"))
     }
 
-    /// Checks it: level above 0 and finite, clear below level, not GREEN. Errors name `key`
+    /// Checks it: level above 0 and finite, clear below level (above it for `<` and `<=`),
+    /// not GREEN. Errors name `key`
     /// (the level), `key.clear` and `key.color`.
     ///
     /// # Errors
@@ -134,11 +243,21 @@ impl Threshold {
                 format!("must be greater than 0 (got {})", self.level),
             ));
         }
-        if !self.clear.is_finite() || self.clear >= self.level {
+        let wrong_side = if self.comparison.upward() {
+            self.clear >= self.level
+        } else {
+            self.clear <= self.level
+        };
+        if !self.clear.is_finite() || wrong_side {
+            let side = if self.comparison.upward() {
+                "below"
+            } else {
+                "above"
+            };
             return Err(ConfigError::new(
                 format!("{key}.clear"),
                 format!(
-                    "must be below the level {} so the threshold can clear (got {})",
+                    "must be {side} the level {} so the threshold can clear (got {})",
                     self.level, self.clear
                 ),
             ));
@@ -201,6 +320,24 @@ mod tests {
         assert_eq!(t.crossing(true, 90.0), Some(Crossing::Cleared));
         assert_eq!(t.crossing(false, 10.0), None);
         assert_eq!(t.crossing(true, 500.0), None);
+    }
+
+    #[test]
+    fn a_downward_threshold_raises_below_the_level_and_clears_at_or_above_clear() {
+        let t = Threshold::new(10.0)
+            .with_clear(20.0)
+            .with_comparison(Comparison::Below);
+        assert!(t.validate("free_workers").is_ok());
+        assert_eq!(t.crossing(false, 10.0), None);
+        assert_eq!(t.crossing(false, 9.0), Some(Crossing::Raised));
+        assert_eq!(t.crossing(true, 15.0), None);
+        assert_eq!(t.crossing(true, 20.0), Some(Crossing::Cleared));
+        assert_eq!(t.crossing(true, f64::NAN), None);
+        let err = t.with_clear(5.0).validate("free_workers").unwrap_err();
+        assert!(err.to_string().contains("must be above the level"), "{err}");
+        // Without a clear level a raised watch stays raised while the value passes the level.
+        assert!(Comparison::AtMost.raised_after(true, 10.0, 10.0, None));
+        assert!(!Comparison::AtMost.raised_after(true, 10.5, 10.0, None));
     }
 
     #[test]

@@ -328,11 +328,7 @@ pub(super) fn threshold_step(
     *last = value;
     *active = match value {
         None => false,
-        Some(v) if *active => match t.clear {
-            Some(clear) => t.comparison.still_holds(v, clear),
-            None => t.comparison.holds(v, t.value),
-        },
-        Some(v) => t.comparison.holds(v, t.value),
+        Some(v) => t.comparison.raised_after(*active, v, t.value, t.clear),
     };
     *active
 }
