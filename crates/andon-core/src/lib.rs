@@ -55,6 +55,7 @@ pub mod line_policy;
 pub mod names;
 mod severity;
 mod signal;
+pub mod stats;
 pub mod threshold;
 mod trace_link;
 
@@ -74,6 +75,7 @@ pub use severity::{
     AlertSeverity, Color, HealthStatus, LogLevel, ParseColorError, ParseLevelError,
 };
 pub use signal::{AndonSignal, ParseSignalIdError, SignalId, rfc3339};
+pub use stats::{StatKind, StatLine, Stats};
 pub use trace_link::{is_w3c_trace_id, trace_url, w3c_trace_id, w3c_trace_id_hex};
 
 /// The `async_trait` attribute the component traits are written with, for implementors.
