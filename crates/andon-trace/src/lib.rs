@@ -64,10 +64,10 @@ mod propagation;
 mod sampler;
 mod signal;
 mod span;
+mod stats;
 mod tracer;
 
 pub use error::TraceError;
-pub use export::TraceStats;
 pub use propagation::{
     BAGGAGE, Baggage, BaggageEntry, Extractor, FLAG_RANDOM, FLAG_SAMPLED, Injector, InvalidHeader,
     MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, MAX_TRACESTATE_MEMBERS, PropagationContext,
@@ -75,4 +75,5 @@ pub use propagation::{
 };
 pub use signal::correlation_trace_id;
 pub use span::{SpanHandle, SpanStatus};
+pub use stats::TraceStats;
 pub use tracer::{AndonTracer, AndonTracerBuilder, EnteredSpan};
