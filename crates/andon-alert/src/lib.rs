@@ -103,6 +103,7 @@ mod notification;
 mod outbox;
 mod rule;
 mod silence;
+mod stats;
 
 pub use channel::ChannelReport;
 pub use clock::{Clock, ManualClock, SystemClock};

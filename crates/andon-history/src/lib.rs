@@ -72,6 +72,7 @@ mod postgres;
 mod query;
 mod queue;
 mod schema;
+mod stats;
 mod store;
 mod timeline;
 

@@ -61,6 +61,7 @@ mod error;
 mod judge;
 mod observer;
 mod probe;
+mod stats;
 
 pub use diagnostics::{
     Diagnostics, InterfaceRates, LoadAverage, MountUsage, ProcessDiagnostics, ProcessSummary,
