@@ -94,6 +94,7 @@ mod error;
 mod names;
 mod recorder;
 mod server;
+mod stats;
 
 pub use andon_core::threshold::Threshold;
 pub use andon_metrics::{AndonMetrics, AndonMetricsBuilder, MetricsHandle};
@@ -104,3 +105,4 @@ pub use names::{
 };
 pub use recorder::AndonRecorder;
 pub use server::CONTENT_TYPE;
+pub use stats::MetricsStats;
