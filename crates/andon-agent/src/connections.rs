@@ -177,3 +177,28 @@ pub(crate) async fn serve(
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopping| *stopping).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_is_the_one_scrapers_know() {
+        let counters = ConnectionCounters::default();
+        counters.open.store(2, Ordering::Relaxed);
+        counters.refused_full.store(3, Ordering::Relaxed);
+        counters.timed_out.store(4, Ordering::Relaxed);
+        counters.body_timeouts.store(5, Ordering::Relaxed);
+        assert_eq!(
+            counters.render(),
+            "# HELP andon_agent_connections_open HTTP connections open now\n\
+             # TYPE andon_agent_connections_open gauge\n\
+             andon_agent_connections_open 2\n\
+             # HELP andon_agent_connections_closed_total HTTP connections the agent cut off, by reason\n\
+             # TYPE andon_agent_connections_closed_total counter\n\
+             andon_agent_connections_closed_total{reason=\"full\"} 3\n\
+             andon_agent_connections_closed_total{reason=\"header_timeout\"} 4\n\
+             andon_agent_connections_closed_total{reason=\"body_timeout\"} 5\n"
+        );
+    }
+}
