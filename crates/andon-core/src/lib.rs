@@ -7,6 +7,12 @@
 //! diagnostics snapshot, and for RED a stopped [`Line`] that workers halt on until someone
 //! resumes it.
 //!
+//! Every component follows one contract: built from its configuration section, flushed and
+//! shut down within a deadline, and asked for its counters with `stats()`, which returns a type
+//! implementing [`Stats`] (see [`stats`]): `describe` lists each line (name, kind, help,
+//! labels, value), `export` publishes them to a [`MetricsSink`], and
+//! [`stats::render_prometheus`] writes them as Prometheus text.
+//!
 //! This crate does no I/O and has no runtime of its own, so every andon crate can depend on it.
 //! Most programs use the `andon` umbrella crate instead, which re-exports this one.
 //!

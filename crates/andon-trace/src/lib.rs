@@ -46,6 +46,14 @@
 //! }
 //! ```
 //!
+//! # The component contract
+//!
+//! Like every andon component: [`AndonTracer::builder`] takes the `[tracer]` section and
+//! `build()` checks it and starts the exporter; [`AndonTracer::shutdown`] exports what is
+//! queued; [`AndonTracer::stats`] returns [`TraceStats`], which implements
+//! [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them to a
+//! [`MetricsSink`](andon_core::MetricsSink)).
+//!
 //! # Crate feature flags
 //!
 //! This crate has no optional features: OTLP over gRPC (tonic) and over HTTP (reqwest) are
