@@ -115,6 +115,18 @@ pub trait Stats: Send + Sync + fmt::Debug {
     /// Every series, grouped by metric name (all series of a name next to each other).
     fn describe(&self) -> Vec<StatLine>;
 
+    /// Gives `sink` the HELP text of each metric name, once per name (what
+    /// [`export`](Stats::export) does before the values).
+    fn describe_to(&self, sink: &dyn MetricsSink) {
+        let mut last = None;
+        for line in self.describe() {
+            if last != Some(line.name) {
+                sink.describe(line.name, line.help);
+                last = Some(line.name);
+            }
+        }
+    }
+
     /// Publishes every line through `sink`: the HELP text of each name, then each value with
     /// [`MetricsSink::set_gauge`]. Counters are published with their total too, since the
     /// sink's [`add_counter`](MetricsSink::add_counter) takes increments; call it as often as
@@ -234,6 +246,16 @@ mod tests {
         fn describe(&self, name: &str, help: &str) {
             self.0.lock().unwrap().push(format!("help {name} {help}"));
         }
+    }
+
+    #[test]
+    fn describe_to_gives_each_name_its_help_once() {
+        let seen = Seen::default();
+        Two.describe_to(&seen);
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            ["help t_total Things.\nMore.", "help t_open Open."]
+        );
     }
 
     #[test]

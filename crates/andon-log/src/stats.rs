@@ -115,17 +115,11 @@ impl LogStats {
     /// before the first export (the [`Stats`] lines carry the same text, so
     /// [`Stats::export`] gives it too).
     pub fn describe(metrics: &dyn MetricsSink) {
-        let mut last = None;
         let every_sink = LogStats {
             sinks: vec![SinkStats::default()],
             ..LogStats::default()
         };
-        for line in Stats::describe(&every_sink) {
-            if last != Some(line.name) {
-                metrics.describe(line.name, line.help);
-                last = Some(line.name);
-            }
-        }
+        every_sink.describe_to(metrics);
     }
 
     /// Publishes the counters as gauges (totals since start) through a metrics sink:

@@ -66,13 +66,7 @@ impl TraceStats {
     /// once, before the first export (the [`Stats`] lines carry the same text, so
     /// [`Stats::export`] gives it too).
     pub fn describe(metrics: &dyn MetricsSink) {
-        let mut last = None;
-        for line in Stats::describe(&TraceStats::default()) {
-            if last != Some(line.name) {
-                metrics.describe(line.name, line.help);
-                last = Some(line.name);
-            }
-        }
+        TraceStats::default().describe_to(metrics);
     }
 
     /// Publishes the counters as gauges (totals since start) through a metrics sink, so that a
