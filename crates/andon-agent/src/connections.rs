@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use andon::core::stats::{StatLine, Stats, render_prometheus};
 use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
@@ -64,18 +65,24 @@ impl ConnectionCounters {
 
     /// The counters in the Prometheus text format, appended to `/metrics`.
     pub(crate) fn render(&self) -> String {
-        let s = self.stats();
-        format!(
-            "# HELP {OPEN} HTTP connections open now\n\
-             # TYPE {OPEN} gauge\n\
-             {OPEN} {}\n\
-             # HELP {CLOSED} HTTP connections the agent cut off, by reason\n\
-             # TYPE {CLOSED} counter\n\
-             {CLOSED}{{reason=\"full\"}} {}\n\
-             {CLOSED}{{reason=\"header_timeout\"}} {}\n\
-             {CLOSED}{{reason=\"body_timeout\"}} {}\n",
-            s.open, s.refused_full, s.timed_out, s.body_timeouts
-        )
+        render_prometheus(&[&self.stats()])
+    }
+}
+
+impl Stats for ConnectionStats {
+    /// `andon_agent_connections_open` and
+    /// `andon_agent_connections_closed_total{reason="full|header_timeout|body_timeout"}`.
+    fn describe(&self) -> Vec<StatLine> {
+        let closed = "HTTP connections the agent cut off, by reason";
+        vec![
+            StatLine::gauge(OPEN, "HTTP connections open now", self.open as f64),
+            StatLine::counter(CLOSED, closed, self.refused_full as f64)
+                .with_label("reason", "full"),
+            StatLine::counter(CLOSED, closed, self.timed_out as f64)
+                .with_label("reason", "header_timeout"),
+            StatLine::counter(CLOSED, closed, self.body_timeouts as f64)
+                .with_label("reason", "body_timeout"),
+        ]
     }
 }
 
@@ -169,4 +176,29 @@ pub(crate) async fn serve(
 /// Completes once `stop` turns `true` (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_is_the_one_scrapers_know() {
+        let counters = ConnectionCounters::default();
+        counters.open.store(2, Ordering::Relaxed);
+        counters.refused_full.store(3, Ordering::Relaxed);
+        counters.timed_out.store(4, Ordering::Relaxed);
+        counters.body_timeouts.store(5, Ordering::Relaxed);
+        assert_eq!(
+            counters.render(),
+            "# HELP andon_agent_connections_open HTTP connections open now\n\
+             # TYPE andon_agent_connections_open gauge\n\
+             andon_agent_connections_open 2\n\
+             # HELP andon_agent_connections_closed_total HTTP connections the agent cut off, by reason\n\
+             # TYPE andon_agent_connections_closed_total counter\n\
+             andon_agent_connections_closed_total{reason=\"full\"} 3\n\
+             andon_agent_connections_closed_total{reason=\"header_timeout\"} 4\n\
+             andon_agent_connections_closed_total{reason=\"body_timeout\"} 5\n"
+        );
+    }
 }

@@ -81,6 +81,15 @@
 //! done after, and a restart sends what was left with the same key: at-least-once, so
 //! receivers de-duplicate on the key (a webhook's `Idempotency-Key`, PagerDuty's `dedup_key`).
 //!
+//! # The component contract
+//!
+//! Like every andon component, from the `[alerts]` section: [`AlertManager::new`] checks it and
+//! builds the manager (`with_*` setters bind channels, clocks and sinks);
+//! [`AlertManager::flush_within`] and [`AlertManager::shutdown_within`] deliver what is due
+//! within a deadline; [`AlertManager::stats`] returns [`AlertStats`], which implements
+//! [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them to a
+//! [`MetricsSink`](andon_core::MetricsSink)).
+//!
 //! # Crate feature flags
 //!
 //! This crate has no optional features.
@@ -103,6 +112,7 @@ mod notification;
 mod outbox;
 mod rule;
 mod silence;
+mod stats;
 
 pub use channel::ChannelReport;
 pub use clock::{Clock, ManualClock, SystemClock};

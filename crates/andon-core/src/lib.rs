@@ -7,6 +7,12 @@
 //! diagnostics snapshot, and for RED a stopped [`Line`] that workers halt on until someone
 //! resumes it.
 //!
+//! Every component follows one contract: built from its configuration section, flushed and
+//! shut down within a deadline, and asked for its counters with `stats()`, which returns a type
+//! implementing [`Stats`] (see [`stats`]): `describe` lists each line (name, kind, help,
+//! labels, value), `export` publishes them to a [`MetricsSink`], and
+//! [`stats::render_prometheus`] writes them as Prometheus text.
+//!
 //! This crate does no I/O and has no runtime of its own, so every andon crate can depend on it.
 //! Most programs use the `andon` umbrella crate instead, which re-exports this one.
 //!
@@ -55,6 +61,7 @@ pub mod line_policy;
 pub mod names;
 mod severity;
 mod signal;
+pub mod stats;
 pub mod threshold;
 mod trace_link;
 
@@ -74,6 +81,7 @@ pub use severity::{
     AlertSeverity, Color, HealthStatus, LogLevel, ParseColorError, ParseLevelError,
 };
 pub use signal::{AndonSignal, ParseSignalIdError, SignalId, rfc3339};
+pub use stats::{StatKind, StatLine, Stats};
 pub use trace_link::{is_w3c_trace_id, trace_url, w3c_trace_id, w3c_trace_id_hex};
 
 /// The `async_trait` attribute the component traits are written with, for implementors.

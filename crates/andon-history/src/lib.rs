@@ -48,6 +48,15 @@
 //! # }
 //! ```
 //!
+//! # The component contract
+//!
+//! Like every andon component, from the `[history]` section: [`SqliteHistory::builder`] checks it and
+//! `open()` starts the writer ([`PostgresHistory::builder`] then `connect()`); flushing and shutting
+//! down go through [`HistoryStore`](andon_core::HistoryStore); `stats()` on either store (and on
+//! [`HistoryBackend`]) returns [`HistoryStats`], which implements [`andon_core::Stats`]
+//! (`describe` lists its lines, `export` publishes them to a
+//! [`MetricsSink`](andon_core::MetricsSink)).
+//!
 //! # Crate feature flags
 //!
 //! None: SQLite is compiled in (rusqlite's `bundled`), so no system library is needed; the
@@ -72,6 +81,7 @@ mod postgres;
 mod query;
 mod queue;
 mod schema;
+mod stats;
 mod store;
 mod timeline;
 

@@ -117,6 +117,15 @@
 //!   written: `emitted == written + failed + dropped` ([`LogStats`]), or with
 //!   [`LogError::Stalled`] once a sink is stuck.
 //!
+//! # The component contract
+//!
+//! Like every andon component: [`AndonLogger::builder`] takes the `[logger]` section, its
+//! `with_*` setters bind what the logger needs, and `build()` checks the section and starts it;
+//! [`AndonLogger::flush`] and [`AndonLogger::shutdown`] (with `_blocking` twins) account for
+//! every record; [`AndonLogger::stats`] returns [`LogStats`], which implements
+//! [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them to a
+//! [`MetricsSink`](andon_core::MetricsSink)).
+//!
 //! # Crate feature flags
 //!
 //! - `tracing` (off by default; on in the umbrella `andon`): [`AndonLogger::tracing_layer`], a

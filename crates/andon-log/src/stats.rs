@@ -1,6 +1,6 @@
 //! What the logger counts, for the umbrella, the metrics crate and tests.
 
-use andon_core::MetricsSink;
+use andon_core::{MetricsSink, StatLine, Stats};
 
 /// The logger's counters since it was created.
 ///
@@ -56,52 +56,78 @@ pub struct SinkStats {
     pub last_error: Option<String>,
 }
 
-impl LogStats {
-    /// Gives the metrics that [`export`](LogStats::export) publishes their HELP text; call once,
-    /// before the first export.
-    pub fn describe(metrics: &dyn MetricsSink) {
-        metrics.describe(
-            "andon_log_records",
-            "Log records since start, by outcome (emitted, written, failed, dropped, sampled_out, timed_out).",
-        );
-        metrics.describe(
-            "andon_log_stalled",
-            "1 while a log sink is stuck (the writer has held one batch for logger.stall_timeout), else 0.",
-        );
-        metrics.describe(
-            "andon_log_queued",
-            "Log records accepted and not yet written.",
-        );
-        metrics.describe("andon_log_sink_errors", "Failed record writes, by sink.");
-    }
+/// The gauge of log records by outcome (totals since start).
+const RECORDS: &str = "andon_log_records";
+/// The gauge that is 1 while a log sink is stuck.
+const STALLED: &str = "andon_log_stalled";
+/// The gauge of records accepted and not yet written.
+const QUEUED: &str = "andon_log_queued";
+/// The gauge of failed record writes by sink (totals since start).
+const SINK_ERRORS: &str = "andon_log_sink_errors";
 
-    /// Publishes the counters as gauges (totals since start) through a metrics sink:
+impl Stats for LogStats {
     /// `andon_log_records{outcome="emitted|written|failed|dropped|sampled_out|timed_out"}`,
-    /// `andon_log_queued`, `andon_log_stalled` (0 or 1) and `andon_log_sink_errors{sink="..."}`.
-    pub fn export(&self, metrics: &dyn MetricsSink) {
-        for (outcome, value) in [
+    /// `andon_log_stalled` (0 or 1), `andon_log_queued` and `andon_log_sink_errors{sink="..."}`,
+    /// all gauges (the records' totals since start too).
+    fn describe(&self) -> Vec<StatLine> {
+        let mut lines: Vec<StatLine> = [
             ("emitted", self.emitted),
             ("written", self.written),
             ("failed", self.failed),
             ("dropped", self.dropped),
             ("sampled_out", self.sampled_out),
             ("timed_out", self.timed_out),
-        ] {
-            metrics.set_gauge("andon_log_records", &[("outcome", outcome)], value as f64);
-        }
-        metrics.set_gauge("andon_log_queued", &[], self.queued as f64);
-        metrics.set_gauge(
-            "andon_log_stalled",
-            &[],
+        ]
+        .into_iter()
+        .map(|(outcome, value)| {
+            StatLine::gauge(
+                RECORDS,
+                "Log records since start, by outcome (emitted, written, failed, dropped, sampled_out, timed_out).",
+                value as f64,
+            )
+            .with_label("outcome", outcome)
+        })
+        .collect();
+        lines.push(StatLine::gauge(
+            QUEUED,
+            "Log records accepted and not yet written.",
+            self.queued as f64,
+        ));
+        lines.push(StatLine::gauge(
+            STALLED,
+            "1 while a log sink is stuck (the writer has held one batch for logger.stall_timeout), else 0.",
             if self.stalled { 1.0 } else { 0.0 },
-        );
-        for sink in &self.sinks {
-            metrics.set_gauge(
-                "andon_log_sink_errors",
-                &[("sink", sink.name.as_str())],
+        ));
+        lines.extend(self.sinks.iter().map(|sink| {
+            StatLine::gauge(
+                SINK_ERRORS,
+                "Failed record writes, by sink.",
                 sink.errors as f64,
-            );
-        }
+            )
+            .with_label("sink", sink.name.as_str())
+        }));
+        lines
+    }
+}
+
+impl LogStats {
+    /// Gives the metrics that [`export`](LogStats::export) publishes their HELP text; call once,
+    /// before the first export (the [`Stats`] lines carry the same text, so
+    /// [`Stats::export`] gives it too).
+    pub fn describe(metrics: &dyn MetricsSink) {
+        let every_sink = LogStats {
+            sinks: vec![SinkStats::default()],
+            ..LogStats::default()
+        };
+        every_sink.describe_to(metrics);
+    }
+
+    /// Publishes the counters as gauges (totals since start) through a metrics sink:
+    /// `andon_log_records{outcome="emitted|written|failed|dropped|sampled_out|timed_out"}`,
+    /// `andon_log_queued`, `andon_log_stalled` (0 or 1) and `andon_log_sink_errors{sink="..."}`;
+    /// [`Stats::export`] of these stats.
+    pub fn export(&self, metrics: &dyn MetricsSink) {
+        Stats::export(self, metrics);
     }
 }
 

@@ -76,6 +76,14 @@
 //! ([`MetricsError::TooManySeries`], or a no-op handle for the macros) and counted in
 //! `andon_metrics_refused_series_total{metric}`.
 //!
+//! # The component contract
+//!
+//! Like every andon component: [`AndonMetrics::builder`] takes the `[metrics]` section and
+//! `build()` checks it and starts the endpoint; flushing and shutting down go through
+//! [`SignalSink`](andon_core::SignalSink); [`AndonMetrics::stats`] returns [`MetricsStats`],
+//! which implements [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them
+//! to a [`MetricsSink`](andon_core::MetricsSink), this crate's own included).
+//!
 //! # Crate feature flags
 //!
 //! This crate has no optional features.
@@ -94,6 +102,7 @@ mod error;
 mod names;
 mod recorder;
 mod server;
+mod stats;
 
 pub use andon_core::threshold::Threshold;
 pub use andon_metrics::{AndonMetrics, AndonMetricsBuilder, MetricsHandle};
@@ -104,3 +113,4 @@ pub use names::{
 };
 pub use recorder::AndonRecorder;
 pub use server::CONTENT_TYPE;
+pub use stats::MetricsStats;

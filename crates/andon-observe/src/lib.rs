@@ -44,6 +44,14 @@
 //! Backends are behind the [`Probe`] trait; [`SysinfoProbe`] (sysinfo) is the default. Health
 //! rules live in the pure [`HealthJudge`], testable with any [`Readings`].
 //!
+//! # The component contract
+//!
+//! Like every andon component, from the `[observer]` section: [`AndonObserver::new`] (or
+//! [`AndonObserver::with_probe`]) checks it and builds the observer, `with_*` setters bind sinks; the scheduled checks stop
+//! with [`ObserverHandle`]; [`AndonObserver::stats`] returns [`ObserverStats`], which implements
+//! [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them to a
+//! [`MetricsSink`](andon_core::MetricsSink)).
+//!
 //! # Crate feature flags
 //!
 //! This crate has no optional features.
@@ -61,6 +69,7 @@ mod error;
 mod judge;
 mod observer;
 mod probe;
+mod stats;
 
 pub use diagnostics::{
     Diagnostics, InterfaceRates, LoadAverage, MountUsage, ProcessDiagnostics, ProcessSummary,

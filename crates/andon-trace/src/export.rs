@@ -10,6 +10,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::stats::TraceStats;
+
 /// The tracer's live counters.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -32,63 +34,6 @@ impl Counters {
             spans_failed: self.failed.load(Ordering::Relaxed),
             export_errors: self.export_errors.load(Ordering::Relaxed),
         }
-    }
-}
-
-/// The gauge of spans by outcome that [`TraceStats::export`] publishes.
-const SPANS: &str = "andon_trace_spans";
-/// The gauge of failed export batches that [`TraceStats::export`] publishes.
-const EXPORT_ERRORS: &str = "andon_trace_export_errors";
-
-/// A snapshot of what the tracer did, for health checks and metrics.
-///
-/// Every span the tracer started (andon's own and those of the `tracing` layer) is counted once
-/// as `spans_not_sampled` or, when it ends, as `spans_queued` or `spans_dropped`; every queued
-/// span ends up `spans_exported` or `spans_failed`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TraceStats {
-    /// Spans started through andon's API.
-    pub spans_started: u64,
-    /// andon spans that were not sampled (never recorded, never exported).
-    pub spans_not_sampled: u64,
-    /// Ended, recorded spans put on the export queue.
-    pub spans_queued: u64,
-    /// Ended, recorded spans dropped because the queue (`max_queue_size`) was full.
-    pub spans_dropped: u64,
-    /// Spans the exporter accepted.
-    pub spans_exported: u64,
-    /// Spans lost because their batch failed (after the exporter's own retries).
-    pub spans_failed: u64,
-    /// Batches that failed.
-    pub export_errors: u64,
-}
-
-impl TraceStats {
-    /// Gives the metrics that [`export`](TraceStats::export) publishes their HELP text; call
-    /// once, before the first export.
-    pub fn describe(metrics: &dyn andon_core::MetricsSink) {
-        metrics.describe(
-            SPANS,
-            "Spans since start, by outcome (started, not_sampled, queued, dropped, exported, failed).",
-        );
-        metrics.describe(EXPORT_ERRORS, "Span export batches that failed.");
-    }
-
-    /// Publishes the counters as gauges (totals since start) through a metrics sink, so that a
-    /// scrape shows lost spans: `andon_trace_spans{outcome="started|not_sampled|queued|dropped|exported|failed"}`
-    /// and `andon_trace_export_errors`.
-    pub fn export(&self, metrics: &dyn andon_core::MetricsSink) {
-        for (outcome, value) in [
-            ("started", self.spans_started),
-            ("not_sampled", self.spans_not_sampled),
-            ("queued", self.spans_queued),
-            ("dropped", self.spans_dropped),
-            ("exported", self.spans_exported),
-            ("failed", self.spans_failed),
-        ] {
-            metrics.set_gauge(SPANS, &[("outcome", outcome)], value as f64);
-        }
-        metrics.set_gauge(EXPORT_ERRORS, &[], self.export_errors as f64);
     }
 }
 

@@ -46,6 +46,14 @@
 //! }
 //! ```
 //!
+//! # The component contract
+//!
+//! Like every andon component: [`AndonTracer::builder`] takes the `[tracer]` section and
+//! `build()` checks it and starts the exporter; [`AndonTracer::shutdown`] exports what is
+//! queued; [`AndonTracer::stats`] returns [`TraceStats`], which implements
+//! [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them to a
+//! [`MetricsSink`](andon_core::MetricsSink)).
+//!
 //! # Crate feature flags
 //!
 //! This crate has no optional features: OTLP over gRPC (tonic) and over HTTP (reqwest) are
@@ -64,10 +72,10 @@ mod propagation;
 mod sampler;
 mod signal;
 mod span;
+mod stats;
 mod tracer;
 
 pub use error::TraceError;
-pub use export::TraceStats;
 pub use propagation::{
     BAGGAGE, Baggage, BaggageEntry, Extractor, FLAG_RANDOM, FLAG_SAMPLED, Injector, InvalidHeader,
     MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, MAX_TRACESTATE_MEMBERS, PropagationContext,
@@ -75,4 +83,5 @@ pub use propagation::{
 };
 pub use signal::correlation_trace_id;
 pub use span::{SpanHandle, SpanStatus};
+pub use stats::TraceStats;
 pub use tracer::{AndonTracer, AndonTracerBuilder, EnteredSpan};

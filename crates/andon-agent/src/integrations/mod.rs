@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use andon::config::{AgentConfig, Secret};
+use andon::core::stats::{StatLine, Stats, render_prometheus};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -200,21 +201,43 @@ impl Webhooks {
 
     /// The counters in the Prometheus text format, with their HELP.
     pub(crate) fn render(&self) -> String {
-        let mut text = format!(
-            "# HELP {WEBHOOKS} Requests to the PagerDuty and Slack endpoints, by provider and result (accepted; or refused with 401 as unsigned, forged, stale or replayed; 400 malformed; 404 unconfigured)\n\
-             # TYPE {WEBHOOKS} counter\n",
-        );
+        render_prometheus(&[&self.stats()])
+    }
+
+    /// A snapshot of the counters.
+    fn stats(&self) -> WebhookStats {
+        WebhookStats {
+            counts: std::array::from_fn(|p| {
+                std::array::from_fn(|o| self.counts[p][o].load(Ordering::Relaxed))
+            }),
+        }
+    }
+}
+
+/// The webhook counters at one moment, by provider and result.
+#[derive(Debug)]
+struct WebhookStats {
+    counts: [[u64; OUTCOMES.len()]; 2],
+}
+
+impl Stats for WebhookStats {
+    /// `andon_agent_webhooks_total{provider, result}`, every pair, zeros included.
+    fn describe(&self) -> Vec<StatLine> {
+        let mut lines = Vec::with_capacity(2 * OUTCOMES.len());
         for provider in [Provider::PagerDuty, Provider::Slack] {
             for outcome in OUTCOMES {
-                text.push_str(&format!(
-                    "{WEBHOOKS}{{provider=\"{}\",result=\"{}\"}} {}\n",
-                    provider.label(),
-                    outcome.label(),
-                    self.counts[provider.index()][outcome.index()].load(Ordering::Relaxed)
-                ));
+                lines.push(
+                    StatLine::counter(
+                        WEBHOOKS,
+                        "Requests to the PagerDuty and Slack endpoints, by provider and result (accepted; or refused with 401 as unsigned, forged, stale or replayed; 400 malformed; 404 unconfigured)",
+                        self.counts[provider.index()][outcome.index()] as f64,
+                    )
+                    .with_label("provider", provider.label())
+                    .with_label("result", outcome.label()),
+                );
             }
         }
-        text
+        lines
     }
 }
 

@@ -496,6 +496,12 @@ impl AndonMetrics {
             .clone()
     }
 
+    /// What the registry holds: metrics, series and refused series, under the
+    /// [`Stats`](andon_core::Stats) contract.
+    pub fn stats(&self) -> crate::MetricsStats {
+        self.registry.stats()
+    }
+
     /// How many series of `metric` the cardinality guard refused so far.
     pub fn refused_series(&self, metric: &str) -> u64 {
         self.registry.refused_count(metric)

@@ -229,6 +229,27 @@ impl Registry {
         )
     }
 
+    /// What the registry holds: metric names with series, series, and series refused in all.
+    pub(crate) fn stats(&self) -> crate::MetricsStats {
+        let (metrics, series) = {
+            let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+            let series: usize = families.values().map(|f| f.series.len()).sum();
+            (families.len() as u64, series as u64)
+        };
+        let refused_series = self
+            .refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|(_, n)| *n)
+            .sum();
+        crate::MetricsStats {
+            metrics,
+            series,
+            refused_series,
+        }
+    }
+
     /// How many series of `name` were refused by the cardinality guard.
     pub(crate) fn refused_count(&self, name: &str) -> u64 {
         self.refused

@@ -27,11 +27,12 @@ use opentelemetry_sdk::trace::Tracer as SdkTracer;
 use opentelemetry_sdk::trace::{SdkTracerProvider, Span as SdkSpan};
 
 use crate::error::TraceError;
-use crate::export::{Counters, ExportControl, TraceStats};
+use crate::export::{Counters, ExportControl};
 use crate::propagation::{Baggage, PropagationContext, TraceState};
 use crate::sampler::{ForcedRecord, ratio_keeps};
 use crate::signal::json_to_otel;
 use crate::span::{Live, SpanHandle, SpanStatus, Table};
+use crate::stats::TraceStats;
 
 static NEXT_TRACER: AtomicU32 = AtomicU32::new(1);
 

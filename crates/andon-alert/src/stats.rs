@@ -1,0 +1,66 @@
+//! [`AlertStats`] under the [`Stats`] contract: the manager's own counters as one gauge by
+//! event, holding totals since start (beside the `andon_alert_*_total` counters pushed as
+//! notifications are sent).
+
+use andon_core::{StatLine, Stats};
+
+use crate::manager::AlertStats;
+
+/// The gauge of the manager's events by kind (totals since start).
+const EVENTS: &str = "andon_alert_manager_events";
+
+impl Stats for AlertStats {
+    /// `andon_alert_manager_events{event="signals|evaluations|notifications|…"}`, one series
+    /// per field of [`AlertStats`].
+    fn describe(&self) -> Vec<StatLine> {
+        [
+            ("signals", self.signals),
+            ("evaluations", self.evaluations),
+            ("notifications", self.notifications),
+            ("deduplicated", self.deduplicated),
+            ("suppressed", self.suppressed),
+            ("replayed", self.replayed),
+            ("outbox_errors", self.outbox_errors),
+            ("instances_dropped", self.instances_dropped),
+            ("restored", self.restored),
+            ("restore_skipped", self.restore_skipped),
+            ("state_errors", self.state_errors),
+            ("left_at_shutdown", self.left_at_shutdown),
+            ("watchdog_sent", self.watchdog_sent),
+            ("watchdog_failures", self.watchdog_failures),
+        ]
+        .into_iter()
+        .map(|(event, value)| {
+            StatLine::gauge(
+                EVENTS,
+                "The alert manager's events since start, by kind (signals taken, evaluations, notifications, deduplicated, suppressed, replayed, outbox_errors, instances_dropped, restored, restore_skipped, state_errors, left_at_shutdown, watchdog_sent, watchdog_failures).",
+                value as f64,
+            )
+            .with_label("event", event)
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_is_a_series() {
+        let stats = AlertStats {
+            notifications: 3,
+            watchdog_failures: 1,
+            ..AlertStats::default()
+        };
+        let text = andon_core::stats::render_prometheus(&[&stats]);
+        assert_eq!(
+            text.matches("# TYPE andon_alert_manager_events gauge")
+                .count(),
+            1
+        );
+        assert!(text.contains("andon_alert_manager_events{event=\"notifications\"} 3\n"));
+        assert!(text.contains("andon_alert_manager_events{event=\"watchdog_failures\"} 1\n"));
+        assert_eq!(Stats::describe(&stats).len(), 14);
+    }
+}

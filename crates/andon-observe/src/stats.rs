@@ -1,0 +1,46 @@
+//! [`ObserverStats`] under the [`Stats`] contract: the observer's checks and health signals as
+//! gauges holding totals since start.
+
+use andon_core::{StatLine, Stats};
+
+use crate::observer::ObserverStats;
+
+/// The gauge of checks by outcome (totals since start).
+const CHECKS: &str = "andon_observer_checks";
+/// The gauge of health signals by outcome (totals since start).
+const SIGNALS: &str = "andon_observer_signals";
+
+impl Stats for ObserverStats {
+    /// `andon_observer_checks{outcome="taken|failed"}` and
+    /// `andon_observer_signals{outcome="sent|failed"}`.
+    fn describe(&self) -> Vec<StatLine> {
+        let checks = "Observer measurements since start: taken (on demand and scheduled), or failed (a scheduled check that could not measure).";
+        let signals = "Observer health signals since start: sent (the sink accepted), or failed (refused or not taken within a check interval; sent again).";
+        vec![
+            StatLine::gauge(CHECKS, checks, self.checks as f64).with_label("outcome", "taken"),
+            StatLine::gauge(CHECKS, checks, self.check_failures as f64)
+                .with_label("outcome", "failed"),
+            StatLine::gauge(SIGNALS, signals, self.signals_sent as f64)
+                .with_label("outcome", "sent"),
+            StatLine::gauge(SIGNALS, signals, self.signal_failures as f64)
+                .with_label("outcome", "failed"),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_and_signals_by_outcome() {
+        let stats = ObserverStats {
+            checks: 9,
+            signal_failures: 2,
+            ..ObserverStats::default()
+        };
+        let text = andon_core::stats::render_prometheus(&[&stats]);
+        assert!(text.contains("andon_observer_checks{outcome=\"taken\"} 9\n"));
+        assert!(text.contains("andon_observer_signals{outcome=\"failed\"} 2\n"));
+    }
+}
