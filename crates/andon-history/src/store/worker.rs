@@ -2,7 +2,7 @@
 //! retention on its interval.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::write::write_batch;
 use super::{Clock, lock, retention};
-use crate::queue::{Counters, DROPPED_TOTAL, Message, WRITTEN_TOTAL};
+use crate::queue::{Counters, Message};
 
 /// The writer thread's state.
 pub(super) struct Worker {
@@ -35,29 +35,9 @@ impl Worker {
         let mut stop = false;
         while !stop {
             let wait = next_retention.saturating_duration_since(Instant::now());
-            match self.receiver.recv_timeout(wait) {
-                Ok(Message::Record(record, bytes)) => {
-                    self.counters
-                        .queued_bytes
-                        .fetch_sub(bytes, Ordering::AcqRel);
-                    batch.push(record);
-                }
-                Ok(Message::Stop) => stop = true,
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => stop = true,
-            }
-            while !stop && batch.len() < batch_size {
-                match self.receiver.try_recv() {
-                    Ok(Message::Record(record, bytes)) => {
-                        self.counters
-                            .queued_bytes
-                            .fetch_sub(bytes, Ordering::AcqRel);
-                        batch.push(record);
-                    }
-                    Ok(Message::Stop) => stop = true,
-                    Err(_) => break,
-                }
-            }
+            stop = self
+                .counters
+                .fill_batch(&self.receiver, &mut batch, batch_size, wait);
             if !batch.is_empty() {
                 self.write(&mut batch);
             }
@@ -66,23 +46,8 @@ impl Worker {
                 next_retention = Instant::now() + self.retention_interval;
             }
         }
-        // Records that raced with the stop: lost, counted as failed so that nobody waits on them.
-        let mut late = 0;
-        while let Ok(message) = self.receiver.try_recv() {
-            if let Message::Record(_, bytes) = message {
-                self.counters
-                    .queued_bytes
-                    .fetch_sub(bytes, Ordering::AcqRel);
-                late += 1;
-            }
-        }
-        if late > 0 {
-            self.counters.failed.fetch_add(late, Ordering::Relaxed);
-            if let Some(sink) = &self.metrics {
-                sink.add_counter(DROPPED_TOTAL, &[("reason", "closed")], late);
-            }
-        }
-        self.processed.send_modify(|done| *done += late);
+        self.counters
+            .drain_after_stop(&self.receiver, self.metrics.as_ref(), &self.processed);
     }
 
     fn write(&self, batch: &mut Vec<HistoryRecord>) {
@@ -92,25 +57,15 @@ impl Worker {
             write_batch(&mut connection, batch)
         };
         batch.clear();
-        match result {
-            Ok(()) => {
-                self.counters.written.fetch_add(count, Ordering::Relaxed);
-                if let Some(sink) = &self.metrics {
-                    sink.add_counter(WRITTEN_TOTAL, &[], count);
-                }
-            }
-            Err(error) => {
-                self.counters.failed.fetch_add(count, Ordering::Relaxed);
-                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut last) = self.counters.last_error.lock() {
-                    *last = Some(error.to_string());
-                }
-                if let Some(sink) = &self.metrics {
-                    sink.add_counter(DROPPED_TOTAL, &[("reason", "failed")], count);
-                }
-            }
+        if let Err(error) = &result {
+            self.counters.set_last_error(error.to_string());
         }
-        self.processed.send_modify(|done| *done += count);
+        self.counters.batch_done(
+            count,
+            result.is_ok(),
+            self.metrics.as_ref(),
+            &self.processed,
+        );
     }
 
     fn retain(&self) {
@@ -121,11 +76,7 @@ impl Worker {
                     .retention_deleted
                     .fetch_add(report.total(), Ordering::Relaxed);
             }
-            Err(error) => {
-                if let Ok(mut last) = self.counters.last_error.lock() {
-                    *last = Some(format!("retention: {error}"));
-                }
-            }
+            Err(error) => self.counters.set_last_error(format!("retention: {error}")),
         }
     }
 }
