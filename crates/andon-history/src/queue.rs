@@ -221,6 +221,28 @@ pub(crate) async fn wait_processed(
         .map_err(|_| HistoryError::WriterStopped)
 }
 
+/// Tells a writer thread to stop once it has taken what is queued before, and waits for it to
+/// end (on a blocking thread when called in a runtime).
+pub(crate) async fn stop_writer(
+    sender: &SyncSender<Message>,
+    thread: &Mutex<Option<std::thread::JoinHandle<()>>>,
+) {
+    let sender = sender.clone();
+    let thread = thread.lock().ok().and_then(|mut t| t.take());
+    let stop = move || {
+        let _ = sender.send(Message::Stop);
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let _ = runtime.spawn_blocking(stop).await;
+        }
+        Err(_) => stop(),
+    }
+}
+
 #[allow(clippy::large_enum_variant)] // reason: records are the traffic; boxing them would allocate once more per record
 pub(crate) enum Message {
     /// A record and its estimated size in bytes.
