@@ -74,6 +74,7 @@ mod queue;
 mod schema;
 mod store;
 mod timeline;
+mod timeline_rows;
 
 pub use backend::HistoryBackend;
 pub use budget::QUERY_BUDGET;
