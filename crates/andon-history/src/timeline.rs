@@ -139,54 +139,24 @@ impl SqliteHistory {
         ))?;
         let mut real_fingerprints = BTreeSet::new();
         let alert_rows = statement.query_map(params_from_iter(&prints), |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, Option<String>>(4)?,
-                row.get::<_, Option<String>>(5)?,
-                row.get::<_, String>(6)?,
-                row.get::<_, String>(7)?,
-                row.get::<_, Option<String>>(8)?,
-                row.get::<_, Option<String>>(9)?,
-                row.get::<_, Option<i64>>(10)?,
-            ))
+            Ok(AlertRow {
+                at: row.get(0)?,
+                fingerprint: row.get(1)?,
+                rule: row.get(2)?,
+                severity: row.get(3)?,
+                component: row.get(4)?,
+                trace_id: row.get(5)?,
+                summary: row.get(6)?,
+                kind: row.get(7)?,
+                by: row.get(8)?,
+                note: row.get(9)?,
+                level: row.get(10)?,
+            })
         })?;
         for row in alert_rows {
-            let (
-                at,
-                fingerprint,
-                rule,
-                severity,
-                component,
-                trace_id,
-                summary,
-                kind,
-                by,
-                note,
-                level,
-            ) = row?;
-            real_fingerprints.insert(fingerprint.clone());
-            if let Some(trace) = &trace_id {
-                trace_ids.insert(trace.clone());
-            }
-            entries.push(TimelineEntry::alert(
-                AlertRow {
-                    at,
-                    fingerprint,
-                    rule,
-                    severity,
-                    component,
-                    trace_id,
-                    summary,
-                    kind,
-                    by,
-                    note,
-                    level,
-                },
-                None,
-            ));
+            let row = row?;
+            row.note_ids(&mut real_fingerprints, &mut trace_ids);
+            entries.push(TimelineEntry::alert(row, None));
         }
 
         if !signal_ids.is_empty() {

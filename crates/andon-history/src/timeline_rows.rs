@@ -25,6 +25,21 @@ pub(crate) struct AlertRow {
     pub(crate) level: Option<i64>,
 }
 
+impl AlertRow {
+    /// Notes the row's fingerprint (it occurs in the records) and trace id (the timeline
+    /// follows it).
+    pub(crate) fn note_ids(
+        &self,
+        fingerprints: &mut BTreeSet<String>,
+        traces: &mut BTreeSet<String>,
+    ) {
+        fingerprints.insert(self.fingerprint.clone());
+        if let Some(trace) = &self.trace_id {
+            traces.insert(trace.clone());
+        }
+    }
+}
+
 /// Adds `"instance"` to an entry's detail when the backend keeps one.
 fn with_instance(mut detail: Value, instance: Option<&str>) -> Value {
     if let (Some(instance), Value::Object(map)) = (instance, &mut detail) {

@@ -103,38 +103,22 @@ impl PostgresHistory {
             .await
             .map_err(e)?
         {
-            let at: i64 = row.get(0);
-            let fingerprint: String = row.get(1);
-            let rule: String = row.get(2);
-            let severity: String = row.get(3);
-            let component: Option<String> = row.get(4);
-            let trace_id: Option<String> = row.get(5);
-            let summary: String = row.get(6);
-            let kind: String = row.get(7);
-            let by: Option<String> = row.get(8);
-            let note: Option<String> = row.get(9);
-            let level: Option<i64> = row.get(10);
+            let alert = AlertRow {
+                at: row.get(0),
+                fingerprint: row.get(1),
+                rule: row.get(2),
+                severity: row.get(3),
+                component: row.get(4),
+                trace_id: row.get(5),
+                summary: row.get(6),
+                kind: row.get(7),
+                by: row.get(8),
+                note: row.get(9),
+                level: row.get(10),
+            };
             let instance: String = row.get(11);
-            real_fingerprints.insert(fingerprint.clone());
-            if let Some(trace) = &trace_id {
-                trace_ids.insert(trace.clone());
-            }
-            entries.push(TimelineEntry::alert(
-                AlertRow {
-                    at,
-                    fingerprint,
-                    rule,
-                    severity,
-                    component,
-                    trace_id,
-                    summary,
-                    kind,
-                    by,
-                    note,
-                    level,
-                },
-                Some(&instance),
-            ));
+            alert.note_ids(&mut real_fingerprints, &mut trace_ids);
+            entries.push(TimelineEntry::alert(alert, Some(&instance)));
         }
 
         if !signal_ids.is_empty() {
