@@ -116,19 +116,7 @@ impl SqliteHistory {
         for signal in statement.query_map(params_from_iter(&traces), stored_signal)? {
             let signal = signal?;
             signal_ids.push(signal.id.clone());
-            entries.push(TimelineEntry {
-                at: signal.at,
-                kind: "signal".into(),
-                summary: format!(
-                    "[{}] {}: {}",
-                    signal.color.as_str().to_uppercase(),
-                    signal.component.as_deref().unwrap_or("unknown"),
-                    signal.message
-                ),
-                component: signal.component.clone(),
-                trace_id: signal.trace_id.clone(),
-                detail: serde_json::to_value(&signal).unwrap_or(Value::Null),
-            });
+            entries.push(TimelineEntry::signal(&signal));
         }
 
         let prints: Vec<&str> = fingerprints.iter().map(String::as_str).collect();

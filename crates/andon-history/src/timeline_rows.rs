@@ -1,12 +1,12 @@
-//! A timeline's entries made from the rows both backends read (alert events, line stops and
-//! resumptions, diagnostics), and the page cut from them: one wording for SQLite and PostgreSQL.
-//! PostgreSQL's entries also name the `instance` that wrote the row.
+//! A timeline's entries made from the rows both backends read (signals, alert events, line
+//! stops and resumptions, diagnostics), and the page cut from them: one wording for SQLite
+//! and PostgreSQL. PostgreSQL's entries also name the `instance` that wrote the row.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::query::json_or_empty;
+use crate::query::{StoredSignal, json_or_empty};
 use crate::store::from_millis;
 use crate::timeline::{Timeline, TimelineEntry};
 
@@ -49,6 +49,23 @@ fn with_instance(mut detail: Value, instance: Option<&str>) -> Value {
 }
 
 impl TimelineEntry {
+    /// A signal raised.
+    pub(crate) fn signal(signal: &StoredSignal) -> Self {
+        TimelineEntry {
+            at: signal.at,
+            kind: "signal".into(),
+            summary: format!(
+                "[{}] {}: {}",
+                signal.color.as_str().to_uppercase(),
+                signal.component.as_deref().unwrap_or("unknown"),
+                signal.message
+            ),
+            component: signal.component.clone(),
+            trace_id: signal.trace_id.clone(),
+            detail: serde_json::to_value(signal).unwrap_or(Value::Null),
+        }
+    }
+
     /// An alert fired, acknowledged, escalated or resolved.
     pub(crate) fn alert(row: AlertRow, instance: Option<&str>) -> Self {
         let AlertRow {

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
 use super::PostgresHistory;
 use crate::error::HistoryError;
 use crate::query::{StoredSignal, json_or_empty, parse_color};
@@ -77,19 +75,7 @@ impl PostgresHistory {
                 instance: Some(row.get(8)),
             };
             signal_ids.push(signal.id.clone());
-            entries.push(TimelineEntry {
-                at: signal.at,
-                kind: "signal".into(),
-                summary: format!(
-                    "[{}] {}: {}",
-                    signal.color.as_str().to_uppercase(),
-                    signal.component.as_deref().unwrap_or("unknown"),
-                    signal.message
-                ),
-                component: signal.component.clone(),
-                trace_id: signal.trace_id.clone(),
-                detail: serde_json::to_value(&signal).unwrap_or(Value::Null),
-            });
+            entries.push(TimelineEntry::signal(&signal));
         }
 
         let prints: Vec<String> = fingerprints.iter().cloned().collect();
