@@ -161,6 +161,18 @@ fn colors(params: &BTreeMap<String, String>) -> Result<Vec<andon::Color>, ApiErr
 }
 
 /// The `instance` parameter: one agent of the fleet, or all.
+/// The query's parameters, refusing any but `allowed` (`instance` among them), and the
+/// `instance` one, checked.
+fn params_with_instance(
+    query: Params,
+    allowed: &[&str],
+) -> Result<(BTreeMap<String, String>, Option<String>), ApiError> {
+    let params = params(query)?;
+    only(&params, allowed)?;
+    let instance = instance(&params)?;
+    Ok((params, instance))
+}
+
 fn instance(params: &BTreeMap<String, String>) -> Result<Option<String>, ApiError> {
     match params.get("instance") {
         None => Ok(None),
@@ -198,9 +210,8 @@ async fn signals(
     State(system): State<AndonSystem>,
     query: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let params = params(query)?;
-    only(
-        &params,
+    let (params, instance) = params_with_instance(
+        query,
         &[
             "since",
             "from",
@@ -211,7 +222,6 @@ async fn signals(
             "instance",
         ],
     )?;
-    let instance = instance(&params)?;
     let store = store(&system)?;
     let mut query = SignalQuery::new(window_of(&system, &params)?);
     query.component = params.get("component").cloned();
@@ -236,12 +246,8 @@ async fn signals(
 }
 
 async fn pareto(State(system): State<AndonSystem>, query: Params) -> Result<Json<Value>, ApiError> {
-    let params = params(query)?;
-    only(
-        &params,
-        &["since", "from", "to", "by", "colors", "instance"],
-    )?;
-    let instance = instance(&params)?;
+    let (params, instance) =
+        params_with_instance(query, &["since", "from", "to", "by", "colors", "instance"])?;
     let store = store(&system)?;
     let window = window_of(&system, &params)?;
     let colors = colors(&params)?;
@@ -261,9 +267,8 @@ async fn pareto(State(system): State<AndonSystem>, query: Params) -> Result<Json
 }
 
 async fn mttr(State(system): State<AndonSystem>, query: Params) -> Result<Json<Value>, ApiError> {
-    let params = params(query)?;
-    only(&params, &["since", "from", "to", "by", "instance"])?;
-    let instance = instance(&params)?;
+    let (params, instance) =
+        params_with_instance(query, &["since", "from", "to", "by", "instance"])?;
     let by = group_by(&params)?;
     let store = store(&system)?;
     let window = window_of(&system, &params)?;
@@ -278,12 +283,8 @@ async fn downtime(
     State(system): State<AndonSystem>,
     query: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let params = params(query)?;
-    only(
-        &params,
-        &["since", "from", "to", "bucket", "by", "instance"],
-    )?;
-    let instance = instance(&params)?;
+    let (params, instance) =
+        params_with_instance(query, &["since", "from", "to", "bucket", "by", "instance"])?;
     let by = group_by(&params)?;
     let store = store(&system)?;
     let now = SystemTime::now();

@@ -84,6 +84,7 @@ mod schema;
 mod stats;
 mod store;
 mod timeline;
+mod timeline_rows;
 
 pub use backend::HistoryBackend;
 pub use budget::QUERY_BUDGET;

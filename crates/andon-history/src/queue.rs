@@ -3,8 +3,9 @@
 //! never waited for; the counters and the `andon_history_*` metrics are shared.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use andon_core::{HistoryRecord, LineEvent, MetricsSink};
 use serde::Serialize;
@@ -121,6 +122,85 @@ impl Counters {
             *last = Some(error);
         }
     }
+
+    /// Fills `batch` for a writer, up to `batch_size`: waits at most `wait` for a first record,
+    /// then takes what is queued already. Whether the queue said stop (or was closed).
+    pub(crate) fn fill_batch(
+        &self,
+        receiver: &Receiver<Message>,
+        batch: &mut Vec<HistoryRecord>,
+        batch_size: usize,
+        wait: Duration,
+    ) -> bool {
+        let mut stop = false;
+        match receiver.recv_timeout(wait) {
+            Ok(Message::Record(record, bytes)) => {
+                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                batch.push(record);
+            }
+            Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => stop = true,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        while !stop && batch.len() < batch_size {
+            match receiver.try_recv() {
+                Ok(Message::Record(record, bytes)) => {
+                    self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                    batch.push(record);
+                }
+                Ok(Message::Stop) => stop = true,
+                Err(_) => break,
+            }
+        }
+        stop
+    }
+
+    /// Counts a writer's batch of `count` records, committed or lost, and marks them processed
+    /// for [`wait_processed`].
+    pub(crate) fn batch_done(
+        &self,
+        count: u64,
+        committed: bool,
+        metrics: Option<&Arc<dyn MetricsSink>>,
+        processed: &watch::Sender<u64>,
+    ) {
+        if committed {
+            self.written.fetch_add(count, Ordering::Relaxed);
+            if let Some(sink) = metrics {
+                sink.add_counter(WRITTEN_TOTAL, &[], count);
+            }
+        } else {
+            self.failed.fetch_add(count, Ordering::Relaxed);
+            self.failed_batches.fetch_add(1, Ordering::Relaxed);
+            if let Some(sink) = metrics {
+                sink.add_counter(DROPPED_TOTAL, &[("reason", "failed")], count);
+            }
+        }
+        processed.send_modify(|done| *done += count);
+    }
+
+    /// Records that raced with a writer's stop: lost, counted as failed (`closed`) and marked
+    /// processed, so that nobody waits on them.
+    pub(crate) fn drain_after_stop(
+        &self,
+        receiver: &Receiver<Message>,
+        metrics: Option<&Arc<dyn MetricsSink>>,
+        processed: &watch::Sender<u64>,
+    ) {
+        let mut late = 0;
+        while let Ok(message) = receiver.try_recv() {
+            if let Message::Record(_, bytes) = message {
+                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                late += 1;
+            }
+        }
+        if late > 0 {
+            self.failed.fetch_add(late, Ordering::Relaxed);
+            if let Some(sink) = metrics {
+                sink.add_counter(DROPPED_TOTAL, &[("reason", "closed")], late);
+            }
+        }
+        processed.send_modify(|done| *done += late);
+    }
 }
 
 /// Records committed to the database (a counter).
@@ -139,6 +219,28 @@ pub(crate) async fn wait_processed(
         .await
         .map(|_| ())
         .map_err(|_| HistoryError::WriterStopped)
+}
+
+/// Tells a writer thread to stop once it has taken what is queued before, and waits for it to
+/// end (on a blocking thread when called in a runtime).
+pub(crate) async fn stop_writer(
+    sender: &SyncSender<Message>,
+    thread: &Mutex<Option<std::thread::JoinHandle<()>>>,
+) {
+    let sender = sender.clone();
+    let thread = thread.lock().ok().and_then(|mut t| t.take());
+    let stop = move || {
+        let _ = sender.send(Message::Stop);
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let _ = runtime.spawn_blocking(stop).await;
+        }
+        Err(_) => stop(),
+    }
 }
 
 #[allow(clippy::large_enum_variant)] // reason: records are the traffic; boxing them would allocate once more per record

@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::budget::Budget;
 use crate::error::HistoryError;
-use crate::query::{SIGNAL_COLUMNS, json_or_empty, stored_signal};
-use crate::store::{SqliteHistory, from_millis};
+use crate::query::{SIGNAL_COLUMNS, stored_signal};
+use crate::store::SqliteHistory;
+use crate::timeline_rows::AlertRow;
 
 /// One step of an incident.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,19 +116,7 @@ impl SqliteHistory {
         for signal in statement.query_map(params_from_iter(&traces), stored_signal)? {
             let signal = signal?;
             signal_ids.push(signal.id.clone());
-            entries.push(TimelineEntry {
-                at: signal.at,
-                kind: "signal".into(),
-                summary: format!(
-                    "[{}] {}: {}",
-                    signal.color.as_str().to_uppercase(),
-                    signal.component.as_deref().unwrap_or("unknown"),
-                    signal.message
-                ),
-                component: signal.component.clone(),
-                trace_id: signal.trace_id.clone(),
-                detail: serde_json::to_value(&signal).unwrap_or(Value::Null),
-            });
+            entries.push(TimelineEntry::signal(&signal));
         }
 
         let prints: Vec<&str> = fingerprints.iter().map(String::as_str).collect();
@@ -138,61 +127,24 @@ impl SqliteHistory {
         ))?;
         let mut real_fingerprints = BTreeSet::new();
         let alert_rows = statement.query_map(params_from_iter(&prints), |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, Option<String>>(4)?,
-                row.get::<_, Option<String>>(5)?,
-                row.get::<_, String>(6)?,
-                row.get::<_, String>(7)?,
-                row.get::<_, Option<String>>(8)?,
-                row.get::<_, Option<String>>(9)?,
-                row.get::<_, Option<i64>>(10)?,
-            ))
+            Ok(AlertRow {
+                at: row.get(0)?,
+                fingerprint: row.get(1)?,
+                rule: row.get(2)?,
+                severity: row.get(3)?,
+                component: row.get(4)?,
+                trace_id: row.get(5)?,
+                summary: row.get(6)?,
+                kind: row.get(7)?,
+                by: row.get(8)?,
+                note: row.get(9)?,
+                level: row.get(10)?,
+            })
         })?;
         for row in alert_rows {
-            let (
-                at,
-                fingerprint,
-                rule,
-                severity,
-                component,
-                trace_id,
-                summary,
-                kind,
-                by,
-                note,
-                level,
-            ) = row?;
-            real_fingerprints.insert(fingerprint.clone());
-            if let Some(trace) = &trace_id {
-                trace_ids.insert(trace.clone());
-            }
-            let what = match kind.as_str() {
-                "acknowledged" => format!(
-                    "acknowledged by {}{}",
-                    by.as_deref().unwrap_or("someone"),
-                    note.as_deref()
-                        .filter(|n| !n.is_empty())
-                        .map(|n| format!(": {n}"))
-                        .unwrap_or_default()
-                ),
-                "escalated" => format!("escalated to level {}", level.unwrap_or(1)),
-                other => other.to_owned(),
-            };
-            entries.push(TimelineEntry {
-                at: from_millis(at),
-                kind: format!("alert.{kind}"),
-                summary: format!("alert {rule} ({severity}) {what}: {summary}"),
-                component: component.clone(),
-                trace_id: trace_id.clone(),
-                detail: serde_json::json!({
-                    "fingerprint": fingerprint, "rule": rule, "severity": severity,
-                    "by": by, "note": note, "level": level, "summary": summary,
-                }),
-            });
+            let row = row?;
+            row.note_ids(&mut real_fingerprints, &mut trace_ids);
+            entries.push(TimelineEntry::alert(row, None));
         }
 
         if !signal_ids.is_empty() {
@@ -212,18 +164,13 @@ impl SqliteHistory {
                  WHERE kind = 'resumed' AND at_ms >= ?1 ORDER BY at_ms, seq LIMIT 1",
             )?;
             for (at, signal_id, component, message) in stops {
-                entries.push(TimelineEntry {
-                    at: from_millis(at),
-                    kind: "line.stopped".into(),
-                    summary: format!(
-                        "line stopped by {}: {}",
-                        component.as_deref().unwrap_or("unknown"),
-                        message.as_deref().unwrap_or("")
-                    ),
-                    component: component.clone(),
-                    trace_id: None,
-                    detail: serde_json::json!({ "signal": signal_id }),
-                });
+                entries.push(TimelineEntry::line_stopped(
+                    at,
+                    Some(&signal_id),
+                    component,
+                    message.as_deref(),
+                    None,
+                ));
                 let resumed = resume
                     .query_map([at], |row| {
                         Ok((
@@ -235,20 +182,12 @@ impl SqliteHistory {
                     .next()
                     .transpose()?;
                 if let Some((at, by, note)) = resumed {
-                    entries.push(TimelineEntry {
-                        at: from_millis(at),
-                        kind: "line.resumed".into(),
-                        summary: format!(
-                            "line resumed by {}{}",
-                            by.as_deref().unwrap_or("someone"),
-                            note.as_deref()
-                                .map(|n| format!(": {n}"))
-                                .unwrap_or_default()
-                        ),
-                        component: None,
-                        trace_id: None,
-                        detail: serde_json::json!({ "by": by, "note": note }),
-                    });
+                    entries.push(TimelineEntry::line_resumed(
+                        at,
+                        by.as_deref(),
+                        note.as_deref(),
+                        None,
+                    ));
                 }
             }
             let mut statement = connection.prepare(&format!(
@@ -267,29 +206,19 @@ impl SqliteHistory {
             })?;
             for row in diagnostics {
                 let (at, signal_id, health, summary, report) = row?;
-                entries.push(TimelineEntry {
-                    at: from_millis(at),
-                    kind: "diagnostics".into(),
-                    summary: format!("diagnostics ({health}): {summary}"),
-                    component: None,
-                    trace_id: None,
-                    detail: serde_json::json!({ "signal": signal_id, "report": json_or_empty(report) }),
-                });
+                entries.push(TimelineEntry::diagnostics(
+                    at, &signal_id, &health, &summary, report,
+                ));
             }
         }
-        entries.sort_by_key(|e| e.at);
-        let next_offset = (entries.len() > offset + limit).then_some(offset + limit);
-        let entries: Vec<TimelineEntry> = entries.into_iter().skip(offset).take(limit).collect();
-        // Only ids that occur in the records are reported.
-        let seen_traces: BTreeSet<String> =
-            entries.iter().filter_map(|e| e.trace_id.clone()).collect();
-        Ok(Timeline {
-            key: key.to_owned(),
-            trace_ids: trace_ids.intersection(&seen_traces).cloned().collect(),
-            fingerprints: real_fingerprints.into_iter().collect(),
+        Ok(Timeline::page(
+            key,
             entries,
-            next_offset,
-        })
+            offset,
+            limit,
+            &trace_ids,
+            real_fingerprints,
+        ))
     }
 }
 

@@ -176,10 +176,10 @@ impl AndonSystemBuilder {
             shut_down: AtomicBool::new(false),
             config,
         });
-        wired.system_sink.bind(&inner);
         let system = AndonSystem::from_inner(inner);
+        wired.system_sink.bind(&system);
         crate::wire::start(&system, system.as_sink());
-        if let Some(metrics) = &system.inner.metrics_sink {
+        if let Some(metrics) = system.metrics_sink() {
             metrics.describe(
                 andon_core::names::LINE_STOPPED,
                 "1 while the production line is stopped (jidoka), 0 while it runs",

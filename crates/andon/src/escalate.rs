@@ -10,10 +10,10 @@
 use andon_core::config::LineConfig;
 use andon_core::{AndonSignal, Escalation, LinePolicy, SignalId};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
-use crate::system::{AndonSystem, Inner};
+use crate::system::WeakSystem;
 
 #[derive(Debug)]
 struct Pending {
@@ -29,7 +29,7 @@ pub(crate) struct YellowEscalation {
 
 impl YellowEscalation {
     /// Arms, keeps or disarms the timer of the signal's component. Needs a tokio runtime.
-    pub(crate) fn observe(&self, signal: &AndonSignal, config: &LineConfig, system: Weak<Inner>) {
+    pub(crate) fn observe(&self, signal: &AndonSignal, config: &LineConfig, system: WeakSystem) {
         let after = match LinePolicy::escalation(config, signal) {
             Escalation::Ignore => return,
             Escalation::Disarm => {
@@ -49,10 +49,8 @@ impl YellowEscalation {
         let id = signal.id();
         let timer = tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            if let Some(inner) = system.upgrade() {
-                AndonSystem::from_inner(inner)
-                    .escalate_yellow(yellow, after)
-                    .await;
+            if let Some(system) = system.upgrade() {
+                system.escalate_yellow(yellow, after).await;
             }
         });
         pending.insert(component.to_owned(), Pending { yellow: id, timer });

@@ -9,7 +9,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use andon_core::config::{HeartbeatConfig, check_heartbeat_name};
@@ -23,7 +23,7 @@ use andon_core::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::system::{AndonSystem, Inner};
+use crate::system::{AndonSystem, WeakSystem};
 
 /// Check-ins taken, by heartbeat and status.
 pub(crate) const CHECK_INS: &str = "andon_heartbeat_check_ins_total";
@@ -187,8 +187,8 @@ impl Heartbeats {
 /// Starts the watcher and announces the heartbeats' state (gauges, and the misses of an agent
 /// that was down past a deadline, at once).
 pub(crate) async fn start(system: &AndonSystem) {
-    let heartbeats = &system.inner.heartbeats;
-    if let Some(metrics) = &system.inner.metrics_sink {
+    let heartbeats = system.heartbeat_clocks();
+    if let Some(metrics) = system.metrics_sink() {
         metrics.describe(
             CHECK_INS,
             "Heartbeat check-ins taken, by heartbeat and status",
@@ -217,56 +217,53 @@ pub(crate) async fn start(system: &AndonSystem) {
     if heartbeats.book().is_empty() && !heartbeats.auto {
         return;
     }
-    let weak = Arc::downgrade(&system.inner);
-    let handle = tokio::spawn(watch(weak));
+    let handle = tokio::spawn(watch(system.downgrade()));
     if let Ok(mut slot) = heartbeats.task.lock() {
         *slot = Some(handle);
     }
 }
 
 /// Sleeps until the next deadline (at most [`MAX_SLEEP`]), then raises what is due.
-async fn watch(weak: Weak<Inner>) {
+async fn watch(weak: WeakSystem) {
     loop {
         // Held for one sleep at most (1 s): a system dropped without `shutdown` ends the loop.
-        let Some(inner) = weak.upgrade() else {
+        let Some(system) = weak.upgrade() else {
             return;
         };
-        let next = inner.heartbeats.book().next_deadline();
+        let heartbeats = system.heartbeat_clocks();
+        let next = heartbeats.book().next_deadline();
         let sleep = next
             .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default())
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
-            () = inner.heartbeats.wake.notified() => {}
+            () = heartbeats.wake.notified() => {}
         }
-        scan_and_raise(&AndonSystem::from_inner(inner)).await;
+        scan_and_raise(&system).await;
     }
 }
 
 async fn scan_and_raise(system: &AndonSystem) {
     let now = SystemTime::now();
-    let due = system.inner.heartbeats.book().scan(now);
+    let due = system.heartbeat_clocks().book().scan(now);
     if due.is_empty() {
         return;
     }
     // The misses are on disk (as `down`) before their signals go out.
-    let _ = system.inner.heartbeats.save().await;
+    let _ = system.heartbeat_clocks().save().await;
     for due in due {
         raise_miss(system, &due, now).await;
     }
 }
 
 async fn raise_miss(system: &AndonSystem, due: &Due, now: SystemTime) {
-    let inner = &system.inner;
     let name = due.config.name.as_str();
-    if let Some(metrics) = &inner.metrics_sink {
+    if let Some(metrics) = system.metrics_sink() {
         metrics.add_counter(MISSES, &[("name", name)], 1);
         metrics.set_gauge(DOWN, &[("name", name)], 1.0);
     }
-    if let Some(history) = &inner.history {
-        history.record(HistoryRecord::Heartbeat(due.event(now)));
-    }
+    system.remember(|| HistoryRecord::Heartbeat(due.event(now)));
     let miss = match due.miss {
         andon_core::heartbeat::Miss::Never { .. } => "never",
         andon_core::heartbeat::Miss::Silent => "silent",
@@ -327,11 +324,10 @@ impl AndonSystem {
         message: Option<&str>,
         attributes: Vec<(String, serde_json::Value)>,
     ) -> Result<HeartbeatView, HeartbeatError> {
-        let inner = &self.inner;
-        if inner.shut_down.load(std::sync::atomic::Ordering::Acquire) {
+        if self.is_shut_down() {
             return Err(HeartbeatError::ShutDown);
         }
-        let heartbeats = &inner.heartbeats;
+        let heartbeats = self.heartbeat_clocks();
         let now = SystemTime::now();
         let checked: CheckedIn = {
             let mut book = heartbeats.book();
@@ -353,20 +349,20 @@ impl AndonSystem {
                 })?
         };
         heartbeats.wake.notify_one();
-        if let Some(metrics) = &inner.metrics_sink {
+        if let Some(metrics) = self.metrics_sink() {
             metrics.add_counter(CHECK_INS, &[("name", name), ("status", status.as_str())], 1);
             let down = checked.transition == Transition::Failed
                 || checked.view.state == andon_core::heartbeat::HeartbeatState::Down;
             metrics.set_gauge(DOWN, &[("name", name)], f64::from(u8::from(down)));
         }
-        if let Some(history) = &inner.history {
-            history.record(HistoryRecord::Heartbeat(HeartbeatEvent {
+        self.remember(|| {
+            HistoryRecord::Heartbeat(HeartbeatEvent {
                 at: now,
                 name: name.to_owned(),
                 component: checked.config.effective_component().to_owned(),
                 kind: HeartbeatEventKind::CheckIn { status },
-            }));
-        }
+            })
+        });
         let saved = heartbeats.save().await;
         let config = &checked.config;
         let suffix = message.map(|m| format!(": {m}")).unwrap_or_default();
@@ -412,7 +408,7 @@ impl AndonSystem {
 
     /// Every heartbeat, as of now, in configuration order (then the auto-created ones).
     pub fn heartbeats(&self) -> Vec<HeartbeatView> {
-        self.inner.heartbeats.book().views(SystemTime::now())
+        self.heartbeat_clocks().book().views(SystemTime::now())
     }
 }
 

@@ -15,14 +15,14 @@
 //! | alert manager | `MetricsListener` | the metrics recorder (metric and queue-depth rules react to an update, not the next tick) |
 //! | metrics | `endpoint_notice()` | stderr and a WARNING record when the endpoint's port was taken and another was used |
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 
 use andon_core::{
     AndonConfig, AndonError, AndonSignal, DiagnosticsSource, HistoryStore, MetricsSink, SignalSink,
     async_trait,
 };
 
-use crate::system::{AndonSystem, Inner};
+use crate::system::{AndonSystem, WeakSystem};
 
 /// The typed components of a running system, for `AndonSystem`'s accessors.
 #[derive(Debug, Default)]
@@ -105,12 +105,12 @@ pub(crate) struct Wired {
 /// own are built before the system they report to.
 #[derive(Debug, Default)]
 pub(crate) struct DeferredSink {
-    system: OnceLock<Weak<Inner>>,
+    system: OnceLock<WeakSystem>,
 }
 
 impl DeferredSink {
-    pub(crate) fn bind(&self, inner: &Arc<Inner>) {
-        let _ = self.system.set(Arc::downgrade(inner));
+    pub(crate) fn bind(&self, system: &AndonSystem) {
+        let _ = self.system.set(system.downgrade());
     }
 }
 
@@ -121,12 +121,12 @@ impl SignalSink for DeferredSink {
     }
 
     async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
-        let Some(inner) = self.system.get().and_then(Weak::upgrade) else {
+        let Some(system) = self.system.get().and_then(WeakSystem::upgrade) else {
             return Err(AndonError::ShutDown {
                 component: "system",
             });
         };
-        AndonSystem::from_inner(inner)
+        system
             .signal_problem(signal.clone())
             .await
             .map(|_| ())

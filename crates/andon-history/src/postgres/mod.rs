@@ -357,20 +357,7 @@ impl HistoryStore for PostgresHistory {
         self.inner.stopping.store(true, Ordering::Release);
         let target = self.inner.counters.accepted.load(Ordering::Acquire);
         let flushed = crate::queue::wait_processed(&self.inner.processed, target).await;
-        let sender = self.inner.sender.clone();
-        let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
-        let stop = move || {
-            let _ = sender.send(Message::Stop);
-            if let Some(thread) = thread {
-                let _ = thread.join();
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let _ = runtime.spawn_blocking(stop).await;
-            }
-            Err(_) => stop(),
-        }
+        crate::queue::stop_writer(&self.inner.sender, &self.inner.thread).await;
         self.inner.pool.close();
         flushed.map_err(AndonError::from)
     }

@@ -4,13 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
 use super::PostgresHistory;
 use crate::error::HistoryError;
 use crate::query::{StoredSignal, json_or_empty, parse_color};
 use crate::store::from_millis;
 use crate::timeline::{MAX_TIMELINE_OFFSET, TIMELINE_PAGE, Timeline, TimelineEntry};
+use crate::timeline_rows::AlertRow;
 
 impl PostgresHistory {
     /// One page of the timeline of the incident with trace id or alert fingerprint `key`.
@@ -76,19 +75,7 @@ impl PostgresHistory {
                 instance: Some(row.get(8)),
             };
             signal_ids.push(signal.id.clone());
-            entries.push(TimelineEntry {
-                at: signal.at,
-                kind: "signal".into(),
-                summary: format!(
-                    "[{}] {}: {}",
-                    signal.color.as_str().to_uppercase(),
-                    signal.component.as_deref().unwrap_or("unknown"),
-                    signal.message
-                ),
-                component: signal.component.clone(),
-                trace_id: signal.trace_id.clone(),
-                detail: serde_json::to_value(&signal).unwrap_or(Value::Null),
-            });
+            entries.push(TimelineEntry::signal(&signal));
         }
 
         let prints: Vec<String> = fingerprints.iter().cloned().collect();
@@ -102,46 +89,22 @@ impl PostgresHistory {
             .await
             .map_err(e)?
         {
-            let at: i64 = row.get(0);
-            let fingerprint: String = row.get(1);
-            let rule: String = row.get(2);
-            let severity: String = row.get(3);
-            let component: Option<String> = row.get(4);
-            let trace_id: Option<String> = row.get(5);
-            let summary: String = row.get(6);
-            let kind: String = row.get(7);
-            let by: Option<String> = row.get(8);
-            let note: Option<String> = row.get(9);
-            let level: Option<i64> = row.get(10);
-            let instance: String = row.get(11);
-            real_fingerprints.insert(fingerprint.clone());
-            if let Some(trace) = &trace_id {
-                trace_ids.insert(trace.clone());
-            }
-            let what = match kind.as_str() {
-                "acknowledged" => format!(
-                    "acknowledged by {}{}",
-                    by.as_deref().unwrap_or("someone"),
-                    note.as_deref()
-                        .filter(|n| !n.is_empty())
-                        .map(|n| format!(": {n}"))
-                        .unwrap_or_default()
-                ),
-                "escalated" => format!("escalated to level {}", level.unwrap_or(1)),
-                other => other.to_owned(),
+            let alert = AlertRow {
+                at: row.get(0),
+                fingerprint: row.get(1),
+                rule: row.get(2),
+                severity: row.get(3),
+                component: row.get(4),
+                trace_id: row.get(5),
+                summary: row.get(6),
+                kind: row.get(7),
+                by: row.get(8),
+                note: row.get(9),
+                level: row.get(10),
             };
-            entries.push(TimelineEntry {
-                at: from_millis(at),
-                kind: format!("alert.{kind}"),
-                summary: format!("alert {rule} ({severity}) {what}: {summary}"),
-                component,
-                trace_id,
-                detail: serde_json::json!({
-                    "fingerprint": fingerprint, "rule": rule, "severity": severity,
-                    "by": by, "note": note, "level": level, "summary": summary,
-                    "instance": instance,
-                }),
-            });
+            let instance: String = row.get(11);
+            alert.note_ids(&mut real_fingerprints, &mut trace_ids);
+            entries.push(TimelineEntry::alert(alert, Some(&instance)));
         }
 
         if !signal_ids.is_empty() {
@@ -159,18 +122,13 @@ impl PostgresHistory {
                 let component: Option<String> = stop.get(2);
                 let message: Option<String> = stop.get(3);
                 let instance: String = stop.get(4);
-                entries.push(TimelineEntry {
-                    at: from_millis(at),
-                    kind: "line.stopped".into(),
-                    summary: format!(
-                        "line stopped by {}: {}",
-                        component.as_deref().unwrap_or("unknown"),
-                        message.as_deref().unwrap_or("")
-                    ),
+                entries.push(TimelineEntry::line_stopped(
+                    at,
+                    signal_id.as_deref(),
                     component,
-                    trace_id: None,
-                    detail: serde_json::json!({ "signal": signal_id, "instance": instance }),
-                });
+                    message.as_deref(),
+                    Some(&instance),
+                ));
                 let resumed = client
                     .query_opt(
                         "SELECT at_ms, by_whom, note FROM line_events
@@ -182,20 +140,12 @@ impl PostgresHistory {
                 if let Some(row) = resumed {
                     let by: Option<String> = row.get(1);
                     let note: Option<String> = row.get(2);
-                    entries.push(TimelineEntry {
-                        at: from_millis(row.get(0)),
-                        kind: "line.resumed".into(),
-                        summary: format!(
-                            "line resumed by {}{}",
-                            by.as_deref().unwrap_or("someone"),
-                            note.as_deref()
-                                .map(|n| format!(": {n}"))
-                                .unwrap_or_default()
-                        ),
-                        component: None,
-                        trace_id: None,
-                        detail: serde_json::json!({ "by": by, "note": note, "instance": instance }),
-                    });
+                    entries.push(TimelineEntry::line_resumed(
+                        row.get(0),
+                        by.as_deref(),
+                        note.as_deref(),
+                        Some(&instance),
+                    ));
                 }
             }
             for row in client
@@ -210,27 +160,22 @@ impl PostgresHistory {
                 let health: String = row.get(2);
                 let summary: String = row.get(3);
                 let signal_id: String = row.get(1);
-                entries.push(TimelineEntry {
-                    at: from_millis(row.get(0)),
-                    kind: "diagnostics".into(),
-                    summary: format!("diagnostics ({health}): {summary}"),
-                    component: None,
-                    trace_id: None,
-                    detail: serde_json::json!({ "signal": signal_id, "report": json_or_empty(row.get(4)) }),
-                });
+                entries.push(TimelineEntry::diagnostics(
+                    row.get(0),
+                    &signal_id,
+                    &health,
+                    &summary,
+                    row.get(4),
+                ));
             }
         }
-        entries.sort_by_key(|e| e.at);
-        let next_offset = (entries.len() > offset + limit).then_some(offset + limit);
-        let entries: Vec<TimelineEntry> = entries.into_iter().skip(offset).take(limit).collect();
-        let seen_traces: BTreeSet<String> =
-            entries.iter().filter_map(|e| e.trace_id.clone()).collect();
-        Ok(Timeline {
-            key: key.to_owned(),
-            trace_ids: trace_ids.intersection(&seen_traces).cloned().collect(),
-            fingerprints: real_fingerprints.into_iter().collect(),
+        Ok(Timeline::page(
+            key,
             entries,
-            next_offset,
-        })
+            offset,
+            limit,
+            &trace_ids,
+            real_fingerprints,
+        ))
     }
 }

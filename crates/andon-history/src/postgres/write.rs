@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant, SystemTime};
 
 use andon_core::config::Secret;
@@ -17,7 +17,7 @@ use tokio_postgres::{Client, Transaction};
 use super::{BACKOFF, RECONNECTS_TOTAL, error};
 use crate::error::HistoryError;
 use crate::fingerprint::fingerprint;
-use crate::queue::{Counters, DROPPED_TOTAL, Message, WRITTEN_TOTAL};
+use crate::queue::{Counters, Message};
 use crate::schema::HOUR_MS;
 use crate::store::{HeartbeatRow, millis};
 
@@ -98,28 +98,9 @@ impl Worker {
             let wait = next_retention
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(200));
-            match self.receiver.recv_timeout(wait) {
-                Ok(Message::Record(record, bytes)) => {
-                    self.counters
-                        .queued_bytes
-                        .fetch_sub(bytes, Ordering::AcqRel);
-                    batch.push(record);
-                }
-                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => stop = true,
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-            while !stop && batch.len() < self.batch_size {
-                match self.receiver.try_recv() {
-                    Ok(Message::Record(record, bytes)) => {
-                        self.counters
-                            .queued_bytes
-                            .fetch_sub(bytes, Ordering::AcqRel);
-                        batch.push(record);
-                    }
-                    Ok(Message::Stop) => stop = true,
-                    Err(_) => break,
-                }
-            }
+            stop = self
+                .counters
+                .fill_batch(&self.receiver, &mut batch, self.batch_size, wait);
             if !batch.is_empty() {
                 self.write(&mut client, &mut batch).await;
             }
@@ -135,22 +116,8 @@ impl Worker {
 
     /// Records that raced with the stop: lost, counted, so that nobody waits on them.
     fn drain_after_stop(&self) {
-        let mut late = 0;
-        while let Ok(message) = self.receiver.try_recv() {
-            if let Message::Record(_, bytes) = message {
-                self.counters
-                    .queued_bytes
-                    .fetch_sub(bytes, Ordering::AcqRel);
-                late += 1;
-            }
-        }
-        if late > 0 {
-            self.counters.failed.fetch_add(late, Ordering::Relaxed);
-            if let Some(sink) = &self.metrics {
-                sink.add_counter(DROPPED_TOTAL, &[("reason", "closed")], late);
-            }
-        }
-        self.processed.send_modify(|done| *done += late);
+        self.counters
+            .drain_after_stop(&self.receiver, self.metrics.as_ref(), &self.processed);
     }
 
     /// Commits `batch`, reconnecting and retrying while the server is away; gives up (counting
@@ -199,22 +166,12 @@ impl Worker {
             }
         };
         batch.clear();
-        match outcome {
-            Ok(()) => {
-                self.counters.written.fetch_add(count, Ordering::Relaxed);
-                if let Some(sink) = &self.metrics {
-                    sink.add_counter(WRITTEN_TOTAL, &[], count);
-                }
-            }
-            Err(()) => {
-                self.counters.failed.fetch_add(count, Ordering::Relaxed);
-                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                if let Some(sink) = &self.metrics {
-                    sink.add_counter(DROPPED_TOTAL, &[("reason", "failed")], count);
-                }
-            }
-        }
-        self.processed.send_modify(|done| *done += count);
+        self.counters.batch_done(
+            count,
+            outcome.is_ok(),
+            self.metrics.as_ref(),
+            &self.processed,
+        );
     }
 
     /// After shutdown began, a lost server gets three more tries, then the batch is counted.

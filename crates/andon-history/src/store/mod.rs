@@ -1,0 +1,182 @@
+//! [`SqliteHistory`]: the history in an embedded SQLite database. The store's handle and its
+//! [`HistoryStore`] side live here; opening (`open`), the writer thread (`worker`), the rows
+//! it writes (`write`) and retention (`retention`) each have a room of their own.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use andon_core::config::HistoryConfig;
+use andon_core::{AndonError, HistoryRecord, HistoryStore, MetricsSink, async_trait};
+use rusqlite::Connection;
+use tokio::sync::watch;
+
+use crate::error::HistoryError;
+pub use crate::queue::HistoryStats;
+use crate::queue::{Counters, Message, wait_processed};
+
+mod open;
+mod retention;
+mod worker;
+mod write;
+
+pub use open::SqliteHistoryBuilder;
+pub use retention::RetentionReport;
+pub(crate) use write::HeartbeatRow;
+
+/// How often retention runs in the background by default.
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long the writer waits for a lock held by another connection before counting the batch
+/// as failed, by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The path that keeps the history in memory only.
+pub const MEMORY: &str = ":memory:";
+
+/// The clock retention reads; tests pass their own.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// The history in an embedded SQLite database (WAL mode), written by a background thread.
+///
+/// [`record`](HistoryStore::record) only enqueues: a full queue, a shut-down store or a failing
+/// database is counted ([`stats`](SqliteHistory::stats), and `andon_history_dropped_total` with
+/// a metrics sink) and never blocks or fails the caller. The writer commits up to `batch_size`
+/// records per transaction; [`flush`](HistoryStore::flush) waits until everything accepted
+/// before it has been processed, [`shutdown`](HistoryStore::shutdown) also stops the thread.
+/// Retention by age and row count runs in the background every minute.
+///
+/// Cloning is cheap and every clone is the same store.
+#[derive(Clone)]
+pub struct SqliteHistory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: String,
+    config: HistoryConfig,
+    sender: SyncSender<Message>,
+    counters: Arc<Counters>,
+    processed: watch::Receiver<u64>,
+    closed: AtomicBool,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    metrics: Option<Arc<dyn MetricsSink>>,
+}
+
+impl std::fmt::Debug for SqliteHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteHistory")
+            .field("path", &self.inner.path)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteHistory {
+    /// Opens the file at `path` with the other settings at their defaults.
+    pub fn open(path: impl Into<String>) -> Result<Self, HistoryError> {
+        let config = HistoryConfig {
+            enabled: true,
+            path: path.into(),
+            ..HistoryConfig::default()
+        };
+        Self::builder(&config).open()
+    }
+
+    /// A store in memory only, gone when dropped: the same code on SQLite's `:memory:`.
+    pub fn in_memory() -> Result<Self, HistoryError> {
+        Self::open(MEMORY)
+    }
+
+    /// The database file (or `:memory:`).
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// What the store did so far.
+    pub fn stats(&self) -> HistoryStats {
+        self.inner.counters.stats()
+    }
+
+    /// Why the last failed transaction failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.inner
+            .counters
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+    }
+
+    /// Runs retention now, as the background does, with `now` as the present: deletes rows
+    /// older than `retention_age`, then the oldest rows beyond `retention_rows` per table.
+    pub fn enforce_retention(&self, now: SystemTime) -> Result<RetentionReport, HistoryError> {
+        let mut connection = lock(&self.inner.writer);
+        let report = retention::retain(&mut connection, &self.inner.config, now)?;
+        self.inner
+            .counters
+            .retention_deleted
+            .fetch_add(report.total(), Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// The connection queries read through.
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.inner.reader)
+    }
+
+    async fn wait_processed(&self, target: u64) -> Result<(), HistoryError> {
+        wait_processed(&self.inner.processed, target).await
+    }
+}
+
+/// A poisoned lock still holds a usable connection: SQLite rolled back whatever was open.
+fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    connection
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[async_trait]
+impl HistoryStore for SqliteHistory {
+    fn record(&self, record: HistoryRecord) {
+        self.inner.counters.offer(
+            &self.inner.sender,
+            &self.inner.closed,
+            self.inner.config.max_queue_bytes,
+            self.inner.metrics.as_ref(),
+            record,
+        );
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        let target = self.inner.counters.accepted.load(Ordering::Acquire);
+        self.wait_processed(target).await.map_err(AndonError::from)
+    }
+
+    async fn shutdown(&self) -> Result<(), AndonError> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let target = self.inner.counters.accepted.load(Ordering::Acquire);
+        let flushed = self.wait_processed(target).await;
+        crate::queue::stop_writer(&self.inner.sender, &self.inner.thread).await;
+        flushed.map_err(AndonError::from)
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 for times before it).
+pub(crate) fn millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The time `ms` milliseconds after the Unix epoch.
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
