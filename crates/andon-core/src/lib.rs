@@ -7,8 +7,8 @@
 //! diagnostics snapshot, and for RED a stopped [`Line`] that workers halt on until someone
 //! resumes it.
 //!
-//! Every component follows one contract: built from its configuration section, flushed and
-//! shut down within a deadline, and asked for its counters with `stats()`, which returns a type
+//! Every component follows one contract ([`contract`]): built with `X::builder(section)`, wired
+//! with `with_*`, flushed and shut down within a deadline, and asked for its counters with `stats()`, which returns a type
 //! implementing [`Stats`] (see [`stats`]): `describe` lists each line (name, kind, help,
 //! labels, value), `export` publishes them to a [`MetricsSink`], and
 //! [`stats::render_prometheus`] writes them as Prometheus text.
@@ -52,6 +52,7 @@
 
 pub mod component;
 pub mod config;
+pub mod contract;
 mod error;
 pub mod heartbeat;
 pub mod hex;
@@ -72,6 +73,7 @@ pub use component::{
 };
 #[doc(inline)]
 pub use config::AndonConfig;
+pub use contract::{Component, Deferred, SectionConfig, ShutdownReport};
 pub use error::{AndonError, BoxError, ConfigError};
 pub use heartbeat::{HeartbeatEvent, HeartbeatEventKind, HeartbeatStatus};
 pub use history::{AlertEvent, AlertEventKind, HistoryRecord, HistoryStore, LineEvent};
