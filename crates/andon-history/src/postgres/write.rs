@@ -10,7 +10,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant, SystemTime};
 
 use andon_core::config::Secret;
-use andon_core::{AlertEventKind, HistoryRecord, LineEvent, MetricsSink};
+use andon_core::{HistoryRecord, MetricsSink};
 use tokio::sync::watch;
 use tokio_postgres::{Client, Transaction};
 
@@ -19,7 +19,7 @@ use crate::error::HistoryError;
 use crate::fingerprint::fingerprint;
 use crate::queue::{Counters, Message};
 use crate::schema::HOUR_MS;
-use crate::store::{HeartbeatRow, millis};
+use crate::store::{AlertEventRow, DiagnosticsRow, HeartbeatRow, LineRow, millis};
 
 /// How often retention by age runs.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
@@ -343,14 +343,7 @@ async fn write_record(
     match record {
         HistoryRecord::Signal(_) => {}
         HistoryRecord::Alert(event) => {
-            let (by, note, level) = match &event.kind {
-                AlertEventKind::Acknowledged { by, note } => {
-                    (Some(by.as_str()), Some(note.as_str()), None)
-                }
-                AlertEventKind::Escalated { level } => (None, None, Some(i64::from(*level))),
-                AlertEventKind::Fired | AlertEventKind::Resolved => (None, None, None),
-            };
-            let labels = serde_json::to_string(&event.labels).unwrap_or_else(|_| "{}".to_owned());
+            let row = AlertEventRow::new(event);
             tx.execute(
                 "INSERT INTO alert_events (instance, at_ms, fingerprint, rule, severity, component, trace_id, labels, summary, kind, by_whom, note, level)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -362,58 +355,33 @@ async fn write_record(
                     &event.severity.as_str(),
                     &event.component,
                     &event.trace_id,
-                    &labels,
+                    &row.labels,
                     &text(&event.summary),
                     &event.kind.as_str(),
-                    &by,
-                    &note,
-                    &level,
+                    &row.by,
+                    &row.note,
+                    &row.level,
                 ],
             )
             .await?;
         }
         HistoryRecord::Line(event) => {
-            let sql = "INSERT INTO line_events (instance, at_ms, kind, signal_id, component, message, by_whom, note)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-            match event {
-                LineEvent::Stopped {
-                    at,
-                    signal,
-                    component,
-                    message,
-                } => {
-                    tx.execute(
-                        sql,
-                        &[
-                            &instance,
-                            &millis(*at),
-                            &"stopped",
-                            &Some(signal.to_string()),
-                            &component.as_deref().map(text),
-                            &Some(text(message)),
-                            &None::<&str>,
-                            &None::<&str>,
-                        ],
-                    )
-                    .await?
-                }
-                LineEvent::Resumed { at, by, note } => {
-                    tx.execute(
-                        sql,
-                        &[
-                            &instance,
-                            &millis(*at),
-                            &"resumed",
-                            &None::<String>,
-                            &None::<String>,
-                            &None::<&str>,
-                            &Some(text(by)),
-                            &note.as_deref().map(text),
-                        ],
-                    )
-                    .await?
-                }
-            };
+            let row = LineRow::new(event);
+            tx.execute(
+                "INSERT INTO line_events (instance, at_ms, kind, signal_id, component, message, by_whom, note)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &instance,
+                    &row.at,
+                    &row.kind,
+                    &row.signal,
+                    &row.component.map(text),
+                    &row.message.map(text),
+                    &row.by.map(text),
+                    &row.note.map(text),
+                ],
+            )
+            .await?;
         }
         HistoryRecord::Heartbeat(event) => {
             let row = HeartbeatRow::new(event);
@@ -434,20 +402,16 @@ async fn write_record(
             .await?;
         }
         HistoryRecord::Diagnostics { signal, report } => {
-            let health = serde_json::to_value(report.health.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let json = serde_json::to_string(report.as_ref()).unwrap_or_else(|_| "{}".to_owned());
+            let row = DiagnosticsRow::new(report);
             tx.execute(
                 "INSERT INTO diagnostics (instance, at_ms, signal_id, health, summary, report) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
                     &instance,
-                    &millis(report.taken_at),
+                    &row.at,
                     &signal.to_string(),
-                    &health,
+                    &row.health,
                     &text(&report.summary),
-                    &json,
+                    &row.report,
                 ],
             )
             .await?;

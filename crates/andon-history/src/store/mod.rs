@@ -24,7 +24,7 @@ mod write;
 
 pub use open::SqliteHistoryBuilder;
 pub use retention::RetentionReport;
-pub(crate) use write::HeartbeatRow;
+pub(crate) use write::{AlertEventRow, DiagnosticsRow, HeartbeatRow, LineRow};
 
 /// How often retention runs in the background by default.
 pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);

@@ -78,6 +78,96 @@ impl HeartbeatRow {
     }
 }
 
+/// One alert event's columns beyond the event's own fields, shared by both backends.
+pub(crate) struct AlertEventRow<'a> {
+    pub(crate) by: Option<&'a str>,
+    pub(crate) note: Option<&'a str>,
+    pub(crate) level: Option<i64>,
+    /// The labels as a JSON object.
+    pub(crate) labels: String,
+}
+
+impl<'a> AlertEventRow<'a> {
+    pub(crate) fn new(event: &'a andon_core::AlertEvent) -> Self {
+        let (by, note, level) = match &event.kind {
+            AlertEventKind::Acknowledged { by, note } => {
+                (Some(by.as_str()), Some(note.as_str()), None)
+            }
+            AlertEventKind::Escalated { level } => (None, None, Some(i64::from(*level))),
+            AlertEventKind::Fired | AlertEventKind::Resolved => (None, None, None),
+        };
+        AlertEventRow {
+            by,
+            note,
+            level,
+            labels: serde_json::to_string(&event.labels).unwrap_or_else(|_| "{}".to_owned()),
+        }
+    }
+}
+
+/// One line event's columns (a stop or a resumption), shared by both backends.
+pub(crate) struct LineRow<'a> {
+    pub(crate) at: i64,
+    pub(crate) kind: &'static str,
+    pub(crate) signal: Option<String>,
+    pub(crate) component: Option<&'a str>,
+    pub(crate) message: Option<&'a str>,
+    pub(crate) by: Option<&'a str>,
+    pub(crate) note: Option<&'a str>,
+}
+
+impl<'a> LineRow<'a> {
+    pub(crate) fn new(event: &'a LineEvent) -> Self {
+        match event {
+            LineEvent::Stopped {
+                at,
+                signal,
+                component,
+                message,
+            } => LineRow {
+                at: millis(*at),
+                kind: "stopped",
+                signal: Some(signal.to_string()),
+                component: component.as_deref(),
+                message: Some(message),
+                by: None,
+                note: None,
+            },
+            LineEvent::Resumed { at, by, note } => LineRow {
+                at: millis(*at),
+                kind: "resumed",
+                signal: None,
+                component: None,
+                message: None,
+                by: Some(by),
+                note: note.as_deref(),
+            },
+        }
+    }
+}
+
+/// One diagnostics snapshot's columns, shared by both backends.
+pub(crate) struct DiagnosticsRow {
+    pub(crate) at: i64,
+    /// The health status's name (`ok`, `degraded`, ...).
+    pub(crate) health: String,
+    /// The whole report as JSON.
+    pub(crate) report: String,
+}
+
+impl DiagnosticsRow {
+    pub(crate) fn new(report: &andon_core::DiagnosticsReport) -> Self {
+        DiagnosticsRow {
+            at: millis(report.taken_at),
+            health: serde_json::to_value(report.health.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            report: serde_json::to_string(report).unwrap_or_else(|_| "{}".to_owned()),
+        }
+    }
+}
+
 fn insert_signals(tx: &Transaction<'_>, rows: &[SignalRow<'_>]) -> rusqlite::Result<()> {
     let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
     let mut statement = tx.prepare_cached(&format!(
@@ -144,13 +234,7 @@ fn write_record(tx: &Transaction<'_>, record: &HistoryRecord) -> rusqlite::Resul
     match record {
         HistoryRecord::Signal(signal) => insert_signals(tx, &[SignalRow::new(signal)])?,
         HistoryRecord::Alert(event) => {
-            let (by, note, level) = match &event.kind {
-                AlertEventKind::Acknowledged { by, note } => {
-                    (Some(by.as_str()), Some(note.as_str()), None)
-                }
-                AlertEventKind::Escalated { level } => (None, None, Some(*level)),
-                AlertEventKind::Fired | AlertEventKind::Resolved => (None, None, None),
-            };
+            let row = AlertEventRow::new(event);
             tx.prepare_cached(
                 "INSERT INTO alert_events (at_ms, fingerprint, rule, severity, component, trace_id, labels, summary, kind, by_whom, note, level)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -162,44 +246,29 @@ fn write_record(tx: &Transaction<'_>, record: &HistoryRecord) -> rusqlite::Resul
                 event.severity.as_str(),
                 event.component,
                 event.trace_id,
-                serde_json::to_string(&event.labels).unwrap_or_else(|_| "{}".to_owned()),
+                row.labels,
                 event.summary,
                 event.kind.as_str(),
-                by,
-                note,
-                level,
+                row.by,
+                row.note,
+                row.level,
             ])?;
         }
         HistoryRecord::Line(event) => {
-            let mut statement = tx.prepare_cached(
+            let row = LineRow::new(event);
+            tx.prepare_cached(
                 "INSERT INTO line_events (at_ms, kind, signal_id, component, message, by_whom, note)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            match event {
-                LineEvent::Stopped {
-                    at,
-                    signal,
-                    component,
-                    message,
-                } => statement.execute(params![
-                    millis(*at),
-                    "stopped",
-                    signal.to_string(),
-                    component,
-                    message,
-                    None::<&str>,
-                    None::<&str>,
-                ])?,
-                LineEvent::Resumed { at, by, note } => statement.execute(params![
-                    millis(*at),
-                    "resumed",
-                    None::<&str>,
-                    None::<&str>,
-                    None::<&str>,
-                    by,
-                    note,
-                ])?,
-            };
+            )?
+            .execute(params![
+                row.at,
+                row.kind,
+                row.signal,
+                row.component,
+                row.message,
+                row.by,
+                row.note,
+            ])?;
         }
         HistoryRecord::Heartbeat(event) => {
             let row = HeartbeatRow::new(event);
@@ -218,18 +287,16 @@ fn write_record(tx: &Transaction<'_>, record: &HistoryRecord) -> rusqlite::Resul
             ])?;
         }
         HistoryRecord::Diagnostics { signal, report } => {
+            let row = DiagnosticsRow::new(report);
             tx.prepare_cached(
                 "INSERT INTO diagnostics (at_ms, signal_id, health, summary, report) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
-                millis(report.taken_at),
+                row.at,
                 signal.to_string(),
-                serde_json::to_value(report.health.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                row.health,
                 report.summary,
-                serde_json::to_string(report.as_ref()).unwrap_or_else(|_| "{}".to_owned()),
+                row.report,
             ])?;
         }
     }
