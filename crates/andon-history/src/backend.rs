@@ -118,29 +118,36 @@ impl HistoryBackend {
         instance.is_none_or(|name| name == self.instance())
     }
 
+    /// The SQLite store (a clone, for a blocking thread) and its instance name, when this is
+    /// SQLite and the file can hold rows of `instance`.
+    fn sqlite_holding(&self, instance: Option<&str>) -> Option<(SqliteHistory, String)> {
+        match self {
+            HistoryBackend::Sqlite {
+                store,
+                instance: me,
+            } if self.local(instance) => Some((store.clone(), me.clone())),
+            _ => None,
+        }
+    }
+
     /// Signals in a time range, newest first, of one instance or all.
     pub async fn signals(
         &self,
         query: &SignalQuery,
         instance: Option<&str>,
     ) -> Result<Vec<StoredSignal>, HistoryError> {
-        match self {
-            HistoryBackend::Postgres(store) => store.signals(query, instance).await,
-            HistoryBackend::Sqlite {
-                store,
-                instance: me,
-            } => {
-                if !self.local(instance) {
-                    return Ok(Vec::new());
-                }
-                let (store, query, me) = (store.clone(), query.clone(), me.clone());
-                let mut signals = blocking(move || store.signals(&query)).await?;
-                for signal in &mut signals {
-                    signal.instance = Some(me.clone());
-                }
-                Ok(signals)
-            }
+        let Some((store, me)) = self.sqlite_holding(instance) else {
+            return match self {
+                HistoryBackend::Postgres(store) => store.signals(query, instance).await,
+                HistoryBackend::Sqlite { .. } => Ok(Vec::new()),
+            };
+        };
+        let query = query.clone();
+        let mut signals = blocking(move || store.signals(&query)).await?;
+        for signal in &mut signals {
+            signal.instance = Some(me.clone());
         }
+        Ok(signals)
     }
 
     /// A Pareto by component, fingerprint or instance, of one instance or all.
@@ -190,23 +197,17 @@ impl HistoryBackend {
         by: GroupBy,
         instance: Option<&str>,
     ) -> Result<Vec<ResponseTimes>, HistoryError> {
-        match self {
-            HistoryBackend::Postgres(store) => store.response_times(window, by, instance).await,
-            HistoryBackend::Sqlite {
-                store,
-                instance: me,
-            } => {
-                if !self.local(instance) {
-                    return Ok(Vec::new());
-                }
-                let (store, me) = (store.clone(), me.clone());
-                let rows = blocking(move || store.response_times(window)).await?;
-                Ok(match by {
-                    GroupBy::Component => rows,
-                    GroupBy::Instance => merge_response_times(rows, me),
-                })
-            }
-        }
+        let Some((store, me)) = self.sqlite_holding(instance) else {
+            return match self {
+                HistoryBackend::Postgres(store) => store.response_times(window, by, instance).await,
+                HistoryBackend::Sqlite { .. } => Ok(Vec::new()),
+            };
+        };
+        let rows = blocking(move || store.response_times(window)).await?;
+        Ok(match by {
+            GroupBy::Component => rows,
+            GroupBy::Instance => merge_response_times(rows, me),
+        })
     }
 
     /// Line downtime per bucket (line-seconds, summed over the instances).

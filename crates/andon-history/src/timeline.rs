@@ -78,11 +78,7 @@ impl SqliteHistory {
         offset: usize,
         limit: usize,
     ) -> Result<Timeline, HistoryError> {
-        if !(1..=TIMELINE_PAGE).contains(&limit) || offset > MAX_TIMELINE_OFFSET {
-            return Err(HistoryError::Invalid(format!(
-                "a timeline page holds 1 to {TIMELINE_PAGE} steps from an offset of at most {MAX_TIMELINE_OFFSET}"
-            )));
-        }
+        check_page(offset, limit)?;
         // Enough of each kind of record for the page and one more, to know if more follow.
         let rows = offset + limit + 1;
         let connection = self.reader();
@@ -220,6 +216,17 @@ impl SqliteHistory {
             real_fingerprints,
         ))
     }
+}
+
+/// Refuses a page outside the bounds every backend keeps: 1 to [`TIMELINE_PAGE`] steps from
+/// an offset of at most [`MAX_TIMELINE_OFFSET`].
+pub(crate) fn check_page(offset: usize, limit: usize) -> Result<(), HistoryError> {
+    if !(1..=TIMELINE_PAGE).contains(&limit) || offset > MAX_TIMELINE_OFFSET {
+        return Err(HistoryError::Invalid(format!(
+            "a timeline page holds 1 to {TIMELINE_PAGE} steps from an offset of at most {MAX_TIMELINE_OFFSET}"
+        )));
+    }
+    Ok(())
 }
 
 fn placeholders(n: usize) -> String {

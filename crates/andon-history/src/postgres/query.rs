@@ -26,6 +26,22 @@ pub enum GroupBy {
     Instance,
 }
 
+/// A signal from a row whose columns are `id, at_ms, color, component, message, fingerprint,
+/// trace_id, attributes, instance` (the SQLite reader's columns plus the instance).
+pub(super) fn stored_signal(row: &tokio_postgres::Row) -> StoredSignal {
+    StoredSignal {
+        id: row.get(0),
+        at: from_millis(row.get(1)),
+        color: parse_color(row.get(2)),
+        component: row.get(3),
+        message: row.get(4),
+        fingerprint: row.get(5),
+        trace_id: row.get(6),
+        attributes: json_or_empty(row.get(7)),
+        instance: Some(row.get(8)),
+    }
+}
+
 impl PostgresHistory {
     /// Signals in a time range, optionally of one instance, component and color, newest first.
     pub async fn signals(
@@ -50,20 +66,7 @@ impl PostgresHistory {
             )
             .await
             .map_err(|e| self.query_error(&e))?;
-        Ok(rows
-            .iter()
-            .map(|row| StoredSignal {
-                id: row.get(0),
-                at: from_millis(row.get(1)),
-                color: parse_color(row.get(2)),
-                component: row.get(3),
-                message: row.get(4),
-                fingerprint: row.get(5),
-                trace_id: row.get(6),
-                attributes: json_or_empty(row.get(7)),
-                instance: Some(row.get(8)),
-            })
-            .collect())
+        Ok(rows.iter().map(stored_signal).collect())
     }
 
     /// How many signals the database holds, of every instance.

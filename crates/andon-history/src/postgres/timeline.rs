@@ -4,12 +4,21 @@
 
 use std::collections::BTreeSet;
 
+use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+
 use super::PostgresHistory;
+use super::query::stored_signal;
 use crate::error::HistoryError;
-use crate::query::{StoredSignal, json_or_empty, parse_color};
-use crate::store::from_millis;
-use crate::timeline::{MAX_TIMELINE_OFFSET, TIMELINE_PAGE, Timeline, TimelineEntry};
+use crate::timeline::{Timeline, TimelineEntry, check_page};
 use crate::timeline_rows::AlertRow;
+
+/// The trace ids an alert fingerprint (`$1`) was raised with.
+const TRACES_OF_ALERT: &str = "SELECT DISTINCT trace_id FROM alert_events WHERE fingerprint = $1 AND trace_id IS NOT NULL LIMIT 100";
+
+/// The alert fingerprints raised with any of the trace ids `$1`.
+const ALERTS_OF_TRACES: &str =
+    "SELECT DISTINCT fingerprint FROM alert_events WHERE trace_id = ANY($1) LIMIT 100";
 
 impl PostgresHistory {
     /// One page of the timeline of the incident with trace id or alert fingerprint `key`.
@@ -19,38 +28,20 @@ impl PostgresHistory {
         offset: usize,
         limit: usize,
     ) -> Result<Timeline, HistoryError> {
-        if !(1..=TIMELINE_PAGE).contains(&limit) || offset > MAX_TIMELINE_OFFSET {
-            return Err(HistoryError::Invalid(format!(
-                "a timeline page holds 1 to {TIMELINE_PAGE} steps from an offset of at most {MAX_TIMELINE_OFFSET}"
-            )));
-        }
+        check_page(offset, limit)?;
         let rows = i64::try_from(offset + limit + 1).unwrap_or(i64::MAX);
         let client = self.client().await?;
         let e = |error: tokio_postgres::Error| self.query_error(&error);
         let mut trace_ids: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
         let mut fingerprints: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
         // Widen once in each direction: fingerprint -> its trace ids -> their fingerprints.
-        for row in client
-            .query(
-                "SELECT DISTINCT trace_id FROM alert_events WHERE fingerprint = $1 AND trace_id IS NOT NULL LIMIT 100",
-                &[&key],
-            )
-            .await
-            .map_err(e)?
-        {
-            trace_ids.insert(row.get(0));
-        }
+        trace_ids.extend(strings(&client, TRACES_OF_ALERT, &key).await.map_err(e)?);
         let traces: Vec<String> = trace_ids.iter().cloned().collect();
-        for row in client
-            .query(
-                "SELECT DISTINCT fingerprint FROM alert_events WHERE trace_id = ANY($1) LIMIT 100",
-                &[&traces],
-            )
-            .await
-            .map_err(e)?
-        {
-            fingerprints.insert(row.get(0));
-        }
+        fingerprints.extend(
+            strings(&client, ALERTS_OF_TRACES, &traces)
+                .await
+                .map_err(e)?,
+        );
 
         let mut entries = Vec::new();
         let mut signal_ids: Vec<String> = Vec::new();
@@ -63,17 +54,7 @@ impl PostgresHistory {
             .await
             .map_err(e)?
         {
-            let signal = StoredSignal {
-                id: row.get(0),
-                at: from_millis(row.get(1)),
-                color: parse_color(row.get(2)),
-                component: row.get(3),
-                message: row.get(4),
-                fingerprint: row.get(5),
-                trace_id: row.get(6),
-                attributes: json_or_empty(row.get(7)),
-                instance: Some(row.get(8)),
-            };
+            let signal = stored_signal(&row);
             signal_ids.push(signal.id.clone());
             entries.push(TimelineEntry::signal(&signal));
         }
@@ -178,4 +159,14 @@ impl PostgresHistory {
             real_fingerprints,
         ))
     }
+}
+
+/// The first column of every row `sql` (one parameter) returns, as text.
+async fn strings(
+    client: &Client,
+    sql: &str,
+    param: &(dyn ToSql + Sync),
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client.query(sql, &[param]).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
