@@ -20,8 +20,12 @@ mod deserialize;
 /// `"Syslog"` means the local syslog daemon, as `syslog(3)` does: the short form, and a table
 /// without `transport`, write to the unix socket `/dev/log` (or the socket named by `address`);
 /// UDP and TCP only when `transport` asks for them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type")]
+///
+/// The inherent `SinkConfig::deserialize` and `SinkConfig::serialize` (derived with
+/// `remote = "Self"`) read and write the table form only; the `Deserialize` trait takes a bare
+/// name too, read as the table `{ type = name }`, so this one definition serves both forms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", tag = "type", deny_unknown_fields)]
 pub enum SinkConfig {
     /// Standard output.
     Stdout {
@@ -124,37 +128,6 @@ impl SinkConfig {
             SinkConfig::Syslog { .. } => "Syslog",
             SinkConfig::CloudLogging { .. } => "CloudLogging",
         }
-    }
-
-    fn short(name: &str) -> Option<Self> {
-        Some(match name {
-            "Stdout" => SinkConfig::Stdout { level: None },
-            "Stderr" => SinkConfig::Stderr { level: None },
-            "File" => SinkConfig::File {
-                path: default_log_path(),
-                max_bytes: default_max_bytes(),
-                keep: default_keep(),
-                level: None,
-            },
-            "Syslog" => SinkConfig::Syslog {
-                transport: SyslogTransport::default(),
-                address: None,
-                format: SyslogFormat::default(),
-                facility: default_facility(),
-                app_name: default_app_name(),
-                hostname: None,
-                level: None,
-            },
-            "CloudLogging" => SinkConfig::CloudLogging {
-                project_id: None,
-                output: CloudLoggingOutput::default(),
-                level: None,
-                max_bytes: default_max_bytes(),
-                keep: default_keep(),
-                api: CloudLoggingApi::default(),
-            },
-            _ => return None,
-        })
     }
 
     pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
@@ -317,6 +290,13 @@ mod tests {
     use super::*;
     use crate::config::AndonConfig;
 
+    /// Checks that `toml` is refused with an error naming `key` and saying `says`.
+    fn assert_refused(toml: &str, key: &str, says: &str) {
+        let err = AndonConfig::from_toml_str(toml).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some(key), "{err}");
+        assert!(err.message.contains(says), "{err}");
+    }
+
     #[test]
     fn short_and_table_forms_mix() {
         let config = AndonConfig::from_toml_str(
@@ -369,23 +349,20 @@ mod tests {
 
     #[test]
     fn an_unknown_sink_name_says_what_is_allowed() {
-        let err = AndonConfig::from_toml_str("[logger]\nsinks = [\"Kafka\"]\n").unwrap_err();
-        assert!(
-            err.message
-                .contains("unknown sink `Kafka`: use Stdout, Stderr, File, Syslog or CloudLogging"),
-            "{err}"
+        assert_refused(
+            "[logger]\nsinks = [\"Kafka\"]\n",
+            "logger.sinks.0",
+            "unknown sink `Kafka`: use Stdout, Stderr, File, Syslog or CloudLogging",
         );
-        assert_eq!(err.key.as_deref(), Some("logger.sinks.0"));
     }
 
     #[test]
     fn a_bad_app_name_is_named() {
-        let err = AndonConfig::from_toml_str(
+        assert_refused(
             "[logger]\nsinks = [{ type = \"Syslog\", app_name = \"my app\" }]\n",
-        )
-        .unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.app_name"));
-        assert!(err.message.contains("1 to 48 printable ASCII"), "{err}");
+            "logger.sinks.0.app_name",
+            "1 to 48 printable ASCII",
+        );
         let long = "a".repeat(49);
         let err = AndonConfig::from_toml_str(&format!(
             "[logger]\nsinks = [{{ type = \"Syslog\", app_name = \"{long}\" }}]\n"
@@ -396,22 +373,20 @@ mod tests {
 
     #[test]
     fn a_bad_hostname_is_named() {
-        let err = AndonConfig::from_toml_str(
+        assert_refused(
             "[logger]\nsinks = [\"Stdout\", { type = \"Syslog\", hostname = \"\" }]\n",
-        )
-        .unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("logger.sinks.1.hostname"));
-        assert!(err.message.contains("not a syslog HOSTNAME"), "{err}");
+            "logger.sinks.1.hostname",
+            "not a syslog HOSTNAME",
+        );
     }
 
     #[test]
     fn an_empty_unix_socket_path_is_named() {
-        let err = AndonConfig::from_toml_str(
+        assert_refused(
             "[logger]\nsinks = [{ type = \"Syslog\", transport = \"unix\", address = \" \" }]\n",
-        )
-        .unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.address"));
-        assert!(err.message.contains("unix socket path"), "{err}");
+            "logger.sinks.0.address",
+            "unix socket path",
+        );
     }
 
     #[test]
@@ -493,22 +468,20 @@ sinks = ["Stdout", { type = "CloudLogging", output = "api", api = { labels = { e
 
     #[test]
     fn an_empty_cloud_logging_file_is_named() {
-        let err = AndonConfig::from_toml_str(
+        assert_refused(
             "[logger]\nsinks = [{ type = \"CloudLogging\", output = { file = \"\" } }]\n",
-        )
-        .unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.output.file"));
-        assert!(err.message.contains("must name a file"), "{err}");
+            "logger.sinks.0.output.file",
+            "must name a file",
+        );
     }
 
     #[test]
     fn a_bad_facility_is_named() {
-        let err = AndonConfig::from_toml_str(
+        assert_refused(
             "[logger]\nsinks = [{ type = \"Syslog\", facility = \"local9\" }]\n",
-        )
-        .unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.facility"));
-        assert!(err.message.contains("unknown facility `local9`"), "{err}");
+            "logger.sinks.0.facility",
+            "unknown facility `local9`",
+        );
     }
 
     #[test]
@@ -529,15 +502,10 @@ sinks = ["Stdout", { type = "CloudLogging", output = "api", api = { labels = { e
             }
         }
         // A network address without a transport is a mistake to name, not a socket to look for.
-        let err = AndonConfig::from_toml_str(
+        assert_refused(
             "[logger]\nsinks = [{ type = \"Syslog\", address = \"127.0.0.1:514\" }]\n",
-        )
-        .unwrap_err();
-        assert_eq!(err.key.as_deref(), Some("logger.sinks.0.address"));
-        assert!(
-            err.message
-                .contains("set logger.sinks.0.transport = \"udp\" or \"tcp\""),
-            "{err}"
+            "logger.sinks.0.address",
+            "set logger.sinks.0.transport = \"udp\" or \"tcp\"",
         );
         assert!(
             AndonConfig::from_toml_str(

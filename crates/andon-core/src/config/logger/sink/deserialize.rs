@@ -1,18 +1,20 @@
 //! Reading a sink from TOML: a bare name (`"Syslog"`, every default) or a table with `type` and
-//! the sink's own keys, unknown keys refused.
+//! the sink's own keys, unknown keys refused. Both forms go through the table form derived on
+//! [`SinkConfig`] itself: a bare name is read as the table `{ type = name }`.
 
 use std::fmt;
-use std::path::PathBuf;
 
 use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{
-    CloudLoggingOutput, SinkConfig, SyslogFormat, SyslogTransport, default_app_name,
-    default_facility, default_keep, default_log_path, default_max_bytes,
-};
-use crate::config::cloud_logging::CloudLoggingApi;
-use crate::severity::LogLevel;
+use super::SinkConfig;
+
+impl Serialize for SinkConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The derived, internally tagged table form (inherent through `remote = "Self"`).
+        SinkConfig::serialize(self, serializer)
+    }
+}
 
 impl<'de> Deserialize<'de> for SinkConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -28,7 +30,8 @@ impl<'de> Deserialize<'de> for SinkConfig {
             }
 
             fn visit_str<E: de::Error>(self, name: &str) -> Result<SinkConfig, E> {
-                SinkConfig::short(name).ok_or_else(|| {
+                let table = de::value::MapDeserializer::new(std::iter::once(("type", name)));
+                SinkConfig::deserialize(table).map_err(|_: E| {
                     E::custom(format!(
                         "unknown sink `{name}`: use Stdout, Stderr, File, Syslog or CloudLogging"
                     ))
@@ -36,72 +39,10 @@ impl<'de> Deserialize<'de> for SinkConfig {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SinkConfig, A::Error> {
-                Tagged::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| t.0)
+                SinkConfig::deserialize(de::value::MapAccessDeserializer::new(map))
             }
         }
 
         deserializer.deserialize_any(SinkVisitor)
-    }
-}
-
-/// The table form, through serde's derived, internally tagged representation.
-struct Tagged(SinkConfig);
-
-impl<'de> Deserialize<'de> for Tagged {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(remote = "SinkConfig", tag = "type", deny_unknown_fields)]
-        #[allow(dead_code)] // fields are read by serde's generated code
-        enum Remote {
-            Stdout {
-                #[serde(default)]
-                level: Option<LogLevel>,
-            },
-            Stderr {
-                #[serde(default)]
-                level: Option<LogLevel>,
-            },
-            File {
-                #[serde(default = "default_log_path")]
-                path: PathBuf,
-                #[serde(default = "default_max_bytes")]
-                max_bytes: u64,
-                #[serde(default = "default_keep")]
-                keep: u32,
-                #[serde(default)]
-                level: Option<LogLevel>,
-            },
-            Syslog {
-                #[serde(default)]
-                transport: SyslogTransport,
-                #[serde(default)]
-                address: Option<String>,
-                #[serde(default)]
-                format: SyslogFormat,
-                #[serde(default = "default_facility")]
-                facility: String,
-                #[serde(default = "default_app_name")]
-                app_name: String,
-                #[serde(default)]
-                hostname: Option<String>,
-                #[serde(default)]
-                level: Option<LogLevel>,
-            },
-            CloudLogging {
-                #[serde(default)]
-                project_id: Option<String>,
-                #[serde(default)]
-                output: CloudLoggingOutput,
-                #[serde(default)]
-                level: Option<LogLevel>,
-                #[serde(default = "default_max_bytes")]
-                max_bytes: u64,
-                #[serde(default = "default_keep")]
-                keep: u32,
-                #[serde(default)]
-                api: CloudLoggingApi,
-            },
-        }
-        Remote::deserialize(deserializer).map(Tagged)
     }
 }
