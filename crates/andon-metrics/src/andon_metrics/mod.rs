@@ -428,9 +428,8 @@ impl AndonMetrics {
         help: &str,
         labels: &[(&str, &str)],
     ) -> Result<Counter, MetricsError> {
-        names::check(name, labels)?;
-        self.registry.describe(Kind::Counter, name, help);
-        self.registry.counter(&key(name, labels))
+        let key = self.declare(Kind::Counter, name, help, labels)?;
+        self.registry.counter(&key)
     }
 
     /// Registers the user's gauge `name`; a threshold on `name` compares each value set.
@@ -444,9 +443,8 @@ impl AndonMetrics {
         help: &str,
         labels: &[(&str, &str)],
     ) -> Result<Gauge, MetricsError> {
-        names::check(name, labels)?;
-        self.registry.describe(Kind::Gauge, name, help);
-        self.registry.gauge(&key(name, labels))
+        let key = self.declare(Kind::Gauge, name, help, labels)?;
+        self.registry.gauge(&key)
     }
 
     /// Registers the user's histogram `name` (buckets from `metrics.histogram_buckets.<name>`
@@ -462,9 +460,22 @@ impl AndonMetrics {
         help: &str,
         labels: &[(&str, &str)],
     ) -> Result<Histogram, MetricsError> {
+        let key = self.declare(Kind::Histogram, name, help, labels)?;
+        self.registry.histogram(&key)
+    }
+
+    /// Checks a user metric's name and labels, records its HELP text and kind, and returns the
+    /// key its series is registered under: the common step of the `register_*` methods.
+    fn declare(
+        &self,
+        kind: Kind,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Key, MetricsError> {
         names::check(name, labels)?;
-        self.registry.describe(Kind::Histogram, name, help);
-        self.registry.histogram(&key(name, labels))
+        self.registry.describe(kind, name, help);
+        Ok(key(name, labels))
     }
 
     /// Watches metric `name` (any type, andon's or the user's, recorded through this value or
