@@ -105,6 +105,23 @@ impl StatLine {
         self.labels.push((name, value.into()));
         self
     }
+
+    /// One gauge `name` split by `label`: a line per `(label value, total)` of `totals`, in
+    /// that order, all with the same HELP text. The usual shape of a component's counters, such
+    /// as `andon_log_records{outcome="written"}`, each a total since start.
+    pub fn gauges_by(
+        name: &'static str,
+        help: &'static str,
+        label: &'static str,
+        totals: &[(&'static str, u64)],
+    ) -> Vec<Self> {
+        totals
+            .iter()
+            .map(|&(value, total)| {
+                StatLine::gauge(name, help, total as f64).with_label(label, value)
+            })
+            .collect()
+    }
 }
 
 /// A snapshot of a component's counters, as its `stats()` returns it.
@@ -205,8 +222,21 @@ fn format_value(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn gauges_by_makes_one_labelled_line_per_total_in_order() {
+        let lines = StatLine::gauges_by("andon_x", "X.", "outcome", &[("a", 1), ("b", 2)]);
+        assert_eq!(
+            lines,
+            vec![
+                StatLine::gauge("andon_x", "X.", 1.0).with_label("outcome", "a"),
+                StatLine::gauge("andon_x", "X.", 2.0).with_label("outcome", "b"),
+            ]
+        );
+    }
 
     #[derive(Debug)]
     struct Two;

@@ -17,23 +17,18 @@ impl Stats for HistoryStats {
     /// `andon_history_records{outcome="accepted|written|dropped_queue_full|dropped_closed|failed"}`,
     /// `andon_history_failed_batches` and `andon_history_retention_deleted`.
     fn describe(&self) -> Vec<StatLine> {
-        let mut lines: Vec<StatLine> = [
-            ("accepted", self.accepted),
-            ("written", self.written),
-            ("dropped_queue_full", self.dropped_queue_full),
-            ("dropped_closed", self.dropped_closed),
-            ("failed", self.failed),
-        ]
-        .into_iter()
-        .map(|(outcome, value)| {
-            StatLine::gauge(
-                RECORDS,
-                "History records since start, by outcome (accepted, written, dropped_queue_full, dropped_closed, failed).",
-                value as f64,
-            )
-            .with_label("outcome", outcome)
-        })
-        .collect();
+        let mut lines = StatLine::gauges_by(
+            RECORDS,
+            "History records since start, by outcome (accepted, written, dropped_queue_full, dropped_closed, failed).",
+            "outcome",
+            &[
+                ("accepted", self.accepted),
+                ("written", self.written),
+                ("dropped_queue_full", self.dropped_queue_full),
+                ("dropped_closed", self.dropped_closed),
+                ("failed", self.failed),
+            ],
+        );
         lines.push(StatLine::gauge(
             FAILED_BATCHES,
             "History transactions that failed since start.",

@@ -70,24 +70,19 @@ impl Stats for LogStats {
     /// `andon_log_stalled` (0 or 1), `andon_log_queued` and `andon_log_sink_errors{sink="..."}`,
     /// all gauges (the records' totals since start too).
     fn describe(&self) -> Vec<StatLine> {
-        let mut lines: Vec<StatLine> = [
-            ("emitted", self.emitted),
-            ("written", self.written),
-            ("failed", self.failed),
-            ("dropped", self.dropped),
-            ("sampled_out", self.sampled_out),
-            ("timed_out", self.timed_out),
-        ]
-        .into_iter()
-        .map(|(outcome, value)| {
-            StatLine::gauge(
-                RECORDS,
-                "Log records since start, by outcome (emitted, written, failed, dropped, sampled_out, timed_out).",
-                value as f64,
-            )
-            .with_label("outcome", outcome)
-        })
-        .collect();
+        let mut lines = StatLine::gauges_by(
+            RECORDS,
+            "Log records since start, by outcome (emitted, written, failed, dropped, sampled_out, timed_out).",
+            "outcome",
+            &[
+                ("emitted", self.emitted),
+                ("written", self.written),
+                ("failed", self.failed),
+                ("dropped", self.dropped),
+                ("sampled_out", self.sampled_out),
+                ("timed_out", self.timed_out),
+            ],
+        );
         lines.push(StatLine::gauge(
             QUEUED,
             "Log records accepted and not yet written.",

@@ -16,15 +16,14 @@ impl Stats for ObserverStats {
     fn describe(&self) -> Vec<StatLine> {
         let checks = "Observer measurements since start: taken (on demand and scheduled), or failed (a scheduled check that could not measure).";
         let signals = "Observer health signals since start: sent (the sink accepted), or failed (refused or not taken within a check interval; sent again).";
-        vec![
-            StatLine::gauge(CHECKS, checks, self.checks as f64).with_label("outcome", "taken"),
-            StatLine::gauge(CHECKS, checks, self.check_failures as f64)
-                .with_label("outcome", "failed"),
-            StatLine::gauge(SIGNALS, signals, self.signals_sent as f64)
-                .with_label("outcome", "sent"),
-            StatLine::gauge(SIGNALS, signals, self.signal_failures as f64)
-                .with_label("outcome", "failed"),
-        ]
+        let taken = [("taken", self.checks), ("failed", self.check_failures)];
+        let sent = [
+            ("sent", self.signals_sent),
+            ("failed", self.signal_failures),
+        ];
+        let mut lines = StatLine::gauges_by(CHECKS, checks, "outcome", &taken);
+        lines.extend(StatLine::gauges_by(SIGNALS, signals, "outcome", &sent));
+        lines
     }
 }
 

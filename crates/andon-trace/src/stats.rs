@@ -34,24 +34,19 @@ impl Stats for TraceStats {
     /// `andon_trace_spans{outcome="started|not_sampled|queued|dropped|exported|failed"}` and
     /// `andon_trace_export_errors`, gauges holding totals since start.
     fn describe(&self) -> Vec<StatLine> {
-        let mut lines: Vec<StatLine> = [
-            ("started", self.spans_started),
-            ("not_sampled", self.spans_not_sampled),
-            ("queued", self.spans_queued),
-            ("dropped", self.spans_dropped),
-            ("exported", self.spans_exported),
-            ("failed", self.spans_failed),
-        ]
-        .into_iter()
-        .map(|(outcome, value)| {
-            StatLine::gauge(
-                SPANS,
-                "Spans since start, by outcome (started, not_sampled, queued, dropped, exported, failed).",
-                value as f64,
-            )
-            .with_label("outcome", outcome)
-        })
-        .collect();
+        let mut lines = StatLine::gauges_by(
+            SPANS,
+            "Spans since start, by outcome (started, not_sampled, queued, dropped, exported, failed).",
+            "outcome",
+            &[
+                ("started", self.spans_started),
+                ("not_sampled", self.spans_not_sampled),
+                ("queued", self.spans_queued),
+                ("dropped", self.spans_dropped),
+                ("exported", self.spans_exported),
+                ("failed", self.spans_failed),
+            ],
+        );
         lines.push(StatLine::gauge(
             EXPORT_ERRORS,
             "Span export batches that failed.",
