@@ -1,12 +1,11 @@
 //! The `log` crate side: [`LogBridge`] sends `log` records to andon's sinks.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use andon_core::LogLevel;
 
 use crate::error::LogError;
-use crate::format::{Entry, Loc, Msg};
+use crate::format::{Entry, Loc};
 use crate::pipeline::{Core, Guard};
 
 /// A [`log::Log`] that puts `log` records through the andon pipeline, with the record's target
@@ -66,22 +65,14 @@ impl log::Log for LogBridge {
     fn log(&self, record: &log::Record<'_>) {
         let target = record.target();
         let kv = |s: &mut dyn slog::Serializer| s.emit_str("target", target);
-        let entry = Entry {
-            level: from_log_level(record.level()),
-            time: SystemTime::now(),
-            message: Msg::Args(record.args()),
-            component: self.core.component.as_deref(),
-            signal: None,
-            location: record.file().map(|file| Loc {
-                file,
-                line: record.line().unwrap_or(0),
-                function: record.module_path().unwrap_or(""),
-            }),
-            fields: &[],
-            kv: Some(&kv),
-            sampled: true,
-            tracing: false,
-        };
+        let entry = Entry::bridged(
+            from_log_level(record.level()),
+            record.args(),
+            self.core.component.as_deref(),
+            Loc::reported(record.file(), record.line(), record.module_path()),
+            &kv,
+            false,
+        );
         // A dropped record is counted; `log` has no way to tell the caller.
         let _ = self.core.submit_blocking(&entry);
     }

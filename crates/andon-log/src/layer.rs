@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use andon_core::LogLevel;
 use tracing_core::field::{Field, Visit};
@@ -10,7 +9,7 @@ use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 
 use crate::filter::from_tracing_level;
-use crate::format::{Entry, Loc, Msg};
+use crate::format::{Entry, Loc};
 use crate::pipeline::{Core, Guard, in_writer};
 
 /// A [`tracing_subscriber::Layer`] that turns every `tracing` event into an andon record,
@@ -80,22 +79,14 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for AndonLayer {
         // One statement, so that the message's format arguments live until the record is
         // queued. A dropped record is counted (`dropped`,
         // `andon_log_records{outcome="dropped"}`); `tracing` has no way to tell the caller.
-        let _ = self.core.submit_blocking(&Entry {
+        let _ = self.core.submit_blocking(&Entry::bridged(
             level,
-            time: SystemTime::now(),
-            message: Msg::Args(&format_args!("{message}")),
-            component: self.core.component.as_deref(),
-            signal: None,
-            location: meta.file().map(|file| Loc {
-                file,
-                line: meta.line().unwrap_or(0),
-                function: meta.module_path().unwrap_or(""),
-            }),
-            fields: &[],
-            kv: Some(&kv),
-            sampled: true,
-            tracing: true,
-        });
+            &format_args!("{message}"),
+            self.core.component.as_deref(),
+            Loc::reported(meta.file(), meta.line(), meta.module_path()),
+            &kv,
+            true,
+        ));
     }
 }
 

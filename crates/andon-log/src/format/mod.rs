@@ -40,6 +40,22 @@ pub(crate) struct Loc<'a> {
     pub(crate) function: &'a str,
 }
 
+impl<'a> Loc<'a> {
+    /// The location another logging facade (`log`, `tracing`) reports: none without a file;
+    /// an unknown line is 0 and an unknown module "".
+    pub(crate) fn reported(
+        file: Option<&'a str>,
+        line: Option<u32>,
+        module: Option<&'a str>,
+    ) -> Option<Self> {
+        file.map(|file| Loc {
+            file,
+            line: line.unwrap_or(0),
+            function: module.unwrap_or(""),
+        })
+    }
+}
+
 /// Writes a record's key-values into a slog serializer.
 pub(crate) type KvFn<'a> = &'a dyn Fn(&mut dyn slog::Serializer) -> slog::Result;
 
@@ -59,6 +75,33 @@ pub(crate) struct Entry<'a> {
     pub(crate) sampled: bool,
     /// A `tracing` event: filtered by the directives, not by andon's own level.
     pub(crate) tracing: bool,
+}
+
+impl<'a> Entry<'a> {
+    /// A record that came through another logging facade (`log` or `tracing`): written now,
+    /// under the logger's `component`, with the facade's key-values `kv`; not a signal, and
+    /// sampled like andon's own records.
+    pub(crate) fn bridged(
+        level: LogLevel,
+        message: &'a fmt::Arguments<'a>,
+        component: Option<&'a str>,
+        location: Option<Loc<'a>>,
+        kv: KvFn<'a>,
+        tracing: bool,
+    ) -> Self {
+        Entry {
+            level,
+            time: SystemTime::now(),
+            message: Msg::Args(message),
+            component,
+            signal: None,
+            location,
+            fields: &[],
+            kv: Some(kv),
+            sampled: true,
+            tracing,
+        }
+    }
 }
 
 /// The record layouts.
