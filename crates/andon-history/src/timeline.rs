@@ -1,7 +1,6 @@
 //! The timeline of one incident: every record about a trace id or an alert fingerprint, in time
 //! order, read in pages.
 
-use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use rusqlite::{Connection, params_from_iter};
@@ -12,7 +11,7 @@ use crate::budget::Budget;
 use crate::error::HistoryError;
 use crate::query::{SIGNAL_COLUMNS, stored_signal};
 use crate::store::SqliteHistory;
-use crate::timeline_rows::AlertRow;
+use crate::timeline_rows::{AlertRow, Incident};
 
 /// One step of an incident.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,16 +82,15 @@ impl SqliteHistory {
         let rows = offset + limit + 1;
         let connection = self.reader();
         let _budget = Budget::start(&connection);
-        let mut trace_ids: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
-        let mut fingerprints: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
+        let mut incident = Incident::new(key);
         // Widen once in each direction: fingerprint -> its trace ids -> their fingerprints.
         let more: Vec<String> = strings(
             &connection,
             "SELECT DISTINCT trace_id FROM alert_events WHERE fingerprint = ?1 AND trace_id IS NOT NULL LIMIT 100",
             &[key],
         )?;
-        trace_ids.extend(more);
-        let traces: Vec<&str> = trace_ids.iter().map(String::as_str).collect();
+        incident.trace_ids.extend(more);
+        let traces: Vec<&str> = incident.trace_ids.iter().map(String::as_str).collect();
         let more = strings(
             &connection,
             &format!(
@@ -101,9 +99,8 @@ impl SqliteHistory {
             ),
             &traces,
         )?;
-        fingerprints.extend(more);
+        incident.fingerprints.extend(more);
 
-        let mut entries = Vec::new();
         let mut signal_ids = Vec::new();
         let mut statement = connection.prepare(&format!(
             "SELECT {SIGNAL_COLUMNS} FROM signals WHERE trace_id IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
@@ -112,16 +109,15 @@ impl SqliteHistory {
         for signal in statement.query_map(params_from_iter(&traces), stored_signal)? {
             let signal = signal?;
             signal_ids.push(signal.id.clone());
-            entries.push(TimelineEntry::signal(&signal));
+            incident.entries.push(TimelineEntry::signal(&signal));
         }
 
-        let prints: Vec<&str> = fingerprints.iter().map(String::as_str).collect();
+        let prints: Vec<&str> = incident.fingerprints.iter().map(String::as_str).collect();
         let mut statement = connection.prepare(&format!(
             "SELECT at_ms, fingerprint, rule, severity, component, trace_id, summary, kind, by_whom, note, level
              FROM alert_events WHERE fingerprint IN ({}) ORDER BY at_ms, seq LIMIT {rows}",
             placeholders(prints.len())
         ))?;
-        let mut real_fingerprints = BTreeSet::new();
         let alert_rows = statement.query_map(params_from_iter(&prints), |row| {
             Ok(AlertRow {
                 at: row.get(0)?,
@@ -138,9 +134,7 @@ impl SqliteHistory {
             })
         })?;
         for row in alert_rows {
-            let row = row?;
-            row.note_ids(&mut real_fingerprints, &mut trace_ids);
-            entries.push(TimelineEntry::alert(row, None));
+            incident.alert(row?, None);
         }
 
         if !signal_ids.is_empty() {
@@ -160,7 +154,7 @@ impl SqliteHistory {
                  WHERE kind = 'resumed' AND at_ms >= ?1 ORDER BY at_ms, seq LIMIT 1",
             )?;
             for (at, signal_id, component, message) in stops {
-                entries.push(TimelineEntry::line_stopped(
+                incident.entries.push(TimelineEntry::line_stopped(
                     at,
                     Some(&signal_id),
                     component,
@@ -178,7 +172,7 @@ impl SqliteHistory {
                     .next()
                     .transpose()?;
                 if let Some((at, by, note)) = resumed {
-                    entries.push(TimelineEntry::line_resumed(
+                    incident.entries.push(TimelineEntry::line_resumed(
                         at,
                         by.as_deref(),
                         note.as_deref(),
@@ -202,19 +196,12 @@ impl SqliteHistory {
             })?;
             for row in diagnostics {
                 let (at, signal_id, health, summary, report) = row?;
-                entries.push(TimelineEntry::diagnostics(
+                incident.entries.push(TimelineEntry::diagnostics(
                     at, &signal_id, &health, &summary, report,
                 ));
             }
         }
-        Ok(Timeline::page(
-            key,
-            entries,
-            offset,
-            limit,
-            &trace_ids,
-            real_fingerprints,
-        ))
+        Ok(incident.page(offset, limit))
     }
 }
 

@@ -25,21 +25,6 @@ pub(crate) struct AlertRow {
     pub(crate) level: Option<i64>,
 }
 
-impl AlertRow {
-    /// Notes the row's fingerprint (it occurs in the records) and trace id (the timeline
-    /// follows it).
-    pub(crate) fn note_ids(
-        &self,
-        fingerprints: &mut BTreeSet<String>,
-        traces: &mut BTreeSet<String>,
-    ) {
-        fingerprints.insert(self.fingerprint.clone());
-        if let Some(trace) = &self.trace_id {
-            traces.insert(trace.clone());
-        }
-    }
-}
-
 /// Adds `"instance"` to an entry's detail when the backend keeps one.
 fn with_instance(mut detail: Value, instance: Option<&str>) -> Value {
     if let (Some(instance), Value::Object(map)) = (instance, &mut detail) {
@@ -171,26 +156,55 @@ impl TimelineEntry {
     }
 }
 
-impl Timeline {
-    /// The page `offset..offset + limit` of `entries` in time order, naming only the trace ids
+/// What a backend gathers about one incident before a page is cut from it: the ids it
+/// follows and the steps it found, in any order.
+pub(crate) struct Incident {
+    key: String,
+    /// The trace ids to follow: the key, the backend's widening, and every alert row's.
+    pub(crate) trace_ids: BTreeSet<String>,
+    /// The fingerprints whose alerts are read: the key and the backend's widening.
+    pub(crate) fingerprints: BTreeSet<String>,
+    /// The fingerprints that occur in the alert rows read (the ones the timeline names).
+    found_fingerprints: BTreeSet<String>,
+    /// The steps found so far.
+    pub(crate) entries: Vec<TimelineEntry>,
+}
+
+impl Incident {
+    /// An incident asked for by a trace id or an alert fingerprint `key`.
+    pub(crate) fn new(key: &str) -> Self {
+        Incident {
+            key: key.to_owned(),
+            trace_ids: BTreeSet::from([key.to_owned()]),
+            fingerprints: BTreeSet::from([key.to_owned()]),
+            found_fingerprints: BTreeSet::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Adds an alert row's step, noting its fingerprint (it occurs in the records) and trace
+    /// id (the timeline follows it).
+    pub(crate) fn alert(&mut self, row: AlertRow, instance: Option<&str>) {
+        self.found_fingerprints.insert(row.fingerprint.clone());
+        if let Some(trace) = &row.trace_id {
+            self.trace_ids.insert(trace.clone());
+        }
+        self.entries.push(TimelineEntry::alert(row, instance));
+    }
+
+    /// The page `offset..offset + limit` of the steps in time order, naming only the trace ids
     /// that occur in it.
-    pub(crate) fn page(
-        key: &str,
-        mut entries: Vec<TimelineEntry>,
-        offset: usize,
-        limit: usize,
-        trace_ids: &BTreeSet<String>,
-        fingerprints: BTreeSet<String>,
-    ) -> Self {
+    pub(crate) fn page(self, offset: usize, limit: usize) -> Timeline {
+        let mut entries = self.entries;
         entries.sort_by_key(|e| e.at);
         let next_offset = (entries.len() > offset + limit).then_some(offset + limit);
         let entries: Vec<TimelineEntry> = entries.into_iter().skip(offset).take(limit).collect();
         let seen_traces: BTreeSet<String> =
             entries.iter().filter_map(|e| e.trace_id.clone()).collect();
         Timeline {
-            key: key.to_owned(),
-            trace_ids: trace_ids.intersection(&seen_traces).cloned().collect(),
-            fingerprints: fingerprints.into_iter().collect(),
+            key: self.key,
+            trace_ids: self.trace_ids.intersection(&seen_traces).cloned().collect(),
+            fingerprints: self.found_fingerprints.into_iter().collect(),
             entries,
             next_offset,
         }

@@ -2,8 +2,6 @@
 //! ([`SqliteHistory::timeline_page`](crate::SqliteHistory::timeline_page)), found across every
 //! instance of the database; a line stop is followed by the next resumption of *its* instance.
 
-use std::collections::BTreeSet;
-
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
@@ -11,7 +9,7 @@ use super::PostgresHistory;
 use super::query::stored_signal;
 use crate::error::HistoryError;
 use crate::timeline::{Timeline, TimelineEntry, check_page};
-use crate::timeline_rows::AlertRow;
+use crate::timeline_rows::{AlertRow, Incident};
 
 /// The trace ids an alert fingerprint (`$1`) was raised with.
 const TRACES_OF_ALERT: &str = "SELECT DISTINCT trace_id FROM alert_events WHERE fingerprint = $1 AND trace_id IS NOT NULL LIMIT 100";
@@ -32,18 +30,18 @@ impl PostgresHistory {
         let rows = i64::try_from(offset + limit + 1).unwrap_or(i64::MAX);
         let client = self.client().await?;
         let e = |error: tokio_postgres::Error| self.query_error(&error);
-        let mut trace_ids: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
-        let mut fingerprints: BTreeSet<String> = BTreeSet::from([key.to_owned()]);
+        let mut incident = Incident::new(key);
         // Widen once in each direction: fingerprint -> its trace ids -> their fingerprints.
-        trace_ids.extend(strings(&client, TRACES_OF_ALERT, &key).await.map_err(e)?);
-        let traces: Vec<String> = trace_ids.iter().cloned().collect();
-        fingerprints.extend(
+        incident
+            .trace_ids
+            .extend(strings(&client, TRACES_OF_ALERT, &key).await.map_err(e)?);
+        let traces: Vec<String> = incident.trace_ids.iter().cloned().collect();
+        incident.fingerprints.extend(
             strings(&client, ALERTS_OF_TRACES, &traces)
                 .await
                 .map_err(e)?,
         );
 
-        let mut entries = Vec::new();
         let mut signal_ids: Vec<String> = Vec::new();
         for row in client
             .query(
@@ -56,11 +54,10 @@ impl PostgresHistory {
         {
             let signal = stored_signal(&row);
             signal_ids.push(signal.id.clone());
-            entries.push(TimelineEntry::signal(&signal));
+            incident.entries.push(TimelineEntry::signal(&signal));
         }
 
-        let prints: Vec<String> = fingerprints.iter().cloned().collect();
-        let mut real_fingerprints = BTreeSet::new();
+        let prints: Vec<String> = incident.fingerprints.iter().cloned().collect();
         for row in client
             .query(
                 "SELECT at_ms, fingerprint, rule, severity, component, trace_id, summary, kind, by_whom, note, level, instance
@@ -84,8 +81,7 @@ impl PostgresHistory {
                 level: row.get(10),
             };
             let instance: String = row.get(11);
-            alert.note_ids(&mut real_fingerprints, &mut trace_ids);
-            entries.push(TimelineEntry::alert(alert, Some(&instance)));
+            incident.alert(alert, Some(&instance));
         }
 
         if !signal_ids.is_empty() {
@@ -103,7 +99,7 @@ impl PostgresHistory {
                 let component: Option<String> = stop.get(2);
                 let message: Option<String> = stop.get(3);
                 let instance: String = stop.get(4);
-                entries.push(TimelineEntry::line_stopped(
+                incident.entries.push(TimelineEntry::line_stopped(
                     at,
                     signal_id.as_deref(),
                     component,
@@ -121,7 +117,7 @@ impl PostgresHistory {
                 if let Some(row) = resumed {
                     let by: Option<String> = row.get(1);
                     let note: Option<String> = row.get(2);
-                    entries.push(TimelineEntry::line_resumed(
+                    incident.entries.push(TimelineEntry::line_resumed(
                         row.get(0),
                         by.as_deref(),
                         note.as_deref(),
@@ -141,7 +137,7 @@ impl PostgresHistory {
                 let health: String = row.get(2);
                 let summary: String = row.get(3);
                 let signal_id: String = row.get(1);
-                entries.push(TimelineEntry::diagnostics(
+                incident.entries.push(TimelineEntry::diagnostics(
                     row.get(0),
                     &signal_id,
                     &health,
@@ -150,14 +146,7 @@ impl PostgresHistory {
                 ));
             }
         }
-        Ok(Timeline::page(
-            key,
-            entries,
-            offset,
-            limit,
-            &trace_ids,
-            real_fingerprints,
-        ))
+        Ok(incident.page(offset, limit))
     }
 }
 
