@@ -68,6 +68,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod alerts;
+pub mod api;
 mod cli;
 mod client;
 mod connections;
@@ -89,7 +90,7 @@ mod request;
 mod run;
 mod server;
 
-pub use alerts::AlertView;
+pub use api::AlertView;
 pub use cli::{Cli, Command, ConfigCommand, EXIT_STOPPED, LineCommand, execute, main};
 pub use client::{Client, DEFAULT_URL};
 pub use connections::ConnectionStats;
