@@ -30,11 +30,13 @@
 //! | `GET /healthz`, `GET /readyz` | | [`Liveness`], [`Readiness`] |
 //! | `POST /v1/integrations/pagerduty` | PagerDuty's webhook | [`PagerDutyReply`] |
 //! | `POST /v1/integrations/slack` | Slack's interaction | [`SlackReply`] |
+//! | `GET /v1/events` | | events: `hello` [`Hello`], `alerts` [`AlertsEvent`], `signal`, `line`, `diagnostics`, `lagged` [`Lagged`] |
 //! | any error | | [`ErrorBody`] |
 
 mod alerts;
 mod board;
 mod error;
+mod events;
 mod fleet;
 mod health;
 mod heartbeats;
@@ -50,6 +52,7 @@ pub use andon::HeartbeatView;
 pub use andon::core::{DiagnosticsReport, LineState};
 pub use board::{BoardView, StationView};
 pub use error::ErrorBody;
+pub use events::{AlertsEvent, Hello, Lagged};
 pub use fleet::{FleetInstance, FleetView};
 pub use health::{Liveness, Readiness};
 pub use heartbeats::{CheckIn, HeartbeatList, UnknownHeartbeat};
