@@ -367,11 +367,7 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
         }
         Command::Diagnose { json } => {
             let report = client.diagnostics().await?;
-            if json {
-                print_json(&report);
-            } else {
-                print!("{}", diagnostics_table(&report));
-            }
+            print_as(json, &report, diagnostics_table);
             Ok(0)
         }
         Command::Report {
@@ -394,15 +390,20 @@ fn print_json(value: &impl serde::Serialize) {
     );
 }
 
+/// Prints `value` as pretty JSON (`--json`), else as `text` makes it for people.
+fn print_as<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) {
+    if json {
+        print_json(value);
+    } else {
+        print!("{}", text(value));
+    }
+}
+
 async fn line(client: &Client, command: LineCommand) -> Result<u8, AgentError> {
     match command {
         LineCommand::Status { json } => {
             let state = client.line().await?;
-            if json {
-                print_json(&state);
-            } else {
-                println!("{}", describe_line(&state));
-            }
+            print_as(json, &state, |state| format!("{}\n", describe_line(state)));
             Ok(0)
         }
         LineCommand::Resume { note, by } => {

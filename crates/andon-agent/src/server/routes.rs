@@ -48,20 +48,26 @@ impl Agent {
                 .collect(),
             token_configured: self.state.token.is_some(),
         });
+        // One line per path, grouped by resource (each group's types are in `api/`).
         let served = Routes::new()
+            // The board's page and files.
             .route("/", get(board_page))
             .route("/board.css", get(board_css))
             .route("/board.js", get(board_js))
+            // The probes and the metrics.
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
+            // Signals, the board's data and the line.
             .route("/v1/signals", post(post_signal).get(get_signals))
             .route("/v1/board", get(get_board))
             .route("/v1/line", get(get_line))
             .route("/v1/line/resume", post(resume_line))
+            // Alerts and diagnostics.
             .route("/v1/alerts", get(get_alerts))
             .route("/v1/alerts/{fingerprint}/ack", post(ack_alert))
             .route("/v1/diagnostics", get(get_diagnostics))
+            // Heartbeats and the event stream.
             .route("/v1/heartbeats", get(crate::heartbeats::list))
             .route("/v1/heartbeats/{name}", post(crate::heartbeats::check_in))
             .route("/v1/events", get(events::events))
