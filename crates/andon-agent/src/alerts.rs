@@ -1,49 +1,17 @@
-//! Open alerts as the API shows them, and acknowledging them, through the system's alert
+//! Open alerts as the API shows them ([`AlertView`]), and acknowledging them, through the system's alert
 //! manager when alerting is enabled.
 
+pub(crate) use crate::api::AlertView;
 use andon::AndonSystem;
-use serde::{Deserialize, Serialize};
-
-/// One open (pending or firing) alert, as `GET /v1/alerts` and `GET /v1/board` list it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertView {
-    /// The alert's fingerprint: what `POST /v1/alerts/{fingerprint}/ack` takes.
-    pub fingerprint: String,
-    /// The rule that raised it.
-    pub rule: String,
-    /// `pending` or `firing`.
-    pub state: String,
-    /// The rule's severity (`info`, `warning`, `critical`).
-    pub severity: String,
-    /// The component (board station) it is about, when its labels name one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub component: Option<String>,
-    /// One line: what is wrong.
-    pub summary: String,
-    /// Since when it is open, RFC 3339.
-    pub since: String,
-    /// Occurrences since it opened.
-    pub count: u64,
-    /// Who acknowledged it, with their note; absent while unacknowledged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acknowledged_by: Option<String>,
-    /// Whether a silence mutes it.
-    #[serde(default)]
-    pub silenced: bool,
-    /// The trace or correlation id of the signal that fired it, verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    /// `trace_id` in the trace UI (`[tracer] ui_url`): `<ui_url>/trace/<mapped W3C id>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_url: Option<String>,
-}
 
 /// What acknowledging an alert did.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Ack {
-    /// This many alerts were acknowledged.
+    /// This many alerts were acknowledged (only an agent with the alert manager, `full`).
+    #[cfg(feature = "full")]
     Done(usize),
     /// No open alert has this fingerprint.
+    #[cfg(feature = "full")]
     Unknown(String),
     /// Alerting is not enabled in this agent.
     Disabled,

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use andon::{AndonConfig, Color};
 use clap::{Parser, Subcommand};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
+use crate::api::{AckRequest, NewSignal, ResumeRequest};
 use crate::client::{Client, DEFAULT_URL};
 use crate::data_dir::use_data_dir;
 use crate::error::AgentError;
@@ -316,38 +317,24 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
             trace_id,
             attributes,
         } => {
-            let mut body = json!({ "color": color, "message": message });
-            if let Some(component) = component {
-                body["component"] = json!(component);
-            }
-            if let Some(trace_id) = trace_id {
-                body["trace_id"] = json!(trace_id);
-            }
-            if !attributes.is_empty() {
-                let mut map = Map::new();
-                for text in &attributes {
-                    let (key, value) = attribute(text)?;
-                    map.insert(key, value);
-                }
-                body["attributes"] = Value::Object(map);
-            }
-            let accepted = client.post("/v1/signals", &body).await?;
-            let id = accepted["id"]
-                .as_str()
-                .ok_or_else(|| AgentError::Protocol {
-                    url: client.url().to_owned(),
-                    reason: "the answer to POST /v1/signals has no id".to_owned(),
-                })?;
-            println!("{id}");
-            if accepted["stopped_line"] == json!(true) {
+            let signal = NewSignal {
+                component,
+                trace_id,
+                attributes: attributes
+                    .iter()
+                    .map(|text| attribute(text))
+                    .collect::<Result<_, _>>()?,
+                ..NewSignal::new(color, message)
+            };
+            let accepted = client.signal(&signal).await?;
+            println!("{}", accepted.id);
+            if accepted.stopped_line {
                 eprintln!(
                     "andon: this signal STOPPED the line: fix the cause, then `andon line resume --note ...`"
                 );
             }
-            if let Some(failures) = accepted["failures"].as_array().filter(|f| !f.is_empty()) {
-                for failure in failures {
-                    eprintln!("andon: warning: {}", failure.as_str().unwrap_or_default());
-                }
+            for failure in &accepted.failures {
+                eprintln!("andon: warning: {failure}");
             }
             Ok(0)
         }
@@ -359,38 +346,28 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
         } => crate::heartbeats::ping(client, &name, start, fail, message).await,
         Command::Line { command } => line(client, command).await,
         Command::Ack { fingerprint, by } => {
-            let path = format!("/v1/alerts/{fingerprint}/ack");
-            let answer = client.post(&path, &json!({ "by": who(by) })).await?;
+            let request = AckRequest { by: Some(who(by)) };
+            let answer = client.acknowledge(&fingerprint, &request).await?;
             println!(
                 "acknowledged {} alert(s) with fingerprint {fingerprint}",
-                answer["acknowledged"]
+                answer.acknowledged
             );
             Ok(0)
         }
         Command::Alerts { json } => {
-            let answer = client.get("/v1/alerts").await?;
+            let answer = client.alerts().await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&answer["alerts"]).unwrap_or_default()
-                );
-            } else if answer["alerting"] == json!(false) {
+                print_json(&answer.alerts);
+            } else if !answer.alerting {
                 println!("alerting is not enabled in this agent");
             } else {
-                print!("{}", alerts_table(&answer["alerts"]));
+                print!("{}", alerts_table(&answer.alerts));
             }
             Ok(0)
         }
         Command::Diagnose { json } => {
-            let report = client.get("/v1/diagnostics").await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
-            } else {
-                print!("{}", diagnostics_table(&report));
-            }
+            let report = client.diagnostics().await?;
+            print_as(json, &report, diagnostics_table);
             Ok(0)
         }
         Command::Report {
@@ -405,27 +382,36 @@ async fn client_command(client: &Client, command: Command) -> Result<u8, AgentEr
     }
 }
 
+/// Prints `value` as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// Prints `value` as pretty JSON (`--json`), else as `text` makes it for people.
+fn print_as<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) {
+    if json {
+        print_json(value);
+    } else {
+        print!("{}", text(value));
+    }
+}
+
 async fn line(client: &Client, command: LineCommand) -> Result<u8, AgentError> {
     match command {
         LineCommand::Status { json } => {
-            let state = client.get("/v1/line").await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&state).unwrap_or_default()
-                );
-            } else {
-                println!("{}", describe_line(&state));
-            }
+            let state = client.line().await?;
+            print_as(json, &state, |state| format!("{}\n", describe_line(state)));
             Ok(0)
         }
         LineCommand::Resume { note, by } => {
-            let mut body = json!({ "by": who(by) });
-            if let Some(note) = note {
-                body["note"] = json!(note);
-            }
-            let answer = client.post("/v1/line/resume", &body).await?;
-            if answer["resumed"] == json!(true) {
+            let request = ResumeRequest {
+                by: Some(who(by)),
+                note,
+            };
+            if client.resume(&request).await?.resumed {
                 println!("the line is RUNNING again");
             } else {
                 println!("the line was already running");
@@ -434,8 +420,8 @@ async fn line(client: &Client, command: LineCommand) -> Result<u8, AgentError> {
         }
         LineCommand::Check { fleet: true } => crate::fleet_check::check(client).await,
         LineCommand::Check { fleet: false } => {
-            let state = client.get("/v1/line").await?;
-            if state["state"] == json!("RUNNING") {
+            let state = client.line().await?;
+            if state.is_running() {
                 println!("{}", describe_line(&state));
                 Ok(0)
             } else {
@@ -469,25 +455,19 @@ async fn report(
         since = format!("{since}&instance={instance}");
     }
     let by_component = client
-        .get(&format!("/v1/history/pareto?since={since}&by=component"))
+        .pareto(&format!("since={since}&by=component"))
         .await?;
     let by_message = client
-        .get(&format!("/v1/history/pareto?since={since}&by=fingerprint"))
+        .pareto(&format!("since={since}&by=fingerprint"))
         .await?;
-    let mttr = client
-        .get(&format!("/v1/history/mttr?since={since}"))
-        .await?;
+    let mttr = client.response_times(&format!("since={since}")).await?;
     if json {
-        let report = json!({
-            "window": by_component["window"],
+        print_json(&serde_json::json!({
+            "window": by_component.window,
             "pareto_by_component": by_component,
             "pareto_by_message": by_message,
-            "response_times": mttr["components"],
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+            "response_times": mttr.components,
+        }));
     } else {
         print!("{}", report_tables(&by_component, &by_message, &mttr));
     }
@@ -497,6 +477,7 @@ async fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn attributes_keep_numbers_and_booleans() {

@@ -2,23 +2,32 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::api::{
+    AckRequest, Acknowledged, AlertList, CheckIn, DiagnosticsReport, ErrorBody, FleetView,
+    HeartbeatView, LineState, Liveness, NewSignal, ParetoReport, ResponseTimesReport, ResumeAnswer,
+    ResumeRequest, SignalAccepted,
+};
 use crate::error::AgentError;
 
 /// The agent URL used when neither `--url` nor `ANDON_URL` is given.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:7600";
 
-/// A client of a running agent's API.
+/// A client of a running agent's API: typed calls for each endpoint (answers in the
+/// [`api`](crate::api) types), and [`get`](Client::get) / [`post`](Client::post) for raw JSON.
 ///
 /// ```no_run
+/// use andon::Color;
 /// use andon_agent::Client;
-/// use serde_json::json;
+/// use andon_agent::api::NewSignal;
 ///
 /// # async fn pull() -> Result<(), andon_agent::AgentError> {
 /// let client = Client::new("http://127.0.0.1:7600", None)?;
-/// let accepted = client.post("/v1/signals", &json!({"color": "red", "message": "disk full"})).await?;
-/// println!("{}", accepted["id"]);
+/// let accepted = client.signal(&NewSignal::new(Color::Red, "disk full")).await?;
+/// println!("{}", accepted.id);
 /// # Ok(())
 /// # }
 /// ```
@@ -72,12 +81,26 @@ impl Client {
 
     /// `GET path`, returning the JSON body of a 2xx answer.
     pub async fn get(&self, path: &str) -> Result<Value, AgentError> {
-        self.send(self.http.get(format!("{}{path}", self.base)), path)
-            .await
+        self.get_as(path).await
     }
 
     /// `POST path` with a JSON body, returning the JSON body of a 2xx answer.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, AgentError> {
+        self.post_as(path, body).await
+    }
+
+    /// `GET path`, reading the body of a 2xx answer as a `T`.
+    pub async fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<T, AgentError> {
+        self.send(self.http.get(format!("{}{path}", self.base)), path)
+            .await
+    }
+
+    /// `POST path` with `body` as JSON, reading the body of a 2xx answer as a `T`.
+    pub async fn post_as<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<T, AgentError> {
         self.send(
             self.http.post(format!("{}{path}", self.base)).json(body),
             path,
@@ -85,11 +108,77 @@ impl Client {
         .await
     }
 
-    async fn send(
+    /// `POST /v1/signals`: pulls the cord.
+    pub async fn signal(&self, signal: &NewSignal) -> Result<SignalAccepted, AgentError> {
+        self.post_as("/v1/signals", signal).await
+    }
+
+    /// `GET /v1/line`: the line's state.
+    pub async fn line(&self) -> Result<LineState, AgentError> {
+        self.get_as("/v1/line").await
+    }
+
+    /// `POST /v1/line/resume`: resumes a stopped line.
+    pub async fn resume(&self, request: &ResumeRequest) -> Result<ResumeAnswer, AgentError> {
+        self.post_as("/v1/line/resume", request).await
+    }
+
+    /// `GET /v1/alerts`: the open alerts.
+    pub async fn alerts(&self) -> Result<AlertList, AgentError> {
+        self.get_as("/v1/alerts").await
+    }
+
+    /// `POST /v1/alerts/{fingerprint}/ack`: acknowledges the open alerts with `fingerprint`
+    /// (letters, digits, `-`, `_`, `:`, `.`; the agent refuses others).
+    pub async fn acknowledge(
+        &self,
+        fingerprint: &str,
+        request: &AckRequest,
+    ) -> Result<Acknowledged, AgentError> {
+        self.post_as(&format!("/v1/alerts/{fingerprint}/ack"), request)
+            .await
+    }
+
+    /// `GET /v1/diagnostics`: one diagnostics snapshot.
+    pub async fn diagnostics(&self) -> Result<DiagnosticsReport, AgentError> {
+        self.get_as("/v1/diagnostics").await
+    }
+
+    /// `POST /v1/heartbeats/{name}`: checks a heartbeat in (its name percent-encoded).
+    pub async fn check_in(
+        &self,
+        name: &str,
+        check_in: &CheckIn,
+    ) -> Result<HeartbeatView, AgentError> {
+        self.post_as(&crate::exec::heartbeat_path(name), check_in)
+            .await
+    }
+
+    /// `GET /v1/fleet`: every line of the fleet.
+    pub async fn fleet(&self) -> Result<FleetView, AgentError> {
+        self.get_as("/v1/fleet").await
+    }
+
+    /// `GET /v1/history/pareto?{query}`: a Pareto of problem signals.
+    pub async fn pareto(&self, query: &str) -> Result<ParetoReport, AgentError> {
+        self.get_as(&format!("/v1/history/pareto?{query}")).await
+    }
+
+    /// `GET /v1/history/mttr?{query}`: alert response times.
+    pub async fn response_times(&self, query: &str) -> Result<ResponseTimesReport, AgentError> {
+        self.get_as(&format!("/v1/history/mttr?{query}")).await
+    }
+
+    /// `GET /healthz`: whether the agent serves.
+    pub async fn health(&self) -> Result<Liveness, AgentError> {
+        self.get_as("/healthz").await
+    }
+
+    async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
         path: &str,
-    ) -> Result<Value, AgentError> {
+    ) -> Result<T, AgentError> {
         let url = format!("{}{path}", self.base);
         let request = match &self.token {
             Some(token) => request.bearer_auth(token),
@@ -104,18 +193,20 @@ impl Client {
             url: url.clone(),
             reason: describe(&e),
         })?;
-        let body: Option<Value> = serde_json::from_str(&text).ok();
         if status.is_success() {
-            body.ok_or_else(|| AgentError::Protocol {
+            serde_json::from_str(&text).map_err(|e| AgentError::Protocol {
                 url,
-                reason: format!("the body is not JSON: {}", snippet(&text)),
+                reason: match serde_json::from_str::<Value>(&text) {
+                    Ok(_) => format!(
+                        "the answer does not have the documented shape ({e}): {}",
+                        snippet(&text)
+                    ),
+                    Err(_) => format!("the body is not JSON: {}", snippet(&text)),
+                },
             })
         } else {
-            let message = body
-                .as_ref()
-                .and_then(|b| b.get("error"))
-                .and_then(Value::as_str)
-                .map_or_else(|| snippet(&text), str::to_owned);
+            let message = serde_json::from_str::<ErrorBody>(&text)
+                .map_or_else(|_| snippet(&text), |body| body.error);
             Err(AgentError::Rejected {
                 status: status.as_u16(),
                 message,

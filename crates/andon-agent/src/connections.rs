@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use andon::core::stats::{StatLine, Stats, render_prometheus};
+use andon::core::stats::{StatLine, Stats};
 use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
@@ -63,9 +63,11 @@ impl ConnectionCounters {
         }
     }
 
-    /// The counters in the Prometheus text format, appended to `/metrics`.
+    /// The counters in the Prometheus text format, appended to `/metrics` (served only with
+    /// the metrics component, so only with `full`).
+    #[cfg(any(test, feature = "full"))]
     pub(crate) fn render(&self) -> String {
-        render_prometheus(&[&self.stats()])
+        andon::core::stats::render_prometheus(&[&self.stats()])
     }
 }
 

@@ -126,8 +126,13 @@ fn check_host(edge: &Edge, request: &Request) -> Result<(), ApiError> {
                 .get(header::HOST)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         });
-    // HTTP/1.0 clients may send no Host; a browser always does.
-    let Some(given) = given else { return Ok(()) };
+    // Fail closed: whom a request without `Host` was meant for cannot be known, so it is not
+    // answered (HTTP/1.1 requires the header; browsers, curl and the andon CLI always send it).
+    let Some(given) = given else {
+        return Err(ApiError::bad_request(
+            "the request has no Host header, so this agent cannot tell whether it is meant for it: send `Host: <the agent's address>` (HTTP/1.1 requires it)",
+        ));
+    };
     match host_part(&given) {
         Some(host) if host_allowed(edge, &host) => Ok(()),
         _ => Err(ApiError::new(
@@ -254,6 +259,29 @@ mod tests {
         assert!(!host_allowed(&wide, "rebound.example"));
         let one = edge("10.0.0.5:7600", &[]);
         assert!(host_allowed(&one, "10.0.0.5") && !host_allowed(&one, "10.0.0.6"));
+    }
+
+    #[test]
+    fn a_request_without_host_is_refused() {
+        let local = edge("127.0.0.1:7600", &[]);
+        let bare = Request::builder()
+            .uri("/v1/line")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let err = check_host(&local, &bare).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("no Host header"), "{err:?}");
+        let named = Request::builder()
+            .uri("/v1/line")
+            .header(header::HOST, "127.0.0.1:7600")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert!(check_host(&local, &named).is_ok());
+        let absolute = Request::builder()
+            .uri("http://localhost:7600/v1/line")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert!(check_host(&local, &absolute).is_ok());
     }
 
     #[test]

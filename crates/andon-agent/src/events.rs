@@ -12,12 +12,13 @@ use axum::extract::State;
 use axum::http::{Extensions, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::alerts;
+use crate::api::{AlertsEvent, Hello, Lagged};
 use crate::connections::Peer;
 use crate::request::ApiError;
 use crate::server::{AgentState, Ctx};
@@ -137,14 +138,23 @@ pub(crate) async fn events(State(state): State<Ctx>, extensions: Extensions) -> 
         };
         if !send(
             "hello",
-            json!({ "agent": "andon", "api": "v1" }).to_string(),
+            data(&Hello {
+                agent: "andon".to_owned(),
+                api: "v1".to_owned(),
+            }),
         )
         .await
         {
             return;
         }
         if let Some(open) = alerts::open(&state.system)
-            && !send("alerts", json!({ "alerts": open }).to_string()).await
+            && !send(
+                "alerts",
+                data(&AlertsEvent {
+                    alerts: Arc::new(open),
+                }),
+            )
+            .await
         {
             return;
         }
@@ -164,11 +174,9 @@ pub(crate) async fn events(State(state): State<Ctx>, extensions: Extensions) -> 
             };
             let event = match event {
                 Ok(SseItem::System(event)) => to_sse(&event),
-                Ok(SseItem::Alerts(open)) => {
-                    Some(("alerts", json!({ "alerts": *open }).to_string()))
-                }
+                Ok(SseItem::Alerts(open)) => Some(("alerts", data(&AlertsEvent { alerts: open }))),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    Some(("lagged", json!({ "missed": missed }).to_string()))
+                    Some(("lagged", data(&Lagged { missed })))
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             };
@@ -234,11 +242,16 @@ pub(crate) async fn watch_alerts(state: Arc<AgentState>) {
     }
 }
 
+/// An event's data: its JSON (`{}` if it cannot be written, which the api types never do).
+fn data(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
+}
+
 fn to_sse(event: &SystemEvent) -> Option<(&'static str, String)> {
     match event {
         SystemEvent::Signal(signal) => Some(("signal", signal.to_json())),
-        SystemEvent::Line(line) => Some(("line", json!(line).to_string())),
-        SystemEvent::Diagnostics(report) => Some(("diagnostics", json!(report).to_string())),
+        SystemEvent::Line(line) => Some(("line", data(line))),
+        SystemEvent::Diagnostics(report) => Some(("diagnostics", data(report))),
         _ => None,
     }
 }

@@ -12,16 +12,16 @@ use std::time::{Duration, SystemTime};
 use andon::AndonSystem;
 use andon::core::LineState;
 use andon::history::{FleetEntry, FleetLine, FleetReport, HistoryBackend, PostgresHistory};
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, response::Response};
-use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::api::{FleetInstance, FleetView};
 use crate::request::ApiError;
+use crate::server::{Routes, Served};
 
 const FLEET_HTML: &str = include_str!("../assets/fleet.html");
 const FLEET_JS: &str = include_str!("../assets/fleet.js");
@@ -36,8 +36,8 @@ struct FleetState {
 }
 
 /// `GET /v1/fleet`, `GET /fleet` and `GET /fleet.js`.
-pub(crate) fn router(system: AndonSystem, board_url: String) -> Router {
-    Router::new()
+pub(crate) fn router(system: AndonSystem, board_url: String) -> Served {
+    Routes::new()
         .route("/v1/fleet", get(get_fleet))
         .route("/fleet", get(fleet_page))
         .route("/fleet.js", get(fleet_js))
@@ -123,7 +123,7 @@ pub(crate) async fn report_loop(
     }
 }
 
-async fn get_fleet(State(state): State<FleetState>) -> Result<Json<Value>, ApiError> {
+async fn get_fleet(State(state): State<FleetState>) -> Result<Json<FleetView>, ApiError> {
     let me = instance(&state.system);
     let Some(store) = postgres(&state.system) else {
         // A fleet of one: this agent, from its own line.
@@ -157,16 +157,34 @@ async fn get_fleet(State(state): State<FleetState>) -> Result<Json<Value>, ApiEr
     }
 }
 
-fn answer(me: &str, shared: bool, entries: Vec<FleetEntry>) -> Value {
+fn answer(me: &str, shared: bool, entries: Vec<FleetEntry>) -> FleetView {
     let count = |line: FleetLine| entries.iter().filter(|e| e.line == line).count();
-    json!({
-        "shared": shared,
-        "this_instance": me,
-        "running": count(FleetLine::Running),
-        "stopped": count(FleetLine::Stopped),
-        "no_data": count(FleetLine::NoData),
-        "instances": entries,
-    })
+    FleetView {
+        shared,
+        this_instance: me.to_owned(),
+        running: count(FleetLine::Running),
+        stopped: count(FleetLine::Stopped),
+        no_data: count(FleetLine::NoData),
+        instances: entries.into_iter().map(instance_view).collect(),
+    }
+}
+
+/// One fleet row as the API shows it: states as words, times as RFC 3339.
+fn instance_view(entry: FleetEntry) -> FleetInstance {
+    let rfc3339 = |t: SystemTime| humantime::format_rfc3339_nanos(t).to_string();
+    FleetInstance {
+        instance: entry.instance,
+        line: entry.line.as_str().to_owned(),
+        last_state: entry.last_state.as_str().to_owned(),
+        signal_id: entry.signal_id,
+        component: entry.component,
+        message: entry.message,
+        stopped_at: entry.stopped_at.map(rfc3339),
+        board_url: entry.board_url,
+        version: entry.version,
+        heartbeat_at: rfc3339(entry.heartbeat_at),
+        age_seconds: entry.age_seconds,
+    }
 }
 
 async fn fleet_page() -> Html<&'static str> {

@@ -3,52 +3,52 @@
 //! no data (its line cannot be known, so the gate stays closed); and the client's error codes
 //! when the fleet cannot be read at all.
 
-use serde_json::Value;
-
+use crate::api::{FleetInstance, FleetView};
 use crate::cli::EXIT_STOPPED;
 use crate::client::Client;
 use crate::error::AgentError;
 
 /// Reads `GET /v1/fleet` and decides.
 pub(crate) async fn check(client: &Client) -> Result<u8, AgentError> {
-    let fleet = client.get("/v1/fleet").await?;
-    let Some(instances) = fleet["instances"].as_array() else {
-        eprintln!("andon: the agent's /v1/fleet answer has no instances: the fleet cannot be read");
-        return Ok(EXIT_STOPPED);
+    let fleet: FleetView = match client.fleet().await {
+        Ok(fleet) => fleet,
+        Err(AgentError::Protocol { reason, .. }) => {
+            eprintln!(
+                "andon: the agent's /v1/fleet answer is not a fleet ({reason}): the fleet cannot be read"
+            );
+            return Ok(EXIT_STOPPED);
+        }
+        Err(error) => return Err(error),
     };
-    Ok(verdict(instances, fleet["shared"] == Value::Bool(true)))
+    Ok(verdict(&fleet.instances, fleet.shared))
 }
 
-fn verdict(instances: &[Value], shared: bool) -> u8 {
-    let name = |e: &Value| e["instance"].as_str().unwrap_or("?").to_owned();
-    let stopped: Vec<String> = instances
-        .iter()
-        .filter(|e| e["line"] == "STOPPED")
-        .map(|e| {
-            format!(
-                "{} STOPPED by {}: {}",
-                name(e),
-                e["component"].as_str().unwrap_or("unknown"),
-                e["message"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    let silent: Vec<String> = instances
-        .iter()
-        .filter(|e| e["line"] == "NO DATA")
-        .map(|e| {
-            format!(
-                "{} NO DATA (last report {:.0}s ago)",
-                name(e),
-                e["age_seconds"].as_f64().unwrap_or(0.0)
-            )
-        })
-        .collect();
+/// Why `instance` closes the gate, or `None` when its line runs.
+fn problem(instance: &FleetInstance) -> Option<String> {
+    match instance.line.as_str() {
+        "RUNNING" => None,
+        "STOPPED" => Some(format!(
+            "{} STOPPED by {}: {}",
+            instance.instance,
+            instance.component.as_deref().unwrap_or("unknown"),
+            instance.message.as_deref().unwrap_or("")
+        )),
+        "NO DATA" => Some(format!(
+            "{} NO DATA (last report {:.0}s ago)",
+            instance.instance, instance.age_seconds
+        )),
+        // A state this CLI does not know cannot be taken for a running line.
+        other => Some(format!("{} is {other}", instance.instance)),
+    }
+}
+
+fn verdict(instances: &[FleetInstance], shared: bool) -> u8 {
     if instances.is_empty() {
         eprintln!("andon: the fleet lists no instance: no line is known to run");
         return EXIT_STOPPED;
     }
-    if stopped.is_empty() && silent.is_empty() {
+    let problems: Vec<String> = instances.iter().filter_map(problem).collect();
+    if problems.is_empty() {
         let scope = if shared {
             ""
         } else {
@@ -60,7 +60,7 @@ fn verdict(instances: &[Value], shared: bool) -> u8 {
         );
         return 0;
     }
-    for line in stopped.iter().chain(&silent) {
+    for line in &problems {
         eprintln!("andon: {line}");
     }
     EXIT_STOPPED
@@ -69,17 +69,42 @@ fn verdict(instances: &[Value], shared: bool) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn instance(name: &str, line: &str) -> FleetInstance {
+        FleetInstance {
+            instance: name.to_owned(),
+            line: line.to_owned(),
+            last_state: "RUNNING".to_owned(),
+            signal_id: None,
+            component: None,
+            message: None,
+            stopped_at: None,
+            board_url: None,
+            version: "0".to_owned(),
+            heartbeat_at: "2026-12-01T10:00:00Z".to_owned(),
+            age_seconds: 0.0,
+        }
+    }
 
     #[test]
     fn any_stopped_or_silent_line_closes_the_gate() {
-        let running = json!({"instance": "a", "line": "RUNNING"});
-        let stopped =
-            json!({"instance": "b", "line": "STOPPED", "component": "press", "message": "jam"});
-        let silent = json!({"instance": "c", "line": "NO DATA", "age_seconds": 40.0});
+        let running = instance("a", "RUNNING");
+        let stopped = FleetInstance {
+            component: Some("press".to_owned()),
+            message: Some("jam".to_owned()),
+            ..instance("b", "STOPPED")
+        };
+        let silent = FleetInstance {
+            age_seconds: 40.0,
+            ..instance("c", "NO DATA")
+        };
         assert_eq!(verdict(std::slice::from_ref(&running), true), 0);
         assert_eq!(verdict(&[running.clone(), stopped], true), EXIT_STOPPED);
-        assert_eq!(verdict(&[running, silent], true), EXIT_STOPPED);
+        assert_eq!(verdict(&[running.clone(), silent], true), EXIT_STOPPED);
+        assert_eq!(
+            verdict(&[running, instance("d", "UNKNOWN")], true),
+            EXIT_STOPPED
+        );
         assert_eq!(verdict(&[], true), EXIT_STOPPED);
     }
 }

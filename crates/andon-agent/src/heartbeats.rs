@@ -2,15 +2,18 @@
 //! "success"|"start"|"fail", "message": "…"}`, both optional) and `GET /v1/heartbeats` (every
 //! heartbeat with its state, last check-in and next due time).
 
+use std::collections::BTreeMap;
+
 use andon::{HeartbeatError, HeartbeatStatus};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::request::{ApiError, MAX_MESSAGE_CHARS};
+use crate::api::{CheckIn, HeartbeatList, HeartbeatView, UnknownHeartbeat};
+use crate::request::{self, ApiError, MAX_MESSAGE_CHARS};
 use crate::server::{Ctx, authorize, body};
 
 /// The fields a check-in body may have.
@@ -20,12 +23,11 @@ const FIELDS: &[&str] = &["status", "message", "attributes"];
 const MAX_ATTRIBUTES: usize = 32;
 const MAX_ATTRIBUTE_BYTES: usize = 16 * 1024;
 
-/// What a check-in body says: its status, message and attributes.
-type CheckIn = (HeartbeatStatus, Option<String>, Vec<(String, Value)>);
-
 /// `GET /v1/heartbeats`.
-pub(crate) async fn list(State(state): State<Ctx>) -> Json<Value> {
-    Json(json!({ "heartbeats": state.system.heartbeats() }))
+pub(crate) async fn list(State(state): State<Ctx>) -> Json<HeartbeatList> {
+    Json(HeartbeatList {
+        heartbeats: state.system.heartbeats(),
+    })
 }
 
 /// `POST /v1/heartbeats/{name}`.
@@ -36,22 +38,23 @@ pub(crate) async fn check_in(
     raw: Body,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
-    let (status, message, attributes) = read(&body(&state, raw).await?)?;
+    let check_in = read(&body(&state, raw).await?)?;
+    let attributes = check_in.attributes.into_iter().collect();
     match state
         .system
-        .check_in_with(&name, status, message.as_deref(), attributes)
+        .check_in_with(&name, check_in.status, check_in.message.as_deref(), attributes)
         .await
     {
-        Ok(view) => Ok(Json(json!(view)).into_response()),
+        Ok(view) => Ok(Json::<HeartbeatView>(view).into_response()),
         Err(HeartbeatError::Unknown { name, known }) => Ok((
             StatusCode::NOT_FOUND,
-            Json(json!({
-                "error": format!(
+            Json(UnknownHeartbeat {
+                error: format!(
                     "no heartbeat is named `{name}`: add a [[heartbeats]] entry for it, or set [agent] heartbeats_auto = true (known: {})",
                     if known.is_empty() { "none".to_owned() } else { known.join(", ") }
                 ),
-                "known": known,
-            })),
+                known,
+            }),
         )
             .into_response()),
         Err(HeartbeatError::BadName(message)) => Err(ApiError::field("name", message)),
@@ -72,28 +75,9 @@ pub(crate) async fn check_in(
 /// Reads a check-in body: empty or `{}` is a success.
 fn read(body: &[u8]) -> Result<CheckIn, ApiError> {
     const EXAMPLE: &str = r#"{"status":"fail","message":"exit 3"}"#;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok((HeartbeatStatus::Success, None, Vec::new()));
-    }
-    let map = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => {
-            return Err(ApiError::bad_request(format!(
-                "the request body must be a JSON object such as {EXAMPLE}"
-            )));
-        }
-        Err(e) => {
-            return Err(ApiError::bad_request(format!(
-                "the request body is not valid JSON ({e}): send an object such as {EXAMPLE}"
-            )));
-        }
-    };
-    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(ApiError::field(
-            unknown,
-            format!("unknown field: allowed fields are {}", FIELDS.join(", ")),
-        ));
-    }
+    // Empty (or `{}`) is a success.
+    let map = request::object(body, true, EXAMPLE)?;
+    request::only_known(&map, FIELDS)?;
     let status = match map.get("status") {
         None | Some(Value::Null) => HeartbeatStatus::Success,
         Some(Value::String(s)) => {
@@ -121,7 +105,7 @@ fn read(body: &[u8]) -> Result<CheckIn, ApiError> {
         Some(_) => return Err(ApiError::field("message", "must be a string")),
     };
     let attributes = match map.get("attributes") {
-        None | Some(Value::Null) => Vec::new(),
+        None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(attributes)) => {
             if attributes.len() > MAX_ATTRIBUTES {
                 return Err(ApiError::field(
@@ -136,10 +120,7 @@ fn read(body: &[u8]) -> Result<CheckIn, ApiError> {
                     format!("is larger than {MAX_ATTRIBUTE_BYTES} bytes as JSON"),
                 ));
             }
-            attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
+            attributes.clone().into_iter().collect()
         }
         Some(_) => {
             return Err(ApiError::field(
@@ -148,7 +129,11 @@ fn read(body: &[u8]) -> Result<CheckIn, ApiError> {
             ));
         }
     };
-    Ok((status, message, attributes))
+    Ok(CheckIn {
+        status,
+        message,
+        attributes,
+    })
 }
 
 /// `andon ping NAME [--start|--fail] [-m MESSAGE]`: prints the heartbeat's state and next due
@@ -165,17 +150,18 @@ pub(crate) async fn ping(
         (_, true) => HeartbeatStatus::Fail,
         _ => HeartbeatStatus::Success,
     };
-    let mut body = json!({ "status": status });
-    if let Some(message) = message {
-        body["message"] = json!(message);
-    }
-    let view = client
-        .post(&format!("/v1/heartbeats/{name}"), &body)
-        .await?;
+    let check_in = CheckIn {
+        message,
+        ..CheckIn::new(status)
+    };
+    let view = client.check_in(name, &check_in).await?;
+    let next_due = view.next_due.map_or_else(
+        || "-".to_owned(),
+        |t| humantime::format_rfc3339_nanos(t).to_string(),
+    );
     println!(
-        "{name}: {} ({status}), next due {}",
-        view["state"].as_str().unwrap_or("?"),
-        view["next_due"].as_str().unwrap_or("-")
+        "{name}: {} ({status}), next due {next_due}",
+        view.state.as_str()
     );
     Ok(0)
 }
@@ -186,28 +172,23 @@ mod tests {
 
     #[test]
     fn bodies_read_as_check_ins() {
-        assert_eq!(
-            read(b"").unwrap(),
-            (HeartbeatStatus::Success, None, Vec::new())
-        );
-        assert_eq!(
-            read(b"{}").unwrap(),
-            (HeartbeatStatus::Success, None, Vec::new())
-        );
+        let success = CheckIn::new(HeartbeatStatus::Success);
+        assert_eq!(read(b"").unwrap(), success);
+        assert_eq!(read(b"{}").unwrap(), success);
         assert_eq!(
             read(br#"{"status":"fail","message":"exit 3","attributes":{"exit_code":3}}"#).unwrap(),
-            (
-                HeartbeatStatus::Fail,
-                Some("exit 3".to_owned()),
-                vec![("exit_code".to_owned(), json!(3))]
-            )
+            CheckIn {
+                status: HeartbeatStatus::Fail,
+                message: Some("exit 3".to_owned()),
+                attributes: [("exit_code".to_owned(), serde_json::json!(3))].into(),
+            }
         );
         assert_eq!(
             read(br#"{"attributes":[1]}"#).unwrap_err().field.as_deref(),
             Some("attributes")
         );
         assert_eq!(
-            read(br#"{"status":"start"}"#).unwrap().0,
+            read(br#"{"status":"start"}"#).unwrap().status,
             HeartbeatStatus::Start
         );
         assert_eq!(

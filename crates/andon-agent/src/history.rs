@@ -11,24 +11,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use andon::AndonSystem;
 use andon::history::{
-    GroupBy, HistoryBackend, HistoryError, MAX_TIMELINE_OFFSET, ParetoBy, SignalQuery,
-    TIMELINE_PAGE, Window,
+    GroupBy, HistoryBackend, HistoryError, MAX_TIMELINE_OFFSET, Pareto, ParetoBy, SignalQuery,
+    TIMELINE_PAGE, Timeline, Window,
 };
-use axum::Router;
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, response::IntoResponse};
-use serde_json::{Value, json};
 
+use crate::api::{
+    DowntimeReport, HistorySignals, HistoryWindow, InstanceDowntime, ParetoBar, ParetoReport,
+    ResponseTimes, ResponseTimesReport, TimelineStep, TimelineView,
+};
 use crate::request::{ApiError, MAX_CLOCK_SKEW, MAX_LIMIT};
+use crate::server::{Routes, Served};
 
 type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
 
 /// The history routes, with their own state (the system).
-pub(crate) fn router(system: AndonSystem) -> Router {
-    Router::new()
+pub(crate) fn router(system: AndonSystem) -> Served {
+    Routes::new()
         .route("/v1/history/signals", get(signals))
         .route("/v1/history/pareto", get(pareto))
         .route("/v1/history/mttr", get(mttr))
@@ -209,7 +212,7 @@ async fn answer<T>(
 async fn signals(
     State(system): State<AndonSystem>,
     query: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HistorySignals>, ApiError> {
     let (params, instance) = params_with_instance(
         query,
         &[
@@ -242,10 +245,16 @@ async fn signals(
     }
     let window = query.window;
     let signals = answer(store.signals(&query, instance.as_deref())).await?;
-    Ok(Json(json!({ "window": window, "signals": signals })))
+    Ok(Json(HistorySignals {
+        window: window_view(window),
+        signals,
+    }))
 }
 
-async fn pareto(State(system): State<AndonSystem>, query: Params) -> Result<Json<Value>, ApiError> {
+async fn pareto(
+    State(system): State<AndonSystem>,
+    query: Params,
+) -> Result<Json<ParetoReport>, ApiError> {
     let (params, instance) =
         params_with_instance(query, &["since", "from", "to", "by", "colors", "instance"])?;
     let store = store(&system)?;
@@ -263,10 +272,13 @@ async fn pareto(State(system): State<AndonSystem>, query: Params) -> Result<Json
         }
     };
     let pareto = answer(store.pareto(window, by, &colors, instance.as_deref())).await?;
-    Ok(Json(json!(pareto)))
+    Ok(Json(pareto_report(pareto)))
 }
 
-async fn mttr(State(system): State<AndonSystem>, query: Params) -> Result<Json<Value>, ApiError> {
+async fn mttr(
+    State(system): State<AndonSystem>,
+    query: Params,
+) -> Result<Json<ResponseTimesReport>, ApiError> {
     let (params, instance) =
         params_with_instance(query, &["since", "from", "to", "by", "instance"])?;
     let by = group_by(&params)?;
@@ -274,15 +286,64 @@ async fn mttr(State(system): State<AndonSystem>, query: Params) -> Result<Json<V
     let window = window_of(&system, &params)?;
     let components = answer(store.response_times(window, by, instance.as_deref())).await?;
     // With by=instance, each row's `component` holds the instance.
-    Ok(Json(
-        json!({ "window": window, "by": by, "components": components }),
-    ))
+    Ok(Json(ResponseTimesReport {
+        window: window_view(window),
+        by: match by {
+            GroupBy::Component => "component",
+            GroupBy::Instance => "instance",
+        }
+        .to_owned(),
+        components: components
+            .into_iter()
+            .map(|c| ResponseTimes {
+                component: c.component,
+                fired: c.fired,
+                acknowledged: c.acknowledged,
+                resolved: c.resolved,
+                escalated: c.escalated,
+                mtta_seconds: c.mtta_seconds,
+                mttr_seconds: c.mttr_seconds,
+            })
+            .collect(),
+    }))
+}
+
+fn window_view(window: Window) -> HistoryWindow {
+    HistoryWindow {
+        from: window.from,
+        to: window.to,
+    }
+}
+
+/// The history's Pareto as the API shows it.
+fn pareto_report(pareto: Pareto) -> ParetoReport {
+    ParetoReport {
+        by: match pareto.by {
+            ParetoBy::Component => "component",
+            ParetoBy::Fingerprint => "fingerprint",
+            ParetoBy::Instance => "instance",
+        }
+        .to_owned(),
+        window: window_view(pareto.window),
+        colors: pareto.colors,
+        total: pareto.total,
+        rows: pareto
+            .rows
+            .into_iter()
+            .map(|r| ParetoBar {
+                key: r.key,
+                count: r.count,
+                percent: r.percent,
+                cumulative_percent: r.cumulative_percent,
+            })
+            .collect(),
+    }
 }
 
 async fn downtime(
     State(system): State<AndonSystem>,
     query: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DowntimeReport>, ApiError> {
     let (params, instance) =
         params_with_instance(query, &["since", "from", "to", "bucket", "by", "instance"])?;
     let by = group_by(&params)?;
@@ -292,36 +353,38 @@ async fn downtime(
     let bucket = duration(&params, "bucket", Duration::from_secs(86_400))?;
     let buckets = answer(store.downtime(window, bucket, now, instance.as_deref())).await?;
     let total: f64 = buckets.iter().map(|b| b.stopped_seconds).sum();
-    let mut body = json!({
-        "window": window,
-        "bucket_seconds": bucket.as_secs(),
-        "stopped_seconds": total,
-        "buckets": buckets,
-    });
-    if by == GroupBy::Instance {
+    let instances = if by == GroupBy::Instance {
         let per =
             answer(store.downtime_by_instance(window, bucket, now, instance.as_deref())).await?;
-        let instances: BTreeMap<String, Value> = per
-            .into_iter()
-            .map(|(name, buckets)| {
-                let stopped: f64 = buckets.iter().map(|b| b.stopped_seconds).sum();
-                let stops: u64 = buckets.iter().map(|b| b.stops).sum();
-                (
-                    name,
-                    json!({ "stopped_seconds": stopped, "stops": stops, "buckets": buckets }),
-                )
-            })
-            .collect();
-        body["instances"] = json!(instances);
-    }
-    Ok(Json(body))
+        Some(
+            per.into_iter()
+                .map(|(name, buckets)| {
+                    let downtime = InstanceDowntime {
+                        stopped_seconds: buckets.iter().map(|b| b.stopped_seconds).sum(),
+                        stops: buckets.iter().map(|b| b.stops).sum(),
+                        buckets,
+                    };
+                    (name, downtime)
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(Json(DowntimeReport {
+        window: window_view(window),
+        bucket_seconds: bucket.as_secs(),
+        stopped_seconds: total,
+        buckets,
+        instances,
+    }))
 }
 
 async fn timeline(
     State(system): State<AndonSystem>,
     Path(key): Path<String>,
     query: Params,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<TimelineView>, ApiError> {
     if key.is_empty() || key.len() > 256 {
         return Err(ApiError::field(
             "key",
@@ -358,11 +421,10 @@ async fn timeline(
             ),
         ));
     }
-    let mut answer = json!(timeline);
-    if let Some(ui_url) = &system.config().tracer.ui_url {
-        link_traces(&mut answer, ui_url);
-    }
-    Ok(Json(answer))
+    Ok(Json(timeline_view(
+        timeline,
+        system.config().tracer.ui_url.as_deref(),
+    )))
 }
 
 /// The `by` of MTTR and downtime: `component` (the default) or `instance`.
@@ -377,28 +439,30 @@ fn group_by(params: &BTreeMap<String, String>) -> Result<GroupBy, ApiError> {
     }
 }
 
-/// Links a timeline's trace ids to the trace UI (`[tracer] ui_url`): each entry with a
-/// `trace_id` gains `trace_url`, and `trace_urls` maps every id in `trace_ids` to its link
+/// A timeline as the API shows it: with `[tracer] ui_url`, each entry with a `trace_id` gains
+/// `trace_url`, and `trace_urls` maps every id in `trace_ids` to its link
 /// (`<ui_url>/trace/<mapped W3C id>`).
-fn link_traces(timeline: &mut Value, ui_url: &str) {
-    let link = |id: &str| Value::String(andon::core::trace_url(ui_url, id));
-    let urls: serde_json::Map<String, Value> = timeline["trace_ids"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_str)
-        .map(|id| (id.to_owned(), link(id)))
-        .collect();
-    if let Some(entries) = timeline["entries"].as_array_mut() {
-        for entry in entries {
-            let url = entry["trace_id"].as_str().map(link);
-            if let (Some(url), Some(map)) = (url, entry.as_object_mut()) {
-                map.insert("trace_url".to_owned(), url);
-            }
-        }
-    }
-    if let Some(map) = timeline.as_object_mut() {
-        map.insert("trace_urls".to_owned(), Value::Object(urls));
+fn timeline_view(timeline: Timeline, ui_url: Option<&str>) -> TimelineView {
+    let link = |id: &str| ui_url.map(|ui_url| andon::core::trace_url(ui_url, id));
+    TimelineView {
+        trace_urls: ui_url.map(|_| {
+            timeline
+                .trace_ids
+                .iter()
+                .filter_map(|id| Some((id.clone(), link(id)?)))
+                .collect()
+        }),
+        entries: timeline
+            .entries
+            .into_iter()
+            .map(|entry| TimelineStep {
+                trace_url: entry.trace_id.as_deref().and_then(link),
+                entry,
+            })
+            .collect(),
+        key: timeline.key,
+        trace_ids: timeline.trace_ids,
+        fingerprints: timeline.fingerprints,
+        next_offset: timeline.next_offset,
     }
 }

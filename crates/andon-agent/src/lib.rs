@@ -9,7 +9,8 @@
 //! the configuration places them ([`apply_data_dir`]). The other
 //! subcommands (`signal`, `line`, `ack`, `alerts`, `diagnose`) reach a running agent at `--url`,
 //! else `ANDON_URL`, else `http://127.0.0.1:7600`; `config check` validates a file offline.
-//! The API is described in `docs/agent.md` and `docs/openapi.yaml`.
+//! The API is described in `docs/agent.md` and `docs/openapi.yaml`; its request bodies and
+//! answers are the types of [`api`], which the server writes and [`Client`] reads.
 //!
 //! Every request passes the edge rules first: a `Host` the agent answers to (loopback, its own
 //! address, `[agent] allowed_hosts`; else 421), and for a write `Content-Type:
@@ -30,9 +31,9 @@
 //! # Example
 //!
 //! ```
-//! use andon::{AndonConfig, AndonSystem};
+//! use andon::{AndonConfig, AndonSystem, Color};
+//! use andon_agent::api::NewSignal;
 //! use andon_agent::{Agent, AgentError, Client};
-//! use serde_json::json;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), AgentError> {
@@ -46,9 +47,13 @@
 //!
 //! // Pull the cord through the API, as `andon signal red "disk full" -c db` does.
 //! let client = Client::new(&url, None)?;
-//! let accepted = client.post("/v1/signals", &json!({"color": "red", "message": "disk full", "component": "db"})).await?;
-//! assert_eq!(accepted["stopped_line"], true);
-//! assert_eq!(client.get("/v1/line").await?["state"], "STOPPED");
+//! let signal = NewSignal {
+//!     component: Some("db".into()),
+//!     ..NewSignal::new(Color::Red, "disk full")
+//! };
+//! let accepted = client.signal(&signal).await?;
+//! assert!(accepted.stopped_line);
+//! assert!(!client.line().await?.is_running());
 //!
 //! let _ = stop.send(());
 //! server.await.map_err(|e| AgentError::Serve(std::io::Error::other(e)))??;
@@ -68,6 +73,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod alerts;
+pub mod api;
 mod cli;
 mod client;
 mod connections;
@@ -89,7 +95,7 @@ mod request;
 mod run;
 mod server;
 
-pub use alerts::AlertView;
+pub use api::AlertView;
 pub use cli::{Cli, Command, ConfigCommand, EXIT_STOPPED, LineCommand, execute, main};
 pub use client::{Client, DEFAULT_URL};
 pub use connections::ConnectionStats;

@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 use andon::{AndonSignal, Color};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+
+use crate::api::{AckRequest, ErrorBody, NewSignal, ResumeRequest};
 
 /// The largest request body the API reads, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -23,6 +25,8 @@ pub const MAX_LIMIT: usize = 1000;
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 /// The attribute that holds the agent's receive time of a signal sent with its own `timestamp`.
 pub const RECEIVED_AT_ATTRIBUTE: &str = "andon.received_at";
+/// Who resumed or acknowledged, when the request does not say.
+pub(crate) const DEFAULT_BY: &str = "api";
 
 /// An API error: an HTTP status and a JSON body `{"error": "...", "field": "..."}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,10 +71,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.message });
-        if let Some(field) = self.field {
-            body["field"] = Value::String(field);
-        }
+        let body = ErrorBody {
+            error: self.message,
+            field: self.field,
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
@@ -89,7 +93,11 @@ impl IntoResponse for ApiError {
 }
 
 /// The body as a JSON object; an empty body is an empty object when `empty_ok`.
-fn object(body: &[u8], empty_ok: bool, example: &str) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn object(
+    body: &[u8],
+    empty_ok: bool,
+    example: &str,
+) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return if empty_ok {
             Ok(Map::new())
@@ -110,7 +118,8 @@ fn object(body: &[u8], empty_ok: bool, example: &str) -> Result<Map<String, Valu
     }
 }
 
-fn only_known(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+/// Refuses a body with a field not in `allowed`, naming it and listing the allowed ones.
+pub(crate) fn only_known(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(unknown) => Err(ApiError::field(
             unknown,
@@ -175,6 +184,13 @@ const SIGNAL_EXAMPLE: &str = r#"{"color":"red","message":"queue overflow","compo
 /// [`MAX_CLOCK_SKEW`] from `now` is refused; one within it is kept, with `now` beside it in the
 /// [`RECEIVED_AT_ATTRIBUTE`] attribute.
 pub(crate) fn signal(body: &[u8], now: SystemTime) -> Result<AndonSignal, ApiError> {
+    let new = new_signal(body, now)?;
+    to_signal(new, now)
+}
+
+/// The body of `POST /v1/signals` read into a [`NewSignal`], each field checked in turn for its
+/// type, length and (`timestamp`, against `now`) value, and named when it is wrong.
+pub(crate) fn new_signal(body: &[u8], now: SystemTime) -> Result<NewSignal, ApiError> {
     let map = object(body, false, SIGNAL_EXAMPLE)?;
     only_known(&map, SIGNAL_FIELDS)?;
     let color = match string(&map, "color", true, 16)? {
@@ -187,37 +203,14 @@ pub(crate) fn signal(body: &[u8], now: SystemTime) -> Result<AndonSignal, ApiErr
         None => return Err(ApiError::field("color", "is required")),
     };
     let message = string(&map, "message", true, MAX_MESSAGE_CHARS)?.unwrap_or_default();
-    let mut signal = AndonSignal::new(color, message);
-    if let Some(component) = string(&map, "component", false, MAX_NAME_CHARS)? {
-        signal = signal.with_component(component);
+    let component = string(&map, "component", false, MAX_NAME_CHARS)?;
+    let trace_id = string(&map, "trace_id", false, MAX_NAME_CHARS)?;
+    let timestamp = string(&map, "timestamp", false, 64)?;
+    if let Some(text) = &timestamp {
+        received_in_time(text, now)?;
     }
-    if let Some(trace_id) = string(&map, "trace_id", false, MAX_NAME_CHARS)? {
-        signal = signal.with_trace_id(trace_id);
-    }
-    if let Some(text) = string(&map, "timestamp", false, 64)? {
-        let time =
-            andon::core::rfc3339::parse(&text).map_err(|e| ApiError::field("timestamp", e))?;
-        let skew = time
-            .duration_since(now)
-            .or_else(|_| now.duration_since(time))
-            .unwrap_or(Duration::MAX);
-        if skew > MAX_CLOCK_SKEW {
-            return Err(ApiError::field(
-                "timestamp",
-                format!(
-                    "`{text}` is {}s from the agent's clock, more than the {}s allowed: send the time the problem happened from a synchronized clock, or leave timestamp out",
-                    skew.as_secs(),
-                    MAX_CLOCK_SKEW.as_secs()
-                ),
-            ));
-        }
-        signal = signal.with_timestamp(time).with_attribute(
-            RECEIVED_AT_ATTRIBUTE,
-            Value::String(humantime::format_rfc3339_millis(now).to_string()),
-        );
-    }
-    match map.get("attributes") {
-        None | Some(Value::Null) => {}
+    let attributes = match map.get("attributes") {
+        None | Some(Value::Null) => Map::new(),
         Some(Value::Object(attributes)) => {
             if attributes.len() > MAX_ATTRIBUTES {
                 return Err(ApiError::field(
@@ -228,15 +221,16 @@ pub(crate) fn signal(body: &[u8], now: SystemTime) -> Result<AndonSignal, ApiErr
                     ),
                 ));
             }
-            for (key, value) in attributes {
-                if key.is_empty() || key.chars().count() > MAX_NAME_CHARS {
-                    return Err(ApiError::field(
-                        "attributes",
-                        format!("keys must have 1 to {MAX_NAME_CHARS} characters"),
-                    ));
-                }
-                signal = signal.with_attribute(key.clone(), value.clone());
+            if attributes
+                .keys()
+                .any(|key| key.is_empty() || key.chars().count() > MAX_NAME_CHARS)
+            {
+                return Err(ApiError::field(
+                    "attributes",
+                    format!("keys must have 1 to {MAX_NAME_CHARS} characters"),
+                ));
             }
+            attributes.clone()
         }
         Some(other) => {
             return Err(ApiError::field(
@@ -247,32 +241,77 @@ pub(crate) fn signal(body: &[u8], now: SystemTime) -> Result<AndonSignal, ApiErr
                 ),
             ));
         }
+    };
+    Ok(NewSignal {
+        color,
+        message,
+        component,
+        trace_id,
+        timestamp,
+        attributes: attributes.into_iter().collect(),
+    })
+}
+
+/// The time a signal's `timestamp` names, when it is within [`MAX_CLOCK_SKEW`] of `now`.
+fn received_in_time(text: &str, now: SystemTime) -> Result<SystemTime, ApiError> {
+    let time = andon::core::rfc3339::parse(text).map_err(|e| ApiError::field("timestamp", e))?;
+    let skew = time
+        .duration_since(now)
+        .or_else(|_| now.duration_since(time))
+        .unwrap_or(Duration::MAX);
+    if skew > MAX_CLOCK_SKEW {
+        return Err(ApiError::field(
+            "timestamp",
+            format!(
+                "`{text}` is {}s from the agent's clock, more than the {}s allowed: send the time the problem happened from a synchronized clock, or leave timestamp out",
+                skew.as_secs(),
+                MAX_CLOCK_SKEW.as_secs()
+            ),
+        ));
+    }
+    Ok(time)
+}
+
+/// The signal a checked [`NewSignal`] raises, received at `now`.
+fn to_signal(new: NewSignal, now: SystemTime) -> Result<AndonSignal, ApiError> {
+    let mut signal = AndonSignal::new(new.color, new.message);
+    if let Some(component) = new.component {
+        signal = signal.with_component(component);
+    }
+    if let Some(trace_id) = new.trace_id {
+        signal = signal.with_trace_id(trace_id);
+    }
+    if let Some(text) = new.timestamp {
+        signal = signal
+            .with_timestamp(received_in_time(&text, now)?)
+            .with_attribute(
+                RECEIVED_AT_ATTRIBUTE,
+                Value::String(humantime::format_rfc3339_millis(now).to_string()),
+            );
+    }
+    for (key, value) in new.attributes {
+        signal = signal.with_attribute(key, value);
     }
     Ok(signal)
 }
 
-/// The body of `POST /v1/line/resume`: who resumes the line, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Resume {
-    pub(crate) by: String,
-    pub(crate) note: Option<String>,
-}
-
-/// Reads the body of `POST /v1/line/resume` (empty is allowed: resumed by `api`).
-pub(crate) fn resume(body: &[u8]) -> Result<Resume, ApiError> {
+/// Reads the body of `POST /v1/line/resume` (empty is allowed: resumed by [`DEFAULT_BY`]).
+pub(crate) fn resume(body: &[u8]) -> Result<ResumeRequest, ApiError> {
     let map = object(body, true, r#"{"by":"alice","note":"queue drained"}"#)?;
     only_known(&map, &["by", "note"])?;
-    Ok(Resume {
-        by: string(&map, "by", false, MAX_NAME_CHARS)?.unwrap_or_else(|| "api".to_owned()),
+    Ok(ResumeRequest {
+        by: string(&map, "by", false, MAX_NAME_CHARS)?,
         note: string(&map, "note", false, MAX_MESSAGE_CHARS)?,
     })
 }
 
 /// Reads the body of `POST /v1/alerts/{fingerprint}/ack` (empty is allowed).
-pub(crate) fn ack(body: &[u8]) -> Result<String, ApiError> {
+pub(crate) fn ack(body: &[u8]) -> Result<AckRequest, ApiError> {
     let map = object(body, true, r#"{"by":"alice"}"#)?;
     only_known(&map, &["by"])?;
-    Ok(string(&map, "by", false, MAX_NAME_CHARS)?.unwrap_or_else(|| "api".to_owned()))
+    Ok(AckRequest {
+        by: string(&map, "by", false, MAX_NAME_CHARS)?,
+    })
 }
 
 /// Checks a fingerprint from the path.
@@ -451,21 +490,15 @@ mod tests {
 
     #[test]
     fn resume_and_ack_bodies_may_be_empty() {
-        assert_eq!(
-            resume(b"").unwrap(),
-            Resume {
-                by: "api".into(),
-                note: None
-            }
-        );
+        assert_eq!(resume(b"").unwrap(), ResumeRequest::default());
         let r = resume(br#"{"by":"alice","note":"drained"}"#).unwrap();
         assert_eq!(
-            (r.by.as_str(), r.note.as_deref()),
-            ("alice", Some("drained"))
+            (r.by.as_deref(), r.note.as_deref()),
+            (Some("alice"), Some("drained"))
         );
         assert_eq!(field_of(resume(br#"{"who":"x"}"#)), "who");
         assert_eq!(field_of(resume(br#"{"by":1}"#)), "by");
-        assert_eq!(ack(b"").unwrap(), "api");
+        assert_eq!(ack(b"").unwrap(), AckRequest::default());
         assert_eq!(field_of(ack(br#"{"by":""}"#)), "by");
         assert!(fingerprint("a1b2-c3:d_4.e").is_ok());
         assert_eq!(field_of(fingerprint("a b")), "fingerprint");

@@ -263,3 +263,25 @@ async fn allowed_hosts_name_the_agent_behind_a_proxy_and_tokens_are_long() {
         "{err}"
     );
 }
+
+/// Fail closed: a request that names no host (no `Host` header; an HTTP/1.0 client or a
+/// hand-made request) cannot be told apart from a rebound one, so it is refused with 400 and
+/// the reason, reads and writes alike, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_host_is_refused_and_says_why() {
+    let agent = TestAgent::start(QUIET).await;
+    for request in [
+        "GET /v1/line HTTP/1.1\r\nConnection: close\r\n\r\n".to_owned(),
+        "GET /healthz HTTP/1.0\r\n\r\n".to_owned(),
+        format!(
+            "POST /v1/signals HTTP/1.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{SIGNAL}",
+            SIGNAL.len()
+        ),
+    ] {
+        let (status, _, answer) = agent.raw(&request).await;
+        assert_eq!(status, 400, "{request}: {answer}");
+        assert!(error_of(&answer).contains("no Host header"), "{answer}");
+    }
+    assert!(agent.system.line().is_running(), "nothing was signalled");
+    assert!(agent.system.recent_signals(10).is_empty());
+}

@@ -5,51 +5,53 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub(super) fn report_tables(by_component: &Value, by_message: &Value, mttr: &Value) -> String {
-    let pareto = |value: &Value| -> Vec<Vec<String>> {
-        value["rows"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+use crate::api::{AlertView, DiagnosticsReport, LineState, ParetoReport, ResponseTimesReport};
+
+pub(super) fn report_tables(
+    by_component: &ParetoReport,
+    by_message: &ParetoReport,
+    mttr: &ResponseTimesReport,
+) -> String {
+    let pareto = |report: &ParetoReport| -> Vec<Vec<String>> {
+        report
+            .rows
             .iter()
             .map(|r| {
                 vec![
-                    r["count"].to_string(),
-                    format!("{:.1}%", r["percent"].as_f64().unwrap_or(0.0)),
-                    format!("{:.1}%", r["cumulative_percent"].as_f64().unwrap_or(0.0)),
-                    r["key"].as_str().unwrap_or("").to_owned(),
+                    r.count.to_string(),
+                    format!("{:.1}%", r.percent),
+                    format!("{:.1}%", r.cumulative_percent),
+                    r.key.clone(),
                 ]
             })
             .collect()
     };
-    let seconds = |v: &Value| match v.as_f64() {
+    let seconds = |v: Option<f64>| match v {
         Some(s) => humantime::format_duration(Duration::from_secs(s.round() as u64)).to_string(),
         None => "-".to_owned(),
     };
-    let times: Vec<Vec<String>> = mttr["components"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let times: Vec<Vec<String>> = mttr
+        .components
         .iter()
         .map(|c| {
             vec![
-                c["component"].as_str().unwrap_or("").to_owned(),
-                c["fired"].to_string(),
-                c["acknowledged"].to_string(),
-                c["resolved"].to_string(),
-                seconds(&c["mtta_seconds"]),
-                seconds(&c["mttr_seconds"]),
+                c.component.clone(),
+                c.fired.to_string(),
+                c.acknowledged.to_string(),
+                c.resolved.to_string(),
+                seconds(c.mtta_seconds),
+                seconds(c.mttr_seconds),
             ]
         })
         .collect();
     let window = format!(
         "{} to {}",
-        by_component["window"]["from"].as_str().unwrap_or("?"),
-        by_component["window"]["to"].as_str().unwrap_or("?")
+        humantime::format_rfc3339_nanos(by_component.window.from),
+        humantime::format_rfc3339_nanos(by_component.window.to)
     );
     let mut out = format!(
         "Problems (RED and YELLOW) from {window}: {} in all\n\nPareto by component\n",
-        by_component["total"]
+        by_component.total
     );
     out.push_str(&table(
         &["COUNT", "SHARE", "CUMULATIVE", "COMPONENT"],
@@ -69,32 +71,30 @@ pub(super) fn report_tables(by_component: &Value, by_message: &Value, mttr: &Val
 }
 
 /// One line about the line's state.
-pub(super) fn describe_line(state: &Value) -> String {
-    let since = state["since"].as_str().unwrap_or("?");
-    match state["state"].as_str() {
-        Some("STOPPED") => {
-            let signal = &state["signal"];
-            let component = signal["component"].as_str().unwrap_or("unknown");
-            format!(
-                "STOPPED since {since} by {} from {component}: {} (signal {})",
-                signal["color"]
-                    .as_str()
-                    .unwrap_or("red")
-                    .to_ascii_uppercase(),
-                signal["message"].as_str().unwrap_or(""),
-                signal["id"].as_str().unwrap_or("?"),
-            )
-        }
-        _ => match state["resumed"]["by"].as_str() {
-            Some(by) => {
-                let note = state["resumed"]["note"]
-                    .as_str()
-                    .map(|n| format!(": {n}"))
-                    .unwrap_or_default();
-                format!("RUNNING since {since}, resumed by {by}{note}")
+pub(super) fn describe_line(state: &LineState) -> String {
+    match state {
+        LineState::Stopped { since, signal } => format!(
+            "STOPPED since {} by {} from {}: {} (signal {})",
+            humantime::format_rfc3339_nanos(*since),
+            signal.color().as_str().to_ascii_uppercase(),
+            signal.component_or_unknown(),
+            signal.message(),
+            signal.id(),
+        ),
+        LineState::Running { since, resumed } => {
+            let since = humantime::format_rfc3339_nanos(*since);
+            match resumed {
+                Some(resumed) => {
+                    let note = resumed
+                        .note
+                        .as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default();
+                    format!("RUNNING since {since}, resumed by {}{note}", resumed.by)
+                }
+                None => format!("RUNNING since {since}"),
             }
-            None => format!("RUNNING since {since}"),
-        },
+        }
     }
 }
 
@@ -124,29 +124,25 @@ pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-pub(super) fn alerts_table(alerts: &Value) -> String {
+pub(super) fn alerts_table(alerts: &[AlertView]) -> String {
     let rows: Vec<Vec<String>> = alerts
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
         .iter()
         .map(|a| {
-            let text = |k: &str| a[k].as_str().unwrap_or("").to_owned();
-            let state = match a["acknowledged_by"].as_str() {
-                Some(by) => format!("{} (acked by {by})", text("state")),
-                None => text("state"),
+            let state = match &a.acknowledged_by {
+                Some(by) => format!("{} (acked by {by})", a.state),
+                None => a.state.clone(),
             };
             vec![
-                text("fingerprint"),
-                text("severity").to_ascii_uppercase(),
+                a.fingerprint.clone(),
+                a.severity.to_ascii_uppercase(),
                 state,
-                text("since"),
-                text("rule"),
-                text("summary"),
+                a.since.clone(),
+                a.rule.clone(),
+                a.summary.clone(),
                 // The trace UI's link when `[tracer] ui_url` is set, else the id itself.
-                a["trace_url"]
-                    .as_str()
-                    .or(a["trace_id"].as_str())
+                a.trace_url
+                    .as_deref()
+                    .or(a.trace_id.as_deref())
                     .unwrap_or("")
                     .to_owned(),
             ]
@@ -169,38 +165,30 @@ pub(super) fn alerts_table(alerts: &Value) -> String {
     )
 }
 
-pub(super) fn diagnostics_table(report: &Value) -> String {
+pub(super) fn diagnostics_table(report: &DiagnosticsReport) -> String {
     let mut rows = vec![
         vec![
             "taken_at".to_owned(),
-            report["taken_at"].as_str().unwrap_or("?").to_owned(),
+            humantime::format_rfc3339_nanos(report.taken_at).to_string(),
         ],
-        vec![
-            "health".to_owned(),
-            report["health"]["status"]
-                .as_str()
-                .unwrap_or("?")
-                .to_owned(),
-        ],
-        vec![
-            "summary".to_owned(),
-            report["summary"].as_str().unwrap_or("").to_owned(),
-        ],
+        vec!["health".to_owned(), health_status(report)],
+        vec!["summary".to_owned(), report.summary.clone()],
     ];
-    for reason in report["health"]["reasons"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        rows.push(vec![
-            "reason".to_owned(),
-            reason.as_str().unwrap_or("").to_owned(),
-        ]);
+    for reason in &report.health.reasons {
+        rows.push(vec!["reason".to_owned(), reason.clone()]);
     }
     let mut flat = Vec::new();
-    flatten("", &report["details"], &mut flat);
+    flatten("", &report.details, &mut flat);
     rows.extend(flat.into_iter().map(|(k, v)| vec![k, v]));
     table(&["FIELD", "VALUE"], &rows)
+}
+
+/// The health status as the API writes it (`Healthy`, `Degraded`, ...).
+fn health_status(report: &DiagnosticsReport) -> String {
+    match serde_json::to_value(report.health.status) {
+        Ok(Value::String(status)) => status,
+        _ => format!("{:?}", report.health.status),
+    }
 }
 
 /// Flattens nested JSON into `a.b.c = value` rows (arrays by index), at most 200 rows.
@@ -229,53 +217,62 @@ pub(super) fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String
 
 #[cfg(test)]
 mod tests {
+    use serde::de::DeserializeOwned;
     use serde_json::json;
 
     use super::*;
 
+    fn read<T: DeserializeOwned>(value: Value) -> T {
+        serde_json::from_value(value).unwrap()
+    }
+
     #[test]
     fn the_line_reads_as_a_sentence() {
-        let stopped = json!({"state":"STOPPED","since":"t0","signal":{"id":"i","color":"red","message":"disk full","component":"db"}});
+        let stopped: LineState = read(json!({"state":"STOPPED","since":"2026-12-01T10:00:00Z",
+            "signal":{"id":"0190b6a8-7e1c-7cc3-9b8a-3c2f1d4e5a6b","timestamp":"2026-12-01T10:00:00Z",
+                      "color":"red","message":"disk full","component":"db"}}));
         assert_eq!(
             describe_line(&stopped),
-            "STOPPED since t0 by RED from db: disk full (signal i)"
+            "STOPPED since 2026-12-01T10:00:00.000000000Z by RED from db: disk full (signal 0190b6a8-7e1c-7cc3-9b8a-3c2f1d4e5a6b)"
         );
-        let running = json!({"state":"RUNNING","since":"t1","resumed":{"by":"alice","note":"fixed","at":"t1"}});
+        let running: LineState = read(json!({"state":"RUNNING","since":"2026-12-01T11:00:00Z",
+            "resumed":{"by":"alice","note":"fixed","at":"2026-12-01T11:00:00Z"}}));
         assert_eq!(
             describe_line(&running),
-            "RUNNING since t1, resumed by alice: fixed"
+            "RUNNING since 2026-12-01T11:00:00.000000000Z, resumed by alice: fixed"
         );
     }
 
     #[test]
     fn tables_align_their_columns() {
-        let text = alerts_table(&json!([
-            {"fingerprint":"abc","severity":"critical","state":"firing","since":"t","rule":"r","summary":"s"},
-            {"fingerprint":"abcdef","severity":"info","state":"pending","since":"t","rule":"r2","summary":"s2","acknowledged_by":"bo"}
-        ]));
+        let text = alerts_table(&read::<Vec<AlertView>>(json!([
+            {"fingerprint":"abc","severity":"critical","state":"firing","since":"t","rule":"r","summary":"s","count":1},
+            {"fingerprint":"abcdef","severity":"info","state":"pending","since":"t","rule":"r2","summary":"s2","count":1,"acknowledged_by":"bo"}
+        ])));
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("FINGERPRINT  SEVERITY"), "{text}");
         assert!(lines[1].starts_with("abc          CRITICAL"), "{text}");
         assert!(lines[2].contains("pending (acked by bo)"), "{text}");
-        let linked = alerts_table(&json!([
-            {"fingerprint":"f","severity":"critical","state":"firing","since":"t","rule":"r","summary":"s",
+        let linked = alerts_table(&read::<Vec<AlertView>>(json!([
+            {"fingerprint":"f","severity":"critical","state":"firing","since":"t","rule":"r","summary":"s","count":1,
              "trace_id":"trace-123","trace_url":"http://j/trace/00ff"},
-            {"fingerprint":"g","severity":"info","state":"firing","since":"t","rule":"r","summary":"s","trace_id":"trace-9"}
-        ]));
+            {"fingerprint":"g","severity":"info","state":"firing","since":"t","rule":"r","summary":"s","count":1,"trace_id":"trace-9"}
+        ])));
         assert!(
             linked.lines().next().unwrap().ends_with("TRACE"),
             "{linked}"
         );
         assert!(linked.contains(" http://j/trace/00ff"), "{linked}");
         assert!(linked.contains(" trace-9"), "{linked}");
-        assert_eq!(alerts_table(&json!([])), "no open alerts\n");
-        let diag = diagnostics_table(
-            &json!({"taken_at":"t","health":{"status":"Degraded","reasons":["memory 91%"]},
+        assert_eq!(alerts_table(&[]), "no open alerts\n");
+        let diag = diagnostics_table(&read(
+            json!({"taken_at":"2026-12-01T10:00:00Z","health":{"status":"Degraded","reasons":["memory 91%"]},
             "summary":"memory 91%","details":{"memory":{"used_percent":91.0},"disks":[{"mount":"/"}]}}),
-        );
+        ));
         assert!(diag.contains("memory.used_percent  91.0"), "{diag}");
         assert!(diag.contains("disks.0.mount"), "{diag}");
         assert!(diag.contains("reason"), "{diag}");
+        assert!(diag.contains("Degraded"), "{diag}");
     }
 }

@@ -14,18 +14,21 @@ mod child;
 mod report;
 mod tail;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
 use andon::Color;
 use andon::core::heartbeat::HeartbeatStatus;
-use serde_json::json;
+
+use crate::api::CheckIn;
 
 use crate::client::Client;
 use crate::error::AgentError;
 
 pub use child::{EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, KILL_GRACE};
+pub(crate) use report::heartbeat_path;
 pub use report::{EXIT_TIMED_OUT, MAX_COMMAND_CHARS, REPORT_TIMEOUT};
 pub use tail::{STDERR_TAIL_BYTES, STDERR_TAIL_LINES};
 
@@ -120,12 +123,15 @@ pub(crate) async fn run(client: &Client, args: ExecArgs) -> u8 {
     // The start check-in doubles as the agent check of --require-agent.
     let checked = match job.heartbeat {
         Some(name) => {
-            let body = json!({
-                "status": HeartbeatStatus::Start,
-                "message": format!("{component} started: {}", report::command_line(job.command)),
-            });
+            let check_in = CheckIn {
+                message: Some(format!(
+                    "{component} started: {}",
+                    report::command_line(job.command)
+                )),
+                ..CheckIn::new(HeartbeatStatus::Start)
+            };
             let what = format!("the start of heartbeat {name}");
-            report::send(client, &report::heartbeat_path(name), &body, &what)
+            report::send(client, client.check_in(name, &check_in), &what)
                 .await
                 .map(drop)
         }
@@ -157,8 +163,8 @@ pub(crate) async fn run(client: &Client, args: ExecArgs) -> u8 {
     // heartbeat's signal with the run's attributes (a second RED of our own would be the same
     // problem twice on the board and in the alerts).
     if job.heartbeat.is_none() || succeeded {
-        let sent = report::send(client, "/v1/signals", &signal, "the result").await;
-        if sent.is_ok_and(|accepted| accepted["stopped_line"] == json!(true)) {
+        let sent = report::send(client, client.signal(&signal), "the result").await;
+        if sent.is_ok_and(|accepted| accepted.stopped_line) {
             eprintln!(
                 "andon: {component}'s failure STOPPED the line: fix the cause, then `andon line resume --note ...`"
             );
@@ -170,19 +176,24 @@ pub(crate) async fn run(client: &Client, args: ExecArgs) -> u8 {
         } else {
             HeartbeatStatus::Fail
         };
-        let mut body = json!({ "status": status, "message": report::message(&job, &finished) });
-        if !succeeded {
-            body["attributes"] = signal["attributes"].clone();
-        }
+        let check_in = CheckIn {
+            message: Some(report::message(&job, &finished)),
+            attributes: if succeeded {
+                BTreeMap::new()
+            } else {
+                signal.attributes
+            },
+            ..CheckIn::new(status)
+        };
         let what = format!("the {status} check-in of heartbeat {name}");
-        let _ = report::send(client, &report::heartbeat_path(name), &body, &what).await;
+        let _ = report::send(client, client.check_in(name, &check_in), &what).await;
     }
     code
 }
 
 /// `GET /healthz` within [`REPORT_TIMEOUT`].
 async fn healthy(client: &Client) -> Result<(), AgentError> {
-    match tokio::time::timeout(REPORT_TIMEOUT, client.get("/healthz")).await {
+    match tokio::time::timeout(REPORT_TIMEOUT, client.health()).await {
         Ok(answer) => answer.map(drop),
         Err(_) => Err(AgentError::Unreachable {
             url: client.url().to_owned(),

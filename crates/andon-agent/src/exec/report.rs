@@ -4,10 +4,14 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+use std::future::Future;
+
 use andon::Color;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::child::{Ending, Finished};
+use crate::api::NewSignal;
 use crate::client::Client;
 use crate::error::AgentError;
 
@@ -81,9 +85,9 @@ pub(crate) fn succeeded(ending: &Ending) -> bool {
 }
 
 /// The `POST /v1/signals` body for a finished run.
-pub(crate) fn signal_body(job: &Job<'_>, finished: &Finished) -> Value {
+pub(crate) fn signal_body(job: &Job<'_>, finished: &Finished) -> NewSignal {
     let ok = succeeded(&finished.ending);
-    let mut attributes = Map::new();
+    let mut attributes = BTreeMap::new();
     match &finished.ending {
         Ending::Exited(code) => {
             attributes.insert("exit_code".into(), json!(code));
@@ -113,12 +117,14 @@ pub(crate) fn signal_body(job: &Job<'_>, finished: &Finished) -> Value {
     if !ok && !finished.stderr_tail.is_empty() {
         attributes.insert("stderr_tail".into(), json!(finished.stderr_tail));
     }
-    json!({
-        "color": if ok { Color::Green } else { job.failure },
-        "message": message(job, finished),
-        "component": job.component,
-        "attributes": attributes,
-    })
+    NewSignal {
+        component: Some(job.component.to_owned()),
+        attributes,
+        ..NewSignal::new(
+            if ok { Color::Green } else { job.failure },
+            message(job, finished),
+        )
+    }
 }
 
 /// The path of a heartbeat's check-ins, its name percent-encoded.
@@ -134,15 +140,15 @@ pub(crate) fn heartbeat_path(name: &str) -> String {
     path
 }
 
-/// Sends one report with [`REPORT_TIMEOUT`]; on failure prints the one warning line and returns
-/// the error. `what` completes "… was not reported", such as `the result`.
-pub(crate) async fn send(
+/// Sends one report (`request`, a call of `client`) with [`REPORT_TIMEOUT`]; on failure prints
+/// the one warning line and returns the error. `what` completes "… was not reported", such as
+/// `the result`.
+pub(crate) async fn send<T>(
     client: &Client,
-    path: &str,
-    body: &Value,
+    request: impl Future<Output = Result<T, AgentError>>,
     what: &str,
-) -> Result<Value, AgentError> {
-    let result = match tokio::time::timeout(REPORT_TIMEOUT, client.post(path, body)).await {
+) -> Result<T, AgentError> {
+    let result = match tokio::time::timeout(REPORT_TIMEOUT, request).await {
         Ok(result) => result,
         Err(_) => Err(AgentError::Unreachable {
             url: client.url().to_owned(),
@@ -316,7 +322,8 @@ mod tests {
             OsString::from("echo boom >&2; exit 3"),
         ];
         let job = job(&command);
-        let body = signal_body(&job, &finished(Ending::Exited(3), 42, "boom"));
+        let read = |signal: NewSignal| serde_json::to_value(signal).unwrap();
+        let body = read(signal_body(&job, &finished(Ending::Exited(3), 42, "boom")));
         assert_eq!(body["color"], "red");
         assert_eq!(body["component"], "nightly-backup");
         assert_eq!(body["attributes"]["exit_code"], 3);
@@ -326,14 +333,14 @@ mod tests {
             body["attributes"]["command"],
             "sh -c 'echo boom >&2; exit 3'"
         );
-        let ok = signal_body(&job, &finished(Ending::Exited(0), 1, "noise"));
+        let ok = read(signal_body(&job, &finished(Ending::Exited(0), 1, "noise")));
         assert_eq!(ok["color"], "green");
         assert!(ok["attributes"].get("stderr_tail").is_none(), "{ok}");
         let yellow = Job {
             failure: Color::Yellow,
             ..job
         };
-        let killed = signal_body(&yellow, &finished(Ending::Signaled(9), 1, ""));
+        let killed = read(signal_body(&yellow, &finished(Ending::Signaled(9), 1, "")));
         assert_eq!(killed["color"], "yellow");
         assert_eq!(killed["attributes"]["signal"], "SIGKILL");
         assert!(killed["attributes"].get("exit_code").is_none());

@@ -9,6 +9,9 @@
 //! Whatever fails the check is answered 401, counted on `/metrics`
 //! (`andon_agent_webhooks_total{provider,result}`) and never acted on.
 
+// The counters on `/metrics`, which only the metrics component (`full`) serves.
+#[cfg(any(test, feature = "full"))]
+mod metrics;
 mod pagerduty;
 mod slack;
 
@@ -18,8 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use andon::config::{AgentConfig, Secret};
-use andon::core::stats::{StatLine, Stats, render_prometheus};
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -29,7 +30,7 @@ use subtle::ConstantTimeEq;
 
 use crate::alerts::{self, Ack};
 use crate::request::ApiError;
-use crate::server::AgentState;
+use crate::server::{AgentState, Routes, Served};
 
 /// The path prefix of the provider endpoints: exempt from the browser write rules, verified
 /// by signature instead.
@@ -103,18 +104,6 @@ const OUTCOMES: [Outcome; 7] = [
 ];
 
 impl Outcome {
-    fn label(self) -> &'static str {
-        match self {
-            Outcome::Accepted => "accepted",
-            Outcome::Unsigned => "unsigned",
-            Outcome::Forged => "forged",
-            Outcome::Stale => "stale",
-            Outcome::Replayed => "replayed",
-            Outcome::Malformed => "malformed",
-            Outcome::Unconfigured => "unconfigured",
-        }
-    }
-
     fn index(self) -> usize {
         match self {
             Outcome::Accepted => 0,
@@ -198,58 +187,14 @@ impl Webhooks {
         seen.insert((provider, id), signed_at);
         true
     }
-
-    /// The counters in the Prometheus text format, with their HELP.
-    pub(crate) fn render(&self) -> String {
-        render_prometheus(&[&self.stats()])
-    }
-
-    /// A snapshot of the counters.
-    fn stats(&self) -> WebhookStats {
-        WebhookStats {
-            counts: std::array::from_fn(|p| {
-                std::array::from_fn(|o| self.counts[p][o].load(Ordering::Relaxed))
-            }),
-        }
-    }
 }
-
-/// The webhook counters at one moment, by provider and result.
-#[derive(Debug)]
-struct WebhookStats {
-    counts: [[u64; OUTCOMES.len()]; 2],
-}
-
-impl Stats for WebhookStats {
-    /// `andon_agent_webhooks_total{provider, result}`, every pair, zeros included.
-    fn describe(&self) -> Vec<StatLine> {
-        let mut lines = Vec::with_capacity(2 * OUTCOMES.len());
-        for provider in [Provider::PagerDuty, Provider::Slack] {
-            for outcome in OUTCOMES {
-                lines.push(
-                    StatLine::counter(
-                        WEBHOOKS,
-                        "Requests to the PagerDuty and Slack endpoints, by provider and result (accepted; or refused with 401 as unsigned, forged, stale or replayed; 400 malformed; 404 unconfigured)",
-                        self.counts[provider.index()][outcome.index()] as f64,
-                    )
-                    .with_label("provider", provider.label())
-                    .with_label("result", outcome.label()),
-                );
-            }
-        }
-        lines
-    }
-}
-
-/// The counter of requests to the provider endpoints, by provider and result.
-const WEBHOOKS: &str = "andon_agent_webhooks_total";
 
 /// The routes `POST /v1/integrations/pagerduty` and `POST /v1/integrations/slack`.
-pub(crate) fn router(state: Arc<AgentState>) -> Router {
-    Router::new()
+pub(crate) fn router(state: Arc<AgentState>) -> Served {
+    Routes::new()
         .route("/v1/integrations/pagerduty", post(pagerduty::webhook))
         .route("/v1/integrations/slack", post(slack::interaction))
-        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+        .map(|router| router.layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES)))
         .with_state(state)
 }
 
@@ -356,6 +301,7 @@ pub(crate) fn acknowledge(state: &AgentState, fingerprint: &str, by: &str) -> (b
         );
     }
     match alerts::acknowledge(&state.system, fingerprint, by) {
+        #[cfg(feature = "full")]
         Ack::Done(n) if n > 0 => {
             state.alerts_changed.notify_one();
             (
@@ -363,6 +309,7 @@ pub(crate) fn acknowledge(state: &AgentState, fingerprint: &str, by: &str) -> (b
                 format!("andon alert {fingerprint} acknowledged by {by}: it stops escalating"),
             )
         }
+        #[cfg(feature = "full")]
         Ack::Done(_) | Ack::Unknown(_) => (
             false,
             format!("no open andon alert has the key {fingerprint}: nothing to acknowledge"),
@@ -430,20 +377,5 @@ mod tests {
         // Long after, the old entry is gone (a replay of it would be stale anyway).
         assert!(hooks.first_time(Provider::Slack, "b".into(), 5_000, 5_000));
         assert_eq!(hooks.seen.lock().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn the_metrics_have_help_and_every_result() {
-        let hooks = Webhooks::new(&AgentConfig::default());
-        hooks.count(Provider::Slack, Outcome::Forged);
-        let text = hooks.render();
-        assert!(text.starts_with("# HELP andon_agent_webhooks_total "));
-        assert!(
-            text.contains("andon_agent_webhooks_total{provider=\"slack\",result=\"forged\"} 1\n")
-        );
-        assert!(text.contains(
-            "andon_agent_webhooks_total{provider=\"pagerduty\",result=\"accepted\"} 0\n"
-        ));
-        assert_eq!(hooks.counted(Provider::Slack, Outcome::Forged), 1);
     }
 }

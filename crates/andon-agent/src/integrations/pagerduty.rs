@@ -20,9 +20,10 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Outcome, Provider, check_fresh, hmac_hex, refuse, same, secret_of};
+use crate::api::PagerDutyReply;
 use crate::request::ApiError;
 use crate::server::AgentState;
 
@@ -33,7 +34,7 @@ pub(super) async fn webhook(
     State(state): State<Arc<AgentState>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PagerDutyReply>, ApiError> {
     let secret = secret_of(&state, PROVIDER)?;
     let Some(signatures) = headers
         .get("x-pagerduty-signature")
@@ -106,7 +107,7 @@ fn printable(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
-fn act(state: &AgentState, event: &Value) -> Value {
+fn act(state: &AgentState, event: &Value) -> PagerDutyReply {
     let kind = event["event_type"].as_str().unwrap_or("");
     let data = &event["data"];
     let key = data["incident_key"]
@@ -114,8 +115,20 @@ fn act(state: &AgentState, event: &Value) -> Value {
         .or_else(|| data["dedup_key"].as_str())
         .map(printable);
     let by = who(event);
+    let reply = |acted: bool, message: String| PagerDutyReply {
+        acted,
+        event_type: kind.to_owned(),
+        fingerprint: None,
+        by: None,
+        resolved: None,
+        assignees: None,
+        message,
+    };
     let Some(key) = key.filter(|_| kind.starts_with("incident.")) else {
-        return json!({ "acted": false, "event_type": kind, "message": "not an incident event of andon's: nothing to do" });
+        return reply(
+            false,
+            "not an incident event of andon's: nothing to do".to_owned(),
+        );
     };
     match kind {
         "incident.acknowledged" => {
@@ -123,18 +136,31 @@ fn act(state: &AgentState, event: &Value) -> Value {
             if acted {
                 super::log(state, PROVIDER, &message, &by);
             }
-            json!({ "acted": acted, "event_type": kind, "fingerprint": key, "by": by, "message": message })
+            PagerDutyReply {
+                fingerprint: Some(key),
+                by: Some(by),
+                ..reply(acted, message)
+            }
         }
         "incident.resolved" => {
             if !super::is_open(state, &key) {
-                return json!({ "acted": false, "event_type": kind, "fingerprint": key, "message": format!("the andon alert {key} is not open: nothing to do") });
+                let message = format!("the andon alert {key} is not open: nothing to do");
+                return PagerDutyReply {
+                    fingerprint: Some(key),
+                    ..reply(false, message)
+                };
             }
             let (acted, _) = super::acknowledge(state, &key, &by);
             let message = format!(
                 "the andon alert {key} stays open: its condition still holds, and andon resolves it when the rule stops matching; it is acknowledged by {by} and stops escalating"
             );
             super::log(state, PROVIDER, &message, &by);
-            json!({ "acted": acted, "event_type": kind, "fingerprint": key, "by": by, "resolved": false, "message": message })
+            PagerDutyReply {
+                fingerprint: Some(key),
+                by: Some(by),
+                resolved: Some(false),
+                ..reply(acted, message)
+            }
         }
         "incident.reassigned" => {
             let to: Vec<String> = data["assignees"]
@@ -154,10 +180,16 @@ fn act(state: &AgentState, event: &Value) -> Value {
                 }
             );
             super::log(state, PROVIDER, &message, &by);
-            json!({ "acted": false, "event_type": kind, "fingerprint": key, "by": by, "assignees": to, "message": message })
+            PagerDutyReply {
+                fingerprint: Some(key),
+                by: Some(by),
+                assignees: Some(to),
+                ..reply(false, message)
+            }
         }
-        _ => {
-            json!({ "acted": false, "event_type": kind, "fingerprint": key, "message": "andon does not act on this event type" })
-        }
+        _ => PagerDutyReply {
+            fingerprint: Some(key),
+            ..reply(false, "andon does not act on this event type".to_owned())
+        },
     }
 }

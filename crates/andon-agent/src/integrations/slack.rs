@@ -17,9 +17,10 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Outcome, Provider, check_fresh, hmac_hex, refuse, same, secret_of};
+use crate::api::SlackReply;
 use crate::request::ApiError;
 use crate::server::AgentState;
 
@@ -40,7 +41,7 @@ pub(super) async fn interaction(
     State(state): State<Arc<AgentState>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SlackReply>, ApiError> {
     let secret = secret_of(&state, PROVIDER)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(timestamp), Some(signature)) = (
@@ -110,7 +111,18 @@ fn who(payload: &Value) -> String {
     }
 }
 
-async fn act(state: &Arc<AgentState>, payload: &Value) -> Value {
+/// The reply Slack shows only to the user who pressed the button.
+fn reply(acted: bool, by: Option<String>, text: String) -> SlackReply {
+    SlackReply {
+        acted,
+        by,
+        text,
+        response_type: "ephemeral".to_owned(),
+        replace_original: false,
+    }
+}
+
+async fn act(state: &Arc<AgentState>, payload: &Value) -> SlackReply {
     let by = who(payload);
     let action = payload["actions"]
         .as_array()
@@ -134,7 +146,7 @@ async fn act(state: &Arc<AgentState>, payload: &Value) -> Value {
             if acted {
                 super::log(state, PROVIDER, &message, &by);
             }
-            json!({ "acted": acted, "by": by, "text": message, "response_type": "ephemeral", "replace_original": false })
+            reply(acted, Some(by), message)
         }
         Some(RESUME_ACTION) => {
             let task_state = Arc::clone(state);
@@ -157,13 +169,15 @@ async fn act(state: &Arc<AgentState>, payload: &Value) -> Value {
                 ),
                 Err(_) => (true, format!("the line is resuming, by {by}")),
             };
-            json!({ "acted": acted, "by": by, "text": text, "response_type": "ephemeral", "replace_original": false })
+            reply(acted, Some(by), text)
         }
-        other => json!({
-            "acted": false,
-            "text": format!("andon has no button `{}`: nothing to do", other.unwrap_or("")),
-            "response_type": "ephemeral",
-            "replace_original": false,
-        }),
+        other => reply(
+            false,
+            None,
+            format!(
+                "andon has no button `{}`: nothing to do",
+                other.unwrap_or("")
+            ),
+        ),
     }
 }

@@ -10,11 +10,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
 use super::Ctx;
 use super::guard::{authorize, body};
 use crate::alerts::{self, Ack};
+use crate::api::{
+    Acknowledged, AlertList, BoardView, DiagnosticsReport, LineState, Liveness, Readiness,
+    ResumeAnswer, SignalAccepted, SignalList, StationView,
+};
 use crate::request::{self, ApiError};
 
 /// How many recent signals `GET /v1/board` includes.
@@ -48,20 +51,20 @@ pub(super) async fn post_signal(
             ));
         }
     };
-    let body = json!({
-        "id": outcome.id,
-        "stopped_line": outcome.stopped_line,
-        "resumed_line": outcome.resumed_line,
-        "delivered_to": outcome.delivered_to,
-        "failures": failures,
-    });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let accepted = SignalAccepted {
+        id: outcome.id.to_string(),
+        stopped_line: outcome.stopped_line,
+        resumed_line: outcome.resumed_line,
+        delivered_to: outcome.delivered_to.iter().map(|&c| c.to_owned()).collect(),
+        failures,
+    };
+    Ok((StatusCode::CREATED, Json(accepted)).into_response())
 }
 
 pub(super) async fn get_signals(
     State(state): Shared,
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SignalList>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let query = request::signal_query(&query)?;
     let signals: Vec<_> = state
@@ -77,54 +80,53 @@ pub(super) async fn get_signals(
         })
         .take(query.limit)
         .collect();
-    Ok(Json(json!({ "signals": signals })))
+    Ok(Json(SignalList { signals }))
 }
 
-pub(super) async fn get_board(State(state): Shared) -> Json<Value> {
+pub(super) async fn get_board(State(state): Shared) -> Json<BoardView> {
     let board = state.system.board();
     let open = alerts::open(&state.system);
-    let alert_list = open.clone().unwrap_or_default();
-    let stations: Vec<Value> = board
+    let alerting = open.is_some();
+    let alerts = open.unwrap_or_default();
+    let stations = board
         .stations
-        .iter()
-        .map(|station| {
-            let mut value = serde_json::to_value(station).unwrap_or(Value::Null);
-            let mine: Vec<&alerts::AlertView> = alert_list
+        .into_iter()
+        .map(|station| StationView {
+            open_alerts: alerts
                 .iter()
                 .filter(|a| a.component.as_deref() == Some(station.component.as_str()))
-                .collect();
-            value["open_alerts"] = serde_json::to_value(mine).unwrap_or(Value::Null);
-            value
+                .cloned()
+                .collect(),
+            component: station.component,
+            color: station.color,
+            last_signal: station.last_signal,
+            counts: station.counts,
         })
         .collect();
-    Json(json!({
-        "line": board.line,
-        "stations": stations,
-        "alerts": alert_list,
-        "alerting": open.is_some(),
-        "recent": state.system.recent_signals(BOARD_RECENT),
-        "token_required": state.token_required,
-        // `[tracer] ui_url`: the board links trace ids to `<ui_url>/trace/<mapped W3C id>`.
-        "trace_ui_url": state.system.config().tracer.ui_url,
-    }))
+    Json(BoardView {
+        line: board.line,
+        stations,
+        alerts,
+        alerting,
+        recent: state.system.recent_signals(BOARD_RECENT),
+        token_required: state.token_required,
+        trace_ui_url: state.system.config().tracer.ui_url.clone(),
+    })
 }
 
-pub(super) async fn get_line(State(state): Shared) -> Json<Value> {
-    Json(json!(state.system.line().state()))
+pub(super) async fn get_line(State(state): Shared) -> Json<LineState> {
+    Json(state.system.line().state())
 }
 
 pub(super) async fn resume_line(
     State(state): Shared,
     headers: HeaderMap,
     raw: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ResumeAnswer>, ApiError> {
     authorize(&state, &headers)?;
     let resume = request::resume(&body(&state, raw).await?)?;
-    let resumed = match state
-        .system
-        .resume_line(&resume.by, resume.note.as_deref())
-        .await
-    {
+    let by = resume.by.as_deref().unwrap_or(request::DEFAULT_BY);
+    let resumed = match state.system.resume_line(by, resume.note.as_deref()).await {
         Ok(resumed) => resumed,
         // The line did resume; only delivering the GREEN resumption signal failed somewhere.
         Err(SignalError::Partial { .. }) => true,
@@ -135,14 +137,18 @@ pub(super) async fn resume_line(
             ));
         }
     };
-    Ok(Json(
-        json!({ "resumed": resumed, "line": state.system.line().state() }),
-    ))
+    Ok(Json(ResumeAnswer {
+        resumed,
+        line: state.system.line().state(),
+    }))
 }
 
-pub(super) async fn get_alerts(State(state): Shared) -> Json<Value> {
+pub(super) async fn get_alerts(State(state): Shared) -> Json<AlertList> {
     let open = alerts::open(&state.system);
-    Json(json!({ "alerting": open.is_some(), "alerts": open.unwrap_or_default() }))
+    Json(AlertList {
+        alerting: open.is_some(),
+        alerts: open.unwrap_or_default(),
+    })
 }
 
 pub(super) async fn ack_alert(
@@ -150,17 +156,21 @@ pub(super) async fn ack_alert(
     headers: HeaderMap,
     Path(fingerprint): Path<String>,
     raw: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Acknowledged>, ApiError> {
     authorize(&state, &headers)?;
     request::fingerprint(&fingerprint)?;
-    let by = request::ack(&body(&state, raw).await?)?;
-    match alerts::acknowledge(&state.system, &fingerprint, &by) {
-        Ack::Done(n) => {
+    let ack = request::ack(&body(&state, raw).await?)?;
+    let by = ack.by.as_deref().unwrap_or(request::DEFAULT_BY);
+    match alerts::acknowledge(&state.system, &fingerprint, by) {
+        #[cfg(feature = "full")]
+        Ack::Done(acknowledged) => {
             state.alerts_changed.notify_one();
-            Ok(Json(
-                json!({ "acknowledged": n, "fingerprint": fingerprint }),
-            ))
+            Ok(Json(Acknowledged {
+                acknowledged,
+                fingerprint,
+            }))
         }
+        #[cfg(feature = "full")]
         Ack::Unknown(message) => Err(ApiError::new(StatusCode::NOT_FOUND, message)),
         Ack::Disabled => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -169,9 +179,11 @@ pub(super) async fn ack_alert(
     }
 }
 
-pub(super) async fn get_diagnostics(State(state): Shared) -> Result<Json<Value>, ApiError> {
+pub(super) async fn get_diagnostics(
+    State(state): Shared,
+) -> Result<Json<DiagnosticsReport>, ApiError> {
     match state.system.diagnostics().await {
-        Some(Ok(report)) => Ok(Json(json!(report))),
+        Some(Ok(report)) => Ok(Json(report)),
         Some(Err(e)) => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             e.to_string(),
@@ -206,15 +218,20 @@ pub(super) async fn metrics(State(state): Shared) -> Response {
     .into_response()
 }
 
-pub(super) async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+pub(super) async fn healthz() -> Json<Liveness> {
+    Json(Liveness {
+        status: "ok".to_owned(),
+    })
 }
 
 pub(super) async fn readyz(State(state): Shared) -> Response {
     if *state.stopping.borrow() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "stopping" })),
+            Json(Readiness {
+                status: "stopping".to_owned(),
+                line: None,
+            }),
         )
             .into_response()
     } else {
@@ -223,7 +240,11 @@ pub(super) async fn readyz(State(state): Shared) -> Response {
         } else {
             "STOPPED"
         };
-        Json(json!({ "status": "ready", "line": line })).into_response()
+        Json(Readiness {
+            status: "ready".to_owned(),
+            line: Some(line.to_owned()),
+        })
+        .into_response()
     }
 }
 

@@ -28,6 +28,7 @@ mod routes;
 mod state;
 
 pub(crate) use guard::{authorize, body};
+pub(crate) use routes::{Routes, Served};
 pub(crate) use state::{AgentState, Ctx};
 
 /// How long `serve` waits for open requests after a shutdown signal before flushing anyway.

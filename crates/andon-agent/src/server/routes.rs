@@ -1,11 +1,13 @@
-//! The route table: every endpoint and its handler, behind the edge rules.
+//! The route table: every endpoint and its handler, behind the edge rules; and [`Routes`], the
+//! builder every part of the table is made with, which writes down the paths it serves (so a
+//! test can hold `docs/openapi.yaml` to them).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 use super::assets::{board_css, board_js, board_page};
 use super::handlers::{
@@ -26,6 +28,11 @@ impl Agent {
     }
 
     pub(super) fn app(&self, bound: Option<SocketAddr>) -> Router {
+        self.served(bound).router
+    }
+
+    /// The router for a listener bound at `bound`, with the paths it serves.
+    pub(crate) fn served(&self, bound: Option<SocketAddr>) -> Served {
         let ctx = Ctx {
             state: Arc::clone(&self.state),
             limits: self.limits,
@@ -41,38 +48,104 @@ impl Agent {
                 .collect(),
             token_configured: self.state.token.is_some(),
         });
-        let router = Router::new()
+        // One line per path, grouped by resource (each group's types are in `api/`).
+        let served = Routes::new()
+            // The board's page and files.
             .route("/", get(board_page))
             .route("/board.css", get(board_css))
             .route("/board.js", get(board_js))
+            // The probes and the metrics.
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
+            // Signals, the board's data and the line.
             .route("/v1/signals", post(post_signal).get(get_signals))
             .route("/v1/board", get(get_board))
             .route("/v1/line", get(get_line))
             .route("/v1/line/resume", post(resume_line))
+            // Alerts and diagnostics.
             .route("/v1/alerts", get(get_alerts))
             .route("/v1/alerts/{fingerprint}/ack", post(ack_alert))
             .route("/v1/diagnostics", get(get_diagnostics))
+            // Heartbeats and the event stream.
             .route("/v1/heartbeats", get(crate::heartbeats::list))
             .route("/v1/heartbeats/{name}", post(crate::heartbeats::check_in))
             .route("/v1/events", get(events::events))
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .map(|router| {
+                router
+                    .fallback(not_found)
+                    .method_not_allowed_fallback(method_not_allowed)
+                    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            })
             .with_state(ctx);
         // The history's analyses, `GET /v1/history/...` (see the history module).
         #[cfg(feature = "full")]
-        let router = router.merge(crate::history::router(self.state.system.clone()));
+        let served = served.merge(crate::history::router(self.state.system.clone()));
         // The fleet's line states, `GET /v1/fleet` and the Fleet view (see the fleet module).
         #[cfg(feature = "full")]
-        let router = router.merge(crate::fleet::router(
+        let served = served.merge(crate::fleet::router(
             self.state.system.clone(),
             crate::fleet::board_url(&self.state.system, bound),
         ));
         // PagerDuty's and Slack's webhooks, verified by signature (see the integrations module).
-        let router = router.merge(crate::integrations::router(Arc::clone(&self.state)));
-        router.layer(axum::middleware::from_fn_with_state(edge, edge::guard))
+        let served = served.merge(crate::integrations::router(Arc::clone(&self.state)));
+        served.map(|router| router.layer(axum::middleware::from_fn_with_state(edge, edge::guard)))
+    }
+}
+
+/// A router being built over state `S`, with the paths it serves written down.
+pub(crate) struct Routes<S> {
+    router: Router<S>,
+    paths: Vec<&'static str>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    pub(crate) fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    /// Serves `path` with `methods`.
+    pub(crate) fn route(mut self, path: &'static str, methods: MethodRouter<S>) -> Self {
+        self.router = self.router.route(path, methods);
+        self.paths.push(path);
+        self
+    }
+
+    /// The same routes with the router changed by `f` (fallbacks, layers), no path added.
+    pub(crate) fn map(mut self, f: impl FnOnce(Router<S>) -> Router<S>) -> Self {
+        self.router = f(self.router);
+        self
+    }
+
+    /// The finished router, its handlers given `state`.
+    pub(crate) fn with_state(self, state: S) -> Served {
+        Served {
+            router: self.router.with_state(state),
+            paths: self.paths,
+        }
+    }
+}
+
+/// A finished router and the paths it serves.
+pub(crate) struct Served {
+    pub(crate) router: Router,
+    pub(crate) paths: Vec<&'static str>,
+}
+
+impl Served {
+    /// Both routers as one.
+    pub(crate) fn merge(mut self, other: Served) -> Served {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+
+    /// The same routes with the router changed by `f` (a layer over all of them).
+    pub(crate) fn map(mut self, f: impl FnOnce(Router) -> Router) -> Served {
+        self.router = f(self.router);
+        self
     }
 }

@@ -1,0 +1,161 @@
+//! `GET /v1/history/...`: the Pareto and response times that `andon report` reads (any build),
+//! and the signals, downtime and incident timeline, whose rows are the history's own records
+//! (`full` builds, which have the history).
+
+use std::time::SystemTime;
+
+use andon::Color;
+use serde::{Deserialize, Serialize};
+
+/// The time range an analysis read, `[from, to)`: the one asked for, cut to what the history
+/// keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryWindow {
+    /// The start, included (RFC 3339).
+    #[serde(with = "andon::core::rfc3339")]
+    pub from: SystemTime,
+    /// The end, excluded (RFC 3339).
+    #[serde(with = "andon::core::rfc3339")]
+    pub to: SystemTime,
+}
+
+/// The answer to `GET /v1/history/pareto`: problem signals counted by a key, most frequent
+/// first, with cumulative percentages (the few causes behind most stoppages).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParetoReport {
+    /// What was counted by: `component`, `fingerprint` (the message without numbers and ids)
+    /// or `instance`.
+    pub by: String,
+    /// The window counted.
+    pub window: HistoryWindow,
+    /// The colors counted.
+    pub colors: Vec<Color>,
+    /// Every counted signal.
+    pub total: u64,
+    /// The bars, by count descending (then key ascending).
+    pub rows: Vec<ParetoBar>,
+}
+
+/// One bar of a Pareto chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParetoBar {
+    /// The component, fingerprint or instance.
+    pub key: String,
+    /// How many signals.
+    pub count: u64,
+    /// Its share of all counted signals, in percent.
+    pub percent: f64,
+    /// Its share plus that of every bar before it, in percent (the Pareto line).
+    pub cumulative_percent: f64,
+}
+
+/// The answer to `GET /v1/history/mttr`: mean time to acknowledge and to resolve, over the
+/// alerts fired in the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseTimesReport {
+    /// The window read.
+    pub window: HistoryWindow,
+    /// `component` (the default) or `instance`: what each row's `component` holds.
+    pub by: String,
+    /// One row per component (or instance).
+    pub components: Vec<ResponseTimes>,
+}
+
+/// The response times of one component's (or instance's) alerts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseTimes {
+    /// The alerts' component (`unknown` when their labels named none), or the instance.
+    pub component: String,
+    /// Alerts that fired in the window.
+    pub fired: u64,
+    /// Of those, how many were acknowledged.
+    pub acknowledged: u64,
+    /// Of those, how many resolved.
+    pub resolved: u64,
+    /// Of those, how many escalated at least once.
+    pub escalated: u64,
+    /// Mean time from firing to the first acknowledgement, in seconds; `null` when none was.
+    pub mtta_seconds: Option<f64>,
+    /// Mean time from firing to resolution, in seconds; `null` when none resolved.
+    pub mttr_seconds: Option<f64>,
+}
+
+/// The answer to `GET /v1/history/signals`: the signals the history kept in the window, newest
+/// first, as the history records them.
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistorySignals {
+    /// The window read.
+    pub window: HistoryWindow,
+    /// The signals, at most the query's `limit`.
+    pub signals: Vec<andon::history::StoredSignal>,
+}
+
+/// The answer to `GET /v1/history/downtime`: how long the line was stopped, per bucket of time.
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DowntimeReport {
+    /// The window read.
+    pub window: HistoryWindow,
+    /// The buckets' length, in seconds (aligned to the Unix epoch: days start at UTC midnight).
+    pub bucket_seconds: u64,
+    /// How long the line was stopped in the whole window, in seconds.
+    pub stopped_seconds: f64,
+    /// The buckets, oldest first.
+    pub buckets: Vec<andon::history::Downtime>,
+    /// With `by=instance`: the same per agent of the fleet; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<std::collections::BTreeMap<String, InstanceDowntime>>,
+}
+
+/// One agent's downtime in a [`DowntimeReport`] by instance.
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceDowntime {
+    /// How long its line was stopped in the window, in seconds.
+    pub stopped_seconds: f64,
+    /// How many stops began in the window.
+    pub stops: u64,
+    /// Its buckets, oldest first.
+    pub buckets: Vec<andon::history::Downtime>,
+}
+
+/// The answer to `GET /v1/history/timeline/{key}`: one incident in time order, one page of it,
+/// with links to the trace UI when `[tracer] ui_url` is set.
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineView {
+    /// The trace id or alert fingerprint asked for.
+    pub key: String,
+    /// The trace ids involved (open them in the trace UI).
+    pub trace_ids: Vec<String>,
+    /// The alert fingerprints involved.
+    pub fingerprints: Vec<String>,
+    /// The steps: signal, alert fired, acknowledged, escalated, resolved, line stopped and
+    /// resumed, diagnostics.
+    pub entries: Vec<TimelineStep>,
+    /// With `[tracer] ui_url`: each of `trace_ids` to its link in the trace UI; absent without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_urls: Option<std::collections::BTreeMap<String, String>>,
+    /// The offset of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<usize>,
+}
+
+/// One step of a [`TimelineView`]: the history's record, and its trace's link.
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineStep {
+    /// The step as the history records it (`at`, `kind`, `summary`, `component`, `trace_id`,
+    /// and the free-form `detail`).
+    #[serde(flatten)]
+    pub entry: andon::history::TimelineEntry,
+    /// With `[tracer] ui_url` and a `trace_id`: the step's trace in the trace UI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
+}
