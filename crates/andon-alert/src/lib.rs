@@ -104,7 +104,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod channel;
-mod clock;
 mod error;
 mod fingerprint;
 mod manager;
@@ -115,7 +114,7 @@ mod silence;
 mod stats;
 
 pub use channel::ChannelReport;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use andon_runtime::{Clock, ManualClock, SystemClock};
 pub use error::AlertError;
 pub use fingerprint::fingerprint;
 pub use manager::{

@@ -15,7 +15,7 @@ use andon_core::{
 };
 
 use crate::channel::{ChannelHandle, ChannelReport, CriticalTracker, Hooks, Settings};
-use crate::clock::{Clock, SystemClock};
+use andon_runtime::{Clock, SystemClock};
 use crate::error::AlertError;
 use crate::outbox::{Outbox, Unfinished};
 use crate::rule::{AlertChannel, AlertRule, EscalationLevel};
