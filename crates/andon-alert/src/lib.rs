@@ -113,8 +113,8 @@ mod rule;
 mod silence;
 mod stats;
 
-pub use channel::ChannelReport;
 pub use andon_runtime::{Clock, ManualClock, SystemClock};
+pub use channel::ChannelReport;
 pub use error::AlertError;
 pub use fingerprint::fingerprint;
 pub use manager::{

@@ -15,11 +15,11 @@ use andon_core::{
 };
 
 use crate::channel::{ChannelHandle, ChannelReport, CriticalTracker, Hooks, Settings};
-use andon_runtime::{Clock, SystemClock};
 use crate::error::AlertError;
 use crate::outbox::{Outbox, Unfinished};
 use crate::rule::{AlertChannel, AlertRule, EscalationLevel};
 use crate::silence::Silence;
+use andon_runtime::{Clock, SystemClock};
 
 mod budget;
 mod condition;

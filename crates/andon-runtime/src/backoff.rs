@@ -197,9 +197,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5
-        + i64::from(day)
-        - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -237,7 +236,10 @@ mod tests {
         for _ in 0..20 {
             seen.insert(Backoff::new(Duration::from_secs(1)).next_delay());
         }
-        assert!(seen.len() > 1, "20 jittered delays were all equal: {seen:?}");
+        assert!(
+            seen.len() > 1,
+            "20 jittered delays were all equal: {seen:?}"
+        );
     }
 
     #[test]
@@ -259,7 +261,9 @@ mod tests {
     fn a_retry_after_overrides_the_next_delay_only_and_is_capped() {
         let mut backoff = Backoff::new(Duration::from_millis(100)).without_jitter();
         assert_eq!(
-            backoff.with_retry_after(Duration::from_secs(7)).next_delay(),
+            backoff
+                .with_retry_after(Duration::from_secs(7))
+                .next_delay(),
             Duration::from_secs(7)
         );
         // It still counts as a retry: the next computed delay is the second one.
@@ -288,8 +292,14 @@ mod tests {
             "a date in the past means now"
         );
         assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 25:00:00 GMT", now), None);
-        assert_eq!(parse_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", now), None);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 25:00:00 GMT", now),
+            None
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", now),
+            None
+        );
     }
 
     #[test]
