@@ -54,4 +54,6 @@ mod queue;
 pub use backoff::{Backoff, parse_retry_after};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use lock::{lock, read, write};
-pub use queue::{FlushError, LastError, Rejected, WorkQueue, WorkReceiver, work_queue};
+pub use queue::{
+    FlushError, LastError, QueueCounts, Rejected, WorkQueue, WorkReceiver, work_queue,
+};

@@ -130,6 +130,40 @@ impl<T> Clone for WorkQueue<T> {
     }
 }
 
+/// The counters of one [`WorkQueue`], readable without holding a sender (see
+/// [`WorkQueue::counts`]).
+#[derive(Debug, Clone)]
+pub struct QueueCounts {
+    shared: Arc<Shared>,
+}
+
+impl QueueCounts {
+    /// Items accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Acquire)
+    }
+
+    /// Items refused so far (queue full or closed).
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Accepted items the worker has finished.
+    pub fn processed(&self) -> u64 {
+        *self.shared.processed.borrow()
+    }
+
+    /// Accepted items not finished yet.
+    pub fn depth(&self) -> u64 {
+        self.accepted().saturating_sub(self.processed())
+    }
+
+    /// The last failure the worker reported.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.last_error.get()
+    }
+}
+
 /// The worker's side of a bounded work queue: takes items and marks them done.
 #[derive(Debug)]
 pub struct WorkReceiver<T> {
@@ -177,7 +211,9 @@ impl<T> WorkQueue<T> {
         }
         match self.tx.try_send(item) {
             Ok(()) => {
-                shared.accepted.fetch_add(1, Ordering::AcqRel);
+                // Relaxed: the item itself is handed over by the channel; the count is for
+                // flush targets and stats.
+                shared.accepted.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
             Err(error) => {
@@ -229,6 +265,14 @@ impl<T> WorkQueue<T> {
     /// Where the last failure is kept, to report one from the sending side.
     pub fn last_error_slot(&self) -> &LastError {
         &self.shared.last_error
+    }
+
+    /// A read-only view of the counters that does not keep the queue open (for a component's
+    /// stats, which may outlive the senders).
+    pub fn counts(&self) -> QueueCounts {
+        QueueCounts {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Wakes the worker if it waits in [`WorkReceiver::woken`] (for workers that drain on a
@@ -383,6 +427,11 @@ mod tests {
         assert_eq!((queue.processed(), queue.depth()), (2, 0));
         queue.try_push(4).unwrap();
         assert_eq!(Rejected::Full(5).into_inner(), 5);
+        let counts = queue.counts();
+        drop(queue);
+        assert_eq!((counts.accepted(), counts.dropped()), (3, 1));
+        assert_eq!((counts.processed(), counts.depth()), (2, 1));
+        assert_eq!(counts.last_error(), None);
     }
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]
