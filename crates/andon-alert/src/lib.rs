@@ -121,7 +121,7 @@ pub use manager::{
     AlertManager, AlertState, AlertStats, DEFAULT_SHUTDOWN_DEADLINE, HEARTBEAT_DOWN_METRIC,
     OpenAlert, ShutdownReport, WATCHDOG_ALERT,
 };
-pub use notification::{AlertEvent, AlertStatus, Notification};
+pub use notification::{AlertStatus, Notification, NotifiedAlert};
 pub use rule::{
     AlertChannel, AlertCondition, AlertRule, Comparison, EscalationLevel, QUEUE_DEPTH_METRIC,
     Threshold,
