@@ -19,6 +19,7 @@ use crate::shell::run as sh;
 /// The crates that publish, dependencies first (the order `cargo publish` needs).
 pub(crate) const PUBLISHED: &[&str] = &[
     "andon-core",
+    "andon-runtime",
     "andon-log",
     "andon-metrics",
     "andon-trace",

@@ -64,8 +64,9 @@ mod tests {
     }
 
     #[test]
-    fn components_depend_on_core_only() {
+    fn components_depend_on_core_and_runtime_only() {
         for component in [
+            "andon-runtime",
             "andon-log",
             "andon-metrics",
             "andon-trace",
@@ -85,12 +86,28 @@ mod tests {
                 .lines()
                 .map(str::trim_start)
                 .filter(|l| l.starts_with("andon") && !l.starts_with("andon-core"))
+                // The shared machinery; andon-runtime itself may use core only.
+                .filter(|l| component == "andon-runtime" || !l.starts_with("andon-runtime"))
                 .collect();
             assert!(
                 andon.is_empty(),
-                "{component} must depend only on andon-core among andon crates: {andon:?}"
+                "{component} must depend only on andon-core and andon-runtime among andon crates: {andon:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_umbrella_never_reaches_into_andon_runtime() {
+        let manifest =
+            std::fs::read_to_string(crate::root().join("crates/andon/Cargo.toml")).unwrap();
+        let deps = manifest.split("[dependencies]").nth(1).unwrap_or("");
+        let deps = deps.split("\n[").next().unwrap_or("");
+        assert!(
+            !deps
+                .lines()
+                .any(|l| l.trim_start().starts_with("andon-runtime")),
+            "the umbrella wires components; andon-runtime is their internal machinery"
+        );
     }
 
     #[test]

@@ -104,7 +104,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod channel;
-mod clock;
 mod error;
 mod fingerprint;
 mod manager;
@@ -114,15 +113,15 @@ mod rule;
 mod silence;
 mod stats;
 
+pub use andon_runtime::{Clock, ManualClock, SystemClock};
 pub use channel::ChannelReport;
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AlertError;
 pub use fingerprint::fingerprint;
 pub use manager::{
     AlertManager, AlertState, AlertStats, DEFAULT_SHUTDOWN_DEADLINE, HEARTBEAT_DOWN_METRIC,
     OpenAlert, ShutdownReport, WATCHDOG_ALERT,
 };
-pub use notification::{AlertEvent, AlertStatus, Notification};
+pub use notification::{AlertStatus, Notification, NotifiedAlert};
 pub use rule::{
     AlertChannel, AlertCondition, AlertRule, Comparison, EscalationLevel, QUEUE_DEPTH_METRIC,
     Threshold,

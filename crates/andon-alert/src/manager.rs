@@ -15,11 +15,11 @@ use andon_core::{
 };
 
 use crate::channel::{ChannelHandle, ChannelReport, CriticalTracker, Hooks, Settings};
-use crate::clock::{Clock, SystemClock};
 use crate::error::AlertError;
 use crate::outbox::{Outbox, Unfinished};
 use crate::rule::{AlertChannel, AlertRule, EscalationLevel};
 use crate::silence::Silence;
+use andon_runtime::{Clock, SystemClock};
 
 mod budget;
 mod condition;
@@ -339,7 +339,7 @@ impl AlertManager {
     }
 
     /// Links every notified alert's trace id to a trace UI (`[tracer] ui_url`, such as
-    /// `http://localhost:16686` for Jaeger): each [`AlertEvent`](crate::AlertEvent) carries
+    /// `http://localhost:16686` for Jaeger): each [`NotifiedAlert`](crate::NotifiedAlert) carries
     /// `trace_url`, `<ui_url>/trace/<mapped W3C id>`, which Slack shows as a link, PagerDuty as
     /// a `links` entry, email as a plain URL line, and webhook and file payloads as a field.
     /// `ui_url` is expected checked by [`TracerConfig::validate`](andon_core::config::TracerConfig::validate).

@@ -29,9 +29,14 @@ impl AlertStatus {
     }
 }
 
-/// One alert inside a notification.
+/// One alert as a notification shows it to people and receivers: its current status, the
+/// occurrences it stands for, who acknowledged it, links. Rendered by every channel.
+///
+/// Not to be confused with [`andon_core::history::AlertEvent`], the record of one state change
+/// of an alert (fired, acknowledged, escalated, resolved) kept in the history and published to
+/// subscribers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertEvent {
+pub struct NotifiedAlert {
     /// The alert's fingerprint (rule + labels): PagerDuty's `dedup_key`.
     pub fingerprint: String,
     /// The rule's name.
@@ -81,7 +86,7 @@ pub struct Notification {
     /// A title such as `[FIRING:critical] high-queue`.
     pub title: String,
     /// The alerts.
-    pub alerts: Vec<AlertEvent>,
+    pub alerts: Vec<NotifiedAlert>,
     /// The escalation level this notification is for (0: the rule's own channels).
     pub escalation_level: u32,
     /// Several notifications merged because the channel was over its delivery budget.
@@ -147,7 +152,7 @@ impl Notification {
 
     /// Merges several notifications into one digest.
     pub(crate) fn digest(items: &[std::sync::Arc<Notification>], now: SystemTime) -> Notification {
-        let alerts: Vec<AlertEvent> = items.iter().flat_map(|n| n.alerts.clone()).collect();
+        let alerts: Vec<NotifiedAlert> = items.iter().flat_map(|n| n.alerts.clone()).collect();
         let severity = highest_severity(items.iter().map(|n| n.severity));
         let key = items
             .first()
@@ -202,7 +207,7 @@ pub(crate) fn highest_severity(severities: impl Iterator<Item = AlertSeverity>) 
 
 /// When the first of `alerts` started, in milliseconds since the Unix epoch (0 with none): part
 /// of a notification's key.
-pub(crate) fn first_start_millis(alerts: &[AlertEvent]) -> u128 {
+pub(crate) fn first_start_millis(alerts: &[NotifiedAlert]) -> u128 {
     alerts
         .first()
         .map(|a| {

@@ -55,7 +55,11 @@ impl AlertEventKind {
     }
 }
 
-/// One state change of one alert, identified by its fingerprint (rule + labels).
+/// One state change of one alert, identified by its fingerprint (rule + labels): what the
+/// history records and the alert manager publishes to subscribers.
+///
+/// How a notification shows an alert to people (status, count, links) is a different thing:
+/// andon-alert's `NotifiedAlert`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEvent {
     /// When it happened (the alert manager's clock).

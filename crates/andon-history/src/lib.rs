@@ -99,7 +99,7 @@ pub use query::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{
-    Clock, DEFAULT_BUSY_TIMEOUT, DEFAULT_RETENTION_INTERVAL, HistoryStats, MEMORY, RetentionReport,
-    SqliteHistory, SqliteHistoryBuilder,
+    Clock, DEFAULT_BUSY_TIMEOUT, DEFAULT_RETENTION_INTERVAL, HistoryStats, MEMORY, ManualClock,
+    RetentionReport, SqliteHistory, SqliteHistoryBuilder, SystemClock,
 };
 pub use timeline::{MAX_TIMELINE_OFFSET, TIMELINE_PAGE, Timeline, TimelineEntry};

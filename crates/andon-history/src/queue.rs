@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use andon_core::{HistoryRecord, LineEvent, MetricsSink};
+use andon_runtime::LastError;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -45,7 +46,7 @@ pub(crate) struct Counters {
     pub(crate) retention_deleted: AtomicU64,
     /// The estimated bytes of the records in the queue, bounded by `[history] max_queue_bytes`.
     pub(crate) queued_bytes: AtomicU64,
-    pub(crate) last_error: Mutex<Option<String>>,
+    pub(crate) last_error: LastError,
 }
 
 impl Counters {
@@ -118,9 +119,7 @@ impl Counters {
 
     /// Remembers why the last batch failed.
     pub(crate) fn set_last_error(&self, error: String) {
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = Some(error);
-        }
+        self.last_error.set(error);
     }
 
     /// Fills `batch` for a writer, up to `batch_size`: waits at most `wait` for a first record,

@@ -9,6 +9,11 @@
 //! for that long (a stdout pipe nobody reads, a hung `/dev/log`). A CRITICAL record waits at most
 //! the timeout to be written; a record waiting for room, a flush or a shutdown gives up once the
 //! writer is stuck. Async waiters are woken at their deadlines by the [`Timer`] thread.
+//!
+//! This is the one queue not built on andon-runtime's `WorkQueue`: a caller appends formatted
+//! bytes to a shared batch under one short lock (no per-record allocation or channel slot),
+//! may wait for room or for its record to be written (a CRITICAL record), and the writer is a
+//! thread, not a task. It uses the runtime's parts where they fit (the poison-proof `lock`).
 
 use std::mem;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,10 +32,9 @@ use crate::timer::Timer;
 const LINGER: Duration = Duration::from_millis(1);
 
 /// Locks a mutex, taking the data even if a thread panicked while holding it (our critical
-/// sections leave the data consistent at every step).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+/// sections leave the data consistent at every step): andon-runtime's, shared by every
+/// component.
+pub(crate) use andon_runtime::lock;
 
 /// Who blocks a thread on the queue: a caller waiting for room, or for its record to be written.
 #[derive(Clone, Copy)]

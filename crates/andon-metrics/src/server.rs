@@ -5,14 +5,15 @@
 //! scrape path with the text exposition format and closes the connection, which is all a
 //! Prometheus scrape needs, and gives `404` elsewhere.
 
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use andon_core::SignalSink;
+use andon_core::{AndonSignal, SignalSink};
+use andon_runtime::{Backoff, WorkReceiver};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use crate::recorder::{Event, Registry, Renderer};
+use crate::recorder::{Registry, Renderer};
 
 /// The Content-Type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -25,8 +26,15 @@ const MAX_REQUEST: usize = 16 * 1024;
 const UPKEEP: Duration = Duration::from_secs(5);
 /// How long one attempt to deliver a threshold signal may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pauses between attempts to deliver a threshold signal.
-const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(500)];
+/// The pauses between attempts to deliver a threshold signal: 100 ms, then 500 ms, then it
+/// counts as failed.
+fn retry_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(100))
+        .with_factor(5)
+        .with_cap(Duration::from_millis(500))
+        .without_jitter()
+        .with_max_retries(2)
+}
 
 /// The signal sink thresholds report to, replaceable after construction.
 pub(crate) type SinkSlot = Arc<RwLock<Option<Arc<dyn SignalSink>>>>;
@@ -34,9 +42,8 @@ pub(crate) type SinkSlot = Arc<RwLock<Option<Arc<dyn SignalSink>>>>;
 /// Everything the background task needs.
 pub(crate) struct Background {
     pub(crate) registry: Arc<Registry>,
-    pub(crate) events: mpsc::Receiver<Event>,
+    pub(crate) events: WorkReceiver<Box<AndonSignal>>,
     pub(crate) sink: SinkSlot,
-    pub(crate) last_error: Arc<Mutex<Option<String>>>,
     pub(crate) listener: Option<(std::net::TcpListener, Arc<str>)>,
     pub(crate) stop: watch::Receiver<bool>,
 }
@@ -48,7 +55,6 @@ impl Background {
             registry,
             events,
             sink,
-            last_error,
             listener,
             mut stop,
         } = self;
@@ -69,53 +75,51 @@ impl Background {
             _ = stop.changed() => {}
             () = serve => {}
             () = upkeep => {}
-            () = dispatch(events, sink, last_error, &registry) => {}
+            () = dispatch(events, sink, &registry) => {}
         }
     }
 }
 
 /// Delivers threshold signals to the sink, in order, retrying each a few times.
-async fn dispatch(
-    mut events: mpsc::Receiver<Event>,
-    sink: SinkSlot,
-    last_error: Arc<Mutex<Option<String>>>,
-    registry: &Registry,
-) {
+async fn dispatch(mut events: WorkReceiver<Box<AndonSignal>>, sink: SinkSlot, registry: &Registry) {
     let internal = &registry.internal;
-    while let Some(event) = events.recv().await {
-        let signal = match event {
-            Event::Flush(done) => {
-                let _ = done.send(());
-                continue;
+    while let Some(signal) = events.recv().await {
+        deliver(&signal, &sink, &events, internal).await;
+        events.done(1);
+    }
+}
+
+/// Hands one threshold signal to the sink, retrying as [`retry_backoff`] says.
+async fn deliver(
+    signal: &AndonSignal,
+    sink: &SinkSlot,
+    events: &WorkReceiver<Box<AndonSignal>>,
+    internal: &crate::recorder::Internal,
+) {
+    let target = sink.read().unwrap_or_else(PoisonError::into_inner).clone();
+    let Some(target) = target else {
+        internal.threshold_no_sink.increment(1);
+        return;
+    };
+    let mut backoff = retry_backoff();
+    loop {
+        let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, target.on_signal(signal)).await;
+        match attempt {
+            Ok(Ok(())) => {
+                internal.threshold_delivered.increment(1);
+                break;
             }
-            Event::Signal(signal) => signal,
-        };
-        let target = sink.read().unwrap_or_else(PoisonError::into_inner).clone();
-        let Some(target) = target else {
-            internal.threshold_no_sink.increment(1);
-            continue;
-        };
-        let mut delays = RETRY_DELAYS.iter();
-        loop {
-            let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, target.on_signal(&signal)).await;
-            match attempt {
-                Ok(Ok(())) => {
-                    internal.threshold_delivered.increment(1);
-                    break;
-                }
-                Ok(Err(_)) | Err(_) => {
-                    let error = match attempt {
-                        Ok(Err(error)) => error.to_string(),
-                        _ => format!("no answer within {ATTEMPT_TIMEOUT:?}"),
-                    };
-                    *last_error.lock().unwrap_or_else(PoisonError::into_inner) =
-                        Some(format!("signal sink `{}`: {error}", target.name()));
-                    match delays.next() {
-                        Some(delay) => tokio::time::sleep(*delay).await,
-                        None => {
-                            internal.threshold_failed.increment(1);
-                            break;
-                        }
+            Ok(Err(_)) | Err(_) => {
+                let error = match attempt {
+                    Ok(Err(error)) => error.to_string(),
+                    _ => format!("no answer within {ATTEMPT_TIMEOUT:?}"),
+                };
+                events.set_last_error(format!("signal sink `{}`: {error}", target.name()));
+                match backoff.next_retry() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => {
+                        internal.threshold_failed.increment(1);
+                        break;
                     }
                 }
             }

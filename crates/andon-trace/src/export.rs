@@ -1,22 +1,24 @@
-//! Batch export off the caller's thread: ended spans go into a bounded queue (a full queue
-//! drops the span and counts it), and a tokio task sends them in batches to the exporter.
+//! Batch export off the caller's thread: ended spans go into a bounded queue (andon-runtime's
+//! [`WorkQueue`]: a full queue drops the span and counts it), and a tokio task sends them in
+//! batches to the exporter.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use andon_runtime::{QueueCounts, WorkQueue, WorkReceiver, work_queue};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::stats::TraceStats;
 
-/// The tracer's live counters.
+/// The tracer's live counters; spans queued and dropped are the export queue's.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) queued: AtomicU64,
-    pub(crate) dropped: AtomicU64,
+    /// The export queue's counters, once its worker is spawned.
+    pub(crate) queue: OnceLock<QueueCounts>,
     pub(crate) exported: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) export_errors: AtomicU64,
@@ -25,11 +27,12 @@ pub(crate) struct Counters {
 impl Counters {
     /// The counters, with `started` and `not_sampled` counted by the span table.
     pub(crate) fn snapshot(&self, (started, not_sampled): (u64, u64)) -> TraceStats {
+        let queue = self.queue.get();
         TraceStats {
             spans_started: started,
             spans_not_sampled: not_sampled,
-            spans_queued: self.queued.load(Ordering::Relaxed),
-            spans_dropped: self.dropped.load(Ordering::Relaxed),
+            spans_queued: queue.map_or(0, QueueCounts::accepted),
+            spans_dropped: queue.map_or(0, QueueCounts::dropped),
             spans_exported: self.exported.load(Ordering::Relaxed),
             spans_failed: self.failed.load(Ordering::Relaxed),
             export_errors: self.export_errors.load(Ordering::Relaxed),
@@ -37,39 +40,32 @@ impl Counters {
     }
 }
 
-enum Control {
-    Flush(oneshot::Sender<()>),
-    Shutdown(oneshot::Sender<()>),
-}
+/// Asks the worker to export what is queued, shut the exporter down and stop.
+struct Shutdown(oneshot::Sender<()>);
 
 /// The span processor the SDK calls on every ended recorded span.
 ///
 /// The export task does not wait on the queue (a waiting receiver would be woken, across
 /// threads, for every span): it drains the queue on its timer, and when a full batch is
-/// waiting, on a notification sent once per batch.
+/// waiting, on a wake sent once per batch.
 #[derive(Debug)]
 pub(crate) struct QueueProcessor {
-    spans: mpsc::Sender<SpanData>,
-    batch_ready: Arc<Notify>,
+    spans: WorkQueue<SpanData>,
     max_export_batch_size: usize,
-    counters: Arc<Counters>,
 }
 
 impl SpanProcessor for QueueProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        match self.spans.try_send(span) {
-            Ok(()) => {
-                self.counters.queued.fetch_add(1, Ordering::Relaxed);
-                let waiting = self.spans.max_capacity() - self.spans.capacity();
-                if waiting.is_multiple_of(self.max_export_batch_size) {
-                    self.batch_ready.notify_one();
-                }
-            }
-            Err(_) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        // A refused span is counted as dropped by the queue.
+        if self.spans.try_push(span).is_ok()
+            && self
+                .spans
+                .queued()
+                .is_multiple_of(self.max_export_batch_size)
+        {
+            self.spans.wake();
         }
     }
 
@@ -86,29 +82,27 @@ impl SpanProcessor for QueueProcessor {
 /// The handle that asks the worker to flush or shut down.
 #[derive(Debug, Clone)]
 pub(crate) struct ExportControl {
-    control: mpsc::UnboundedSender<Control>,
+    spans: WorkQueue<SpanData>,
+    control: mpsc::UnboundedSender<Shutdown>,
 }
 
-impl std::fmt::Debug for Control {
+impl std::fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Control::Flush(_) => "Flush",
-            Control::Shutdown(_) => "Shutdown",
-        })
+        f.write_str("Shutdown")
     }
 }
 
 impl ExportControl {
-    /// Exports every span queued before the call; `false` when the worker is gone.
+    /// Exports every span queued before the call; `false` when the worker is gone. Unbounded
+    /// here: the tracer bounds the wait with its own deadline.
     pub(crate) async fn flush(&self) -> bool {
-        let (tx, rx) = oneshot::channel();
-        self.control.send(Control::Flush(tx)).is_ok() && rx.await.is_ok()
+        self.spans.flush(Duration::MAX).await.is_ok()
     }
 
     /// Exports every queued span, shuts the exporter down and stops the worker.
     pub(crate) async fn shutdown(&self) -> bool {
         let (tx, rx) = oneshot::channel();
-        self.control.send(Control::Shutdown(tx)).is_ok() && rx.await.is_ok()
+        self.control.send(Shutdown(tx)).is_ok() && rx.await.is_ok()
     }
 }
 
@@ -128,13 +122,12 @@ pub(crate) fn spawn<E: SpanExporter + 'static>(
     counters: Arc<Counters>,
     runtime: &tokio::runtime::Handle,
 ) -> (QueueProcessor, ExportControl) {
-    let (spans_tx, spans_rx) = mpsc::channel(settings.max_queue_size);
+    let (spans_tx, spans_rx) = work_queue(settings.max_queue_size);
+    let _ = counters.queue.set(spans_tx.counts());
     let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let batch_ready = Arc::new(Notify::new());
     let worker = Worker {
         exporter,
         spans: spans_rx,
-        batch_ready: batch_ready.clone(),
         control: control_rx,
         settings,
         counters: counters.clone(),
@@ -143,12 +136,11 @@ pub(crate) fn spawn<E: SpanExporter + 'static>(
     runtime.spawn(worker.run());
     (
         QueueProcessor {
-            spans: spans_tx,
-            batch_ready,
+            spans: spans_tx.clone(),
             max_export_batch_size: settings.max_export_batch_size,
-            counters,
         },
         ExportControl {
+            spans: spans_tx,
             control: control_tx,
         },
     )
@@ -156,9 +148,8 @@ pub(crate) fn spawn<E: SpanExporter + 'static>(
 
 struct Worker<E> {
     exporter: E,
-    spans: mpsc::Receiver<SpanData>,
-    batch_ready: Arc<Notify>,
-    control: mpsc::UnboundedReceiver<Control>,
+    spans: WorkReceiver<SpanData>,
+    control: mpsc::UnboundedReceiver<Shutdown>,
     settings: QueueSettings,
     counters: Arc<Counters>,
     batch: Vec<SpanData>,
@@ -171,14 +162,10 @@ impl<E: SpanExporter> Worker<E> {
         loop {
             let open = tokio::select! {
                 _ = tick.tick() => self.drain().await,
-                () = self.batch_ready.notified() => self.drain().await,
+                // A full batch waits, or a flush asks for everything now.
+                () = self.spans.woken() => self.drain().await,
                 control = self.control.recv() => match control {
-                    Some(Control::Flush(done)) => {
-                        let open = self.drain().await;
-                        let _ = done.send(());
-                        open
-                    }
-                    Some(Control::Shutdown(done)) => {
+                    Some(Shutdown(done)) => {
                         self.drain().await;
                         let _ = self.exporter.shutdown();
                         let _ = done.send(());
@@ -198,20 +185,14 @@ impl<E: SpanExporter> Worker<E> {
 
     /// Exports everything waiting in the queue; `false` once every sender is gone.
     async fn drain(&mut self) -> bool {
-        let open = loop {
-            match self.spans.try_recv() {
-                Ok(span) => {
-                    self.batch.push(span);
-                    if self.batch.len() >= self.settings.max_export_batch_size {
-                        self.export().await;
-                    }
-                }
-                Err(mpsc::error::TryRecvError::Empty) => break true,
-                Err(mpsc::error::TryRecvError::Disconnected) => break false,
+        let max = self.settings.max_export_batch_size;
+        while self.spans.take_waiting(&mut self.batch, max) > 0 {
+            if self.batch.len() >= max {
+                self.export().await;
             }
-        };
+        }
         self.export().await;
-        open
+        !self.spans.is_closed()
     }
 
     async fn export(&mut self) {
@@ -233,5 +214,6 @@ impl<E: SpanExporter> Worker<E> {
             self.counters.export_errors.fetch_add(1, Ordering::Relaxed);
             self.counters.failed.fetch_add(count, Ordering::Relaxed);
         }
+        self.spans.done(count);
     }
 }

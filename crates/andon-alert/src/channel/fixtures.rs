@@ -5,15 +5,15 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use andon_core::AlertSeverity;
 
-use crate::notification::{AlertEvent, AlertStatus};
+use crate::notification::{AlertStatus, NotifiedAlert};
 
 /// A critical alert of rule `r` on component `db`, with trace id `trace-123`, fired at a fixed
 /// time and, when resolved, ended a minute later.
-pub(crate) fn event(status: AlertStatus, summary: &str) -> AlertEvent {
+pub(crate) fn event(status: AlertStatus, summary: &str) -> NotifiedAlert {
     let mut labels = BTreeMap::new();
     labels.insert("alertname".to_owned(), "r".to_owned());
     labels.insert("component".to_owned(), "db".to_owned());
-    AlertEvent {
+    NotifiedAlert {
         fingerprint: "0123456789abcdef".to_owned(),
         rule: "r".to_owned(),
         status,

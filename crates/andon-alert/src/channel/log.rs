@@ -10,7 +10,7 @@ use andon_core::{LogEntry, LogLevel};
 use serde_json::{Value, json};
 
 use super::{DeliveryError, Hooks};
-use crate::notification::{AlertEvent, AlertStatus, Notification};
+use crate::notification::{AlertStatus, Notification, NotifiedAlert};
 
 /// Writes notifications as log records.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ impl LogTransport {
 
 /// The level of one alert's record: a firing alert's severity (CRITICAL for critical), INFO
 /// for acknowledgements and resolutions.
-fn level(alert: &AlertEvent) -> LogLevel {
+fn level(alert: &NotifiedAlert) -> LogLevel {
     match alert.status {
         AlertStatus::Firing => alert.severity.log_level(),
         AlertStatus::Acknowledged | AlertStatus::Resolved => LogLevel::Info,
@@ -181,7 +181,7 @@ mod tests {
             status,
             severity,
             title: "t".into(),
-            alerts: vec![AlertEvent {
+            alerts: vec![NotifiedAlert {
                 fingerprint: "f".into(),
                 rule: "red-signal".into(),
                 status,

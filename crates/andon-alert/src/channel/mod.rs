@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use andon_core::config::ChannelConfig;
 use andon_core::{AlertSeverity, AndonSignal, MetricsSink, SignalSink};
-use tokio::sync::mpsc;
+use andon_runtime::{WorkQueue, work_queue};
 
 use crate::error::AlertError;
 use crate::notification::{AlertStatus, Notification};
@@ -122,19 +122,17 @@ impl DeliveryError {
     }
 }
 
-/// The counters of one channel.
+/// The delivery counters of one channel; what is pending, dropped and the last error are
+/// its [`WorkQueue`]'s.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
     sent: AtomicU64,
     failed: AtomicU64,
     retries: AtomicU64,
-    dropped: AtomicU64,
     digests: AtomicU64,
-    pending: AtomicU64,
     latency_micros: AtomicU64,
     consecutive_failures: AtomicU32,
     failing: AtomicBool,
-    last_error: Mutex<Option<String>>,
 }
 
 /// A channel's counters as seen from outside.
@@ -200,7 +198,9 @@ impl CriticalTracker {
 pub(crate) struct ChannelHandle {
     pub(crate) name: String,
     pub(crate) kind: &'static str,
-    tx: mpsc::Sender<Job>,
+    /// The channel's bounded queue: its depth is the pending count, its drops and last error
+    /// are the channel's.
+    queue: WorkQueue<Job>,
     stats: Arc<Stats>,
     /// To finish a job that could not be queued, so that no restart replays it.
     outbox: Option<Arc<Outbox>>,
@@ -222,7 +222,7 @@ impl ChannelHandle {
             message: "no tokio runtime: create the alert manager inside a tokio runtime".to_owned(),
         })?;
         let transport = Transport::build(name, config, &settings)?;
-        let (tx, rx) = mpsc::channel(settings.queue_capacity);
+        let (queue, rx) = work_queue(settings.queue_capacity);
         let stats = Arc::new(Stats::default());
         let outbox = settings.outbox.clone();
         let critical = Arc::clone(&settings.critical);
@@ -239,7 +239,7 @@ impl ChannelHandle {
         Ok(ChannelHandle {
             name: name.to_owned(),
             kind: config.kind(),
-            tx,
+            queue,
             stats,
             outbox,
             critical,
@@ -259,13 +259,10 @@ impl ChannelHandle {
     /// that could not be queued is marked done in the outbox (a restart must not page for it
     /// later), and counts as a failed channel of its critical notification.
     pub(crate) fn enqueue(&self, job: Job) -> bool {
-        self.stats.pending.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(job) {
+        match self.queue.try_push(job) {
             Ok(()) => true,
             Err(e) => {
                 let job = e.into_inner();
-                self.stats.pending.fetch_sub(1, Ordering::Relaxed);
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 if let Some(outbox) = &self.outbox {
                     outbox.done(&job.outbox_key, false);
                 }
@@ -297,7 +294,7 @@ impl ChannelHandle {
     }
 
     pub(crate) fn pending(&self) -> u64 {
-        self.stats.pending.load(Ordering::Relaxed)
+        self.queue.depth()
     }
 
     pub(crate) fn report(&self) -> ChannelReport {
@@ -310,15 +307,11 @@ impl ChannelHandle {
             sent,
             failed: s.failed.load(Ordering::Relaxed),
             retries: s.retries.load(Ordering::Relaxed),
-            dropped: s.dropped.load(Ordering::Relaxed),
+            dropped: self.queue.dropped(),
             digests: s.digests.load(Ordering::Relaxed),
-            pending: s.pending.load(Ordering::Relaxed),
+            pending: self.queue.depth(),
             failing: s.failing.load(Ordering::Relaxed),
-            last_error: s
-                .last_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            last_error: self.queue.last_error(),
             mean_latency: (sent > 0).then(|| Duration::from_micros(latency / sent)),
         }
     }

@@ -40,7 +40,7 @@ struct Trigger<'a> {
 }
 
 /// The `links` entry of an alert's trace in the trace UI, if it has one.
-fn trace_link(alert: &crate::notification::AlertEvent) -> Option<Value> {
+fn trace_link(alert: &crate::notification::NotifiedAlert) -> Option<Value> {
     let (trace, url) = (alert.trace_id.as_ref()?, alert.trace_url.as_ref()?);
     Some(json!({ "href": url, "text": format!("Trace {trace}") }))
 }

@@ -7,7 +7,7 @@ use andon_core::AlertSeverity;
 use serde_json::{Value, json};
 
 use super::rfc3339;
-use crate::notification::{AlertEvent, AlertStatus, Notification};
+use crate::notification::{AlertStatus, Notification, NotifiedAlert};
 
 /// Slack's limit on a header's text (characters).
 const HEADER_MAX: usize = 150;
@@ -91,7 +91,7 @@ fn emoji(notification: &Notification) -> &'static str {
 }
 
 /// One alert in mrkdwn, every outside text escaped.
-fn alert_line(alert: &AlertEvent) -> String {
+fn alert_line(alert: &NotifiedAlert) -> String {
     let mut line = format!("*{}* {}", alert.status.upper(), escape(&alert.summary));
     if alert.count > 1 {
         line.push_str(&format!(" (×{})", alert.count));
@@ -135,7 +135,7 @@ fn buttons(notification: &Notification) -> Option<Value> {
     if notification.status != AlertStatus::Firing {
         return None;
     }
-    let open: Vec<&AlertEvent> = notification
+    let open: Vec<&NotifiedAlert> = notification
         .alerts
         .iter()
         .filter(|a| a.status == AlertStatus::Firing && a.acknowledged_by.is_none())

@@ -192,7 +192,7 @@ pub(super) async fn post(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+        .and_then(|v| andon_runtime::parse_retry_after(v, std::time::SystemTime::now()));
     // At most 64 KiB of the answer are read to find a reason in.
     let text = read_capped(response, 64 * 1024).await;
     let retryable = status.as_u16() == 429 || status.is_server_error();
@@ -218,50 +218,4 @@ async fn read_capped(mut response: reqwest::Response, max: usize) -> String {
     }
     bytes.truncate(max);
     String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// `Retry-After` as delay-seconds (`120`) or as an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`).
-fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    // IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-    let parts: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m == month)? + 1;
-    let text = format!("{year}-{month:02}-{day:0>2}T{time}Z");
-    let at = humantime::parse_rfc3339(&text).ok()?;
-    Some(at.duration_since(now).unwrap_or_default())
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
-    use super::*;
-
-    #[test]
-    fn retry_after_takes_seconds_or_an_http_date() {
-        let now = UNIX_EPOCH + Duration::from_secs(784_111_717); // Sun, 06 Nov 1994 08:48:37 GMT
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
-            Some(Duration::from_secs(60))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            Some(Duration::ZERO),
-            "a date in the past means now"
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-    }
 }

@@ -1,14 +1,15 @@
-//! A channel's worker task: takes jobs from the channel's bounded queue, folds bursts over the
-//! rate limit into one digest, delivers with retries (exponential backoff with jitter, or the
-//! receiver's `Retry-After`), records the outcome in the outbox and counters, and raises signals
-//! when the channel fails or recovers.
+//! A channel's worker task: takes jobs from the channel's bounded queue (andon-runtime's
+//! [`WorkQueue`](andon_runtime::WorkQueue)), folds bursts over the rate limit into one digest,
+//! delivers with retries (andon-runtime's [`Backoff`]: exponential with jitter, or the
+//! receiver's `Retry-After`), records the outcome in the outbox and counters, and raises
+//! signals when the channel fails or recovers.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use andon_core::{AndonSignal, names};
-use tokio::sync::mpsc;
+use andon_runtime::{Backoff, WorkReceiver};
 use tokio::time::Instant;
 
 use super::{DeliveryError, Job, Settings, Stats, Transport};
@@ -67,7 +68,7 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+    pub(super) async fn run(mut self, mut rx: WorkReceiver<Job>) {
         while let Some(job) = rx.recv().await {
             let mut batch = vec![job];
             let over_budget = self.bucket.as_mut().is_some_and(|b| !b.try_take());
@@ -93,7 +94,7 @@ impl Worker {
                     batch.iter().map(|j| Arc::clone(&j.notification)).collect();
                 Arc::new(Notification::digest(&items, SystemTime::now()))
             };
-            let delivered = self.deliver_with_retries(&notification).await;
+            let delivered = self.deliver_with_retries(&notification, &rx).await;
             for job in &batch {
                 if let Some(outbox) = &self.settings.outbox {
                     outbox.done(&job.outbox_key, delivered);
@@ -110,14 +111,19 @@ impl Worker {
                     )))
                     .await;
                 }
-                self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+                rx.done(1);
             }
         }
     }
 
-    async fn deliver_with_retries(&self, notification: &Notification) -> bool {
+    async fn deliver_with_retries(
+        &self,
+        notification: &Notification,
+        rx: &WorkReceiver<Job>,
+    ) -> bool {
         let started = Instant::now();
-        let mut attempt: u32 = 0;
+        let mut backoff =
+            Backoff::new(self.settings.retry_backoff).with_max_retries(self.settings.max_retries);
         loop {
             let result = tokio::time::timeout(
                 self.settings.timeout + Duration::from_secs(1),
@@ -151,17 +157,17 @@ impl Worker {
                     }
                     return true;
                 }
-                Err(e) if e.retryable && attempt < self.settings.max_retries => {
-                    let wait = e
-                        .retry_after
-                        .map(|d| d.min(Duration::from_secs(300)))
-                        .unwrap_or_else(|| backoff(self.settings.retry_backoff, attempt));
-                    attempt += 1;
+                Err(e) if e.retryable && backoff.retries() < self.settings.max_retries => {
+                    if let Some(wait) = e.retry_after {
+                        backoff.with_retry_after(wait);
+                    }
+                    let wait = backoff.next_delay();
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     self.count(names::ALERT_RETRIES, "retry");
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => {
+                    let attempt = backoff.retries();
                     self.stats.failed.fetch_add(1, Ordering::Relaxed);
                     self.count(names::ALERT_NOTIFICATIONS, "failed");
                     let message = format!(
@@ -172,11 +178,7 @@ impl Worker {
                         attempt + 1,
                         e.message
                     );
-                    *self
-                        .stats
-                        .last_error
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner()) = Some(e.message.clone());
+                    rx.set_last_error(e.message.clone());
                     let failures = self
                         .stats
                         .consecutive_failures
@@ -210,32 +212,5 @@ impl Worker {
             // The self-signal is best effort: its own failure must not loop back here.
             let _ = sink.on_signal(&signal).await;
         }
-    }
-}
-
-/// The wait before retry `attempt` (0-based): `base * 2^attempt`, at most a minute, times a
-/// random factor between 0.5 and 1.5 so that many instances do not retry in step.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(16)));
-    let capped = exp.min(Duration::from_secs(60));
-    capped.mul_f64(0.5 + fastrand::f64())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        let base = Duration::from_millis(100);
-        for attempt in 0..5 {
-            let d = backoff(base, attempt);
-            let nominal = base * 2u32.pow(attempt);
-            assert!(
-                d >= nominal.mul_f64(0.5) && d <= nominal.mul_f64(1.5),
-                "{d:?}"
-            );
-        }
-        assert!(backoff(base, 30) <= Duration::from_secs(90));
     }
 }

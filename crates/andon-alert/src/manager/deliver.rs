@@ -10,7 +10,7 @@ use andon_core::ConfigError;
 use super::{DIAGNOSTICS_TIMEOUT, Inner};
 use crate::channel::{ChannelHandle, Job, is_critical_firing};
 use crate::error::AlertError;
-use crate::notification::{AlertEvent, AlertStatus, Notification, first_start_millis};
+use crate::notification::{AlertStatus, Notification, NotifiedAlert, first_start_millis};
 use crate::rule::{AlertChannel, AlertRule};
 
 /// A notification and the channels it goes to.
@@ -95,7 +95,7 @@ impl Inner {
     pub(super) fn notification(
         &self,
         rule: &AlertRule,
-        alerts: Vec<AlertEvent>,
+        alerts: Vec<NotifiedAlert>,
         status: AlertStatus,
         escalation_level: u32,
         tag: &str,

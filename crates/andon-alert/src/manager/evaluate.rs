@@ -14,7 +14,7 @@ use super::{
     series_key, series_value,
 };
 use crate::error::AlertError;
-use crate::notification::{AlertEvent, AlertStatus};
+use crate::notification::{AlertStatus, NotifiedAlert};
 use crate::rule::{AlertRule, Threshold};
 use crate::silence::Silence;
 
@@ -283,7 +283,7 @@ impl Inner {
         let grouping = !self.config.group_by.is_empty();
         let group_open = rs.group_until.is_some_and(|g| now < g);
         let mut firing = Vec::new();
-        let mut resolved: BTreeMap<Vec<String>, Vec<AlertEvent>> = BTreeMap::new();
+        let mut resolved: BTreeMap<Vec<String>, Vec<NotifiedAlert>> = BTreeMap::new();
         for inst in rs.instances.values_mut() {
             if inst.state == AlertState::Inactive && inst.cleared_at.is_some() {
                 if inst.notified {

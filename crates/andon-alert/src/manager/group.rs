@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use super::Inner;
 use super::deliver::Outgoing;
 use crate::notification::{
-    AlertEvent, AlertStatus, Notification, first_start_millis, highest_severity,
+    AlertStatus, Notification, NotifiedAlert, first_start_millis, highest_severity,
 };
 
 /// Grouping across rules (`group_by`): the timing of each group, and what one evaluation pass
@@ -15,7 +15,7 @@ use crate::notification::{
 #[derive(Debug, Default)]
 pub(super) struct Groups {
     pub(super) timing: BTreeMap<String, GroupTiming>,
-    pub(super) batch: BTreeMap<String, (Vec<String>, Vec<AlertEvent>)>,
+    pub(super) batch: BTreeMap<String, (Vec<String>, Vec<NotifiedAlert>)>,
 }
 
 #[derive(Debug, Default)]
@@ -97,7 +97,7 @@ impl Inner {
     pub(super) fn group_notification(
         &self,
         key: &str,
-        alerts: Vec<AlertEvent>,
+        alerts: Vec<NotifiedAlert>,
         seq: u64,
         now: SystemTime,
     ) -> Notification {

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::{AlertState, Node};
 use crate::fingerprint::fingerprint;
-use crate::notification::{AlertEvent, AlertStatus};
+use crate::notification::{AlertStatus, NotifiedAlert};
 use crate::rule::{AlertCondition, AlertRule, Threshold};
 
 #[derive(Debug)]
@@ -100,8 +100,8 @@ impl Instance {
         rule: &AlertRule,
         status: AlertStatus,
         now: SystemTime,
-    ) -> AlertEvent {
-        AlertEvent {
+    ) -> NotifiedAlert {
+        NotifiedAlert {
             fingerprint: self.fingerprint.clone(),
             rule: rule.name.clone(),
             status,

@@ -20,7 +20,7 @@ use super::AlertManager;
 use crate::channel::{Hooks, HttpTransport, host_name};
 use crate::error::AlertError;
 use crate::fingerprint::fingerprint;
-use crate::notification::{AlertEvent, AlertStatus, Notification};
+use crate::notification::{AlertStatus, Notification, NotifiedAlert};
 
 /// The watchdog alert's name (its `alertname` label), for the Alertmanager route.
 pub const WATCHDOG_ALERT: &str = "AndonWatchdog";
@@ -163,7 +163,7 @@ fn watchdog_notification(instance: &str, started: SystemTime, now: SystemTime) -
         "andon on {instance} is alive: this alert always fires while it runs; its absence means \
          andon is gone"
     );
-    let alert = AlertEvent {
+    let alert = NotifiedAlert {
         fingerprint: fingerprint(WATCHDOG_ALERT, &labels),
         rule: WATCHDOG_ALERT.to_owned(),
         status: AlertStatus::Firing,

@@ -292,12 +292,7 @@ impl PostgresHistory {
 
     /// Why the last failed batch failed (with any secret redacted).
     pub fn last_error(&self) -> Option<String> {
-        self.inner
-            .counters
-            .last_error
-            .lock()
-            .ok()
-            .and_then(|e| e.clone())
+        self.inner.counters.last_error.get()
     }
 
     /// The schema version of the database.

@@ -36,8 +36,10 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The path that keeps the history in memory only.
 pub const MEMORY: &str = ":memory:";
 
-/// The clock retention reads; tests pass their own.
-pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+/// The clock retention reads ([`SqliteHistoryBuilder::with_clock`]); tests pass their own, a
+/// [`ManualClock`] or any `Fn() -> SystemTime` closure. andon-runtime's, shared with the alert
+/// manager.
+pub use andon_runtime::{Clock, ManualClock, SystemClock};
 
 /// The history in an embedded SQLite database (WAL mode), written by a background thread.
 ///
@@ -104,12 +106,7 @@ impl SqliteHistory {
 
     /// Why the last failed transaction failed.
     pub fn last_error(&self) -> Option<String> {
-        self.inner
-            .counters
-            .last_error
-            .lock()
-            .ok()
-            .and_then(|e| e.clone())
+        self.inner.counters.last_error.get()
     }
 
     /// Runs retention now, as the background does, with `now` as the present: deletes rows
@@ -136,9 +133,7 @@ impl SqliteHistory {
 
 /// A poisoned lock still holds a usable connection: SQLite rolled back whatever was open.
 fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    connection
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    andon_runtime::lock(connection)
 }
 
 #[async_trait]

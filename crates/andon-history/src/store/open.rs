@@ -4,7 +4,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use andon_core::MetricsSink;
 use andon_core::config::HistoryConfig;
@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::worker::Worker;
 use super::{
     Clock, DEFAULT_BUSY_TIMEOUT, DEFAULT_RETENTION_INTERVAL, Inner, MEMORY, SqliteHistory,
+    SystemClock,
 };
 use crate::error::HistoryError;
 use crate::queue::{Counters, DROPPED_TOTAL, WRITTEN_TOTAL};
@@ -24,7 +25,7 @@ use crate::schema;
 pub struct SqliteHistoryBuilder {
     config: HistoryConfig,
     metrics: Option<Arc<dyn MetricsSink>>,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
     retention_interval: Duration,
     busy_timeout: Duration,
 }
@@ -46,7 +47,7 @@ impl SqliteHistoryBuilder {
     }
 
     /// The clock background retention reads (default: the system clock).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
@@ -133,7 +134,7 @@ impl SqliteHistory {
         SqliteHistoryBuilder {
             config: config.clone(),
             metrics: None,
-            clock: Arc::new(SystemTime::now),
+            clock: Arc::new(SystemClock),
             retention_interval: DEFAULT_RETENTION_INTERVAL,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
         }

@@ -22,7 +22,7 @@ pub(super) struct Worker {
     pub(super) counters: Arc<Counters>,
     pub(super) processed: watch::Sender<u64>,
     pub(super) metrics: Option<Arc<dyn MetricsSink>>,
-    pub(super) clock: Clock,
+    pub(super) clock: Arc<dyn Clock>,
     pub(super) config: HistoryConfig,
     pub(super) retention_interval: Duration,
 }
@@ -70,7 +70,7 @@ impl Worker {
 
     fn retain(&self) {
         let mut connection = lock(&self.connection);
-        match retention::retain(&mut connection, &self.config, (self.clock)()) {
+        match retention::retain(&mut connection, &self.config, self.clock.now()) {
             Ok(report) => {
                 self.counters
                     .retention_deleted

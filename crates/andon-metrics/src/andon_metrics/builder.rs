@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use andon_core::SignalSink;
 use andon_core::config::MetricsConfig;
 use andon_core::threshold::Threshold;
+use andon_runtime::work_queue;
 use metrics::Key;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::error::MetricsError;
 use crate::names::{
@@ -93,7 +94,7 @@ impl AndonMetricsBuilder {
             (None, None)
         };
         let endpoint = listener.as_ref().and_then(|l| l.local_addr().ok());
-        let (events, receiver) = mpsc::channel(EVENT_QUEUE);
+        let (events, receiver) = work_queue(EVENT_QUEUE);
         let registry = Arc::new(Registry::new(
             builder.build_recorder(),
             config.max_label_sets,
@@ -116,13 +117,11 @@ impl AndonMetricsBuilder {
             })
             .is_ok();
         let sink: SinkSlot = Arc::new(RwLock::new(self.sink));
-        let last_error = Arc::new(Mutex::new(None));
         let (stop, stopped) = watch::channel(false);
         let background = Background {
             registry: Arc::clone(&registry),
             events: receiver,
             sink: Arc::clone(&sink),
-            last_error: Arc::clone(&last_error),
             listener: listener.map(|l| (l, Arc::from(config.scrape_path.as_str()))),
             stop: stopped,
         };
@@ -141,7 +140,6 @@ impl AndonMetricsBuilder {
             endpoint,
             endpoint_notice,
             sink,
-            last_error,
             stop,
             shut_down: AtomicBool::new(false),
         })

@@ -13,18 +13,18 @@ use cache::Cache;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use andon_core::config::MetricsConfig;
 use andon_core::threshold::Threshold;
 use andon_core::{AlertSeverity, AndonSignal, Color, MetricsListener, SignalSink};
 use metrics::{Counter, Gauge, Histogram, Key, Label};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use crate::error::MetricsError;
 use crate::names::{self, ALERTS, CPU_USAGE, FAILURES, MEMORY_USAGE, POOL_UTILIZATION, SIGNALS};
-use crate::recorder::{AndonRecorder, Event, Kind, Registry};
+use crate::recorder::{AndonRecorder, Kind, Registry};
 use crate::server::SinkSlot;
 
 /// Prometheus metrics for andon: signal counters, gauges, histograms, thresholds and the scrape
@@ -45,7 +45,6 @@ pub struct AndonMetrics {
     endpoint: Option<SocketAddr>,
     endpoint_notice: Option<String>,
     sink: SinkSlot,
-    last_error: Arc<Mutex<Option<String>>>,
     stop: watch::Sender<bool>,
     shut_down: AtomicBool,
     /// Per component: the GREEN, YELLOW and RED signal counters and the failure counter.
@@ -501,10 +500,7 @@ impl AndonMetrics {
 
     /// The last error of the signal sink when delivering a threshold signal, if any.
     pub fn last_delivery_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.registry.events().last_error()
     }
 
     /// What the registry holds: metrics, series and refused series, under the
@@ -520,16 +516,8 @@ impl AndonMetrics {
 
     /// Waits until every threshold signal raised so far has been handed to the sink.
     async fn drain(&self) {
-        let (done, wait) = oneshot::channel();
-        if self
-            .registry
-            .events()
-            .send(Event::Flush(done))
-            .await
-            .is_ok()
-        {
-            let _ = wait.await;
-        }
+        // Unbounded as before (each delivery attempt is bounded); a stopped dispatcher ends it.
+        let _ = self.registry.events().flush(Duration::MAX).await;
     }
 }
 

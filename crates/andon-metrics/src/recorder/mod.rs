@@ -17,12 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use andon_core::{AndonSignal, MetricsListener, Sample};
+use andon_runtime::WorkQueue;
 use metrics::{
     Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
 };
 use metrics_exporter_prometheus::PrometheusRecorder;
 use metrics_exporter_prometheus::formatting::{sanitize_label_key, sanitize_metric_name};
-use tokio::sync::mpsc;
 
 use crate::error::MetricsError;
 use crate::names::{
@@ -48,14 +48,10 @@ impl Kind {
     }
 }
 
-/// What the background dispatcher is asked to do.
-#[derive(Debug)]
-pub(crate) enum Event {
-    /// Deliver a threshold signal to the sink.
-    Signal(Box<AndonSignal>),
-    /// Answer once everything queued before has been delivered.
-    Flush(tokio::sync::oneshot::Sender<()>),
-}
+/// The bounded queue of threshold signals waiting for the background dispatcher to hand
+/// them to the signal sink (a full queue drops a signal and counts it); flushing it waits
+/// until those queued before are handed over, and its last error is the sink's.
+pub(crate) type Events = WorkQueue<Box<AndonSignal>>;
 
 /// Counters andon keeps about itself, registered straight on the Prometheus recorder so that
 /// the cardinality guard never refuses them.
@@ -86,7 +82,7 @@ pub(crate) struct Registry {
     refused: Mutex<HashMap<String, (Counter, u64)>>,
     /// Names with HELP text already: the first description wins.
     described: Mutex<HashSet<String>>,
-    events: mpsc::Sender<Event>,
+    events: Events,
     pub(crate) internal: Internal,
 }
 
@@ -116,7 +112,7 @@ impl Registry {
     pub(crate) fn new(
         prometheus: PrometheusRecorder,
         max_label_sets: usize,
-        events: mpsc::Sender<Event>,
+        events: Events,
     ) -> Self {
         let handle = Renderer {
             handle: prometheus.handle(),
@@ -174,7 +170,7 @@ impl Registry {
         &self.handle
     }
 
-    pub(crate) fn events(&self) -> &mpsc::Sender<Event> {
+    pub(crate) fn events(&self) -> &Events {
         &self.events
     }
 

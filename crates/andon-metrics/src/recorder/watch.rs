@@ -4,12 +4,10 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::Events;
 use andon_core::threshold::{Crossing, Threshold, ThresholdState};
 use andon_core::{AndonSignal, MetricsListener};
 use metrics::Counter;
-use tokio::sync::mpsc;
-
-use super::Event;
 
 /// The threshold and the listener of one metric name, shared by all its series.
 #[derive(Debug)]
@@ -56,7 +54,7 @@ pub(super) struct Watch {
     /// `name{label="value",...}` as a person reads it, for the signal message.
     pub(super) display: String,
     pub(super) labels: Vec<(String, String)>,
-    pub(super) events: mpsc::Sender<Event>,
+    pub(super) events: Events,
     pub(super) dropped: Counter,
 }
 
@@ -134,11 +132,7 @@ impl Watch {
             .with_attribute("level", threshold.level)
             .with_attribute("clear", threshold.clear)
             .with_attribute("labels", serde_json::Value::Object(labels));
-        if self
-            .events
-            .try_send(Event::Signal(Box::new(signal)))
-            .is_err()
-        {
+        if self.events.try_push(Box::new(signal)).is_err() {
             self.dropped.increment(1);
         }
     }
