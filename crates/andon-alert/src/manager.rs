@@ -569,13 +569,9 @@ fn take_locked<T: Default>(mutex: &Mutex<T>) -> T {
     std::mem::take(&mut *mutex.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-/// Validates the section through the whole configuration's checks.
+/// Validates the section on its own, as loading a file does.
 fn validate_config(config: &AlertsConfig) -> Result<(), ConfigError> {
-    andon_core::AndonConfig {
-        alerts: config.clone(),
-        ..Default::default()
-    }
-    .validate()
+    andon_core::SectionConfig::validate(config)
 }
 
 impl From<&ChannelConfig> for AlertChannel {

@@ -106,7 +106,7 @@ impl AndonObserver {
     /// [`ObserveError::Config`] when `config` is invalid, [`ObserveError::Unsupported`] when
     /// this platform cannot be observed.
     pub fn new(config: ObserverConfig) -> Result<Self, ObserveError> {
-        config.validate("observer")?;
+        andon_core::SectionConfig::validate(&config)?;
         let probe = SysinfoProbe::new()?;
         Self::with_probe(config, probe)
     }
@@ -118,7 +118,7 @@ impl AndonObserver {
     ///
     /// [`ObserveError::Config`] when `config` is invalid.
     pub fn with_probe(config: ObserverConfig, probe: impl Probe) -> Result<Self, ObserveError> {
-        config.validate("observer")?;
+        andon_core::SectionConfig::validate(&config)?;
         let on_demand = probe.on_demand();
         Ok(AndonObserver {
             sections: Sections::from_config(&config),

@@ -72,7 +72,7 @@ impl AndonMetricsBuilder {
     /// name, [`MetricsError::Background`] when no thread can be started.
     pub fn build(self) -> Result<AndonMetrics, MetricsError> {
         let config = self.config;
-        config.check()?;
+        andon_core::SectionConfig::validate(&config)?;
         let mut builder = PrometheusBuilder::new()
             .set_buckets(&config.buckets)
             .map_err(|e| andon_core::ConfigError::new("metrics.buckets", e.to_string()))?;
