@@ -5,7 +5,7 @@
 //! scrape path with the text exposition format and closes the connection, which is all a
 //! Prometheus scrape needs, and gives `404` elsewhere.
 
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use andon_core::SignalSink;
@@ -28,14 +28,12 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pauses between attempts to deliver a threshold signal.
 const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(500)];
 
-/// The signal sink thresholds report to, replaceable after construction.
-pub(crate) type SinkSlot = Arc<RwLock<Option<Arc<dyn SignalSink>>>>;
-
 /// Everything the background task needs.
 pub(crate) struct Background {
     pub(crate) registry: Arc<Registry>,
     pub(crate) events: mpsc::Receiver<Event>,
-    pub(crate) sink: SinkSlot,
+    /// Where threshold signals go (given to the builder; dropped when the task stops).
+    pub(crate) sink: Option<Arc<dyn SignalSink>>,
     pub(crate) last_error: Arc<Mutex<Option<String>>>,
     pub(crate) listener: Option<(std::net::TcpListener, Arc<str>)>,
     pub(crate) stop: watch::Receiver<bool>,
@@ -77,7 +75,7 @@ impl Background {
 /// Delivers threshold signals to the sink, in order, retrying each a few times.
 async fn dispatch(
     mut events: mpsc::Receiver<Event>,
-    sink: SinkSlot,
+    sink: Option<Arc<dyn SignalSink>>,
     last_error: Arc<Mutex<Option<String>>>,
     registry: &Registry,
 ) {
@@ -90,8 +88,7 @@ async fn dispatch(
             }
             Event::Signal(signal) => signal,
         };
-        let target = sink.read().unwrap_or_else(PoisonError::into_inner).clone();
-        let Some(target) = target else {
+        let Some(target) = &sink else {
             internal.threshold_no_sink.increment(1);
             continue;
         };

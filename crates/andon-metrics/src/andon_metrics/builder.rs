@@ -6,9 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
-use andon_core::SignalSink;
 use andon_core::config::MetricsConfig;
 use andon_core::threshold::Threshold;
+use andon_core::{Deferred, MetricsListener, SignalSink};
 use metrics::Key;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tokio::sync::{mpsc, watch};
@@ -19,7 +19,7 @@ use crate::names::{
     REQUEST_DURATION, threshold_metric,
 };
 use crate::recorder::{AndonRecorder, Registry};
-use crate::server::{Background, SinkSlot};
+use crate::server::Background;
 
 use super::AndonMetrics;
 use super::cache::Cache;
@@ -33,6 +33,7 @@ const EVENT_QUEUE: usize = 1024;
 pub struct AndonMetricsBuilder {
     pub(super) config: MetricsConfig,
     pub(super) sink: Option<Arc<dyn SignalSink>>,
+    pub(super) listener: Option<Arc<Deferred<dyn MetricsListener>>>,
     pub(super) endpoint: bool,
     pub(super) global: bool,
 }
@@ -41,6 +42,23 @@ impl AndonMetricsBuilder {
     /// Sends threshold signals to `sink` (the umbrella passes its fan-out of every component).
     pub fn with_signal_sink(mut self, sink: Arc<dyn SignalSink>) -> Self {
         self.sink = Some(sink);
+        self
+    }
+
+    /// Tells the listener bound into `slot` (the alert manager, which is built after the
+    /// metrics it reads) at once of every update of the metrics it watches, so that rules on a
+    /// gauge react when it changes instead of on their next evaluation tick.
+    ///
+    /// [`watched_metrics`](MetricsListener::watched_metrics) is read once, when the slot is
+    /// bound (at once if it already is): a name it lists is marked, and each update of a series
+    /// of that name (a gauge set, a counter increment, a histogram value, through andon's API,
+    /// [`MetricsSink`](andon_core::MetricsSink) or the `metrics` macros) calls
+    /// [`metric_changed`](MetricsListener::metric_changed) with the metric's name on the
+    /// recording thread, after the new value is readable through
+    /// [`MetricsSource`](andon_core::MetricsSource). An update of a name it does not watch
+    /// costs the same one atomic load as without a listener.
+    pub fn with_metrics_listener(mut self, slot: Arc<Deferred<dyn MetricsListener>>) -> Self {
+        self.listener = Some(slot);
         self
     }
 
@@ -115,13 +133,20 @@ impl AndonMetricsBuilder {
                 registry: Arc::clone(&registry),
             })
             .is_ok();
-        let sink: SinkSlot = Arc::new(RwLock::new(self.sink));
+        if let Some(slot) = &self.listener {
+            let registry = Arc::downgrade(&registry);
+            slot.when_bound(move |listener| {
+                if let Some(registry) = registry.upgrade() {
+                    registry.set_listener(Some(Arc::clone(listener)));
+                }
+            });
+        }
         let last_error = Arc::new(Mutex::new(None));
         let (stop, stopped) = watch::channel(false);
         let background = Background {
             registry: Arc::clone(&registry),
             events: receiver,
-            sink: Arc::clone(&sink),
+            sink: self.sink,
             last_error: Arc::clone(&last_error),
             listener: listener.map(|l| (l, Arc::from(config.scrape_path.as_str()))),
             stop: stopped,
@@ -140,7 +165,6 @@ impl AndonMetricsBuilder {
             global,
             endpoint,
             endpoint_notice,
-            sink,
             last_error,
             stop,
             shut_down: AtomicBool::new(false),
