@@ -23,13 +23,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use andon_core::stats::{StatLine, Stats};
 use andon_core::{
-    AndonConfig, AndonError, AndonSignal, Component, Deferred, DiagnosticsSource, HistoryStore,
-    MetricsSink, ShutdownReport, SignalSink, async_trait,
+    AndonConfig, AndonError, Component, Deferred, DiagnosticsSource, HistoryStore, MetricsSink,
+    SignalSink,
 };
 
-use crate::system::{AndonSystem, WeakSystem};
+pub(crate) use crate::lifecycle::{bind_system, shutdown_order};
+use crate::system::AndonSystem;
 
 /// The typed components of a running system, for `AndonSystem`'s accessors, and every one of
 /// them as a [`Component`] for the lifecycle.
@@ -50,7 +50,7 @@ pub(crate) struct Components {
     #[cfg(feature = "history")]
     pub(crate) history: Option<Arc<andon_history::HistoryBackend>>,
     /// Every component, and every sink added to the builder, in shutdown order (see
-    /// [`shutdown_order`]).
+    /// `lifecycle::shutdown_order`).
     pub(crate) parts: Vec<Arc<dyn Component>>,
     /// Publishes the counters of the components that have no other way to /metrics.
     self_metrics_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -110,6 +110,22 @@ pub(crate) struct Wired {
 
 /// What one build function reads (the config, the parts built before it) and adds to.
 struct WireContext<'a> {
+    /// The whole configuration: each build function reads its own section (none is built
+    /// without a component feature).
+    #[cfg_attr(
+        not(any(
+            feature = "log",
+            feature = "metrics",
+            feature = "trace",
+            feature = "observe",
+            feature = "alert",
+            feature = "history"
+        )),
+        expect(
+            dead_code,
+            reason = "read by the build functions, none with no component feature"
+        )
+    )]
     config: &'a AndonConfig,
     /// Where components raise signals of their own: the system, built after them.
     system_sink: Arc<Deferred<dyn SignalSink>>,
@@ -122,6 +138,20 @@ struct WireContext<'a> {
     history: Option<Arc<dyn HistoryStore>>,
 }
 
+impl WireContext<'_> {
+    /// What the build functions made, for the system; the context is left empty.
+    fn finish(&mut self) -> Wired {
+        Wired {
+            sinks: fan_out(&self.components),
+            diagnostics: self.diagnostics.take(),
+            metrics_sink: self.metrics_sink.take(),
+            components: std::mem::take(&mut self.components),
+            system_sink: self.system_sink.clone(),
+            history: self.history.take(),
+        }
+    }
+}
+
 /// Builds the enabled components, each from its section and the parts built before it:
 /// trace, log, metrics, observe, history, alert.
 pub(crate) async fn build(
@@ -129,6 +159,20 @@ pub(crate) async fn build(
     parts: Parts,
     diagnostics: Option<Arc<dyn DiagnosticsSource>>,
 ) -> Result<Wired, AndonError> {
+    let Parts {
+        #[cfg(feature = "log")]
+        logger,
+        #[cfg(feature = "metrics")]
+        metrics,
+        #[cfg(feature = "trace")]
+        tracer,
+        #[cfg(feature = "observe")]
+        observer,
+        #[cfg(feature = "alert")]
+        alerts,
+        #[cfg(feature = "history")]
+        history,
+    } = parts;
     let mut ctx = WireContext {
         config,
         system_sink: Arc::new(Deferred::new()),
@@ -140,26 +184,18 @@ pub(crate) async fn build(
         history: None,
     };
     #[cfg(feature = "trace")]
-    build_tracer(&mut ctx, parts.tracer)?;
+    build_tracer(&mut ctx, tracer)?;
     #[cfg(feature = "log")]
-    build_logger(&mut ctx, parts.logger)?;
+    build_logger(&mut ctx, logger)?;
     #[cfg(feature = "metrics")]
-    build_metrics(&mut ctx, parts.metrics).await?;
+    build_metrics(&mut ctx, metrics).await?;
     #[cfg(feature = "observe")]
-    build_observer(&mut ctx, parts.observer)?;
+    build_observer(&mut ctx, observer)?;
     #[cfg(feature = "history")]
-    build_history(&mut ctx, parts.history).await?;
+    build_history(&mut ctx, history).await?;
     #[cfg(feature = "alert")]
-    build_alerts(&mut ctx, parts.alerts)?;
-    let sinks = fan_out(&ctx.components);
-    Ok(Wired {
-        sinks,
-        diagnostics: ctx.diagnostics,
-        metrics_sink: ctx.metrics_sink,
-        components: ctx.components,
-        system_sink: ctx.system_sink,
-        history: ctx.history,
-    })
+    build_alerts(&mut ctx, alerts)?;
+    Ok(ctx.finish())
 }
 
 /// The tracer: given, or from `[tracer]` when enabled.
@@ -357,164 +393,37 @@ fn build_alerts(
 
 /// The components that take every signal, in fan-out order: log, metrics, trace, alert.
 fn fan_out(components: &Components) -> Vec<Arc<dyn SignalSink>> {
-    let mut sinks: Vec<Arc<dyn SignalSink>> = Vec::new();
+    let sinks = std::iter::empty::<Arc<dyn SignalSink>>();
     #[cfg(feature = "log")]
-    sinks.extend(
+    let sinks = sinks.chain(
         components
             .logger
             .iter()
             .map(|c| c.clone() as Arc<dyn SignalSink>),
     );
     #[cfg(feature = "metrics")]
-    sinks.extend(
+    let sinks = sinks.chain(
         components
             .metrics
             .iter()
             .map(|c| c.clone() as Arc<dyn SignalSink>),
     );
     #[cfg(feature = "trace")]
-    sinks.extend(
+    let sinks = sinks.chain(
         components
             .tracer
             .iter()
             .map(|c| c.clone() as Arc<dyn SignalSink>),
     );
     #[cfg(feature = "alert")]
-    sinks.extend(
+    let sinks = sinks.chain(
         components
             .alerts
             .iter()
             .map(|c| c.clone() as Arc<dyn SignalSink>),
     );
     let _ = components;
-    sinks
-}
-
-/// Every component, and every sink added to the system's builder, in shutdown order: the
-/// alert manager first (its `log` channel writes its last notifications into the log, which
-/// must still be open), the observer, then the fan-out order, the added sinks, and the history
-/// last (so that the alert manager's final changes are in it).
-pub(crate) fn shutdown_order(
-    components: &Components,
-    added: &[Arc<dyn SignalSink>],
-) -> Vec<Arc<dyn Component>> {
-    let mut parts: Vec<Arc<dyn Component>> = Vec::new();
-    #[cfg(feature = "alert")]
-    parts.extend(
-        components
-            .alerts
-            .iter()
-            .map(|c| c.clone() as Arc<dyn Component>),
-    );
-    #[cfg(feature = "observe")]
-    parts.extend(
-        components
-            .observer
-            .iter()
-            .map(|c| c.clone() as Arc<dyn Component>),
-    );
-    #[cfg(feature = "log")]
-    parts.extend(
-        components
-            .logger
-            .iter()
-            .map(|c| c.clone() as Arc<dyn Component>),
-    );
-    #[cfg(feature = "metrics")]
-    parts.extend(
-        components
-            .metrics
-            .iter()
-            .map(|c| c.clone() as Arc<dyn Component>),
-    );
-    #[cfg(feature = "trace")]
-    parts.extend(
-        components
-            .tracer
-            .iter()
-            .map(|c| c.clone() as Arc<dyn Component>),
-    );
-    parts.extend(
-        added
-            .iter()
-            .map(|sink| Arc::new(AddedSink(sink.clone())) as Arc<dyn Component>),
-    );
-    #[cfg(feature = "history")]
-    parts.extend(
-        components
-            .history
-            .iter()
-            .map(|c| c.clone() as Arc<dyn Component>),
-    );
-    let _ = components;
-    parts
-}
-
-/// The system as a signal sink, held weakly so that the components holding it do not keep a
-/// dropped system alive. Bound into the components' [`Deferred`] slot once the system exists.
-#[derive(Debug)]
-struct SystemSink(WeakSystem);
-
-#[async_trait]
-impl SignalSink for SystemSink {
-    fn name(&self) -> &'static str {
-        "system"
-    }
-
-    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
-        let Some(system) = self.0.upgrade() else {
-            return Err(AndonError::ShutDown {
-                component: "system",
-            });
-        };
-        system
-            .signal_problem(signal.clone())
-            .await
-            .map(|_| ())
-            .map_err(AndonError::from)
-    }
-}
-
-/// Binds the components' signal slot to `system`, once it exists.
-pub(crate) fn bind_system(slot: &Deferred<dyn SignalSink>, system: &AndonSystem) {
-    let _ = slot.bind(Arc::new(SystemSink(system.downgrade())));
-}
-
-/// A sink added to the system's builder, stopped with the components through [`Component`].
-#[derive(Debug)]
-struct AddedSink(Arc<dyn SignalSink>);
-
-/// The counters of a part that keeps none of its own.
-#[derive(Debug)]
-struct NoStats;
-
-impl Stats for NoStats {
-    fn describe(&self) -> Vec<StatLine> {
-        Vec::new()
-    }
-}
-
-#[async_trait]
-impl Component for AddedSink {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-
-    fn stats(&self) -> Box<dyn Stats> {
-        Box::new(NoStats)
-    }
-
-    async fn flush(&self) -> Result<(), AndonError> {
-        self.0.flush().await
-    }
-
-    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        match tokio::time::timeout(deadline, self.0.shutdown()).await {
-            Ok(Ok(())) => ShutdownReport::complete(self.0.name()),
-            Ok(Err(error)) => ShutdownReport::incomplete(self.0.name(), 0, error.to_string()),
-            Err(_) => ShutdownReport::timed_out(self.0.name(), 0, deadline),
-        }
-    }
+    sinks.collect()
 }
 
 /// How often the logger's and tracer's counters are published as metrics.
