@@ -38,7 +38,7 @@ impl AndonSystem {
         self.inner.heartbeats.stop();
         self.inner.components.stop_background();
         let mut failures = Vec::new();
-        // Every part through the one lifecycle, in the order `wire::shutdown_order` gives:
+        // Every part through the one lifecycle, in the order `lifecycle::shutdown_order` gives:
         // alerts first, history last. Each keeps to the deadline itself and says what it left;
         // the timeout is only the guard against one that does not.
         for part in &self.inner.components.parts {
