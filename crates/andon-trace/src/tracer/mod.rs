@@ -508,10 +508,28 @@ fn end_sdk_span(span: &mut SdkSpan, status: &SpanStatus) {
     span.end();
 }
 
+#[async_trait::async_trait]
+impl Component for AndonTracer {
+    fn name(&self) -> &'static str {
+        "trace"
+    }
+
+    fn stats(&self) -> Box<dyn Stats> {
+        Box::new(AndonTracer::stats(self))
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        Ok(AndonTracer::flush(self).await?)
+    }
+
+    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        AndonTracer::shutdown(self, deadline).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use andon_core::AndonError;
 
     #[test]
     fn a_disabled_tracer_needs_no_runtime_and_still_propagates() {
@@ -553,24 +571,5 @@ mod tests {
         );
         let andon: AndonError = err.into();
         assert!(matches!(andon, AndonError::Config(_)));
-    }
-}
-
-#[async_trait::async_trait]
-impl Component for AndonTracer {
-    fn name(&self) -> &'static str {
-        "trace"
-    }
-
-    fn stats(&self) -> Box<dyn Stats> {
-        Box::new(AndonTracer::stats(self))
-    }
-
-    async fn flush(&self) -> Result<(), AndonError> {
-        Ok(AndonTracer::flush(self).await?)
-    }
-
-    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        AndonTracer::shutdown(self, deadline).await
     }
 }
