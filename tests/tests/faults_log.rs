@@ -65,7 +65,12 @@ async fn a_full_disk_is_counted_per_record_and_the_other_sink_gets_everything() 
     let good = dir.path().join("good.log");
     let logger = logger(vec![file_sink(Path::new("/dev/full")), file_sink(&good)]);
     log_a_little(&logger).await;
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 
     let stats = logger.stats();
     assert_eq!(stats.emitted, 221, "{stats:?}");
@@ -90,7 +95,12 @@ async fn a_full_disk_alone_fails_every_record_and_nothing_blocks() {
     let stats = logger.stats();
     assert_eq!((stats.emitted, stats.written, stats.failed), (221, 0, 221));
     assert_eq!(stats.emitted, stats.written + stats.failed + stats.dropped);
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +111,12 @@ async fn an_unwritable_file_is_counted_and_named_in_the_error() {
     fs::create_dir(&path).unwrap();
     let logger = logger(vec![file_sink(&path)]);
     log_a_little(&logger).await;
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let stats = logger.stats();
     assert_eq!((stats.emitted, stats.failed, stats.written), (221, 221, 0));
     let error = stats.sinks[0].last_error.clone().unwrap();

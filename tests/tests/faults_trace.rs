@@ -93,7 +93,7 @@ fn accounted(stats: &TraceStats) {
 /// [`TraceError::Timeout`](andon::trace::TraceError::Timeout)); it never hangs.
 async fn settle(tracer: &AndonTracer) -> TraceStats {
     for _ in 0..100 {
-        match tracer.force_flush().await {
+        match tracer.flush().await {
             Ok(()) | Err(andon::trace::TraceError::Timeout { .. }) => {}
             Err(e) => panic!("{e}"),
         }
@@ -158,14 +158,19 @@ async fn a_receiver_down_at_start_bounds_the_queue_counts_the_rest_and_export_re
         let collector = Collector::start(grpc, http);
         until_received(&tracer, &collector).await;
         spans(&tracer, "late", 10);
-        tracer.force_flush().await.unwrap();
+        tracer.flush().await.unwrap();
         assert_eq!(count(&collector, "late"), 10, "{protocol:?}");
         assert_eq!(
             count(&collector, "early"),
             0,
             "dropped or failed, never sent late"
         );
-        tracer.shutdown().await.unwrap();
+        assert!(
+            tracer
+                .shutdown(std::time::Duration::from_secs(30))
+                .await
+                .is_complete()
+        );
         let stats = tracer.stats();
         accounted(&stats);
         assert_eq!(
@@ -184,7 +189,7 @@ async fn a_receiver_dying_during_export_counts_the_loss_and_export_resumes_when_
         let collector = Collector::start(grpc, http);
         let tracer = tracer(protocol, grpc, http);
         spans(&tracer, "before", 20);
-        tracer.force_flush().await.unwrap();
+        tracer.flush().await.unwrap();
         assert_eq!(count(&collector, "before"), 20, "{protocol:?}");
 
         collector.stop();
@@ -196,10 +201,15 @@ async fn a_receiver_dying_during_export_counts_the_loss_and_export_resumes_when_
         let collector = Collector::start(grpc, http);
         until_received(&tracer, &collector).await;
         spans(&tracer, "after", 20);
-        tracer.force_flush().await.unwrap();
+        tracer.flush().await.unwrap();
         assert_eq!(count(&collector, "after"), 20, "{protocol:?}");
         assert_eq!(count(&collector, "during"), 0);
-        tracer.shutdown().await.unwrap();
+        assert!(
+            tracer
+                .shutdown(std::time::Duration::from_secs(30))
+                .await
+                .is_complete()
+        );
         let stats = tracer.stats();
         accounted(&stats);
         assert_eq!(

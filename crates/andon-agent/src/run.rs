@@ -74,7 +74,6 @@ pub async fn build_system(
         if !global_metrics {
             metrics = metrics.with_local_recorder();
         }
-        let metrics = metrics.build().map_err(|e| AgentError::System(e.into()))?;
         builder.with_metrics(metrics)
     } else {
         builder

@@ -10,7 +10,6 @@
 
 mod common;
 
-use andon::core::HistoryStore as _;
 use andon_tests::fuzz;
 use common::{QUIET, TestAgent};
 use proptest::prelude::*;

@@ -6,7 +6,6 @@
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops on the first failure
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule};
@@ -71,7 +70,7 @@ fn latency(c: &mut Criterion) {
                 budget_per_minute: Some(u32::MAX),
             },
         );
-        let manager = AlertManager::new(config, Arc::new(andon_core::Noop)).unwrap();
+        let manager = AlertManager::builder(config).build().unwrap();
         manager
             .add_rule(AlertRule {
                 name: "reds".into(),
@@ -185,7 +184,7 @@ fn email(c: &mut Criterion) {
                 budget_per_minute: Some(u32::MAX),
             },
         );
-        let manager = AlertManager::new(config, Arc::new(andon_core::Noop)).unwrap();
+        let manager = AlertManager::builder(config).build().unwrap();
         manager
             .add_rule(AlertRule {
                 name: "reds".into(),

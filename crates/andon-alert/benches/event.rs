@@ -55,9 +55,11 @@ fn setup(rt: &tokio::runtime::Runtime) -> (AlertManager, Arc<Source>) {
             .collect(),
     });
     let manager = rt.block_on(async {
-        let manager = AlertManager::new(AlertsConfig::default(), source.clone())
-            .unwrap()
-            .with_log_sink(Arc::new(Noop));
+        let manager = AlertManager::builder(AlertsConfig::default())
+            .with_metrics_source(source.clone())
+            .with_log_sink(Arc::new(Noop))
+            .build()
+            .unwrap();
         manager
             .add_rule(AlertRule {
                 name: "high-queue".into(),

@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops on the first failure
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::{AlertCondition, AlertManager, AlertRule};
@@ -49,8 +48,9 @@ fn on_signal(c: &mut Criterion) {
     let mut group = c.benchmark_group("scale alerts on_signal vs rules");
     group.sample_size(20);
     for n in SIZES {
-        let manager =
-            AlertManager::new(AlertsConfig::default(), Arc::new(andon_core::Noop)).unwrap();
+        let manager = AlertManager::builder(AlertsConfig::default())
+            .build()
+            .unwrap();
         for i in 0..n {
             manager
                 .add_rule(AlertRule {

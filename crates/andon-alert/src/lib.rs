@@ -2,6 +2,17 @@
 //! escalation, and channels (Slack, PagerDuty, email, Alertmanager, webhooks, files) that
 //! retry, respect their service's budget and lose nothing across a restart.
 //!
+//! # The component contract
+//!
+//! The manager follows [`andon_core::contract`], like every andon component:
+//! [`AlertManager::builder`] takes the `[alerts]` section, its `with_*` setters take what the
+//! manager reads and reports to (metrics source, diagnostics, signal, metrics and log sinks,
+//! history, clock), and [`build`](AlertManagerBuilder::build) checks the section and starts
+//! it; [`AlertManager::flush`] and [`AlertManager::shutdown`] (with a deadline, returning an
+//! [`andon_core::ShutdownReport`]) deliver what is due; [`AlertManager::stats`] returns
+//! [`AlertStats`], which implements [`andon_core::Stats`]; and the manager implements
+//! [`andon_core::Component`].
+//!
 //! # Example
 //!
 //! ```
@@ -13,7 +24,9 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
 //! let config = AndonConfig::from_toml_str("[alerts]\nrepeat_interval = \"1h\"\n")?;
-//! let alerts = AlertManager::new(config.alerts, Arc::new(Noop))?;
+//! let alerts = AlertManager::builder(config.alerts)
+//!     .with_metrics_source(Arc::new(Noop)) // what metric rules read
+//!     .build()?;
 //! alerts.add_rule(AlertRule {
 //!     name: "high-queue".to_string(),
 //!     condition: AlertCondition::QueueDepth { max_depth: 100 },
@@ -41,7 +54,7 @@
 //!
 //! With no configured rule, every RED signal fires the built-in rule `red-signal` (critical, one
 //! alert per component) on the built-in `log` channel: a CRITICAL record in andon's own log
-//! (through [`AlertManager::with_log_sink`]) naming the rule, the component and the status,
+//! (through [`AlertManagerBuilder::with_log_sink`]) naming the rule, the component and the status,
 //! with the diagnostics. Configured rules replace it; `[alerts] default_rule = false` turns it
 //! off. [`SignalSink::accept`](andon_core::SignalSink::accept) says whether a signal queued a
 //! notification, or why not (no rule matched, deduplicated, silenced, …).
@@ -65,7 +78,7 @@
 //! out as one notification. An alert fired by a signal carries the signal's trace or
 //! correlation id verbatim (`trace_id`). Every state change (fired, acknowledged, escalated,
 //! resolved) is published as an [`andon_core::history::AlertEvent`] through
-//! [`AlertManager::subscribe`] and [`AlertManager::with_history`], without ever waiting.
+//! [`AlertManager::subscribe`] and [`AlertManagerBuilder::with_history`], without ever waiting.
 //!
 //! Metric and queue-depth rules react when the metrics recorder reports a change
 //! ([`andon_core::MetricsListener`]), not only on the evaluation tick. With
@@ -80,15 +93,6 @@
 //! set, each notification is written to an append-only file before it is queued and marked
 //! done after, and a restart sends what was left with the same key: at-least-once, so
 //! receivers de-duplicate on the key (a webhook's `Idempotency-Key`, PagerDuty's `dedup_key`).
-//!
-//! # The component contract
-//!
-//! Like every andon component, from the `[alerts]` section: [`AlertManager::new`] checks it and
-//! builds the manager (`with_*` setters bind channels, clocks and sinks);
-//! [`AlertManager::flush_within`] and [`AlertManager::shutdown_within`] deliver what is due
-//! within a deadline; [`AlertManager::stats`] returns [`AlertStats`], which implements
-//! [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them to a
-//! [`MetricsSink`](andon_core::MetricsSink)).
 //!
 //! # Crate feature flags
 //!
@@ -118,8 +122,8 @@ pub use channel::ChannelReport;
 pub use error::AlertError;
 pub use fingerprint::fingerprint;
 pub use manager::{
-    AlertManager, AlertState, AlertStats, DEFAULT_SHUTDOWN_DEADLINE, HEARTBEAT_DOWN_METRIC,
-    OpenAlert, ShutdownReport, WATCHDOG_ALERT,
+    AlertManager, AlertManagerBuilder, AlertState, AlertStats, DEFAULT_SHUTDOWN_DEADLINE,
+    HEARTBEAT_DOWN_METRIC, OpenAlert, WATCHDOG_ALERT,
 };
 pub use notification::{AlertStatus, Notification, NotifiedAlert};
 pub use rule::{

@@ -10,18 +10,16 @@ use andon_core::config::{AlertsConfig, ChannelConfig};
 use andon_core::history::{
     AlertEvent as HistoryEvent, AlertEventKind, HistoryRecord, HistoryStore,
 };
-use andon_core::{
-    AlertSeverity, ConfigError, DiagnosticsSource, LogSink, MetricsSink, MetricsSource, SignalSink,
-};
+use andon_core::{AlertSeverity, ConfigError, DiagnosticsSource, MetricsSource};
 
-use crate::channel::{ChannelHandle, ChannelReport, CriticalTracker, Hooks, Settings};
-use crate::error::AlertError;
+use crate::channel::{ChannelHandle, ChannelReport, Hooks, Settings};
 use crate::outbox::{Outbox, Unfinished};
-use crate::rule::{AlertChannel, AlertRule, EscalationLevel};
+use crate::rule::{AlertChannel, AlertRule};
 use crate::silence::Silence;
-use andon_runtime::{Clock, SystemClock};
+use andon_runtime::Clock;
 
 mod budget;
+mod builder;
 mod condition;
 mod defaults;
 pub use defaults::HEARTBEAT_DOWN_METRIC;
@@ -40,11 +38,12 @@ mod silences;
 mod sink;
 mod watchdog;
 
+pub use builder::AlertManagerBuilder;
 use condition::{Node, series_key, series_value};
 use group::Groups;
 use index::SignalIndex;
 use instance::{Instance, Instances, RuleState};
-pub use shutdown::{DEFAULT_SHUTDOWN_DEADLINE, ShutdownReport};
+pub use shutdown::DEFAULT_SHUTDOWN_DEADLINE;
 pub use watchdog::WATCHDOG_ALERT;
 
 /// How long a diagnostics snapshot may take before a CRITICAL notification goes without it.
@@ -163,8 +162,8 @@ struct State {
 struct Inner {
     config: AlertsConfig,
     metrics: Arc<dyn MetricsSource>,
-    clock: RwLock<Arc<dyn Clock>>,
-    diagnostics: RwLock<Option<Arc<dyn DiagnosticsSource>>>,
+    clock: Arc<dyn Clock>,
+    diagnostics: Option<Arc<dyn DiagnosticsSource>>,
     hooks: Arc<Hooks>,
     settings: Settings,
     channels: RwLock<BTreeMap<String, ChannelHandle>>,
@@ -179,7 +178,7 @@ struct Inner {
     /// Alert state changes, for [`AlertManager::subscribe`].
     events: tokio::sync::broadcast::Sender<HistoryEvent>,
     /// Where alert state changes are recorded, if anywhere.
-    history: RwLock<Option<Arc<dyn HistoryStore>>>,
+    history: Option<Arc<dyn HistoryStore>>,
     /// The configuration of each inline channel, by name (its key).
     inline: Mutex<HashMap<String, ChannelConfig>>,
     /// The estimated bytes of the alerts of per-component and per-series rules.
@@ -191,7 +190,7 @@ struct Inner {
     /// Metrics changed since the last event-driven evaluation.
     listener: listen::Listener,
     /// `[tracer] ui_url`: where notifications link trace ids to.
-    trace_ui_url: RwLock<Option<String>>,
+    trace_ui_url: Option<String>,
     /// The watchdog's counters (`[alerts.watchdog]`).
     watchdog: Arc<watchdog::WatchdogStats>,
     /// Built outside a tokio runtime: the evaluation task (and the built-in `log` channel)
@@ -218,152 +217,11 @@ pub struct AlertManager {
 }
 
 impl AlertManager {
-    /// Builds the manager: starts a task per configured channel (on the current tokio runtime),
-    /// adds the configured rules (or, with none, the built-in rule: see
-    /// `[alerts] default_rule`), restores the open alerts of `[alerts] state_file`, and replays
-    /// what the outbox holds from a previous run.
-    ///
-    /// A state file that cannot be read or parsed is an error ([`AlertError::State`]), never
-    /// a silent start without the alerts it held.
-    pub fn new(config: AlertsConfig, metrics: Arc<dyn MetricsSource>) -> Result<Self, AlertError> {
-        validate_config(&config)?;
-        let (persist, restored) = match &config.state_file {
-            Some(path) => {
-                let (persist, restored) = persist::Persist::open(path)?;
-                (Some(persist), restored)
-            }
-            None => (None, Vec::new()),
-        };
-        let (outbox, unfinished) = match &config.outbox_path {
-            Some(path) => {
-                let (outbox, unfinished) = Outbox::open(path)?;
-                (Some(Arc::new(outbox)), unfinished)
-            }
-            None => (None, Vec::new()),
-        };
-        let hooks = Arc::new(Hooks::default());
-        let settings = Settings {
-            timeout: config.timeout,
-            max_retries: config.max_retries,
-            retry_backoff: config.retry_backoff,
-            queue_capacity: config.queue_capacity,
-            failure_threshold: config.failure_threshold,
-            alert_valid_for: config.repeat_interval + config.evaluation_interval * 4,
-            outbox: outbox.clone(),
-            hooks: Arc::clone(&hooks),
-            critical: Arc::new(CriticalTracker::default()),
-        };
-        let mut channels = BTreeMap::new();
-        for (name, channel) in &config.channels {
-            channels.insert(
-                name.clone(),
-                ChannelHandle::spawn(name, channel, settings.clone())?,
-            );
-        }
-        let manager = AlertManager {
-            inner: Arc::new(Inner {
-                metrics,
-                clock: RwLock::new(Arc::new(SystemClock)),
-                diagnostics: RwLock::new(None),
-                hooks,
-                settings,
-                channels: RwLock::new(channels),
-                deferred: Mutex::new(unfinished),
-                outbox,
-                state: Mutex::new(State::default()),
-                counters: Counters::default(),
-                next_silence: AtomicU64::new(1),
-                shut_down: AtomicBool::new(false),
-                in_snapshot: AtomicU64::new(0),
-                events: tokio::sync::broadcast::channel(EVENT_CAPACITY).0,
-                history: RwLock::new(None),
-                inline: Mutex::new(HashMap::new()),
-                instance_bytes: AtomicUsize::new(0),
-                persist,
-                restored: Mutex::new(restored),
-                listener: listen::Listener::default(),
-                start_later: AtomicBool::new(false),
-                trace_ui_url: RwLock::new(None),
-                watchdog: Arc::default(),
-                config,
-            }),
-        };
-        let levels = manager
-            .inner
-            .config
-            .escalation
-            .iter()
-            .map(|l| EscalationLevel {
-                channels: l
-                    .channels
-                    .iter()
-                    .cloned()
-                    .map(AlertChannel::Named)
-                    .collect(),
-                after: l.after.unwrap_or(manager.inner.config.escalate_after),
-            })
-            .collect();
-        manager.set_escalation(levels)?;
-        manager.load_config_silences()?;
-        for rule in &manager.inner.config.rules {
-            manager.add_rule(AlertRule::from_config(rule))?;
-        }
-        if manager.inner.config.rules.is_empty() && manager.inner.config.default_rule {
-            manager.add_default_rule()?;
-        }
-        manager.inner.replay_deferred();
-        manager.start_listening();
-        manager.start_watchdog()?;
-        Ok(manager)
-    }
-
-    /// Uses `clock` instead of the system clock (for tests and simulations). The configured
-    /// silences without a `starts_at` start at the new clock's now.
-    #[must_use]
-    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
-        *self.inner.clock.write().unwrap_or_else(|e| e.into_inner()) = clock;
-        // Validated in `new`: the same configuration cannot fail here.
-        let _ = self.load_config_silences();
-        self
-    }
-
-    /// Takes a diagnostics snapshot for CRITICAL notifications and reads health for health rules.
-    #[must_use]
-    pub fn with_diagnostics(self, diagnostics: Arc<dyn DiagnosticsSource>) -> Self {
-        *self
-            .inner
-            .diagnostics
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(diagnostics);
-        self
-    }
-
-    /// Links every notified alert's trace id to a trace UI (`[tracer] ui_url`, such as
-    /// `http://localhost:16686` for Jaeger): each [`NotifiedAlert`](crate::NotifiedAlert) carries
-    /// `trace_url`, `<ui_url>/trace/<mapped W3C id>`, which Slack shows as a link, PagerDuty as
-    /// a `links` entry, email as a plain URL line, and webhook and file payloads as a field.
-    /// `ui_url` is expected checked by [`TracerConfig::validate`](andon_core::config::TracerConfig::validate).
-    #[must_use]
-    pub fn with_trace_ui_url(self, ui_url: impl Into<String>) -> Self {
-        *self
-            .inner
-            .trace_ui_url
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(ui_url.into());
-        self
-    }
-
-    /// Records every alert state change (fired, acknowledged, escalated, resolved) in `store`
-    /// as [`HistoryRecord::Alert`]; `record` is called under the manager's lock, so the store
-    /// must only enqueue (as [`HistoryStore`] requires).
-    #[must_use]
-    pub fn with_history(self, store: Arc<dyn HistoryStore>) -> Self {
-        *self
-            .inner
-            .history
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(store);
-        self
+    /// A builder for a manager of `config` (the `[alerts]` section): give it what the manager
+    /// reads and reports to with its `with_*` setters, then [`build`](AlertManagerBuilder::build)
+    /// it. See [`andon_core::contract`] for the shape every component shares.
+    pub fn builder(config: AlertsConfig) -> AlertManagerBuilder {
+        AlertManagerBuilder::new(config)
     }
 
     /// A stream of alert state changes (fired, acknowledged, escalated, resolved), in the
@@ -372,69 +230,6 @@ impl AlertManager {
     /// and continues from the oldest kept event.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<HistoryEvent> {
         self.inner.events.subscribe()
-    }
-
-    /// Raises signals about alerting itself: YELLOW when a channel fails persistently, RED when
-    /// every channel of a critical alert failed, GREEN when a failing channel recovers.
-    #[must_use]
-    pub fn with_signal_sink(self, sink: Arc<dyn SignalSink>) -> Self {
-        *self
-            .inner
-            .hooks
-            .self_sink
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(sink);
-        self
-    }
-
-    /// Reports delivery counters (`andon_alert_notifications_total{channel,outcome}`,
-    /// `andon_alert_retries_total`), latencies (`andon_alert_delivery_seconds`), alerts fired
-    /// (`andon_alerts_total{rule,severity}`, once per alert that fires) and alerts dropped over
-    /// the byte budget (`andon_alert_instances_dropped_total{rule}`).
-    #[must_use]
-    pub fn with_metrics_sink(self, sink: Arc<dyn MetricsSink>) -> Self {
-        sink.describe(
-            andon_core::names::ALERT_NOTIFICATIONS,
-            "Alert notifications by channel and outcome (sent, failed).",
-        );
-        sink.describe(
-            andon_core::names::ALERT_RETRIES,
-            "Retried alert deliveries by channel.",
-        );
-        sink.describe(
-            andon_core::names::ALERT_DELIVERY_DURATION,
-            "Time to deliver an alert notification, retries included.",
-        );
-        sink.describe(ALERTS_TOTAL, "Alerts fired, by rule and severity.");
-        sink.describe(
-            watchdog::FAILURES_TOTAL,
-            "Watchdog alerts ([alerts.watchdog]) that could not be sent, by Alertmanager channel.",
-        );
-        sink.describe(
-            budget::DROPPED_TOTAL,
-            "New alerts not created because the open alerts were over [alerts] max_instance_bytes, by rule.",
-        );
-        *self
-            .inner
-            .hooks
-            .metrics
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(sink);
-        self
-    }
-
-    /// Writes the notifications of `log` channels (the built-in one among them) as records of
-    /// this log, such as andon's logger; until one is set they go to standard error as JSON
-    /// lines.
-    #[must_use]
-    pub fn with_log_sink(self, sink: Arc<dyn LogSink>) -> Self {
-        *self
-            .inner
-            .hooks
-            .log
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(sink);
-        self
     }
 
     /// The manager's counters.
@@ -512,14 +307,11 @@ impl AlertManager {
 
 impl Inner {
     fn now(&self) -> SystemTime {
-        self.clock.read().unwrap_or_else(|e| e.into_inner()).now()
+        self.clock.now()
     }
 
     fn diagnostics(&self) -> Option<Arc<dyn DiagnosticsSource>> {
-        self.diagnostics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.diagnostics.clone()
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -537,11 +329,7 @@ impl Inner {
     /// Publishes a state change to subscribers and the history store; never waits.
     fn emit(&self, rule: &AlertRule, inst: &Instance, kind: AlertEventKind, now: SystemTime) {
         self.changed();
-        let history = self
-            .history
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let history = self.history.clone();
         if history.is_none() && self.events.receiver_count() == 0 {
             return;
         }
@@ -569,13 +357,9 @@ fn take_locked<T: Default>(mutex: &Mutex<T>) -> T {
     std::mem::take(&mut *mutex.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-/// Validates the section through the whole configuration's checks.
+/// Validates the section on its own, as loading a file does.
 fn validate_config(config: &AlertsConfig) -> Result<(), ConfigError> {
-    andon_core::AndonConfig {
-        alerts: config.clone(),
-        ..Default::default()
-    }
-    .validate()
+    andon_core::SectionConfig::validate(config)
 }
 
 impl From<&ChannelConfig> for AlertChannel {

@@ -64,11 +64,11 @@ pub struct NotifiedAlert {
     /// any other string such as `trace-123`); none for alerts not fired by a signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
-    /// The trace in the trace UI (`[tracer] ui_url`, see [`AlertManager::with_trace_ui_url`]):
+    /// The trace in the trace UI (`[tracer] ui_url`, see [`AlertManagerBuilder::with_trace_ui_url`]):
     /// `<ui_url>/trace/<id>`, where `<id>` is the W3C trace id `trace_id` maps to
     /// ([`andon_core::trace_url`]); none without a trace id or a trace UI.
     ///
-    /// [`AlertManager::with_trace_ui_url`]: crate::AlertManager::with_trace_ui_url
+    /// [`AlertManagerBuilder::with_trace_ui_url`]: crate::AlertManagerBuilder::with_trace_ui_url
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_url: Option<String>,
 }

@@ -227,7 +227,7 @@ pub enum AlertChannel {
         path: PathBuf,
     },
     /// andon's own log: a record per alert, CRITICAL for a critical alert firing, through
-    /// the log sink given to [`AlertManager::with_log_sink`](crate::AlertManager::with_log_sink).
+    /// the log sink given to [`AlertManagerBuilder::with_log_sink`](crate::AlertManagerBuilder::with_log_sink).
     Log,
     /// Any channel, with every option (email among them).
     Config(ChannelConfig),

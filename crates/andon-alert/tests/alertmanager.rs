@@ -69,7 +69,10 @@ async fn alertmanager_lists_the_firing_alert_and_drops_it_when_resolved() {
             budget_per_minute: None,
         },
     );
-    let alerts = AlertManager::new(config, metrics.clone()).unwrap();
+    let alerts = AlertManager::builder(config)
+        .with_metrics_source(metrics.clone())
+        .build()
+        .unwrap();
     let mut labels = std::collections::BTreeMap::new();
     labels.insert("team".to_owned(), "core".to_owned());
     alerts
@@ -146,7 +149,10 @@ async fn the_watchdog_fires_while_andon_runs_and_expires_after_it_stops() {
     );
     config.watchdog.enabled = true;
     config.watchdog.interval = Duration::from_secs(1);
-    let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default())).unwrap();
+    let alerts = AlertManager::builder(config)
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
+        .build()
+        .unwrap();
     // Independent of silences: one muting it in andon changes nothing.
     alerts.add_silence(
         vec![Matcher::eq("alertname", WATCHDOG_ALERT)],
@@ -178,12 +184,7 @@ async fn the_watchdog_fires_while_andon_runs_and_expires_after_it_stops() {
     assert_eq!(alerts.stats().watchdog_failures, 0);
 
     // Stopped: nothing more is sent, and Alertmanager lets it expire at its endsAt.
-    assert!(
-        alerts
-            .shutdown_within(Duration::from_secs(5))
-            .await
-            .is_complete()
-    );
+    assert!(alerts.shutdown(Duration::from_secs(5)).await.is_complete());
     let stopped_at = alerts.stats().watchdog_sent;
     let gone = andon_tests::wait_for(Duration::from_secs(20), || {
         watchdog(&base).is_none().then_some(())
@@ -220,10 +221,12 @@ async fn a_watchdog_that_cannot_reach_alertmanager_is_counted_and_logged_and_blo
     config.watchdog.interval = Duration::from_secs(1);
     let log = Arc::new(RecordingLog::default());
     let metrics = Arc::new(RecordingMetrics::default());
-    let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default()))
-        .unwrap()
+    let alerts = AlertManager::builder(config)
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
         .with_log_sink(log.clone())
-        .with_metrics_sink(metrics.clone());
+        .with_metrics_sink(metrics.clone())
+        .build()
+        .unwrap();
 
     wait_until("two failed sends", || alerts.stats().watchdog_failures >= 2).await;
     assert_eq!(alerts.stats().watchdog_sent, 0);
@@ -253,10 +256,5 @@ async fn a_watchdog_that_cannot_reach_alertmanager_is_counted_and_logged_and_blo
     );
     // The rest of the manager is not held up by it.
     alerts.check_and_fire_alerts().await.unwrap();
-    assert!(
-        alerts
-            .shutdown_within(Duration::from_secs(5))
-            .await
-            .is_complete()
-    );
+    assert!(alerts.shutdown(Duration::from_secs(5)).await.is_complete());
 }

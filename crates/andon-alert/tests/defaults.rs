@@ -12,7 +12,7 @@ use std::time::Duration;
 use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule, ManualClock, Matcher};
 use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
 use andon_core::{
-    AlertSeverity, AndonConfig, AndonError, AndonSignal, Color, LogEntry, LogLevel, LogSink, Noop,
+    AlertSeverity, AndonConfig, AndonError, AndonSignal, Color, LogEntry, LogLevel, LogSink,
     Receipt, SignalSink,
 };
 use common::{FakeDiagnostics, RecordingLog, RecordingMetrics, lines, wait_until};
@@ -36,12 +36,13 @@ async fn with_the_default_config_a_red_is_a_critical_alert_record_in_the_log_fir
     let log = Arc::new(RecordingLog::default());
     let metrics = Arc::new(RecordingMetrics::default());
     let clock = Arc::new(ManualClock::new());
-    let manager = AlertManager::new(config, Arc::new(Noop))
-        .unwrap()
+    let manager = AlertManager::builder(config)
         .with_clock(clock.clone())
         .with_log_sink(log.clone())
         .with_metrics_sink(metrics.clone())
-        .with_diagnostics(Arc::new(FakeDiagnostics::new("memory 4.7%, cpu 12.0%")));
+        .with_diagnostics(Arc::new(FakeDiagnostics::new("memory 4.7%, cpu 12.0%")))
+        .build()
+        .unwrap();
 
     let red = AndonSignal::red("Queue overflow - stop processing").with_component("queue-handler");
     assert_eq!(manager.accept(&red).await.unwrap(), Receipt::Delivered);
@@ -106,9 +107,10 @@ async fn with_the_default_config_a_red_is_a_critical_alert_record_in_the_log_fir
 #[test]
 fn a_manager_built_outside_a_runtime_starts_its_log_channel_at_the_first_signal() {
     let log = Arc::new(RecordingLog::default());
-    let manager = AlertManager::new(AlertsConfig::default(), Arc::new(Noop))
-        .unwrap()
-        .with_log_sink(log.clone());
+    let manager = AlertManager::builder(AlertsConfig::default())
+        .with_log_sink(log.clone())
+        .build()
+        .unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -132,7 +134,7 @@ async fn configured_rules_replace_the_default_and_default_rule_false_turns_it_of
     )
     .unwrap()
     .alerts;
-    let manager = AlertManager::new(config, Arc::new(Noop)).unwrap();
+    let manager = AlertManager::builder(config).build().unwrap();
     assert_eq!(
         reason(&manager.accept(&red).await.unwrap()),
         "no alert rule matched"
@@ -143,14 +145,16 @@ async fn configured_rules_replace_the_default_and_default_rule_false_turns_it_of
     let config = AndonConfig::from_toml_str("[alerts]\ndefault_rule = false\n")
         .unwrap()
         .alerts;
-    let manager = AlertManager::new(config, Arc::new(Noop)).unwrap();
+    let manager = AlertManager::builder(config).build().unwrap();
     assert!(matches!(
         manager.accept(&red).await.unwrap(),
         Receipt::Skipped { .. }
     ));
 
     // A rule added through the API replaces it too.
-    let manager = AlertManager::new(AlertsConfig::default(), Arc::new(Noop)).unwrap();
+    let manager = AlertManager::builder(AlertsConfig::default())
+        .build()
+        .unwrap();
     manager
         .add_rule(AlertRule {
             name: "yellows".into(),
@@ -173,7 +177,7 @@ async fn configured_rules_replace_the_default_and_default_rule_false_turns_it_of
         enabled: false,
         ..AlertsConfig::default()
     };
-    let manager = AlertManager::new(config, Arc::new(Noop)).unwrap();
+    let manager = AlertManager::builder(config).build().unwrap();
     assert!(reason(&manager.accept(&red).await.unwrap()).contains("enabled = false"));
 }
 
@@ -185,7 +189,7 @@ async fn with_channels_but_no_rules_a_red_goes_to_every_configured_channel() {
     config
         .channels
         .insert("file".into(), ChannelConfig::File { path: path.clone() });
-    let manager = AlertManager::new(config, Arc::new(Noop)).unwrap();
+    let manager = AlertManager::builder(config).build().unwrap();
     let red = AndonSignal::red("down").with_component("db");
     assert_eq!(manager.accept(&red).await.unwrap(), Receipt::Delivered);
     assert!(manager.flush_within(Duration::from_secs(30)).await);
@@ -218,9 +222,10 @@ channels = ["ops-log", "file"]
     );
     let config = AndonConfig::from_toml_str(&text).unwrap().alerts;
     let log = Arc::new(RecordingLog::default());
-    let manager = AlertManager::new(config, Arc::new(Noop))
-        .unwrap()
-        .with_log_sink(log.clone());
+    let manager = AlertManager::builder(config)
+        .with_log_sink(log.clone())
+        .build()
+        .unwrap();
     let red = AndonSignal::red("down").with_component("db");
     assert_eq!(manager.accept(&red).await.unwrap(), Receipt::Delivered);
     assert!(manager.flush_within(Duration::from_secs(30)).await);
@@ -237,7 +242,9 @@ channels = ["ops-log", "file"]
     assert!(kinds.contains(&("ops-log".to_owned(), "log")), "{kinds:?}");
 
     // Silenced: the receipt names the silence.
-    let manager = AlertManager::new(AlertsConfig::default(), Arc::new(Noop)).unwrap();
+    let manager = AlertManager::builder(AlertsConfig::default())
+        .build()
+        .unwrap();
     let id = manager.add_silence(
         vec![Matcher::eq("component", "db")],
         Duration::from_secs(3600),
@@ -259,11 +266,12 @@ async fn per_component_alerts_are_bounded_by_bytes_and_drops_are_counted() {
     };
     let metrics = Arc::new(RecordingMetrics::default());
     let clock = Arc::new(ManualClock::new());
-    let manager = AlertManager::new(config, Arc::new(Noop))
-        .unwrap()
+    let manager = AlertManager::builder(config)
         .with_clock(clock.clone())
         .with_log_sink(Arc::new(RecordingLog::default()))
-        .with_metrics_sink(metrics.clone());
+        .with_metrics_sink(metrics.clone())
+        .build()
+        .unwrap();
     let mut dropped_reason = None;
     for i in 0..200 {
         let red = AndonSignal::red("down").with_component(format!("component-{i}"));
@@ -299,7 +307,9 @@ async fn per_component_alerts_are_bounded_by_bytes_and_drops_are_counted() {
 
 #[tokio::test]
 async fn inline_channels_are_named_by_their_place_never_after_their_secret() {
-    let manager = AlertManager::new(AlertsConfig::default(), Arc::new(Noop)).unwrap();
+    let manager = AlertManager::builder(AlertsConfig::default())
+        .build()
+        .unwrap();
     manager
         .add_rule(AlertRule {
             name: "hook".into(),
@@ -341,9 +351,10 @@ async fn a_log_that_refuses_records_is_retried_counted_and_never_fails_the_signa
         retry_backoff: Duration::from_millis(1),
         ..AlertsConfig::default()
     };
-    let manager = AlertManager::new(config, Arc::new(Noop))
-        .unwrap()
-        .with_log_sink(Arc::new(RefusingLog));
+    let manager = AlertManager::builder(config)
+        .with_log_sink(Arc::new(RefusingLog))
+        .build()
+        .unwrap();
     let red = AndonSignal::red("down").with_component("db");
     assert_eq!(manager.accept(&red).await.unwrap(), Receipt::Delivered);
     assert!(manager.flush_within(Duration::from_secs(30)).await);
@@ -364,7 +375,9 @@ async fn a_log_that_refuses_records_is_retried_counted_and_never_fails_the_signa
 
 #[tokio::test]
 async fn a_rule_with_a_for_says_its_alert_is_pending() {
-    let manager = AlertManager::new(AlertsConfig::default(), Arc::new(Noop)).unwrap();
+    let manager = AlertManager::builder(AlertsConfig::default())
+        .build()
+        .unwrap();
     manager
         .add_rule(AlertRule {
             name: "slow-burn".into(),

@@ -39,7 +39,10 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
         },
     );
     config.max_retries = 0;
-    let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default())).unwrap();
+    let alerts = AlertManager::builder(config)
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
+        .build()
+        .unwrap();
     alerts.add_rule(stop_the_line(&["mail", "secure"])).unwrap();
     alerts
         .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))
@@ -87,9 +90,11 @@ async fn a_critical_alert_mail_carries_the_whole_snapshot_and_a_stable_message_i
     config
         .channels
         .insert("mail".into(), plain_mail(port, "andon@example.com"));
-    let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default()))
-        .unwrap()
-        .with_diagnostics(Arc::new(SnapshotDiagnostics::new()));
+    let alerts = AlertManager::builder(config)
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
+        .with_diagnostics(Arc::new(SnapshotDiagnostics::new()))
+        .build()
+        .unwrap();
     alerts.add_rule(stop_the_line(&["mail"])).unwrap();
     alerts
         .on_signal(&AndonSignal::red("queue overflow").with_component("queue"))

@@ -22,7 +22,10 @@ async fn a_gauge_crossing_its_limit_is_notified_on_the_change_not_on_the_tick() 
         ..AlertsConfig::default()
     };
     let metrics = Arc::new(FakeMetrics::default());
-    let manager = AlertManager::new(config, metrics.clone()).unwrap();
+    let manager = AlertManager::builder(config)
+        .with_metrics_source(metrics.clone())
+        .build()
+        .unwrap();
     manager
         .add_rule(AlertRule {
             name: "high-queue".into(),
@@ -82,6 +85,9 @@ condition = { type = "any", conditions = [
     )
     .unwrap()
     .alerts;
-    let manager = AlertManager::new(config, Arc::new(FakeMetrics::default())).unwrap();
+    let manager = AlertManager::builder(config)
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
+        .build()
+        .unwrap();
     assert_eq!(manager.watched_metrics(), ["errors_total", "jobs_waiting"]);
 }

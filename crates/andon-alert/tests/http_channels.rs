@@ -31,30 +31,29 @@ fn reds(name: &str, severity: AlertSeverity, channels: &[&str]) -> AlertRule {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_and_pagerduty_bodies_follow_their_documented_rules() {
     let rx = Receiver::start().await;
-    let alerts = AlertManager::new(
-        config(|c| {
-            c.channels.insert(
-                "slack".into(),
-                ChannelConfig::Slack {
-                    webhook_url: Secret::new(rx.url("/slack")),
-                    channel: Some("#ops".into()),
-                    budget_per_minute: Some(600),
-                },
-            );
-            c.channels.insert(
-                "pd".into(),
-                ChannelConfig::PagerDuty {
-                    routing_key: Secret::new(ROUTING_KEY),
-                    url: rx.url("/pd"),
-                    source: Some("checkout-1".into()),
-                    budget_per_minute: None,
-                },
-            );
-        }),
-        Arc::new(FakeMetrics::default()),
-    )
-    .unwrap()
-    .with_diagnostics(Arc::new(FakeDiagnostics::new("memory 42.0%, cpu 12.5%")));
+    let alerts = AlertManager::builder(config(|c| {
+        c.channels.insert(
+            "slack".into(),
+            ChannelConfig::Slack {
+                webhook_url: Secret::new(rx.url("/slack")),
+                channel: Some("#ops".into()),
+                budget_per_minute: Some(600),
+            },
+        );
+        c.channels.insert(
+            "pd".into(),
+            ChannelConfig::PagerDuty {
+                routing_key: Secret::new(ROUTING_KEY),
+                url: rx.url("/pd"),
+                source: Some("checkout-1".into()),
+                budget_per_minute: None,
+            },
+        );
+    }))
+    .with_metrics_source(Arc::new(FakeMetrics::default()))
+    .with_diagnostics(Arc::new(FakeDiagnostics::new("memory 42.0%, cpu 12.5%")))
+    .build()
+    .unwrap();
     alerts
         .add_rule(AlertRule {
             condition: AlertCondition::Signal {
@@ -125,12 +124,11 @@ async fn slack_and_pagerduty_bodies_follow_their_documented_rules() {
 async fn a_channel_answering_500_three_times_is_retried_and_delivers_once() {
     let rx = Receiver::start().await;
     rx.fail_next(3, 500, None, "upstream broke");
-    let alerts = AlertManager::new(
-        config(|c| {
-            c.channels.insert("hook".into(), webhook(rx.url("/hook")));
-        }),
-        Arc::new(FakeMetrics::default()),
-    )
+    let alerts = AlertManager::builder(config(|c| {
+        c.channels.insert("hook".into(), webhook(rx.url("/hook")));
+    }))
+    .with_metrics_source(Arc::new(FakeMetrics::default()))
+    .build()
     .unwrap();
     alerts
         .add_rule(reds("reds", AlertSeverity::Warning, &["hook"]))
@@ -158,12 +156,11 @@ async fn a_channel_answering_500_three_times_is_retried_and_delivers_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_retried_after_retry_after_and_a_400_is_not_retried() {
     let rx = Receiver::start().await;
-    let alerts = AlertManager::new(
-        config(|c| {
-            c.channels.insert("hook".into(), webhook(rx.url("/hook")));
-        }),
-        Arc::new(FakeMetrics::default()),
-    )
+    let alerts = AlertManager::builder(config(|c| {
+        c.channels.insert("hook".into(), webhook(rx.url("/hook")));
+    }))
+    .with_metrics_source(Arc::new(FakeMetrics::default()))
+    .build()
     .unwrap();
     alerts
         .add_rule(AlertRule {
@@ -215,14 +212,13 @@ async fn a_429_is_retried_after_retry_after_and_a_400_is_not_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_channel_does_not_delay_the_others() {
     let rx = Receiver::start().await;
-    let alerts = AlertManager::new(
-        config(|c| {
-            c.timeout = Duration::from_secs(600);
-            c.channels.insert("hung".into(), webhook(rx.url("/hang")));
-            c.channels.insert("fine".into(), webhook(rx.url("/fine")));
-        }),
-        Arc::new(FakeMetrics::default()),
-    )
+    let alerts = AlertManager::builder(config(|c| {
+        c.timeout = Duration::from_secs(600);
+        c.channels.insert("hung".into(), webhook(rx.url("/hang")));
+        c.channels.insert("fine".into(), webhook(rx.url("/fine")));
+    }))
+    .with_metrics_source(Arc::new(FakeMetrics::default()))
+    .build()
     .unwrap();
     alerts
         .add_rule(reds("reds", AlertSeverity::Critical, &["hung", "fine"]))
@@ -249,7 +245,10 @@ async fn a_dead_channel_does_not_delay_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_its_budget_a_channel_sends_a_digest_instead_of_dropping() {
     let rx = Receiver::start().await;
-    let alerts = AlertManager::new(config(|_| {}), Arc::new(FakeMetrics::default())).unwrap();
+    let alerts = AlertManager::builder(config(|_| {}))
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
+        .build()
+        .unwrap();
     // Slack's default budget: 60 a minute, bursts of 3.
     alerts
         .add_rule(AlertRule {

@@ -34,7 +34,10 @@ fn manager(outbox: &Path, url: String, tune: impl FnOnce(&mut AlertsConfig)) -> 
         },
     );
     tune(&mut config);
-    let alerts = AlertManager::new(config, metrics).unwrap();
+    let alerts = AlertManager::builder(config)
+        .with_metrics_source(metrics)
+        .build()
+        .unwrap();
     for name in ["q1", "q2", "q3"] {
         alerts
             .add_rule(AlertRule {

@@ -23,39 +23,38 @@ async fn a_critical_alert_carries_the_whole_snapshot_on_every_channel() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("alerts.jsonl");
     let diagnostics = Arc::new(SnapshotDiagnostics::new());
-    let alerts = AlertManager::new(
-        config(|c| {
-            c.channels.insert(
-                "hook".into(),
-                ChannelConfig::Webhook {
-                    url: Secret::new(rx.url("/hook")),
-                    budget_per_minute: None,
-                },
-            );
-            c.channels.insert(
-                "pd".into(),
-                ChannelConfig::PagerDuty {
-                    routing_key: Secret::new(ROUTING_KEY),
-                    url: rx.url("/pd"),
-                    source: Some("checkout-1".into()),
-                    budget_per_minute: None,
-                },
-            );
-            c.channels.insert(
-                "slack".into(),
-                ChannelConfig::Slack {
-                    webhook_url: Secret::new(rx.url("/slack")),
-                    channel: None,
-                    budget_per_minute: None,
-                },
-            );
-            c.channels
-                .insert("file".into(), ChannelConfig::File { path: file.clone() });
-        }),
-        Arc::new(FakeMetrics::default()),
-    )
-    .unwrap()
-    .with_diagnostics(diagnostics.clone());
+    let alerts = AlertManager::builder(config(|c| {
+        c.channels.insert(
+            "hook".into(),
+            ChannelConfig::Webhook {
+                url: Secret::new(rx.url("/hook")),
+                budget_per_minute: None,
+            },
+        );
+        c.channels.insert(
+            "pd".into(),
+            ChannelConfig::PagerDuty {
+                routing_key: Secret::new(ROUTING_KEY),
+                url: rx.url("/pd"),
+                source: Some("checkout-1".into()),
+                budget_per_minute: None,
+            },
+        );
+        c.channels.insert(
+            "slack".into(),
+            ChannelConfig::Slack {
+                webhook_url: Secret::new(rx.url("/slack")),
+                channel: None,
+                budget_per_minute: None,
+            },
+        );
+        c.channels
+            .insert("file".into(), ChannelConfig::File { path: file.clone() });
+    }))
+    .with_metrics_source(Arc::new(FakeMetrics::default()))
+    .with_diagnostics(diagnostics.clone())
+    .build()
+    .unwrap();
     alerts
         .add_rule(stop_the_line(&["hook", "pd", "slack", "file"]))
         .unwrap();
@@ -122,7 +121,10 @@ async fn a_critical_alert_carries_the_whole_snapshot_on_every_channel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_gets_a_signal_message_escaped_so_it_can_neither_mention_nor_link() {
     let rx = Receiver::start().await;
-    let alerts = AlertManager::new(config(|_| {}), Arc::new(FakeMetrics::default())).unwrap();
+    let alerts = AlertManager::builder(config(|_| {}))
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
+        .build()
+        .unwrap();
     alerts
         .add_rule(AlertRule {
             name: "reds".into(),
@@ -159,23 +161,22 @@ async fn a_failing_receivers_answer_reaches_the_signal_only_as_status_and_a_reda
     let rx = Receiver::start().await;
     let sink = Arc::new(RecordingSink::default());
     let webhook = rx.url("/services/T000/B000/XXXXSECRETXXXX");
-    let alerts = AlertManager::new(
-        config(|c| {
-            c.max_retries = 0;
-            c.failure_threshold = 1;
-            c.channels.insert(
-                "slack".into(),
-                ChannelConfig::Slack {
-                    webhook_url: Secret::new(webhook.clone()),
-                    channel: None,
-                    budget_per_minute: None,
-                },
-            );
-        }),
-        Arc::new(FakeMetrics::default()),
-    )
-    .unwrap()
-    .with_signal_sink(sink.clone());
+    let alerts = AlertManager::builder(config(|c| {
+        c.max_retries = 0;
+        c.failure_threshold = 1;
+        c.channels.insert(
+            "slack".into(),
+            ChannelConfig::Slack {
+                webhook_url: Secret::new(webhook.clone()),
+                channel: None,
+                budget_per_minute: None,
+            },
+        );
+    }))
+    .with_metrics_source(Arc::new(FakeMetrics::default()))
+    .with_signal_sink(sink.clone())
+    .build()
+    .unwrap();
     alerts
         .add_rule(AlertRule {
             name: "reds".into(),

@@ -61,9 +61,11 @@ async fn an_open_alert_survives_a_crash_with_its_ack_and_escalation_and_resolves
     let metrics = Arc::new(FakeMetrics::default());
     let fingerprint = {
         let clock = Arc::new(ManualClock::at(start));
-        let manager = AlertManager::new(config(dir.path(), &pd.url("/pd")), metrics.clone())
-            .unwrap()
-            .with_clock(clock.clone());
+        let manager = AlertManager::builder(config(dir.path(), &pd.url("/pd")))
+            .with_metrics_source(metrics.clone())
+            .with_clock(clock.clone())
+            .build()
+            .unwrap();
         manager
             .on_signal(&AndonSignal::red("press jammed").with_component("press"))
             .await
@@ -88,9 +90,11 @@ async fn an_open_alert_survives_a_crash_with_its_ack_and_escalation_and_resolves
     }
 
     let clock = Arc::new(ManualClock::at(start + Duration::from_secs(120)));
-    let manager = AlertManager::new(config(dir.path(), &pd.url("/pd")), metrics)
-        .unwrap()
-        .with_clock(clock.clone());
+    let manager = AlertManager::builder(config(dir.path(), &pd.url("/pd")))
+        .with_metrics_source(metrics)
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
     let open = manager.open_alerts();
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0].fingerprint, fingerprint);
@@ -133,11 +137,10 @@ async fn an_open_alert_survives_a_crash_with_its_ack_and_escalation_and_resolves
 
     // The resolution is durable too: a third start has nothing open.
     drop(manager);
-    let manager = AlertManager::new(
-        config(dir.path(), &pd.url("/pd")),
-        Arc::new(FakeMetrics::default()),
-    )
-    .unwrap();
+    let manager = AlertManager::builder(config(dir.path(), &pd.url("/pd")))
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
+        .build()
+        .unwrap();
     assert!(manager.open_alerts().is_empty());
 }
 
@@ -153,11 +156,10 @@ async fn a_bad_state_file_is_an_error_that_says_what_to_do_and_a_lost_rule_is_co
         "{\"version\":99,\"alerts\":[]}",
     ] {
         std::fs::write(&state, bad).unwrap();
-        let err = AlertManager::new(
-            config(dir.path(), &pd.url("/pd")),
-            Arc::new(FakeMetrics::default()),
-        )
-        .unwrap_err();
+        let err = AlertManager::builder(config(dir.path(), &pd.url("/pd")))
+            .with_metrics_source(Arc::new(FakeMetrics::default()))
+            .build()
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("alerts.json"), "{text}");
         assert!(text.contains("move it away"), "{text}");
@@ -166,11 +168,10 @@ async fn a_bad_state_file_is_an_error_that_says_what_to_do_and_a_lost_rule_is_co
     // An open alert of a rule that is no longer configured: skipped loudly and counted.
     std::fs::remove_file(&state).unwrap();
     {
-        let manager = AlertManager::new(
-            config(dir.path(), &pd.url("/pd")),
-            Arc::new(FakeMetrics::default()),
-        )
-        .unwrap();
+        let manager = AlertManager::builder(config(dir.path(), &pd.url("/pd")))
+            .with_metrics_source(Arc::new(FakeMetrics::default()))
+            .build()
+            .unwrap();
         manager
             .on_signal(&AndonSignal::red("jammed").with_component("press"))
             .await
@@ -180,7 +181,10 @@ async fn a_bad_state_file_is_an_error_that_says_what_to_do_and_a_lost_rule_is_co
         state_file: Some(state),
         ..AlertsConfig::default()
     };
-    let manager = AlertManager::new(other, Arc::new(FakeMetrics::default())).unwrap();
+    let manager = AlertManager::builder(other)
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
+        .build()
+        .unwrap();
     manager.check_and_fire_alerts().await.unwrap();
     assert_eq!(manager.stats().restored, 0);
     assert_eq!(manager.stats().restore_skipped, 1);

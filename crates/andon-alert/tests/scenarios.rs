@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use andon_alert::{
-    AlertChannel, AlertCondition, AlertManager, AlertRule, AlertState, Comparison, ManualClock,
-    Matcher, QUEUE_DEPTH_METRIC, Threshold,
+    AlertChannel, AlertCondition, AlertManager, AlertManagerBuilder, AlertRule, AlertState,
+    Comparison, DEFAULT_SHUTDOWN_DEADLINE, ManualClock, Matcher, QUEUE_DEPTH_METRIC, Threshold,
 };
 use andon_core::config::{AlertsConfig, ChannelConfig, EscalationConfig, Secret};
 use andon_core::{AlertSeverity, AndonSignal, Color, HealthStatus, SignalSink};
@@ -41,6 +41,15 @@ impl Setup {
 
 /// A manager whose channels `names` are files in a temp dir.
 fn setup(names: &[&str], tune: impl FnOnce(&mut AlertsConfig)) -> Setup {
+    setup_with(names, tune, |builder| builder)
+}
+
+/// [`setup`], with more parts given to the manager's builder.
+fn setup_with(
+    names: &[&str],
+    tune: impl FnOnce(&mut AlertsConfig),
+    parts: impl FnOnce(AlertManagerBuilder) -> AlertManagerBuilder,
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let mut config = AlertsConfig::default();
     for name in names {
@@ -54,9 +63,13 @@ fn setup(names: &[&str], tune: impl FnOnce(&mut AlertsConfig)) -> Setup {
     tune(&mut config);
     let metrics = Arc::new(FakeMetrics::default());
     let clock = Arc::new(ManualClock::new());
-    let manager = AlertManager::new(config, metrics.clone())
-        .unwrap()
-        .with_clock(clock.clone());
+    let manager = parts(
+        AlertManager::builder(config)
+            .with_metrics_source(metrics.clone())
+            .with_clock(clock.clone()),
+    )
+    .build()
+    .unwrap();
     Setup {
         manager,
         clock,
@@ -416,10 +429,14 @@ async fn a_silence_mutes_until_it_expires_and_a_critical_inhibits_warnings_of_it
 
 #[tokio::test]
 async fn critical_notifications_carry_the_diagnostics_summary_and_health_rules_fire() {
-    let s = setup(&["log"], |_| {});
     let diagnostics = Arc::new(FakeDiagnostics::new("memory 91.0%, cpu 12.5%"));
     diagnostics.set_health(HealthStatus::Critical, "memory 91.0% > 90%");
-    let manager = s.manager.clone().with_diagnostics(diagnostics.clone());
+    let s = setup_with(
+        &["log"],
+        |_| {},
+        |builder| builder.with_diagnostics(diagnostics.clone()),
+    );
+    let manager = s.manager.clone();
     manager
         .add_rule(AlertRule {
             name: "host-health".into(),
@@ -536,19 +553,23 @@ async fn a_counter_rate_over_a_window_is_compared() {
 async fn a_failing_channel_raises_yellow_then_red_when_every_channel_of_a_critical_failed() {
     let port = andon_tests::free_port();
     let secret = format!("http://127.0.0.1:{port}/hooks/T0KEN-S3CRET");
-    let s = setup(&[], |c| {
-        c.max_retries = 0;
-        c.failure_threshold = 1;
-        c.channels.insert(
-            "dead".into(),
-            ChannelConfig::Webhook {
-                url: Secret::new(secret.clone()),
-                budget_per_minute: None,
-            },
-        );
-    });
     let sink = Arc::new(RecordingSink::default());
-    let manager = s.manager.clone().with_signal_sink(sink.clone());
+    let s = setup_with(
+        &[],
+        |c| {
+            c.max_retries = 0;
+            c.failure_threshold = 1;
+            c.channels.insert(
+                "dead".into(),
+                ChannelConfig::Webhook {
+                    url: Secret::new(secret.clone()),
+                    budget_per_minute: None,
+                },
+            );
+        },
+        |builder| builder.with_signal_sink(sink.clone()),
+    );
+    let manager = s.manager.clone();
     manager
         .add_rule(AlertRule {
             name: "reds".into(),
@@ -604,7 +625,10 @@ channels = ["log"]
     let config = andon_core::AndonConfig::from_toml_str(&text).unwrap();
     let metrics = Arc::new(FakeMetrics::default());
     metrics.set(QUEUE_DEPTH_METRIC, 101.0);
-    let manager = AlertManager::new(config.alerts, metrics).unwrap();
+    let manager = AlertManager::builder(config.alerts)
+        .with_metrics_source(metrics)
+        .build()
+        .unwrap();
     manager.check_and_fire_alerts().await.unwrap();
     assert_eq!(state_of(&manager, "high-queue"), Some(AlertState::Firing));
 
@@ -633,7 +657,7 @@ channels = ["log"]
     assert!(err.to_string().contains("not an http"), "{err}");
     assert!(!err.to_string().contains("s3cret"), "{err}");
 
-    manager.shutdown().await.unwrap();
+    manager.shutdown(DEFAULT_SHUTDOWN_DEADLINE).await;
     assert!(manager.on_signal(&AndonSignal::red("late")).await.is_err());
     assert!(manager.check_and_fire_alerts().await.is_err());
 }
@@ -663,9 +687,13 @@ impl andon_core::MetricsSink for RecordingMetrics {
 
 #[tokio::test]
 async fn deliveries_are_counted_through_the_metrics_sink_and_disabled_alerting_does_nothing() {
-    let s = setup(&["log"], |_| {});
     let sink = Arc::new(RecordingMetrics::default());
-    let manager = s.manager.clone().with_metrics_sink(sink.clone());
+    let s = setup_with(
+        &["log"],
+        |_| {},
+        |builder| builder.with_metrics_sink(sink.clone()),
+    );
+    let manager = s.manager.clone();
     manager
         .add_rule(AlertRule {
             name: "reds".into(),
@@ -725,7 +753,7 @@ async fn the_background_evaluation_fires_without_being_asked_and_stops_at_shutdo
         lines(&path).len() == 1
     })
     .await;
-    s.manager.shutdown().await.unwrap();
+    s.manager.shutdown(DEFAULT_SHUTDOWN_DEADLINE).await;
     task.await.unwrap();
     assert!(s.manager.stats().evaluations >= 1);
 }
@@ -836,9 +864,13 @@ async fn an_alert_fired_by_a_signal_carries_its_trace_or_correlation_id_verbatim
 
 #[tokio::test]
 async fn state_changes_are_published_in_order_fired_acknowledged_resolved() {
-    let s = setup(&["log"], |_| {});
     let history = Arc::new(RecordingHistory::default());
-    let manager = s.manager.clone().with_history(history.clone());
+    let s = setup_with(
+        &["log"],
+        |_| {},
+        |builder| builder.with_history(history.clone()),
+    );
+    let manager = s.manager.clone();
     let mut events = manager.subscribe();
     s.metrics.set(QUEUE_DEPTH_METRIC, 150.0);
     manager
@@ -1200,7 +1232,10 @@ comment = "db maintenance"
         silences: vec![silence],
         ..AlertsConfig::default()
     };
-    let err = AlertManager::new(config, s.metrics.clone()).unwrap_err();
+    let err = AlertManager::builder(config)
+        .with_metrics_source(s.metrics.clone())
+        .build()
+        .unwrap_err();
     assert!(
         err.to_string().contains("alerts.silences.0.ends_at"),
         "{err}"

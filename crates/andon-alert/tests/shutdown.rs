@@ -1,5 +1,5 @@
 //! Shutdown honours its deadline: with a channel whose receiver hangs and one whose port
-//! refuses connections, `shutdown_within` returns at its deadline instead of after every retry,
+//! refuses connections, `shutdown` returns at its deadline instead of after every retry,
 //! says what it left (report, counter, WARNING record), and the next manager on the same outbox
 //! delivers it to a working receiver.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // helpers outside #[test] fns stop the test too
@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule, QUEUE_DEPTH_METRIC};
+use andon_alert::{
+    AlertChannel, AlertCondition, AlertManager, AlertManagerBuilder, AlertRule, QUEUE_DEPTH_METRIC,
+};
 use andon_core::LogLevel;
 use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
 use common::{FakeMetrics, Receiver, RecordingLog, wait_until};
@@ -19,6 +21,16 @@ use common::{FakeMetrics, Receiver, RecordingLog, wait_until};
 /// A manager whose two queue rules fire on the first evaluation, each to the webhook channels
 /// `slow` and `down` at these URLs; retries as many and as long as a real outage would take.
 fn manager(outbox: &Path, slow: String, down: String) -> AlertManager {
+    manager_with(outbox, slow, down, |builder| builder)
+}
+
+/// [`manager`], with more parts given to its builder.
+fn manager_with(
+    outbox: &Path,
+    slow: String,
+    down: String,
+    parts: impl FnOnce(AlertManagerBuilder) -> AlertManagerBuilder,
+) -> AlertManager {
     let metrics = Arc::new(FakeMetrics::default());
     metrics.set(QUEUE_DEPTH_METRIC, 500.0);
     let mut config = AlertsConfig {
@@ -37,7 +49,9 @@ fn manager(outbox: &Path, slow: String, down: String) -> AlertManager {
             },
         );
     }
-    let alerts = AlertManager::new(config, metrics).unwrap();
+    let alerts = parts(AlertManager::builder(config).with_metrics_source(metrics))
+        .build()
+        .unwrap();
     for name in ["q1", "q2"] {
         alerts
             .add_rule(AlertRule {
@@ -69,20 +83,22 @@ async fn shutdown_returns_at_its_deadline_and_the_next_start_delivers_what_it_le
     let rx = Receiver::start().await;
     let log = Arc::new(RecordingLog::default());
 
-    let alerts = manager(&outbox, rx.url("/hang"), refused_url()).with_log_sink(log.clone());
+    let alerts = manager_with(&outbox, rx.url("/hang"), refused_url(), |builder| {
+        builder.with_log_sink(log.clone())
+    });
     alerts.check_and_fire_alerts().await.unwrap();
     assert_eq!(alerts.stats().notifications, 2);
     // Without a deadline the channels would retry for minutes (10 retries of a 30 s timeout,
     // and backoff up to a minute): the guard is far below that, far above the deadline.
     let report = tokio::time::timeout(
         Duration::from_secs(20),
-        alerts.shutdown_within(Duration::from_secs(1)),
+        alerts.shutdown(Duration::from_secs(1)),
     )
     .await
-    .expect("shutdown_within kept to its deadline");
+    .expect("shutdown kept to its deadline");
     assert_eq!(report.undelivered, 4, "two notifications to two channels");
-    assert_eq!(report.kept_in_outbox, 4, "all of them are in the outbox");
-    assert_eq!(report.lost, 0);
+    assert_eq!(report.kept, 4, "all of them are in the outbox");
+    assert_eq!(report.undelivered - report.kept, 0, "none lost");
     assert!(!report.is_complete());
     assert_eq!(alerts.stats().left_at_shutdown, 4);
     let records = log.entries();
@@ -105,7 +121,7 @@ async fn shutdown_returns_at_its_deadline_and_the_next_start_delivers_what_it_le
     let again = manager(&outbox, rx.url("/ok"), rx.url("/ok"));
     assert_eq!(again.stats().replayed, 4);
     wait_until("the four arrive", || rx.delivered("/ok").len() >= 4).await;
-    let report = again.shutdown_within(Duration::from_secs(10)).await;
+    let report = again.shutdown(Duration::from_secs(10)).await;
     assert!(report.is_complete(), "{report:?}");
     let delivered = rx.delivered("/ok");
     assert_eq!(delivered.len(), 4, "once per channel: {delivered:?}");

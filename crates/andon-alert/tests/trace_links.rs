@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use andon_alert::AlertManager;
+use andon_alert::{AlertManager, AlertManagerBuilder};
 use andon_core::config::{AlertsConfig, ChannelConfig, Secret};
 use andon_core::{AndonSignal, SignalSink};
 use andon_tests::{peers_python, wait_for};
@@ -30,6 +30,15 @@ fn expected_link() -> String {
 
 /// A manager sending every RED to a webhook, PagerDuty, Slack and a file, all local.
 fn manager(rx: &Receiver, file: &std::path::Path) -> AlertManager {
+    manager_with(rx, file, |builder| builder)
+}
+
+/// [`manager`], with more parts given to its builder.
+fn manager_with(
+    rx: &Receiver,
+    file: &std::path::Path,
+    parts: impl FnOnce(AlertManagerBuilder) -> AlertManagerBuilder,
+) -> AlertManager {
     let mut config = AlertsConfig {
         retry_backoff: Duration::from_millis(10),
         ..AlertsConfig::default()
@@ -60,7 +69,10 @@ fn manager(rx: &Receiver, file: &std::path::Path) -> AlertManager {
             path: file.to_owned(),
         },
     );
-    let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default())).unwrap();
+    let alerts =
+        parts(AlertManager::builder(config).with_metrics_source(Arc::new(FakeMetrics::default())))
+            .build()
+            .unwrap();
     alerts
         .add_rule(stop_the_line(&["hook", "pd", "slack", "file"]))
         .unwrap();
@@ -84,7 +96,7 @@ async fn every_channel_links_the_mapped_trace_id_to_the_trace_ui() {
     let rx = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("alerts.jsonl");
-    let alerts = manager(&rx, &file).with_trace_ui_url(UI_URL);
+    let alerts = manager_with(&rx, &file, |builder| builder.with_trace_ui_url(UI_URL));
     fire(&alerts, &rx).await;
     let link = expected_link();
     assert!(
@@ -143,9 +155,11 @@ async fn the_alert_mail_carries_the_trace_link_as_a_plain_url_line() {
     config
         .channels
         .insert("mail".into(), plain_mail(port, "andon@example.com"));
-    let alerts = AlertManager::new(config, Arc::new(FakeMetrics::default()))
-        .unwrap()
-        .with_trace_ui_url(UI_URL);
+    let alerts = AlertManager::builder(config)
+        .with_metrics_source(Arc::new(FakeMetrics::default()))
+        .with_trace_ui_url(UI_URL)
+        .build()
+        .unwrap();
     alerts.add_rule(stop_the_line(&["mail"])).unwrap();
     alerts
         .on_signal(&AndonSignal::red("queue overflow").with_trace_id("trace-123"))

@@ -29,7 +29,7 @@
 //! [`AndonConfig::validate`]: crate::AndonConfig::validate
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -62,6 +62,9 @@ pub struct ShutdownReport {
     pub kept: u64,
     /// Why the shutdown is incomplete, for people; `None` when it is complete.
     pub error: Option<String>,
+    /// Whether the deadline passed with the component still at work (a writer stuck on a
+    /// sink): it may block if dropped, so its owner keeps it alive instead.
+    pub timed_out: bool,
 }
 
 impl ShutdownReport {
@@ -80,6 +83,20 @@ impl ShutdownReport {
             undelivered,
             kept: 0,
             error: Some(error.into()),
+            timed_out: false,
+        }
+    }
+
+    /// A shutdown whose deadline passed with the component still at work, said as "did not
+    /// shut down within {deadline}" and what may be lost.
+    pub fn timed_out(component: &'static str, undelivered: u64, deadline: Duration) -> Self {
+        ShutdownReport {
+            timed_out: true,
+            ..ShutdownReport::incomplete(
+                component,
+                undelivered,
+                format!("did not shut down within {deadline:?}; what it held may be lost"),
+            )
         }
     }
 
@@ -139,21 +156,52 @@ pub trait Component: Send + Sync + fmt::Debug {
 /// Given to a builder before the part it forwards to exists; the umbrella binds it once, after
 /// building that part. Until bound (or after the part is gone), forwarding does nothing and
 /// says so where the trait has a way to.
+///
+/// A part that must act once when the target arrives (the metrics recorder reads a listener's
+/// watched names once) registers that with [`when_bound`](Deferred::when_bound) instead of
+/// polling.
 pub struct Deferred<T: ?Sized> {
     target: OnceLock<Arc<T>>,
+    /// What to run once bound; emptied by the bind.
+    on_bind: Mutex<Vec<OnBind<T>>>,
 }
+
+/// An action waiting for a [`Deferred`] to be bound.
+type OnBind<T> = Box<dyn FnOnce(&Arc<T>) + Send>;
 
 impl<T: ?Sized> Deferred<T> {
     /// An unbound slot.
     pub fn new() -> Self {
         Deferred {
             target: OnceLock::new(),
+            on_bind: Mutex::new(Vec::new()),
         }
     }
 
-    /// Binds the slot; a second bind is refused and returns the part it was given.
+    /// Binds the slot, then runs what [`when_bound`](Deferred::when_bound) registered; a
+    /// second bind is refused and returns the part it was given.
     pub fn bind(&self, target: Arc<T>) -> Result<(), Arc<T>> {
-        self.target.set(target)
+        self.target.set(target)?;
+        let waiting = std::mem::take(&mut *self.on_bind.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(bound) = self.target.get() {
+            for action in waiting {
+                action(bound);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `action` with the bound part: now if the slot is bound, else right after the bind
+    /// (on the binding thread). Runs at most once.
+    pub fn when_bound(&self, action: impl FnOnce(&Arc<T>) + Send + 'static) {
+        let mut waiting = self.on_bind.lock().unwrap_or_else(|e| e.into_inner());
+        match self.target.get() {
+            Some(bound) => {
+                drop(waiting);
+                action(bound);
+            }
+            None => waiting.push(Box::new(action)),
+        }
     }
 
     /// The bound part, if any.
@@ -214,6 +262,21 @@ impl crate::component::LogSink for Deferred<dyn crate::component::LogSink> {
     }
 }
 
+impl crate::component::MetricsListener for Deferred<dyn crate::component::MetricsListener> {
+    /// The bound listener's names; none until bound (a recorder reads them with
+    /// [`Deferred::when_bound`] instead).
+    fn watched_metrics(&self) -> Vec<String> {
+        self.get()
+            .map_or_else(Vec::new, |listener| listener.watched_metrics())
+    }
+
+    fn metric_changed(&self, name: &str) {
+        if let Some(listener) = self.get() {
+            listener.metric_changed(name);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +299,27 @@ mod tests {
         assert!(slot.bind(Arc::from("first")).is_ok());
         assert!(slot.bind(Arc::from("second")).is_err());
         assert_eq!(slot.get().map(|s| &**s), Some("first"));
+    }
+
+    #[test]
+    fn what_waits_for_the_bind_runs_once_after_it_and_at_once_later() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let slot: Deferred<str> = Deferred::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let before = Arc::clone(&runs);
+        slot.when_bound(move |s| {
+            assert_eq!(&**s, "bound");
+            before.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        assert!(slot.bind(Arc::from("bound")).is_ok());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let after = Arc::clone(&runs);
+        slot.when_bound(move |_| {
+            after.fetch_add(10, Ordering::SeqCst);
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 11);
+        assert!(slot.bind(Arc::from("again")).is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), 11);
     }
 }

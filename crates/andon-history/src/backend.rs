@@ -5,14 +5,12 @@
 //! the whole fleet); a SQLite file holds one instance, so another name finds nothing.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use andon_core::config::HistoryConfig;
-use andon_core::{AndonError, Color, HistoryRecord, HistoryStore, MetricsSink, async_trait};
+use andon_core::{AndonError, Color, HistoryRecord, HistoryStore, async_trait};
 
 use crate::error::HistoryError;
-use crate::postgres::{GroupBy, PostgresHistory, instance_of};
+use crate::postgres::{GroupBy, PostgresHistory};
 use crate::query::{
     Downtime, Pareto, ParetoBy, ParetoRow, ResponseTimes, SignalQuery, StoredSignal, Window,
 };
@@ -50,29 +48,6 @@ impl From<PostgresHistory> for HistoryBackend {
 }
 
 impl HistoryBackend {
-    /// Opens the backend `config` asks for: PostgreSQL when `url` is set (connecting and
-    /// migrating now), else the SQLite file at `path`.
-    pub async fn open(
-        config: &HistoryConfig,
-        metrics: Option<Arc<dyn MetricsSink>>,
-    ) -> Result<Self, HistoryError> {
-        if config.url.is_some() {
-            let mut builder = PostgresHistory::builder(config)?;
-            if let Some(sink) = metrics {
-                builder = builder.with_metrics_sink(sink);
-            }
-            return Ok(HistoryBackend::Postgres(builder.connect().await?));
-        }
-        let mut builder = SqliteHistory::builder(config);
-        if let Some(sink) = metrics {
-            builder = builder.with_metrics_sink(sink);
-        }
-        Ok(HistoryBackend::Sqlite {
-            store: builder.open()?,
-            instance: instance_of(config),
-        })
-    }
-
     /// `sqlite` or `postgres`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -398,6 +373,11 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        backend.shutdown().await.unwrap();
+        assert!(
+            backend
+                .shutdown(Duration::from_secs(10))
+                .await
+                .is_complete()
+        );
     }
 }

@@ -2,6 +2,17 @@
 //! diagnostics taken for a RED, kept in an embedded SQLite database for root-cause analysis
 //! and for preventing recurrence (the Knowledge of MAPE-K, Toyota's Pareto of stoppages).
 //!
+//! # The component contract
+//!
+//! [`HistoryBackend`] follows [`andon_core::contract`], like every andon component:
+//! [`HistoryBackend::builder`] takes the `[history]` section, its `with_*` setters take the
+//! metrics sink and the clock, and [`build`](HistoryBackendBuilder::build)`.await` opens the
+//! SQLite file or connects to PostgreSQL (`[history] url`); [`HistoryBackend::flush`] and
+//! [`HistoryBackend::shutdown`] (with a deadline, returning an [`andon_core::ShutdownReport`])
+//! write what was accepted; [`HistoryBackend::stats`] returns [`HistoryStats`], which
+//! implements [`andon_core::Stats`]; and it implements [`andon_core::Component`]. The stores
+//! inside ([`SqliteHistory::builder`], [`PostgresHistory::builder`]) are also usable alone.
+//!
 //! [`SqliteHistory`] implements [`andon_core::HistoryStore`]: `record` only enqueues into a
 //! bounded queue; a background thread commits batches in WAL mode; a full queue or a failing
 //! database is counted and never blocks signalling; `flush` and `shutdown` commit what was
@@ -48,15 +59,6 @@
 //! # }
 //! ```
 //!
-//! # The component contract
-//!
-//! Like every andon component, from the `[history]` section: [`SqliteHistory::builder`] checks it and
-//! `open()` starts the writer ([`PostgresHistory::builder`] then `connect()`); flushing and shutting
-//! down go through [`HistoryStore`](andon_core::HistoryStore); `stats()` on either store (and on
-//! [`HistoryBackend`]) returns [`HistoryStats`], which implements [`andon_core::Stats`]
-//! (`describe` lists its lines, `export` publishes them to a
-//! [`MetricsSink`](andon_core::MetricsSink)).
-//!
 //! # Crate feature flags
 //!
 //! None: SQLite is compiled in (rusqlite's `bundled`), so no system library is needed; the
@@ -74,6 +76,7 @@
 
 mod backend;
 mod budget;
+mod builder;
 mod error;
 mod fingerprint;
 mod fold;
@@ -88,6 +91,7 @@ mod timeline_rows;
 
 pub use backend::HistoryBackend;
 pub use budget::QUERY_BUDGET;
+pub use builder::HistoryBackendBuilder;
 pub use error::HistoryError;
 pub use fingerprint::fingerprint;
 pub use postgres::{

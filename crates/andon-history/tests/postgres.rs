@@ -123,10 +123,12 @@ async fn migrations_from_empty_and_from_the_previous_version_keep_the_rows() {
 async fn two_instances_share_one_database_and_the_pareto_spans_both() {
     let Some(pg) = Postgres::start() else { return };
     let url = pg.create_database("fleet");
-    let a = HistoryBackend::open(&config(&url, "press-a"), None)
+    let a = HistoryBackend::builder(config(&url, "press-a"))
+        .build()
         .await
         .unwrap();
-    let b = HistoryBackend::open(&config(&url, "press-b"), None)
+    let b = HistoryBackend::builder(config(&url, "press-b"))
+        .build()
         .await
         .unwrap();
     assert_eq!(a.kind(), "postgres");
@@ -241,8 +243,8 @@ async fn two_instances_share_one_database_and_the_pareto_spans_both() {
     );
     assert_eq!(timeline.entries[0].detail["instance"], "press-b");
     assert_eq!(timeline.entries[3].detail["by"], "alice");
-    a.shutdown().await.unwrap();
-    b.shutdown().await.unwrap();
+    assert!(a.shutdown(Duration::from_secs(30)).await.is_complete());
+    assert!(b.shutdown(Duration::from_secs(30)).await.is_complete());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

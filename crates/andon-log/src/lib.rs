@@ -1,6 +1,18 @@
 //! Structured logging for andon on slog: JSON records, file, syslog and Cloud Logging sinks, and
 //! a bounded queue that never hides a drop and never stalls the host.
 //!
+//! # The component contract
+//!
+//! [`AndonLogger`] follows [`andon_core::contract`], like every andon component:
+//! [`AndonLogger::builder`] takes the `[logger]` section, its `with_*` setters take a component
+//! name, a trace context (the tracer) and `RUST_LOG` directives, and
+//! [`build`](AndonLoggerBuilder::build) checks the section and starts the writer;
+//! [`AndonLogger::flush`] and [`AndonLogger::shutdown`] (with a deadline, returning an
+//! [`andon_core::ShutdownReport`]) account for every record; [`AndonLogger::stats`] returns
+//! [`LogStats`], which implements [`andon_core::Stats`]; and it implements
+//! [`andon_core::Component`]. `flush_blocking` and `shutdown_blocking` stay beside them for
+//! programs without an async runtime.
+//!
 //! # Example
 //!
 //! ```
@@ -20,7 +32,9 @@
 //!     "#,
 //!     path.display()
 //! ))?;
-//! let logger = AndonLogger::new(config.logger)?;
+//! let logger = AndonLogger::builder(config.logger)
+//!     .with_component("checkout") // records that name no component of their own
+//!     .build()?;
 //!
 //! logger.info("request served").await?;
 //! logger.warn("Queue approaching threshold").await?;
@@ -33,7 +47,8 @@
 //! // Existing slog code plugs in.
 //! slog::info!(logger.slog_logger(), "from slog"; "user" => "alice");
 //!
-//! logger.shutdown().await?; // everything accepted is written
+//! let report = logger.shutdown(std::time::Duration::from_secs(5)).await;
+//! assert!(report.is_complete()); // everything accepted is written
 //! let stats = logger.stats();
 //! assert_eq!(stats.emitted, stats.written + stats.failed + stats.dropped);
 //! assert_eq!(std::fs::read_to_string(&path)?.lines().count(), 6);
@@ -116,15 +131,6 @@
 //! - [`AndonLogger::flush`] and [`AndonLogger::shutdown`] return once everything accepted is
 //!   written: `emitted == written + failed + dropped` ([`LogStats`]), or with
 //!   [`LogError::Stalled`] once a sink is stuck.
-//!
-//! # The component contract
-//!
-//! Like every andon component: [`AndonLogger::builder`] takes the `[logger]` section, its
-//! `with_*` setters bind what the logger needs, and `build()` checks the section and starts it;
-//! [`AndonLogger::flush`] and [`AndonLogger::shutdown`] (with `_blocking` twins) account for
-//! every record; [`AndonLogger::stats`] returns [`LogStats`], which implements
-//! [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them to a
-//! [`MetricsSink`](andon_core::MetricsSink)).
 //!
 //! # Crate feature flags
 //!

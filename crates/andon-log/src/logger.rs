@@ -4,11 +4,13 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use andon_core::config::LoggerConfig;
+use andon_core::stats::Stats;
 use andon_core::{
-    AndonError, AndonSignal, LogEntry, LogLevel, LogSink, SignalSink, TraceContext, async_trait,
+    AndonError, AndonSignal, Component, LogEntry, LogLevel, LogSink, ShutdownReport, SignalSink,
+    TraceContext, async_trait,
 };
 
 use crate::bridge::LogBridge;
@@ -31,7 +33,7 @@ use crate::stats::LogStats;
 /// The umbrella wires it as a [`SignalSink`] (`on_signal` is [`log_signal`](Self::log_signal)),
 /// as the [`LogSink`] of components that write records of their own
 /// ([`write_entry`](Self::write_entry)),
-/// hands it the tracer through [`set_trace_context`](Self::set_trace_context), and reads
+/// gives its builder the tracer ([`AndonLoggerBuilder::with_trace_context`]), and reads
 /// [`stats`](Self::stats) (or exports them with [`LogStats::export`]).
 #[derive(Clone)]
 pub struct AndonLogger {
@@ -76,6 +78,14 @@ impl AndonLoggerBuilder {
     /// traces. The tracer implements [`TraceContext`].
     pub fn with_trace_context(mut self, trace: Arc<dyn TraceContext>) -> Self {
         self.trace = Some(trace);
+        self
+    }
+
+    /// [`with_trace_context`](Self::with_trace_context) unless a context was given already:
+    /// how the umbrella hands its tracer to a logger whose builder the user gave, keeping the
+    /// user's own context when there is one.
+    pub fn with_default_trace_context(mut self, trace: Arc<dyn TraceContext>) -> Self {
+        self.trace.get_or_insert(trace);
         self
     }
 
@@ -171,7 +181,9 @@ impl AndonLogger {
         Self::builder(config).build()
     }
 
-    /// A builder, for a component name or a trace context.
+    /// A builder for a logger of `config` (the `[logger]` section): a component name, a trace
+    /// context, `RUST_LOG` directives, then [`build`](AndonLoggerBuilder::build). See
+    /// [`andon_core::contract`] for the shape every component shares.
     pub fn builder(config: LoggerConfig) -> AndonLoggerBuilder {
         AndonLoggerBuilder {
             config,
@@ -180,18 +192,6 @@ impl AndonLogger {
             #[cfg(feature = "tracing")]
             directives: None,
         }
-    }
-
-    /// Sets the trace context after creation (when the tracer is built after the logger).
-    ///
-    /// # Errors
-    ///
-    /// Hands `trace` back when a context is already set.
-    pub fn set_trace_context(
-        &self,
-        trace: Arc<dyn TraceContext>,
-    ) -> Result<(), Arc<dyn TraceContext>> {
-        self.core.trace.set(trace)
     }
 
     fn entry<'a>(
@@ -419,6 +419,11 @@ impl AndonLogger {
 
     /// [`flush`](Self::flush) for synchronous code: blocks the thread.
     ///
+    /// The one sync twin kept beside the contract's async methods, for the same reason as
+    /// [`shutdown_blocking`](Self::shutdown_blocking): the logger also serves programs without
+    /// an async runtime (the `log`, `slog` and `tracing` bridges, benchmarks), which must still
+    /// be able to write everything out before they exit.
+    ///
     /// # Errors
     ///
     /// As [`flush`](Self::flush).
@@ -428,21 +433,27 @@ impl AndonLogger {
     }
 
     /// Refuses new records (they are counted as dropped), writes everything accepted, closes
-    /// the sinks and stops the writer. Idempotent; affects every clone.
+    /// the sinks and stops the writer, within `deadline`. Idempotent; affects every clone.
     ///
     /// A stuck sink does not hold it: once the writer has made no progress for
-    /// `logger.stall_timeout` it returns [`LogError::Stalled`], leaving the writer thread to
-    /// end with the process and what it holds counted in `queued`.
-    ///
-    /// # Errors
-    ///
-    /// [`LogError::WriterGone`] if the writer stopped without finishing,
-    /// [`LogError::Stalled`] when a sink is stuck.
-    pub async fn shutdown(&self) -> Result<(), LogError> {
-        self.guard.shutdown().await
+    /// `logger.stall_timeout`, or at the deadline, it returns an incomplete report (a stall
+    /// says [`LogError::Stalled`]'s text), leaving the writer thread to end with the process and
+    /// what it holds counted in `queued`. Needs no tokio timer (the deadline is kept by a
+    /// thread of its own), so it works on a runtime without one.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        let outcome = within(deadline, self.guard.shutdown()).await;
+        match outcome {
+            Some(Ok(())) => ShutdownReport::complete("log"),
+            Some(Err(error)) => {
+                ShutdownReport::incomplete("log", self.stats().queued, error.to_string())
+            }
+            None => ShutdownReport::timed_out("log", self.stats().queued, deadline),
+        }
     }
 
-    /// [`shutdown`](Self::shutdown) for synchronous code: blocks the thread.
+    /// [`shutdown`](Self::shutdown) for synchronous code, without a deadline of its own (a
+    /// stuck sink still returns it after `logger.stall_timeout`): blocks the thread. Kept for
+    /// programs without an async runtime (see [`flush_blocking`](Self::flush_blocking)).
     pub fn shutdown_blocking(&self) {
         self.guard.shutdown_blocking();
     }
@@ -506,6 +517,65 @@ impl SignalSink for AndonLogger {
     }
 
     async fn shutdown(&self) -> Result<(), AndonError> {
-        Ok(AndonLogger::shutdown(self).await?)
+        Ok(self.guard.shutdown().await?)
     }
+}
+
+#[async_trait]
+impl Component for AndonLogger {
+    fn name(&self) -> &'static str {
+        "log"
+    }
+
+    fn stats(&self) -> Box<dyn Stats> {
+        Box::new(AndonLogger::stats(self))
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        Ok(AndonLogger::flush(self).await?)
+    }
+
+    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        AndonLogger::shutdown(self, deadline).await
+    }
+}
+
+/// Runs `work` until it finishes (`Some`) or `deadline` passes (`None`), timed by a thread of
+/// its own rather than tokio's timer, which a runtime may lack. Without a thread, no deadline.
+async fn within<T>(deadline: Duration, work: impl Future<Output = T>) -> Option<T> {
+    let (fire, fired) = tokio::sync::oneshot::channel::<()>();
+    let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+    let timer = std::thread::Builder::new()
+        .name("andon-log-deadline".to_owned())
+        .spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                cancelled.recv_timeout(deadline)
+            {
+                let _ = fire.send(());
+            }
+        });
+    if timer.is_err() {
+        return Some(work.await);
+    }
+    let mut work = std::pin::pin!(work);
+    let mut fired = Some(fired);
+    let outcome = std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(done) = work.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(done));
+        }
+        if let Some(timer) = fired.as_mut()
+            && let std::task::Poll::Ready(result) = std::pin::Pin::new(timer).poll(cx)
+        {
+            fired = None;
+            if result.is_ok() {
+                return std::task::Poll::Ready(None);
+            }
+            // The timer thread ended without firing: wait for the work alone.
+        }
+        std::task::Poll::Pending
+    })
+    .await;
+    // Wakes the timer thread at once so that it ends.
+    drop(cancel);
+    outcome
 }

@@ -320,7 +320,7 @@ pub(crate) fn start(
     trace: Option<Arc<dyn TraceContext>>,
     tracing_level: Option<LogLevel>,
 ) -> Result<(Arc<Core>, Arc<Guard>), LogError> {
-    config.check()?;
+    andon_core::SectionConfig::validate(config)?;
     // `tracing` events a directive lets in below andon's own level still reach the sinks.
     let floor = tracing_level.map_or(config.level, |t| t.min(config.level));
     let mut needs_main = [false; 4];

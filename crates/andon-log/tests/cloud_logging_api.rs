@@ -409,7 +409,12 @@ async fn records_reach_the_api_in_batches_with_a_cached_then_refreshed_token() {
     );
     assert!(stats.sinks[0].written >= 13, "{stats:?}");
     assert_eq!(stats.sinks[0].errors, 0);
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -441,7 +446,12 @@ async fn an_api_that_stays_down_costs_counted_records_and_never_blocks_the_calle
     );
     assert!(!error.contains("ya29"), "no token in errors: {error}");
     assert_eq!(fake.lock().unwrap().requests.len(), 3);
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -467,7 +477,12 @@ async fn batches_are_bounded_by_bytes_too() {
         .collect();
     assert!(sizes.iter().all(|n| *n <= 2), "{sizes:?}");
     assert_eq!(sizes.iter().sum::<usize>(), 6);
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 #[tokio::test]
@@ -491,7 +506,12 @@ async fn the_cloud_logging_file_rotates_like_the_file_sink() {
     for i in 0..30 {
         logger.info(&format!("record {i}")).await.unwrap();
     }
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let mut rotated = path.clone().into_os_string();
     rotated.push(".1");
     let mut oldest = path.clone().into_os_string();
@@ -529,5 +549,10 @@ async fn a_full_api_queue_refuses_and_counts_without_blocking_the_caller() {
     let error = stats.sinks[0].last_error.clone().unwrap();
     assert!(error.contains("queue is full"), "{error}");
     // Shutdown gives the stuck thread its grace and returns.
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }

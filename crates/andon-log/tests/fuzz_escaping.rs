@@ -270,7 +270,11 @@ fn fuzz_log_escaping() {
             Ok(())
         },
     );
-    runtime.block_on(logger.shutdown()).unwrap();
+    assert!(
+        runtime
+            .block_on(logger.shutdown(std::time::Duration::from_secs(30)))
+            .is_complete()
+    );
     let stats = logger.stats();
     assert_eq!(stats.failed + stats.dropped, 0, "{stats:?}");
 }

@@ -116,7 +116,12 @@ async fn records_follow_the_documented_schema() {
     assert!(red.get("span_id").is_none(), "{red}");
     assert_eq!(red["depth"], 150);
     assert_eq!(red["timestamp"], signal.timestamp_rfc3339());
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 #[tokio::test]
@@ -129,7 +134,12 @@ async fn a_forged_record_in_a_message_stays_one_record() {
     logger
         .event(LogLevel::Info, "kv", slog::o!("name" => evil))
         .unwrap();
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let text = fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
     let recs = records(&path);
@@ -148,7 +158,12 @@ async fn oversized_messages_are_truncated_with_a_marker() {
     })
     .unwrap();
     logger.warn(&"x".repeat(5000)).await.unwrap();
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let message = &messages(&path)[0];
     assert_eq!(
         message,
@@ -180,7 +195,12 @@ async fn critical_is_on_disk_when_it_returns() {
         messages(&path).last().map(String::as_str),
         Some("sync stop")
     );
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 #[tokio::test]
@@ -201,7 +221,12 @@ async fn sampling_keeps_exactly_one_in_n_info_and_every_warning() {
             logger.warn("warning").await.unwrap();
         }
     }
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let recs = records(&path);
     let infos: Vec<_> = recs.iter().filter(|r| r["level"] == "INFO").collect();
     let warnings = recs.iter().filter(|r| r["level"] == "WARNING").count();
@@ -239,7 +264,12 @@ async fn levels_filter_per_logger_and_per_sink() {
     logger.info("info").await.unwrap();
     logger.warn("warn").await.unwrap();
     logger.critical("critical").await.unwrap();
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     assert_eq!(messages(&all), ["info", "warn", "critical"]);
     assert_eq!(messages(&warn), ["warn", "critical"]);
 }
@@ -260,7 +290,12 @@ async fn files_rotate_by_size_and_keep_the_newest() {
             .event(LogLevel::Info, "rotating", slog::o!("i" => i))
             .unwrap();
     }
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let rotated = |n: u32| PathBuf::from(format!("{}.{n}", path.display()));
     assert!(rotated(1).exists() && rotated(2).exists());
     assert!(!rotated(3).exists(), "keep = 2");
@@ -290,7 +325,12 @@ async fn a_file_removed_or_moved_away_is_reopened() {
     let moved = dir.path().join("andon.log.old");
     fs::rename(&path, &moved).unwrap();
     logger.info("three").await.unwrap();
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     assert_eq!(messages(&moved), ["two"]);
     assert_eq!(messages(&path), ["three"]);
     assert_eq!(logger.stats().written, 3);
@@ -319,7 +359,12 @@ async fn an_unwritable_path_is_counted_and_recovers() {
     // The fault goes; the sink recovers on its own.
     fs::remove_file(&blocker).unwrap();
     logger.info("back").await.unwrap();
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     assert_eq!(messages(&path), ["back"]);
     let stats = logger.stats();
     assert_eq!(stats.written, 1);
@@ -348,7 +393,12 @@ async fn a_million_records_under_drop_are_all_accounted_for() {
             logger.warn("w").await.unwrap();
         }
     }
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let stats = logger.stats();
     assert_eq!(stats.emitted, 1_000_100);
     assert_eq!(stats.dropped, refused);
@@ -402,8 +452,18 @@ async fn after_shutdown_records_are_refused_and_counted() {
     let path = dir.path().join("andon.log");
     let logger = AndonLogger::new(config(vec![file_sink(&path)])).unwrap();
     logger.info("kept").await.unwrap();
-    logger.shutdown().await.unwrap();
-    logger.shutdown().await.unwrap(); // idempotent
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    ); // idempotent
     assert!(matches!(logger.info("late").await, Err(LogError::ShutDown)));
     let err = SignalSink::on_signal(&logger, &AndonSignal::red("late"))
         .await
@@ -474,7 +534,12 @@ async fn slog_and_log_records_share_the_sinks() {
     assert_eq!(recs[3]["message"], "connection reset");
     let facade = recs.iter().find(|r| r["target"] == "app").unwrap();
     assert_eq!(facade["message"], "through the log facade");
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 #[tokio::test]
@@ -497,7 +562,12 @@ async fn cloud_logging_records_use_googles_fields() {
         .with_attribute("free_gb", 3);
     let line = line!() + 1;
     logger.log_signal(&signal).await.unwrap();
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let recs = records(&path);
     let r = &recs[0];
     assert_eq!(r["severity"], "WARNING");
@@ -538,7 +608,12 @@ async fn text_format_is_one_readable_line() {
             slog::o!("mount" => "/var", "pct" => 91),
         )
         .unwrap();
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let text = fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), 1);
     let line = text.lines().next().unwrap();
@@ -588,7 +663,12 @@ async fn a_full_queue_never_drops_warnings() {
             logger.warn("w").await.unwrap();
         }
     }
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let stats = logger.stats();
     assert_eq!(stats.emitted, 20_200);
     assert_eq!(stats.emitted, stats.written + stats.dropped);
@@ -622,7 +702,12 @@ async fn async_callers_wait_for_room_under_block() {
     for task in tasks {
         task.await.unwrap();
     }
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let stats = logger.stats();
     assert_eq!(
         (stats.emitted, stats.written, stats.dropped),
@@ -669,7 +754,12 @@ async fn signals_and_log_entries_are_never_sampled_away() {
         )
         .unwrap();
     }
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let recs = records(&path);
     let count = |message: &str| recs.iter().filter(|r| r["message"] == message).count();
     assert_eq!(count("line resumed by operator"), 1000);
@@ -743,7 +833,12 @@ async fn a_log_entry_keeps_its_level_component_and_json_fields() {
         },
     )
     .unwrap();
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let recs = records(&path);
     assert_eq!(recs[1]["component"], "app");
     assert_eq!(recs[1]["level"], "WARNING");
@@ -791,7 +886,12 @@ async fn log_files_are_readable_by_their_owner_only() {
             .await
             .unwrap();
     }
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let rotated = PathBuf::from(format!("{}.1", path.display()));
     assert!(rotated.exists(), "the file rotated");
     for file in [&path, &rotated, &cloud] {

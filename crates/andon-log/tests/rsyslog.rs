@@ -147,7 +147,12 @@ async fn a_syslog_sink_recovers_when_rsyslog_comes_up() {
     let stats = logger.stats();
     assert!(stats.written >= 1, "{stats:?}");
     assert_eq!(stats.emitted, stats.written + stats.failed + stats.dropped);
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +287,12 @@ input(type="imuxsock" socket="{socket}" ruleset="andon")
     }
     let stats = logger.stats();
     assert_eq!(stats.sink_errors, 0, "{stats:?}");
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     drop(peer);
 }
 
@@ -309,7 +319,12 @@ async fn syslog_down_is_counted_not_fatal() {
     assert_eq!(stats.sink_errors, 2);
     let error = stats.sinks[0].last_error.clone().unwrap();
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 /// Starts rsyslog listening only on the unix socket `socket` (imuxsock, without the system
@@ -383,7 +398,12 @@ async fn syslog_without_a_transport_writes_to_the_local_daemons_unix_socket() {
     assert_eq!(lines[1].severity, 2);
     let stats = logger.stats();
     assert_eq!((stats.written, stats.sink_errors), (2, 0), "{stats:?}");
-    logger.shutdown().await.unwrap();
+    assert!(
+        logger
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     drop(peer);
 }
 

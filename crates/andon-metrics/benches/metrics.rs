@@ -173,9 +173,15 @@ impl MetricsListener for Marking {
 /// one it does, beside the raw handle.
 fn listener(c: &mut Criterion) {
     let plain = metrics();
-    let listened = metrics();
+    let slot: Arc<andon_core::Deferred<dyn andon_core::MetricsListener>> = Arc::default();
+    let listened = AndonMetrics::builder(MetricsConfig::default())
+        .without_endpoint()
+        .with_local_recorder()
+        .with_metrics_listener(Arc::clone(&slot))
+        .build()
+        .expect("metrics");
     let marking = Arc::new(Marking::default());
-    listened.set_metrics_listener(Some(marking.clone()));
+    let _ = slot.bind(marking.clone());
     let raw = raw();
     let mut group = c.benchmark_group("listener");
 

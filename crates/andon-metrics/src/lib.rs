@@ -1,6 +1,17 @@
 //! Prometheus metrics for andon on the `metrics` facade: signal counters, gauges, histograms,
 //! thresholds that raise Andon signals, and a scrape endpoint.
 //!
+//! # The component contract
+//!
+//! [`AndonMetrics`] follows [`andon_core::contract`], like every andon component:
+//! [`AndonMetrics::builder`] takes the `[metrics]` section, its `with_*` setters take what the
+//! recorder reports to (the signal sink for thresholds, the listener slot), and
+//! [`build`](AndonMetricsBuilder::build) checks the section and starts it;
+//! [`AndonMetrics::flush`] and [`AndonMetrics::shutdown`] (with a deadline, returning an
+//! [`andon_core::ShutdownReport`]) deliver pending threshold signals and stop;
+//! [`AndonMetrics::stats`] returns [`MetricsStats`], which implements [`andon_core::Stats`];
+//! and it implements [`andon_core::Component`].
+//!
 //! [`AndonMetrics`] records andon's own metrics (`andon_signals_total{color,component}`,
 //! `andon_queue_depth{queue}`, `andon_request_duration_seconds{endpoint}`, …), installs itself
 //! as the global [`metrics`] recorder so that what the program records with
@@ -9,8 +20,8 @@
 //! port when that one is taken, said by [`AndonMetrics::endpoint_notice`]) in the Prometheus
 //! text format. Programs with an HTTP server of their own serve [`AndonMetrics::render`]
 //! instead. A RED signal also counts a failure of its component (`andon_failures_total`), and
-//! [`AndonMetrics::set_metrics_listener`] tells a listener (the alert manager) of every update
-//! of the metrics it watches.
+//! [`AndonMetricsBuilder::with_metrics_listener`] tells a listener (the alert manager, bound
+//! later into an [`andon_core::Deferred`] slot) of every update of the metrics it watches.
 //!
 //! # Example
 //!

@@ -5,7 +5,7 @@
 //! scrape path with the text exposition format and closes the connection, which is all a
 //! Prometheus scrape needs, and gives `404` elsewhere.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use andon_core::{AndonSignal, SignalSink};
@@ -36,14 +36,12 @@ fn retry_backoff() -> Backoff {
         .with_max_retries(2)
 }
 
-/// The signal sink thresholds report to, replaceable after construction.
-pub(crate) type SinkSlot = Arc<RwLock<Option<Arc<dyn SignalSink>>>>;
-
 /// Everything the background task needs.
 pub(crate) struct Background {
     pub(crate) registry: Arc<Registry>,
     pub(crate) events: WorkReceiver<Box<AndonSignal>>,
-    pub(crate) sink: SinkSlot,
+    /// Where threshold signals go (given to the builder; dropped when the task stops).
+    pub(crate) sink: Option<Arc<dyn SignalSink>>,
     pub(crate) listener: Option<(std::net::TcpListener, Arc<str>)>,
     pub(crate) stop: watch::Receiver<bool>,
 }
@@ -81,7 +79,11 @@ impl Background {
 }
 
 /// Delivers threshold signals to the sink, in order, retrying each a few times.
-async fn dispatch(mut events: WorkReceiver<Box<AndonSignal>>, sink: SinkSlot, registry: &Registry) {
+async fn dispatch(
+    mut events: WorkReceiver<Box<AndonSignal>>,
+    sink: Option<Arc<dyn SignalSink>>,
+    registry: &Registry,
+) {
     let internal = &registry.internal;
     while let Some(signal) = events.recv().await {
         deliver(&signal, &sink, &events, internal).await;
@@ -92,12 +94,11 @@ async fn dispatch(mut events: WorkReceiver<Box<AndonSignal>>, sink: SinkSlot, re
 /// Hands one threshold signal to the sink, retrying as [`retry_backoff`] says.
 async fn deliver(
     signal: &AndonSignal,
-    sink: &SinkSlot,
+    sink: &Option<Arc<dyn SignalSink>>,
     events: &WorkReceiver<Box<AndonSignal>>,
     internal: &crate::recorder::Internal,
 ) {
-    let target = sink.read().unwrap_or_else(PoisonError::into_inner).clone();
-    let Some(target) = target else {
+    let Some(target) = sink else {
         internal.threshold_no_sink.increment(1);
         return;
     };

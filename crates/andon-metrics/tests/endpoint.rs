@@ -155,7 +155,6 @@ fn an_explicit_bind_address_and_path_are_used() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_frees_the_port_and_refuses_later_records() {
-    use andon_core::SignalSink;
     let port = free_port();
     let metrics = AndonMetrics::builder(config(port))
         .with_local_recorder()
@@ -166,7 +165,12 @@ async fn shutdown_frees_the_port_and_refuses_later_records() {
         .await
         .unwrap();
     assert_eq!(fetched.unwrap().0, 200);
-    metrics.shutdown().await.unwrap();
+    assert!(
+        metrics
+            .shutdown(std::time::Duration::from_secs(10))
+            .await
+            .is_complete()
+    );
     let err = metrics.update_queue_depth("q", 1).unwrap_err();
     assert!(matches!(err, MetricsError::ShutDown), "{err}");
     let again = andon_tests::wait_for(std::time::Duration::from_secs(10), || {

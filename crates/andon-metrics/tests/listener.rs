@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use andon_core::config::MetricsConfig;
-use andon_core::{AndonSignal, MetricsListener, MetricsSink, MetricsSource, SignalSink};
+use andon_core::{AndonSignal, Deferred, MetricsListener, MetricsSink, MetricsSource, SignalSink};
 use andon_metrics::AndonMetrics;
 
 fn metrics() -> Arc<AndonMetrics> {
@@ -19,6 +19,19 @@ fn metrics() -> Arc<AndonMetrics> {
             .build()
             .unwrap(),
     )
+}
+
+/// Metrics whose listener is bound later into the returned slot, as the umbrella binds the
+/// alert manager built after them.
+fn listened() -> (Arc<AndonMetrics>, Arc<Deferred<dyn MetricsListener>>) {
+    let slot: Arc<Deferred<dyn MetricsListener>> = Arc::new(Deferred::new());
+    let metrics = AndonMetrics::builder(MetricsConfig::default())
+        .without_endpoint()
+        .with_local_recorder()
+        .with_metrics_listener(Arc::clone(&slot))
+        .build()
+        .unwrap();
+    (Arc::new(metrics), slot)
 }
 
 /// Counts the calls per metric and reads the value each call announces.
@@ -71,9 +84,9 @@ impl MetricsListener for Counting {
 
 #[test]
 fn a_listener_hears_every_update_of_the_metrics_it_watches_and_nothing_else() {
-    let metrics = metrics();
+    let (metrics, slot) = listened();
     let listener = Counting::watching(&["andon_queue_depth", "my_backlog_items"], &metrics);
-    metrics.set_metrics_listener(Some(listener.clone()));
+    slot.bind(listener.clone()).unwrap();
 
     // andon's API, with the new value already readable when the listener is called.
     metrics.update_queue_depth("default", 150).unwrap();
@@ -109,26 +122,42 @@ fn a_listener_hears_every_update_of_the_metrics_it_watches_and_nothing_else() {
     // The default `queue_depth` threshold still watches the same gauge beside the listener.
     assert!(metrics.render().contains("andon_queue_depth"));
 
-    // Replaced: the old listener hears nothing more, the new one only its own names.
+    // Bound once: a second listener is refused and hears nothing; the first keeps hearing only
+    // its own names.
     let second = Counting::watching(&["andon_memory_usage_bytes"], &metrics);
-    metrics.set_metrics_listener(Some(second.clone()));
+    assert!(slot.bind(second.clone()).is_err());
     metrics.update_queue_depth("default", 1).unwrap();
     metrics.update_memory_usage(2 << 20).unwrap();
-    assert_eq!(listener.seen("andon_queue_depth").len(), 3);
+    assert_eq!(listener.seen("andon_queue_depth").len(), 4);
+    assert!(listener.seen("andon_memory_usage_bytes").is_empty());
+    assert!(second.seen("andon_memory_usage_bytes").is_empty());
+
+    // Another recorder's listener hears only its own names.
+    let slot: Arc<Deferred<dyn MetricsListener>> = Arc::new(Deferred::new());
+    let other = Arc::new(
+        AndonMetrics::builder(MetricsConfig::default())
+            .without_endpoint()
+            .with_local_recorder()
+            .with_metrics_listener(Arc::clone(&slot))
+            .build()
+            .unwrap(),
+    );
+    let third = Counting::watching(&["andon_memory_usage_bytes"], &other);
+    slot.bind(third.clone()).unwrap();
+    other.update_queue_depth("default", 1).unwrap();
+    other.update_memory_usage(2 << 20).unwrap();
     assert_eq!(
-        second.seen("andon_memory_usage_bytes"),
+        third.seen("andon_memory_usage_bytes"),
         [Some(f64::from(2 << 20))]
     );
-    metrics.set_metrics_listener(None);
-    metrics.update_memory_usage(3 << 20).unwrap();
-    assert_eq!(second.seen("andon_memory_usage_bytes").len(), 1);
+    assert!(third.seen("andon_queue_depth").is_empty());
 }
 
 #[test]
 fn a_listener_installed_before_the_first_series_hears_it() {
-    let metrics = metrics();
+    let (metrics, slot) = listened();
     let listener = Counting::watching(&["jobs_done_total"], &metrics);
-    metrics.set_metrics_listener(Some(listener.clone()));
+    slot.bind(listener.clone()).unwrap();
     let jobs = metrics
         .register_counter("jobs_done_total", "Jobs done.", &[("kind", "import")])
         .unwrap();

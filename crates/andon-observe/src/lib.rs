@@ -1,6 +1,17 @@
 //! Runtime diagnostics for andon: what the host and this process are doing right now, on a
 //! schedule, judged against health thresholds (in the spirit of Erlang's recon).
 //!
+//! # The component contract
+//!
+//! [`AndonObserver`] follows [`andon_core::contract`], like every andon component:
+//! [`AndonObserver::builder`] takes the `[observer]` section, its `with_*` setters take the
+//! probe, the metrics sink its gauges go to and the signal sink health changes go to, and
+//! [`build`](AndonObserverBuilder::build) checks the section; [`AndonObserver::start`] runs the
+//! scheduled checks until [`AndonObserver::shutdown`] (with a deadline, returning an
+//! [`andon_core::ShutdownReport`]); [`AndonObserver::flush`] has nothing to deliver;
+//! [`AndonObserver::stats`] returns [`ObserverStats`], which implements [`andon_core::Stats`];
+//! and it implements [`andon_core::Component`].
+//!
 //! One call, [`AndonObserver::run_diagnostics`], returns a [`Diagnostics`] snapshot: memory,
 //! CPU (overall and per core), swap, load, uptime and process count of the host; RSS, CPU,
 //! threads and file descriptors of this process; per-interface network rates; per-mount disk
@@ -28,29 +39,23 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), andon_core::AndonError> {
-//! let observer = AndonObserver::new(ObserverConfig::default())?;
+//! let observer = AndonObserver::builder(ObserverConfig::default())
+//!     .with_signal_sink(Arc::new(Noop)) // health changes go here (this one drops them)
+//!     .build()?;
 //! let d = observer.run_diagnostics().await?;
 //! println!("Memory: {:.1}%", d.memory_percent);
 //! println!("Health: {:?} {:?}", d.status, d.reasons);
 //! assert!(d.memory_percent > 0.0 && d.memory_percent <= 100.0);
 //!
-//! // Scheduled checks, raising signals through any sink (here one that drops them).
-//! let handle = observer.start(Arc::new(Noop));
-//! handle.stop().await;
+//! // Scheduled checks, raising signals through the builder's sink, until the shutdown.
+//! observer.start();
+//! assert!(observer.shutdown(std::time::Duration::from_secs(5)).await.is_complete());
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! Backends are behind the [`Probe`] trait; [`SysinfoProbe`] (sysinfo) is the default. Health
 //! rules live in the pure [`HealthJudge`], testable with any [`Readings`].
-//!
-//! # The component contract
-//!
-//! Like every andon component, from the `[observer]` section: [`AndonObserver::new`] (or
-//! [`AndonObserver::with_probe`]) checks it and builds the observer, `with_*` setters bind sinks; the scheduled checks stop
-//! with [`ObserverHandle`]; [`AndonObserver::stats`] returns [`ObserverStats`], which implements
-//! [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them to a
-//! [`MetricsSink`](andon_core::MetricsSink)).
 //!
 //! # Crate feature flags
 //!
@@ -60,7 +65,7 @@
 //!
 //! - `andon-core`: the configuration (`[observer]`), the signal and the traits implemented here.
 //! - `andon`: the umbrella, whose `AndonSystem` wires the observer to the other components.
-//! - `andon-metrics`: a `MetricsSink` for [`AndonObserver::with_metrics_sink`].
+//! - `andon-metrics`: a `MetricsSink` for [`AndonObserverBuilder::with_metrics_sink`].
 //! - `andon-alert`: takes a snapshot from the observer when a critical alert fires.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -77,5 +82,5 @@ pub use diagnostics::{
 };
 pub use error::ObserveError;
 pub use judge::{HealthJudge, Readings};
-pub use observer::{AndonObserver, GAUGES, ObserverHandle, ObserverStats};
+pub use observer::{AndonObserver, AndonObserverBuilder, GAUGES, ObserverStats};
 pub use probe::{Probe, Sections, SysinfoProbe};

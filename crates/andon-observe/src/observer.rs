@@ -8,20 +8,22 @@ use std::time::Duration;
 
 use andon_core::config::{LineConfig, ObserverConfig};
 use andon_core::{
-    AndonError, DiagnosticsReport, DiagnosticsSource, Health, MetricsSink, async_trait,
+    AndonError, DiagnosticsReport, DiagnosticsSource, Health, MetricsSink, SignalSink, async_trait,
 };
 use tokio::sync::{OnceCell, watch};
 
 use crate::diagnostics::Diagnostics;
 use crate::error::ObserveError;
 use crate::judge::{HealthJudge, Readings};
-use crate::probe::{Probe, Sections, SysinfoProbe};
+use crate::probe::{Probe, Sections};
 
+mod builder;
 mod gauges;
 mod schedule;
 
+pub use builder::AndonObserverBuilder;
 pub use gauges::GAUGES;
-pub use schedule::ObserverHandle;
+use schedule::ObserverHandle;
 
 /// The component name on signals and errors: the one `[line]` treats as host health.
 const COMPONENT: &str = LineConfig::HOST_HEALTH_COMPONENT;
@@ -46,6 +48,8 @@ pub struct AndonObserver {
     sections: Sections,
     shared: Arc<Shared>,
     metrics: Option<(Arc<dyn MetricsSink>, Arc<Once>)>,
+    /// Where the schedule sends health changes (`None`: nowhere, the checks still run).
+    signal_sink: Option<Arc<dyn SignalSink>>,
     /// The cores this process may run on, to turn its CPU percent of one core into a share.
     cores: f64,
 }
@@ -65,6 +69,9 @@ struct Shared {
     latest: watch::Sender<Option<Arc<Diagnostics>>>,
     /// Schedules running ([`AndonObserver::start`]).
     schedules: AtomicUsize,
+    /// The schedule [`AndonObserver::start`] started, stopped by a shutdown or with the last
+    /// clone of the observer.
+    schedule: Mutex<Option<ObserverHandle>>,
     last_health: Mutex<Option<Health>>,
     checks: AtomicU64,
     check_failures: AtomicU64,
@@ -99,38 +106,44 @@ pub struct ObserverStats {
 }
 
 impl AndonObserver {
-    /// An observer measuring with sysinfo. Cheap: nothing is read until the first check.
+    /// An observer of `config` measuring with sysinfo, without sinks: the shorthand for
+    /// `AndonObserver::builder(config).build()`. Cheap: nothing is read until the first check.
     ///
     /// # Errors
     ///
-    /// [`ObserveError::Config`] when `config` is invalid, [`ObserveError::Unsupported`] when
-    /// this platform cannot be observed.
+    /// As [`AndonObserverBuilder::build`].
     pub fn new(config: ObserverConfig) -> Result<Self, ObserveError> {
-        config.validate("observer")?;
-        let probe = SysinfoProbe::new()?;
-        Self::with_probe(config, probe)
+        Self::builder(config).build()
     }
 
-    /// An observer reading from `probe` instead of sysinfo: for tests, simulations, or another
-    /// backend.
-    ///
-    /// # Errors
-    ///
-    /// [`ObserveError::Config`] when `config` is invalid.
-    pub fn with_probe(config: ObserverConfig, probe: impl Probe) -> Result<Self, ObserveError> {
-        config.validate("observer")?;
+    /// A builder for an observer of `config` (the `[observer]` section): a probe instead of
+    /// sysinfo, the metrics sink its gauges go to and the signal sink health changes go to,
+    /// then [`build`](AndonObserverBuilder::build). See [`andon_core::contract`] for the
+    /// shape every component shares.
+    pub fn builder(config: ObserverConfig) -> AndonObserverBuilder {
+        AndonObserverBuilder::new(config)
+    }
+
+    /// Builds the observer from its checked parts.
+    fn assemble(
+        config: ObserverConfig,
+        probe: Box<dyn Probe>,
+        metrics: Option<Arc<dyn MetricsSink>>,
+        signal_sink: Option<Arc<dyn SignalSink>>,
+    ) -> Self {
         let on_demand = probe.on_demand();
-        Ok(AndonObserver {
+        AndonObserver {
             sections: Sections::from_config(&config),
             shared: Arc::new(Shared {
                 core: Mutex::new(Core {
-                    probe: Box::new(probe),
+                    probe,
                     judge: HealthJudge::new(&config),
                 }),
                 warm: OnceCell::new(),
                 on_demand: Mutex::new(on_demand),
                 latest: watch::channel(None).0,
                 schedules: AtomicUsize::new(0),
+                schedule: Mutex::new(None),
                 last_health: Mutex::new(None),
                 checks: AtomicU64::new(0),
                 check_failures: AtomicU64::new(0),
@@ -138,22 +151,11 @@ impl AndonObserver {
                 signal_failures: AtomicU64::new(0),
             }),
             config: Arc::new(config),
-            metrics: None,
+            metrics: metrics.map(|sink| (sink, Arc::new(Once::new()))),
+            signal_sink,
             #[allow(clippy::cast_precision_loss)] // a core count is far below 2^53
             cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
-        })
-    }
-
-    /// Exports every reading as gauges through `sink` (`andon_host_memory_percent`,
-    /// `andon_process_resident_memory_bytes`, …; see [`GAUGES`]), each described once, on
-    /// every check. With the process section on, this includes `andon_memory_usage_bytes` (the
-    /// resident memory) and `andon_cpu_usage_ratio` (the process's CPU as a share of the cores
-    /// it may use), which the `[metrics.thresholds]` `memory_usage_mb` and `cpu_usage_percent`
-    /// watch.
-    #[must_use]
-    pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
-        self.metrics = Some((sink, Arc::new(Once::new())));
-        self
+        }
     }
 
     /// The sections being measured.

@@ -67,7 +67,7 @@ impl Sections {
 }
 
 /// Measures the host and the process. [`SysinfoProbe`] is the real one; tests and simulations
-/// give the observer their own through [`AndonObserver::with_probe`](crate::AndonObserver::with_probe).
+/// give the observer their own through [`AndonObserverBuilder::with_probe`](crate::AndonObserverBuilder::with_probe).
 ///
 /// The observer calls it on a blocking thread, one call at a time, and judges the health
 /// itself (a probe leaves `status` and `reasons` alone).

@@ -116,10 +116,14 @@ async fn a_health_status_holds_for_two_checks_before_it_is_signalled() {
         health_hold_checks: 2,
         ..config()
     };
-    let observer = AndonObserver::with_probe(config, probe.clone()).unwrap();
     let sink = Arc::new(Recorder::default());
+    let observer = AndonObserver::builder(config)
+        .with_probe(probe.clone())
+        .with_signal_sink(sink.clone())
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let _handle = observer.start(sink.clone());
+    observer.start();
 
     sleep_until(start + Duration::from_secs(60 * 2 + 1)).await;
     assert_eq!(probe.calls(), 3);
@@ -153,10 +157,14 @@ async fn reads_between_checks_neither_measure_nor_count_toward_the_hold() {
         health_hold_checks: 2,
         ..config()
     };
-    let observer = AndonObserver::with_probe(config, probe.clone()).unwrap();
     let sink = Arc::new(Recorder::default());
+    let observer = AndonObserver::builder(config)
+        .with_probe(probe.clone())
+        .with_signal_sink(sink.clone())
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let _handle = observer.start(sink.clone());
+    observer.start();
     sleep_until(start + Duration::from_secs(1)).await;
     let first = observer.latest().expect("the first check");
     assert_eq!(first.memory_percent, 97.0);
@@ -191,10 +199,14 @@ async fn a_probe_with_an_on_demand_twin_measures_fresh_without_touching_the_chec
     let mut probe = Scripted::new(&[50.0, 60.0]);
     let twin = Scripted::new(&[99.0]);
     probe.twin = Some(Box::new(twin.clone()));
-    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
     let sink = Arc::new(Recorder::default());
+    let observer = AndonObserver::builder(config())
+        .with_probe(probe.clone())
+        .with_signal_sink(sink.clone())
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let _handle = observer.start(sink.clone());
+    observer.start();
     sleep_until(start + Duration::from_secs(1)).await;
 
     for _ in 0..10 {
@@ -221,11 +233,15 @@ async fn a_probe_with_an_on_demand_twin_measures_fresh_without_touching_the_chec
 }
 
 #[tokio::test(start_paused = true)]
-async fn checks_fire_on_the_configured_interval_and_stop_with_the_handle() {
+async fn checks_fire_on_the_configured_interval_and_stop_at_shutdown() {
     let probe = Scripted::new(&[10.0]);
-    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let observer = AndonObserver::builder(config())
+        .with_probe(probe.clone())
+        .with_signal_sink(Arc::new(Recorder::default()))
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let handle = observer.start(Arc::new(Recorder::default()));
+    observer.start();
 
     let mut seen = Vec::new();
     for secs in [1, 59, 61, 119, 121, 181] {
@@ -239,20 +255,29 @@ async fn checks_fire_on_the_configured_interval_and_stop_with_the_handle() {
     );
     assert_eq!(observer.stats().checks, 4);
 
-    handle.stop().await;
+    assert!(
+        observer
+            .shutdown(Duration::from_secs(5))
+            .await
+            .is_complete()
+    );
     sleep_until(start + Duration::from_secs(600)).await;
     assert_eq!(probe.calls(), 4, "no check after stop");
 }
 
 #[tokio::test(start_paused = true)]
-async fn dropping_the_handle_stops_the_checks() {
+async fn dropping_the_observer_stops_the_checks() {
     let probe = Scripted::new(&[10.0]);
-    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let observer = AndonObserver::builder(config())
+        .with_probe(probe.clone())
+        .with_signal_sink(Arc::new(Recorder::default()))
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let handle = observer.start(Arc::new(Recorder::default()));
+    observer.start();
     sleep_until(start + Duration::from_secs(1)).await;
-    assert!(!handle.is_finished());
-    drop(handle);
+    assert!(observer.is_checking());
+    drop(observer);
     sleep_until(start + Duration::from_secs(600)).await;
     assert_eq!(probe.calls(), 1);
 }
@@ -262,10 +287,14 @@ async fn signals_are_sent_when_health_changes_not_on_every_check() {
     // Thresholds 80 (warning) and 95 (critical), hysteresis 5.
     let script = [50.0, 85.0, 85.0, 97.0, 92.0, 91.0, 70.0, 70.0];
     let probe = Scripted::new(&script);
-    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
     let sink = Arc::new(Recorder::default());
+    let observer = AndonObserver::builder(config())
+        .with_probe(probe.clone())
+        .with_signal_sink(sink.clone())
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let _handle = observer.start(sink.clone());
+    observer.start();
     sleep_until(start + Duration::from_secs(60 * 7 + 1)).await;
 
     assert_eq!(probe.calls(), 8);
@@ -294,13 +323,17 @@ async fn signals_are_sent_when_health_changes_not_on_every_check() {
 #[tokio::test(start_paused = true)]
 async fn a_refused_signal_is_counted_and_sent_again_at_the_next_check() {
     let probe = Scripted::new(&[90.0]);
-    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
     let sink = Arc::new(Recorder {
         refuse: AtomicUsize::new(1),
         ..Recorder::default()
     });
+    let observer = AndonObserver::builder(config())
+        .with_probe(probe.clone())
+        .with_signal_sink(sink.clone())
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let _handle = observer.start(sink.clone());
+    observer.start();
     sleep_until(start + Duration::from_secs(1)).await;
     assert_eq!(sink.colors(), []);
     assert_eq!(observer.stats().signal_failures, 1);
@@ -316,12 +349,16 @@ async fn a_refused_signal_is_counted_and_sent_again_at_the_next_check() {
 #[tokio::test(start_paused = true)]
 async fn a_sink_that_never_answers_does_not_stop_the_checks() {
     let probe = Scripted::new(&[90.0]);
-    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
+    let observer = AndonObserver::builder(config())
+        .with_probe(probe.clone())
+        .with_signal_sink(Arc::new(Recorder {
+            hang: true,
+            ..Recorder::default()
+        }))
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let _handle = observer.start(Arc::new(Recorder {
-        hang: true,
-        ..Recorder::default()
-    }));
+    observer.start();
     sleep_until(start + Duration::from_secs(60 * 5 + 1)).await;
     // Each signal times out after one interval; the grid skips the tick it missed.
     assert!(probe.calls() >= 3, "checks go on: {}", probe.calls());
@@ -339,9 +376,13 @@ async fn a_disabled_observer_starts_no_checks() {
         enabled: false,
         ..config()
     };
-    let observer = AndonObserver::with_probe(config, probe.clone()).unwrap();
-    let handle = observer.start(Arc::new(Recorder::default()));
-    assert!(handle.is_finished());
+    let observer = AndonObserver::builder(config)
+        .with_probe(probe.clone())
+        .with_signal_sink(Arc::new(Recorder::default()))
+        .build()
+        .unwrap();
+    observer.start();
+    assert!(!observer.is_checking());
     tokio::time::sleep(Duration::from_secs(600)).await;
     assert_eq!(probe.calls(), 0);
 }
@@ -387,9 +428,11 @@ impl Gauges {
 #[tokio::test(start_paused = true)]
 async fn readings_are_exported_as_described_gauges() {
     let gauges = Arc::new(Gauges::default());
-    let observer = AndonObserver::with_probe(config(), Scripted::new(&[42.0, 85.0]))
-        .unwrap()
-        .with_metrics_sink(gauges.clone());
+    let observer = AndonObserver::builder(config())
+        .with_probe(Scripted::new(&[42.0, 85.0]))
+        .with_metrics_sink(gauges.clone())
+        .build()
+        .unwrap();
     observer.run_diagnostics().await.unwrap();
     assert_eq!(gauges.last("andon_host_memory_percent"), Some(42.0));
     assert_eq!(gauges.last("andon_health_status"), Some(0.0));
@@ -414,7 +457,10 @@ async fn the_snapshot_carries_health_summary_and_capped_details() {
         snapshot_max_bytes: 256,
         ..config()
     };
-    let observer = AndonObserver::with_probe(config, Scripted::new(&[97.0])).unwrap();
+    let observer = AndonObserver::builder(config)
+        .with_probe(Scripted::new(&[97.0]))
+        .build()
+        .unwrap();
     assert_eq!(
         observer.last_health(),
         None,
@@ -458,10 +504,14 @@ impl SignalSink for Slow {
 async fn slow_checks_do_not_shift_the_schedule() {
     // Every check changes the health, so every check waits ten seconds for the sink.
     let probe = Scripted::new(&[85.0, 10.0, 85.0, 10.0, 85.0]);
-    let observer = AndonObserver::with_probe(config(), probe.clone()).unwrap();
     let sink = Arc::new(Slow::default());
+    let observer = AndonObserver::builder(config())
+        .with_probe(probe.clone())
+        .with_signal_sink(sink.clone())
+        .build()
+        .unwrap();
     let start = Instant::now();
-    let _handle = observer.start(sink.clone());
+    observer.start();
     let mut seen = Vec::new();
     for secs in [59, 61, 119, 121, 179, 181] {
         sleep_until(start + Duration::from_secs(secs)).await;
@@ -511,7 +561,10 @@ async fn measuring_never_blocks_the_async_executor() {
         answer: rx,
         answered: answered.clone(),
     };
-    let observer = AndonObserver::with_probe(config(), probe).unwrap();
+    let observer = AndonObserver::builder(config())
+        .with_probe(probe)
+        .build()
+        .unwrap();
     let answer = tokio::spawn(async move {
         // Answer only once the measurement is waiting.
         started.await.unwrap();

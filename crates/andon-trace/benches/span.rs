@@ -167,7 +167,7 @@ fn export(c: &mut Criterion) {
             runtime.block_on(async {
                 let span = andon.start_span("exported").expect("start");
                 andon.end_span(&span, SpanStatus::Ok).expect("end");
-                andon.force_flush().await.expect("flush");
+                andon.flush().await.expect("flush");
             })
         })
     });

@@ -58,7 +58,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
-    tracer.shutdown().await?;
+    if let Some(error) = tracer
+        .shutdown(std::time::Duration::from_secs(10))
+        .await
+        .error
+    {
+        eprintln!("tracer shutdown: {error}");
+    }
     Ok(())
 }
 

@@ -9,6 +9,16 @@
 //! [`SignalSink`](andon_core::SignalSink) (a signal becomes a span) and a
 //! [`TraceContext`](andon_core::TraceContext) (logs read the current trace and span ids).
 //!
+//! # The component contract
+//!
+//! [`AndonTracer`] follows [`andon_core::contract`], like every andon component:
+//! [`AndonTracer::builder`] takes the `[tracer]` section, its `with_*` setters take an
+//! exporter instead of OTLP, and [`build`](AndonTracerBuilder::build) checks the section and
+//! starts the exporter; [`AndonTracer::flush`] exports every ended span and
+//! [`AndonTracer::shutdown`] (with a deadline, returning an [`andon_core::ShutdownReport`])
+//! also stops the exporter; [`AndonTracer::stats`] returns [`TraceStats`], which implements
+//! [`andon_core::Stats`]; and it implements [`andon_core::Component`].
+//!
 //! # Example
 //!
 //! ```
@@ -23,7 +33,7 @@
 //!         otlp_endpoint: "http://127.0.0.1:4317".into(), // a Jaeger or Collector
 //!         ..TracerConfig::default()
 //!     };
-//!     let tracer = AndonTracer::new(config)?; // needs the tokio runtime for export
+//!     let tracer = AndonTracer::builder(config).build()?; // needs the tokio runtime for export
 //!
 //!     // A request arrives with a W3C traceparent: continue the caller's trace.
 //!     let incoming = http::HeaderMap::from_iter([(
@@ -41,18 +51,10 @@
 //!     tracer.end_span(&request, SpanStatus::Ok)?;
 //!
 //!     // Exports every ended span (here the endpoint is absent: the failure is counted).
-//!     let _ = tracer.shutdown().await;
+//!     let _ = tracer.shutdown(std::time::Duration::from_secs(5)).await;
 //!     Ok(())
 //! }
 //! ```
-//!
-//! # The component contract
-//!
-//! Like every andon component: [`AndonTracer::builder`] takes the `[tracer]` section and
-//! `build()` checks it and starts the exporter; [`AndonTracer::shutdown`] exports what is
-//! queued; [`AndonTracer::stats`] returns [`TraceStats`], which implements
-//! [`andon_core::Stats`] (`describe` lists its lines, `export` publishes them to a
-//! [`MetricsSink`](andon_core::MetricsSink)).
 //!
 //! # Crate feature flags
 //!

@@ -67,7 +67,7 @@ async fn parent_child_round_trip(protocol: OtlpProtocol) {
     let ids = (tracer.stats().spans_started, tracer.stats().spans_queued);
     assert_eq!(ids, (2, 2));
 
-    tracer.force_flush().await.unwrap();
+    tracer.flush().await.unwrap();
     let spans = receiver.wait_for_spans(2, WAIT).await;
     assert_eq!(spans.len(), 2, "{spans:?}");
     let expected_transport = match protocol {
@@ -112,7 +112,12 @@ async fn parent_child_round_trip(protocol: OtlpProtocol) {
         assert_eq!(span.scope, "andon-trace");
     }
 
-    tracer.shutdown().await.unwrap();
+    assert!(
+        tracer
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let stats = tracer.stats();
     assert_eq!(
         (
@@ -150,7 +155,12 @@ async fn shutdown_exports_every_ended_span_and_ends_open_ones() {
     }
     let open = tracer.start_span("still-open").unwrap();
     assert_eq!(tracer.open_spans(), 1);
-    tracer.shutdown().await.unwrap();
+    assert!(
+        tracer
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     // Everything is there as soon as shutdown returns.
     let spans = receiver.spans();
     assert_eq!(spans.len(), 51);
@@ -165,7 +175,12 @@ async fn shutdown_exports_every_ended_span_and_ends_open_ones() {
         tracer.end_span(&open, SpanStatus::Ok),
         Err(TraceError::UnknownSpan(_))
     ));
-    tracer.shutdown().await.unwrap();
+    assert!(
+        tracer
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 }
 
 #[tokio::test]
@@ -215,7 +230,12 @@ async fn a_full_queue_drops_and_counts_instead_of_blocking() {
     }
     let stats = tracer.stats();
     assert_eq!((stats.spans_queued, stats.spans_dropped), (10, 15));
-    tracer.shutdown().await.unwrap();
+    assert!(
+        tracer
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     assert_eq!(receiver.spans().len(), 10);
     assert_eq!(tracer.stats().spans_exported, 10);
 }
@@ -233,7 +253,7 @@ async fn a_failing_receiver_is_retried_and_counted() {
         receiver.fail_next(1, true);
         let span = tracer.start_span("retried").unwrap();
         tracer.end_span(&span, SpanStatus::Ok).unwrap();
-        tracer.force_flush().await.unwrap();
+        tracer.flush().await.unwrap();
         assert_eq!(receiver.spans().len(), 1, "{protocol:?}");
         assert_eq!(receiver.requests(), 2, "{protocol:?}");
         assert_eq!(tracer.stats().spans_exported, 1);
@@ -243,7 +263,7 @@ async fn a_failing_receiver_is_retried_and_counted() {
         receiver.fail_next(1, false);
         let span = tracer.start_span("lost").unwrap();
         tracer.end_span(&span, SpanStatus::Ok).unwrap();
-        tracer.force_flush().await.unwrap();
+        tracer.flush().await.unwrap();
         let stats = tracer.stats();
         assert_eq!(
             (stats.spans_failed, stats.export_errors),
@@ -251,7 +271,12 @@ async fn a_failing_receiver_is_retried_and_counted() {
             "{protocol:?}"
         );
         assert_eq!(receiver.spans().len(), 1);
-        tracer.shutdown().await.unwrap();
+        assert!(
+            tracer
+                .shutdown(std::time::Duration::from_secs(30))
+                .await
+                .is_complete()
+        );
     }
 }
 
@@ -280,7 +305,12 @@ async fn sampling_follows_the_ratio_and_the_parent() {
     for span in [child, root, kept] {
         tracer.end_span(&span, SpanStatus::Ok).unwrap();
     }
-    tracer.shutdown().await.unwrap();
+    assert!(
+        tracer
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let spans = receiver.spans();
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].name(), "kept");
@@ -385,7 +415,12 @@ async fn record_signal_marks_the_current_span_and_logs_see_its_ids() {
     assert_eq!(TraceContext::current(&tracer), None);
     // RED wins over a later Ok.
     tracer.end_span(&span, SpanStatus::Ok).unwrap();
-    tracer.shutdown().await.unwrap();
+    assert!(
+        tracer
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
     let spans = receiver.spans();
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].event_names(), ["andon.signal", "andon.signal"]);

@@ -40,7 +40,12 @@ async fn user_tracing_spans_join_andon_traces_and_init_never_fights() {
     tracer.end_span(&request, SpanStatus::Ok).unwrap();
     // A user span outside any andon span is a root of its own trace, sampled by the same rule.
     tracing::info_span!("background").in_scope(|| {});
-    tracer.shutdown().await.unwrap();
+    assert!(
+        tracer
+            .shutdown(std::time::Duration::from_secs(30))
+            .await
+            .is_complete()
+    );
 
     let spans = receiver.spans();
     let names: Vec<&str> = spans.iter().map(|s| s.name()).collect();

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use andon::alert::{AlertCondition, AlertManager, AlertRule};
+use andon::alert::{AlertCondition, AlertManager, AlertManagerBuilder, AlertRule};
 use andon::core::config::AlertsConfig;
 use andon::metrics::AndonMetrics;
 use andon::{AndonConfig, AndonError, AndonSignal, AndonSystem, Color, SignalSink, async_trait};
@@ -64,16 +64,14 @@ impl SignalSink for Counting {
 fn system(
     runtime: &tokio::runtime::Runtime,
     dir: &std::path::Path,
-    alerts: Option<AlertManager>,
+    alerts: Option<AlertManagerBuilder>,
     sinks: usize,
 ) -> AndonSystem {
     let config = config(dir);
     runtime.block_on(async {
         let metrics = AndonMetrics::builder(config.metrics.clone())
             .without_endpoint()
-            .with_local_recorder()
-            .build()
-            .expect("metrics");
+            .with_local_recorder();
         let mut builder = AndonSystem::builder()
             .with_config(config)
             .with_metrics(metrics);
@@ -133,8 +131,13 @@ fn scale(c: &mut Criterion) {
     let mut g = group(c, "scale signal_problem vs rules");
     for n in SIZES {
         let dir = tempfile::tempdir().expect("temp dir");
-        let alerts =
-            AlertManager::new(AlertsConfig::default(), Arc::new(andon::Noop)).expect("alerts");
+        let system = system(
+            &runtime,
+            dir.path(),
+            Some(AlertManager::builder(AlertsConfig::default())),
+            0,
+        );
+        let alerts = system.alerts().expect("alerts on");
         for i in 0..n {
             alerts
                 .add_rule(AlertRule {
@@ -149,7 +152,6 @@ fn scale(c: &mut Criterion) {
                 })
                 .expect("rule");
         }
-        let system = system(&runtime, dir.path(), Some(alerts), 0);
         measure(&mut g, &runtime, &system, n, &one);
     }
     g.finish();

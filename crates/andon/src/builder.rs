@@ -76,20 +76,22 @@ impl AndonSystemBuilder {
         self
     }
 
-    /// Uses this logger instead of building one from `[logger]`.
+    /// Builds the logger from this builder instead of from `[logger]`; its records carry the
+    /// tracer's ids unless the builder has a trace context of its own.
     #[cfg(feature = "log")]
     #[cfg_attr(docsrs, doc(cfg(feature = "log")))]
     #[must_use]
-    pub fn with_logger(mut self, logger: andon_log::AndonLogger) -> Self {
+    pub fn with_logger(mut self, logger: andon_log::AndonLoggerBuilder) -> Self {
         self.parts.logger = Some(logger);
         self
     }
 
-    /// Uses these metrics instead of building them from `[metrics]`.
+    /// Builds the metrics from this builder instead of from `[metrics]` (such as one without
+    /// an endpoint of its own); the system adds its signal sink and listener slot.
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     #[must_use]
-    pub fn with_metrics(mut self, metrics: andon_metrics::AndonMetrics) -> Self {
+    pub fn with_metrics(mut self, metrics: andon_metrics::AndonMetricsBuilder) -> Self {
         self.parts.metrics = Some(metrics);
         self
     }
@@ -103,20 +105,22 @@ impl AndonSystemBuilder {
         self
     }
 
-    /// Uses this observer instead of building one from `[observer]`.
+    /// Builds the observer from this builder instead of from `[observer]` (such as one with a
+    /// probe of its own); the system adds its signal and metrics sinks.
     #[cfg(feature = "observe")]
     #[cfg_attr(docsrs, doc(cfg(feature = "observe")))]
     #[must_use]
-    pub fn with_observer(mut self, observer: andon_observe::AndonObserver) -> Self {
+    pub fn with_observer(mut self, observer: andon_observe::AndonObserverBuilder) -> Self {
         self.parts.observer = Some(observer);
         self
     }
 
-    /// Uses this alert manager instead of building one from `[alerts]`.
+    /// Builds the alert manager from this builder instead of from `[alerts]`; the system adds
+    /// what it reads and reports to (metrics, diagnostics, sinks, history).
     #[cfg(feature = "alert")]
     #[cfg_attr(docsrs, doc(cfg(feature = "alert")))]
     #[must_use]
-    pub fn with_alerts(mut self, alerts: andon_alert::AlertManager) -> Self {
+    pub fn with_alerts(mut self, alerts: andon_alert::AlertManagerBuilder) -> Self {
         self.parts.alerts = Some(alerts);
         self
     }
@@ -147,7 +151,8 @@ impl AndonSystemBuilder {
             .clone()
             .map(|path| Arc::new(LineStore::new(path)));
         let (line, unreadable) = restore_line(line_store.as_deref(), line);
-        let wired = crate::wire::build(&config, parts, diagnostics).await?;
+        let mut wired = crate::wire::build(&config, parts, diagnostics).await?;
+        wired.components.parts = crate::wire::shutdown_order(&wired.components, &extra_sinks);
         let mut sinks = wired.sinks;
         sinks.extend(extra_sinks);
         let (events, _) = broadcast::channel(1024);
@@ -177,8 +182,8 @@ impl AndonSystemBuilder {
             config,
         });
         let system = AndonSystem::from_inner(inner);
-        wired.system_sink.bind(&system);
-        crate::wire::start(&system, system.as_sink());
+        crate::wire::bind_system(&wired.system_sink, &system);
+        crate::wire::start(&system);
         if let Some(metrics) = system.metrics_sink() {
             metrics.describe(
                 andon_core::names::LINE_STOPPED,

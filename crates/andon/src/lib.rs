@@ -105,6 +105,7 @@ mod fanout;
 mod heartbeat;
 #[cfg(feature = "tracing")]
 mod layers;
+mod lifecycle;
 mod outcome;
 mod shutdown;
 mod state;

@@ -5,16 +5,21 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use andon_core::{AndonError, SignalSink};
+use andon_core::{AndonError, ShutdownReport};
 
 use crate::DEFAULT_SHUTDOWN_DEADLINE;
 use crate::error::{PartFailure, ShutdownError};
 use crate::system::AndonSystem;
 
+/// How long past its deadline a part's shutdown may run before it is taken as stuck: its own
+/// deadline handling gets to say what it left first.
+const GUARD: Duration = Duration::from_millis(100);
+
 impl AndonSystem {
-    /// Flushes and stops every component, in the order alerts (their `log` channel writes into
-    /// the log), logs, spans, metrics, then the history (so that the last alert changes are
-    /// kept), each within
+    /// Flushes and stops every component through [`Component::shutdown`](andon_core::Component::shutdown),
+    /// in the order alerts (their `log` channel writes into the log), observer, logs, metrics,
+    /// spans, the sinks added to the builder, then the history (so that the last alert changes
+    /// are kept), each within
     /// [`DEFAULT_SHUTDOWN_DEADLINE`]. Signals raised afterwards are refused.
     pub async fn shutdown(&self) -> Result<(), ShutdownError> {
         self.shutdown_within(DEFAULT_SHUTDOWN_DEADLINE).await
@@ -31,78 +36,34 @@ impl AndonSystem {
         }
         self.inner.escalation.disarm_all();
         self.inner.heartbeats.stop();
-        self.inner.components.stop_background().await;
+        self.inner.components.stop_background();
         let mut failures = Vec::new();
-        // The alert manager first: its `log` channel writes its last notifications into the
-        // log, which must still be open to take them; then the others in fan-out order.
-        let mut order: Vec<&Arc<dyn SignalSink>> = self.inner.sinks.iter().collect();
-        order.sort_by_key(|sink| sink.name() != "alert");
-        for sink in order {
-            // The alert manager stops within the deadline on its own and says what it left in
-            // its outbox for the next start, rather than being cut off by the timeout below.
-            #[cfg(feature = "alert")]
-            if sink.name() == "alert"
-                && let Some(alerts) = self.alerts()
+        // Every part through the one lifecycle, in the order `lifecycle::shutdown_order` gives:
+        // alerts first, history last. Each keeps to the deadline itself and says what it left;
+        // the timeout is only the guard against one that does not.
+        for part in &self.inner.components.parts {
+            let name = part.name();
+            let report = match tokio::time::timeout(deadline + GUARD, part.shutdown(deadline)).await
             {
-                let report = alerts.shutdown_within(deadline.mul_f64(0.9)).await;
-                if !report.is_complete() {
-                    let lost =
-                        report.lost + report.undelivered.saturating_sub(report.kept_in_outbox);
-                    failures.push(PartFailure {
-                        component: "alert",
-                        error: AndonError::component(
-                            "alert",
-                            format!(
-                                "{} notification(s) not delivered within {deadline:?}: {} kept in the outbox for the next start, {lost} lost",
-                                report.undelivered + report.lost,
-                                report.kept_in_outbox,
-                            ),
-                        ),
-                    });
-                }
+                Ok(report) => report,
+                Err(_) => ShutdownReport::timed_out(name, 0, deadline),
+            };
+            if report.is_complete() {
                 continue;
             }
-            match tokio::time::timeout(deadline, sink.shutdown()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => failures.push(PartFailure {
-                    component: sink.name(),
-                    error,
-                }),
-                Err(_) => {
-                    // A part stuck past its deadline (a log whose reader stopped reading) may
-                    // block for good when dropped, waiting for what it still holds: keep it
-                    // alive instead, so dropping the system never hangs the program.
-                    std::mem::forget(Arc::clone(sink));
-                    failures.push(PartFailure {
-                        component: sink.name(),
-                        error: AndonError::component(
-                            sink.name(),
-                            format!(
-                                "did not shut down within {deadline:?}; what it held may be lost"
-                            ),
-                        ),
-                    });
-                }
+            if report.timed_out {
+                // A part stuck past its deadline (a log whose reader stopped reading) may
+                // block for good when dropped, waiting for what it still holds: keep it alive
+                // instead, so dropping the system never hangs the program.
+                std::mem::forget(Arc::clone(part));
             }
-        }
-        // Last, so that the alert manager's final changes are in it.
-        if let Some(history) = &self.inner.history {
-            match tokio::time::timeout(deadline, history.shutdown()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => failures.push(PartFailure {
-                    component: "history",
-                    error,
-                }),
-                Err(_) => failures.push(PartFailure {
-                    component: "history",
-                    error: AndonError::component(
-                        "history",
-                        format!(
-                            "did not flush within {deadline:?}; records still queued may be lost"
-                        ),
-                    ),
-                }),
-            }
+            let why = report
+                .error
+                .unwrap_or_else(|| format!("{} item(s) not delivered", report.undelivered));
+            failures.push(PartFailure {
+                component: name,
+                error: AndonError::component(name, why),
+            });
         }
         if failures.is_empty() {
             Ok(())

@@ -1,30 +1,38 @@
-//! The wiring: which component is built from which config section, and which core trait of one
-//! feeds which other. The only place that knows the concrete component types.
+//! The wiring: a table of small build functions, one per component, each reading its config
+//! section and the parts built before it from one [`WireContext`]. The only place that knows the
+//! concrete component types; every component is built through its builder (the
+//! [`andon_core::contract`]), so nothing is bound on a built component afterwards. The two late
+//! bindings there are go through [`Deferred`] slots: the system (built last) and the alert
+//! manager (built after the metrics it reads).
 //!
 //! | from | through | to |
 //! |---|---|---|
 //! | tracer | `TraceContext` | logger (records carry the active span's ids) |
 //! | metrics | `MetricsSource` | alert rules (gauge and counter conditions) |
-//! | metrics | `MetricsSink` | observer gauges, alert delivery counters, `andon_line_stopped` |
+//! | metrics | `MetricsSink` | observer gauges, history counters, alert delivery counters, `andon_line_stopped` |
 //! | observer | `DiagnosticsSource` | alert manager (snapshot on CRITICAL), the system (snapshot on RED) |
-//! | the system | `SignalSink` | metric thresholds, observer health changes, failing alert channels |
+//! | the system | `SignalSink` (a `Deferred` slot bound once the system exists) | metric thresholds, observer health changes, failing alert channels |
 //! | history | `HistoryStore` | the system (signals, line stops and resumes, RED diagnostics), alert manager (alert changes) |
 //! | alert manager | `subscribe()` | the system's live events (`SystemEvent::Alert`) |
-//! | logger, tracer | `stats().export(MetricsSink)` every second | `andon_log_records{outcome}`, `andon_trace_spans{outcome}` (drops visible on /metrics) |
+//! | logger, tracer | `Component::stats().export(MetricsSink)` every second | `andon_log_records{outcome}`, `andon_trace_spans{outcome}` (drops visible on /metrics) |
 //! | logger | `LogSink` | the alert manager's built-in `log` channel (alert records in andon's own log) |
-//! | alert manager | `MetricsListener` | the metrics recorder (metric and queue-depth rules react to an update, not the next tick) |
+//! | alert manager | `MetricsListener` (a `Deferred` slot bound once the manager exists) | the metrics recorder (metric and queue-depth rules react to an update, not the next tick) |
 //! | metrics | `endpoint_notice()` | stderr and a WARNING record when the endpoint's port was taken and another was used |
+//! | every component | `Component` | the system's shutdown, in order: alert, observe, log, metrics, trace, added sinks, history |
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::time::Duration;
 
 use andon_core::{
-    AndonConfig, AndonError, AndonSignal, DiagnosticsSource, HistoryStore, MetricsSink, SignalSink,
-    async_trait,
+    AndonConfig, AndonError, Component, Deferred, DiagnosticsSource, HistoryStore, MetricsSink,
+    SignalSink,
 };
 
-use crate::system::{AndonSystem, WeakSystem};
+pub(crate) use crate::lifecycle::{bind_system, shutdown_order};
+use crate::system::AndonSystem;
 
-/// The typed components of a running system, for `AndonSystem`'s accessors.
+/// The typed components of a running system, for `AndonSystem`'s accessors, and every one of
+/// them as a [`Component`] for the lifecycle.
 #[derive(Debug, Default)]
 pub(crate) struct Components {
     #[cfg(feature = "log")]
@@ -35,21 +43,23 @@ pub(crate) struct Components {
     pub(crate) tracer: Option<Arc<andon_trace::AndonTracer>>,
     #[cfg(feature = "observe")]
     pub(crate) observer: Option<Arc<andon_observe::AndonObserver>>,
-    #[cfg(feature = "observe")]
-    observer_task: std::sync::Mutex<Option<andon_observe::ObserverHandle>>,
     #[cfg(feature = "alert")]
     pub(crate) alerts: Option<Arc<andon_alert::AlertManager>>,
     #[cfg(feature = "alert")]
     evaluation_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Publishes the logger's and tracer's own counters as metrics.
-    self_metrics_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     #[cfg(feature = "history")]
     pub(crate) history: Option<Arc<andon_history::HistoryBackend>>,
+    /// Every component, and every sink added to the builder, in shutdown order (see
+    /// `lifecycle::shutdown_order`).
+    pub(crate) parts: Vec<Arc<dyn Component>>,
+    /// Publishes the counters of the components that have no other way to /metrics.
+    self_metrics_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Components {
-    /// Stops background tasks (scheduled checks, rule evaluation) before the flush.
-    pub(crate) async fn stop_background(&self) {
+    /// Stops the system's own background tasks (rule evaluation, the self-metrics export)
+    /// before the components shut down.
+    pub(crate) fn stop_background(&self) {
         if let Some(handle) = self
             .self_metrics_task
             .lock()
@@ -57,13 +67,6 @@ impl Components {
             .and_then(|mut h| h.take())
         {
             handle.abort();
-        }
-        #[cfg(feature = "observe")]
-        {
-            let handle = self.observer_task.lock().ok().and_then(|mut h| h.take());
-            if let Some(handle) = handle {
-                handle.stop().await;
-            }
         }
         #[cfg(feature = "alert")]
         {
@@ -75,302 +78,391 @@ impl Components {
     }
 }
 
-/// Components given to the builder instead of being built from the config.
+/// Components given to the system's builder instead of being built from the config: the
+/// builders of those the system wires (it adds its sinks and slots, then builds them), and the
+/// built logger, tracer and history store, which need nothing from the system.
 #[derive(Default)]
 pub(crate) struct Parts {
     #[cfg(feature = "log")]
-    pub(crate) logger: Option<andon_log::AndonLogger>,
+    pub(crate) logger: Option<andon_log::AndonLoggerBuilder>,
     #[cfg(feature = "metrics")]
-    pub(crate) metrics: Option<andon_metrics::AndonMetrics>,
+    pub(crate) metrics: Option<andon_metrics::AndonMetricsBuilder>,
     #[cfg(feature = "trace")]
     pub(crate) tracer: Option<andon_trace::AndonTracer>,
     #[cfg(feature = "observe")]
-    pub(crate) observer: Option<andon_observe::AndonObserver>,
+    pub(crate) observer: Option<andon_observe::AndonObserverBuilder>,
     #[cfg(feature = "alert")]
-    pub(crate) alerts: Option<andon_alert::AlertManager>,
+    pub(crate) alerts: Option<andon_alert::AlertManagerBuilder>,
     #[cfg(feature = "history")]
     pub(crate) history: Option<andon_history::SqliteHistory>,
 }
 
+/// What the wiring hands the system.
 pub(crate) struct Wired {
     pub(crate) sinks: Vec<Arc<dyn SignalSink>>,
     pub(crate) diagnostics: Option<Arc<dyn DiagnosticsSource>>,
     pub(crate) metrics_sink: Option<Arc<dyn MetricsSink>>,
     pub(crate) components: Components,
-    pub(crate) system_sink: Arc<DeferredSink>,
+    /// The system as its components' signal sink, bound by [`bind_system`] once it exists.
+    pub(crate) system_sink: Arc<Deferred<dyn SignalSink>>,
     pub(crate) history: Option<Arc<dyn HistoryStore>>,
 }
 
-/// A sink that forwards to the system once it exists: components that raise signals of their
-/// own are built before the system they report to.
-#[derive(Debug, Default)]
-pub(crate) struct DeferredSink {
-    system: OnceLock<WeakSystem>,
+/// What one build function reads (the config, the parts built before it) and adds to.
+struct WireContext<'a> {
+    /// The whole configuration: each build function reads its own section (none is built
+    /// without a component feature).
+    #[cfg_attr(
+        not(any(
+            feature = "log",
+            feature = "metrics",
+            feature = "trace",
+            feature = "observe",
+            feature = "alert",
+            feature = "history"
+        )),
+        expect(
+            dead_code,
+            reason = "read by the build functions, none with no component feature"
+        )
+    )]
+    config: &'a AndonConfig,
+    /// Where components raise signals of their own: the system, built after them.
+    system_sink: Arc<Deferred<dyn SignalSink>>,
+    /// The metrics recorder's listener: the alert manager, built after the metrics.
+    #[cfg(feature = "metrics")]
+    listener: Arc<Deferred<dyn andon_core::MetricsListener>>,
+    components: Components,
+    diagnostics: Option<Arc<dyn DiagnosticsSource>>,
+    metrics_sink: Option<Arc<dyn MetricsSink>>,
+    history: Option<Arc<dyn HistoryStore>>,
 }
 
-impl DeferredSink {
-    pub(crate) fn bind(&self, system: &AndonSystem) {
-        let _ = self.system.set(system.downgrade());
+impl WireContext<'_> {
+    /// What the build functions made, for the system; the context is left empty.
+    fn finish(&mut self) -> Wired {
+        Wired {
+            sinks: fan_out(&self.components),
+            diagnostics: self.diagnostics.take(),
+            metrics_sink: self.metrics_sink.take(),
+            components: std::mem::take(&mut self.components),
+            system_sink: self.system_sink.clone(),
+            history: self.history.take(),
+        }
     }
 }
 
-#[async_trait]
-impl SignalSink for DeferredSink {
-    fn name(&self) -> &'static str {
-        "system"
-    }
-
-    async fn on_signal(&self, signal: &AndonSignal) -> Result<(), AndonError> {
-        let Some(system) = self.system.get().and_then(WeakSystem::upgrade) else {
-            return Err(AndonError::ShutDown {
-                component: "system",
-            });
-        };
-        system
-            .signal_problem(signal.clone())
-            .await
-            .map(|_| ())
-            .map_err(AndonError::from)
-    }
-}
-
-/// Builds the enabled components, in fan-out order: log, metrics, trace, alert.
-#[allow(unused_mut, unused_variables, unused_assignments)] // which bindings are used depends on the features
+/// Builds the enabled components, each from its section and the parts built before it:
+/// trace, log, metrics, observe, history, alert.
 pub(crate) async fn build(
     config: &AndonConfig,
     parts: Parts,
     diagnostics: Option<Arc<dyn DiagnosticsSource>>,
 ) -> Result<Wired, AndonError> {
-    let system_sink = Arc::new(DeferredSink::default());
-    let mut sinks: Vec<Arc<dyn SignalSink>> = Vec::new();
-    let mut components = Components::default();
-    let mut metrics_sink: Option<Arc<dyn MetricsSink>> = None;
-    let mut metrics_source: Arc<dyn andon_core::MetricsSource> = Arc::new(andon_core::Noop);
-    let mut diagnostics = diagnostics;
-    let mut history: Option<Arc<dyn HistoryStore>> = None;
-
-    #[cfg(feature = "trace")]
-    let tracer: Option<Arc<andon_trace::AndonTracer>> = match parts.tracer {
-        Some(tracer) => Some(Arc::new(tracer)),
-        None if config.tracer.enabled => Some(Arc::new(andon_trace::AndonTracer::new(
-            config.tracer.clone(),
-        )?)),
-        None => None,
-    };
-
-    #[cfg(feature = "log")]
-    {
-        let logger = match parts.logger {
-            Some(logger) => logger,
-            #[cfg(not(feature = "tracing"))]
-            None => andon_log::AndonLogger::new(config.logger.clone())?,
-            // RUST_LOG / ANDON_LOG override `[logger] level`, said once at start-up.
-            #[cfg(feature = "tracing")]
-            None => andon_log::AndonLogger::builder(config.logger.clone())
-                .with_env_directives()?
-                .build()?,
-        };
+    let Parts {
+        #[cfg(feature = "log")]
+        logger,
+        #[cfg(feature = "metrics")]
+        metrics,
         #[cfg(feature = "trace")]
-        if let Some(tracer) = &tracer {
-            let context: Arc<dyn andon_core::TraceContext> = tracer.clone();
-            // A logger given to the builder may carry its own context already: keep it.
-            let _ = logger.set_trace_context(context);
-        }
-        let logger = Arc::new(logger);
-        sinks.push(logger.clone());
-        components.logger = Some(logger);
-    }
-
-    #[cfg(feature = "metrics")]
-    {
-        let metrics = match parts.metrics {
-            Some(metrics) => Some(metrics),
-            None if config.metrics.enabled => {
-                Some(andon_metrics::AndonMetrics::new(config.metrics.clone())?)
-            }
-            None => None,
-        };
-        if let Some(metrics) = metrics {
-            // The configured port was taken and another one is served: say which, where a
-            // person starting the program looks (stderr) and in the log.
-            if let Some(notice) = metrics.endpoint_notice() {
-                eprintln!("{notice}");
-                #[cfg(feature = "log")]
-                if let Some(logger) = &components.logger {
-                    let _ = logger.warn(notice).await;
-                }
-            }
-            metrics.set_signal_sink(Some(system_sink.clone()));
-            let metrics = Arc::new(metrics);
-            sinks.push(metrics.clone());
-            metrics_sink = Some(metrics.clone());
-            metrics_source = metrics.clone();
-            components.metrics = Some(metrics);
-        }
-    }
-
-    #[cfg(feature = "trace")]
-    if let Some(tracer) = tracer {
-        sinks.push(tracer.clone());
-        components.tracer = Some(tracer);
-    }
-
-    #[cfg(feature = "observe")]
-    {
-        let observer = match parts.observer {
-            Some(observer) => Some(observer),
-            None if config.observer.enabled => {
-                Some(andon_observe::AndonObserver::new(config.observer.clone())?)
-            }
-            None => None,
-        };
-        if let Some(mut observer) = observer {
-            if let Some(metrics) = &metrics_sink {
-                observer = observer.with_metrics_sink(metrics.clone());
-            }
-            let observer = Arc::new(observer);
-            if diagnostics.is_none() {
-                diagnostics = Some(observer.clone());
-            }
-            components.observer = Some(observer);
-        }
-    }
-
-    #[cfg(feature = "history")]
-    {
-        let store = match parts.history {
-            Some(store) => Some(andon_history::HistoryBackend::Sqlite {
-                store,
-                instance: andon_history::instance_of(&config.history),
-            }),
-            // SQLite, or PostgreSQL when [history] url is set (issue 19).
-            None if config.history.enabled => Some(
-                andon_history::HistoryBackend::open(&config.history, metrics_sink.clone()).await?,
-            ),
-            None => None,
-        };
-        if let Some(store) = store {
-            let store = Arc::new(store);
-            history = Some(store.clone());
-            components.history = Some(store);
-        }
-    }
-
-    #[cfg(feature = "alert")]
-    {
-        let alerts = match parts.alerts {
-            Some(alerts) => Some(alerts),
-            None if config.alerts.enabled => Some(andon_alert::AlertManager::new(
-                config.alerts.clone(),
-                metrics_source.clone(),
-            )?),
-            None => None,
-        };
-        if let Some(mut alerts) = alerts {
-            // A built-in rule per heartbeat, beside `red-signal`: open while it is down.
-            let heartbeats: Vec<(String, andon_core::AlertSeverity)> = config
-                .heartbeats
-                .iter()
-                .map(|h| {
-                    let severity = match h.color {
-                        andon_core::Color::Red => andon_core::AlertSeverity::Critical,
-                        _ => andon_core::AlertSeverity::Warning,
-                    };
-                    (h.name.clone(), severity)
-                })
-                .collect();
-            alerts.add_heartbeat_rules(&heartbeats)?;
-            alerts = alerts.with_signal_sink(system_sink.clone());
-            if let Some(source) = &diagnostics {
-                alerts = alerts.with_diagnostics(source.clone());
-            }
-            if let Some(metrics) = &metrics_sink {
-                alerts = alerts.with_metrics_sink(metrics.clone());
-            }
-            if let Some(store) = &history {
-                alerts = alerts.with_history(store.clone());
-            }
-            // `[tracer] ui_url`: notifications link each trace to the trace UI.
-            if let Some(ui_url) = &config.tracer.ui_url {
-                alerts = alerts.with_trace_ui_url(ui_url.clone());
-            }
-            // The built-in `log` channel writes its alert records into andon's own log.
-            #[cfg(feature = "log")]
-            if let Some(logger) = &components.logger {
-                let log: Arc<dyn andon_core::LogSink> = logger.clone();
-                alerts = alerts.with_log_sink(log);
-            }
-            let alerts = Arc::new(alerts);
-            // Metric and queue-depth rules react when their gauge changes, not on the next tick
-            // (after the rules are in: the listener's metric names are read once).
-            #[cfg(feature = "metrics")]
-            if let Some(metrics) = &components.metrics {
-                let listener: Arc<dyn andon_core::MetricsListener> = alerts.clone();
-                metrics.set_metrics_listener(Some(listener));
-            }
-            sinks.push(alerts.clone());
-            components.alerts = Some(alerts);
-        }
-    }
-
-    Ok(Wired {
-        sinks,
-        diagnostics,
-        metrics_sink,
-        components,
-        system_sink,
+        tracer,
+        #[cfg(feature = "observe")]
+        observer,
+        #[cfg(feature = "alert")]
+        alerts,
+        #[cfg(feature = "history")]
         history,
-    })
+    } = parts;
+    let mut ctx = WireContext {
+        config,
+        system_sink: Arc::new(Deferred::new()),
+        #[cfg(feature = "metrics")]
+        listener: Arc::new(Deferred::new()),
+        components: Components::default(),
+        diagnostics,
+        metrics_sink: None,
+        history: None,
+    };
+    #[cfg(feature = "trace")]
+    build_tracer(&mut ctx, tracer)?;
+    #[cfg(feature = "log")]
+    build_logger(&mut ctx, logger)?;
+    #[cfg(feature = "metrics")]
+    build_metrics(&mut ctx, metrics).await?;
+    #[cfg(feature = "observe")]
+    build_observer(&mut ctx, observer)?;
+    #[cfg(feature = "history")]
+    build_history(&mut ctx, history).await?;
+    #[cfg(feature = "alert")]
+    build_alerts(&mut ctx, alerts)?;
+    Ok(ctx.finish())
 }
 
-/// Starts background tasks once the system exists: scheduled observer checks and periodic
-/// rule evaluation, both reporting to the system.
-/// How often the logger's and tracer's counters are published as metrics.
-#[cfg(any(feature = "log", feature = "trace"))]
-const SELF_METRICS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// The tracer: given, or from `[tracer]` when enabled.
+#[cfg(feature = "trace")]
+fn build_tracer(
+    ctx: &mut WireContext<'_>,
+    given: Option<andon_trace::AndonTracer>,
+) -> Result<(), AndonError> {
+    let tracer = match given {
+        Some(tracer) => tracer,
+        None if ctx.config.tracer.enabled => {
+            andon_trace::AndonTracer::builder(ctx.config.tracer.clone()).build()?
+        }
+        None => return Ok(()),
+    };
+    ctx.components.tracer = Some(Arc::new(tracer));
+    Ok(())
+}
 
-#[allow(unused_variables)] // which bindings are used depends on the features
-pub(crate) fn start(system: &AndonSystem, sink: Arc<dyn SignalSink>) {
+/// The logger: the given builder, or one from `[logger]` (with `RUST_LOG` / `ANDON_LOG` said
+/// once at start-up under the `tracing` feature); its records carry the tracer's ids unless the
+/// given builder has a trace context of its own.
+#[cfg(feature = "log")]
+fn build_logger(
+    ctx: &mut WireContext<'_>,
+    given: Option<andon_log::AndonLoggerBuilder>,
+) -> Result<(), AndonError> {
+    let builder = match given {
+        Some(builder) => builder,
+        #[cfg(not(feature = "tracing"))]
+        None => andon_log::AndonLogger::builder(ctx.config.logger.clone()),
+        #[cfg(feature = "tracing")]
+        None => andon_log::AndonLogger::builder(ctx.config.logger.clone()).with_env_directives()?,
+    };
+    #[cfg(feature = "trace")]
+    let builder = match &ctx.components.tracer {
+        Some(tracer) => builder.with_default_trace_context(tracer.clone()),
+        None => builder,
+    };
+    ctx.components.logger = Some(Arc::new(builder.build()?));
+    Ok(())
+}
+
+/// The metrics: the given builder, or one from `[metrics]` when enabled; threshold signals go
+/// to the system, updates of watched metrics to the alert manager (both bound later).
+#[cfg(feature = "metrics")]
+async fn build_metrics(
+    ctx: &mut WireContext<'_>,
+    given: Option<andon_metrics::AndonMetricsBuilder>,
+) -> Result<(), AndonError> {
+    let builder = match given {
+        Some(builder) => builder,
+        None if ctx.config.metrics.enabled => {
+            andon_metrics::AndonMetrics::builder(ctx.config.metrics.clone())
+        }
+        None => return Ok(()),
+    };
+    let metrics = builder
+        .with_signal_sink(ctx.system_sink.clone())
+        .with_metrics_listener(ctx.listener.clone())
+        .build()?;
+    // The configured port was taken and another one is served: say which, where a person
+    // starting the program looks (stderr) and in the log.
+    if let Some(notice) = metrics.endpoint_notice() {
+        eprintln!("{notice}");
+        #[cfg(feature = "log")]
+        if let Some(logger) = &ctx.components.logger {
+            let _ = logger.warn(notice).await;
+        }
+    }
+    let metrics = Arc::new(metrics);
+    ctx.metrics_sink = Some(metrics.clone());
+    ctx.components.metrics = Some(metrics);
+    Ok(())
+}
+
+/// The observer: the given builder, or one from `[observer]` when enabled; its gauges go to
+/// the metrics, its health changes to the system, and it is the diagnostics source unless the
+/// system's builder was given one.
+#[cfg(feature = "observe")]
+fn build_observer(
+    ctx: &mut WireContext<'_>,
+    given: Option<andon_observe::AndonObserverBuilder>,
+) -> Result<(), AndonError> {
+    let builder = match given {
+        Some(builder) => builder,
+        None if ctx.config.observer.enabled => {
+            andon_observe::AndonObserver::builder(ctx.config.observer.clone())
+        }
+        None => return Ok(()),
+    };
+    let builder = builder.with_signal_sink(ctx.system_sink.clone());
+    let builder = match &ctx.metrics_sink {
+        Some(metrics) => builder.with_metrics_sink(metrics.clone()),
+        None => builder,
+    };
+    let observer = Arc::new(builder.build()?);
+    if ctx.diagnostics.is_none() {
+        ctx.diagnostics = Some(observer.clone());
+    }
+    ctx.components.observer = Some(observer);
+    Ok(())
+}
+
+/// The history: the given SQLite store, or the backend `[history]` asks for when enabled
+/// (SQLite, or PostgreSQL when `url` is set), counting through the metrics.
+#[cfg(feature = "history")]
+async fn build_history(
+    ctx: &mut WireContext<'_>,
+    given: Option<andon_history::SqliteHistory>,
+) -> Result<(), AndonError> {
+    let history = match given {
+        Some(store) => andon_history::HistoryBackend::Sqlite {
+            store,
+            instance: andon_history::instance_of(&ctx.config.history),
+        },
+        None if ctx.config.history.enabled => {
+            let builder = andon_history::HistoryBackend::builder(ctx.config.history.clone());
+            let builder = match &ctx.metrics_sink {
+                Some(metrics) => builder.with_metrics_sink(metrics.clone()),
+                None => builder,
+            };
+            builder.build().await?
+        }
+        None => return Ok(()),
+    };
+    let history = Arc::new(history);
+    ctx.history = Some(history.clone());
+    ctx.components.history = Some(history);
+    Ok(())
+}
+
+/// The alert manager: the given builder, or one from `[alerts]` when enabled, reading the
+/// metrics and given every part it reports to; a built-in rule per heartbeat; then bound as
+/// the metrics recorder's listener (after the rules are in: its metric names are read then).
+#[cfg(feature = "alert")]
+fn build_alerts(
+    ctx: &mut WireContext<'_>,
+    given: Option<andon_alert::AlertManagerBuilder>,
+) -> Result<(), AndonError> {
+    let builder = match given {
+        Some(builder) => builder,
+        None if ctx.config.alerts.enabled => {
+            andon_alert::AlertManager::builder(ctx.config.alerts.clone())
+        }
+        None => return Ok(()),
+    };
+    let mut builder = builder.with_signal_sink(ctx.system_sink.clone());
+    #[cfg(feature = "metrics")]
+    if let Some(metrics) = &ctx.components.metrics {
+        builder = builder.with_metrics_source(metrics.clone());
+    }
+    if let Some(source) = &ctx.diagnostics {
+        builder = builder.with_diagnostics(source.clone());
+    }
+    if let Some(metrics) = &ctx.metrics_sink {
+        builder = builder.with_metrics_sink(metrics.clone());
+    }
+    if let Some(store) = &ctx.history {
+        builder = builder.with_history(store.clone());
+    }
+    // `[tracer] ui_url`: notifications link each trace to the trace UI.
+    if let Some(ui_url) = &ctx.config.tracer.ui_url {
+        builder = builder.with_trace_ui_url(ui_url.clone());
+    }
+    // The built-in `log` channel writes its alert records into andon's own log.
+    #[cfg(feature = "log")]
+    if let Some(logger) = &ctx.components.logger {
+        builder = builder.with_log_sink(logger.clone());
+    }
+    let alerts = builder.build()?;
+    // A built-in rule per heartbeat, beside `red-signal`: open while it is down.
+    let heartbeats: Vec<(String, andon_core::AlertSeverity)> = ctx
+        .config
+        .heartbeats
+        .iter()
+        .map(|h| {
+            let severity = match h.color {
+                andon_core::Color::Red => andon_core::AlertSeverity::Critical,
+                _ => andon_core::AlertSeverity::Warning,
+            };
+            (h.name.clone(), severity)
+        })
+        .collect();
+    alerts.add_heartbeat_rules(&heartbeats)?;
+    let alerts = Arc::new(alerts);
+    // Metric and queue-depth rules react when their gauge changes, not on the next tick.
+    #[cfg(feature = "metrics")]
+    if ctx.components.metrics.is_some() {
+        let _ = ctx.listener.bind(alerts.clone());
+    }
+    ctx.components.alerts = Some(alerts);
+    Ok(())
+}
+
+/// The components that take every signal, in fan-out order: log, metrics, trace, alert.
+fn fan_out(components: &Components) -> Vec<Arc<dyn SignalSink>> {
+    let sinks = std::iter::empty::<Arc<dyn SignalSink>>();
+    #[cfg(feature = "log")]
+    let sinks = sinks.chain(
+        components
+            .logger
+            .iter()
+            .map(|c| c.clone() as Arc<dyn SignalSink>),
+    );
+    #[cfg(feature = "metrics")]
+    let sinks = sinks.chain(
+        components
+            .metrics
+            .iter()
+            .map(|c| c.clone() as Arc<dyn SignalSink>),
+    );
+    #[cfg(feature = "trace")]
+    let sinks = sinks.chain(
+        components
+            .tracer
+            .iter()
+            .map(|c| c.clone() as Arc<dyn SignalSink>),
+    );
+    #[cfg(feature = "alert")]
+    let sinks = sinks.chain(
+        components
+            .alerts
+            .iter()
+            .map(|c| c.clone() as Arc<dyn SignalSink>),
+    );
+    let _ = components;
+    sinks.collect()
+}
+
+/// How often the logger's and tracer's counters are published as metrics.
+const SELF_METRICS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts background work once the system exists: the export of the logger's and tracer's
+/// counters (which reach /metrics no other way), the observer's scheduled checks, periodic rule
+/// evaluation, and the forwarding of alert changes to the system's live events.
+pub(crate) fn start(system: &AndonSystem) {
     let components = system.components();
-    #[cfg(any(feature = "log", feature = "trace"))]
     if let Some(metrics) = system.metrics_sink() {
-        #[cfg(feature = "log")]
-        let logger = components.logger.clone();
-        #[cfg(feature = "trace")]
-        let tracer = components.tracer.clone();
-        #[cfg(feature = "log")]
-        if logger.is_some() {
-            andon_log::LogStats::describe(metrics.as_ref());
-        }
-        #[cfg(feature = "trace")]
-        if tracer.is_some() {
-            andon_trace::TraceStats::describe(metrics.as_ref());
-        }
-        let handle = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SELF_METRICS_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                #[cfg(feature = "log")]
-                if let Some(logger) = &logger {
-                    logger.stats().export(metrics.as_ref());
-                }
-                #[cfg(feature = "trace")]
-                if let Some(tracer) = &tracer {
-                    tracer.stats().export(metrics.as_ref());
-                }
+        let reported: Vec<Arc<dyn Component>> = components
+            .parts
+            .iter()
+            .filter(|part| matches!(part.name(), "log" | "trace"))
+            .cloned()
+            .collect();
+        if !reported.is_empty() {
+            for part in &reported {
+                part.stats().describe_to(metrics.as_ref());
             }
-        });
-        if let Ok(mut slot) = components.self_metrics_task.lock() {
-            *slot = Some(handle);
+            let handle = tokio::spawn(async move {
+                let mut tick = tokio::time::interval(SELF_METRICS_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    for part in &reported {
+                        part.stats().export(metrics.as_ref());
+                    }
+                }
+            });
+            if let Ok(mut slot) = components.self_metrics_task.lock() {
+                *slot = Some(handle);
+            }
         }
     }
     #[cfg(feature = "observe")]
     if let Some(observer) = &components.observer {
-        let handle = observer.start(sink.clone());
-        if let Ok(mut slot) = components.observer_task.lock() {
-            *slot = Some(handle);
-        }
+        observer.start();
     }
     #[cfg(feature = "alert")]
     if let Some(alerts) = &components.alerts {

@@ -51,7 +51,10 @@ pub(crate) fn threshold_rules(
             .collect(),
     ));
     let manager = rt.block_on(async {
-        let manager = AlertManager::new(AlertsConfig::default(), metrics.clone()).unwrap();
+        let manager = AlertManager::builder(AlertsConfig::default())
+            .with_metrics_source(metrics.clone())
+            .build()
+            .unwrap();
         for (i, name) in names.iter().enumerate() {
             manager
                 .add_rule(AlertRule {

@@ -1,6 +1,6 @@
 //! The `log` channel: andon's own log as an alert channel, so an alert is visible without any
 //! server. One record per alert of a notification, written through the [`LogSink`](andon_core::LogSink) handed to
-//! [`AlertManager::with_log_sink`](crate::AlertManager::with_log_sink) (standard error, as a
+//! [`AlertManagerBuilder::with_log_sink`](crate::AlertManagerBuilder::with_log_sink) (standard error, as a
 //! JSON line, until one is set).
 
 use std::io::Write;
@@ -29,12 +29,7 @@ impl LogTransport {
     /// bounded time for its sink.
     pub(crate) async fn deliver(&self, notification: &Notification) -> Result<(), DeliveryError> {
         let entries = entries(notification);
-        let sink = self
-            .hooks
-            .log
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let sink = self.hooks.log.clone();
         tokio::task::spawn_blocking(move || match sink {
             Some(sink) => {
                 for entry in entries {
@@ -136,7 +131,7 @@ pub(crate) fn entries(notification: &Notification) -> Vec<LogEntry> {
 
 /// Writes `entry` through the log sink, or to standard error until one is set; best effort.
 pub(super) fn write_now(hooks: &Hooks, entry: LogEntry) {
-    let sink = hooks.log.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let sink = hooks.log.clone();
     match sink {
         Some(sink) => {
             // Best effort: a refused record about alerting must not stop what reports it.

@@ -17,7 +17,7 @@ mod worker;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use andon_core::config::ChannelConfig;
@@ -55,34 +55,28 @@ pub(crate) struct Settings {
     pub(crate) critical: Arc<CriticalTracker>,
 }
 
-/// Where channel tasks report: set after the manager is built, read on every report.
+/// Where channel tasks report: given to the manager's builder, fixed once it is built.
 #[derive(Debug, Default)]
 pub(crate) struct Hooks {
-    pub(crate) self_sink: RwLock<Option<Arc<dyn SignalSink>>>,
-    pub(crate) metrics: RwLock<Option<Arc<dyn MetricsSink>>>,
-    /// Where `log` channels write (standard error until one is set).
-    pub(crate) log: RwLock<Option<Arc<dyn andon_core::LogSink>>>,
+    pub(crate) self_sink: Option<Arc<dyn SignalSink>>,
+    pub(crate) metrics: Option<Arc<dyn MetricsSink>>,
+    /// Where `log` channels write (standard error without one).
+    pub(crate) log: Option<Arc<dyn andon_core::LogSink>>,
 }
 
 impl Hooks {
     /// Writes a record about alerting itself through the log sink, or as a JSON line to
-    /// standard error until one is set; a refused record is dropped (best effort).
+    /// standard error without one; a refused record is dropped (best effort).
     pub(crate) fn log(&self, entry: andon_core::LogEntry) {
         log::write_now(self, entry);
     }
 
     pub(crate) fn metrics(&self) -> Option<Arc<dyn MetricsSink>> {
-        self.metrics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.metrics.clone()
     }
 
     fn self_sink(&self) -> Option<Arc<dyn SignalSink>> {
-        self.self_sink
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.self_sink.clone()
     }
 }
 

@@ -177,11 +177,7 @@ impl Inner {
         }
         let mut queued = 0;
         let channels = self.read_channels();
-        let trace_ui_url = self
-            .trace_ui_url
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let trace_ui_url = self.trace_ui_url.clone();
         for o in outgoing {
             let mut notification = o.notification;
             if let Some(ui_url) = &trace_ui_url {

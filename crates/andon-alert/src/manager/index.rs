@@ -84,7 +84,6 @@ impl SignalIndex {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // reason: tests fail loudly
 
-    use std::sync::Arc;
     use std::time::Duration;
 
     use andon_core::config::AlertsConfig;
@@ -128,8 +127,9 @@ mod tests {
 
     #[tokio::test]
     async fn with_many_signal_rules_only_the_matching_ones_fire() {
-        let manager =
-            AlertManager::new(AlertsConfig::default(), Arc::new(andon_core::Noop)).unwrap();
+        let manager = AlertManager::builder(AlertsConfig::default())
+            .build()
+            .unwrap();
         for i in 0..1_000 {
             let component = format!("c{i}");
             manager

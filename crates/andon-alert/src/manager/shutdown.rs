@@ -1,4 +1,4 @@
-//! Shutdown within a deadline: deliver what the channels can until the deadline, then stop
+//! Flush, and shutdown within a deadline, inherent and through [`Component`]. Shutdown: deliver what the channels can until the deadline, then stop
 //! their tasks where they are. What was not delivered stays pending in the outbox (nothing marks
 //! it done), so the next start on the same `[alerts] outbox_path` replays it; the result and a
 //! log record say how many, and `AlertStats::left_at_shutdown` counts them.
@@ -6,31 +6,54 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use andon_core::{LogEntry, LogLevel};
+use andon_core::stats::Stats;
+use andon_core::{AndonError, Component, LogEntry, LogLevel, ShutdownReport, async_trait};
 
 use super::AlertManager;
 use crate::channel::ChannelHandle;
+use crate::error::AlertError;
 
-/// The deadline of [`SignalSink::shutdown`](andon_core::SignalSink::shutdown) on the manager:
+/// The deadline of [`SignalSink::shutdown`](andon_core::SignalSink::shutdown) on the manager
+/// (which calls [`AlertManager::shutdown`] with it):
 /// under the umbrella's 10 s per part, so that the manager reports what it left behind itself.
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(9);
 
-/// What [`AlertManager::shutdown_within`] left undone at its deadline.
+/// What a shutdown left undone at its deadline, for the WARNING record; the caller gets it
+/// as an [`andon_core::ShutdownReport`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ShutdownReport {
+struct Left {
     /// Channel deliveries (one notification to one channel) not finished at the deadline.
-    pub undelivered: u64,
+    undelivered: u64,
     /// Of those, how many the outbox keeps for the next start to replay (all of them with
     /// `[alerts] outbox_path`, none without).
-    pub kept_in_outbox: u64,
+    kept_in_outbox: u64,
     /// Notifications still waiting for their diagnostics snapshot: never queued, so lost.
-    pub lost: u64,
+    lost: u64,
 }
 
-impl ShutdownReport {
+impl Left {
     /// Whether everything was delivered (or given up on) before the deadline.
-    pub fn is_complete(&self) -> bool {
+    fn is_complete(&self) -> bool {
         self.undelivered == 0 && self.lost == 0
+    }
+
+    /// The contract's report: `undelivered` counts every notification not delivered (those
+    /// lost waiting for diagnostics too), `kept` those the outbox keeps for the next start.
+    fn report(self, deadline: Duration) -> ShutdownReport {
+        if self.is_complete() {
+            return ShutdownReport::complete("alert");
+        }
+        let undelivered = self.undelivered + self.lost;
+        let lost = self.lost + self.undelivered.saturating_sub(self.kept_in_outbox);
+        ShutdownReport::incomplete(
+            "alert",
+            undelivered,
+            format!(
+                "{undelivered} notification(s) not delivered within {deadline:?}: {} kept in the outbox for the next start, {lost} lost",
+                self.kept_in_outbox,
+            ),
+        )
+        .with_kept(self.kept_in_outbox)
     }
 }
 
@@ -43,7 +66,10 @@ impl AlertManager {
     /// Later signals and evaluations are refused
     /// ([`AlertError::ShutDown`](crate::AlertError::ShutDown)). Returns at most a few
     /// milliseconds after `deadline`, whatever the channels do.
-    pub async fn shutdown_within(&self, deadline: Duration) -> ShutdownReport {
+    ///
+    /// In the report, `undelivered` counts the notifications not delivered and `kept` those
+    /// of them the outbox keeps; the rest are lost. A second shutdown reports nothing left.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         // A little of the deadline is kept for stopping the tasks and saying what was left.
         let margin = (deadline / 10).min(Duration::from_millis(200));
         let flushed = self.flush_within(deadline.saturating_sub(margin)).await;
@@ -51,11 +77,11 @@ impl AlertManager {
         let channels = std::mem::take(&mut *self.inner.write_channels());
         if flushed {
             // Every task is idle: dropping the handles ends them.
-            return ShutdownReport::default();
+            return ShutdownReport::complete("alert");
         }
         channels.values().for_each(ChannelHandle::abort);
         let undelivered: u64 = channels.values().map(ChannelHandle::pending).sum();
-        let report = ShutdownReport {
+        let left = Left {
             undelivered,
             kept_in_outbox: if self.inner.outbox.is_some() {
                 undelivered
@@ -68,16 +94,14 @@ impl AlertManager {
             .counters
             .left_at_shutdown
             .fetch_add(undelivered, Ordering::Relaxed);
-        if !report.is_complete() {
-            self.inner
-                .hooks
-                .log(self.shutdown_record(deadline, &report));
+        if !left.is_complete() {
+            self.inner.hooks.log(self.shutdown_record(deadline, &left));
         }
-        report
+        left.report(deadline)
     }
 
     /// The WARNING record of a shutdown that left notifications undelivered.
-    fn shutdown_record(&self, deadline: Duration, report: &ShutdownReport) -> LogEntry {
+    fn shutdown_record(&self, deadline: Duration, report: &Left) -> LogEntry {
         let whereto = match &self.inner.outbox {
             Some(outbox) => format!(
                 "kept in the outbox {} for the next start to replay",
@@ -105,5 +129,34 @@ impl AlertManager {
                 ("lost".to_owned(), report.lost.into()),
             ],
         }
+    }
+}
+
+impl AlertManager {
+    /// Delivers what is due: waits until every channel has delivered (or given up on, after
+    /// its retries) what it holds, at most as long as one delivery may take with its retries
+    /// (capped at two minutes). What is still pending then stays queued; this never fails.
+    pub async fn flush(&self) -> Result<(), AlertError> {
+        self.flush_within(self.flush_budget()).await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Component for AlertManager {
+    fn name(&self) -> &'static str {
+        "alert"
+    }
+
+    fn stats(&self) -> Box<dyn Stats> {
+        Box::new(AlertManager::stats(self))
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        AlertManager::flush(self).await.map_err(AndonError::from)
+    }
+
+    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        AlertManager::shutdown(self, deadline).await
     }
 }

@@ -227,14 +227,13 @@ impl SignalSink for AlertManager {
     }
 
     async fn flush(&self) -> Result<(), AndonError> {
-        self.flush_within(self.flush_budget()).await;
-        Ok(())
+        AlertManager::flush(self).await.map_err(AndonError::from)
     }
 
-    /// [`AlertManager::shutdown_within`] [`DEFAULT_SHUTDOWN_DEADLINE`]: what is not delivered
+    /// [`AlertManager::shutdown`] with [`DEFAULT_SHUTDOWN_DEADLINE`]: what is not delivered
     /// by then stays in the outbox for the next start.
     async fn shutdown(&self) -> Result<(), AndonError> {
-        self.shutdown_within(DEFAULT_SHUTDOWN_DEADLINE).await;
+        AlertManager::shutdown(self, DEFAULT_SHUTDOWN_DEADLINE).await;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check;
 use super::secret::Secret;
+use crate::contract::SectionConfig;
 use crate::error::ConfigError;
 
 /// The default of `[history] fleet_interval`.
@@ -90,8 +91,14 @@ impl Default for HistoryConfig {
     }
 }
 
-impl HistoryConfig {
-    pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
+impl SectionConfig for HistoryConfig {
+    const SECTION: &'static str = "history";
+
+    /// Checks every value of the `[history]` section on its own, as loading a file does and
+    /// as the component's builder does for a section built in code. The first bad value is
+    /// named by its key (`history.…`) with what to write instead.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let section = Self::SECTION;
         if self.enabled {
             check::not_empty(section, "path", &self.path)?;
         }

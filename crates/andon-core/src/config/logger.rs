@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::check;
+use crate::contract::SectionConfig;
 use crate::error::ConfigError;
 use crate::severity::LogLevel;
 
@@ -72,14 +73,14 @@ impl Default for LoggerConfig {
     }
 }
 
-impl LoggerConfig {
-    /// Checks the section on its own, as `AndonConfig` does when it loads a file: for a
-    /// `LoggerConfig` built in code. Keys in the error are named `logger.*`.
-    pub fn check(&self) -> Result<(), ConfigError> {
-        self.validate("logger")
-    }
+impl SectionConfig for LoggerConfig {
+    const SECTION: &'static str = "logger";
 
-    pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
+    /// Checks every value of the `[logger]` section on its own, as loading a file does and
+    /// as the component's builder does for a section built in code. The first bad value is
+    /// named by its key (`logger.…`) with what to write instead.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let section = Self::SECTION;
         if self.sample_ratio == 0 {
             return Err(ConfigError::new(
                 check::key(section, "sample_ratio"),
@@ -149,9 +150,9 @@ mod tests {
             sample_ratio: 0,
             ..LoggerConfig::default()
         };
-        let err = config.check().unwrap_err();
+        let err = config.validate().unwrap_err();
         assert_eq!(err.key.as_deref(), Some("logger.sample_ratio"));
-        assert!(LoggerConfig::default().check().is_ok());
+        assert!(LoggerConfig::default().validate().is_ok());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::check;
+use crate::contract::SectionConfig;
 use crate::error::ConfigError;
 use crate::signal::Color;
 
@@ -57,14 +58,14 @@ impl Default for MetricsConfig {
     }
 }
 
-impl MetricsConfig {
-    /// Checks every value of the section, as loading a configuration does; for a config built
-    /// or changed in code. Errors name the key (`metrics.port`).
-    pub fn check(&self) -> Result<(), ConfigError> {
-        self.validate("metrics")
-    }
+impl SectionConfig for MetricsConfig {
+    const SECTION: &'static str = "metrics";
 
-    pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
+    /// Checks every value of the `[metrics]` section on its own, as loading a file does and
+    /// as the component's builder does for a section built in code. The first bad value is
+    /// named by its key (`metrics.…`) with what to write instead.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let section = Self::SECTION;
         if self.port == 0 {
             return Err(ConfigError::new(
                 check::key(section, "port"),
@@ -557,7 +558,7 @@ mod tests {
             .thresholds
             .colors
             .insert("nothing".into(), Color::Red);
-        let err = config.metrics.check().unwrap_err();
+        let err = config.metrics.validate().unwrap_err();
         assert_eq!(err.key.as_deref(), Some("metrics.thresholds.nothing"));
         assert!(err.message.contains("no level"), "{err}");
     }

@@ -46,6 +46,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::SectionConfig;
+
 pub use agent::{AgentConfig, MIN_TOKEN_CHARS};
 pub use alerts::{
     AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig,
@@ -126,14 +128,14 @@ impl AndonConfig {
 
     /// Checks every value; called by the loaders, and useful after changing a config in code.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.logger.validate("logger")?;
-        self.metrics.validate("metrics")?;
-        self.tracer.validate("tracer")?;
-        self.observer.validate("observer")?;
-        self.alerts.validate("alerts")?;
+        self.logger.validate()?;
+        self.metrics.validate()?;
+        self.tracer.validate()?;
+        self.observer.validate()?;
+        self.alerts.validate()?;
         self.line.validate("line")?;
         self.agent.validate("agent")?;
-        self.history.validate("history")?;
+        self.history.validate()?;
         heartbeats::validate_all("heartbeats", &self.heartbeats)?;
         Ok(())
     }

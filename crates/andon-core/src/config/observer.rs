@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check;
+use crate::contract::SectionConfig;
 use crate::error::ConfigError;
 
 /// `[observer]`: what is measured, how often, and the health thresholds.
@@ -81,11 +82,14 @@ impl Default for ObserverConfig {
     }
 }
 
-impl ObserverConfig {
-    /// Checks every value; `section` is the name the section has in the file (`"observer"`),
-    /// used in the keys that errors name. [`AndonConfig::validate`](crate::AndonConfig::validate)
-    /// calls it; the observer calls it on a section built in code.
-    pub fn validate(&self, section: &str) -> Result<(), ConfigError> {
+impl SectionConfig for ObserverConfig {
+    const SECTION: &'static str = "observer";
+
+    /// Checks every value of the `[observer]` section on its own, as loading a file does and
+    /// as the component's builder does for a section built in code. The first bad value is
+    /// named by its key (`observer.…`) with what to write instead.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let section = Self::SECTION;
         if self.check_interval_secs == 0 {
             return Err(ConfigError::new(
                 check::key(section, "check_interval_secs"),
@@ -181,7 +185,7 @@ mod tests {
     use super::*;
 
     fn error_of(config: ObserverConfig) -> ConfigError {
-        match config.validate("observer") {
+        match config.validate() {
             Err(e) => e,
             Ok(()) => unreachable!("expected {config:?} to be refused"),
         }
@@ -190,7 +194,7 @@ mod tests {
     #[test]
     fn the_defaults_are_valid_and_turn_the_optional_checks_off() {
         let config = ObserverConfig::default();
-        assert_eq!(config.validate("observer"), Ok(()));
+        assert_eq!(config.validate(), Ok(()));
         assert_eq!(config.disk_threshold_percent, None);
         assert_eq!(config.fd_critical, None);
         assert_eq!(config.snapshot_max_bytes, 16_384);
@@ -288,6 +292,6 @@ mod tests {
             fd_critical: Some(4000),
             ..Default::default()
         };
-        assert_eq!(config.validate("observer"), Ok(()));
+        assert_eq!(config.validate(), Ok(()));
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check;
+use crate::contract::SectionConfig;
 use crate::error::ConfigError;
 
 /// `[tracer]`: service identity, sampling and the OTLP exporter.
@@ -59,13 +60,14 @@ impl Default for TracerConfig {
     }
 }
 
-impl TracerConfig {
-    /// Checks every value; `section` is the key prefix used in messages (`tracer`).
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] naming the first invalid key and what is allowed.
-    pub fn validate(&self, section: &str) -> Result<(), ConfigError> {
+impl SectionConfig for TracerConfig {
+    const SECTION: &'static str = "tracer";
+
+    /// Checks every value of the `[tracer]` section on its own, as loading a file does and
+    /// as the component's builder does for a section built in code. The first bad value is
+    /// named by its key (`tracer.…`) with what to write instead.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let section = Self::SECTION;
         check::not_empty(section, "service_name", &self.service_name)?;
         if let Some(version) = &self.service_version {
             check::not_empty(section, "service_version", version)?;
@@ -141,13 +143,13 @@ mod tests {
     use super::*;
 
     fn error(config: &TracerConfig) -> String {
-        config.validate("tracer").unwrap_err().to_string()
+        config.validate().unwrap_err().to_string()
     }
 
     #[test]
     fn the_default_is_valid_and_keeps_the_design_values() {
         let config = TracerConfig::default();
-        config.validate("tracer").unwrap();
+        config.validate().unwrap();
         assert_eq!(config.service_name, "ggen-andon");
         assert_eq!(config.sampling_ratio, 0.01);
         assert_eq!(config.otlp_endpoint, "http://localhost:4317");
@@ -269,7 +271,7 @@ mod tests {
         assert_eq!(config.service_version.as_deref(), Some("1.2.3"));
         assert_eq!(config.protocol, OtlpProtocol::Http);
         let config: TracerConfig = toml::from_str("ui_url = \"http://localhost:16686\"\n").unwrap();
-        config.validate("tracer").unwrap();
+        config.validate().unwrap();
         assert_eq!(config.ui_url.as_deref(), Some("http://localhost:16686"));
         let err = toml::from_str::<TracerConfig>("sample_ratio = 1.0\n")
             .unwrap_err()

@@ -6,9 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
-use andon_core::SignalSink;
 use andon_core::config::MetricsConfig;
 use andon_core::threshold::Threshold;
+use andon_core::{Deferred, MetricsListener, SignalSink};
 use andon_runtime::work_queue;
 use metrics::Key;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
@@ -20,7 +20,7 @@ use crate::names::{
     REQUEST_DURATION, threshold_metric,
 };
 use crate::recorder::{AndonRecorder, Registry};
-use crate::server::{Background, SinkSlot};
+use crate::server::Background;
 
 use super::AndonMetrics;
 use super::cache::Cache;
@@ -34,6 +34,7 @@ const EVENT_QUEUE: usize = 1024;
 pub struct AndonMetricsBuilder {
     pub(super) config: MetricsConfig,
     pub(super) sink: Option<Arc<dyn SignalSink>>,
+    pub(super) listener: Option<Arc<Deferred<dyn MetricsListener>>>,
     pub(super) endpoint: bool,
     pub(super) global: bool,
 }
@@ -42,6 +43,23 @@ impl AndonMetricsBuilder {
     /// Sends threshold signals to `sink` (the umbrella passes its fan-out of every component).
     pub fn with_signal_sink(mut self, sink: Arc<dyn SignalSink>) -> Self {
         self.sink = Some(sink);
+        self
+    }
+
+    /// Tells the listener bound into `slot` (the alert manager, which is built after the
+    /// metrics it reads) at once of every update of the metrics it watches, so that rules on a
+    /// gauge react when it changes instead of on their next evaluation tick.
+    ///
+    /// [`watched_metrics`](MetricsListener::watched_metrics) is read once, when the slot is
+    /// bound (at once if it already is): a name it lists is marked, and each update of a series
+    /// of that name (a gauge set, a counter increment, a histogram value, through andon's API,
+    /// [`MetricsSink`](andon_core::MetricsSink) or the `metrics` macros) calls
+    /// [`metric_changed`](MetricsListener::metric_changed) with the metric's name on the
+    /// recording thread, after the new value is readable through
+    /// [`MetricsSource`](andon_core::MetricsSource). An update of a name it does not watch
+    /// costs the same one atomic load as without a listener.
+    pub fn with_metrics_listener(mut self, slot: Arc<Deferred<dyn MetricsListener>>) -> Self {
+        self.listener = Some(slot);
         self
     }
 
@@ -73,7 +91,7 @@ impl AndonMetricsBuilder {
     /// name, [`MetricsError::Background`] when no thread can be started.
     pub fn build(self) -> Result<AndonMetrics, MetricsError> {
         let config = self.config;
-        config.check()?;
+        andon_core::SectionConfig::validate(&config)?;
         let mut builder = PrometheusBuilder::new()
             .set_buckets(&config.buckets)
             .map_err(|e| andon_core::ConfigError::new("metrics.buckets", e.to_string()))?;
@@ -116,12 +134,19 @@ impl AndonMetricsBuilder {
                 registry: Arc::clone(&registry),
             })
             .is_ok();
-        let sink: SinkSlot = Arc::new(RwLock::new(self.sink));
+        if let Some(slot) = &self.listener {
+            let registry = Arc::downgrade(&registry);
+            slot.when_bound(move |listener| {
+                if let Some(registry) = registry.upgrade() {
+                    registry.set_listener(Some(Arc::clone(listener)));
+                }
+            });
+        }
         let (stop, stopped) = watch::channel(false);
         let background = Background {
             registry: Arc::clone(&registry),
             events: receiver,
-            sink: Arc::clone(&sink),
+            sink: self.sink,
             listener: listener.map(|l| (l, Arc::from(config.scrape_path.as_str()))),
             stop: stopped,
         };
@@ -139,7 +164,6 @@ impl AndonMetricsBuilder {
             global,
             endpoint,
             endpoint_notice,
-            sink,
             stop,
             shut_down: AtomicBool::new(false),
         })

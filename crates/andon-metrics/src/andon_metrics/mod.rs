@@ -18,14 +18,13 @@ use std::time::Duration;
 
 use andon_core::config::MetricsConfig;
 use andon_core::threshold::Threshold;
-use andon_core::{AlertSeverity, AndonSignal, Color, MetricsListener, SignalSink};
+use andon_core::{AlertSeverity, AndonSignal, Color};
 use metrics::{Counter, Gauge, Histogram, Key, Label};
 use tokio::sync::watch;
 
 use crate::error::MetricsError;
 use crate::names::{self, ALERTS, CPU_USAGE, FAILURES, MEMORY_USAGE, POOL_UTILIZATION, SIGNALS};
 use crate::recorder::{AndonRecorder, Kind, Registry};
-use crate::server::SinkSlot;
 
 /// Prometheus metrics for andon: signal counters, gauges, histograms, thresholds and the scrape
 /// endpoint.
@@ -44,7 +43,6 @@ pub struct AndonMetrics {
     global: bool,
     endpoint: Option<SocketAddr>,
     endpoint_notice: Option<String>,
-    sink: SinkSlot,
     stop: watch::Sender<bool>,
     shut_down: AtomicBool,
     /// Per component: the GREEN, YELLOW and RED signal counters and the failure counter.
@@ -91,8 +89,9 @@ fn key(name: &str, labels: &[(&str, &str)]) -> Key {
 
 impl AndonMetrics {
     /// Metrics as configured: the endpoint on `bind:port` + `scrape_path`, the global recorder
-    /// installed if none is, thresholds watched (signals are dropped, and counted, until a sink
-    /// is set with [`with_signal_sink`](AndonMetrics::with_signal_sink)).
+    /// installed if none is, thresholds watched (their signals are dropped, and counted, without
+    /// a sink: give one with [`AndonMetricsBuilder::with_signal_sink`]). The shorthand for
+    /// `AndonMetrics::builder(config).build()`.
     ///
     /// With `enabled = false` nothing is served or installed; recording still works and
     /// [`render`](AndonMetrics::render) still shows it.
@@ -104,40 +103,18 @@ impl AndonMetrics {
         Self::builder(config).build()
     }
 
-    /// A builder, for a signal sink, no endpoint, or a local recorder.
+    /// A builder for metrics of `config` (the `[metrics]` section): a signal sink for
+    /// thresholds, a listener slot, no endpoint, or a local recorder, then
+    /// [`build`](AndonMetricsBuilder::build). See [`andon_core::contract`] for the shape every
+    /// component shares.
     pub fn builder(config: MetricsConfig) -> AndonMetricsBuilder {
         AndonMetricsBuilder {
             config,
             sink: None,
+            listener: None,
             endpoint: true,
             global: true,
         }
-    }
-
-    /// Sends threshold signals to `sink` from now on.
-    #[must_use]
-    pub fn with_signal_sink(self, sink: Arc<dyn SignalSink>) -> Self {
-        self.set_signal_sink(Some(sink));
-        self
-    }
-
-    /// Replaces (or with `None` removes) the sink threshold signals go to.
-    pub fn set_signal_sink(&self, sink: Option<Arc<dyn SignalSink>>) {
-        *self.sink.write().unwrap_or_else(PoisonError::into_inner) = sink;
-    }
-
-    /// Tells `listener` at once of every update of the metrics it watches (replacing an earlier
-    /// listener; `None` removes it), so that rules on a gauge react when it changes instead of on
-    /// their next evaluation tick. The alert manager is the listener the umbrella installs.
-    ///
-    /// [`watched_metrics`](MetricsListener::watched_metrics) is read once, here: a name it
-    /// lists is marked, and each update of a series of that name (a gauge set, a counter
-    /// increment, a histogram value, through andon's API, [`MetricsSink`](andon_core::MetricsSink) or the `metrics`
-    /// macros) calls [`metric_changed`](MetricsListener::metric_changed) with the metric's name
-    /// on the recording thread, after the new value is readable through [`MetricsSource`](andon_core::MetricsSource). An
-    /// update of a name it does not watch costs the same one atomic load as without a listener.
-    pub fn set_metrics_listener(&self, listener: Option<Arc<dyn MetricsListener>>) {
-        self.registry.set_listener(listener);
     }
 
     /// The configuration it runs with.
@@ -208,7 +185,7 @@ impl AndonMetrics {
     /// # Errors
     ///
     /// [`MetricsError::TooManySeries`] when the component would be one too many,
-    /// [`MetricsError::ShutDown`] after [`shutdown`](SignalSink::shutdown).
+    /// [`MetricsError::ShutDown`] after [`shutdown`](AndonMetrics::shutdown).
     pub async fn record_signal(&self, signal: &AndonSignal) -> Result<(), MetricsError> {
         self.count_signal(signal)
     }

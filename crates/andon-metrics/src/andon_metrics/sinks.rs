@@ -3,10 +3,16 @@
 //! components publish their own counters through it).
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use andon_core::{AndonError, AndonSignal, MetricsSink, MetricsSource, Sample, SignalSink};
+use andon_core::stats::Stats;
+use andon_core::{
+    AndonError, AndonSignal, Component, MetricsSink, MetricsSource, Sample, ShutdownReport,
+    SignalSink,
+};
 
 use super::{AndonMetrics, key};
+use crate::error::MetricsError;
 use crate::names;
 use crate::recorder::Kind;
 
@@ -20,24 +26,62 @@ impl SignalSink for AndonMetrics {
         Ok(self.count_signal(signal)?)
     }
 
+    /// [`AndonMetrics::flush`].
+    async fn flush(&self) -> Result<(), AndonError> {
+        Ok(AndonMetrics::flush(self).await?)
+    }
+
+    /// [`AndonMetrics::shutdown`] without a deadline of its own (the caller sets one).
+    async fn shutdown(&self) -> Result<(), AndonError> {
+        self.stop_all().await;
+        Ok(())
+    }
+}
+
+impl AndonMetrics {
     /// Waits until every threshold signal raised so far has been delivered to the sink (or
     /// given up on after retries).
-    async fn flush(&self) -> Result<(), AndonError> {
+    pub async fn flush(&self) -> Result<(), MetricsError> {
         self.drain().await;
         Ok(())
     }
 
     /// Delivers pending threshold signals, stops the endpoint (freeing the port) and the
-    /// background work, and drops the signal sink; later recording through this value fails
-    /// with a shut-down error.
-    async fn shutdown(&self) -> Result<(), AndonError> {
+    /// background work, and drops the signal sink, within `deadline`; later recording through
+    /// this value fails with a shut-down error. A second shutdown reports complete at once.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        match tokio::time::timeout(deadline, self.stop_all()).await {
+            Ok(()) => ShutdownReport::complete("metrics"),
+            Err(_) => ShutdownReport::timed_out("metrics", 0, deadline),
+        }
+    }
+
+    async fn stop_all(&self) {
         if self.shut_down.swap(true, Ordering::AcqRel) {
-            return Ok(());
+            return;
         }
         self.drain().await;
+        // Stopping the background task drops the signal sink with it.
         let _ = self.stop.send(true);
-        self.set_signal_sink(None);
-        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for AndonMetrics {
+    fn name(&self) -> &'static str {
+        "metrics"
+    }
+
+    fn stats(&self) -> Box<dyn Stats> {
+        Box::new(AndonMetrics::stats(self))
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        Ok(AndonMetrics::flush(self).await?)
+    }
+
+    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        AndonMetrics::shutdown(self, deadline).await
     }
 }
 

@@ -1,17 +1,24 @@
 //! The observer's schedule: checks every `check_interval_secs`, a signal when the health
-//! changes, and the handle that stops them.
+//! changes, the handle that stops them, and the observer's lifecycle ([`Component`]).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Once, Weak};
 use std::time::Duration;
 
-use andon_core::{AndonSignal, HealthStatus, SignalSink};
+use andon_core::config::ObserverConfig;
+use andon_core::stats::Stats;
+use andon_core::{
+    AndonError, AndonSignal, Component, HealthStatus, MetricsSink, ShutdownReport, SignalSink,
+    async_trait,
+};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::{AndonObserver, COMPONENT, Shared};
+use super::{AndonObserver, COMPONENT, Shared, lock};
 use crate::diagnostics::Diagnostics;
+use crate::error::ObserveError;
+use crate::probe::Sections;
 
 impl AndonObserver {
     /// Starts checking every `check_interval_secs` on the current tokio runtime.
@@ -20,27 +27,30 @@ impl AndonObserver {
     /// slow check does not shift the later ones, and a check missed because the previous one
     /// ran long is skipped rather than run in a burst (`MissedTickBehavior::Skip`).
     ///
-    /// When the health worsens the observer sends `sink` a YELLOW (Degraded) or RED (Critical)
-    /// signal with the reasons; when it recovers, a GREEN one; nothing while it stays the same.
-    /// A signal the sink refuses, or does not take within one interval, is counted in
-    /// [`ObserverStats::signal_failures`](super::ObserverStats::signal_failures) and sent again at the next check.
+    /// When the health worsens the observer sends the signal sink given to its builder
+    /// ([`AndonObserverBuilder::with_signal_sink`](crate::AndonObserverBuilder::with_signal_sink))
+    /// a YELLOW (Degraded) or RED (Critical) signal with the reasons; when it recovers, a GREEN
+    /// one; nothing while it stays the same. A signal the sink refuses, or does not take within
+    /// one interval, is counted in
+    /// [`ObserverStats::signal_failures`](super::ObserverStats::signal_failures) and sent again
+    /// at the next check.
     ///
-    /// The checks stop when the handle is stopped or dropped. When `enabled` is false in the
-    /// configuration, or outside a tokio runtime, no checks run and the handle is already
-    /// finished.
-    #[must_use = "the checks stop when the handle is dropped"]
-    pub fn start(&self, sink: Arc<dyn SignalSink>) -> ObserverHandle {
+    /// The checks stop at [`shutdown`](AndonObserver::shutdown), or when the last clone of the
+    /// observer is dropped; starting again replaces the running schedule. When `enabled` is
+    /// false in the configuration, or outside a tokio runtime, no checks run
+    /// ([`is_checking`](AndonObserver::is_checking) says so).
+    pub fn start(&self) {
         let runtime = match tokio::runtime::Handle::try_current() {
             Ok(runtime) if self.config.enabled => runtime,
-            _ => {
-                return ObserverHandle {
-                    stop: None,
-                    task: None,
-                };
-            }
+            _ => return,
+        };
+        let sink: Arc<dyn SignalSink> = match &self.signal_sink {
+            Some(sink) => Arc::clone(sink),
+            None => Arc::new(andon_core::Noop),
         };
         let (stop, mut stopped) = oneshot::channel::<()>();
-        let observer = self.clone();
+        // The task holds the observer weakly: the schedule, held by the observer, ends with it.
+        let observer = self.downgrade();
         let period = Duration::from_secs(self.config.check_interval_secs);
         let running = Running::new(&self.shared);
         let task = runtime.spawn(async move {
@@ -54,14 +64,53 @@ impl AndonObserver {
                     _ = &mut stopped => break,
                     _ = interval.tick() => {}
                 }
+                let Some(observer) = observer.upgrade() else {
+                    break;
+                };
                 observer
                     .scheduled_check(sink.as_ref(), &mut reported, period)
                     .await;
             }
         });
-        ObserverHandle {
+        let handle = ObserverHandle {
             stop: Some(stop),
             task: Some(task),
+        };
+        // A schedule started before is replaced: dropping its handle stops it.
+        let _replaced = lock(&self.shared.schedule).replace(handle);
+    }
+
+    /// Whether scheduled checks are running (started, not shut down).
+    pub fn is_checking(&self) -> bool {
+        self.shared.schedules.load(Ordering::Acquire) > 0
+    }
+
+    /// Nothing to deliver: checks export their gauges as they finish. Never fails.
+    pub async fn flush(&self) -> Result<(), ObserveError> {
+        Ok(())
+    }
+
+    /// Stops the scheduled checks, letting a check in progress finish, within `deadline`;
+    /// past it the schedule is aborted where it is and the report says so.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        let handle = lock(&self.shared.schedule).take();
+        let Some(handle) = handle else {
+            return ShutdownReport::complete("observe");
+        };
+        match tokio::time::timeout(deadline, handle.stop()).await {
+            Ok(()) => ShutdownReport::complete("observe"),
+            Err(_) => ShutdownReport::timed_out("observe", 0, deadline),
+        }
+    }
+
+    fn downgrade(&self) -> WeakObserver {
+        WeakObserver {
+            config: Arc::clone(&self.config),
+            sections: self.sections,
+            shared: Arc::downgrade(&self.shared),
+            metrics: self.metrics.clone(),
+            signal_sink: self.signal_sink.clone(),
+            cores: self.cores,
         }
     }
 
@@ -125,43 +174,65 @@ fn health_signal(d: &Diagnostics, before: HealthStatus) -> AndonSignal {
     signal
 }
 
+/// The observer as its schedule holds it: without keeping it alive.
+struct WeakObserver {
+    config: Arc<ObserverConfig>,
+    sections: Sections,
+    shared: Weak<Shared>,
+    metrics: Option<(Arc<dyn MetricsSink>, Arc<Once>)>,
+    signal_sink: Option<Arc<dyn SignalSink>>,
+    cores: f64,
+}
+
+impl WeakObserver {
+    /// The observer, while a clone of it lives.
+    fn upgrade(&self) -> Option<AndonObserver> {
+        Some(AndonObserver {
+            config: Arc::clone(&self.config),
+            sections: self.sections,
+            shared: self.shared.upgrade()?,
+            metrics: self.metrics.clone(),
+            signal_sink: self.signal_sink.clone(),
+            cores: self.cores,
+        })
+    }
+}
+
 /// Marks a schedule as running for as long as it lives.
-struct Running(Arc<Shared>);
+struct Running(Weak<Shared>);
 
 impl Running {
     fn new(shared: &Arc<Shared>) -> Self {
         shared.schedules.fetch_add(1, Ordering::AcqRel);
-        Running(Arc::clone(shared))
+        Running(Arc::downgrade(shared))
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.0.schedules.fetch_sub(1, Ordering::AcqRel);
+        if let Some(shared) = self.0.upgrade() {
+            shared.schedules.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
-/// The scheduled checks started by [`AndonObserver::start`]. Dropping it stops them.
+/// The scheduled checks started by [`AndonObserver::start`], kept by the observer. Dropping
+/// it stops them.
 #[derive(Debug)]
-pub struct ObserverHandle {
+pub(super) struct ObserverHandle {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl ObserverHandle {
     /// Stops the checks, letting a check in progress finish, and waits until they have stopped.
-    pub async fn stop(mut self) {
+    async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-    }
-
-    /// Whether the checks have stopped (or never started).
-    pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(JoinHandle::is_finished)
     }
 }
 
@@ -170,5 +241,24 @@ impl Drop for ObserverHandle {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+#[async_trait]
+impl Component for AndonObserver {
+    fn name(&self) -> &'static str {
+        "observe"
+    }
+
+    fn stats(&self) -> Box<dyn Stats> {
+        Box::new(AndonObserver::stats(self))
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        Ok(AndonObserver::flush(self).await?)
+    }
+
+    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        AndonObserver::shutdown(self, deadline).await
     }
 }

@@ -66,7 +66,7 @@ impl AndonTracerBuilder {
     /// ([`TraceError::NoRuntime`]) or an exporter that cannot be built.
     pub fn build(self) -> Result<AndonTracer, TraceError> {
         let config = self.config;
-        config.validate("tracer")?;
+        andon_core::SectionConfig::validate(&config)?;
         let resource = resource(&config);
         let settings = QueueSettings {
             max_queue_size: config.max_queue_size,

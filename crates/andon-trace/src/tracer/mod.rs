@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use andon_core::TraceIds;
 use andon_core::config::TracerConfig;
+use andon_core::stats::Stats;
+use andon_core::{AndonError, Component, ShutdownReport, TraceIds};
 use opentelemetry::trace::{
     SpanBuilder, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, Tracer as _,
 };
@@ -53,13 +54,14 @@ const SCOPE: &str = "andon-trace";
 ///
 /// # async fn run() -> Result<(), andon_trace::TraceError> {
 /// let config = TracerConfig { sampling_ratio: 1.0, ..TracerConfig::default() };
-/// let tracer = AndonTracer::new(config)?; // inside a tokio runtime
+/// let tracer = AndonTracer::builder(config).build()?; // inside a tokio runtime
 /// let request = tracer.start_span("request-processing")?;
 /// tracer.add_span_attribute(&request, "user_id", json!("123"))?;
 /// let query = tracer.start_child_span(&request, "db-query")?;
 /// tracer.end_span(&query, SpanStatus::Ok)?;
 /// tracer.end_span(&request, SpanStatus::Ok)?;
-/// tracer.shutdown().await?; // every ended span is exported before this returns
+/// let report = tracer.shutdown(std::time::Duration::from_secs(5)).await;
+/// assert!(report.is_complete()); // every ended span is exported before this returns
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -438,21 +440,27 @@ impl AndonTracer {
     /// # Errors
     ///
     /// [`TraceError::Timeout`] when the exporter did not finish in time.
-    pub async fn force_flush(&self) -> Result<(), TraceError> {
+    pub async fn flush(&self) -> Result<(), TraceError> {
         let Some(control) = &self.inner.control else {
             return Ok(());
         };
         self.wait(control.flush()).await
     }
 
-    /// Ends every open span (status unset), exports every ended span, and stops the exporter.
-    /// Later calls that start spans return [`TraceError::ShutDown`]; a second shutdown is a
-    /// no-op.
-    ///
-    /// # Errors
-    ///
-    /// [`TraceError::Timeout`] when the exporter did not finish in time.
-    pub async fn shutdown(&self) -> Result<(), TraceError> {
+    /// Ends every open span (status unset), exports every ended span, and stops the exporter,
+    /// within `deadline` (and within twice `export_timeout`, whichever comes first). Later
+    /// calls that start spans return [`TraceError::ShutDown`]; a second shutdown reports
+    /// complete at once. An exporter that did not finish in time is said in the report.
+    pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        match tokio::time::timeout(deadline, self.stop()).await {
+            Ok(Ok(())) => ShutdownReport::complete("trace"),
+            Ok(Err(error)) => ShutdownReport::incomplete("trace", 0, error.to_string()),
+            Err(_) => ShutdownReport::timed_out("trace", 0, deadline),
+        }
+    }
+
+    /// The shutdown itself, bounded only by the exporter's timeouts.
+    async fn stop(&self) -> Result<(), TraceError> {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
@@ -500,10 +508,28 @@ fn end_sdk_span(span: &mut SdkSpan, status: &SpanStatus) {
     span.end();
 }
 
+#[async_trait::async_trait]
+impl Component for AndonTracer {
+    fn name(&self) -> &'static str {
+        "trace"
+    }
+
+    fn stats(&self) -> Box<dyn Stats> {
+        Box::new(AndonTracer::stats(self))
+    }
+
+    async fn flush(&self) -> Result<(), AndonError> {
+        Ok(AndonTracer::flush(self).await?)
+    }
+
+    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        AndonTracer::shutdown(self, deadline).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use andon_core::AndonError;
 
     #[test]
     fn a_disabled_tracer_needs_no_runtime_and_still_propagates() {

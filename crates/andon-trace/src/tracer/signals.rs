@@ -134,10 +134,10 @@ impl SignalSink for AndonTracer {
     }
 
     async fn flush(&self) -> Result<(), AndonError> {
-        Ok(self.force_flush().await?)
+        Ok(AndonTracer::flush(self).await?)
     }
 
     async fn shutdown(&self) -> Result<(), AndonError> {
-        Ok(AndonTracer::shutdown(self).await?)
+        Ok(self.stop().await?)
     }
 }

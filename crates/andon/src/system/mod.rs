@@ -108,7 +108,8 @@ pub(crate) struct Inner {
     pub(crate) diagnostics: Option<Arc<dyn DiagnosticsSource>>,
     pub(crate) metrics_sink: Option<Arc<dyn MetricsSink>>,
     pub(crate) components: crate::wire::Components,
-    pub(crate) system_sink: Arc<crate::wire::DeferredSink>,
+    /// The system as its components' signal sink (bound once the system exists).
+    pub(crate) system_sink: Arc<andon_core::Deferred<dyn SignalSink>>,
     /// Where signals, line changes and RED diagnostics are remembered (`[history]`).
     pub(crate) history: Option<Arc<dyn HistoryStore>>,
     pub(crate) board: Board,

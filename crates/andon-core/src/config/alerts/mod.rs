@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::check;
+use crate::contract::SectionConfig;
 use crate::error::ConfigError;
 
 mod channels;
@@ -158,8 +159,14 @@ impl Default for AlertsConfig {
     }
 }
 
-impl AlertsConfig {
-    pub(crate) fn validate(&self, section: &str) -> Result<(), ConfigError> {
+impl SectionConfig for AlertsConfig {
+    const SECTION: &'static str = "alerts";
+
+    /// Checks every value of the `[alerts]` section on its own, as loading a file does and
+    /// as the component's builder does for a section built in code. The first bad value is
+    /// named by its key (`alerts.…`) with what to write instead.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let section = Self::SECTION;
         for (field, value) in [
             ("evaluation_interval", self.evaluation_interval),
             ("repeat_interval", self.repeat_interval),
