@@ -21,7 +21,7 @@ use andon_core::config::TracerConfig;
 use andon_core::stats::Stats;
 use andon_core::{AndonError, Component, ShutdownReport, TraceIds};
 use opentelemetry::trace::{
-    SpanBuilder, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, Tracer as _,
+    SpanBuilder, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId,
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
@@ -262,9 +262,7 @@ impl AndonTracer {
                 Some(cx) => cx.is_sampled(),
                 None => ratio_keeps(self.inner.ratio, trace_id.to_bytes()),
             };
-        // The span is built straight into an `Option` and moved into the table: each move of
-        // an SDK span copies a few hundred bytes, so there are as few as the code allows.
-        let span = if sampled && self.inner.control.is_some() {
+        if sampled && self.inner.control.is_some() {
             let cx = match &parent.context {
                 None => Context::new(),
                 Some(sc) if parent.remote => Context::new().with_remote_span_context(sc.clone()),
@@ -280,41 +278,46 @@ impl AndonTracer {
                 Some(trace_id)
             };
             let _hints = ForcedRecord::set(root_id);
-            Some(self.inner.tracer.build_with_context(builder, &cx))
+            let (tracestate, baggage) = (parent.tracestate, parent.baggage);
+            // The SDK span is built in its slot, under the table's lock as a span's end is:
+            // each move of an SDK span copies a few hundred bytes, and building it first and
+            // moving it in took three.
+            return self
+                .table()
+                .insert_with(self.inner.id, || {
+                    Live::recorded(
+                        &self.inner.tracer,
+                        builder,
+                        &cx,
+                        random,
+                        tracestate,
+                        baggage,
+                    )
+                })
+                .ok_or(TraceError::ShutDown);
+        }
+        let flags = if sampled {
+            TraceFlags::SAMPLED
         } else {
-            None
+            TraceFlags::NOT_SAMPLED
         };
-        let context = match &span {
-            // A recorded span carries its own context; `Live::context` reads it there.
-            Some(_) => SpanContext::NONE,
-            None => {
-                let flags = if sampled {
-                    TraceFlags::SAMPLED
-                } else {
-                    TraceFlags::NOT_SAMPLED
-                };
-                let state = parent
-                    .context
-                    .as_ref()
-                    .map_or(opentelemetry::trace::TraceState::NONE, |cx| {
-                        cx.trace_state().clone()
-                    });
-                let span_id = SpanId::from(fastrand::u64(..).max(1));
-                SpanContext::new(trace_id, span_id, flags, false, state)
-            }
+        let state = parent
+            .context
+            .as_ref()
+            .map_or(opentelemetry::trace::TraceState::NONE, |cx| {
+                cx.trace_state().clone()
+            });
+        let span_id = SpanId::from(fastrand::u64(..).max(1));
+        let live = Live {
+            context: SpanContext::new(trace_id, span_id, flags, false, state),
+            random,
+            span: None,
+            tracestate: parent.tracestate,
+            baggage: parent.baggage,
+            error: None,
         };
         self.table()
-            .insert(
-                self.inner.id,
-                Live {
-                    context,
-                    random,
-                    span,
-                    tracestate: parent.tracestate,
-                    baggage: parent.baggage,
-                    error: None,
-                },
-            )
+            .insert(self.inner.id, live)
             .ok_or(TraceError::ShutDown)
     }
 
