@@ -15,10 +15,10 @@ use super::{
     validate_config, watchdog,
 };
 use crate::channel::{ChannelHandle, CriticalTracker, Hooks, Settings};
-use andon_runtime::{Clock, SystemClock};
 use crate::error::AlertError;
 use crate::outbox::Outbox;
 use crate::rule::{AlertChannel, AlertRule, EscalationLevel};
+use andon_runtime::{Clock, SystemClock};
 
 /// Builds an [`AlertManager`] from its `[alerts]` section and the parts it works with.
 ///
