@@ -433,6 +433,20 @@ fn a_missing_syslog_socket_is_one_start_up_error_naming_the_path_and_the_keys() 
     let stale = dir.path().join("stale.sock");
     drop(std::os::unix::net::UnixDatagram::bind(&stale).unwrap());
     assert!(stale.exists());
+    // Another test of this process may fork (to start rsyslog) while the socket is open; the
+    // child holds a copy of it until it execs. Wait until nobody holds it, as after a real
+    // daemon's death.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::os::unix::net::UnixDatagram::unbound()
+        .and_then(|s| s.connect(&stale))
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stale socket stayed open"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let err = AndonLogger::new(LoggerConfig {
         sinks: vec![SinkConfig::Syslog {
             transport: SyslogTransport::Unix,
