@@ -121,7 +121,7 @@ impl AlertManagerBuilder {
     }
 
     /// Links every notified alert's trace id to a trace UI (`[tracer] ui_url`, such as
-    /// `http://localhost:16686` for Jaeger): each [`AlertEvent`](crate::AlertEvent) carries
+    /// `http://localhost:16686` for Jaeger): each [`NotifiedAlert`](crate::NotifiedAlert) carries
     /// `trace_url`, `<ui_url>/trace/<mapped W3C id>`, which Slack shows as a link, PagerDuty as
     /// a `links` entry, email as a plain URL line, and webhook and file payloads as a field.
     /// `ui_url` is expected checked by the `[tracer]` section's
