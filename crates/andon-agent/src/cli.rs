@@ -32,7 +32,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands.
+/// What `andon` can be asked to do: one variant per subcommand, each with its own flags.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent: the HTTP API, the Andon board and /metrics on one listener.
@@ -144,7 +144,7 @@ pub enum Command {
 pub enum LineCommand {
     /// Print whether the line runs, and who stopped or resumed it.
     Status {
-        /// Print JSON.
+        /// Print the line state as JSON (the `GET /v1/line` answer) instead of text.
         #[arg(long)]
         json: bool,
     },

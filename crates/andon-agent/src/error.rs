@@ -68,7 +68,7 @@ pub enum AgentError {
         "cannot use the data directory {}: {reason}: choose another with --data-dir or $STATE_DIRECTORY", path.display()
     )]
     DataDir {
-        /// The directory.
+        /// The data directory that was tried.
         path: std::path::PathBuf,
         /// What is wrong with it.
         reason: String,

@@ -23,14 +23,14 @@ const FIELDS: &[&str] = &["status", "message", "attributes"];
 const MAX_ATTRIBUTES: usize = 32;
 const MAX_ATTRIBUTE_BYTES: usize = 16 * 1024;
 
-/// `GET /v1/heartbeats`.
+/// `GET /v1/heartbeats`: every configured heartbeat with its state and when it is next due.
 pub(crate) async fn list(State(state): State<Ctx>) -> Json<HeartbeatList> {
     Json(HeartbeatList {
         heartbeats: state.system.heartbeats(),
     })
 }
 
-/// `POST /v1/heartbeats/{name}`.
+/// `POST /v1/heartbeats/{name}`: a job's check-in (`success`, `start` or `fail`).
 pub(crate) async fn check_in(
     State(state): State<Ctx>,
     headers: HeaderMap,

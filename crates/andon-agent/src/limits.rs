@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 /// The agent's connection and request limits. [`Limits::default`] holds the production values;
-/// tests shorten them with the `with_*` setters and [`Agent::with_limits`](crate::Agent::with_limits).
+/// tests shorten them with the `with_*` setters and
+/// [`Agent::with_limits`](crate::Agent::with_limits).
 ///
 /// ```
 /// use std::time::Duration;
@@ -92,17 +93,20 @@ impl Limits {
         self
     }
 
-    /// See [`with_header_read_timeout`](Self::with_header_read_timeout).
+    /// How long a client may take to send its request headers; see
+    /// [`with_header_read_timeout`](Self::with_header_read_timeout).
     pub fn header_read_timeout(&self) -> Duration {
         self.header_read_timeout
     }
 
-    /// See [`with_body_timeout`](Self::with_body_timeout).
+    /// How long a client may take to send a request body; see
+    /// [`with_body_timeout`](Self::with_body_timeout).
     pub fn body_timeout(&self) -> Duration {
         self.body_timeout
     }
 
-    /// See [`with_max_connections`](Self::with_max_connections).
+    /// The most connections served at once; see
+    /// [`with_max_connections`](Self::with_max_connections).
     pub fn max_connections(&self) -> usize {
         self.max_connections
     }
@@ -117,7 +121,8 @@ impl Limits {
         self.max_event_streams_per_client
     }
 
-    /// See [`with_max_stream_buffer_bytes`](Self::with_max_stream_buffer_bytes).
+    /// The most bytes an event stream may hold unsent before it is closed; see
+    /// [`with_max_stream_buffer_bytes`](Self::with_max_stream_buffer_bytes).
     pub fn max_stream_buffer_bytes(&self) -> usize {
         self.max_stream_buffer_bytes
     }

@@ -41,7 +41,7 @@ pub enum AlertError {
     Outbox {
         /// The outbox file.
         path: String,
-        /// What failed.
+        /// What failed, as the operating system said it.
         message: String,
     },
 

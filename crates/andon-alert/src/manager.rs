@@ -72,15 +72,16 @@ pub enum AlertState {
 /// An open (pending or firing) alert, for boards and acknowledgement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenAlert {
-    /// Its fingerprint.
+    /// The alert's identity: a hash of its rule and labels, stable across restarts; acknowledge and
+    /// silence by it.
     pub fingerprint: String,
-    /// Its rule.
+    /// The name of the rule that opened it.
     pub rule: String,
     /// Pending or firing.
     pub state: AlertState,
     /// The rule's severity.
     pub severity: AlertSeverity,
-    /// Its labels.
+    /// The labels that tell this alert from the rule's other alerts (such as `component`).
     pub labels: BTreeMap<String, String>,
     /// What it saw last.
     pub summary: String,
@@ -103,7 +104,7 @@ pub struct OpenAlert {
 /// The alert manager's own counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AlertStats {
-    /// Signals taken.
+    /// Signals the manager took in (every color).
     pub signals: u64,
     /// Rule evaluations run.
     pub evaluations: u64,

@@ -64,7 +64,8 @@ pub struct NotifiedAlert {
     /// any other string such as `trace-123`); none for alerts not fired by a signal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
-    /// The trace in the trace UI (`[tracer] ui_url`, see [`AlertManagerBuilder::with_trace_ui_url`]):
+    /// The trace in the trace UI (`[tracer] ui_url`, see
+    /// [`AlertManagerBuilder::with_trace_ui_url`]):
     /// `<ui_url>/trace/<id>`, where `<id>` is the W3C trace id `trace_id` maps to
     /// ([`andon_core::trace_url`]); none without a trace id or a trace UI.
     ///
@@ -85,7 +86,7 @@ pub struct Notification {
     pub severity: AlertSeverity,
     /// A title such as `[FIRING:critical] high-queue`.
     pub title: String,
-    /// The alerts.
+    /// The alerts this notification tells of: one, or a group's members in a digest.
     pub alerts: Vec<NotifiedAlert>,
     /// The escalation level this notification is for (0: the rule's own channels).
     pub escalation_level: u32,

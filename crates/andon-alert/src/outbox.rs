@@ -324,7 +324,7 @@ impl Outbox {
         self.syncer.as_ref().map_or(0, |s| s.syncs())
     }
 
-    /// The file.
+    /// The outbox file's path.
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

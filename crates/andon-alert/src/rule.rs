@@ -91,13 +91,13 @@ pub enum AlertCondition {
     /// `count` signals of `color` (and `component`) within `window`. With `count = 1` every
     /// matching signal fires; the alert resolves when no signal came for `window`.
     Signal {
-        /// The color.
+        /// The color of the signals counted.
         color: Color,
         /// Only this component's signals; with `None` each component gets its own alert.
         component: Option<String>,
         /// How many within the window.
         count: u32,
-        /// The window.
+        /// How far back signals count (a sliding window).
         window: Duration,
     },
     /// The observer's last health is at least `status`.
@@ -182,7 +182,7 @@ pub struct Threshold {
     pub labels: Vec<(String, String)>,
     /// How the value is compared.
     pub comparison: Comparison,
-    /// The threshold.
+    /// The level the value is compared with.
     pub value: f64,
     /// Once active, stays active until the value passes back over this level.
     pub clear: Option<f64>,
@@ -213,7 +213,7 @@ pub enum AlertChannel {
     },
     /// A generic JSON webhook.
     Webhook {
-        /// The URL.
+        /// The URL JSON is POSTed to (a secret: it often carries a token).
         url: Secret,
     },
     /// A Prometheus Alertmanager's base URL.
@@ -223,11 +223,12 @@ pub enum AlertChannel {
     },
     /// A file of JSON lines.
     File {
-        /// The file.
+        /// The file each notification is appended to, one JSON object a line.
         path: PathBuf,
     },
     /// andon's own log: a record per alert, CRITICAL for a critical alert firing, through
-    /// the log sink given to [`AlertManagerBuilder::with_log_sink`](crate::AlertManagerBuilder::with_log_sink).
+    /// the log sink given to
+    /// [`AlertManagerBuilder::with_log_sink`](crate::AlertManagerBuilder::with_log_sink).
     Log,
     /// Any channel, with every option (email among them).
     Config(ChannelConfig),

@@ -45,7 +45,7 @@ pub struct Silence {
     pub ends_at: SystemTime,
     /// Who created it.
     pub created_by: String,
-    /// Why.
+    /// Why the alerts are muted, for whoever looks at the silence later.
     pub comment: String,
 }
 

@@ -88,7 +88,7 @@ pub struct DiagnosticsReport {
 /// alert manager and the umbrella ask it for one when something critical happens.
 #[async_trait]
 pub trait DiagnosticsSource: Send + Sync + fmt::Debug {
-    /// Measures now.
+    /// Measures the host and process now and returns the snapshot (what a RED signal attaches).
     async fn snapshot(&self) -> Result<DiagnosticsReport, AndonError>;
 
     /// The health judged at the last check, without measuring again; `None` before the first.

@@ -99,7 +99,7 @@ pub struct HeartbeatEvent {
     pub name: String,
     /// The component its signals carry (`[[heartbeats]] component`, default the name).
     pub component: String,
-    /// What happened.
+    /// What happened: a check-in, a missed deadline, or a recovery.
     pub kind: HeartbeatEventKind,
 }
 

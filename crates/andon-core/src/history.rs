@@ -79,7 +79,7 @@ pub struct AlertEvent {
     pub labels: BTreeMap<String, String>,
     /// What the alert saw last, one line.
     pub summary: String,
-    /// What happened.
+    /// What happened to the alert: fired, resolved, acknowledged, escalated, ...
     pub kind: AlertEventKind,
 }
 
@@ -89,19 +89,19 @@ pub struct AlertEvent {
 pub enum LineEvent {
     /// A signal stopped the line.
     Stopped {
-        /// When.
+        /// When the line stopped.
         #[serde(with = "crate::signal::rfc3339")]
         at: SystemTime,
         /// The signal that stopped it.
         signal: SignalId,
         /// Its component, if any.
         component: Option<String>,
-        /// Its message.
+        /// The stopping signal's message.
         message: String,
     },
     /// Someone resumed it.
     Resumed {
-        /// When.
+        /// When the line was resumed.
         #[serde(with = "crate::signal::rfc3339")]
         at: SystemTime,
         /// Who resumed it.
@@ -136,7 +136,7 @@ pub enum HistoryRecord {
     Diagnostics {
         /// The RED signal it was taken for.
         signal: SignalId,
-        /// The snapshot.
+        /// The host and process snapshot taken when the signal came.
         report: Arc<DiagnosticsReport>,
     },
 }

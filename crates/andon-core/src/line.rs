@@ -60,7 +60,7 @@ pub struct Resumption {
     /// Why it was safe to resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// When.
+    /// When the line was resumed.
     #[serde(with = "crate::signal::rfc3339")]
     pub at: SystemTime,
 }

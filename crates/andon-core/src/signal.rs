@@ -184,12 +184,12 @@ impl AndonSignal {
         self.timestamp
     }
 
-    /// The color.
+    /// The signal's color: how bad it is, and whether it stops the line (RED).
     pub fn color(&self) -> Color {
         self.color
     }
 
-    /// The message.
+    /// What the signaller said happened, as given.
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -54,14 +54,14 @@ pub struct Threshold {
 /// How a value is compared with a threshold's level, and so which way its clear level lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Comparison {
-    /// `>`
+    /// `>`: raised while the value is strictly above the level.
     #[default]
     Above,
-    /// `>=`
+    /// `>=`: raised while the value is at or above the level.
     AtLeast,
-    /// `<`
+    /// `<`: raised while the value is strictly below the level.
     Below,
-    /// `<=`
+    /// `<=`: raised while the value is at or below the level.
     AtMost,
 }
 

@@ -11,7 +11,7 @@ pub enum HistoryError {
         "cannot open the history database `{path}`: {source}: check that its folder exists and is writable, or change [history] path"
     )]
     Open {
-        /// The file.
+        /// The database file that was tried.
         path: String,
         /// What SQLite said.
         #[source]
@@ -22,7 +22,7 @@ pub enum HistoryError {
         "the history database `{path}` has schema version {found}, newer than the {known} this andon knows: upgrade andon, or point [history] path at another file"
     )]
     TooNew {
-        /// The file.
+        /// The database file that was tried.
         path: String,
         /// Its `PRAGMA user_version`.
         found: i64,

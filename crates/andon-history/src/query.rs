@@ -29,7 +29,7 @@ pub struct Window {
 }
 
 impl Window {
-    /// `[from, to)`.
+    /// The window `[from, to)`: from included, to excluded.
     pub fn between(from: SystemTime, to: SystemTime) -> Self {
         Window { from, to }
     }
@@ -104,11 +104,11 @@ pub struct StoredSignal {
     /// When it was raised.
     #[serde(with = "andon_core::rfc3339")]
     pub at: SystemTime,
-    /// Its color.
+    /// The signal's color.
     pub color: Color,
-    /// Its component.
+    /// The component that raised it, if it named one.
     pub component: Option<String>,
-    /// Its message.
+    /// What the signal said.
     pub message: String,
     /// Its message without numbers and ids (see [`fingerprint`](crate::fingerprint)).
     pub fingerprint: String,

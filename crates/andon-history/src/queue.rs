@@ -50,7 +50,7 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// A snapshot.
+    /// The queue's counters as they are now.
     pub(crate) fn stats(&self) -> HistoryStats {
         HistoryStats {
             accepted: self.accepted.load(Ordering::Relaxed),

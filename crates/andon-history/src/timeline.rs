@@ -16,7 +16,7 @@ use crate::timeline_rows::{AlertRow, Incident};
 /// One step of an incident.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimelineEntry {
-    /// When.
+    /// When it happened.
     #[serde(with = "andon_core::rfc3339")]
     pub at: SystemTime,
     /// `signal`, `alert.fired`, `alert.acknowledged`, `alert.escalated`, `alert.resolved`,

@@ -57,7 +57,7 @@ pub enum MetricsError {
     /// A value that must be a finite number was not.
     #[error("`{metric}` cannot take the value {value}: give a finite number")]
     InvalidValue {
-        /// The metric.
+        /// The metric's name.
         metric: String,
         /// The value given.
         value: f64,
@@ -69,7 +69,7 @@ pub enum MetricsError {
         "`{metric}` already has {limit} label sets, so a new one was refused: use fewer distinct label values (ids do not belong in labels) or raise `metrics.max_label_sets`"
     )]
     TooManySeries {
-        /// The metric.
+        /// The metric's name.
         metric: String,
         /// The configured `max_label_sets`.
         limit: usize,
@@ -80,7 +80,7 @@ pub enum MetricsError {
         "`{metric}` is already a {existing}, so it cannot also be a {requested}: choose another name"
     )]
     TypeConflict {
-        /// The metric.
+        /// The metric's name.
         metric: String,
         /// The type it was first registered as.
         existing: &'static str,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reading<T> {
-    /// The values.
+    /// The probe answered: these are its values.
     Available(T),
     /// Why the values could not be read.
     Unavailable(String),
@@ -121,7 +121,7 @@ pub struct LoadAverage {
     pub fifteen: f64,
 }
 
-/// This process.
+/// This process as the host sees it: its id, memory, CPU and open files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProcessDiagnostics {
     /// The process id.
@@ -179,7 +179,7 @@ pub struct MountUsage {
     pub total_bytes: u64,
     /// Bytes in use (size less available).
     pub used_bytes: u64,
-    /// Bytes available.
+    /// Bytes a new program could use now without swapping (the kernel's `MemAvailable`).
     pub available_bytes: u64,
     /// Bytes in use, percent of size.
     pub used_percent: f64,

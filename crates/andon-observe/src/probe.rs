@@ -25,7 +25,7 @@ use crate::error::ObserveError;
 pub struct Sections {
     /// The host's memory, swap, CPU, load, uptime and process count.
     pub system: bool,
-    /// This process.
+    /// Measure this process (memory, CPU, open files) too.
     pub process: bool,
     /// Per-interface traffic rates.
     pub network: bool,
@@ -67,7 +67,8 @@ impl Sections {
 }
 
 /// Measures the host and the process. [`SysinfoProbe`] is the real one; tests and simulations
-/// give the observer their own through [`AndonObserverBuilder::with_probe`](crate::AndonObserverBuilder::with_probe).
+/// give the observer their own through
+/// [`AndonObserverBuilder::with_probe`](crate::AndonObserverBuilder::with_probe).
 ///
 /// The observer calls it on a blocking thread, one call at a time, and judges the health
 /// itself (a probe leaves `status` and `reasons` alone).

@@ -40,7 +40,7 @@ pub enum SignalError {
     Partial {
         /// What did happen.
         outcome: SignalOutcome,
-        /// What failed.
+        /// Each part that failed, with its error.
         failures: Vec<PartFailure>,
     },
     /// The system was shut down; create a new one to signal again.

@@ -11,7 +11,7 @@ use super::AlertView;
 /// The `hello` event, first on every stream: who answers, and which API version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
-    /// Always `andon`.
+    /// The answering program's name, always `andon` (a client checks it before reading on).
     pub agent: String,
     /// The API version, `v1`.
     pub api: String,

@@ -36,7 +36,7 @@ pub struct FleetInstance {
     pub message: Option<String>,
     /// When the line stopped (RFC 3339).
     pub stopped_at: Option<String>,
-    /// Its board.
+    /// The URL of the instance's own board, when it published one.
     pub board_url: Option<String>,
     /// Its andon version.
     pub version: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// The answer to `GET /healthz`: the process serves (`{"status": "ok"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Liveness {
-    /// Always `ok`.
+    /// `ok` whenever the process answers at all; readiness is `/readyz`'s job.
     pub status: String,
 }
 

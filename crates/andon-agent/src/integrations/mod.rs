@@ -51,7 +51,7 @@ pub(crate) fn is_signed_path(path: &str) -> bool {
     path.starts_with(PREFIX)
 }
 
-/// A provider.
+/// A service whose signed webhooks the agent accepts: each signs its requests its own way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Provider {
     PagerDuty,

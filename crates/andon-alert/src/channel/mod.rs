@@ -140,7 +140,8 @@ pub struct ChannelReport {
     pub sent: u64,
     /// Notifications given up on after retries, or refused with a 4xx.
     pub failed: u64,
-    /// Retried attempts.
+    /// Attempts that failed and were tried again (a notification delivered on its third try counts
+    /// 2).
     pub retries: u64,
     /// Notifications refused because the channel's queue was full.
     pub dropped: u64,

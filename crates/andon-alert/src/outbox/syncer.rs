@@ -20,7 +20,7 @@ struct SyncFlags {
     dirty: bool,
     /// The outbox is gone: flush what is dirty, then end.
     stop: bool,
-    /// `fsync`s done.
+    /// How many `fsync`s the syncer has done (tests read it to check coalescing).
     syncs: u64,
 }
 
@@ -65,7 +65,7 @@ impl Syncer {
         self.wake.notify_one();
     }
 
-    /// `fsync`s done.
+    /// How many `fsync`s the syncer has done (tests read it to check coalescing).
     #[cfg(test)]
     pub(super) fn syncs(&self) -> u64 {
         lock(&self.flags).syncs

@@ -44,7 +44,7 @@ impl HeartbeatState {
 /// One heartbeat as the API and the board show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatView {
-    /// Its name.
+    /// The heartbeat's name, as configured under `[heartbeats.<name>]`.
     pub name: String,
     /// The component its signals carry.
     pub component: String,
@@ -73,7 +73,7 @@ pub struct HeartbeatView {
 /// What a heartbeat remembers across restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedHeartbeat {
-    /// Its name.
+    /// The heartbeat's name, as configured under `[heartbeats.<name>]`.
     pub name: String,
     /// The last check-in, if any.
     #[serde(default, with = "super::option_rfc3339")]
@@ -180,9 +180,9 @@ pub enum Transition {
 pub struct CheckedIn {
     /// The heartbeat after the check-in.
     pub view: HeartbeatView,
-    /// Its configuration.
+    /// The heartbeat's configuration (its schedule, grace and the color a miss raises).
     pub config: HeartbeatConfig,
-    /// What changed.
+    /// How its state changed (e.g. up to down), which decides whether a signal is raised.
     pub transition: Transition,
 }
 

@@ -76,7 +76,7 @@ pub struct FleetEntry {
     /// When the line stopped.
     #[serde(serialize_with = "optional_time")]
     pub stopped_at: Option<SystemTime>,
-    /// Its board.
+    /// The URL of the instance's own board, when it published one.
     pub board_url: Option<String>,
     /// Its andon version.
     pub version: String,

@@ -14,15 +14,15 @@ use crate::schema::{HOUR_MS, TABLES};
 /// Rows deleted by one retention pass, per table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RetentionReport {
-    /// From `signals`.
+    /// Rows deleted from `signals`.
     pub signals: u64,
-    /// From `alert_events`.
+    /// Rows deleted from `alert_events`.
     pub alert_events: u64,
-    /// From `line_events`.
+    /// Rows deleted from `line_events`.
     pub line_events: u64,
-    /// From `diagnostics`.
+    /// Rows deleted from `diagnostics`.
     pub diagnostics: u64,
-    /// From `heartbeats`.
+    /// Rows deleted from `heartbeats`.
     pub heartbeats: u64,
 }
 

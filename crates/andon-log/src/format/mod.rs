@@ -26,7 +26,7 @@ use trace::write_hex;
 /// A record's message: a plain string or format arguments (slog and `log` hand us these).
 #[derive(Clone, Copy)]
 pub(crate) enum Msg<'a> {
-    /// A string.
+    /// A string, written quoted and escaped.
     Str(&'a str),
     /// Format arguments, formatted straight into the buffer.
     Args(&'a fmt::Arguments<'a>),

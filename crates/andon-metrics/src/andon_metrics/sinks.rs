@@ -26,7 +26,7 @@ impl SignalSink for AndonMetrics {
         Ok(self.count_signal(signal)?)
     }
 
-    /// [`AndonMetrics::flush`].
+    /// Waits for queued threshold deliveries, as [`AndonMetrics::flush`] does.
     async fn flush(&self) -> Result<(), AndonError> {
         Ok(AndonMetrics::flush(self).await?)
     }

@@ -92,7 +92,7 @@ pub struct BaggageEntry {
 }
 
 impl BaggageEntry {
-    /// The key.
+    /// The entry's key, as sent.
     pub fn key(&self) -> &str {
         &self.key
     }

@@ -115,7 +115,7 @@ impl PropagationContext {
         &self.tracestate
     }
 
-    /// The baggage.
+    /// The W3C baggage that came with the context (empty when none did).
     pub fn baggage(&self) -> &Baggage {
         &self.baggage
     }
@@ -150,7 +150,8 @@ impl PropagationContext {
 /// use andon_trace::extract;
 ///
 /// let headers = HashMap::from([
-///     ("TraceParent".to_owned(), " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t".to_owned()),
+///     ("TraceParent".to_owned(), "
+/// 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t".to_owned()),
 ///     ("tracestate".to_owned(), "rojo=00f067aa0ba902b7".to_owned()),
 /// ]);
 /// let context = extract(&headers);

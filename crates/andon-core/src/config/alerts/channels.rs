@@ -63,7 +63,7 @@ pub enum ChannelConfig {
         password: Option<Secret>,
         /// The sender, such as `"andon <andon@example.com>"`.
         from: String,
-        /// The recipients.
+        /// The addresses the mail goes to (at least one).
         to: Vec<String>,
         /// Messages per minute before merging into digests. Default 30.
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -108,7 +108,7 @@ pub enum ConditionConfig {
         /// `>` (default), `>=`, `<` or `<=`.
         #[serde(default = "default_op")]
         op: String,
-        /// The threshold.
+        /// The level the metric's value is compared with.
         threshold: f64,
         /// Once active, stays active until the value passes back over this level (hysteresis).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,12 +142,12 @@ pub enum ConditionConfig {
     },
     /// Every condition holds.
     All {
-        /// The conditions.
+        /// The conditions that must all hold.
         conditions: Vec<ConditionConfig>,
     },
     /// At least one condition holds.
     Any {
-        /// The conditions.
+        /// The conditions of which one must hold.
         conditions: Vec<ConditionConfig>,
     },
 }

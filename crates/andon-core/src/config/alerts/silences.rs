@@ -12,7 +12,8 @@ use crate::error::ConfigError;
 ///
 /// ```toml
 /// [[alerts.silences]]
-/// matchers = [{ name = "component", value = "db" }, { name = "severity", value = "info", equal = false }]
+/// matchers = [{ name = "component", value = "db" }, { name = "severity", value = "info", equal =
+/// false }]
 /// duration = "2h"            # or ends_at = "2026-11-27T06:00:00Z"
 /// created_by = "alice"
 /// comment = "database maintenance"
@@ -37,7 +38,7 @@ pub struct SilenceConfig {
     pub duration: Option<Duration>,
     /// Who created it (required, as in Alertmanager).
     pub created_by: String,
-    /// Why.
+    /// Why the alerts are muted, for whoever looks at the silence later.
     pub comment: String,
 }
 

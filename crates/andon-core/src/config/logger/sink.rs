@@ -27,13 +27,13 @@ mod deserialize;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", tag = "type", deny_unknown_fields)]
 pub enum SinkConfig {
-    /// Standard output.
+    /// The process's standard output (what a container runtime or systemd collects).
     Stdout {
         /// The lowest level this sink takes; default: the logger's level.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         level: Option<LogLevel>,
     },
-    /// Standard error.
+    /// The process's standard error.
     Stderr {
         /// The lowest level this sink takes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -266,7 +266,7 @@ pub enum SyslogFormat {
     /// RFC 5424.
     #[default]
     Auto,
-    /// RFC 5424.
+    /// RFC 5424: the structured syslog format with ISO timestamps and structured data.
     Rfc5424,
     /// RFC 3164 (BSD syslog).
     Rfc3164,
