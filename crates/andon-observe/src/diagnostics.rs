@@ -179,7 +179,7 @@ pub struct MountUsage {
     pub total_bytes: u64,
     /// Bytes in use (size less available).
     pub used_bytes: u64,
-    /// Bytes a new program could use now without swapping (the kernel's `MemAvailable`).
+    /// Bytes an unprivileged user may still write on the file system (`statvfs`'s `f_bavail`).
     pub available_bytes: u64,
     /// Bytes in use, percent of size.
     pub used_percent: f64,
