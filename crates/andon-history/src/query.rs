@@ -182,24 +182,9 @@ pub struct Pareto {
     pub rows: Vec<ParetoRow>,
 }
 
-/// Response times of one component's alerts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ResponseTimes {
-    /// The alerts' component (`unknown` when their labels named none).
-    pub component: String,
-    /// Alerts that fired in the window.
-    pub fired: u64,
-    /// Of those, how many were acknowledged.
-    pub acknowledged: u64,
-    /// Of those, how many resolved.
-    pub resolved: u64,
-    /// Of those, how many escalated at least once.
-    pub escalated: u64,
-    /// Mean time from firing to the first acknowledgement, in seconds.
-    pub mtta_seconds: Option<f64>,
-    /// Mean time from firing to resolution, in seconds.
-    pub mttr_seconds: Option<f64>,
-}
+/// Response times of one component's (or instance's) alerts: andon-core's, shared with the
+/// agent's API.
+pub use andon_core::history::ResponseTimes;
 
 /// Line downtime within one bucket of time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
