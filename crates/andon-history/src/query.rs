@@ -367,8 +367,12 @@ impl SqliteHistory {
         bucket: Duration,
         now: SystemTime,
     ) -> Result<Vec<Downtime>, HistoryError> {
-        let frame = DowntimeFrame::new(window, bucket, now)?;
-        let (from, to) = window.millis();
+        self.downtime_in(&DowntimeFrame::new(window, bucket, now)?)
+    }
+
+    /// Downtime in the buckets of `frame`.
+    pub(crate) fn downtime_in(&self, frame: &DowntimeFrame) -> Result<Vec<Downtime>, HistoryError> {
+        let (from, to) = frame.window();
         let connection = self.reader();
         let _budget = Budget::start(&connection);
         let mut statement = connection.prepare_cached(
@@ -380,7 +384,7 @@ impl SqliteHistory {
         let events = statement.query_map([from, to], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
         })?;
-        fold_downtime(events.map(|e| e.map_err(HistoryError::from)), &frame)
+        fold_downtime(events.map(|e| e.map_err(HistoryError::from)), frame)
     }
 
     /// Downtime per UTC day: [`downtime`](SqliteHistory::downtime) with one-day buckets.

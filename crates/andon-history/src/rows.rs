@@ -1,5 +1,5 @@
-//! The rows a record other than a signal writes, described once for both backends: each row
-//! type names its table and, beside each field, the column it fills. A backend only binds a
+//! The rows a record other than a signal writes, described once for both backends: each
+//! names its table and, beside each value, the column it fills. A backend only binds a
 //! [`Row`]'s cells to its driver (SQLite's `?N`, PostgreSQL's `$N` after the `instance`).
 //! Signals have writers of their own (multi-row inserts, `unnest`) and their hourly counts.
 
@@ -73,156 +73,98 @@ pub(crate) struct Row<'a> {
     pub(crate) cells: Vec<Cell<'a>>,
 }
 
-/// Declares a row type whose fields fill the named columns of one table, and its
-/// conversion into a [`Row`].
-macro_rules! table_row {
-    (
-        $(#[doc = $doc:literal])*
-        $name:ident => $table:literal {
-            $($field:ident: $ty:ty => $column:literal,)+
-        }
-    ) => {
-        $(#[doc = $doc])*
-        struct $name<'a> {
-            $($field: $ty,)+
-        }
-
-        impl<'a> $name<'a> {
-            fn into_row(self) -> Row<'a> {
-                Row {
-                    table: $table,
-                    columns: &[$($column),+],
-                    cells: vec![$(IntoCell::into_cell(self.$field)),+],
-                }
-            }
+/// A [`Row`] of `table` from `column = value` pairs: each column named once, beside its value.
+macro_rules! row {
+    ($table:literal, $($column:ident = $value:expr),+ $(,)?) => {
+        Row {
+            table: $table,
+            columns: &[$(stringify!($column)),+],
+            cells: vec![$(IntoCell::into_cell($value)),+],
         }
     };
 }
 
-table_row! {
-    /// An alert's state change.
-    AlertRow => "alert_events" {
-        at: i64 => "at_ms",
-        fingerprint: &'a str => "fingerprint",
-        rule: &'a str => "rule",
-        severity: &'static str => "severity",
-        component: Option<&'a str> => "component",
-        trace_id: Option<&'a str> => "trace_id",
-        labels: String => "labels",
-        summary: &'a str => "summary",
-        kind: &'static str => "kind",
-        by: Option<&'a str> => "by_whom",
-        note: Option<&'a str> => "note",
-        level: Option<i64> => "level",
-    }
-}
-
-table_row! {
-    /// A line stop or resumption.
-    LineRow => "line_events" {
-        at: i64 => "at_ms",
-        kind: &'static str => "kind",
-        signal: Option<String> => "signal_id",
-        component: Option<&'a str> => "component",
-        message: Option<&'a str> => "message",
-        by: Option<&'a str> => "by_whom",
-        note: Option<&'a str> => "note",
-    }
-}
-
-table_row! {
-    /// A heartbeat's check-in or miss.
-    HeartbeatRow => "heartbeats" {
-        at: i64 => "at_ms",
-        name: &'a str => "name",
-        component: &'a str => "component",
-        kind: &'static str => "kind",
-        status: Option<&'static str> => "status",
-        last_check_in: Option<i64> => "last_check_in_ms",
-        every: Option<i64> => "every_ms",
-    }
-}
-
-table_row! {
-    /// The diagnostics snapshot taken for a RED signal.
-    DiagnosticsRow => "diagnostics" {
-        at: i64 => "at_ms",
-        signal: String => "signal_id",
-        health: String => "health",
-        summary: &'a str => "summary",
-        report: String => "report",
-    }
-}
-
 /// The row `record` writes; `None` for a signal, whose rows its backend writes in bulk.
 pub(crate) fn row_of(record: &HistoryRecord) -> Option<Row<'_>> {
-    Some(match record {
-        HistoryRecord::Signal(_) => return None,
-        HistoryRecord::Alert(event) => alert(event).into_row(),
-        HistoryRecord::Line(event) => line(event).into_row(),
-        HistoryRecord::Heartbeat(event) => heartbeat(event).into_row(),
-        HistoryRecord::Diagnostics { signal, report } => DiagnosticsRow {
-            at: millis(report.taken_at),
-            signal: signal.to_string(),
-            health: health(report),
-            summary: &report.summary,
-            report: serde_json::to_string(report).unwrap_or_else(|_| "{}".to_owned()),
-        }
-        .into_row(),
-    })
+    match record {
+        HistoryRecord::Signal(_) => None,
+        HistoryRecord::Alert(event) => Some(alert(event)),
+        HistoryRecord::Line(event) => Some(line(event)),
+        HistoryRecord::Heartbeat(event) => Some(heartbeat(event)),
+        HistoryRecord::Diagnostics { signal, report } => Some(row!(
+            "diagnostics",
+            at_ms = millis(report.taken_at),
+            signal_id = signal.to_string(),
+            health = health(report),
+            summary = report.summary.as_str(),
+            report = serde_json::to_string(report).unwrap_or_else(|_| "{}".to_owned()),
+        )),
+    }
 }
 
-fn alert(event: &AlertEvent) -> AlertRow<'_> {
+fn alert(event: &AlertEvent) -> Row<'_> {
     let (by, note, level) = match &event.kind {
         AlertEventKind::Acknowledged { by, note } => (Some(by.as_str()), Some(note.as_str()), None),
         AlertEventKind::Escalated { level } => (None, None, Some(i64::from(*level))),
         AlertEventKind::Fired | AlertEventKind::Resolved => (None, None, None),
     };
-    AlertRow {
-        at: millis(event.at),
-        fingerprint: &event.fingerprint,
-        rule: &event.rule,
-        severity: event.severity.as_str(),
-        component: event.component.as_deref(),
-        trace_id: event.trace_id.as_deref(),
-        labels: serde_json::to_string(&event.labels).unwrap_or_else(|_| "{}".to_owned()),
-        summary: &event.summary,
-        kind: event.kind.as_str(),
-        by,
-        note,
-        level,
-    }
+    let labels = serde_json::to_string(&event.labels).unwrap_or_else(|_| "{}".to_owned());
+    row!(
+        "alert_events",
+        at_ms = millis(event.at),
+        fingerprint = event.fingerprint.as_str(),
+        rule = event.rule.as_str(),
+        severity = event.severity.as_str(),
+        component = event.component.as_deref(),
+        trace_id = event.trace_id.as_deref(),
+        labels = labels,
+        summary = event.summary.as_str(),
+        kind = event.kind.as_str(),
+        by_whom = by,
+        note = note,
+        level = level,
+    )
 }
 
-fn line(event: &LineEvent) -> LineRow<'_> {
-    match event {
+fn line(event: &LineEvent) -> Row<'_> {
+    let (at, kind, signal, component, message, by, note) = match event {
         LineEvent::Stopped {
             at,
             signal,
             component,
             message,
-        } => LineRow {
-            at: millis(*at),
-            kind: "stopped",
-            signal: Some(signal.to_string()),
-            component: component.as_deref(),
-            message: Some(message),
-            by: None,
-            note: None,
-        },
-        LineEvent::Resumed { at, by, note } => LineRow {
-            at: millis(*at),
-            kind: "resumed",
-            signal: None,
-            component: None,
-            message: None,
-            by: Some(by),
-            note: note.as_deref(),
-        },
-    }
+        } => (
+            at,
+            "stopped",
+            Some(signal.to_string()),
+            component.as_deref(),
+            Some(message.as_str()),
+            None,
+            None,
+        ),
+        LineEvent::Resumed { at, by, note } => (
+            at,
+            "resumed",
+            None,
+            None,
+            None,
+            Some(by.as_str()),
+            note.as_deref(),
+        ),
+    };
+    row!(
+        "line_events",
+        at_ms = millis(*at),
+        kind = kind,
+        signal_id = signal,
+        component = component,
+        message = message,
+        by_whom = by,
+        note = note,
+    )
 }
 
-fn heartbeat(event: &HeartbeatEvent) -> HeartbeatRow<'_> {
+fn heartbeat(event: &HeartbeatEvent) -> Row<'_> {
     let (kind, status, last_check_in, every) = match &event.kind {
         HeartbeatEventKind::CheckIn { status } => ("check_in", Some(status.as_str()), None, None),
         HeartbeatEventKind::Missed {
@@ -235,15 +177,16 @@ fn heartbeat(event: &HeartbeatEvent) -> HeartbeatRow<'_> {
             Some(i64::try_from(every.as_millis()).unwrap_or(i64::MAX)),
         ),
     };
-    HeartbeatRow {
-        at: millis(event.at),
-        name: &event.name,
-        component: &event.component,
-        kind,
-        status,
-        last_check_in,
-        every,
-    }
+    row!(
+        "heartbeats",
+        at_ms = millis(event.at),
+        name = event.name.as_str(),
+        component = event.component.as_str(),
+        kind = kind,
+        status = status,
+        last_check_in_ms = last_check_in,
+        every_ms = every,
+    )
 }
 
 /// The health status's name (`ok`, `degraded`, ...).

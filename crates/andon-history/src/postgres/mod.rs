@@ -22,6 +22,7 @@ use crate::queue::{HistoryStats, Intake};
 
 pub use fleet::{FleetEntry, FleetLine, FleetReport, NO_DATA_AFTER_INTERVALS};
 pub use migrate::POSTGRES_SCHEMA_VERSION;
+pub(crate) use query::Fleet;
 pub use query::GroupBy;
 
 /// The statement timeout of queries: the same budget as SQLite's watchdog.
