@@ -31,9 +31,13 @@ const STATEMENT_TIMEOUT_MS: u64 = crate::budget::QUERY_BUDGET.as_millis() as u64
 /// Connections the query pool keeps open, at most.
 const POOL_SIZE: usize = 4;
 
-/// The first and the longest wait between reconnection attempts of the writer.
-pub(crate) const BACKOFF: (Duration, Duration) =
-    (Duration::from_millis(100), Duration::from_secs(2));
+/// The waits between reconnection attempts of the writer: 100 ms, doubling, at most 2 s
+/// (without jitter: one writer per agent, nothing to spread).
+pub(crate) fn reconnect_backoff() -> andon_runtime::Backoff {
+    andon_runtime::Backoff::new(Duration::from_millis(100))
+        .with_cap(Duration::from_secs(2))
+        .without_jitter()
+}
 
 /// Reconnections of the PostgreSQL history writer after losing the server (a counter).
 pub(crate) const RECONNECTS_TOTAL: &str = "andon_history_reconnects_total";

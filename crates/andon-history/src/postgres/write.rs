@@ -12,7 +12,7 @@ use andon_core::config::Secret;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Transaction};
 
-use super::{BACKOFF, RECONNECTS_TOTAL, error};
+use super::{RECONNECTS_TOTAL, error, reconnect_backoff};
 use crate::error::HistoryError;
 use crate::fingerprint::fingerprint;
 use crate::queue::WriterEnds;
@@ -112,7 +112,7 @@ impl Worker {
     /// the batch as failed) only when the server refuses the data, or after shutdown began.
     async fn write(&self, client: &mut Option<Client>, batch: &mut Vec<HistoryRecord>) {
         let count = batch.len() as u64;
-        let mut backoff = BACKOFF.0;
+        let mut backoff = reconnect_backoff();
         let mut attempts_while_stopping = 0;
         let outcome = loop {
             if client.as_ref().is_none_or(Client::is_closed) {
@@ -130,8 +130,7 @@ impl Worker {
                         if self.give_up(&mut attempts_while_stopping) {
                             break Err(());
                         }
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(BACKOFF.1);
+                        tokio::time::sleep(backoff.next_delay()).await;
                         continue;
                     }
                 }
@@ -149,8 +148,7 @@ impl Worker {
                     if self.give_up(&mut attempts_while_stopping) {
                         break Err(());
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF.1);
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
             }
         };
