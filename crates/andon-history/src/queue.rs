@@ -155,7 +155,7 @@ impl Counters {
     }
 
     /// Counts a writer's batch of `count` records, committed or lost, and marks them processed
-    /// for [`wait_processed`].
+    /// for [`Intake::flush`].
     pub(crate) fn batch_done(
         &self,
         count: u64,
