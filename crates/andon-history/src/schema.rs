@@ -39,13 +39,23 @@ pub(crate) const TABLES: [&str; 5] = [
     "heartbeats",
 ];
 
-/// A migration's checksum, FNV-1a 64 over its bytes (std's hashers may change between Rust
-/// releases; this does not): the tests pin every applied migration's text with it.
+/// Fails unless each migration's checksum, FNV-1a 64 over its bytes, is the one pinned:
+/// a migration databases have applied must never change (std's hashers may change between
+/// Rust releases; this one does not).
 #[cfg(test)]
-pub(crate) fn migration_checksum(sql: &str) -> u64 {
-    sql.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+pub(crate) fn assert_frozen(migrations: &[&str], pinned: &[u64]) {
+    let sums: Vec<u64> = migrations
+        .iter()
+        .map(|sql| {
+            sql.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            })
+        })
+        .collect();
+    assert_eq!(
+        sums, pinned,
+        "an applied migration was edited: restore it and add a new migration instead"
+    );
 }
 
 /// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.
@@ -93,20 +103,13 @@ mod tests {
 
     #[test]
     fn the_migrations_files_have_applied_are_frozen() {
-        let sums: Vec<u64> = MIGRATIONS
-            .iter()
-            .map(|sql| migration_checksum(sql))
-            .collect();
-        assert_eq!(
-            sums,
-            [
-                0xd869_0282_82f2_b465,
-                0xb55d_257c_6b7f_3557,
-                0xbdf3_3146_03dd_0fa5,
-                0x16c7_cf38_357c_d4f1,
-            ],
-            "an applied migration was edited: restore it and add a new migration instead"
-        );
+        let pinned = [
+            0xd869_0282_82f2_b465,
+            0xb55d_257c_6b7f_3557,
+            0xbdf3_3146_03dd_0fa5,
+            0x16c7_cf38_357c_d4f1,
+        ];
+        assert_frozen(MIGRATIONS, &pinned);
     }
 
     #[test]
