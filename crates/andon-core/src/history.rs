@@ -141,6 +141,29 @@ pub enum HistoryRecord {
     },
 }
 
+/// The response times of one group of alerts (a component's, or an agent's in a fleet): how
+/// many fired in a window and how fast they were acknowledged and resolved. What a history
+/// store answers for MTTA/MTTR and what `GET /v1/history/mttr` returns, one type for both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseTimes {
+    /// The alerts' component (`unknown` when their labels named none), or the instance when
+    /// grouped by instance.
+    pub component: String,
+    /// Alerts that fired in the window.
+    pub fired: u64,
+    /// Of those, how many were acknowledged.
+    pub acknowledged: u64,
+    /// Of those, how many resolved.
+    pub resolved: u64,
+    /// Of those, how many escalated at least once.
+    pub escalated: u64,
+    /// Mean time from firing to the first acknowledgement, in seconds; `None` (`null`) when
+    /// none was acknowledged.
+    pub mtta_seconds: Option<f64>,
+    /// Mean time from firing to resolution, in seconds; `None` (`null`) when none resolved.
+    pub mttr_seconds: Option<f64>,
+}
+
 /// Keeps [`HistoryRecord`]s. Implementations enqueue in `record` (never block, never fail the
 /// caller) and write in the background; `flush` waits until everything accepted so far is
 /// durable.

@@ -10,13 +10,13 @@ use std::time::{Duration, SystemTime};
 use andon_core::{AndonError, Color, HistoryRecord, HistoryStore, async_trait};
 
 use crate::error::HistoryError;
-use crate::postgres::{GroupBy, PostgresHistory};
-use crate::query::{
-    Downtime, Pareto, ParetoBy, ParetoRow, ResponseTimes, SignalQuery, StoredSignal, Window,
-};
+use crate::fold::{DowntimeFrame, fold_downtime};
+use crate::postgres::{Fleet, GroupBy, PostgresHistory};
+use crate::query::{Downtime, Pareto, ParetoBy, ResponseTimes, SignalQuery, StoredSignal, Window};
 use crate::queue::HistoryStats;
+use crate::read::{Local, Reader};
 use crate::store::SqliteHistory;
-use crate::timeline::Timeline;
+use crate::timeline::{Timeline, page_rows};
 
 /// The history of this agent: SQLite (one agent) or PostgreSQL (a fleet). Cloning is cheap.
 #[derive(Debug, Clone)]
@@ -88,20 +88,19 @@ impl HistoryBackend {
         }
     }
 
-    /// Whether a SQLite file (one instance) can hold rows of `instance`.
-    fn local(&self, instance: Option<&str>) -> bool {
-        instance.is_none_or(|name| name == self.instance())
-    }
-
-    /// The SQLite store (a clone, for a blocking thread) and its instance name, when this is
-    /// SQLite and the file can hold rows of `instance`.
-    fn sqlite_holding(&self, instance: Option<&str>) -> Option<(SqliteHistory, String)> {
+    /// The store's reader for `instance` (none: every instance): the one place that tells
+    /// the backends apart for queries.
+    fn reader<'a>(&'a self, instance: Option<&'a str>) -> Box<dyn Reader + 'a> {
         match self {
             HistoryBackend::Sqlite {
                 store,
                 instance: me,
-            } if self.local(instance) => Some((store.clone(), me.clone())),
-            _ => None,
+            } => Box::new(Local {
+                store,
+                me,
+                holds: instance.is_none_or(|name| name == me),
+            }),
+            HistoryBackend::Postgres(store) => Box::new(Fleet { store, instance }),
         }
     }
 
@@ -111,21 +110,11 @@ impl HistoryBackend {
         query: &SignalQuery,
         instance: Option<&str>,
     ) -> Result<Vec<StoredSignal>, HistoryError> {
-        let Some((store, me)) = self.sqlite_holding(instance) else {
-            return match self {
-                HistoryBackend::Postgres(store) => store.signals(query, instance).await,
-                HistoryBackend::Sqlite { .. } => Ok(Vec::new()),
-            };
-        };
-        let query = query.clone();
-        let mut signals = blocking(move || store.signals(&query)).await?;
-        for signal in &mut signals {
-            signal.instance = Some(me.clone());
-        }
-        Ok(signals)
+        self.reader(instance).signals(query).await
     }
 
-    /// A Pareto by component, fingerprint or instance, of one instance or all.
+    /// A Pareto by component, fingerprint or instance, of one instance or all. With no
+    /// colors, RED and YELLOW are counted.
     pub async fn pareto(
         &self,
         window: Window,
@@ -133,56 +122,18 @@ impl HistoryBackend {
         colors: &[Color],
         instance: Option<&str>,
     ) -> Result<Pareto, HistoryError> {
-        match self {
-            HistoryBackend::Postgres(store) => store.pareto(window, by, colors, instance).await,
-            HistoryBackend::Sqlite {
-                store,
-                instance: me,
-            } => {
-                let (store, colors_owned, me) = (store.clone(), colors.to_vec(), me.clone());
-                let local = self.local(instance);
-                let counted = if by == ParetoBy::Instance {
-                    ParetoBy::Component
-                } else {
-                    by
-                };
-                let mut pareto =
-                    blocking(move || store.pareto(window, counted, &colors_owned)).await?;
-                pareto.by = by;
-                if !local {
-                    pareto.total = 0;
-                    pareto.rows.clear();
-                } else if by == ParetoBy::Instance && pareto.total > 0 {
-                    pareto.rows = vec![ParetoRow {
-                        key: me,
-                        count: pareto.total,
-                        percent: 100.0,
-                        cumulative_percent: 100.0,
-                    }];
-                }
-                Ok(pareto)
-            }
-        }
+        self.reader(instance).pareto(window, by, colors).await
     }
 
-    /// MTTA and MTTR per component or per instance, of one instance or all.
+    /// MTTA and MTTR per component or per instance (then `component` holds the instance
+    /// name), of one instance or all.
     pub async fn response_times(
         &self,
         window: Window,
         by: GroupBy,
         instance: Option<&str>,
     ) -> Result<Vec<ResponseTimes>, HistoryError> {
-        let Some((store, me)) = self.sqlite_holding(instance) else {
-            return match self {
-                HistoryBackend::Postgres(store) => store.response_times(window, by, instance).await,
-                HistoryBackend::Sqlite { .. } => Ok(Vec::new()),
-            };
-        };
-        let rows = blocking(move || store.response_times(window)).await?;
-        Ok(match by {
-            GroupBy::Component => rows,
-            GroupBy::Instance => merge_response_times(rows, me),
-        })
+        self.reader(instance).response_times(window, by).await
     }
 
     /// Line downtime per bucket (line-seconds, summed over the instances).
@@ -193,24 +144,19 @@ impl HistoryBackend {
         now: SystemTime,
         instance: Option<&str>,
     ) -> Result<Vec<Downtime>, HistoryError> {
-        match self {
-            HistoryBackend::Postgres(store) => store.downtime(window, bucket, now, instance).await,
-            HistoryBackend::Sqlite { store, .. } => {
-                let local = self.local(instance);
-                let store = store.clone();
-                let mut buckets = blocking(move || store.downtime(window, bucket, now)).await?;
-                if !local {
-                    for b in &mut buckets {
-                        b.stopped_seconds = 0.0;
-                        b.stops = 0;
-                    }
-                }
-                Ok(buckets)
+        let frame = DowntimeFrame::new(window, bucket, now)?;
+        let mut total = fold_downtime(std::iter::empty(), &frame)?;
+        let per_instance = self.reader(instance).downtime_by_instance(&frame).await?;
+        for buckets in per_instance.into_values() {
+            for (sum, one) in total.iter_mut().zip(buckets) {
+                sum.stopped_seconds += one.stopped_seconds;
+                sum.stops += one.stops;
             }
         }
+        Ok(total)
     }
 
-    /// Line downtime per bucket for each instance.
+    /// Line downtime per bucket for each instance (one instance when `instance` is given).
     pub async fn downtime_by_instance(
         &self,
         window: Window,
@@ -218,74 +164,22 @@ impl HistoryBackend {
         now: SystemTime,
         instance: Option<&str>,
     ) -> Result<BTreeMap<String, Vec<Downtime>>, HistoryError> {
-        match self {
-            HistoryBackend::Postgres(store) => {
-                store
-                    .downtime_by_instance(window, bucket, now, instance)
-                    .await
-            }
-            HistoryBackend::Sqlite { instance: me, .. } => {
-                let mut out = BTreeMap::new();
-                if self.local(instance) {
-                    out.insert(me.clone(), self.downtime(window, bucket, now, None).await?);
-                }
-                Ok(out)
-            }
-        }
+        let frame = DowntimeFrame::new(window, bucket, now)?;
+        self.reader(instance).downtime_by_instance(&frame).await
     }
 
     /// One page of an incident's timeline by trace id or alert fingerprint (with PostgreSQL,
-    /// across every instance).
+    /// across every instance), as [`SqliteHistory::timeline_page`] reads it.
     pub async fn timeline_page(
         &self,
         key: &str,
         offset: usize,
         limit: usize,
     ) -> Result<Timeline, HistoryError> {
-        match self {
-            HistoryBackend::Sqlite { store, .. } => {
-                let (store, key) = (store.clone(), key.to_owned());
-                blocking(move || store.timeline_page(&key, offset, limit)).await
-            }
-            HistoryBackend::Postgres(store) => store.timeline_page(key, offset, limit).await,
-        }
+        let reader = self.reader(None);
+        let incident = reader.incident(key, page_rows(offset, limit)?).await?;
+        Ok(incident.page(offset, limit))
     }
-}
-
-fn merge_response_times(rows: Vec<ResponseTimes>, instance: String) -> Vec<ResponseTimes> {
-    if rows.is_empty() {
-        return rows;
-    }
-    let mut merged = ResponseTimes {
-        component: instance,
-        fired: 0,
-        acknowledged: 0,
-        resolved: 0,
-        escalated: 0,
-        mtta_seconds: None,
-        mttr_seconds: None,
-    };
-    let (mut ack, mut res) = (0.0, 0.0);
-    for row in rows {
-        merged.fired += row.fired;
-        merged.acknowledged += row.acknowledged;
-        merged.resolved += row.resolved;
-        merged.escalated += row.escalated;
-        ack += row.mtta_seconds.unwrap_or(0.0) * row.acknowledged as f64;
-        res += row.mttr_seconds.unwrap_or(0.0) * row.resolved as f64;
-    }
-    merged.mtta_seconds = (merged.acknowledged > 0).then(|| ack / merged.acknowledged as f64);
-    merged.mttr_seconds = (merged.resolved > 0).then(|| res / merged.resolved as f64);
-    vec![merged]
-}
-
-/// Runs a SQLite query on a blocking thread.
-async fn blocking<T: Send + 'static>(
-    query: impl FnOnce() -> Result<T, HistoryError> + Send + 'static,
-) -> Result<T, HistoryError> {
-    tokio::task::spawn_blocking(query)
-        .await
-        .map_err(|e| HistoryError::Invalid(format!("the history query stopped: {e}")))?
 }
 
 #[async_trait]

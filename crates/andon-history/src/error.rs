@@ -2,6 +2,9 @@
 
 use andon_core::AndonError;
 
+/// A result whose error is a [`HistoryError`].
+pub(crate) type Result<T, E = HistoryError> = std::result::Result<T, E>;
+
 /// What can go wrong opening, writing or querying the history.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

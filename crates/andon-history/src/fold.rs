@@ -127,9 +127,12 @@ pub(crate) fn fold_response_times(
         .collect())
 }
 
-/// The buckets of a downtime query.
+/// The buckets of a downtime query, checked once for every backend.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct DowntimeFrame {
     pub(crate) from: i64,
+    /// The window's end, excluded.
+    pub(crate) to: i64,
     pub(crate) end: i64,
     pub(crate) first: i64,
     pub(crate) bucket_ms: i64,
@@ -163,11 +166,17 @@ impl DowntimeFrame {
         let count = usize::try_from(count).unwrap_or(0);
         Ok(DowntimeFrame {
             from,
+            to,
             end,
             first,
             bucket_ms,
             count,
         })
+    }
+
+    /// The window, `[from, to)`, in milliseconds since the Unix epoch.
+    pub(crate) fn window(&self) -> (i64, i64) {
+        (self.from, self.to)
     }
 }
 
@@ -182,6 +191,7 @@ pub(crate) fn fold_downtime(
         first,
         bucket_ms,
         count,
+        ..
     } = *frame;
     let mut buckets: Vec<(i64, u64)> = vec![(0, 0); count];
     let bucket_start = |index: usize| {

@@ -83,6 +83,8 @@ mod fold;
 mod postgres;
 mod query;
 mod queue;
+mod read;
+mod rows;
 mod schema;
 mod stats;
 mod store;

@@ -182,24 +182,9 @@ pub struct Pareto {
     pub rows: Vec<ParetoRow>,
 }
 
-/// Response times of one component's alerts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ResponseTimes {
-    /// The alerts' component (`unknown` when their labels named none).
-    pub component: String,
-    /// Alerts that fired in the window.
-    pub fired: u64,
-    /// Of those, how many were acknowledged.
-    pub acknowledged: u64,
-    /// Of those, how many resolved.
-    pub resolved: u64,
-    /// Of those, how many escalated at least once.
-    pub escalated: u64,
-    /// Mean time from firing to the first acknowledgement, in seconds.
-    pub mtta_seconds: Option<f64>,
-    /// Mean time from firing to resolution, in seconds.
-    pub mttr_seconds: Option<f64>,
-}
+/// Response times of one component's (or instance's) alerts: andon-core's, shared with the
+/// agent's API.
+pub use andon_core::history::ResponseTimes;
 
 /// Line downtime within one bucket of time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -382,8 +367,12 @@ impl SqliteHistory {
         bucket: Duration,
         now: SystemTime,
     ) -> Result<Vec<Downtime>, HistoryError> {
-        let frame = DowntimeFrame::new(window, bucket, now)?;
-        let (from, to) = window.millis();
+        self.downtime_in(&DowntimeFrame::new(window, bucket, now)?)
+    }
+
+    /// Downtime in the buckets of `frame`.
+    pub(crate) fn downtime_in(&self, frame: &DowntimeFrame) -> Result<Vec<Downtime>, HistoryError> {
+        let (from, to) = frame.window();
         let connection = self.reader();
         let _budget = Budget::start(&connection);
         let mut statement = connection.prepare_cached(
@@ -395,7 +384,7 @@ impl SqliteHistory {
         let events = statement.query_map([from, to], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
         })?;
-        fold_downtime(events.map(|e| e.map_err(HistoryError::from)), &frame)
+        fold_downtime(events.map(|e| e.map_err(HistoryError::from)), frame)
     }
 
     /// Downtime per UTC day: [`downtime`](SqliteHistory::downtime) with one-day buckets.

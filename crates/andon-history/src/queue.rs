@@ -7,6 +7,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use andon_core::config::HistoryConfig;
 use andon_core::{HistoryRecord, LineEvent, MetricsSink};
 use andon_runtime::LastError;
 use serde::Serialize;
@@ -154,7 +155,7 @@ impl Counters {
     }
 
     /// Counts a writer's batch of `count` records, committed or lost, and marks them processed
-    /// for [`wait_processed`].
+    /// for [`Intake::flush`].
     pub(crate) fn batch_done(
         &self,
         count: u64,
@@ -207,38 +208,165 @@ pub(crate) const WRITTEN_TOTAL: &str = "andon_history_written_total";
 /// Records lost before the database, by `reason` (a counter).
 pub(crate) const DROPPED_TOTAL: &str = "andon_history_dropped_total";
 
-/// Waits until the writer has processed `target` records.
-pub(crate) async fn wait_processed(
-    processed: &watch::Receiver<u64>,
-    target: u64,
-) -> Result<(), HistoryError> {
-    let mut processed = processed.clone();
-    processed
-        .wait_for(|done| *done >= target)
-        .await
-        .map(|_| ())
-        .map_err(|_| HistoryError::WriterStopped)
+/// The callers' side of a store's bounded queue, the same for both backends: admits records
+/// ([`record`](Intake::record)), waits for the writer thread ([`flush`](Intake::flush)), and
+/// closes the queue and stops the thread ([`shutdown`](Intake::shutdown)).
+pub(crate) struct Intake {
+    sender: SyncSender<Message>,
+    counters: Arc<Counters>,
+    processed: watch::Receiver<u64>,
+    closed: Arc<AtomicBool>,
+    max_queue_bytes: u64,
+    metrics: Option<Arc<dyn MetricsSink>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-/// Tells a writer thread to stop once it has taken what is queued before, and waits for it to
-/// end (on a blocking thread when called in a runtime).
-pub(crate) async fn stop_writer(
-    sender: &SyncSender<Message>,
-    thread: &Mutex<Option<std::thread::JoinHandle<()>>>,
-) {
-    let sender = sender.clone();
-    let thread = thread.lock().ok().and_then(|mut t| t.take());
-    let stop = move || {
-        let _ = sender.send(Message::Stop);
-        if let Some(thread) = thread {
-            let _ = thread.join();
+/// What a writer thread takes from the queue and reports to.
+pub(crate) struct WriterEnds {
+    /// The records, then `Stop`.
+    pub(crate) receiver: Receiver<Message>,
+    /// How many accepted records the writer has processed (see [`Counters::batch_done`]).
+    pub(crate) processed: watch::Sender<u64>,
+    /// Set once shutdown began: a writer holding a batch for a lost server gives up soon.
+    pub(crate) closed: Arc<AtomicBool>,
+    /// The counters, shared with the [`Intake`].
+    pub(crate) counters: Arc<Counters>,
+    /// Where `andon_history_*` counters go, if anywhere.
+    pub(crate) metrics: Option<Arc<dyn MetricsSink>>,
+}
+
+impl WriterEnds {
+    /// Fills `batch` up to `batch_size`, waiting at most `wait` for a first record; whether
+    /// the queue said stop (see [`Counters::fill_batch`]).
+    pub(crate) fn fill_batch(
+        &self,
+        batch: &mut Vec<HistoryRecord>,
+        batch_size: usize,
+        wait: Duration,
+    ) -> bool {
+        self.counters
+            .fill_batch(&self.receiver, batch, batch_size, wait)
+    }
+
+    /// Counts a batch of `count` records, committed or lost, and marks them processed.
+    pub(crate) fn batch_done(&self, count: u64, committed: bool) {
+        self.counters
+            .batch_done(count, committed, self.metrics.as_ref(), &self.processed);
+    }
+
+    /// Records that raced with the stop: lost, counted, so that nobody waits on them.
+    pub(crate) fn drain_after_stop(&self) {
+        self.counters
+            .drain_after_stop(&self.receiver, self.metrics.as_ref(), &self.processed);
+    }
+}
+
+impl Intake {
+    /// A queue of `[history] queue_capacity` records and `max_queue_bytes` bytes, and the ends
+    /// its writer thread takes.
+    pub(crate) fn new(
+        config: &HistoryConfig,
+        metrics: Option<Arc<dyn MetricsSink>>,
+    ) -> (Intake, WriterEnds) {
+        if let Some(sink) = &metrics {
+            sink.describe(WRITTEN_TOTAL, "history records committed to the database");
+            sink.describe(
+                DROPPED_TOTAL,
+                "history records lost before the database: queue_full, closed or failed",
+            );
         }
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
-            let _ = runtime.spawn_blocking(stop).await;
+        let (sender, receiver) = std::sync::mpsc::sync_channel(config.queue_capacity.max(1));
+        let (processed_tx, processed) = watch::channel(0_u64);
+        let counters = Arc::new(Counters::default());
+        let closed = Arc::new(AtomicBool::new(false));
+        let intake = Intake {
+            sender,
+            counters: Arc::clone(&counters),
+            processed,
+            closed: Arc::clone(&closed),
+            max_queue_bytes: config.max_queue_bytes,
+            metrics,
+            thread: Mutex::new(None),
+        };
+        let ends = WriterEnds {
+            receiver,
+            processed: processed_tx,
+            closed,
+            counters,
+            metrics: intake.metrics.clone(),
+        };
+        (intake, ends)
+    }
+
+    /// Starts the writer thread `name` running `writer`, to be stopped by
+    /// [`shutdown`](Intake::shutdown).
+    pub(crate) fn start_writer(
+        &self,
+        name: &str,
+        writer: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<()> {
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(writer)?;
+        *andon_runtime::lock(&self.thread) = Some(thread);
+        Ok(())
+    }
+
+    /// The counters of the queue and its writer.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Offers `record` to the queue; a refused record is counted, never waited for.
+    pub(crate) fn record(&self, record: HistoryRecord) {
+        self.counters.offer(
+            &self.sender,
+            &self.closed,
+            self.max_queue_bytes,
+            self.metrics.as_ref(),
+            record,
+        );
+    }
+
+    /// Waits until the writer has processed every record accepted before the call.
+    pub(crate) async fn flush(&self) -> Result<(), HistoryError> {
+        let target = self.counters.accepted.load(Ordering::Acquire);
+        let mut processed = self.processed.clone();
+        processed
+            .wait_for(|done| *done >= target)
+            .await
+            .map(|_| ())
+            .map_err(|_| HistoryError::WriterStopped)
+    }
+
+    /// Refuses records from now on, waits for the writer to process what was accepted, then
+    /// stops its thread. A second call returns at once.
+    pub(crate) async fn shutdown(&self) -> Result<(), HistoryError> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
         }
-        Err(_) => stop(),
+        let flushed = self.flush().await;
+        self.stop_writer().await;
+        flushed
+    }
+
+    /// Tells the writer thread to stop once it has taken what is queued before, and waits for
+    /// it to end (on a blocking thread when called in a runtime).
+    async fn stop_writer(&self) {
+        let sender = self.sender.clone();
+        let thread = andon_runtime::lock(&self.thread).take();
+        let stop = move || {
+            let _ = sender.send(Message::Stop);
+            if let Some(thread) = thread {
+                let _ = thread.join();
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let _ = runtime.spawn_blocking(stop).await;
+            }
+            Err(_) => stop(),
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! The database schema and its migrations, versioned with `PRAGMA user_version` from the first
 //! release: version N is the state after the first N migrations. A migration is only ever added,
-//! never edited, so that every file can be brought forward.
+//! never edited, so that every file can be brought forward. Their SQL is frozen text in
+//! `migrations/sqlite/` (beside `src/`), pinned by checksum in the tests; PostgreSQL's
+//! dialect of the same tables is in `migrations/postgres/` and is not generated from this one,
+//! so that no edit can change a migration already applied.
 
 use rusqlite::Connection;
 
@@ -9,100 +12,16 @@ use crate::error::HistoryError;
 /// Every migration, in order. `MIGRATIONS[0]` takes an empty file to version 1.
 const MIGRATIONS: &[&str] = &[
     // v1: the first release.
-    r#"
-CREATE TABLE signals (
-    seq         INTEGER PRIMARY KEY,
-    id          TEXT    NOT NULL,
-    at_ms       INTEGER NOT NULL,
-    color       TEXT    NOT NULL,
-    component   TEXT,
-    message     TEXT    NOT NULL,
-    fingerprint TEXT    NOT NULL,
-    trace_id    TEXT,
-    attributes  TEXT
-);
-CREATE INDEX signals_by_time ON signals (at_ms);
-CREATE INDEX signals_by_trace ON signals (trace_id) WHERE trace_id IS NOT NULL;
-
-CREATE TABLE alert_events (
-    seq         INTEGER PRIMARY KEY,
-    at_ms       INTEGER NOT NULL,
-    fingerprint TEXT    NOT NULL,
-    rule        TEXT    NOT NULL,
-    severity    TEXT    NOT NULL,
-    component   TEXT,
-    trace_id    TEXT,
-    labels      TEXT    NOT NULL,
-    summary     TEXT    NOT NULL,
-    kind        TEXT    NOT NULL,
-    by_whom     TEXT,
-    note        TEXT,
-    level       INTEGER
-);
-CREATE INDEX alert_events_by_fingerprint ON alert_events (fingerprint, at_ms);
-CREATE INDEX alert_events_by_time ON alert_events (at_ms);
-CREATE INDEX alert_events_by_trace ON alert_events (trace_id) WHERE trace_id IS NOT NULL;
-
-CREATE TABLE line_events (
-    seq       INTEGER PRIMARY KEY,
-    at_ms     INTEGER NOT NULL,
-    kind      TEXT    NOT NULL,
-    signal_id TEXT,
-    component TEXT,
-    message   TEXT,
-    by_whom   TEXT,
-    note      TEXT
-);
-CREATE INDEX line_events_by_time ON line_events (at_ms);
-
-CREATE TABLE diagnostics (
-    seq       INTEGER PRIMARY KEY,
-    at_ms     INTEGER NOT NULL,
-    signal_id TEXT    NOT NULL,
-    health    TEXT    NOT NULL,
-    summary   TEXT    NOT NULL,
-    report    TEXT    NOT NULL
-);
-CREATE INDEX diagnostics_by_signal ON diagnostics (signal_id);
-CREATE INDEX diagnostics_by_time ON diagnostics (at_ms);
-"#,
+    include_str!("../migrations/sqlite/0001_first_release.sql"),
     // v2: signal counts per hour, color, component and fingerprint, so that a Pareto over
     // millions of signals reads hours, not rows. Kept exact by the writer (inserts) and by
     // retention (deletes); backfilled here from the signals a v1 file holds.
-    r#"
-CREATE TABLE signal_counts (
-    hour        INTEGER NOT NULL,
-    color       TEXT    NOT NULL,
-    component   TEXT    NOT NULL,
-    fingerprint TEXT    NOT NULL,
-    n           INTEGER NOT NULL,
-    PRIMARY KEY (hour, color, component, fingerprint)
-) WITHOUT ROWID;
-INSERT INTO signal_counts (hour, color, component, fingerprint, n)
-    SELECT at_ms / 3600000, color, COALESCE(component, 'unknown'), fingerprint, count(*)
-    FROM signals GROUP BY 1, 2, 3, 4;
-"#,
+    include_str!("../migrations/sqlite/0002_signal_counts.sql"),
     // v3: signals by component and by color within time, so that a filtered query reads the
     // rows of its component or color, not every row of its window.
-    r#"
-CREATE INDEX IF NOT EXISTS signals_by_component ON signals (component, at_ms);
-CREATE INDEX IF NOT EXISTS signals_by_color ON signals (color, at_ms);
-"#,
+    include_str!("../migrations/sqlite/0003_signal_filters.sql"),
     // v4: heartbeat check-ins and misses (issue 19).
-    r#"
-CREATE TABLE IF NOT EXISTS heartbeats (
-    seq              INTEGER PRIMARY KEY,
-    at_ms            INTEGER NOT NULL,
-    name             TEXT    NOT NULL,
-    component        TEXT    NOT NULL,
-    kind             TEXT    NOT NULL,
-    status           TEXT,
-    last_check_in_ms INTEGER,
-    every_ms         INTEGER
-);
-CREATE INDEX IF NOT EXISTS heartbeats_by_time ON heartbeats (at_ms);
-CREATE INDEX IF NOT EXISTS heartbeats_by_name ON heartbeats (name, at_ms);
-"#,
+    include_str!("../migrations/sqlite/0004_heartbeats.sql"),
 ];
 
 /// The length of a `signal_counts` hour, in milliseconds.
@@ -119,6 +38,25 @@ pub(crate) const TABLES: [&str; 5] = [
     "diagnostics",
     "heartbeats",
 ];
+
+/// Fails unless each migration's checksum, FNV-1a 64 over its bytes, is the one pinned:
+/// a migration databases have applied must never change (std's hashers may change between
+/// Rust releases; this one does not).
+#[cfg(test)]
+pub(crate) fn assert_frozen(migrations: &[&str], pinned: &[u64]) {
+    let sums: Vec<u64> = migrations
+        .iter()
+        .map(|sql| {
+            sql.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            })
+        })
+        .collect();
+    assert_eq!(
+        sums, pinned,
+        "an applied migration was edited: restore it and add a new migration instead"
+    );
+}
 
 /// Brings the database to [`SCHEMA_VERSION`], one transaction per migration.
 pub(crate) fn migrate(connection: &mut Connection, path: &str) -> Result<(), HistoryError> {
@@ -161,6 +99,17 @@ mod tests {
             .query_map([], |row| row.get::<_, String>(3))
             .unwrap();
         rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn the_migrations_files_have_applied_are_frozen() {
+        let pinned = [
+            0xd869_0282_82f2_b465,
+            0xb55d_257c_6b7f_3557,
+            0xbdf3_3146_03dd_0fa5,
+            0x16c7_cf38_357c_d4f1,
+        ];
+        assert_frozen(MIGRATIONS, &pinned);
     }
 
     #[test]

@@ -77,9 +77,12 @@ impl SqliteHistory {
         offset: usize,
         limit: usize,
     ) -> Result<Timeline, HistoryError> {
-        check_page(offset, limit)?;
-        // Enough of each kind of record for the page and one more, to know if more follow.
-        let rows = offset + limit + 1;
+        let rows = page_rows(offset, limit)?;
+        Ok(self.incident(key, rows)?.page(offset, limit))
+    }
+
+    /// The records of the incident `key`, at most `rows` of each kind.
+    pub(crate) fn incident(&self, key: &str, rows: usize) -> Result<Incident, HistoryError> {
         let connection = self.reader();
         let _budget = Budget::start(&connection);
         let mut incident = Incident::new(key);
@@ -201,19 +204,20 @@ impl SqliteHistory {
                 ));
             }
         }
-        Ok(incident.page(offset, limit))
+        Ok(incident)
     }
 }
 
-/// Refuses a page outside the bounds every backend keeps: 1 to [`TIMELINE_PAGE`] steps from
-/// an offset of at most [`MAX_TIMELINE_OFFSET`].
-pub(crate) fn check_page(offset: usize, limit: usize) -> Result<(), HistoryError> {
+/// How many records of each kind a page needs (enough for the page and one more, to know if
+/// more follow), or why the page is refused: every backend keeps 1 to [`TIMELINE_PAGE`]
+/// steps from an offset of at most [`MAX_TIMELINE_OFFSET`].
+pub(crate) fn page_rows(offset: usize, limit: usize) -> Result<usize, HistoryError> {
     if !(1..=TIMELINE_PAGE).contains(&limit) || offset > MAX_TIMELINE_OFFSET {
         return Err(HistoryError::Invalid(format!(
             "a timeline page holds 1 to {TIMELINE_PAGE} steps from an offset of at most {MAX_TIMELINE_OFFSET}"
         )));
     }
-    Ok(())
+    Ok(offset + limit + 1)
 }
 
 fn placeholders(n: usize) -> String {

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use andon_core::config::{HistoryConfig, Secret};
 use andon_core::{AndonSignal, Color, HistoryRecord, HistoryStore};
-use andon_history::{PostgresHistory, SignalQuery, Window};
+use andon_history::{HistoryBackend, PostgresHistory, SignalQuery, Window};
 use andon_tests::postgres::Postgres;
 
 const PASSWORD: &str = "s3cr3t-pw";
@@ -86,7 +86,7 @@ async fn verify_full_writes_and_reads_back_and_refusals_say_why_without_the_pass
         store.record(signal(what));
         store.flush().await.unwrap();
         let now = SystemTime::now() + Duration::from_secs(1);
-        let read = store
+        let read = HistoryBackend::from(store.clone())
             .signals(
                 &SignalQuery::new(Window::last(Duration::from_secs(3600), now)),
                 Some("press-tls"),

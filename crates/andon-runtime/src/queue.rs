@@ -112,7 +112,7 @@ struct Shared {
 /// queue.try_push(2).unwrap();
 /// assert!(matches!(queue.try_push(3), Ok(()) | Err(Rejected::Full(3))));
 /// queue.flush(Duration::from_secs(5)).await.unwrap();
-/// assert_eq!(queue.depth(), 0);
+/// assert_eq!(queue.counts().depth(), 0);
 /// # }
 /// ```
 #[derive(Debug)]
@@ -153,7 +153,8 @@ impl QueueCounts {
         *self.shared.processed.borrow()
     }
 
-    /// Accepted items not finished yet.
+    /// Accepted items not finished yet: waiting in the queue or being processed (what a
+    /// queue-depth gauge shows).
     pub fn depth(&self) -> u64 {
         self.accepted().saturating_sub(self.processed())
     }
@@ -231,35 +232,9 @@ impl<T> WorkQueue<T> {
         self.shared.capacity
     }
 
-    /// Items accepted so far.
-    pub fn accepted(&self) -> u64 {
-        self.shared.accepted.load(Ordering::Acquire)
-    }
-
-    /// Items refused so far (queue full or closed).
-    pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
-    }
-
-    /// Accepted items the worker has finished.
-    pub fn processed(&self) -> u64 {
-        *self.shared.processed.borrow()
-    }
-
-    /// Accepted items not finished yet: waiting in the queue or being processed (what a
-    /// queue-depth gauge shows).
-    pub fn depth(&self) -> u64 {
-        self.accepted().saturating_sub(self.processed())
-    }
-
     /// How many items wait in the queue itself (not yet taken by the worker).
     pub fn queued(&self) -> usize {
         self.shared.capacity - self.tx.capacity()
-    }
-
-    /// The last failure the worker reported.
-    pub fn last_error(&self) -> Option<String> {
-        self.shared.last_error.get()
     }
 
     /// Where the last failure is kept, to report one from the sending side.
@@ -267,8 +242,8 @@ impl<T> WorkQueue<T> {
         &self.shared.last_error
     }
 
-    /// A read-only view of the counters that does not keep the queue open (for a component's
-    /// stats, which may outlive the senders).
+    /// The queue's counters (accepted, dropped, processed, depth, last error): a read-only
+    /// view that does not keep the queue open, so a component's stats may outlive the senders.
     pub fn counts(&self) -> QueueCounts {
         QueueCounts {
             shared: Arc::clone(&self.shared),
@@ -289,7 +264,7 @@ impl<T> WorkQueue<T> {
     /// [`FlushError::TimedOut`] when the deadline passed first, [`FlushError::WorkerGone`]
     /// when the worker stopped first.
     pub async fn flush(&self, deadline: Duration) -> Result<(), FlushError> {
-        let target = self.accepted();
+        let target = self.shared.accepted.load(Ordering::Acquire);
         let mut processed = self.shared.processed.subscribe();
         if *processed.borrow() >= target {
             return Ok(());
@@ -399,7 +374,7 @@ impl<T> WorkReceiver<T> {
         &self.shared.last_error
     }
 
-    /// Items accepted so far (as [`WorkQueue::accepted`]).
+    /// Items accepted so far (as [`QueueCounts::accepted`]).
     pub fn accepted(&self) -> u64 {
         self.shared.accepted.load(Ordering::Acquire)
     }
@@ -416,15 +391,26 @@ mod tests {
         queue.try_push(1).unwrap();
         queue.try_push(2).unwrap();
         assert_eq!(queue.try_push(3), Err(Rejected::Full(3)));
-        assert_eq!(queue.dropped(), 1);
-        assert_eq!((queue.accepted(), queue.depth(), queue.queued()), (2, 2, 2));
+        assert_eq!(queue.counts().dropped(), 1);
+        assert_eq!(
+            (
+                queue.counts().accepted(),
+                queue.counts().depth(),
+                queue.queued()
+            ),
+            (2, 2, 2)
+        );
 
         let mut batch = Vec::new();
         assert!(worker.recv_batch(&mut batch, 8).await);
         assert_eq!(batch, vec![1, 2]);
-        assert_eq!((queue.depth(), queue.queued()), (2, 0), "taken is not done");
+        assert_eq!(
+            (queue.counts().depth(), queue.queued()),
+            (2, 0),
+            "taken is not done"
+        );
         worker.done(2);
-        assert_eq!((queue.processed(), queue.depth()), (2, 0));
+        assert_eq!((queue.counts().processed(), queue.counts().depth()), (2, 0));
         queue.try_push(4).unwrap();
         assert_eq!(Rejected::Full(5).into_inner(), 5);
         let counts = queue.counts();
@@ -460,7 +446,7 @@ mod tests {
         });
         queue.try_push(2).unwrap();
         queue.flush(Duration::from_secs(1)).await.unwrap();
-        assert_eq!(queue.depth(), 0);
+        assert_eq!(queue.counts().depth(), 0);
         queue.close();
         let worker = task.await.unwrap();
         drop(worker);
@@ -488,7 +474,7 @@ mod tests {
         queue.close();
         assert!(queue.is_closed() && worker.is_closed());
         assert_eq!(queue.try_push(3), Err(Rejected::Closed(3)));
-        assert_eq!(queue.dropped(), 1);
+        assert_eq!(queue.counts().dropped(), 1);
         assert_eq!(worker.recv().await, Some(1));
         assert_eq!(worker.recv().await, Some(2));
         assert_eq!(worker.recv().await, None);
@@ -500,16 +486,16 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn the_last_error_is_kept_for_reports() {
         let (queue, worker) = work_queue::<()>(1);
-        assert_eq!(queue.last_error(), None);
+        assert_eq!(queue.counts().last_error(), None);
         worker.set_last_error("sink `x`: connection refused");
         assert_eq!(
-            queue.last_error().as_deref(),
+            queue.counts().last_error().as_deref(),
             Some("sink `x`: connection refused")
         );
         queue.last_error_slot().set("later");
         assert_eq!(worker.last_error_slot().get().as_deref(), Some("later"));
         queue.last_error_slot().clear();
-        assert_eq!(queue.last_error(), None);
+        assert_eq!(queue.counts().last_error(), None);
         assert_eq!(worker.accepted(), 0);
     }
 }

@@ -61,24 +61,9 @@ pub struct ResponseTimesReport {
     pub components: Vec<ResponseTimes>,
 }
 
-/// The response times of one component's (or instance's) alerts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResponseTimes {
-    /// The alerts' component (`unknown` when their labels named none), or the instance.
-    pub component: String,
-    /// Alerts that fired in the window.
-    pub fired: u64,
-    /// Of those, how many were acknowledged.
-    pub acknowledged: u64,
-    /// Of those, how many resolved.
-    pub resolved: u64,
-    /// Of those, how many escalated at least once.
-    pub escalated: u64,
-    /// Mean time from firing to the first acknowledgement, in seconds; `null` when none was.
-    pub mtta_seconds: Option<f64>,
-    /// Mean time from firing to resolution, in seconds; `null` when none resolved.
-    pub mttr_seconds: Option<f64>,
-}
+/// The response times of one component's (or instance's) alerts: andon-core's type, the
+/// one the history answers with.
+pub use andon::core::history::ResponseTimes;
 
 /// The answer to `GET /v1/history/signals`: the signals the history kept in the window, newest
 /// first, as the history records them.

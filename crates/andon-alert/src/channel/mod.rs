@@ -289,24 +289,25 @@ impl ChannelHandle {
     }
 
     pub(crate) fn pending(&self) -> u64 {
-        self.queue.depth()
+        self.queue.counts().depth()
     }
 
     pub(crate) fn report(&self) -> ChannelReport {
         let s = &self.stats;
         let sent = s.sent.load(Ordering::Relaxed);
         let latency = s.latency_micros.load(Ordering::Relaxed);
+        let queue = self.queue.counts();
         ChannelReport {
             name: self.name.clone(),
             kind: self.kind,
             sent,
             failed: s.failed.load(Ordering::Relaxed),
             retries: s.retries.load(Ordering::Relaxed),
-            dropped: self.queue.dropped(),
+            dropped: queue.dropped(),
             digests: s.digests.load(Ordering::Relaxed),
-            pending: self.queue.depth(),
+            pending: queue.depth(),
             failing: s.failing.load(Ordering::Relaxed),
-            last_error: self.queue.last_error(),
+            last_error: queue.last_error(),
             mean_latency: (sent > 0).then(|| Duration::from_micros(latency / sent)),
         }
     }

@@ -1,7 +1,8 @@
 //! The PostgreSQL schema and its versioned migrations: a `schema_migrations` table lists the
 //! versions applied; version N is the state after the first N migrations. A migration is only
-//! ever added, never edited. Agents that start together migrate one at a time (an advisory
-//! lock), so a fleet can share one database from its first start.
+//! ever added, never edited (their SQL is frozen text in `migrations/postgres/`, beside `src/`,
+//! pinned by checksum in the tests). Agents that start together migrate one at a time (an
+//! advisory lock), so a fleet can share one database from its first start.
 
 use tokio_postgres::Client;
 
@@ -10,109 +11,11 @@ use crate::error::HistoryError;
 /// Every migration, in order. `MIGRATIONS[0]` takes an empty database to version 1.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // v1: the SQLite shape (issue 19), every row with the agent's `instance`, plus heartbeats.
-    r#"
-CREATE TABLE signals (
-    seq         BIGSERIAL PRIMARY KEY,
-    instance    TEXT   NOT NULL,
-    id          TEXT   NOT NULL,
-    at_ms       BIGINT NOT NULL,
-    color       TEXT   NOT NULL,
-    component   TEXT,
-    message     TEXT   NOT NULL,
-    fingerprint TEXT   NOT NULL,
-    trace_id    TEXT,
-    attributes  TEXT
-);
-CREATE INDEX signals_by_time ON signals (at_ms);
-CREATE INDEX signals_by_instance ON signals (instance, at_ms);
-CREATE INDEX signals_by_trace ON signals (trace_id) WHERE trace_id IS NOT NULL;
-
-CREATE TABLE signal_counts (
-    hour        BIGINT NOT NULL,
-    instance    TEXT   NOT NULL,
-    color       TEXT   NOT NULL,
-    component   TEXT   NOT NULL,
-    fingerprint TEXT   NOT NULL,
-    n           BIGINT NOT NULL,
-    PRIMARY KEY (hour, instance, color, component, fingerprint)
-);
-
-CREATE TABLE alert_events (
-    seq         BIGSERIAL PRIMARY KEY,
-    instance    TEXT   NOT NULL,
-    at_ms       BIGINT NOT NULL,
-    fingerprint TEXT   NOT NULL,
-    rule        TEXT   NOT NULL,
-    severity    TEXT   NOT NULL,
-    component   TEXT,
-    trace_id    TEXT,
-    labels      TEXT   NOT NULL,
-    summary     TEXT   NOT NULL,
-    kind        TEXT   NOT NULL,
-    by_whom     TEXT,
-    note        TEXT,
-    level       BIGINT
-);
-CREATE INDEX alert_events_by_fingerprint ON alert_events (fingerprint, at_ms);
-CREATE INDEX alert_events_by_time ON alert_events (at_ms);
-
-CREATE TABLE line_events (
-    seq       BIGSERIAL PRIMARY KEY,
-    instance  TEXT   NOT NULL,
-    at_ms     BIGINT NOT NULL,
-    kind      TEXT   NOT NULL,
-    signal_id TEXT,
-    component TEXT,
-    message   TEXT,
-    by_whom   TEXT,
-    note      TEXT
-);
-CREATE INDEX line_events_by_instance ON line_events (instance, at_ms);
-
-CREATE TABLE diagnostics (
-    seq       BIGSERIAL PRIMARY KEY,
-    instance  TEXT   NOT NULL,
-    at_ms     BIGINT NOT NULL,
-    signal_id TEXT   NOT NULL,
-    health    TEXT   NOT NULL,
-    summary   TEXT   NOT NULL,
-    report    TEXT   NOT NULL
-);
-CREATE INDEX diagnostics_by_signal ON diagnostics (signal_id);
-
-CREATE TABLE heartbeats (
-    seq              BIGSERIAL PRIMARY KEY,
-    instance         TEXT   NOT NULL,
-    at_ms            BIGINT NOT NULL,
-    name             TEXT   NOT NULL,
-    component        TEXT   NOT NULL,
-    kind             TEXT   NOT NULL,
-    status           TEXT,
-    last_check_in_ms BIGINT,
-    every_ms         BIGINT
-);
-CREATE INDEX heartbeats_by_instance ON heartbeats (instance, at_ms);
-"#,
+    include_str!("../../migrations/postgres/0001_fleet_schema.sql"),
     // v2: the fleet's line states, one row per agent, refreshed every `fleet_interval`.
-    r#"
-CREATE TABLE fleet (
-    instance        TEXT   PRIMARY KEY,
-    state           TEXT   NOT NULL,
-    signal_id       TEXT,
-    component       TEXT,
-    message         TEXT,
-    stopped_at_ms   BIGINT,
-    board_url       TEXT,
-    version         TEXT   NOT NULL,
-    interval_ms     BIGINT NOT NULL,
-    heartbeat_at_ms BIGINT NOT NULL
-);
-"#,
+    include_str!("../../migrations/postgres/0002_fleet_lines.sql"),
     // v3: incident timelines: alerts by trace id, line stops and diagnostics by signal.
-    r#"
-CREATE INDEX alert_events_by_trace ON alert_events (trace_id) WHERE trace_id IS NOT NULL;
-CREATE INDEX line_events_by_signal ON line_events (signal_id) WHERE signal_id IS NOT NULL;
-"#,
+    include_str!("../../migrations/postgres/0003_timeline_indexes.sql"),
 ];
 
 /// The schema version this build writes.
@@ -189,4 +92,19 @@ async fn migrate_locked(client: &mut Client, target: i64) -> Result<(), HistoryE
             .map_err(|e| failed(&e))?;
     }
     transaction.commit().await.map_err(|e| failed(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_migrations_databases_have_applied_are_frozen() {
+        let pinned = [
+            0x42a9_fc67_005f_6fe5,
+            0x9b6d_669c_e3e3_bbe9,
+            0xfa12_f2df_7119_e26c,
+        ];
+        crate::schema::assert_frozen(MIGRATIONS, &pinned);
+    }
 }

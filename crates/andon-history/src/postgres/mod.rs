@@ -11,21 +11,18 @@ mod timeline;
 mod tls;
 mod write;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, SyncSender};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::Duration;
 
 use andon_core::config::{HistoryConfig, Secret};
 use andon_core::{AndonError, HistoryRecord, HistoryStore, MetricsSink, async_trait};
-use tokio::sync::watch;
 
 use crate::error::HistoryError;
-use crate::queue::{Counters, DROPPED_TOTAL, HistoryStats, Message, WRITTEN_TOTAL};
+use crate::queue::{HistoryStats, Intake};
 
 pub use fleet::{FleetEntry, FleetLine, FleetReport, NO_DATA_AFTER_INTERVALS};
 pub use migrate::POSTGRES_SCHEMA_VERSION;
+pub(crate) use query::Fleet;
 pub use query::GroupBy;
 
 /// The statement timeout of queries: the same budget as SQLite's watchdog.
@@ -34,9 +31,13 @@ const STATEMENT_TIMEOUT_MS: u64 = crate::budget::QUERY_BUDGET.as_millis() as u64
 /// Connections the query pool keeps open, at most.
 const POOL_SIZE: usize = 4;
 
-/// The first and the longest wait between reconnection attempts of the writer.
-pub(crate) const BACKOFF: (Duration, Duration) =
-    (Duration::from_millis(100), Duration::from_secs(2));
+/// The waits between reconnection attempts of the writer: 100 ms, doubling, at most 2 s
+/// (without jitter: one writer per agent, nothing to spread).
+pub(crate) fn reconnect_backoff() -> andon_runtime::Backoff {
+    andon_runtime::Backoff::new(Duration::from_millis(100))
+        .with_cap(Duration::from_secs(2))
+        .without_jitter()
+}
 
 /// Reconnections of the PostgreSQL history writer after losing the server (a counter).
 pub(crate) const RECONNECTS_TOTAL: &str = "andon_history_reconnects_total";
@@ -154,37 +155,24 @@ impl PostgresHistoryBuilder {
                 message: url.redact_in(&e.to_string()),
             })?;
         if let Some(sink) = &metrics {
-            sink.describe(WRITTEN_TOTAL, "history records committed to the database");
-            sink.describe(
-                DROPPED_TOTAL,
-                "history records lost before the database: queue_full, closed or failed",
-            );
             sink.describe(
                 RECONNECTS_TOTAL,
                 "reconnections of the PostgreSQL history writer after losing the server",
             );
         }
         let instance = instance_of(&config);
-        let counters = Arc::new(Counters::default());
-        let (sender, receiver) = mpsc::sync_channel(config.queue_capacity.max(1));
-        let (processed_tx, processed) = watch::channel(0_u64);
-        let stopping = Arc::new(AtomicBool::new(false));
+        let (intake, ends) = Intake::new(&config, metrics);
         let worker = write::Worker {
-            receiver,
+            ends,
             pg,
             tls,
             instance: instance.clone(),
-            counters: Arc::clone(&counters),
-            processed: processed_tx,
-            metrics: metrics.clone(),
             batch_size: config.batch_size.max(1),
             retention_age: config.retention_age,
-            stopping: Arc::clone(&stopping),
             url: url.clone(),
         };
-        let thread = std::thread::Builder::new()
-            .name("andon-history-pg".into())
-            .spawn(move || worker.run())
+        intake
+            .start_writer("andon-history-pg", move || worker.run())
             .map_err(|e| HistoryError::Postgres {
                 what: "start the writer thread",
                 message: e.to_string(),
@@ -193,15 +181,8 @@ impl PostgresHistoryBuilder {
             inner: Arc::new(Inner {
                 instance,
                 url,
-                config,
-                sender,
-                counters,
-                processed,
-                closed: AtomicBool::new(false),
-                stopping,
+                intake,
                 pool,
-                thread: Mutex::new(Some(thread)),
-                metrics,
             }),
         })
     }
@@ -243,15 +224,8 @@ pub struct PostgresHistory {
 struct Inner {
     instance: String,
     url: Secret,
-    config: HistoryConfig,
-    sender: SyncSender<Message>,
-    counters: Arc<Counters>,
-    processed: watch::Receiver<u64>,
-    closed: AtomicBool,
-    stopping: Arc<AtomicBool>,
+    intake: Intake,
     pool: deadpool_postgres::Pool,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    metrics: Option<Arc<dyn MetricsSink>>,
 }
 
 impl std::fmt::Debug for PostgresHistory {
@@ -287,12 +261,12 @@ impl PostgresHistory {
 
     /// What the store did so far.
     pub fn stats(&self) -> HistoryStats {
-        self.inner.counters.stats()
+        self.inner.intake.counters().stats()
     }
 
     /// Why the last failed batch failed (with any secret redacted).
     pub fn last_error(&self) -> Option<String> {
-        self.inner.counters.last_error.get()
+        self.inner.intake.counters().last_error.get()
     }
 
     /// The schema version of the database.
@@ -328,32 +302,17 @@ impl PostgresHistory {
 #[async_trait]
 impl HistoryStore for PostgresHistory {
     fn record(&self, record: HistoryRecord) {
-        self.inner.counters.offer(
-            &self.inner.sender,
-            &self.inner.closed,
-            self.inner.config.max_queue_bytes,
-            self.inner.metrics.as_ref(),
-            record,
-        );
+        self.inner.intake.record(record);
     }
 
     async fn flush(&self) -> Result<(), AndonError> {
-        let target = self.inner.counters.accepted.load(Ordering::Acquire);
-        crate::queue::wait_processed(&self.inner.processed, target)
-            .await
-            .map_err(AndonError::from)
+        Ok(self.inner.intake.flush().await?)
     }
 
+    /// The writer gives up retrying a lost server once shutdown began, counting what it held.
     async fn shutdown(&self) -> Result<(), AndonError> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        // The writer gives up retrying a lost server from now on, counting what it held.
-        self.inner.stopping.store(true, Ordering::Release);
-        let target = self.inner.counters.accepted.load(Ordering::Acquire);
-        let flushed = crate::queue::wait_processed(&self.inner.processed, target).await;
-        crate::queue::stop_writer(&self.inner.sender, &self.inner.thread).await;
+        let stopped = self.inner.intake.shutdown().await;
         self.inner.pool.close();
-        flushed.map_err(AndonError::from)
+        Ok(stopped?)
     }
 }

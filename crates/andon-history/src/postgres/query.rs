@@ -3,18 +3,19 @@
 //! downtime, Pareto bars) are SQLite's own, fed with rows from here.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime};
 
-use andon_core::Color;
+use andon_core::{Color, async_trait};
 
 use super::PostgresHistory;
-use crate::error::HistoryError;
+use crate::error::{HistoryError, Result};
 use crate::query::{
     Downtime, DowntimeFrame, Pareto, ParetoBy, ResponseTimes, SignalQuery, StoredSignal, Window,
     finish_pareto, fold_downtime, fold_response_times, json_or_empty, parse_color,
 };
+use crate::read::Reader;
 use crate::schema::HOUR_MS;
 use crate::store::from_millis;
+use crate::timeline_rows::Incident;
 
 /// What MTTA/MTTR are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -43,14 +44,35 @@ pub(super) fn stored_signal(row: &tokio_postgres::Row) -> StoredSignal {
 }
 
 impl PostgresHistory {
-    /// Signals in a time range, optionally of one instance, component and color, newest first.
-    pub async fn signals(
-        &self,
-        query: &SignalQuery,
-        instance: Option<&str>,
-    ) -> Result<Vec<StoredSignal>, HistoryError> {
-        let (from, to) = query.window.millis();
+    /// How many signals the database holds, of every instance.
+    pub async fn signal_count(&self) -> Result<u64, HistoryError> {
         let client = self.client().await?;
+        let row = client
+            .query_one("SELECT count(*) FROM signals", &[])
+            .await
+            .map_err(|e| self.query_error(&e))?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+}
+
+/// The database seen from one instance (`instance`), or from the whole fleet (`None`).
+pub(crate) struct Fleet<'a> {
+    /// The store.
+    pub(crate) store: &'a PostgresHistory,
+    /// Only this instance's rows.
+    pub(crate) instance: Option<&'a str>,
+}
+
+#[async_trait]
+impl Reader for Fleet<'_> {
+    async fn incident(&self, key: &str, rows: usize) -> Result<Incident> {
+        self.store.incident(key, rows).await
+    }
+
+    async fn signals(&self, query: &SignalQuery) -> Result<Vec<StoredSignal>> {
+        let instance = self.instance;
+        let (from, to) = query.window.millis();
+        let client = self.store.client().await?;
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let color = query.color.map(Color::as_str);
         let rows = client
@@ -65,29 +87,12 @@ impl PostgresHistory {
                 &[&from, &to, &query.component, &color, &instance, &limit],
             )
             .await
-            .map_err(|e| self.query_error(&e))?;
+            .map_err(|e| self.store.query_error(&e))?;
         Ok(rows.iter().map(stored_signal).collect())
     }
 
-    /// How many signals the database holds, of every instance.
-    pub async fn signal_count(&self) -> Result<u64, HistoryError> {
-        let client = self.client().await?;
-        let row = client
-            .query_one("SELECT count(*) FROM signals", &[])
-            .await
-            .map_err(|e| self.query_error(&e))?;
-        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
-    }
-
-    /// A Pareto of the signals of `colors` in `window`, of one instance or all, by component,
-    /// fingerprint or instance. With no colors, RED and YELLOW are counted.
-    pub async fn pareto(
-        &self,
-        window: Window,
-        by: ParetoBy,
-        colors: &[Color],
-        instance: Option<&str>,
-    ) -> Result<Pareto, HistoryError> {
+    async fn pareto(&self, window: Window, by: ParetoBy, colors: &[Color]) -> Result<Pareto> {
+        let instance = self.instance;
         let colors: Vec<Color> = if colors.is_empty() {
             vec![Color::Red, Color::Yellow]
         } else {
@@ -95,7 +100,7 @@ impl PostgresHistory {
         };
         let names: Vec<&str> = colors.iter().map(|c| c.as_str()).collect();
         let (from, to) = window.millis();
-        let client = self.client().await?;
+        let client = self.store.client().await?;
         let mut totals: HashMap<String, u64> = HashMap::new();
         let raw = format!(
             "SELECT {key}, count(*) FROM signals
@@ -132,7 +137,7 @@ impl PostgresHistory {
             let rows = client
                 .query(sql, &[&lo, &hi, &names, &instance])
                 .await
-                .map_err(|e| self.query_error(&e))?;
+                .map_err(|e| self.store.query_error(&e))?;
             for row in rows {
                 let n: i64 = row.get(1);
                 *totals.entry(row.get(0)).or_insert(0) += u64::try_from(n).unwrap_or(0);
@@ -141,20 +146,14 @@ impl PostgresHistory {
         Ok(finish_pareto(totals, by, window, colors))
     }
 
-    /// MTTA and MTTR of the alerts that fired in `window`, of one instance or all, per
-    /// component or per instance (then `component` holds the instance name).
-    pub async fn response_times(
-        &self,
-        window: Window,
-        by: GroupBy,
-        instance: Option<&str>,
-    ) -> Result<Vec<ResponseTimes>, HistoryError> {
+    async fn response_times(&self, window: Window, by: GroupBy) -> Result<Vec<ResponseTimes>> {
+        let instance = self.instance;
         let (from, to) = window.millis();
         let group = match by {
             GroupBy::Component => "COALESCE(component, 'unknown')",
             GroupBy::Instance => "instance",
         };
-        let client = self.client().await?;
+        let client = self.store.client().await?;
         // An alert is one fingerprint of one instance: two agents' alerts of the same rule are
         // two firings.
         let rows = client
@@ -170,7 +169,7 @@ impl PostgresHistory {
                 &[&from, &to, &instance],
             )
             .await
-            .map_err(|e| self.query_error(&e))?;
+            .map_err(|e| self.store.query_error(&e))?;
         fold_response_times(
             rows.iter()
                 .map(|row| Ok((row.get(0), row.get(1), row.get(2), row.get(3)))),
@@ -178,17 +177,15 @@ impl PostgresHistory {
         )
     }
 
-    /// Line downtime per bucket, per instance (one instance when `instance` is given).
-    pub async fn downtime_by_instance(
+    /// One instance's rows when the reader is for one, with its (empty) buckets even when it
+    /// has no rows.
+    async fn downtime_by_instance(
         &self,
-        window: Window,
-        bucket: Duration,
-        now: SystemTime,
-        instance: Option<&str>,
-    ) -> Result<BTreeMap<String, Vec<Downtime>>, HistoryError> {
-        let frame = DowntimeFrame::new(window, bucket, now)?;
-        let (from, to) = window.millis();
-        let client = self.client().await?;
+        frame: &DowntimeFrame,
+    ) -> Result<BTreeMap<String, Vec<Downtime>>> {
+        let instance = self.instance;
+        let (from, to) = frame.window();
+        let client = self.store.client().await?;
         let rows = client
             .query(
                 "SELECT instance, at_ms, kind FROM line_events l
@@ -200,7 +197,7 @@ impl PostgresHistory {
                 &[&from, &to, &instance],
             )
             .await
-            .map_err(|e| self.query_error(&e))?;
+            .map_err(|e| self.store.query_error(&e))?;
         let mut events: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
         for row in &rows {
             events
@@ -210,36 +207,13 @@ impl PostgresHistory {
         }
         let mut out = BTreeMap::new();
         for (name, list) in events {
-            out.insert(name, fold_downtime(list.into_iter().map(Ok), &frame)?);
+            out.insert(name, fold_downtime(list.into_iter().map(Ok), frame)?);
         }
         if let Some(name) = instance
             && !out.contains_key(name)
         {
-            out.insert(name.to_owned(), fold_downtime(std::iter::empty(), &frame)?);
+            out.insert(name.to_owned(), fold_downtime(std::iter::empty(), frame)?);
         }
         Ok(out)
-    }
-
-    /// Line downtime per bucket, summed over the instances (line-seconds stopped).
-    pub async fn downtime(
-        &self,
-        window: Window,
-        bucket: Duration,
-        now: SystemTime,
-        instance: Option<&str>,
-    ) -> Result<Vec<Downtime>, HistoryError> {
-        let frame = DowntimeFrame::new(window, bucket, now)?;
-        let mut total = fold_downtime(std::iter::empty(), &frame)?;
-        for buckets in self
-            .downtime_by_instance(window, bucket, now, instance)
-            .await?
-            .into_values()
-        {
-            for (sum, one) in total.iter_mut().zip(buckets) {
-                sum.stopped_seconds += one.stopped_seconds;
-                sum.stops += one.stops;
-            }
-        }
-        Ok(total)
     }
 }

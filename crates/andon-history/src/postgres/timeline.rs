@@ -8,7 +8,7 @@ use tokio_postgres::types::ToSql;
 use super::PostgresHistory;
 use super::query::stored_signal;
 use crate::error::HistoryError;
-use crate::timeline::{Timeline, TimelineEntry, check_page};
+use crate::timeline::TimelineEntry;
 use crate::timeline_rows::{AlertRow, Incident};
 
 /// The trace ids an alert fingerprint (`$1`) was raised with.
@@ -19,15 +19,10 @@ const ALERTS_OF_TRACES: &str =
     "SELECT DISTINCT fingerprint FROM alert_events WHERE trace_id = ANY($1) LIMIT 100";
 
 impl PostgresHistory {
-    /// One page of the timeline of the incident with trace id or alert fingerprint `key`.
-    pub async fn timeline_page(
-        &self,
-        key: &str,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Timeline, HistoryError> {
-        check_page(offset, limit)?;
-        let rows = i64::try_from(offset + limit + 1).unwrap_or(i64::MAX);
+    /// The records of the incident with trace id or alert fingerprint `key`, at most `rows` of
+    /// each kind (the [`Reader`](crate::read::Reader)'s `incident`).
+    pub(crate) async fn incident(&self, key: &str, rows: usize) -> Result<Incident, HistoryError> {
+        let rows = i64::try_from(rows).unwrap_or(i64::MAX);
         let client = self.client().await?;
         let e = |error: tokio_postgres::Error| self.query_error(&error);
         let mut incident = Incident::new(key);
@@ -146,7 +141,7 @@ impl PostgresHistory {
                 ));
             }
         }
-        Ok(incident.page(offset, limit))
+        Ok(incident)
     }
 }
 

@@ -4,22 +4,21 @@
 //! with backoff; records keep arriving in the queue, up to its bounds.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
+use andon_core::HistoryRecord;
 use andon_core::config::Secret;
-use andon_core::{HistoryRecord, MetricsSink};
-use tokio::sync::watch;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Transaction};
 
-use super::{BACKOFF, RECONNECTS_TOTAL, error};
+use super::{RECONNECTS_TOTAL, error, reconnect_backoff};
 use crate::error::HistoryError;
 use crate::fingerprint::fingerprint;
-use crate::queue::{Counters, Message};
+use crate::queue::WriterEnds;
+use crate::rows::{Cell, Row, row_of};
 use crate::schema::HOUR_MS;
-use crate::store::{AlertEventRow, DiagnosticsRow, HeartbeatRow, LineRow, millis};
+use crate::store::millis;
 
 /// How often retention by age runs.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
@@ -43,16 +42,12 @@ pub(crate) async fn connect(
 
 /// The writer thread's state.
 pub(crate) struct Worker {
-    pub(crate) receiver: Receiver<Message>,
+    pub(crate) ends: WriterEnds,
     pub(crate) pg: tokio_postgres::Config,
     pub(crate) tls: super::tls::MakeRustls,
     pub(crate) instance: String,
-    pub(crate) counters: Arc<Counters>,
-    pub(crate) processed: watch::Sender<u64>,
-    pub(crate) metrics: Option<Arc<dyn MetricsSink>>,
     pub(crate) batch_size: usize,
     pub(crate) retention_age: Duration,
-    pub(crate) stopping: Arc<AtomicBool>,
     pub(crate) url: Secret,
 }
 
@@ -79,9 +74,10 @@ impl Worker {
         {
             Ok(runtime) => runtime,
             Err(e) => {
-                self.counters
+                self.ends
+                    .counters
                     .set_last_error(format!("cannot start the PostgreSQL writer: {e}"));
-                return self.drain_after_stop();
+                return self.ends.drain_after_stop();
             }
         };
         runtime.block_on(self.serve());
@@ -98,9 +94,7 @@ impl Worker {
             let wait = next_retention
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(200));
-            stop = self
-                .counters
-                .fill_batch(&self.receiver, &mut batch, self.batch_size, wait);
+            stop = self.ends.fill_batch(&mut batch, self.batch_size, wait);
             if !batch.is_empty() {
                 self.write(&mut client, &mut batch).await;
             }
@@ -111,38 +105,32 @@ impl Worker {
                 next_retention = Instant::now() + RETENTION_INTERVAL;
             }
         }
-        self.drain_after_stop();
-    }
-
-    /// Records that raced with the stop: lost, counted, so that nobody waits on them.
-    fn drain_after_stop(&self) {
-        self.counters
-            .drain_after_stop(&self.receiver, self.metrics.as_ref(), &self.processed);
+        self.ends.drain_after_stop();
     }
 
     /// Commits `batch`, reconnecting and retrying while the server is away; gives up (counting
     /// the batch as failed) only when the server refuses the data, or after shutdown began.
     async fn write(&self, client: &mut Option<Client>, batch: &mut Vec<HistoryRecord>) {
         let count = batch.len() as u64;
-        let mut backoff = BACKOFF.0;
+        let mut backoff = reconnect_backoff();
         let mut attempts_while_stopping = 0;
         let outcome = loop {
             if client.as_ref().is_none_or(Client::is_closed) {
                 match connect(&self.pg, &self.tls).await {
                     Ok(c) => {
                         *client = Some(c);
-                        if let Some(sink) = &self.metrics {
+                        if let Some(sink) = &self.ends.metrics {
                             sink.add_counter(RECONNECTS_TOTAL, &[], 1);
                         }
                     }
                     Err(e) => {
-                        self.counters
+                        self.ends
+                            .counters
                             .set_last_error(self.url.redact_in(&e.to_string()));
                         if self.give_up(&mut attempts_while_stopping) {
                             break Err(());
                         }
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(BACKOFF.1);
+                        tokio::time::sleep(backoff.next_delay()).await;
                         continue;
                     }
                 }
@@ -152,7 +140,7 @@ impl Worker {
                 Ok(()) => break Ok(()),
                 Err(e) => {
                     let message = self.url.redact_in(&error("write", &e).to_string());
-                    self.counters.set_last_error(message);
+                    self.ends.counters.set_last_error(message);
                     if !is_transient(&e) {
                         break Err(());
                     }
@@ -160,23 +148,17 @@ impl Worker {
                     if self.give_up(&mut attempts_while_stopping) {
                         break Err(());
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF.1);
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
             }
         };
         batch.clear();
-        self.counters.batch_done(
-            count,
-            outcome.is_ok(),
-            self.metrics.as_ref(),
-            &self.processed,
-        );
+        self.ends.batch_done(count, outcome.is_ok());
     }
 
     /// After shutdown began, a lost server gets three more tries, then the batch is counted.
     fn give_up(&self, attempts: &mut u32) -> bool {
-        if self.stopping.load(Ordering::Acquire) {
+        if self.ends.closed.load(Ordering::Acquire) {
             *attempts += 1;
             *attempts > 3
         } else {
@@ -209,7 +191,7 @@ impl Worker {
             {
                 Ok(n) => deleted += n,
                 Err(e) => {
-                    self.counters.set_last_error(format!(
+                    self.ends.counters.set_last_error(format!(
                         "retention: {}",
                         self.url.redact_in(&error("retain", &e).to_string())
                     ));
@@ -223,7 +205,8 @@ impl Worker {
                 &[&self.instance, &cutoff.div_euclid(HOUR_MS)],
             )
             .await;
-        self.counters
+        self.ends
+            .counters
             .retention_deleted
             .fetch_add(deleted, Ordering::Relaxed);
     }
@@ -267,7 +250,11 @@ pub(crate) async fn write_batch(
                         .flatten(),
                 );
             }
-            other => write_record(&transaction, instance, other).await?,
+            other => {
+                if let Some(row) = row_of(other) {
+                    insert(&transaction, instance, row).await?;
+                }
+            }
         }
     }
     if !signals.id.is_empty() {
@@ -334,88 +321,35 @@ pub(crate) fn text(value: &str) -> String {
     }
 }
 
-/// Writes one record other than a signal.
-async fn write_record(
+/// Inserts one record's row (see [`rows`](crate::rows)) with this agent's `instance` as `$1`
+/// and the columns as `$2`, `$3`, …; a text's NUL bytes become U+FFFD (see [`text`]).
+async fn insert(
     tx: &Transaction<'_>,
     instance: &str,
-    record: &HistoryRecord,
+    row: Row<'_>,
 ) -> Result<(), tokio_postgres::Error> {
-    match record {
-        HistoryRecord::Signal(_) => {}
-        HistoryRecord::Alert(event) => {
-            let row = AlertEventRow::new(event);
-            tx.execute(
-                "INSERT INTO alert_events (instance, at_ms, fingerprint, rule, severity, component, trace_id, labels, summary, kind, by_whom, note, level)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                &[
-                    &instance,
-                    &millis(event.at),
-                    &event.fingerprint,
-                    &text(&event.rule),
-                    &event.severity.as_str(),
-                    &event.component,
-                    &event.trace_id,
-                    &row.labels,
-                    &text(&event.summary),
-                    &event.kind.as_str(),
-                    &row.by,
-                    &row.note,
-                    &row.level,
-                ],
-            )
-            .await?;
-        }
-        HistoryRecord::Line(event) => {
-            let row = LineRow::new(event);
-            tx.execute(
-                "INSERT INTO line_events (instance, at_ms, kind, signal_id, component, message, by_whom, note)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &instance,
-                    &row.at,
-                    &row.kind,
-                    &row.signal,
-                    &row.component.map(text),
-                    &row.message.map(text),
-                    &row.by.map(text),
-                    &row.note.map(text),
-                ],
-            )
-            .await?;
-        }
-        HistoryRecord::Heartbeat(event) => {
-            let row = HeartbeatRow::new(event);
-            tx.execute(
-                "INSERT INTO heartbeats (instance, at_ms, name, component, kind, status, last_check_in_ms, every_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &instance,
-                    &row.at,
-                    &event.name,
-                    &event.component,
-                    &row.kind,
-                    &row.status,
-                    &row.last_check_in,
-                    &row.every,
-                ],
-            )
-            .await?;
-        }
-        HistoryRecord::Diagnostics { signal, report } => {
-            let row = DiagnosticsRow::new(report);
-            tx.execute(
-                "INSERT INTO diagnostics (instance, at_ms, signal_id, health, summary, report) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &instance,
-                    &row.at,
-                    &signal.to_string(),
-                    &row.health,
-                    &text(&report.summary),
-                    &row.report,
-                ],
-            )
-            .await?;
-        }
-    }
+    let marks: Vec<String> = (1..=row.cells.len() + 1).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO {} (instance, {}) VALUES ({})",
+        row.table,
+        row.columns.join(", "),
+        marks.join(", ")
+    );
+    let cells: Vec<Cell<'_>> = row
+        .cells
+        .into_iter()
+        .map(|cell| match cell {
+            Cell::Text(Some(value)) if value.contains('\0') => {
+                Cell::Text(Some(text(&value).into()))
+            }
+            other => other,
+        })
+        .collect();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&instance];
+    params.extend(cells.iter().map(|cell| match cell {
+        Cell::Int(value) => value as &(dyn ToSql + Sync),
+        Cell::Text(value) => value,
+    }));
+    tx.execute(&sql, &params).await?;
     Ok(())
 }

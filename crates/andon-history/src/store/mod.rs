@@ -2,20 +2,17 @@
 //! [`HistoryStore`] side live here; opening (`open`), the writer thread (`worker`), the rows
 //! it writes (`write`) and retention (`retention`) each have a room of their own.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::SyncSender;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use andon_core::config::HistoryConfig;
-use andon_core::{AndonError, HistoryRecord, HistoryStore, MetricsSink, async_trait};
+use andon_core::{AndonError, HistoryRecord, HistoryStore, async_trait};
 use rusqlite::Connection;
-use tokio::sync::watch;
 
 use crate::error::HistoryError;
 pub use crate::queue::HistoryStats;
-use crate::queue::{Counters, Message, wait_processed};
+use crate::queue::Intake;
 
 mod open;
 mod retention;
@@ -24,7 +21,6 @@ mod write;
 
 pub use open::SqliteHistoryBuilder;
 pub use retention::RetentionReport;
-pub(crate) use write::{AlertEventRow, DiagnosticsRow, HeartbeatRow, LineRow};
 
 /// How often retention runs in the background by default.
 pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
@@ -59,14 +55,9 @@ pub struct SqliteHistory {
 struct Inner {
     path: String,
     config: HistoryConfig,
-    sender: SyncSender<Message>,
-    counters: Arc<Counters>,
-    processed: watch::Receiver<u64>,
-    closed: AtomicBool,
+    intake: Intake,
     writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    metrics: Option<Arc<dyn MetricsSink>>,
 }
 
 impl std::fmt::Debug for SqliteHistory {
@@ -101,12 +92,12 @@ impl SqliteHistory {
 
     /// What the store did so far.
     pub fn stats(&self) -> HistoryStats {
-        self.inner.counters.stats()
+        self.inner.intake.counters().stats()
     }
 
     /// Why the last failed transaction failed.
     pub fn last_error(&self) -> Option<String> {
-        self.inner.counters.last_error.get()
+        self.inner.intake.counters().last_error.get()
     }
 
     /// Runs retention now, as the background does, with `now` as the present: deletes rows
@@ -115,7 +106,8 @@ impl SqliteHistory {
         let mut connection = lock(&self.inner.writer);
         let report = retention::retain(&mut connection, &self.inner.config, now)?;
         self.inner
-            .counters
+            .intake
+            .counters()
             .retention_deleted
             .fetch_add(report.total(), Ordering::Relaxed);
         Ok(report)
@@ -124,10 +116,6 @@ impl SqliteHistory {
     /// The connection queries read through.
     pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
         lock(&self.inner.reader)
-    }
-
-    async fn wait_processed(&self, target: u64) -> Result<(), HistoryError> {
-        wait_processed(&self.inner.processed, target).await
     }
 }
 
@@ -139,28 +127,15 @@ fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 #[async_trait]
 impl HistoryStore for SqliteHistory {
     fn record(&self, record: HistoryRecord) {
-        self.inner.counters.offer(
-            &self.inner.sender,
-            &self.inner.closed,
-            self.inner.config.max_queue_bytes,
-            self.inner.metrics.as_ref(),
-            record,
-        );
+        self.inner.intake.record(record);
     }
 
     async fn flush(&self) -> Result<(), AndonError> {
-        let target = self.inner.counters.accepted.load(Ordering::Acquire);
-        self.wait_processed(target).await.map_err(AndonError::from)
+        Ok(self.inner.intake.flush().await?)
     }
 
     async fn shutdown(&self) -> Result<(), AndonError> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let target = self.inner.counters.accepted.load(Ordering::Acquire);
-        let flushed = self.wait_processed(target).await;
-        crate::queue::stop_writer(&self.inner.sender, &self.inner.thread).await;
-        flushed.map_err(AndonError::from)
+        Ok(self.inner.intake.shutdown().await?)
     }
 }
 

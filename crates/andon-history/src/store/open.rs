@@ -1,15 +1,12 @@
 //! Opening a [`SqliteHistory`]: the builder, the connections (WAL, a private file) and the
 //! writer thread's start.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use andon_core::MetricsSink;
 use andon_core::config::HistoryConfig;
 use rusqlite::Connection;
-use tokio::sync::watch;
 
 use super::worker::Worker;
 use super::{
@@ -17,7 +14,7 @@ use super::{
     SystemClock,
 };
 use crate::error::HistoryError;
-use crate::queue::{Counters, DROPPED_TOTAL, WRITTEN_TOTAL};
+use crate::queue::Intake;
 use crate::schema;
 
 /// Builds a [`SqliteHistory`] from a `[history]` section.
@@ -83,29 +80,16 @@ impl SqliteHistoryBuilder {
         } else {
             Arc::new(Mutex::new(open_connection(&path, busy_timeout, true)?))
         };
-        if let Some(sink) = &metrics {
-            sink.describe(WRITTEN_TOTAL, "history records committed to the database");
-            sink.describe(
-                DROPPED_TOTAL,
-                "history records lost before the database: queue_full, closed or failed",
-            );
-        }
-        let counters = Arc::new(Counters::default());
-        let (sender, receiver) = mpsc::sync_channel(config.queue_capacity.max(1));
-        let (processed_tx, processed) = watch::channel(0_u64);
+        let (intake, ends) = Intake::new(&config, metrics);
         let worker = Worker {
-            receiver,
+            ends,
             connection: Arc::clone(&writer),
-            counters: Arc::clone(&counters),
-            processed: processed_tx,
-            metrics: metrics.clone(),
             clock: Arc::clone(&clock),
             config: config.clone(),
             retention_interval,
         };
-        let thread = std::thread::Builder::new()
-            .name("andon-history".into())
-            .spawn(move || worker.run())
+        intake
+            .start_writer("andon-history", move || worker.run())
             .map_err(|e| HistoryError::Open {
                 path: path.clone(),
                 source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
@@ -114,14 +98,9 @@ impl SqliteHistoryBuilder {
             inner: Arc::new(Inner {
                 path,
                 config,
-                sender,
-                counters,
-                processed,
-                closed: AtomicBool::new(false),
+                intake,
                 writer,
                 reader,
-                thread: Mutex::new(Some(thread)),
-                metrics,
             }),
         })
     }

@@ -2,26 +2,21 @@
 //! retention on its interval.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use andon_core::HistoryRecord;
 use andon_core::config::HistoryConfig;
-use andon_core::{HistoryRecord, MetricsSink};
 use rusqlite::Connection;
-use tokio::sync::watch;
 
 use super::write::write_batch;
 use super::{Clock, lock, retention};
-use crate::queue::{Counters, Message};
+use crate::queue::WriterEnds;
 
 /// The writer thread's state.
 pub(super) struct Worker {
-    pub(super) receiver: Receiver<Message>,
+    pub(super) ends: WriterEnds,
     pub(super) connection: Arc<Mutex<Connection>>,
-    pub(super) counters: Arc<Counters>,
-    pub(super) processed: watch::Sender<u64>,
-    pub(super) metrics: Option<Arc<dyn MetricsSink>>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) config: HistoryConfig,
     pub(super) retention_interval: Duration,
@@ -35,9 +30,7 @@ impl Worker {
         let mut stop = false;
         while !stop {
             let wait = next_retention.saturating_duration_since(Instant::now());
-            stop = self
-                .counters
-                .fill_batch(&self.receiver, &mut batch, batch_size, wait);
+            stop = self.ends.fill_batch(&mut batch, batch_size, wait);
             if !batch.is_empty() {
                 self.write(&mut batch);
             }
@@ -46,8 +39,7 @@ impl Worker {
                 next_retention = Instant::now() + self.retention_interval;
             }
         }
-        self.counters
-            .drain_after_stop(&self.receiver, self.metrics.as_ref(), &self.processed);
+        self.ends.drain_after_stop();
     }
 
     fn write(&self, batch: &mut Vec<HistoryRecord>) {
@@ -58,25 +50,24 @@ impl Worker {
         };
         batch.clear();
         if let Err(error) = &result {
-            self.counters.set_last_error(error.to_string());
+            self.ends.counters.set_last_error(error.to_string());
         }
-        self.counters.batch_done(
-            count,
-            result.is_ok(),
-            self.metrics.as_ref(),
-            &self.processed,
-        );
+        self.ends.batch_done(count, result.is_ok());
     }
 
     fn retain(&self) {
         let mut connection = lock(&self.connection);
         match retention::retain(&mut connection, &self.config, self.clock.now()) {
             Ok(report) => {
-                self.counters
+                self.ends
+                    .counters
                     .retention_deleted
                     .fetch_add(report.total(), Ordering::Relaxed);
             }
-            Err(error) => self.counters.set_last_error(format!("retention: {error}")),
+            Err(error) => self
+                .ends
+                .counters
+                .set_last_error(format!("retention: {error}")),
         }
     }
 }

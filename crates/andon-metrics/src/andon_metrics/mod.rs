@@ -477,7 +477,7 @@ impl AndonMetrics {
 
     /// The last error of the signal sink when delivering a threshold signal, if any.
     pub fn last_delivery_error(&self) -> Option<String> {
-        self.registry.events().last_error()
+        self.registry.events().counts().last_error()
     }
 
     /// What the registry holds: metrics, series and refused series, under the
