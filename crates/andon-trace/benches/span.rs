@@ -185,7 +185,11 @@ fn export(c: &mut Criterion) {
         "trace export: the receiver got {received} spans; andon counters {:?}",
         andon.stats()
     );
-    assert!(received > 0, "no span reached the OTLP receiver");
+    // Only when the export benchmarks ran (a filter may have left them out).
+    assert!(
+        received > 0 || andon.stats().spans_started == 0,
+        "no span reached the OTLP receiver"
+    );
     let _ = raw_provider.shutdown();
 }
 

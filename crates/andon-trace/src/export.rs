@@ -58,15 +58,7 @@ impl SpanProcessor for QueueProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        // A refused span is counted as dropped by the queue.
-        if self.spans.try_push(span).is_ok()
-            && self
-                .spans
-                .queued()
-                .is_multiple_of(self.max_export_batch_size)
-        {
-            self.spans.wake();
-        }
+        enqueue(&self.spans, self.max_export_batch_size, span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -79,10 +71,20 @@ impl SpanProcessor for QueueProcessor {
     }
 }
 
-/// The handle that asks the worker to flush or shut down.
+/// Puts an ended span in the export queue without waiting (a refused span is counted as
+/// dropped by the queue), and wakes the worker when a full batch waits.
+#[inline]
+fn enqueue(spans: &WorkQueue<SpanData>, max_export_batch_size: usize, span: SpanData) {
+    if spans.try_push(span).is_ok() && spans.queued().is_multiple_of(max_export_batch_size) {
+        spans.wake();
+    }
+}
+
+/// The handle that queues andon's own ended spans and asks the worker to flush or shut down.
 #[derive(Debug, Clone)]
 pub(crate) struct ExportControl {
     spans: WorkQueue<SpanData>,
+    max_export_batch_size: usize,
     control: mpsc::UnboundedSender<Shutdown>,
 }
 
@@ -93,6 +95,13 @@ impl std::fmt::Debug for Shutdown {
 }
 
 impl ExportControl {
+    /// Queues an ended span of andon's own, as the SDK's processor queues the `tracing`
+    /// layer's.
+    #[inline]
+    pub(crate) fn enqueue(&self, span: SpanData) {
+        enqueue(&self.spans, self.max_export_batch_size, span);
+    }
+
     /// Exports every span queued before the call; `false` when the worker is gone. Unbounded
     /// here: the tracer bounds the wait with its own deadline.
     pub(crate) async fn flush(&self) -> bool {
@@ -141,6 +150,7 @@ pub(crate) fn spawn<E: SpanExporter + 'static>(
         },
         ExportControl {
             spans: spans_tx,
+            max_export_batch_size: settings.max_export_batch_size,
             control: control_tx,
         },
     )

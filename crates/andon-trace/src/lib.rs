@@ -71,6 +71,7 @@
 mod error;
 mod export;
 mod propagation;
+mod record;
 mod sampler;
 mod signal;
 mod span;

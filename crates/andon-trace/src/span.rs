@@ -3,11 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use opentelemetry::Context;
-use opentelemetry::trace::{SpanBuilder, SpanContext, Tracer as _};
-use opentelemetry_sdk::trace::{Span as SdkSpan, Tracer as SdkTracer};
+use opentelemetry::trace::SpanContext;
 
 use crate::propagation::{Baggage, TraceState};
+use crate::record::Record;
 
 /// A handle to a span started by an [`AndonTracer`](crate::AndonTracer): a cheap `Copy` id.
 ///
@@ -39,10 +38,10 @@ pub enum SpanStatus {
 }
 
 impl SpanStatus {
-    pub(crate) fn to_otel(&self) -> opentelemetry::trace::Status {
+    pub(crate) fn into_otel(self) -> opentelemetry::trace::Status {
         match self {
             SpanStatus::Ok => opentelemetry::trace::Status::Ok,
-            SpanStatus::Error(message) => opentelemetry::trace::Status::error(message.clone()),
+            SpanStatus::Error(message) => opentelemetry::trace::Status::error(message),
             SpanStatus::Unset => opentelemetry::trace::Status::Unset,
         }
     }
@@ -51,16 +50,16 @@ impl SpanStatus {
 /// An open span.
 #[derive(Debug)]
 pub(crate) struct Live {
-    /// The span's ids and sampled flag when it is not recorded (a recorded span holds its
-    /// own: read both through [`Live::context`]).
+    /// The span's ids, sampled flag and W3C tracestate as the SDK knows them.
     pub(crate) context: SpanContext,
     /// Whether the trace id is random (the W3C Level 2 random flag).
     pub(crate) random: bool,
-    /// The recording SDK span; `None` when not sampled.
+    /// The recorded data; `None` when not sampled.
     ///
-    /// Held inline, not boxed: a box cost every recorded span an allocation and a free on
-    /// the caller's thread (the larger slot costs a copy, which is cheaper).
-    pub(crate) span: Option<SdkSpan>,
+    /// andon's own data rather than an SDK span: building an SDK span cost a clone of the
+    /// provider's `Arc`, the sampler and id generator asked through thread-local hints, and a
+    /// move of a few hundred bytes into the table (see `record.rs`).
+    pub(crate) record: Option<Record>,
     /// The W3C tracestate carried to children and injected headers.
     /// `None` when empty, so that most spans allocate nothing for it.
     pub(crate) tracestate: Option<Arc<TraceState>>,
@@ -72,32 +71,9 @@ pub(crate) struct Live {
 }
 
 impl Live {
-    /// A recorded span: `tracer` builds the SDK span under `cx`.
-    #[inline]
-    pub(crate) fn recorded(
-        tracer: &SdkTracer,
-        builder: SpanBuilder,
-        cx: &Context,
-        random: bool,
-        tracestate: Option<Arc<TraceState>>,
-        baggage: Option<Arc<Baggage>>,
-    ) -> Live {
-        Live {
-            context: SpanContext::NONE,
-            random,
-            span: Some(tracer.build_with_context(builder, cx)),
-            tracestate,
-            baggage,
-            error: None,
-        }
-    }
-
     /// The span's ids and sampled flag.
     pub(crate) fn context(&self) -> &SpanContext {
-        match &self.span {
-            Some(span) => opentelemetry::trace::Span::span_context(span),
-            None => &self.context,
-        }
+        &self.context
     }
 }
 
@@ -121,15 +97,8 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    /// Puts a new span in a free slot.
-    #[inline]
-    pub(crate) fn insert(&mut self, tracer: u32, live: Live) -> Option<SpanHandle> {
-        self.insert_with(tracer, || live)
-    }
-
-    /// Puts the span that `make` builds in a free slot, built there: the span is moved once,
-    /// from `make`'s result into the slot (every other way in copied the SDK span, a few
-    /// hundred bytes, into temporaries twice more).
+    /// Puts the span that `make` builds in a free slot, built there (so that it is not moved
+    /// through temporaries on its way in).
     #[inline]
     pub(crate) fn insert_with(
         &mut self,
@@ -151,7 +120,7 @@ impl Table {
         }
         let live = slot.live.insert(make());
         self.started += 1;
-        self.not_sampled += u64::from(live.span.is_none());
+        self.not_sampled += u64::from(live.record.is_none());
         self.open += 1;
         Some(SpanHandle {
             tracer,

@@ -14,7 +14,7 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
 
 use crate::error::TraceError;
 use crate::export::{self, Counters, ExportControl, QueueSettings};
-use crate::sampler::{AndonIdGenerator, AndonSampler};
+use crate::sampler::sampler;
 use crate::span::Table;
 
 use super::{AndonTracer, Inner, NEXT_TRACER, SCOPE};
@@ -75,9 +75,7 @@ impl AndonTracerBuilder {
             export_timeout: Duration::from_millis(config.export_timeout_ms),
         };
         let counters = Arc::new(Counters::default());
-        let mut provider = SdkTracerProvider::builder()
-            .with_id_generator(AndonIdGenerator::default())
-            .with_resource(resource.clone());
+        let mut provider = SdkTracerProvider::builder().with_resource(resource.clone());
         let control = if config.enabled {
             let runtime =
                 tokio::runtime::Handle::try_current().map_err(|_| TraceError::NoRuntime)?;
@@ -88,7 +86,7 @@ impl AndonTracerBuilder {
             let (processor, control) = spawn(settings, counters.clone(), &runtime, &resource);
             provider = provider
                 .with_span_processor(processor)
-                .with_sampler(AndonSampler::new(config.sampling_ratio));
+                .with_sampler(sampler(config.sampling_ratio));
             Some(control)
         } else {
             provider = provider.with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff);
@@ -98,7 +96,7 @@ impl AndonTracerBuilder {
         let scope = InstrumentationScope::builder(SCOPE)
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
-        let tracer = provider.tracer_with_scope(scope);
+        let tracer = provider.tracer_with_scope(scope.clone());
         Ok(AndonTracer {
             inner: Arc::new(Inner {
                 id: NEXT_TRACER.fetch_add(1, Ordering::Relaxed),
@@ -109,6 +107,7 @@ impl AndonTracerBuilder {
                 counters,
                 provider,
                 tracer,
+                scope,
                 control,
                 shut_down: AtomicBool::new(false),
             }),

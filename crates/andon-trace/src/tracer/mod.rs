@@ -9,7 +9,6 @@ mod signals;
 
 pub use builder::AndonTracerBuilder;
 pub use context::EnteredSpan;
-use context::Shadow;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -20,17 +19,16 @@ use std::time::{Duration, SystemTime};
 use andon_core::config::TracerConfig;
 use andon_core::stats::Stats;
 use andon_core::{AndonError, Component, ShutdownReport, TraceIds};
-use opentelemetry::trace::{
-    SpanBuilder, SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId,
-};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
-use opentelemetry_sdk::trace::{SdkTracerProvider, Span as SdkSpan};
 
 use crate::error::TraceError;
 use crate::export::{Counters, ExportControl};
 use crate::propagation::{Baggage, PropagationContext, TraceState};
-use crate::sampler::{ForcedRecord, ratio_keeps};
+use crate::record::Record;
+use crate::sampler::ratio_keeps;
 use crate::signal::json_to_otel;
 use crate::span::{Live, SpanHandle, SpanStatus, Table};
 use crate::stats::TraceStats;
@@ -77,7 +75,10 @@ struct Inner {
     table: Mutex<Table>,
     counters: Arc<Counters>,
     provider: SdkTracerProvider,
+    /// The SDK tracer, for the `tracing` layer's spans (andon's own spans are not SDK spans).
     tracer: SdkTracer,
+    /// The instrumentation scope andon's own spans are exported under (the SDK tracer's).
+    scope: InstrumentationScope,
     control: Option<ExportControl>,
     shut_down: AtomicBool,
 }
@@ -97,9 +98,8 @@ impl fmt::Debug for AndonTracer {
 
 /// Where a new span hangs.
 struct Parent {
-    /// The parent's context; `None` for a new root.
+    /// The parent's context (remote when it came with a request); `None` for a new root.
     context: Option<SpanContext>,
-    remote: bool,
     random: bool,
     tracestate: Option<Arc<TraceState>>,
     baggage: Option<Arc<Baggage>>,
@@ -109,7 +109,6 @@ impl Parent {
     fn root() -> Self {
         Parent {
             context: None,
-            remote: false,
             random: true,
             tracestate: None,
             baggage: None,
@@ -168,7 +167,6 @@ impl AndonTracer {
     fn parent_of(&self, handle: &SpanHandle) -> Result<Parent, TraceError> {
         self.with_live(handle, |live| Parent {
             context: Some(live.context().clone()),
-            remote: false,
             random: live.random,
             tracestate: live.tracestate.clone(),
             baggage: live.baggage.clone(),
@@ -225,7 +223,6 @@ impl AndonTracer {
                         true,
                         otel_state,
                     )),
-                    remote: true,
                     random: tp.random(),
                     tracestate: (!remote.tracestate().is_empty())
                         .then(|| Arc::new(remote.tracestate().clone())),
@@ -262,45 +259,6 @@ impl AndonTracer {
                 Some(cx) => cx.is_sampled(),
                 None => ratio_keeps(self.inner.ratio, trace_id.to_bytes()),
             };
-        if sampled && self.inner.control.is_some() {
-            let cx = match &parent.context {
-                None => Context::new(),
-                Some(sc) if parent.remote => Context::new().with_remote_span_context(sc.clone()),
-                Some(sc) => Context::new().with_span(Shadow(sc.clone())),
-            };
-            let mut builder = SpanBuilder::from_name(name);
-            if let Some((attributes, start)) = forced {
-                builder = builder.with_attributes(attributes).with_start_time(start);
-            }
-            let root_id = if cx.has_active_span() {
-                None
-            } else {
-                Some(trace_id)
-            };
-            let _hints = ForcedRecord::set(root_id);
-            let (tracestate, baggage) = (parent.tracestate, parent.baggage);
-            // The SDK span is built in its slot, under the table's lock as a span's end is:
-            // each move of an SDK span copies a few hundred bytes, and building it first and
-            // moving it in took three.
-            return self
-                .table()
-                .insert_with(self.inner.id, || {
-                    Live::recorded(
-                        &self.inner.tracer,
-                        builder,
-                        &cx,
-                        random,
-                        tracestate,
-                        baggage,
-                    )
-                })
-                .ok_or(TraceError::ShutDown);
-        }
-        let flags = if sampled {
-            TraceFlags::SAMPLED
-        } else {
-            TraceFlags::NOT_SAMPLED
-        };
         let state = parent
             .context
             .as_ref()
@@ -308,16 +266,38 @@ impl AndonTracer {
                 cx.trace_state().clone()
             });
         let span_id = SpanId::from(fastrand::u64(..).max(1));
-        let live = Live {
-            context: SpanContext::new(trace_id, span_id, flags, false, state),
-            random,
-            span: None,
-            tracestate: parent.tracestate,
-            baggage: parent.baggage,
-            error: None,
+        let (flags, record) = if sampled && self.inner.control.is_some() {
+            // Recorded as the SDK records a span it samples: the parent's flags, sampled, and
+            // the parent's tracestate.
+            let flags = parent
+                .context
+                .as_ref()
+                .filter(|cx| cx.is_valid())
+                .map_or(TraceFlags::default(), SpanContext::trace_flags)
+                .with_sampled(true);
+            let (attributes, start) = match forced {
+                Some((attributes, start)) => (Some(attributes), Some(start)),
+                None => (None, None),
+            };
+            let record = Record::new(parent.context.as_ref(), name, start, attributes);
+            (flags, Some(record))
+        } else if sampled {
+            (TraceFlags::SAMPLED, None)
+        } else {
+            (TraceFlags::NOT_SAMPLED, None)
         };
+        let (tracestate, baggage) = (parent.tracestate, parent.baggage);
+        // The span is built in its slot, under the table's lock as a span's end is, rather
+        // than built first and moved in.
         self.table()
-            .insert(self.inner.id, live)
+            .insert_with(self.inner.id, || Live {
+                context: SpanContext::new(trace_id, span_id, flags, false, state),
+                random,
+                record,
+                tracestate,
+                baggage,
+                error: None,
+            })
             .ok_or(TraceError::ShutDown)
     }
 
@@ -335,8 +315,8 @@ impl AndonTracer {
     ) -> Result<(), TraceError> {
         let attribute = KeyValue::new(key.into(), json_to_otel(&value));
         self.with_live(span, |live| {
-            if let Some(span) = &mut live.span {
-                opentelemetry::trace::Span::set_attribute(span, attribute);
+            if let Some(record) = &mut live.record {
+                record.set_attribute(attribute);
             }
         })
     }
@@ -358,8 +338,8 @@ impl AndonTracer {
             .map(|(k, v)| KeyValue::new(k.into(), json_to_otel(&v)))
             .collect();
         self.with_live(span, |live| {
-            if let Some(span) = &mut live.span {
-                opentelemetry::trace::Span::add_event(span, name, attributes);
+            if let Some(record) = &mut live.record {
+                record.add_event(name, attributes);
             }
         })
     }
@@ -372,11 +352,11 @@ impl AndonTracer {
     /// [`TraceError::UnknownSpan`] if the span has already ended.
     pub fn end_span(&self, span: &SpanHandle, status: SpanStatus) -> Result<(), TraceError> {
         self.check_handle(span)?;
-        // The span ends where it lies, under the table's lock: moving it out first would copy
-        // it (a few hundred bytes) several times. Ending only hands the span to the export
-        // queue (`try_send`), so the lock is held briefly and never across I/O.
+        // The span ends where it lies, under the table's lock, rather than moved out first.
+        // Ending only hands the span to the export queue (`try_send`), so the lock is held
+        // briefly and never across I/O.
         self.table()
-            .end_with(span, |live| finish(live, status))
+            .end_with(span, |live| self.finish(live, status))
             .ok_or(TraceError::UnknownSpan(*span))
     }
 
@@ -398,7 +378,7 @@ impl AndonTracer {
     ///
     /// [`TraceError::UnknownSpan`] if the span has ended.
     pub fn is_recording(&self, span: &SpanHandle) -> Result<bool, TraceError> {
-        self.with_live(span, |live| live.span.is_some())
+        self.with_live(span, |live| live.record.is_some())
     }
 
     /// Spans started and not yet ended.
@@ -469,7 +449,7 @@ impl AndonTracer {
         }
         let open = self.table().drain();
         for mut live in open {
-            finish(&mut live, SpanStatus::Unset);
+            self.finish(&mut live, SpanStatus::Unset);
         }
         let result = match &self.inner.control {
             Some(control) => self.wait(control.shutdown()).await,
@@ -492,23 +472,27 @@ impl AndonTracer {
     }
 }
 
-/// Ends a span with its final status (the span stays in place, ended).
-fn finish(live: &mut Live, status: SpanStatus) {
-    let Some(span) = &mut live.span else { return };
-    let status = match (status, live.error.take()) {
-        (SpanStatus::Error(message), _) => SpanStatus::Error(message),
-        (_, Some(message)) => SpanStatus::Error(message),
-        (status, None) => status,
-    };
-    end_sdk_span(span, &status);
-}
-
-fn end_sdk_span(span: &mut SdkSpan, status: &SpanStatus) {
-    use opentelemetry::trace::Span as _;
-    if *status != SpanStatus::Unset {
-        span.set_status(status.to_otel());
+impl AndonTracer {
+    /// Ends a recorded span with its final status and hands it to the export queue, as the
+    /// SDK's span processor receives an ended span. The slot keeps the rest until it is freed.
+    #[inline]
+    fn finish(&self, live: &mut Live, status: SpanStatus) {
+        let Some(mut record) = live.record.take() else {
+            return;
+        };
+        let status = match (status, live.error.take()) {
+            (SpanStatus::Error(message), _) => SpanStatus::Error(message),
+            (_, Some(message)) => SpanStatus::Error(message),
+            (status, None) => status,
+        };
+        if status != SpanStatus::Unset {
+            record.set_status(status.into_otel());
+        }
+        if let Some(control) = &self.inner.control {
+            let context = std::mem::replace(&mut live.context, SpanContext::NONE);
+            control.enqueue(record.into_span_data(context, &self.inner.scope));
+        }
     }
-    span.end();
 }
 
 #[async_trait::async_trait]
@@ -531,48 +515,4 @@ impl Component for AndonTracer {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_disabled_tracer_needs_no_runtime_and_still_propagates() {
-        let tracer = AndonTracer::new(TracerConfig {
-            enabled: false,
-            ..TracerConfig::default()
-        })
-        .unwrap();
-        let remote = crate::extract(&vec![(
-            "traceparent".to_owned(),
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03".to_owned(),
-        )]);
-        let span = tracer.start_span_from(&remote, "x").unwrap();
-        assert!(!tracer.is_recording(&span).unwrap());
-        let tp = *tracer
-            .propagation_context(&span)
-            .unwrap()
-            .traceparent()
-            .unwrap();
-        assert_eq!(tp.trace_id(), remote.traceparent().unwrap().trace_id());
-        assert_ne!(tp.parent_id(), remote.traceparent().unwrap().parent_id());
-        assert_eq!(tp.flags(), 0x03);
-        tracer.end_span(&span, SpanStatus::Ok).unwrap();
-    }
-
-    #[test]
-    fn enabled_tracing_outside_a_runtime_is_an_error_that_says_what_to_do() {
-        let err = AndonTracer::new(TracerConfig::default()).unwrap_err();
-        assert!(matches!(err, TraceError::NoRuntime));
-        assert!(err.to_string().contains("tokio runtime"));
-        let err = AndonTracer::new(TracerConfig {
-            sampling_ratio: 2.0,
-            ..TracerConfig::default()
-        })
-        .unwrap_err();
-        assert!(
-            err.to_string().starts_with("tracer.sampling_ratio"),
-            "{err}"
-        );
-        let andon: AndonError = err.into();
-        assert!(matches!(andon, AndonError::Config(_)));
-    }
-}
+mod tests;

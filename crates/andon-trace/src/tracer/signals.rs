@@ -62,13 +62,10 @@ impl AndonTracer {
             if red {
                 live.error = Some(signal.message().to_owned());
             }
-            if let Some(span) = &mut live.span {
-                opentelemetry::trace::Span::add_event(span, "andon.signal", attributes);
+            if let Some(record) = &mut live.record {
+                record.add_event("andon.signal", attributes);
                 if red {
-                    opentelemetry::trace::Span::set_status(
-                        span,
-                        Status::error(signal.message().to_owned()),
-                    );
+                    record.set_status(Status::error(signal.message().to_owned()));
                 }
             }
         })
@@ -102,7 +99,6 @@ impl AndonTracer {
                     }
                     _ if current.is_valid() => Parent {
                         context: Some(current),
-                        remote: false,
                         random: false,
                         tracestate: None,
                         baggage: None,
