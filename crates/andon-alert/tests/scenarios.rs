@@ -755,11 +755,18 @@ async fn the_background_evaluation_fires_without_being_asked_and_stops_at_shutdo
     })
     .await;
     s.manager.shutdown(DEFAULT_SHUTDOWN_DEADLINE).await;
-    assert!(!s.manager.is_evaluating(), "the shutdown stopped the evaluation");
+    assert!(
+        !s.manager.is_evaluating(),
+        "the shutdown stopped the evaluation"
+    );
     let evaluations = s.manager.stats().evaluations;
     assert!(evaluations >= 1);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(s.manager.stats().evaluations, evaluations, "no evaluation after the shutdown");
+    assert_eq!(
+        s.manager.stats().evaluations,
+        evaluations,
+        "no evaluation after the shutdown"
+    );
 }
 
 /// Every event received so far, without waiting.

@@ -7,6 +7,7 @@ use super::super::Secret;
 use serde::{Deserialize, Serialize};
 
 use super::super::check;
+use super::email::{EmailSettings, EmailTls};
 use crate::error::ConfigError;
 
 /// One channel: where notifications go.
@@ -193,6 +194,33 @@ impl ChannelConfig {
         }
     }
 
+    /// The settings of an email channel, its port resolved from `tls` when not set; `None`
+    /// for other kinds. The one place the `email` variant's fields are read for sending.
+    pub fn email(&self) -> Option<EmailSettings<'_>> {
+        let ChannelConfig::Email {
+            host,
+            port,
+            tls,
+            username,
+            password,
+            from,
+            to,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some(EmailSettings {
+            host,
+            port: port.unwrap_or_else(|| tls.default_port()),
+            tls: *tls,
+            username: username.as_deref(),
+            password: password.as_ref(),
+            from,
+            to,
+        })
+    }
+
     /// Messages per minute the channel's service accepts: the configured budget or the
     /// service's usual limit (Slack 60, PagerDuty 120, email 30, others 600; files have none).
     pub fn budget_per_minute(&self) -> Option<u32> {
@@ -333,17 +361,4 @@ impl ChannelConfig {
             ChannelConfig::Log {} => Ok(()),
         }
     }
-}
-
-/// How email travels to the SMTP server.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EmailTls {
-    /// Plain connection upgraded with STARTTLS (required), usually port 587.
-    #[default]
-    Starttls,
-    /// TLS from the first byte, usually port 465.
-    Tls,
-    /// No encryption, usually port 25; for local relays and tests.
-    None,
 }
