@@ -43,10 +43,10 @@ impl EmailTransport {
             channel: name.to_owned(),
             message,
         };
-        let Some(email) = config.email() else {
+        let ChannelConfig::Email(email) = config else {
             return Err(err("is not an email channel".to_owned()));
         };
-        let host = email.host;
+        let host = &email.host;
         let builder = match email.tls {
             EmailTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
             EmailTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
@@ -54,14 +54,15 @@ impl EmailTransport {
             EmailTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
                 .map_err(|e| err(format!("cannot use TLS with `{host}`: {e}")))?,
         };
-        let mut builder = builder.port(email.port).timeout(Some(timeout));
-        let redactor = Redactor::new(email.password.as_slice(), &[]);
-        if let Some(user) = email.username {
+        let mut builder = builder.port(email.port()).timeout(Some(timeout));
+        let redactor = Redactor::new(email.password.iter().collect::<Vec<_>>().as_slice(), &[]);
+        if let Some(user) = &email.username {
             let pass = email
                 .password
+                .as_ref()
                 .map(|p| p.expose().to_owned())
                 .unwrap_or_default();
-            builder = builder.credentials(Credentials::new(user.to_owned(), pass));
+            builder = builder.credentials(Credentials::new(user.clone(), pass));
         }
         let from: Mailbox = email.from.parse().map_err(|e| {
             err(format!(

@@ -1,12 +1,11 @@
-//! What an email channel (`type = "email"`) is sent with: the TLS mode, its usual port, and the
-//! channel's settings as the alert channel reads them ([`ChannelConfig::email`]). Checking the
-//! addresses as mailboxes needs an SMTP library, so that part stays in andon-alert.
-//!
-//! [`ChannelConfig::email`]: super::ChannelConfig::email
+//! `type = "email"`: an email channel's settings ([`EmailConfig`]) and how its mail travels
+//! ([`EmailTls`]), checked here once. Parsing the addresses as mailboxes needs an SMTP library,
+//! so that part stays in andon-alert, which builds its transport from an [`EmailConfig`].
 
 use serde::{Deserialize, Serialize};
 
-use super::super::Secret;
+use super::super::{Secret, check};
+use crate::error::ConfigError;
 
 /// How email travels to the SMTP server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,26 +32,64 @@ impl EmailTls {
     }
 }
 
-/// The settings of one email channel, borrowed from its [`ChannelConfig`](super::ChannelConfig)
-/// with the port resolved; what the alert channel builds its SMTP transport from. The password
-/// stays a [`Secret`], so `Debug` never shows it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EmailSettings<'a> {
+/// An email channel (`[alerts.channels.NAME]` with `type = "email"`): the SMTP server, the
+/// credentials, the sender and the recipients. The password is a [`Secret`]: `Debug` and
+/// serializing show it as `[redacted]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
     /// The SMTP server's host name.
-    pub host: &'a str,
-    /// The port: the configured one, else [`EmailTls::default_port`].
-    pub port: u16,
-    /// How the connection is encrypted.
+    pub host: String,
+    /// The port; default 587 for `starttls`, 465 for `tls`, 25 for `none` (see
+    /// [`port`](EmailConfig::port)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` or `none`.
+    #[serde(default)]
     pub tls: EmailTls,
-    /// The SMTP user, when the server wants credentials (always set when a password is: the
-    /// section's `validate` checks it).
-    pub username: Option<&'a str>,
-    /// The SMTP password.
-    pub password: Option<&'a Secret>,
-    /// The sender as written, such as `"andon <andon@example.com>"`.
-    pub from: &'a str,
-    /// The recipients as written.
-    pub to: &'a [String],
+    /// The SMTP user, when the server wants credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The SMTP password (a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// The sender, such as `"andon <andon@example.com>"`.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+    /// Messages per minute before merging into digests. Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_per_minute: Option<u32>,
+}
+
+impl EmailConfig {
+    /// The port to connect to: the configured one, else the usual one for `tls`.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or_else(|| self.tls.default_port())
+    }
+
+    /// Checks what can be checked without an SMTP library (the budget is checked with every
+    /// channel's); `key` is the channel's dotted key.
+    pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if let Some(password) = &self.password {
+            crate::config::secret::check_not_placeholder(format!("{key}.password"), password)?;
+        }
+        check::not_empty(key, "host", &self.host)?;
+        check::not_empty(key, "from", &self.from)?;
+        if self.to.is_empty() || self.to.iter().any(|t| !t.contains('@')) {
+            return Err(ConfigError::new(
+                format!("{key}.to"),
+                "must list at least one address, such as [\"oncall@example.com\"]",
+            ));
+        }
+        if self.password.is_some() && self.username.is_none() {
+            return Err(ConfigError::new(
+                format!("{key}.username"),
+                "must be set when a password is: SMTP credentials need both",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -60,9 +97,8 @@ mod tests {
     use super::super::ChannelConfig;
     use super::*;
 
-    #[test]
-    fn the_port_defaults_by_tls_mode_and_other_kinds_have_no_email_settings() {
-        let email = |port, tls| ChannelConfig::Email {
+    fn email(port: Option<u16>, tls: EmailTls) -> EmailConfig {
+        EmailConfig {
             host: "smtp.example.com".into(),
             port,
             tls,
@@ -71,19 +107,35 @@ mod tests {
             from: "andon <andon@example.com>".into(),
             to: vec!["oncall@example.com".into()],
             budget_per_minute: None,
-        };
+        }
+    }
+
+    #[test]
+    fn the_port_defaults_by_tls_mode() {
         let ports: Vec<u16> = [EmailTls::Starttls, EmailTls::Tls, EmailTls::None]
             .into_iter()
-            .filter_map(|tls| email(None, tls).email().map(|e| e.port))
+            .map(|tls| email(None, tls).port())
             .collect();
         assert_eq!(ports, [587, 465, 25]);
-        let set = email(Some(2525), EmailTls::Tls);
-        let settings = set.email();
-        assert_eq!(settings.map(|e| e.port), Some(2525));
+        assert_eq!(email(Some(2525), EmailTls::Tls).port(), 2525);
+    }
+
+    #[test]
+    fn an_email_channel_reads_and_writes_as_a_tagged_table() {
+        let channel: ChannelConfig = toml::from_str(
+            "type = \"email\"\nhost = \"smtp.example.com\"\nfrom = \"andon <andon@example.com>\"\nto = [\"oncall@example.com\"]",
+        )
+        .unwrap();
         assert_eq!(
-            settings.map(|e| e.to),
-            Some(&["oncall@example.com".to_owned()][..])
+            channel,
+            ChannelConfig::Email(email(None, EmailTls::Starttls))
         );
-        assert!(ChannelConfig::Log {}.email().is_none());
+        let json = serde_json::to_value(&channel).unwrap();
+        assert_eq!(json["type"], "email");
+        assert_eq!(json["host"], "smtp.example.com");
+        let unknown = toml::from_str::<ChannelConfig>(
+            "type = \"email\"\nhost = \"h\"\nfrom = \"a@b\"\nto = [\"c@d\"]\nhots = \"x\"",
+        );
+        assert!(unknown.is_err());
     }
 }

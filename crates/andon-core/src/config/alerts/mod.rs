@@ -17,7 +17,7 @@ mod silences;
 mod watchdog;
 
 pub use channels::ChannelConfig;
-pub use email::{EmailSettings, EmailTls};
+pub use email::{EmailConfig, EmailTls};
 pub use rules::{ConditionConfig, EscalationConfig, OPERATORS, RuleConfig};
 pub use silences::{MatcherConfig, SilenceConfig};
 pub use watchdog::{MIN_WATCHDOG_INTERVAL, WatchdogConfig};
