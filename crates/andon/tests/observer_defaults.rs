@@ -2,6 +2,15 @@
 //! this process's real memory (the observer feeds `andon_memory_usage_bytes` on each check),
 //! and reading diagnostics serves the latest scheduled check instead of re-sampling the host.
 
+// The whole system with every component: the default features (or `full`).
+#![cfg(all(
+    feature = "log",
+    feature = "metrics",
+    feature = "trace",
+    feature = "observe",
+    feature = "alert",
+    feature = "history"
+))]
 #![allow(clippy::unwrap_used, clippy::panic)] // test helpers fail the test that called them
 
 use std::sync::Arc;
