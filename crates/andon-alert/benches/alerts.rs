@@ -173,7 +173,7 @@ fn email(c: &mut Criterion) {
         let mut config = AlertsConfig::default();
         config.channels.insert(
             "mail".into(),
-            ChannelConfig::Email {
+            ChannelConfig::Email(andon_core::config::EmailConfig {
                 host: "127.0.0.1".into(),
                 port: Some(port),
                 tls: andon_core::config::EmailTls::None,
@@ -182,7 +182,7 @@ fn email(c: &mut Criterion) {
                 from: "andon <andon@example.com>".into(),
                 to: vec!["oncall@example.com".into()],
                 budget_per_minute: Some(u32::MAX),
-            },
+            }),
         );
         let manager = AlertManager::builder(config).build().unwrap();
         manager

@@ -8,8 +8,10 @@
 //! [`AlertManager::builder`] takes the `[alerts]` section, its `with_*` setters take what the
 //! manager reads and reports to (metrics source, diagnostics, signal, metrics and log sinks,
 //! history, clock), and [`build`](AlertManagerBuilder::build) checks the section and starts
-//! it; [`AlertManager::flush`] and [`AlertManager::shutdown`] (with a deadline, returning an
-//! [`andon_core::ShutdownReport`]) deliver what is due; [`AlertManager::stats`] returns
+//! it; [`AlertManager::start`] starts the periodic evaluation, as the observer's `start`
+//! starts its checks; [`AlertManager::flush`] and [`AlertManager::shutdown`] (with a deadline,
+//! returning an [`andon_core::ShutdownReport`], stopping the evaluation too) deliver what is
+//! due; [`AlertManager::stats`] returns
 //! [`AlertStats`], which implements [`andon_core::Stats`]; and the manager implements
 //! [`andon_core::Component`].
 //!

@@ -33,6 +33,7 @@ mod listen;
 mod open;
 mod persist;
 mod rules;
+mod schedule;
 mod shutdown;
 mod silences;
 mod sink;
@@ -194,9 +195,12 @@ struct Inner {
     trace_ui_url: Option<String>,
     /// The watchdog's counters (`[alerts.watchdog]`).
     watchdog: Arc<watchdog::WatchdogStats>,
-    /// Built outside a tokio runtime: the evaluation task (and the built-in `log` channel)
-    /// start at the first signal or evaluation.
+    /// Built outside a tokio runtime: the event-driven evaluation task (and the built-in
+    /// `log` channel) start at the first signal or evaluation.
     start_later: AtomicBool,
+    /// The periodic evaluation [`AlertManager::start`] started, stopped by a shutdown or with
+    /// the last clone of the manager.
+    evaluation: Mutex<Option<schedule::Evaluation>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -261,21 +265,6 @@ impl AlertManager {
             .values()
             .map(ChannelHandle::report)
             .collect()
-    }
-
-    /// Starts the background evaluation: `check_and_fire_alerts` every `evaluation_interval`
-    /// until shutdown. Needs a tokio runtime.
-    pub fn spawn_evaluation(&self) -> tokio::task::JoinHandle<()> {
-        let manager = self.clone();
-        let interval = self.inner.config.evaluation_interval;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(interval).await;
-                if manager.check_and_fire_alerts().await.is_err() {
-                    break;
-                }
-            }
-        })
     }
 
     /// Waits until every channel has finished what it was given (delivered or given up on),

@@ -27,7 +27,7 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
     // The same server without STARTTLS: a channel that requires it must refuse to send in clear.
     config.channels.insert(
         "secure".into(),
-        ChannelConfig::Email {
+        ChannelConfig::Email(andon_core::config::EmailConfig {
             host: "127.0.0.1".into(),
             port: Some(port),
             tls: EmailTls::Starttls,
@@ -36,7 +36,7 @@ async fn an_smtp_server_receives_the_alert_mail_and_starttls_is_enforced() {
             from: "andon@example.com".into(),
             to: vec!["security@example.com".into()],
             budget_per_minute: None,
-        },
+        }),
     );
     config.max_retries = 0;
     let alerts = AlertManager::builder(config)

@@ -35,7 +35,8 @@ async fn a_gauge_crossing_its_limit_is_notified_on_the_change_not_on_the_tick() 
             ..Default::default()
         })
         .unwrap();
-    let evaluation = manager.spawn_evaluation();
+    manager.start();
+    assert!(manager.is_evaluating());
     assert_eq!(manager.watched_metrics(), [QUEUE_DEPTH_METRIC]);
 
     // A change of a metric no rule reads does nothing.
@@ -67,7 +68,8 @@ async fn a_gauge_crossing_its_limit_is_notified_on_the_change_not_on_the_tick() 
     .await;
     assert_eq!(lines(&path).len(), 2, "one firing, one resolved");
     assert_eq!(manager.stats().evaluations, 0);
-    evaluation.abort();
+    manager.shutdown(Duration::from_secs(1)).await;
+    assert!(!manager.is_evaluating());
 }
 
 #[tokio::test]

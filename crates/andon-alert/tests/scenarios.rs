@@ -747,15 +747,26 @@ async fn the_background_evaluation_fires_without_being_asked_and_stops_at_shutdo
     s.manager
         .add_rule(queue_rule("high-queue", 100.0, None))
         .unwrap();
-    let task = s.manager.spawn_evaluation();
+    s.manager.start();
+    assert!(s.manager.is_evaluating());
     let path = s.path("log");
     wait_until("the evaluation loop fires the alert", || {
         lines(&path).len() == 1
     })
     .await;
     s.manager.shutdown(DEFAULT_SHUTDOWN_DEADLINE).await;
-    task.await.unwrap();
-    assert!(s.manager.stats().evaluations >= 1);
+    assert!(
+        !s.manager.is_evaluating(),
+        "the shutdown stopped the evaluation"
+    );
+    let evaluations = s.manager.stats().evaluations;
+    assert!(evaluations >= 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        s.manager.stats().evaluations,
+        evaluations,
+        "no evaluation after the shutdown"
+    );
 }
 
 /// Every event received so far, without waiting.

@@ -44,14 +44,7 @@ const COMPONENT: &str = LineConfig::HOST_HEALTH_COMPONENT;
 /// CPU window the next check judges by, nor count as checks toward a health change.
 #[derive(Clone)]
 pub struct AndonObserver {
-    config: Arc<ObserverConfig>,
-    sections: Sections,
     shared: Arc<Shared>,
-    metrics: Option<(Arc<dyn MetricsSink>, Arc<Once>)>,
-    /// Where the schedule sends health changes (`None`: nowhere, the checks still run).
-    signal_sink: Option<Arc<dyn SignalSink>>,
-    /// The cores this process may run on, to turn its CPU percent of one core into a share.
-    cores: f64,
 }
 
 struct Core {
@@ -59,7 +52,16 @@ struct Core {
     judge: HealthJudge,
 }
 
+/// Everything an observer is, shared by its clones; its schedule holds it weakly.
 struct Shared {
+    config: ObserverConfig,
+    sections: Sections,
+    /// Where the gauges go, and whether their HELP texts were given.
+    metrics: Option<(Arc<dyn MetricsSink>, Once)>,
+    /// Where the schedule sends health changes (`None`: nowhere, the checks still run).
+    signal_sink: Option<Arc<dyn SignalSink>>,
+    /// The cores this process may run on, to turn its CPU percent of one core into a share.
+    cores: f64,
     core: Mutex<Core>,
     warm: OnceCell<()>,
     /// The probe of reads that measure ([`AndonObserver::measure_now`]), apart from the
@@ -82,9 +84,15 @@ struct Shared {
 impl fmt::Debug for AndonObserver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AndonObserver")
-            .field("sections", &self.sections)
-            .field("check_interval_secs", &self.config.check_interval_secs)
-            .field("metrics", &self.metrics.as_ref().map(|(sink, _)| sink))
+            .field("sections", &self.shared.sections)
+            .field(
+                "check_interval_secs",
+                &self.shared.config.check_interval_secs,
+            )
+            .field(
+                "metrics",
+                &self.shared.metrics.as_ref().map(|(sink, _)| sink),
+            )
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -133,8 +141,8 @@ impl AndonObserver {
     ) -> Self {
         let on_demand = probe.on_demand();
         AndonObserver {
-            sections: Sections::from_config(&config),
             shared: Arc::new(Shared {
+                sections: Sections::from_config(&config),
                 core: Mutex::new(Core {
                     probe,
                     judge: HealthJudge::new(&config),
@@ -149,18 +157,18 @@ impl AndonObserver {
                 check_failures: AtomicU64::new(0),
                 signals_sent: AtomicU64::new(0),
                 signal_failures: AtomicU64::new(0),
+                config,
+                metrics: metrics.map(|sink| (sink, Once::new())),
+                signal_sink,
+                #[allow(clippy::cast_precision_loss)] // a core count is far below 2^53
+                cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
             }),
-            config: Arc::new(config),
-            metrics: metrics.map(|sink| (sink, Arc::new(Once::new()))),
-            signal_sink,
-            #[allow(clippy::cast_precision_loss)] // a core count is far below 2^53
-            cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
         }
     }
 
     /// The sections being measured.
     pub fn sections(&self) -> Sections {
-        self.sections
+        self.shared.sections
     }
 
     /// What the observer has done so far.
@@ -191,7 +199,7 @@ impl AndonObserver {
     ///
     /// [`ObserveError::Interrupted`] when the measuring thread did not finish.
     pub async fn run_diagnostics(&self) -> Result<Diagnostics, ObserveError> {
-        let sections = self.sections;
+        let sections = self.shared.sections;
         self.shared
             .warm
             .get_or_try_init(|| async {
@@ -270,7 +278,7 @@ impl AndonObserver {
     /// [`ObserveError::Interrupted`] when the measuring thread did not finish, or no scheduled
     /// check finished in time.
     pub async fn measure_now(&self) -> Result<Diagnostics, ObserveError> {
-        let sections = self.sections;
+        let sections = self.shared.sections;
         let shared = Arc::clone(&self.shared);
         let wait = self
             .run_blocking(move || {
@@ -305,7 +313,7 @@ impl AndonObserver {
     /// The latest check, waiting up to one interval for the first.
     async fn first_check(&self) -> Result<Arc<Diagnostics>, ObserveError> {
         let mut latest = self.shared.latest.subscribe();
-        let period = Duration::from_secs(self.config.check_interval_secs);
+        let period = Duration::from_secs(self.shared.config.check_interval_secs);
         match tokio::time::timeout(period, latest.wait_for(Option::is_some)).await {
             Ok(Ok(d)) => d.clone().ok_or_else(|| ObserveError::Interrupted {
                 reason: "no check has finished yet".to_owned(),
@@ -324,7 +332,7 @@ impl AndonObserver {
                 reasons: d.reasons.clone(),
             },
             summary: d.summary(),
-            details: d.to_json_capped(self.config.snapshot_max_bytes),
+            details: d.to_json_capped(self.shared.config.snapshot_max_bytes),
         }
     }
 

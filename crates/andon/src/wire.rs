@@ -14,7 +14,7 @@
 //! | the system | `SignalSink` (a `Deferred` slot bound once the system exists) | metric thresholds, observer health changes, failing alert channels |
 //! | history | `HistoryStore` | the system (signals, line stops and resumes, RED diagnostics), alert manager (alert changes) |
 //! | alert manager | `subscribe()` | the system's live events (`SystemEvent::Alert`) |
-//! | logger, tracer | `Component::stats().export(MetricsSink)` every second | `andon_log_records{outcome}`, `andon_trace_spans{outcome}` (drops visible on /metrics) |
+//! | every component | `Component::stats().export(MetricsSink)` every second | `andon_log_records{outcome}`, `andon_trace_spans{outcome}`, `andon_metrics_series`, `andon_observer_checks{outcome}`, `andon_alert_manager_events{event}`, `andon_history_records{outcome}`, … (drops visible on /metrics) |
 //! | logger | `LogSink` | the alert manager's built-in `log` channel (alert records in andon's own log) |
 //! | alert manager | `MetricsListener` (a `Deferred` slot bound once the manager exists) | the metrics recorder (metric and queue-depth rules react to an update, not the next tick) |
 //! | metrics | `endpoint_notice()` | stderr and a WARNING record when the endpoint's port was taken and another was used |
@@ -45,20 +45,18 @@ pub(crate) struct Components {
     pub(crate) observer: Option<Arc<andon_observe::AndonObserver>>,
     #[cfg(feature = "alert")]
     pub(crate) alerts: Option<Arc<andon_alert::AlertManager>>,
-    #[cfg(feature = "alert")]
-    evaluation_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     #[cfg(feature = "history")]
     pub(crate) history: Option<Arc<andon_history::HistoryBackend>>,
     /// Every component, and every sink added to the builder, in shutdown order (see
     /// `lifecycle::shutdown_order`).
     pub(crate) parts: Vec<Arc<dyn Component>>,
-    /// Publishes the counters of the components that have no other way to /metrics.
+    /// Publishes every component's `stats()` once a second.
     self_metrics_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Components {
-    /// Stops the system's own background tasks (rule evaluation, the self-metrics export)
-    /// before the components shut down.
+    /// Stops the system's own background task (the self-metrics export) before the
+    /// components shut down; each component stops its own tasks in its `shutdown`.
     pub(crate) fn stop_background(&self) {
         if let Some(handle) = self
             .self_metrics_task
@@ -67,13 +65,6 @@ impl Components {
             .and_then(|mut h| h.take())
         {
             handle.abort();
-        }
-        #[cfg(feature = "alert")]
-        {
-            let handle = self.evaluation_task.lock().ok().and_then(|mut h| h.take());
-            if let Some(handle) = handle {
-                handle.abort();
-            }
         }
     }
 }
@@ -426,21 +417,20 @@ fn fan_out(components: &Components) -> Vec<Arc<dyn SignalSink>> {
     sinks.collect()
 }
 
-/// How often the logger's and tracer's counters are published as metrics.
+/// How often every component's counters (its `stats()`) are published as metrics.
 const SELF_METRICS_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Starts background work once the system exists: the export of the logger's and tracer's
-/// counters (which reach /metrics no other way), the observer's scheduled checks, periodic rule
-/// evaluation, and the forwarding of alert changes to the system's live events.
+/// Starts background work once the system exists: the export of every component's counters
+/// (its [`Component::stats`], once a second), the observer's scheduled checks, the alert
+/// manager's periodic evaluation (each stopped by its component's shutdown), and the
+/// forwarding of alert changes to the system's live events.
 pub(crate) fn start(system: &AndonSystem) {
     let components = system.components();
     if let Some(metrics) = system.metrics_sink() {
-        let reported: Vec<Arc<dyn Component>> = components
-            .parts
-            .iter()
-            .filter(|part| matches!(part.name(), "log" | "trace"))
-            .cloned()
-            .collect();
+        // Every part's `stats()`, the same way: each metric name of a `Stats` line is written
+        // here and nowhere else (the counters some components push as events happen have
+        // names of their own, such as `andon_alert_notifications_total`).
+        let reported: Vec<Arc<dyn Component>> = components.parts.clone();
         if !reported.is_empty() {
             for part in &reported {
                 part.stats().describe_to(metrics.as_ref());
@@ -466,10 +456,8 @@ pub(crate) fn start(system: &AndonSystem) {
     }
     #[cfg(feature = "alert")]
     if let Some(alerts) = &components.alerts {
-        let handle = alerts.spawn_evaluation();
-        if let Ok(mut slot) = components.evaluation_task.lock() {
-            *slot = Some(handle);
-        }
+        // Periodic rule evaluation, owned by the manager (its shutdown stops it).
+        alerts.start();
         // Alert state changes join the system's live events; the forwarding ends with the
         // alert manager.
         let mut changes = alerts.subscribe();

@@ -3,6 +3,7 @@
 //! success a GREEN; a `fail` is a RED at once; unknown names are refused or auto-created; a
 //! system started after a deadline passed raises the miss at once.
 
+#![cfg(all(feature = "metrics", feature = "alert"))] // reads the metrics and the alert manager
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // reason: tests fail loudly
 
 use std::path::Path;

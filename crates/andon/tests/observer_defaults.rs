@@ -2,6 +2,7 @@
 //! this process's real memory (the observer feeds `andon_memory_usage_bytes` on each check),
 //! and reading diagnostics serves the latest scheduled check instead of re-sampling the host.
 
+#![cfg(all(feature = "metrics", feature = "observe"))] // reads the metrics and the observer
 #![allow(clippy::unwrap_used, clippy::panic)] // test helpers fail the test that called them
 
 use std::sync::Arc;

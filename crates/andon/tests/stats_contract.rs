@@ -91,3 +91,38 @@ fn the_text_passes_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The metrics components push as events happen (a delivery, a retry, an alert fired, a record
+/// written or dropped, a reconnect, a part timing out), with labels a snapshot does not carry.
+const PUSHED: &[&str] = &[
+    andon::core::names::ALERT_NOTIFICATIONS,
+    andon::core::names::ALERT_RETRIES,
+    andon::core::names::ALERT_DELIVERY_DURATION,
+    andon::core::names::ALERTS,
+    "andon_alert_watchdog_failures_total",
+    "andon_alert_instances_dropped_total",
+    "andon_history_written_total",
+    "andon_history_dropped_total",
+    "andon_history_reconnects_total",
+    "andon_metrics_threshold_signals_total",
+    "andon_metrics_rejected_total",
+    "andon_metrics_refused_series_total",
+    "andon_signal_part_timeouts_total",
+    "andon_heartbeat_check_ins_total",
+    "andon_heartbeat_misses_total",
+];
+
+#[test]
+fn no_stats_line_is_also_pushed_as_it_happens() {
+    // The umbrella exports every component's `stats()` once a second; a name both exported
+    // there and pushed by the component would be written by two paths and counted twice.
+    for stats in every_component() {
+        for line in stats.describe() {
+            assert!(
+                !PUSHED.contains(&line.name),
+                "{} is both a stats line and pushed as it happens",
+                line.name
+            );
+        }
+    }
+}

@@ -71,6 +71,19 @@ async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
         written.is_some(),
         "andon_log_records{{outcome=\"written\"}} never reached 2"
     );
+    // So do every other component's `stats()`, exported the same way once a second.
+    let every = andon_tests::wait_for(Duration::from_secs(10), || {
+        let (_, body) = andon_tests::http_get(&format!("http://127.0.0.1:{port}/metrics")).ok()?;
+        let has = |prefix: &str| body.lines().any(|l| l.starts_with(prefix));
+        (has("andon_alert_manager_events{event=\"signals\"}")
+            && has("andon_observer_checks{outcome=\"taken\"}")
+            && has("andon_metrics_series "))
+        .then_some(())
+    });
+    assert!(
+        every.is_some(),
+        "the alert manager's, observer's and metrics' stats never reached /metrics"
+    );
 
     // The diagnostics snapshot for the RED arrives off the caller's path.
     let report = andon_tests::wait_for(Duration::from_secs(10), || system.last_diagnostics())

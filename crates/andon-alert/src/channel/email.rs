@@ -43,46 +43,34 @@ impl EmailTransport {
             channel: name.to_owned(),
             message,
         };
-        let ChannelConfig::Email {
-            host,
-            port,
-            tls,
-            username,
-            password,
-            from,
-            to,
-            ..
-        } = config
-        else {
+        let ChannelConfig::Email(email) = config else {
             return Err(err("is not an email channel".to_owned()));
         };
-        let builder = match tls {
+        let host = &email.host;
+        let builder = match email.tls {
             EmailTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
             EmailTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
                 .map_err(|e| err(format!("cannot use STARTTLS with `{host}`: {e}")))?,
             EmailTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
                 .map_err(|e| err(format!("cannot use TLS with `{host}`: {e}")))?,
         };
-        let port = port.unwrap_or(match tls {
-            EmailTls::None => 25,
-            EmailTls::Starttls => 587,
-            EmailTls::Tls => 465,
-        });
-        let mut builder = builder.port(port).timeout(Some(timeout));
-        let redactor = Redactor::new(password.iter().collect::<Vec<_>>().as_slice(), &[]);
-        if let Some(user) = username {
-            let pass = password
+        let mut builder = builder.port(email.port()).timeout(Some(timeout));
+        let redactor = Redactor::new(email.password.iter().collect::<Vec<_>>().as_slice(), &[]);
+        if let Some(user) = &email.username {
+            let pass = email
+                .password
                 .as_ref()
                 .map(|p| p.expose().to_owned())
                 .unwrap_or_default();
             builder = builder.credentials(Credentials::new(user.clone(), pass));
         }
-        let from: Mailbox = from.parse().map_err(|e| {
+        let from: Mailbox = email.from.parse().map_err(|e| {
             err(format!(
                 "`from` is not an address ({e}): write \"andon <andon@example.com>\""
             ))
         })?;
-        let to = to
+        let to = email
+            .to
             .iter()
             .map(|t| {
                 t.parse::<Mailbox>()

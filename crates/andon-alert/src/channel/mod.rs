@@ -325,7 +325,7 @@ enum Transport {
 impl Transport {
     fn build(name: &str, config: &ChannelConfig, settings: &Settings) -> Result<Self, AlertError> {
         Ok(match config {
-            ChannelConfig::Email { .. } => Transport::Email(email::EmailTransport::build(
+            ChannelConfig::Email(_) => Transport::Email(email::EmailTransport::build(
                 name,
                 config,
                 settings.timeout,

@@ -92,7 +92,7 @@ impl HttpTransport {
                 valid_for: settings.alert_valid_for,
             },
             ChannelConfig::Webhook { url, .. } => Target::Webhook { url: url.clone() },
-            ChannelConfig::Email { .. } | ChannelConfig::File { .. } | ChannelConfig::Log {} => {
+            ChannelConfig::Email(_) | ChannelConfig::File { .. } | ChannelConfig::Log {} => {
                 return Err(AlertError::Channel {
                     channel: name.to_owned(),
                     message: "is not an HTTP channel".to_owned(),

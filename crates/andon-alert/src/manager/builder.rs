@@ -134,7 +134,8 @@ impl AlertManagerBuilder {
     /// Builds the manager: starts a task per configured channel (on the current tokio runtime),
     /// adds the configured rules (or, with none, the built-in rule: see
     /// `[alerts] default_rule`), restores the open alerts of `[alerts] state_file`, and replays
-    /// what the outbox holds from a previous run.
+    /// what the outbox holds from a previous run. The periodic evaluation starts with
+    /// [`AlertManager::start`], as the observer's checks start with its `start`.
     ///
     /// # Errors
     ///
@@ -207,6 +208,7 @@ impl AlertManagerBuilder {
                 restored: Mutex::new(restored),
                 listener: listen::Listener::default(),
                 start_later: AtomicBool::new(false),
+                evaluation: Mutex::new(None),
                 trace_ui_url: self.trace_ui_url,
                 watchdog: Arc::default(),
                 config,

@@ -1,5 +1,6 @@
-//! Flush, and shutdown within a deadline, inherent and through [`Component`]. Shutdown: deliver what the channels can until the deadline, then stop
-//! their tasks where they are. What was not delivered stays pending in the outbox (nothing marks
+//! Flush, and shutdown within a deadline, inherent and through [`Component`]. Shutdown: stop
+//! the periodic evaluation, deliver what the channels can until the deadline, then stop their
+//! tasks where they are. What was not delivered stays pending in the outbox (nothing marks
 //! it done), so the next start on the same `[alerts] outbox_path` replays it; the result and a
 //! log record say how many, and `AlertStats::left_at_shutdown` counts them.
 
@@ -58,8 +59,10 @@ impl Left {
 }
 
 impl AlertManager {
-    /// Stops the manager within `deadline`: the channels deliver what they can until then
-    /// (retries included), then their tasks stop where they are. Undelivered notifications
+    /// Stops the manager within `deadline`: the periodic evaluation
+    /// ([`start`](AlertManager::start)) stops first, letting an evaluation in progress finish;
+    /// the channels deliver what they can until the deadline (retries included), then their
+    /// tasks stop where they are. Undelivered notifications
     /// stay in the outbox (`[alerts] outbox_path`) and are replayed by the next manager that
     /// opens it; the report and a WARNING log record say how many, and
     /// [`AlertStats::left_at_shutdown`](crate::AlertStats::left_at_shutdown) counts them.
@@ -72,7 +75,12 @@ impl AlertManager {
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         // A little of the deadline is kept for stopping the tasks and saying what was left.
         let margin = (deadline / 10).min(Duration::from_millis(200));
-        let flushed = self.flush_within(deadline.saturating_sub(margin)).await;
+        let until = tokio::time::Instant::now() + deadline.saturating_sub(margin);
+        // No new evaluation from now on; one in progress finishes (and queues what it found).
+        self.stop_evaluation(deadline.saturating_sub(margin)).await;
+        let flushed = self
+            .flush_within(until.saturating_duration_since(tokio::time::Instant::now()))
+            .await;
         self.inner.shut_down.store(true, Ordering::Relaxed);
         let channels = std::mem::take(&mut *self.inner.write_channels());
         if flushed {

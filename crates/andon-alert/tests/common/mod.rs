@@ -445,7 +445,7 @@ pub async fn one_delivery_each(rx: &Receiver, alerts: &AlertManager, paths: &[&s
 /// An email channel to the local SMTP server on `port`, in clear, from `from` to
 /// `oncall@example.com`.
 pub fn plain_mail(port: u16, from: &str) -> ChannelConfig {
-    ChannelConfig::Email {
+    ChannelConfig::Email(andon_core::config::EmailConfig {
         host: "127.0.0.1".into(),
         port: Some(port),
         tls: EmailTls::None,
@@ -454,7 +454,7 @@ pub fn plain_mail(port: u16, from: &str) -> ChannelConfig {
         from: from.into(),
         to: vec!["oncall@example.com".into()],
         budget_per_minute: None,
-    }
+    })
 }
 
 /// aiosmtpd on a free port, printing every message it gets.

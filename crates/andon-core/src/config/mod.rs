@@ -50,7 +50,7 @@ use crate::contract::SectionConfig;
 
 pub use agent::{AgentConfig, MIN_TOKEN_CHARS};
 pub use alerts::{
-    AlertsConfig, ChannelConfig, ConditionConfig, EmailTls, EscalationConfig,
+    AlertsConfig, ChannelConfig, ConditionConfig, EmailConfig, EmailTls, EscalationConfig,
     MIN_WATCHDOG_INTERVAL, MatcherConfig, OPERATORS, RuleConfig, SilenceConfig, WatchdogConfig,
 };
 pub use cloud_logging::{CLOUD_LOGGING_ENDPOINT, CloudLoggingApi, MonitoredResource};

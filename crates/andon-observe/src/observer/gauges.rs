@@ -36,7 +36,7 @@ const PROCESS_THREADS: &str = "andon_process_threads";
 impl AndonObserver {
     /// Sets the gauges from a check (described once, on the first).
     pub(super) fn export(&self, d: &Diagnostics) {
-        let Some((sink, described)) = &self.metrics else {
+        let Some((sink, described)) = &self.shared.metrics else {
             return;
         };
         described.call_once(|| {
@@ -67,7 +67,7 @@ impl AndonObserver {
             set(MEMORY_USAGE, p.rss_bytes as f64);
             if let Some(cpu) = p.cpu_percent {
                 set(PROCESS_CPU_PERCENT, cpu);
-                set(CPU_USAGE, cpu / 100.0 / self.cores);
+                set(CPU_USAGE, cpu / 100.0 / self.shared.cores);
             }
             if let Some(threads) = p.threads {
                 set(PROCESS_THREADS, threads as f64);

@@ -2,14 +2,12 @@
 //! changes, the handle that stops them, and the observer's lifecycle ([`Component`]).
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Once, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use andon_core::config::ObserverConfig;
 use andon_core::stats::Stats;
 use andon_core::{
-    AndonError, AndonSignal, Component, HealthStatus, MetricsSink, ShutdownReport, SignalSink,
-    async_trait,
+    AndonError, AndonSignal, Component, HealthStatus, ShutdownReport, SignalSink, async_trait,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -18,7 +16,6 @@ use tokio::time::MissedTickBehavior;
 use super::{AndonObserver, COMPONENT, Shared, lock};
 use crate::diagnostics::Diagnostics;
 use crate::error::ObserveError;
-use crate::probe::Sections;
 
 impl AndonObserver {
     /// Starts checking every `check_interval_secs` on the current tokio runtime.
@@ -41,17 +38,17 @@ impl AndonObserver {
     /// ([`is_checking`](AndonObserver::is_checking) says so).
     pub fn start(&self) {
         let runtime = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) if self.config.enabled => runtime,
+            Ok(runtime) if self.shared.config.enabled => runtime,
             _ => return,
         };
-        let sink: Arc<dyn SignalSink> = match &self.signal_sink {
+        let sink: Arc<dyn SignalSink> = match &self.shared.signal_sink {
             Some(sink) => Arc::clone(sink),
             None => Arc::new(andon_core::Noop),
         };
         let (stop, mut stopped) = oneshot::channel::<()>();
         // The task holds the observer weakly: the schedule, held by the observer, ends with it.
         let observer = self.downgrade();
-        let period = Duration::from_secs(self.config.check_interval_secs);
+        let period = Duration::from_secs(self.shared.config.check_interval_secs);
         let running = Running::new(&self.shared);
         let task = runtime.spawn(async move {
             // Counted while the task lives, however it ends (stopped, or aborted on drop).
@@ -104,14 +101,7 @@ impl AndonObserver {
     }
 
     fn downgrade(&self) -> WeakObserver {
-        WeakObserver {
-            config: Arc::clone(&self.config),
-            sections: self.sections,
-            shared: Arc::downgrade(&self.shared),
-            metrics: self.metrics.clone(),
-            signal_sink: self.signal_sink.clone(),
-            cores: self.cores,
-        }
+        WeakObserver(Arc::downgrade(&self.shared))
     }
 
     async fn scheduled_check(
@@ -175,25 +165,13 @@ fn health_signal(d: &Diagnostics, before: HealthStatus) -> AndonSignal {
 }
 
 /// The observer as its schedule holds it: without keeping it alive.
-struct WeakObserver {
-    config: Arc<ObserverConfig>,
-    sections: Sections,
-    shared: Weak<Shared>,
-    metrics: Option<(Arc<dyn MetricsSink>, Arc<Once>)>,
-    signal_sink: Option<Arc<dyn SignalSink>>,
-    cores: f64,
-}
+struct WeakObserver(Weak<Shared>);
 
 impl WeakObserver {
     /// The observer, while a clone of it lives.
     fn upgrade(&self) -> Option<AndonObserver> {
         Some(AndonObserver {
-            config: Arc::clone(&self.config),
-            sections: self.sections,
-            shared: self.shared.upgrade()?,
-            metrics: self.metrics.clone(),
-            signal_sink: self.signal_sink.clone(),
-            cores: self.cores,
+            shared: self.0.upgrade()?,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::super::Secret;
 use serde::{Deserialize, Serialize};
 
-use super::super::check;
+use super::email::EmailConfig;
 use crate::error::ConfigError;
 
 /// One channel: where notifications go.
@@ -46,29 +46,7 @@ pub enum ChannelConfig {
         budget_per_minute: Option<u32>,
     },
     /// Email over SMTP.
-    Email {
-        /// The SMTP server's host name.
-        host: String,
-        /// The port; default 587 for `starttls`, 465 for `tls`, 25 for `none`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        port: Option<u16>,
-        /// `starttls` (default), `tls` or `none`.
-        #[serde(default)]
-        tls: EmailTls,
-        /// The SMTP user, when the server wants credentials.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        username: Option<String>,
-        /// The SMTP password (a secret).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        password: Option<Secret>,
-        /// The sender, such as `"andon <andon@example.com>"`.
-        from: String,
-        /// The addresses the mail goes to (at least one).
-        to: Vec<String>,
-        /// Messages per minute before merging into digests. Default 30.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        budget_per_minute: Option<u32>,
-    },
+    Email(EmailConfig),
     /// A Prometheus Alertmanager, through its API v2 (`POST /api/v2/alerts`).
     Alertmanager {
         /// The Alertmanager's base URL, such as `http://alertmanager:9093` (or
@@ -135,26 +113,7 @@ impl std::fmt::Debug for ChannelConfig {
                 .field("source", source)
                 .field("budget_per_minute", budget_per_minute)
                 .finish(),
-            ChannelConfig::Email {
-                host,
-                port,
-                tls,
-                username,
-                password,
-                from,
-                to,
-                budget_per_minute,
-            } => f
-                .debug_struct("Email")
-                .field("host", host)
-                .field("port", port)
-                .field("tls", tls)
-                .field("username", username)
-                .field("password", password)
-                .field("from", from)
-                .field("to", to)
-                .field("budget_per_minute", budget_per_minute)
-                .finish(),
+            ChannelConfig::Email(email) => f.debug_tuple("Email").field(email).finish(),
             ChannelConfig::Alertmanager {
                 url: endpoint,
                 generator_url,
@@ -185,7 +144,7 @@ impl ChannelConfig {
         match self {
             ChannelConfig::Slack { .. } => "slack",
             ChannelConfig::PagerDuty { .. } => "pagerduty",
-            ChannelConfig::Email { .. } => "email",
+            ChannelConfig::Email(_) => "email",
             ChannelConfig::Alertmanager { .. } => "alertmanager",
             ChannelConfig::Webhook { .. } => "webhook",
             ChannelConfig::File { .. } => "file",
@@ -203,9 +162,7 @@ impl ChannelConfig {
             ChannelConfig::PagerDuty {
                 budget_per_minute, ..
             } => Some(budget_per_minute.unwrap_or(120)),
-            ChannelConfig::Email {
-                budget_per_minute, ..
-            } => Some(budget_per_minute.unwrap_or(30)),
+            ChannelConfig::Email(email) => Some(email.budget_per_minute.unwrap_or(30)),
             ChannelConfig::Alertmanager {
                 budget_per_minute, ..
             }
@@ -270,33 +227,9 @@ impl ChannelConfig {
                 url("url", endpoint, false)?;
                 budget(budget_per_minute)
             }
-            ChannelConfig::Email {
-                host,
-                from,
-                to,
-                username,
-                password,
-                budget_per_minute,
-                ..
-            } => {
-                if let Some(password) = password {
-                    secret("password", password)?;
-                }
-                check::not_empty(key, "host", host)?;
-                check::not_empty(key, "from", from)?;
-                if to.is_empty() || to.iter().any(|t| !t.contains('@')) {
-                    return Err(ConfigError::new(
-                        format!("{key}.to"),
-                        "must list at least one address, such as [\"oncall@example.com\"]",
-                    ));
-                }
-                if password.is_some() && username.is_none() {
-                    return Err(ConfigError::new(
-                        format!("{key}.username"),
-                        "must be set when a password is: SMTP credentials need both",
-                    ));
-                }
-                budget(budget_per_minute)
+            ChannelConfig::Email(email) => {
+                email.validate(key)?;
+                budget(&email.budget_per_minute)
             }
             ChannelConfig::Alertmanager {
                 url: endpoint,
@@ -333,17 +266,4 @@ impl ChannelConfig {
             ChannelConfig::Log {} => Ok(()),
         }
     }
-}
-
-/// How email travels to the SMTP server.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EmailTls {
-    /// Plain connection upgraded with STARTTLS (required), usually port 587.
-    #[default]
-    Starttls,
-    /// TLS from the first byte, usually port 465.
-    Tls,
-    /// No encryption, usually port 25; for local relays and tests.
-    None,
 }

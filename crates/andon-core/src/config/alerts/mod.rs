@@ -11,11 +11,13 @@ use crate::contract::SectionConfig;
 use crate::error::ConfigError;
 
 mod channels;
+mod email;
 mod rules;
 mod silences;
 mod watchdog;
 
-pub use channels::{ChannelConfig, EmailTls};
+pub use channels::ChannelConfig;
+pub use email::{EmailConfig, EmailTls};
 pub use rules::{ConditionConfig, EscalationConfig, OPERATORS, RuleConfig};
 pub use silences::{MatcherConfig, SilenceConfig};
 pub use watchdog::{MIN_WATCHDOG_INTERVAL, WatchdogConfig};
