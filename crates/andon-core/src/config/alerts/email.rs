@@ -55,7 +55,7 @@ pub struct EmailConfig {
     pub password: Option<Secret>,
     /// The sender, such as `"andon <andon@example.com>"`.
     pub from: String,
-    /// The recipients.
+    /// The addresses the mail goes to (at least one).
     pub to: Vec<String>,
     /// Messages per minute before merging into digests. Default 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
