@@ -5,7 +5,9 @@
 //! run ([`ROWS`] names the criterion ids of both), beside the design's SLO and our goal; renders
 //! the scale curves (any benchmark with a parameter) as tables; and records the machine, the
 //! toolchain and the load average at start and end, since the numbers are only as quiet as the
-//! machine was.
+//! machine was. The benches run with `ANDON_PEERS_DIR` pointing at the peers `cargo xtask setup`
+//! installs (its Python virtualenv is set up first when missing), so the email bench finds the
+//! same aiosmtpd the tests use.
 //!
 //! ```text
 //! cargo xtask bench                   # everything; writes docs/benchmarks.md
@@ -469,9 +471,11 @@ fn benches(root: &Path) -> anyhow::Result<Vec<(String, String)>> {
     Ok(found)
 }
 
-/// Runs one bench, echoing its output; returns the lines worth quoting (percentiles, counters).
+/// Runs one bench with the real peers in `peers`, echoing its output; returns the lines worth
+/// quoting (percentiles, counters).
 fn run_bench(
     root: &Path,
+    peers: &Path,
     package: &str,
     bench: &str,
     options: &Options,
@@ -507,6 +511,7 @@ fn run_bench(
     let started = Instant::now();
     let mut child = Command::new("cargo")
         .args(&args)
+        .env(crate::peers_dir_rule::PEERS_DIR_ENV, peers)
         .current_dir(root)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -831,6 +836,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 
     let mut notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut failures: Vec<String> = Vec::new();
+    // The email bench sends to aiosmtpd in the peers' virtualenv: set it up as `cargo xtask
+    // setup` does (nothing to do when present) and tell the benches where it is, as `cargo xtask
+    // ci` tells the tests.
+    if let Err(error) = crate::setup::python_peers(&root) {
+        eprintln!("bench: the Python peers are not set up ({error:#}); the email bench will skip");
+    }
+    let peers = crate::peers_dir(&root);
     let all = benches(&root)?;
     let selected: Vec<&(String, String)> = all
         .iter()
@@ -855,7 +867,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             format!("{package}/{bench}"),
             load.split_whitespace().next().unwrap_or("?").to_owned(),
         ));
-        match run_bench(&root, package, bench, &options) {
+        match run_bench(&root, &peers, package, bench, &options) {
             Ok(quoted) if !quoted.is_empty() => {
                 notes.insert(format!("{package}/{bench}"), quoted);
             }

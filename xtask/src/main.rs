@@ -38,7 +38,8 @@ commands:
   deny     run cargo deny against the advisory database snapshot in ../shared/advisory-db
   bench    run every crate's benchmarks beside the raw libraries and the agent memory burst,
            then write docs/benchmarks.md ([--quick] [--only|--skip <crate>|memory]
-           [--burst N] [-- criterion filter])
+           [--burst N] [-- criterion filter]); sets up the Python peers first, as setup does,
+           so the email bench finds aiosmtpd
   fuzz     run every fuzz target for a bounded time ([--seconds N], default 60) [target…]
   package  cargo package every publishing crate (no verify) and check each package's metadata,
            license, readme and embedded files

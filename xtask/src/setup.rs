@@ -147,7 +147,10 @@ fn postgres_peer(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn python_peers(root: &Path) -> anyhow::Result<()> {
+/// The peers' Python virtualenv (aiosmtpd, the OpenTelemetry SDK) in [`crate::peers_dir`],
+/// created when missing; the bench runner calls it too, so its email bench finds the same aiosmtpd
+/// the tests use.
+pub(crate) fn python_peers(root: &Path) -> anyhow::Result<()> {
     let venv = crate::peers_dir(root).join("venv");
     let python = venv.join("bin/python3");
     let imports = PYTHON_PEERS

@@ -129,15 +129,15 @@ pub(crate) fn only_known(map: &Map<String, Value>, allowed: &[&str]) -> Result<(
     }
 }
 
-/// An optional string field of at most `max` characters; `required` makes it mandatory and
-/// non-blank.
+/// An optional string field of at most `max` characters, taken out of `map` (each field is read
+/// once); `required` makes it mandatory and non-blank.
 fn string(
-    map: &Map<String, Value>,
+    map: &mut Map<String, Value>,
     field: &str,
     required: bool,
     max: usize,
 ) -> Result<Option<String>, ApiError> {
-    match map.get(field) {
+    match map.remove(field) {
         None | Some(Value::Null) if required => Err(ApiError::field(field, "is required")),
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
@@ -149,12 +149,12 @@ fn string(
                     format!("is longer than {max} characters"),
                 ))
             } else {
-                Ok(Some(s.clone()))
+                Ok(Some(s))
             }
         }
         Some(other) => Err(ApiError::field(
             field,
-            format!("must be a string, not {}", kind(other)),
+            format!("must be a string, not {}", kind(&other)),
         )),
     }
 }
@@ -184,16 +184,17 @@ const SIGNAL_EXAMPLE: &str = r#"{"color":"red","message":"queue overflow","compo
 /// [`MAX_CLOCK_SKEW`] from `now` is refused; one within it is kept, with `now` beside it in the
 /// [`RECEIVED_AT_ATTRIBUTE`] attribute.
 pub(crate) fn signal(body: &[u8], now: SystemTime) -> Result<AndonSignal, ApiError> {
-    let new = new_signal(body, now)?;
-    to_signal(new, now)
+    let (new, time) = new_signal(body, now)?;
+    Ok(to_signal(new, time, now))
 }
 
 /// The body of `POST /v1/signals` read into a [`NewSignal`], each field checked in turn for its
-/// type, length and (`timestamp`, against `now`) value, and named when it is wrong.
-pub(crate) fn new_signal(body: &[u8], now: SystemTime) -> Result<NewSignal, ApiError> {
-    let map = object(body, false, SIGNAL_EXAMPLE)?;
+/// type, length and (`timestamp`, against `now`) value, and named when it is wrong; with the
+/// time its `timestamp` names, read once. The body's values are moved into it, not copied.
+fn new_signal(body: &[u8], now: SystemTime) -> Result<(NewSignal, Option<SystemTime>), ApiError> {
+    let mut map = object(body, false, SIGNAL_EXAMPLE)?;
     only_known(&map, SIGNAL_FIELDS)?;
-    let color = match string(&map, "color", true, 16)? {
+    let color = match string(&mut map, "color", true, 16)? {
         Some(text) => text.parse::<Color>().map_err(|_| {
             ApiError::field(
                 "color",
@@ -202,14 +203,15 @@ pub(crate) fn new_signal(body: &[u8], now: SystemTime) -> Result<NewSignal, ApiE
         })?,
         None => return Err(ApiError::field("color", "is required")),
     };
-    let message = string(&map, "message", true, MAX_MESSAGE_CHARS)?.unwrap_or_default();
-    let component = string(&map, "component", false, MAX_NAME_CHARS)?;
-    let trace_id = string(&map, "trace_id", false, MAX_NAME_CHARS)?;
-    let timestamp = string(&map, "timestamp", false, 64)?;
-    if let Some(text) = &timestamp {
-        received_in_time(text, now)?;
-    }
-    let attributes = match map.get("attributes") {
+    let message = string(&mut map, "message", true, MAX_MESSAGE_CHARS)?.unwrap_or_default();
+    let component = string(&mut map, "component", false, MAX_NAME_CHARS)?;
+    let trace_id = string(&mut map, "trace_id", false, MAX_NAME_CHARS)?;
+    let timestamp = string(&mut map, "timestamp", false, 64)?;
+    let time = match &timestamp {
+        Some(text) => Some(received_in_time(text, now)?),
+        None => None,
+    };
+    let attributes = match map.remove("attributes") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(attributes)) => {
             if attributes.len() > MAX_ATTRIBUTES {
@@ -230,26 +232,27 @@ pub(crate) fn new_signal(body: &[u8], now: SystemTime) -> Result<NewSignal, ApiE
                     format!("keys must have 1 to {MAX_NAME_CHARS} characters"),
                 ));
             }
-            attributes.clone()
+            attributes
         }
         Some(other) => {
             return Err(ApiError::field(
                 "attributes",
                 format!(
                     "must be an object such as {{\"queue\":\"default\"}}, not {}",
-                    kind(other)
+                    kind(&other)
                 ),
             ));
         }
     };
-    Ok(NewSignal {
+    let new = NewSignal {
         color,
         message,
         component,
         trace_id,
         timestamp,
         attributes: attributes.into_iter().collect(),
-    })
+    };
+    Ok((new, time))
 }
 
 /// The time a signal's `timestamp` names, when it is within [`MAX_CLOCK_SKEW`] of `now`.
@@ -272,8 +275,9 @@ fn received_in_time(text: &str, now: SystemTime) -> Result<SystemTime, ApiError>
     Ok(time)
 }
 
-/// The signal a checked [`NewSignal`] raises, received at `now`.
-fn to_signal(new: NewSignal, now: SystemTime) -> Result<AndonSignal, ApiError> {
+/// The signal a checked [`NewSignal`] raises, received at `now`; `time` is the time its
+/// `timestamp` names.
+fn to_signal(new: NewSignal, time: Option<SystemTime>, now: SystemTime) -> AndonSignal {
     let mut signal = AndonSignal::new(new.color, new.message);
     if let Some(component) = new.component {
         signal = signal.with_component(component);
@@ -281,36 +285,34 @@ fn to_signal(new: NewSignal, now: SystemTime) -> Result<AndonSignal, ApiError> {
     if let Some(trace_id) = new.trace_id {
         signal = signal.with_trace_id(trace_id);
     }
-    if let Some(text) = new.timestamp {
-        signal = signal
-            .with_timestamp(received_in_time(&text, now)?)
-            .with_attribute(
-                RECEIVED_AT_ATTRIBUTE,
-                Value::String(humantime::format_rfc3339_millis(now).to_string()),
-            );
+    if let Some(time) = time {
+        signal = signal.with_timestamp(time).with_attribute(
+            RECEIVED_AT_ATTRIBUTE,
+            Value::String(humantime::format_rfc3339_millis(now).to_string()),
+        );
     }
     for (key, value) in new.attributes {
         signal = signal.with_attribute(key, value);
     }
-    Ok(signal)
+    signal
 }
 
 /// Reads the body of `POST /v1/line/resume` (empty is allowed: resumed by [`DEFAULT_BY`]).
 pub(crate) fn resume(body: &[u8]) -> Result<ResumeRequest, ApiError> {
-    let map = object(body, true, r#"{"by":"alice","note":"queue drained"}"#)?;
+    let mut map = object(body, true, r#"{"by":"alice","note":"queue drained"}"#)?;
     only_known(&map, &["by", "note"])?;
     Ok(ResumeRequest {
-        by: string(&map, "by", false, MAX_NAME_CHARS)?,
-        note: string(&map, "note", false, MAX_MESSAGE_CHARS)?,
+        by: string(&mut map, "by", false, MAX_NAME_CHARS)?,
+        note: string(&mut map, "note", false, MAX_MESSAGE_CHARS)?,
     })
 }
 
 /// Reads the body of `POST /v1/alerts/{fingerprint}/ack` (empty is allowed).
 pub(crate) fn ack(body: &[u8]) -> Result<AckRequest, ApiError> {
-    let map = object(body, true, r#"{"by":"alice"}"#)?;
+    let mut map = object(body, true, r#"{"by":"alice"}"#)?;
     only_known(&map, &["by"])?;
     Ok(AckRequest {
-        by: string(&map, "by", false, MAX_NAME_CHARS)?,
+        by: string(&mut map, "by", false, MAX_NAME_CHARS)?,
     })
 }
 

@@ -48,36 +48,37 @@ impl Agent {
                 .collect(),
             token_configured: self.state.token.is_some(),
         });
-        // One line per path, grouped by resource (each group's types are in `api/`).
-        let served = Routes::new()
+        // The table: one row per path, grouped by resource (each group's types are in `api/`).
+        let served = Routes::from_table([
             // The board's page and files.
-            .route("/", get(board_page))
-            .route("/board.css", get(board_css))
-            .route("/board.js", get(board_js))
+            ("/", get(board_page)),
+            ("/board.css", get(board_css)),
+            ("/board.js", get(board_js)),
             // The probes and the metrics.
-            .route("/healthz", get(healthz))
-            .route("/readyz", get(readyz))
-            .route("/metrics", get(metrics))
+            ("/healthz", get(healthz)),
+            ("/readyz", get(readyz)),
+            ("/metrics", get(metrics)),
             // Signals, the board's data and the line.
-            .route("/v1/signals", post(post_signal).get(get_signals))
-            .route("/v1/board", get(get_board))
-            .route("/v1/line", get(get_line))
-            .route("/v1/line/resume", post(resume_line))
+            ("/v1/signals", post(post_signal).get(get_signals)),
+            ("/v1/board", get(get_board)),
+            ("/v1/line", get(get_line)),
+            ("/v1/line/resume", post(resume_line)),
             // Alerts and diagnostics.
-            .route("/v1/alerts", get(get_alerts))
-            .route("/v1/alerts/{fingerprint}/ack", post(ack_alert))
-            .route("/v1/diagnostics", get(get_diagnostics))
+            ("/v1/alerts", get(get_alerts)),
+            ("/v1/alerts/{fingerprint}/ack", post(ack_alert)),
+            ("/v1/diagnostics", get(get_diagnostics)),
             // Heartbeats and the event stream.
-            .route("/v1/heartbeats", get(crate::heartbeats::list))
-            .route("/v1/heartbeats/{name}", post(crate::heartbeats::check_in))
-            .route("/v1/events", get(events::events))
-            .map(|router| {
-                router
-                    .fallback(not_found)
-                    .method_not_allowed_fallback(method_not_allowed)
-                    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            })
-            .with_state(ctx);
+            ("/v1/heartbeats", get(crate::heartbeats::list)),
+            ("/v1/heartbeats/{name}", post(crate::heartbeats::check_in)),
+            ("/v1/events", get(events::events)),
+        ])
+        .map(|router| {
+            router
+                .fallback(not_found)
+                .method_not_allowed_fallback(method_not_allowed)
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        })
+        .with_state(ctx);
         // The history's analyses, `GET /v1/history/...` (see the history module).
         #[cfg(feature = "full")]
         let served = served.merge(crate::history::router(self.state.system.clone()));
@@ -105,6 +106,17 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             router: Router::new(),
             paths: Vec::new(),
         }
+    }
+
+    /// A router serving each `(path, methods)` row of `table`.
+    pub(crate) fn from_table(
+        table: impl IntoIterator<Item = (&'static str, MethodRouter<S>)>,
+    ) -> Self {
+        table
+            .into_iter()
+            .fold(Self::new(), |routes, (path, methods)| {
+                routes.route(path, methods)
+            })
     }
 
     /// Serves `path` with `methods`.
