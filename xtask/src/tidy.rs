@@ -172,7 +172,7 @@ mod tests {
         assert!(manifest.contains("name = \"andon_demo\""));
         let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
         assert!(
-            workspace.contains("default-members = [\"crates/andon\", \"examples\"]"),
+            workspace.contains("default-members = [\"examples\"]"),
             "the root's default-members must select the demo's package"
         );
     }
