@@ -25,7 +25,7 @@ mod tests {
     fn sources() -> Vec<PathBuf> {
         let root = crate::root();
         let mut files = Vec::new();
-        for dir in ["crates", "xtask", "tests"] {
+        for dir in ["crates", "xtask", "tests", "examples"] {
             rust_files(&root.join(dir), &mut files);
         }
         assert!(files.len() > 10, "tidy found too few files: {files:?}");
@@ -141,7 +141,11 @@ mod tests {
     #[test]
     fn every_member_uses_the_workspace_lints() {
         let root = crate::root();
-        let mut manifests = vec![root.join("xtask/Cargo.toml"), root.join("tests/Cargo.toml")];
+        let mut manifests = vec![
+            root.join("xtask/Cargo.toml"),
+            root.join("tests/Cargo.toml"),
+            root.join("examples/Cargo.toml"),
+        ];
         for entry in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
             manifests.push(entry.path().join("Cargo.toml"));
         }
@@ -153,6 +157,24 @@ mod tests {
                 manifest.display()
             );
         }
+    }
+
+    #[test]
+    fn the_quick_start_demo_builds_without_dev_dependencies() {
+        // An example is built with its package's dev-dependencies: the demo's package has none,
+        // so a new user's first `cargo run --example andon_demo` compiles no test tooling.
+        let root = crate::root();
+        let manifest = std::fs::read_to_string(root.join("examples/Cargo.toml")).unwrap();
+        assert!(
+            !manifest.contains("dev-dependencies]"),
+            "examples/Cargo.toml (andon-examples) must have no dev-dependencies"
+        );
+        assert!(manifest.contains("name = \"andon_demo\""));
+        let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        assert!(
+            workspace.contains("default-members = [\"examples\"]"),
+            "the root's default-members must select the demo's package"
+        );
     }
 
     #[test]

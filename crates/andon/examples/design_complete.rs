@@ -1,8 +1,8 @@
 //! The original design's "Complete Example", changed only in the crate name and the `Result`
 //! import: the default configuration, one RED, a shutdown.
 //!
-//! Run it with `cargo run --example design_complete`. The RED is a CRITICAL JSON record on
-//! stdout; `crates/andon/tests/design_complete.rs` runs it and checks what it prints.
+//! Run it with `cargo run -p andon --example design_complete`. The RED is a CRITICAL JSON record
+//! on stdout; `crates/andon/tests/design_complete.rs` runs it and checks what it prints.
 
 use andon::{AndonConfig, AndonSignal, AndonSystem, Result};
 

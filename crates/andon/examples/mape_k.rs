@@ -6,8 +6,8 @@
 //! planner pulls a RED cord from `mape-k`, which stops the line: the producer halts at its
 //! checkpoint while the consumer drains. When the alert resolves, the planner resumes the line.
 //!
-//! Run it with `cargo run --example mape_k`: no server needed (metrics on a free loopback port,
-//! alerts to a temporary file); it stops by itself after two throttle cycles.
+//! Run it with `cargo run -p andon --example mape_k`: no server needed (metrics on a free
+//! loopback port, alerts to a temporary file); it stops by itself after two throttle cycles.
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! would, and says on stderr what became of it.
 //!
 //! ```text
-//! cargo run --example signal_once -- andon.toml red "disk full" db
+//! cargo run -p andon --example signal_once -- andon.toml red "disk full" db
 //! ```
 //!
 //! Arguments: the configuration file, the color (`red`, `yellow`, `green`), the message and,

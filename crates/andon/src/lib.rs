@@ -66,8 +66,8 @@
 //! # Examples and configuration
 //!
 //! - `cargo run --example andon_demo`: the quick start of the README.
-//! - `cargo run --example mape_k`: a monitor-analyze-plan-execute loop on the observer, an alert
-//!   rule and the line.
+//! - `cargo run -p andon --example mape_k`: a monitor-analyze-plan-execute loop on the observer,
+//!   an alert rule and the line.
 //! - `crates/andon/examples/andon.toml`: every section and every alert channel kind, commented.
 //!
 //! # Performance
