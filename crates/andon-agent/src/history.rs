@@ -22,7 +22,7 @@ use axum::routing::get;
 
 use crate::api::{
     DowntimeReport, HistorySignals, HistoryWindow, InstanceDowntime, ParetoBar, ParetoReport,
-    ResponseTimes, ResponseTimesReport, TimelineStep, TimelineView,
+    ResponseTimesReport, TimelineStep, TimelineView,
 };
 use crate::request::{ApiError, MAX_CLOCK_SKEW, MAX_LIMIT};
 use crate::server::{Routes, Served};
@@ -293,18 +293,7 @@ async fn mttr(
             GroupBy::Instance => "instance",
         }
         .to_owned(),
-        components: components
-            .into_iter()
-            .map(|c| ResponseTimes {
-                component: c.component,
-                fired: c.fired,
-                acknowledged: c.acknowledged,
-                resolved: c.resolved,
-                escalated: c.escalated,
-                mtta_seconds: c.mtta_seconds,
-                mttr_seconds: c.mttr_seconds,
-            })
-            .collect(),
+        components,
     }))
 }
 

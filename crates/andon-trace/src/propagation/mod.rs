@@ -150,8 +150,7 @@ impl PropagationContext {
 /// use andon_trace::extract;
 ///
 /// let headers = HashMap::from([
-///     ("TraceParent".to_owned(), "
-/// 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t".to_owned()),
+///     ("TraceParent".to_owned(), " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t".to_owned()),
 ///     ("tracestate".to_owned(), "rojo=00f067aa0ba902b7".to_owned()),
 /// ]);
 /// let context = extract(&headers);

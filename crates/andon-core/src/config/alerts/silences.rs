@@ -12,8 +12,7 @@ use crate::error::ConfigError;
 ///
 /// ```toml
 /// [[alerts.silences]]
-/// matchers = [{ name = "component", value = "db" }, { name = "severity", value = "info", equal =
-/// false }]
+/// matchers = [{ name = "component", value = "db" }, { name = "severity", value = "info", equal = false }]
 /// duration = "2h"            # or ends_at = "2026-11-27T06:00:00Z"
 /// created_by = "alice"
 /// comment = "database maintenance"
