@@ -12,8 +12,8 @@ use andon_alert::{AlertChannel, AlertCondition, AlertManager, AlertRule};
 use andon_core::config::{ChannelConfig, Secret};
 use andon_core::{AlertSeverity, AndonSignal, SignalSink};
 use common::{
-    FakeDiagnostics, FakeMetrics, ROUTING_KEY, Receiver, check_pagerduty, check_slack, config,
-    wait_until, webhook,
+    FakeDiagnostics, FakeMetrics, Receiver, check_pagerduty, check_slack, config, wait_until,
+    webhook,
 };
 
 fn reds(name: &str, severity: AlertSeverity, channels: &[&str]) -> AlertRule {
@@ -40,15 +40,7 @@ async fn slack_and_pagerduty_bodies_follow_their_documented_rules() {
                 budget_per_minute: Some(600),
             },
         );
-        c.channels.insert(
-            "pd".into(),
-            ChannelConfig::PagerDuty {
-                routing_key: Secret::new(ROUTING_KEY),
-                url: rx.url("/pd"),
-                source: Some("checkout-1".into()),
-                budget_per_minute: None,
-            },
-        );
+        c.channels.insert("pd".into(), rx.pagerduty_channel());
     }))
     .with_metrics_source(Arc::new(FakeMetrics::default()))
     .with_diagnostics(Arc::new(FakeDiagnostics::new("memory 42.0%, cpu 12.5%")))

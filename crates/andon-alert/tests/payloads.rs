@@ -13,8 +13,8 @@ use andon_alert::{AlertChannel, AlertManager, AlertRule};
 use andon_core::config::{ChannelConfig, Secret};
 use andon_core::{AlertSeverity, AndonSignal, Color, SignalSink};
 use common::{
-    FakeMetrics, ROUTING_KEY, Receiver, RecordingSink, SnapshotDiagnostics, check_pagerduty,
-    check_slack, config, lines, named, one_delivery_each, stop_the_line, wait_until,
+    FakeMetrics, Receiver, RecordingSink, SnapshotDiagnostics, check_pagerduty, check_slack,
+    config, lines, named, one_delivery_each, stop_the_line, wait_until,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,15 +31,7 @@ async fn a_critical_alert_carries_the_whole_snapshot_on_every_channel() {
                 budget_per_minute: None,
             },
         );
-        c.channels.insert(
-            "pd".into(),
-            ChannelConfig::PagerDuty {
-                routing_key: Secret::new(ROUTING_KEY),
-                url: rx.url("/pd"),
-                source: Some("checkout-1".into()),
-                budget_per_minute: None,
-            },
-        );
+        c.channels.insert("pd".into(), rx.pagerduty_channel());
         c.channels.insert(
             "slack".into(),
             ChannelConfig::Slack {

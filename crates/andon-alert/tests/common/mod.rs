@@ -306,6 +306,17 @@ impl Receiver {
         format!("{}{path}", self.base)
     }
 
+    /// The PagerDuty channel the tests configure: this receiver's `/pd`, [`ROUTING_KEY`] and
+    /// source `checkout-1` (what [`check_pagerduty`] expects).
+    pub fn pagerduty_channel(&self) -> ChannelConfig {
+        ChannelConfig::PagerDuty {
+            routing_key: Secret::new(ROUTING_KEY),
+            url: self.url("/pd"),
+            source: Some("checkout-1".into()),
+            budget_per_minute: None,
+        }
+    }
+
     /// Answers the next `n` requests with `status` (and `Retry-After` seconds, and `body`).
     pub fn fail_next(&self, n: u32, status: u16, retry_after: Option<u64>, body: &str) {
         *self.state.fail.lock().unwrap() = (n, status, retry_after, body.to_owned());
