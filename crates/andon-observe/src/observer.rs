@@ -3,7 +3,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, Once, PoisonError, TryLockError};
 use std::time::Duration;
 
 use andon_core::config::{LineConfig, ObserverConfig};
@@ -56,6 +57,9 @@ struct Core {
 struct Shared {
     config: ObserverConfig,
     sections: Sections,
+    /// Whether the probe measures `sections` in a few microseconds ([`Probe::is_quick`]):
+    /// checks then measure on the caller's task, not on a blocking thread.
+    quick: bool,
     /// Where the gauges go, and whether their HELP texts were given.
     metrics: Option<(Arc<dyn MetricsSink>, Once)>,
     /// Where the schedule sends health changes (`None`: nowhere, the checks still run).
@@ -140,9 +144,11 @@ impl AndonObserver {
         signal_sink: Option<Arc<dyn SignalSink>>,
     ) -> Self {
         let on_demand = probe.on_demand();
+        let sections = Sections::from_config(&config);
         AndonObserver {
             shared: Arc::new(Shared {
-                sections: Sections::from_config(&config),
+                quick: probe.is_quick(sections),
+                sections,
                 core: Mutex::new(Core {
                     probe,
                     judge: HealthJudge::new(&config),
@@ -188,8 +194,11 @@ impl AndonObserver {
     /// [`measure_now`](Self::measure_now) instead, which leave the next check's window and the
     /// health hold alone.
     ///
-    /// The blocking reads run on tokio's blocking pool, never on the async executor. The first
-    /// call takes a first sample and waits the backend's minimum interval (200 ms for sysinfo)
+    /// The blocking reads run on tokio's blocking pool, never on the async executor, unless the
+    /// probe says they take only a few microseconds ([`Probe::is_quick`]: sysinfo's memory and
+    /// CPU alone, with every optional section off), which cost less than handing them to
+    /// another thread and back; those run on the caller's task while no other check is
+    /// measuring. The first call takes a first sample and waits the backend's minimum interval (200 ms for sysinfo)
     /// before measuring, so that CPU percentages and rates are real from the start; later calls
     /// measure over the time since the previous call.
     /// Calls closer together than that minimum interval repeat the host CPU reading of the
@@ -204,7 +213,7 @@ impl AndonObserver {
             .warm
             .get_or_try_init(|| async {
                 let wait = self
-                    .blocking(move |core| core.probe.warm_up(sections))
+                    .with_core(move |core| core.probe.warm_up(sections))
                     .await?;
                 tokio::time::sleep(wait).await;
                 Ok::<(), ObserveError>(())
@@ -212,7 +221,7 @@ impl AndonObserver {
             .await?;
         let shared = Arc::clone(&self.shared);
         let d = self
-            .blocking(move |core| {
+            .with_core(move |core| {
                 let mut d = core.probe.measure(sections);
                 let health = core.judge.judge(&Readings::from(&d));
                 d.status = health.status;
@@ -336,13 +345,49 @@ impl AndonObserver {
         }
     }
 
-    /// Runs `f` on the measuring state on a blocking thread (inline outside a tokio runtime).
-    async fn blocking<T: Send + 'static>(
+    /// Runs `f` on the measuring state: on the caller's task when the probe measures quickly
+    /// and no other check holds the state (no thread handoff), else on a blocking thread
+    /// (inline outside a tokio runtime).
+    async fn with_core<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Core) -> T + Send + 'static,
     ) -> Result<T, ObserveError> {
+        let f = match self.try_inline(f) {
+            Ok(done) => return done,
+            Err(f) => f,
+        };
         let shared = Arc::clone(&self.shared);
         self.run_blocking(move || f(&mut lock(&shared.core))).await
+    }
+
+    /// Runs `f` here and now when the probe is quick and the measuring state is free; hands
+    /// `f` back otherwise. A panic in `f` is an [`ObserveError::Interrupted`], as it is on a
+    /// blocking thread.
+    fn try_inline<T, F: FnOnce(&mut Core) -> T>(
+        &self,
+        f: F,
+    ) -> Result<Result<T, ObserveError>, F> {
+        if !self.shared.quick {
+            return Err(f);
+        }
+        let mut core = match self.shared.core.try_lock() {
+            Ok(core) => core,
+            // A panic while measuring leaves the state usable: the next sample overwrites it.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(f),
+        };
+        Ok(
+            catch_unwind(AssertUnwindSafe(|| f(&mut core))).map_err(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("no message");
+                ObserveError::Interrupted {
+                    reason: format!("the measurement panicked: {message}"),
+                }
+            }),
+        )
     }
 
     /// Runs `run` on a blocking thread (inline outside a tokio runtime).

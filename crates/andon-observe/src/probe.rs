@@ -70,8 +70,9 @@ impl Sections {
 /// give the observer their own through
 /// [`AndonObserverBuilder::with_probe`](crate::AndonObserverBuilder::with_probe).
 ///
-/// The observer calls it on a blocking thread, one call at a time, and judges the health
-/// itself (a probe leaves `status` and `reasons` alone).
+/// The observer calls it one call at a time, on a blocking thread unless the probe says the
+/// sections are [quick](Probe::is_quick), and judges the health itself (a probe leaves
+/// `status` and `reasons` alone).
 pub trait Probe: Send + fmt::Debug + 'static {
     /// Takes the first sample that rates and CPU percentages are measured against, and says how
     /// long to wait before the first real [`measure`](Probe::measure). Called once, before the
@@ -84,6 +85,17 @@ pub trait Probe: Send + fmt::Debug + 'static {
     /// Measures memory and CPU and the `sections` that are switched on; sections that are off
     /// stay `None`.
     fn measure(&mut self, sections: Sections) -> Diagnostics;
+
+    /// Whether [`warm_up`](Probe::warm_up) and [`measure`](Probe::measure) of `sections` take
+    /// only a few microseconds of blocking reads (a file or two under `/proc`), less than
+    /// handing them to a blocking thread and waking the caller back. The observer then calls
+    /// them on the caller's async task, as tokio allows for such short work between awaits.
+    /// The default is `false`: every call runs on tokio's blocking pool, so a probe that may
+    /// block for long never stalls the executor.
+    fn is_quick(&self, sections: Sections) -> bool {
+        let _ = sections;
+        false
+    }
 
     /// A second probe of the same kind, with its own previous sample, for measurements on
     /// demand ([`AndonObserver::measure_now`](crate::AndonObserver::measure_now)): it is warmed
@@ -399,6 +411,13 @@ impl SysinfoProbe {
 }
 
 impl Probe for SysinfoProbe {
+    /// Memory and CPU alone (every optional section off) are two reads, `/proc/meminfo` and
+    /// `/proc/stat` on Linux: quick. The host section needs the whole process table (its
+    /// process count), the others the process table, the mounts or the interfaces: not quick.
+    fn is_quick(&self, sections: Sections) -> bool {
+        sections == Sections::NONE
+    }
+
     fn on_demand(&self) -> Option<Box<dyn Probe>> {
         SysinfoProbe::new()
             .ok()
