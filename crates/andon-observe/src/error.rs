@@ -19,12 +19,13 @@ pub enum ObserveError {
         reason: String,
     },
 
-    /// The measuring thread stopped before it finished (it panicked or the runtime is shutting down).
+    /// The measurement stopped before it finished (the probe panicked, or the runtime is
+    /// shutting down under the measuring thread).
     #[error(
         "the diagnostics measurement did not finish ({reason}): check again, and report a bug if it repeats"
     )]
     Interrupted {
-        /// What the runtime reported.
+        /// What the runtime or the panic reported.
         reason: String,
     },
 }

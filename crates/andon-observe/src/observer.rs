@@ -71,14 +71,14 @@ struct Shared {
     /// The probe of reads that measure ([`AndonObserver::measure_now`]), apart from the
     /// judge's; `None` when the probe offers none.
     on_demand: Mutex<Option<Box<dyn Probe>>>,
-    /// The latest check.
+    /// The latest check; its status and reasons are the health
+    /// [`DiagnosticsSource::last_health`] answers.
     latest: watch::Sender<Option<Arc<Diagnostics>>>,
     /// Schedules running ([`AndonObserver::start`]).
     schedules: AtomicUsize,
     /// The schedule [`AndonObserver::start`] started, stopped by a shutdown or with the last
     /// clone of the observer.
     schedule: Mutex<Option<ObserverHandle>>,
-    last_health: Mutex<Option<Health>>,
     checks: AtomicU64,
     check_failures: AtomicU64,
     signals_sent: AtomicU64,
@@ -158,7 +158,6 @@ impl AndonObserver {
                 latest: watch::channel(None).0,
                 schedules: AtomicUsize::new(0),
                 schedule: Mutex::new(None),
-                last_health: Mutex::new(None),
                 checks: AtomicU64::new(0),
                 check_failures: AtomicU64::new(0),
                 signals_sent: AtomicU64::new(0),
@@ -225,9 +224,8 @@ impl AndonObserver {
                 let mut d = core.probe.measure(sections);
                 let health = core.judge.judge(&Readings::from(&d));
                 d.status = health.status;
-                d.reasons.clone_from(&health.reasons);
+                d.reasons = health.reasons;
                 // Stored while the core is locked, so concurrent checks store in order.
-                *lock(&shared.last_health) = Some(health);
                 shared.latest.send_replace(Some(Arc::new(d.clone())));
                 d
             })
@@ -423,7 +421,11 @@ impl DiagnosticsSource for AndonObserver {
         Ok(self.report(&d))
     }
 
+    /// The health of the [`latest`](AndonObserver::latest) check.
     fn last_health(&self) -> Option<Health> {
-        lock(&self.shared.last_health).clone()
+        self.latest().map(|d| Health {
+            status: d.status,
+            reasons: d.reasons.clone(),
+        })
     }
 }
