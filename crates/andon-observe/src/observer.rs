@@ -72,7 +72,9 @@ struct Shared {
     /// judge's; `None` when the probe offers none.
     on_demand: Mutex<Option<Box<dyn Probe>>>,
     /// The latest check; its status and reasons are the health
-    /// [`DiagnosticsSource::last_health`] answers.
+    /// [`DiagnosticsSource::last_health`] answers. Receivers are woken only by the first
+    /// check (what `first_check` waits for); later ones replace the value without waking
+    /// anyone.
     latest: watch::Sender<Option<Arc<Diagnostics>>>,
     /// Schedules running ([`AndonObserver::start`]).
     schedules: AtomicUsize,
@@ -226,7 +228,11 @@ impl AndonObserver {
                 d.status = health.status;
                 d.reasons = health.reasons;
                 // Stored while the core is locked, so concurrent checks store in order.
-                shared.latest.send_replace(Some(Arc::new(d.clone())));
+                let latest = Arc::new(d.clone());
+                // Only the first check wakes receivers: the one wait (`first_check`) is for the
+                // first, and sees any later value when it looks. Later checks replace the value
+                // without a wake-up nobody waits for.
+                shared.latest.send_if_modified(|slot| slot.replace(latest).is_none());
                 d
             })
             .await?;

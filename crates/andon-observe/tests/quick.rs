@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
+use std::time::Duration;
 
 use andon_core::config::ObserverConfig;
 use andon_core::{DiagnosticsSource, HealthStatus};
@@ -132,5 +133,23 @@ fn sysinfo_is_quick_for_memory_and_cpu_alone() {
         },
     ] {
         assert!(!probe.is_quick(one), "{one:?}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_read_before_the_first_check_is_woken_by_it() {
+    for quick in [true, false] {
+        let probe = Where::new(quick);
+        let observer = observer(&probe);
+        observer.start();
+        // No on-demand probe and a schedule running: the read waits for the first check (up
+        // to one 60 s interval), which must wake it as soon as it is stored.
+        let read = tokio::time::timeout(Duration::from_secs(10), observer.measure_now())
+            .await
+            .expect("woken by the first check, not by the 60 s timeout")
+            .unwrap();
+        assert_eq!(Some(&read), observer.latest().as_deref());
+        assert_eq!(probe.threads().len(), 1, "the read measured nothing itself");
+        assert!(observer.shutdown(Duration::from_secs(5)).await.is_complete());
     }
 }
