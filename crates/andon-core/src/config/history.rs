@@ -307,10 +307,6 @@ mod tests {
                 "is not a duration",
             ),
         ];
-        for (text, key, message) in cases {
-            let err = AndonConfig::from_toml_str(text).unwrap_err();
-            assert_eq!(err.key.as_deref(), Some(*key), "{text}: {err}");
-            assert!(err.message.contains(message), "{text}: {err}");
-        }
+        crate::config::refused(cases);
     }
 }

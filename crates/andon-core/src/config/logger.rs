@@ -93,12 +93,12 @@ impl SectionConfig for LoggerConfig {
                 "must name at least one sink: Stdout, Stderr, File, Syslog or CloudLogging",
             ));
         }
-        if self.queue_capacity == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "queue_capacity"),
-                "must be at least 1 (65536 is a good default)",
-            ));
-        }
+        check::at_least_one(
+            section,
+            "queue_capacity",
+            self.queue_capacity as u64,
+            "65536",
+        )?;
         if self.max_message_bytes < 64 {
             return Err(ConfigError::new(
                 check::key(section, "max_message_bytes"),

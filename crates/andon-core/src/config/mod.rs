@@ -284,6 +284,8 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// Helpers for the `validate` methods of the sections.
 pub(crate) mod check {
+    use std::time::Duration;
+
     use crate::error::ConfigError;
 
     pub(crate) fn key(section: &str, field: &str) -> String {
@@ -336,6 +338,60 @@ pub(crate) mod check {
             Ok(())
         }
     }
+
+    /// A duration (or an optional one, when set) that must be longer than 0; the error says
+    /// "must be longer than 0" followed by `fix`, which starts with its own punctuation, such
+    /// as `, such as "5m"`.
+    pub(crate) fn longer_than_zero(
+        section: &str,
+        field: &str,
+        value: impl Into<Option<Duration>>,
+        fix: &str,
+    ) -> Result<(), ConfigError> {
+        if value.into().is_some_and(|value| value.is_zero()) {
+            Err(ConfigError::new(
+                key(section, field),
+                format!("must be longer than 0{fix}"),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A critical level `field` that must not be below its warning level `warning_field` (when
+    /// that is set).
+    pub(crate) fn not_below<T: PartialOrd>(
+        section: &str,
+        field: &str,
+        value: T,
+        warning_field: &str,
+        warning: impl Into<Option<T>>,
+    ) -> Result<(), ConfigError> {
+        if warning.into().is_some_and(|warning| value < warning) {
+            Err(ConfigError::new(
+                key(section, field),
+                format!("must not be below {warning_field}"),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// For the sections' tests: loads each `(TOML text, key, part of the message)` case, checks
+/// that it is refused with exactly that key and a message holding that part, and hands back
+/// each text with its error for what a test checks beyond (such as the position).
+#[cfg(test)]
+pub(crate) fn refused<'a>(cases: &[(&'a str, &str, &str)]) -> Vec<(&'a str, ConfigError)> {
+    cases
+        .iter()
+        .map(|&(text, key, message)| {
+            let err = AndonConfig::from_toml_str(text).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
+            assert!(err.message.contains(message), "{text}: {err}");
+            (text, err)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -512,10 +568,7 @@ include_disk_metrics = true
                 "increasing",
             ),
         ];
-        for (text, key, message) in cases {
-            let err = AndonConfig::from_toml_str(text).unwrap_err();
-            assert_eq!(err.key.as_deref(), Some(*key), "{text}: {err}");
-            assert!(err.message.contains(message), "{text}: {err}");
+        for (text, err) in refused(cases) {
             assert_eq!(err.line, Some(2), "{text}: position of the value: {err}");
         }
     }

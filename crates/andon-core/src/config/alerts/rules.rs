@@ -237,13 +237,7 @@ impl ConditionConfig {
                         "must be at least 1 (1 fires on every matching signal)",
                     ));
                 }
-                if window.is_zero() {
-                    return Err(ConfigError::new(
-                        format!("{key}.window"),
-                        "must be longer than 0, such as \"1m\"",
-                    ));
-                }
-                Ok(())
+                check::longer_than_zero(key, "window", *window, ", such as \"1m\"")
             }
             ConditionConfig::Health { status } => {
                 if *status == HealthStatus::Healthy {
