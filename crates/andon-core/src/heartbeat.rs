@@ -7,8 +7,6 @@
 //! heartbeat's color. This module holds the shared vocabulary; the umbrella keeps the clocks and
 //! the agent takes check-ins over HTTP (`POST /v1/heartbeats/{name}`).
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -44,29 +42,18 @@ impl HeartbeatStatus {
     }
 }
 
-impl fmt::Display for HeartbeatStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(HeartbeatStatus);
 
 /// A check-in status that is not `success`, `start` or `fail`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown heartbeat status {0:?}: expected \"success\", \"start\" or \"fail\"")]
 pub struct ParseHeartbeatStatusError(pub String);
 
-impl FromStr for HeartbeatStatus {
-    type Err = ParseHeartbeatStatusError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "success" | "ok" => Ok(HeartbeatStatus::Success),
-            "start" => Ok(HeartbeatStatus::Start),
-            "fail" | "failure" => Ok(HeartbeatStatus::Fail),
-            _ => Err(ParseHeartbeatStatusError(s.to_owned())),
-        }
-    }
-}
+parse_keyword!(HeartbeatStatus, ParseHeartbeatStatusError, to_ascii_lowercase, {
+    "success" | "ok" => Success,
+    "start" => Start,
+    "fail" | "failure" => Fail,
+});
 
 /// What happened to a heartbeat, as history keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
