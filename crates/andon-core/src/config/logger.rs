@@ -81,12 +81,12 @@ impl SectionConfig for LoggerConfig {
     /// named by its key (`logger.…`) with what to write instead.
     fn validate(&self) -> Result<(), ConfigError> {
         let section = Self::SECTION;
-        if self.sample_ratio == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "sample_ratio"),
-                "must be at least 1 (1 keeps every record; 10 keeps 1 in 10)",
-            ));
-        }
+        check::not_zero(
+            section,
+            "sample_ratio",
+            self.sample_ratio,
+            " (1 keeps every record; 10 keeps 1 in 10)",
+        )?;
         if self.sinks.is_empty() {
             return Err(ConfigError::new(
                 check::key(section, "sinks"),

@@ -299,10 +299,27 @@ pub(crate) mod check {
         value: u64,
         good: &str,
     ) -> Result<(), ConfigError> {
-        if value == 0 {
+        not_zero(
+            section,
+            field,
+            value,
+            &format!(" ({good} is a good default)"),
+        )
+    }
+
+    /// A count, size or interval that must not be 0; the error says "must be at least 1"
+    /// followed by `fix`, which starts with its own punctuation, such as `: use 1024` or
+    /// ` second (the design uses 60)`.
+    pub(crate) fn not_zero<T: Default + PartialEq>(
+        section: &str,
+        field: &str,
+        value: T,
+        fix: &str,
+    ) -> Result<(), ConfigError> {
+        if value == T::default() {
             Err(ConfigError::new(
                 key(section, field),
-                format!("must be at least 1 ({good} is a good default)"),
+                format!("must be at least 1{fix}"),
             ))
         } else {
             Ok(())

@@ -90,12 +90,12 @@ impl SectionConfig for ObserverConfig {
     /// named by its key (`observer.…`) with what to write instead.
     fn validate(&self) -> Result<(), ConfigError> {
         let section = Self::SECTION;
-        if self.check_interval_secs == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "check_interval_secs"),
-                "must be at least 1 second (the design uses 60)",
-            ));
-        }
+        check::not_zero(
+            section,
+            "check_interval_secs",
+            self.check_interval_secs,
+            " second (the design uses 60)",
+        )?;
         check::percent(
             section,
             "memory_threshold_percent",
@@ -137,12 +137,12 @@ impl SectionConfig for ObserverConfig {
             let warning = self.fd_threshold;
             check::not_below(section, "fd_critical", critical, "fd_threshold", warning)?;
         }
-        if self.health_hold_checks == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "health_hold_checks"),
-                "must be at least 1 check (1 takes every change at once; the default is 2)",
-            ));
-        }
+        check::not_zero(
+            section,
+            "health_hold_checks",
+            self.health_hold_checks,
+            " check (1 takes every change at once; the default is 2)",
+        )?;
         if self.snapshot_max_bytes < 256 {
             return Err(ConfigError::new(
                 check::key(section, "snapshot_max_bytes"),

@@ -231,12 +231,7 @@ impl ConditionConfig {
                 Ok(())
             }
             ConditionConfig::Signal { count, window, .. } => {
-                if *count == 0 {
-                    return Err(ConfigError::new(
-                        format!("{key}.count"),
-                        "must be at least 1 (1 fires on every matching signal)",
-                    ));
-                }
+                check::not_zero(key, "count", *count, " (1 fires on every matching signal)")?;
                 check::longer_than_zero(key, "window", *window, ", such as \"1m\"")
             }
             ConditionConfig::Health { status } => {
