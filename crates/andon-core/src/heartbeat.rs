@@ -68,7 +68,7 @@ pub enum HeartbeatEventKind {
     /// heartbeat's signal was raised.
     Missed {
         /// The last check-in before the miss, if there ever was one.
-        #[serde(default, with = "option_rfc3339")]
+        #[serde(default, with = "crate::rfc3339::option")]
         last_check_in: Option<SystemTime>,
         /// The period the heartbeat expects (`every`).
         #[serde(with = "humantime_serde_secs")]
@@ -88,31 +88,6 @@ pub struct HeartbeatEvent {
     pub component: String,
     /// What happened: a check-in, a missed deadline, or a recovery.
     pub kind: HeartbeatEventKind,
-}
-
-/// An optional RFC 3339 time (`null` when absent).
-mod option_rfc3339 {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        t: &Option<SystemTime>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => crate::signal::rfc3339::serialize(t, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<SystemTime>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| crate::signal::rfc3339::parse(&text).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 /// Serialises a period as seconds (a number), which every history backend can store.
