@@ -126,12 +126,8 @@ impl SectionConfig for ObserverConfig {
             ("fd_threshold", self.fd_threshold),
             ("fd_critical", self.fd_critical),
         ] {
-            if value == Some(0) {
-                return Err(ConfigError::new(
-                    check::key(section, field),
-                    "must be at least 1 open file descriptor (leave it out to turn the check off)",
-                ));
-            }
+            let fix = " open file descriptor (leave it out to turn the check off)";
+            value.map_or(Ok(()), |fds| check::not_zero(section, field, fds, fix))?;
         }
         if let Some(critical) = self.fd_critical {
             let warning = self.fd_threshold;
