@@ -1,6 +1,6 @@
 //! The errors of the alert manager.
 
-use andon_core::{AndonError, ConfigError};
+use andon_core::ConfigError;
 
 /// What can go wrong while configuring or driving the alert manager.
 ///
@@ -59,19 +59,12 @@ pub enum AlertError {
     ShutDown,
 }
 
-impl From<AlertError> for AndonError {
-    fn from(error: AlertError) -> Self {
-        match error {
-            AlertError::Config(e) => AndonError::Config(e),
-            AlertError::ShutDown => AndonError::ShutDown { component: "alert" },
-            other => AndonError::component("alert", other),
-        }
-    }
-}
+andon_core::impl_into_andon_error!(AlertError, "alert");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use andon_core::AndonError;
 
     #[test]
     fn errors_convert_into_andon_errors_and_say_what_to_do() {

@@ -53,7 +53,11 @@ pub struct NotifiedAlert {
     #[serde(with = "andon_core::rfc3339")]
     pub starts_at: SystemTime,
     /// When it resolved.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_time")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "andon_core::rfc3339::option"
+    )]
     pub ends_at: Option<SystemTime>,
     /// How many occurrences (signals or evaluations) this notification stands for.
     pub count: u64,
@@ -174,30 +178,6 @@ impl Notification {
             snapshot: items.iter().find_map(|n| n.snapshot.clone()),
             created_at: now,
         }
-    }
-}
-
-mod opt_time {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        value: &Option<SystemTime>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(t) => andon_core::rfc3339::serialize(t, serializer),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<SystemTime>, D::Error> {
-        let text = Option::<String>::deserialize(deserializer)?;
-        text.map(|t| andon_core::rfc3339::parse(&t).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }
 

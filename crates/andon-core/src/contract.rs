@@ -24,7 +24,8 @@
 //!   binding late.
 //! - `flush`, `shutdown` and `stats` are inherent methods (no trait to import); the
 //!   [`Component`] trait forwards to them, so the umbrella can hold every part as
-//!   `Arc<dyn Component>` for its lifecycle.
+//!   `Arc<dyn Component>` for its lifecycle; a component gets the trait with
+//!   [`impl_component!`](crate::impl_component)`(Type, "name")`.
 //!
 //! [`AndonConfig::validate`]: crate::AndonConfig::validate
 
@@ -133,7 +134,7 @@ impl ShutdownReport {
 /// The lifecycle every component has, for holding them all alike (`Arc<dyn Component>`).
 ///
 /// Each component also has these as inherent methods with the same names; this trait forwards
-/// to them.
+/// to them, and [`impl_component!`](crate::impl_component) is how a component gets it.
 #[async_trait]
 pub trait Component: Send + Sync + fmt::Debug {
     /// A short name for reports (`"log"`, `"metrics"`, `"trace"`, `"observe"`, `"alert"`,
@@ -149,6 +150,78 @@ pub trait Component: Send + Sync + fmt::Debug {
     /// Flushes and stops within `deadline`; later work is refused. Never blocks past the
     /// deadline: what is left is said in the report.
     async fn shutdown(&self, deadline: Duration) -> ShutdownReport;
+}
+
+/// Implements [`Component`] for a type that follows the contract: how a component gets the
+/// trait.
+///
+/// `impl_component!(Type, "name")` writes the one `impl Component for Type` every component
+/// has, forwarding to its inherent methods with the contract's names: `stats()` (boxed as a
+/// [`Stats`]), `flush().await` (its error turned into an [`AndonError`] with `From`) and
+/// `shutdown(deadline).await`; `"name"` is the short name in shutdown reports (`"log"`,
+/// `"alert"`, …). A type whose inherent methods differ from the contract does not compile, so
+/// the macro also checks that the component follows it.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use andon_core::stats::{StatLine, Stats};
+/// use andon_core::{AndonError, Component, ShutdownReport};
+///
+/// #[derive(Debug)]
+/// struct QueueStats(u64);
+///
+/// impl Stats for QueueStats {
+///     fn describe(&self) -> Vec<StatLine> {
+///         vec![StatLine::gauge("demo_queued", "Items waiting.", self.0 as f64)]
+///     }
+/// }
+///
+/// #[derive(Debug)]
+/// struct Queue;
+///
+/// impl Queue {
+///     fn stats(&self) -> QueueStats {
+///         QueueStats(0)
+///     }
+///     async fn flush(&self) -> Result<(), AndonError> {
+///         Ok(())
+///     }
+///     async fn shutdown(&self, _deadline: Duration) -> ShutdownReport {
+///         ShutdownReport::complete("queue")
+///     }
+/// }
+///
+/// andon_core::impl_component!(Queue, "queue");
+///
+/// let part: Box<dyn Component> = Box::new(Queue);
+/// assert_eq!(part.name(), "queue");
+/// assert_eq!(part.stats().describe().len(), 1);
+/// ```
+#[macro_export]
+macro_rules! impl_component {
+    ($component:ty, $name:literal) => {
+        #[$crate::async_trait]
+        impl $crate::Component for $component {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn stats(&self) -> ::std::boxed::Box<dyn $crate::Stats> {
+                ::std::boxed::Box::new(<$component>::stats(self))
+            }
+
+            async fn flush(&self) -> ::core::result::Result<(), $crate::AndonError> {
+                <$component>::flush(self)
+                    .await
+                    .map_err(<$crate::AndonError as ::core::convert::From<_>>::from)
+            }
+
+            async fn shutdown(&self, deadline: ::std::time::Duration) -> $crate::ShutdownReport {
+                <$component>::shutdown(self, deadline).await
+            }
+        }
+    };
 }
 
 /// A part bound after it is handed out: the one way andon binds late.

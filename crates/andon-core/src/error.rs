@@ -50,6 +50,52 @@ impl AndonError {
     }
 }
 
+/// Implements `From<ComponentError> for AndonError` the one way a component's error becomes
+/// andon's: its `Config(ConfigError)` stays an [`AndonError::Config`], its `ShutDown` becomes
+/// [`AndonError::ShutDown`] naming the component, and any other error is wrapped by
+/// [`AndonError::component`] under that name.
+///
+/// `impl_into_andon_error!(ErrorType, "name")`, for an error enum with a `Config(ConfigError)`
+/// variant and a unit `ShutDown` variant; `"name"` is the component's short name (`"log"`,
+/// `"alert"`, …).
+///
+/// ```
+/// use andon_core::{AndonError, ConfigError};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum QueueError {
+///     #[error(transparent)]
+///     Config(#[from] ConfigError),
+///     #[error("the queue is full: retry later")]
+///     Full,
+///     #[error("the queue is shut down")]
+///     ShutDown,
+/// }
+///
+/// andon_core::impl_into_andon_error!(QueueError, "queue");
+///
+/// let shut: AndonError = QueueError::ShutDown.into();
+/// assert!(matches!(shut, AndonError::ShutDown { component: "queue" }));
+/// let full: AndonError = QueueError::Full.into();
+/// assert!(matches!(full, AndonError::Component { component: "queue", .. }));
+/// ```
+#[macro_export]
+macro_rules! impl_into_andon_error {
+    ($error:ident, $component:literal) => {
+        impl ::core::convert::From<$error> for $crate::AndonError {
+            fn from(error: $error) -> Self {
+                match error {
+                    $error::Config(config) => $crate::AndonError::Config(config),
+                    $error::ShutDown => $crate::AndonError::ShutDown {
+                        component: $component,
+                    },
+                    other => $crate::AndonError::component($component, other),
+                }
+            }
+        }
+    };
+}
+
 /// A configuration error: what is wrong, where, and what to write instead.
 ///
 /// Displayed as `FILE:LINE:COLUMN: KEY: MESSAGE`, leaving out the parts that are unknown, for

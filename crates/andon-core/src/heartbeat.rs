@@ -7,8 +7,6 @@
 //! heartbeat's color. This module holds the shared vocabulary; the umbrella keeps the clocks and
 //! the agent takes check-ins over HTTP (`POST /v1/heartbeats/{name}`).
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -44,29 +42,18 @@ impl HeartbeatStatus {
     }
 }
 
-impl fmt::Display for HeartbeatStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(HeartbeatStatus);
 
 /// A check-in status that is not `success`, `start` or `fail`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown heartbeat status {0:?}: expected \"success\", \"start\" or \"fail\"")]
 pub struct ParseHeartbeatStatusError(pub String);
 
-impl FromStr for HeartbeatStatus {
-    type Err = ParseHeartbeatStatusError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "success" | "ok" => Ok(HeartbeatStatus::Success),
-            "start" => Ok(HeartbeatStatus::Start),
-            "fail" | "failure" => Ok(HeartbeatStatus::Fail),
-            _ => Err(ParseHeartbeatStatusError(s.to_owned())),
-        }
-    }
-}
+parse_keyword!(HeartbeatStatus, ParseHeartbeatStatusError, to_ascii_lowercase, {
+    "success" | "ok" => Success,
+    "start" => Start,
+    "fail" | "failure" => Fail,
+});
 
 /// What happened to a heartbeat, as history keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,7 +68,7 @@ pub enum HeartbeatEventKind {
     /// heartbeat's signal was raised.
     Missed {
         /// The last check-in before the miss, if there ever was one.
-        #[serde(default, with = "option_rfc3339")]
+        #[serde(default, with = "crate::rfc3339::option")]
         last_check_in: Option<SystemTime>,
         /// The period the heartbeat expects (`every`).
         #[serde(with = "humantime_serde_secs")]
@@ -101,31 +88,6 @@ pub struct HeartbeatEvent {
     pub component: String,
     /// What happened: a check-in, a missed deadline, or a recovery.
     pub kind: HeartbeatEventKind,
-}
-
-/// An optional RFC 3339 time (`null` when absent).
-mod option_rfc3339 {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        t: &Option<SystemTime>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => crate::signal::rfc3339::serialize(t, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<SystemTime>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| crate::signal::rfc3339::parse(&text).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 /// Serialises a period as seconds (a number), which every history backend can store.

@@ -50,6 +50,37 @@
 //!   each implementing the traits in [`component`].
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// How the keyword enums of the vocabulary (`Color`, `LogLevel`, `AlertSeverity`, …) are
+/// written and read, the same way for each: `display_as_str!(Type, …)` gives each type the
+/// `Display` of its `as_str()`; `parse_keyword!(Type, ParseError, fold, { "a" | "alias" =>
+/// Variant, … })` its `FromStr`, matching the trimmed text after `str::fold` (such as
+/// `to_ascii_lowercase`) and refusing anything else with `ParseError(text)`.
+macro_rules! display_as_str {
+    ($($keyword:ty),+ $(,)?) => {$(
+        impl ::std::fmt::Display for $keyword {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )+};
+}
+
+/// See `display_as_str!` above: `FromStr` for a keyword enum from its accepted spellings.
+macro_rules! parse_keyword {
+    ($keyword:ident, $error:ident, $fold:ident, { $($($text:literal)|+ => $variant:ident,)+ }) => {
+        impl ::std::str::FromStr for $keyword {
+            type Err = $error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s.trim().$fold().as_str() {
+                    $($($text)|+ => Ok($keyword::$variant),)+
+                    _ => Err($error(s.to_owned())),
+                }
+            }
+        }
+    };
+}
+
 pub mod component;
 pub mod config;
 pub mod contract;

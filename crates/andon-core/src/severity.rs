@@ -9,9 +9,6 @@
 //!
 //! `DEBUG` records raise no signal; an alert of severity `info` maps back to GREEN.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 /// The color of an Andon light.
@@ -52,29 +49,18 @@ impl Color {
     }
 }
 
-impl fmt::Display for Color {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(Color, LogLevel, AlertSeverity);
 
 /// The error returned when a string names no [`Color`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown signal color `{0}`: use red, yellow or green")]
 pub struct ParseColorError(pub String);
 
-impl FromStr for Color {
-    type Err = ParseColorError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "red" => Ok(Color::Red),
-            "yellow" => Ok(Color::Yellow),
-            "green" => Ok(Color::Green),
-            _ => Err(ParseColorError(s.to_owned())),
-        }
-    }
-}
+parse_keyword!(Color, ParseColorError, to_ascii_lowercase, {
+    "red" => Red,
+    "yellow" => Yellow,
+    "green" => Green,
+});
 
 /// A log level: DEBUG < INFO < WARNING < CRITICAL.
 ///
@@ -141,30 +127,17 @@ impl LogLevel {
     }
 }
 
-impl fmt::Display for LogLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The error returned when a string names no [`LogLevel`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown log level `{0}`: use DEBUG, INFO, WARNING or CRITICAL")]
 pub struct ParseLevelError(pub String);
 
-impl FromStr for LogLevel {
-    type Err = ParseLevelError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "DEBUG" | "TRACE" => Ok(LogLevel::Debug),
-            "INFO" => Ok(LogLevel::Info),
-            "WARNING" | "WARN" => Ok(LogLevel::Warning),
-            "CRITICAL" | "CRIT" | "ERROR" => Ok(LogLevel::Critical),
-            _ => Err(ParseLevelError(s.to_owned())),
-        }
-    }
-}
+parse_keyword!(LogLevel, ParseLevelError, to_ascii_uppercase, {
+    "DEBUG" | "TRACE" => Debug,
+    "INFO" => Info,
+    "WARNING" | "WARN" => Warning,
+    "CRITICAL" | "CRIT" | "ERROR" => Critical,
+});
 
 impl<'de> Deserialize<'de> for LogLevel {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -219,12 +192,6 @@ impl AlertSeverity {
     /// The level an alert of this severity is logged at.
     pub const fn log_level(self) -> LogLevel {
         LogLevel::from_color(self.color())
-    }
-}
-
-impl fmt::Display for AlertSeverity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -277,6 +277,36 @@ pub mod rfc3339 {
             format!("`{text}` is not an RFC 3339 timestamp ({e}): use a form like 2026-11-26T23:41:07.5Z")
         })
     }
+
+    /// An optional time as RFC 3339 (`null` when absent), for
+    /// `#[serde(default, with = "andon_core::rfc3339::option")]`.
+    pub mod option {
+        use std::time::SystemTime;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serializes a time as [`rfc3339::serialize`](super::serialize) does, and none as
+        /// `null`.
+        pub fn serialize<S: Serializer>(
+            time: &Option<SystemTime>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match time {
+                Some(time) => super::serialize(time, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        /// Parses an RFC 3339 timestamp as [`rfc3339::parse`](super::parse) does, or
+        /// `null` as none.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<SystemTime>, D::Error> {
+            Option::<String>::deserialize(deserializer)?
+                .map(|text| super::parse(&text).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
 }
 
 #[cfg(test)]

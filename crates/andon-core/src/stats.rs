@@ -54,11 +54,7 @@ impl StatKind {
     }
 }
 
-impl fmt::Display for StatKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_as_str!(StatKind);
 
 /// One series of a component's stats: the metric's name, kind and HELP text, the series'
 /// labels and its current value.

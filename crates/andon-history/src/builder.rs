@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use andon_core::config::HistoryConfig;
-use andon_core::stats::Stats;
-use andon_core::{AndonError, Component, HistoryStore, MetricsSink, ShutdownReport, async_trait};
+use andon_core::{AndonError, HistoryStore, MetricsSink, ShutdownReport};
 
 use crate::backend::HistoryBackend;
 use crate::error::HistoryError;
@@ -146,21 +145,4 @@ impl HistoryBackend {
     }
 }
 
-#[async_trait]
-impl Component for HistoryBackend {
-    fn name(&self) -> &'static str {
-        "history"
-    }
-
-    fn stats(&self) -> Box<dyn Stats> {
-        Box::new(HistoryBackend::stats(self))
-    }
-
-    async fn flush(&self) -> Result<(), AndonError> {
-        HistoryBackend::flush(self).await
-    }
-
-    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        HistoryBackend::shutdown(self, deadline).await
-    }
-}
+andon_core::impl_component!(HistoryBackend, "history");

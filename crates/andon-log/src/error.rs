@@ -1,6 +1,6 @@
 //! The errors of andon-log.
 
-use andon_core::{AndonError, ConfigError};
+use andon_core::ConfigError;
 
 /// What can go wrong when creating a logger or handing it a record.
 ///
@@ -52,19 +52,12 @@ pub enum LogError {
     LogBridgeTaken,
 }
 
-impl From<LogError> for AndonError {
-    fn from(error: LogError) -> Self {
-        match error {
-            LogError::Config(e) => AndonError::Config(e),
-            LogError::ShutDown => AndonError::ShutDown { component: "log" },
-            other => AndonError::component("log", other),
-        }
-    }
-}
+andon_core::impl_into_andon_error!(LogError, "log");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use andon_core::AndonError;
 
     #[test]
     fn errors_convert_into_andon_errors() {

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use andon_core::config::LoggerConfig;
-use andon_core::stats::Stats;
 use andon_core::{
-    AndonError, AndonSignal, Component, LogEntry, LogLevel, LogSink, ShutdownReport, SignalSink,
-    TraceContext, async_trait,
+    AndonError, AndonSignal, LogEntry, LogLevel, LogSink, ShutdownReport, SignalSink, TraceContext,
+    async_trait,
 };
 
 use crate::bridge::LogBridge;
@@ -521,24 +520,7 @@ impl SignalSink for AndonLogger {
     }
 }
 
-#[async_trait]
-impl Component for AndonLogger {
-    fn name(&self) -> &'static str {
-        "log"
-    }
-
-    fn stats(&self) -> Box<dyn Stats> {
-        Box::new(AndonLogger::stats(self))
-    }
-
-    async fn flush(&self) -> Result<(), AndonError> {
-        Ok(AndonLogger::flush(self).await?)
-    }
-
-    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        AndonLogger::shutdown(self, deadline).await
-    }
-}
+andon_core::impl_component!(AndonLogger, "log");
 
 /// Runs `work` until it finishes (`Some`) or `deadline` passes (`None`), timed by a thread of
 /// its own rather than tokio's timer, which a runtime may lack. Without a thread, no deadline.

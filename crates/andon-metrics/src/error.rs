@@ -1,7 +1,5 @@
 //! The errors of andon-metrics.
 
-use andon_core::AndonError;
-
 /// What can go wrong when setting up or recording metrics.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -99,21 +97,12 @@ pub enum MetricsError {
     ShutDown,
 }
 
-impl From<MetricsError> for AndonError {
-    fn from(error: MetricsError) -> Self {
-        match error {
-            MetricsError::Config(e) => AndonError::Config(e),
-            MetricsError::ShutDown => AndonError::ShutDown {
-                component: "metrics",
-            },
-            other => AndonError::component("metrics", other),
-        }
-    }
-}
+andon_core::impl_into_andon_error!(MetricsError, "metrics");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use andon_core::AndonError;
 
     #[test]
     fn errors_convert_into_andon_errors_that_name_the_component() {

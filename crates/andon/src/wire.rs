@@ -195,12 +195,13 @@ fn build_tracer(
     ctx: &mut WireContext<'_>,
     given: Option<andon_trace::AndonTracer>,
 ) -> Result<(), AndonError> {
-    let tracer = match given {
-        Some(tracer) => tracer,
-        None if ctx.config.tracer.enabled => {
-            andon_trace::AndonTracer::builder(ctx.config.tracer.clone()).build()?
-        }
-        None => return Ok(()),
+    let section = &ctx.config.tracer;
+    let Some(tracer) = given_or_enabled(given.map(Ok), section.enabled, || {
+        andon_trace::AndonTracer::builder(section.clone()).build()
+    })
+    .transpose()?
+    else {
+        return Ok(());
     };
     ctx.components.tracer = Some(Arc::new(tracer));
     Ok(())
@@ -237,12 +238,11 @@ async fn build_metrics(
     ctx: &mut WireContext<'_>,
     given: Option<andon_metrics::AndonMetricsBuilder>,
 ) -> Result<(), AndonError> {
-    let builder = match given {
-        Some(builder) => builder,
-        None if ctx.config.metrics.enabled => {
-            andon_metrics::AndonMetrics::builder(ctx.config.metrics.clone())
-        }
-        None => return Ok(()),
+    let section = &ctx.config.metrics;
+    let Some(builder) = given_or_enabled(given, section.enabled, || {
+        andon_metrics::AndonMetrics::builder(section.clone())
+    }) else {
+        return Ok(());
     };
     let metrics = builder
         .with_signal_sink(ctx.system_sink.clone())
@@ -271,18 +271,14 @@ fn build_observer(
     ctx: &mut WireContext<'_>,
     given: Option<andon_observe::AndonObserverBuilder>,
 ) -> Result<(), AndonError> {
-    let builder = match given {
-        Some(builder) => builder,
-        None if ctx.config.observer.enabled => {
-            andon_observe::AndonObserver::builder(ctx.config.observer.clone())
-        }
-        None => return Ok(()),
+    let section = &ctx.config.observer;
+    let Some(builder) = given_or_enabled(given, section.enabled, || {
+        andon_observe::AndonObserver::builder(section.clone())
+    }) else {
+        return Ok(());
     };
     let builder = builder.with_signal_sink(ctx.system_sink.clone());
-    let builder = match &ctx.metrics_sink {
-        Some(metrics) => builder.with_metrics_sink(metrics.clone()),
-        None => builder,
-    };
+    let builder = with_part(builder, &ctx.metrics_sink, |b, m| b.with_metrics_sink(m));
     let observer = Arc::new(builder.build()?);
     if ctx.diagnostics.is_none() {
         ctx.diagnostics = Some(observer.clone());
@@ -305,11 +301,9 @@ async fn build_history(
         },
         None if ctx.config.history.enabled => {
             let builder = andon_history::HistoryBackend::builder(ctx.config.history.clone());
-            let builder = match &ctx.metrics_sink {
-                Some(metrics) => builder.with_metrics_sink(metrics.clone()),
-                None => builder,
-            };
-            builder.build().await?
+            with_part(builder, &ctx.metrics_sink, |b, m| b.with_metrics_sink(m))
+                .build()
+                .await?
         }
         None => return Ok(()),
     };
@@ -327,36 +321,27 @@ fn build_alerts(
     ctx: &mut WireContext<'_>,
     given: Option<andon_alert::AlertManagerBuilder>,
 ) -> Result<(), AndonError> {
-    let builder = match given {
-        Some(builder) => builder,
-        None if ctx.config.alerts.enabled => {
-            andon_alert::AlertManager::builder(ctx.config.alerts.clone())
-        }
-        None => return Ok(()),
+    let section = &ctx.config.alerts;
+    let Some(builder) = given_or_enabled(given, section.enabled, || {
+        andon_alert::AlertManager::builder(section.clone())
+    }) else {
+        return Ok(());
     };
-    let mut builder = builder.with_signal_sink(ctx.system_sink.clone());
+    let builder = builder.with_signal_sink(ctx.system_sink.clone());
     #[cfg(feature = "metrics")]
-    if let Some(metrics) = &ctx.components.metrics {
-        builder = builder.with_metrics_source(metrics.clone());
-    }
-    if let Some(source) = &ctx.diagnostics {
-        builder = builder.with_diagnostics(source.clone());
-    }
-    if let Some(metrics) = &ctx.metrics_sink {
-        builder = builder.with_metrics_sink(metrics.clone());
-    }
-    if let Some(store) = &ctx.history {
-        builder = builder.with_history(store.clone());
-    }
+    let builder = with_part(builder, &ctx.components.metrics, |b, m| {
+        b.with_metrics_source(m)
+    });
+    let builder = with_part(builder, &ctx.diagnostics, |b, d| b.with_diagnostics(d));
+    let builder = with_part(builder, &ctx.metrics_sink, |b, m| b.with_metrics_sink(m));
+    let builder = with_part(builder, &ctx.history, |b, h| b.with_history(h));
     // `[tracer] ui_url`: notifications link each trace to the trace UI.
-    if let Some(ui_url) = &ctx.config.tracer.ui_url {
-        builder = builder.with_trace_ui_url(ui_url.clone());
-    }
+    let builder = with_part(builder, &ctx.config.tracer.ui_url, |b, u| {
+        b.with_trace_ui_url(u)
+    });
     // The built-in `log` channel writes its alert records into andon's own log.
     #[cfg(feature = "log")]
-    if let Some(logger) = &ctx.components.logger {
-        builder = builder.with_log_sink(logger.clone());
-    }
+    let builder = with_part(builder, &ctx.components.logger, |b, l| b.with_log_sink(l));
     let alerts = builder.build()?;
     // A built-in rule per heartbeat, beside `red-signal`: open while it is down.
     let heartbeats: Vec<(String, andon_core::AlertSeverity)> = ctx
@@ -382,39 +367,53 @@ fn build_alerts(
     Ok(())
 }
 
+/// The part given to the system's builder, else the one `make` builds from its section when
+/// the section is enabled, else none (the component is off).
+#[cfg(any(
+    feature = "metrics",
+    feature = "trace",
+    feature = "observe",
+    feature = "alert"
+))]
+fn given_or_enabled<T>(given: Option<T>, enabled: bool, make: impl FnOnce() -> T) -> Option<T> {
+    given.or_else(|| enabled.then(make))
+}
+
+/// `builder` given a part built before it (the metrics sink, the history store, …) through
+/// `with` when that part exists, else as it is.
+#[cfg(any(feature = "observe", feature = "history", feature = "alert"))]
+fn with_part<B, P: Clone>(builder: B, part: &Option<P>, with: impl FnOnce(B, P) -> B) -> B {
+    match part {
+        Some(part) => with(builder, part.clone()),
+        None => builder,
+    }
+}
+
+/// A built component as one of the system's signal sinks.
+#[cfg(any(
+    feature = "log",
+    feature = "metrics",
+    feature = "trace",
+    feature = "alert"
+))]
+fn as_sink<T: SignalSink + 'static>(part: &Option<Arc<T>>) -> Option<Arc<dyn SignalSink>> {
+    part.clone().map(|part| part as Arc<dyn SignalSink>)
+}
+
 /// The components that take every signal, in fan-out order: log, metrics, trace, alert.
 fn fan_out(components: &Components) -> Vec<Arc<dyn SignalSink>> {
-    let sinks = std::iter::empty::<Arc<dyn SignalSink>>();
-    #[cfg(feature = "log")]
-    let sinks = sinks.chain(
-        components
-            .logger
-            .iter()
-            .map(|c| c.clone() as Arc<dyn SignalSink>),
-    );
-    #[cfg(feature = "metrics")]
-    let sinks = sinks.chain(
-        components
-            .metrics
-            .iter()
-            .map(|c| c.clone() as Arc<dyn SignalSink>),
-    );
-    #[cfg(feature = "trace")]
-    let sinks = sinks.chain(
-        components
-            .tracer
-            .iter()
-            .map(|c| c.clone() as Arc<dyn SignalSink>),
-    );
-    #[cfg(feature = "alert")]
-    let sinks = sinks.chain(
-        components
-            .alerts
-            .iter()
-            .map(|c| c.clone() as Arc<dyn SignalSink>),
-    );
+    let sinks: &[Option<Arc<dyn SignalSink>>] = &[
+        #[cfg(feature = "log")]
+        as_sink(&components.logger),
+        #[cfg(feature = "metrics")]
+        as_sink(&components.metrics),
+        #[cfg(feature = "trace")]
+        as_sink(&components.tracer),
+        #[cfg(feature = "alert")]
+        as_sink(&components.alerts),
+    ];
     let _ = components;
-    sinks.collect()
+    sinks.iter().flatten().cloned().collect()
 }
 
 /// How often every component's counters (its `stats()`) are published as metrics.

@@ -7,8 +7,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use andon_core::stats::Stats;
-use andon_core::{AndonError, Component, LogEntry, LogLevel, ShutdownReport, async_trait};
+use andon_core::{LogEntry, LogLevel, ShutdownReport};
 
 use super::AlertManager;
 use crate::channel::ChannelHandle;
@@ -150,21 +149,4 @@ impl AlertManager {
     }
 }
 
-#[async_trait]
-impl Component for AlertManager {
-    fn name(&self) -> &'static str {
-        "alert"
-    }
-
-    fn stats(&self) -> Box<dyn Stats> {
-        Box::new(AlertManager::stats(self))
-    }
-
-    async fn flush(&self) -> Result<(), AndonError> {
-        AlertManager::flush(self).await.map_err(AndonError::from)
-    }
-
-    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        AlertManager::shutdown(self, deadline).await
-    }
-}
+andon_core::impl_component!(AlertManager, "alert");

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::check;
 use crate::error::ConfigError;
 
 /// Cloud Logging's `entries:write` endpoint.
@@ -114,12 +115,12 @@ impl CloudLoggingApi {
                 "must be 1024 to 10000000 (the API's limit is 10 MB a request)",
             ));
         }
-        if self.queue_capacity == 0 {
-            return Err(ConfigError::new(
-                format!("{key}.queue_capacity"),
-                "must be at least 1, such as 10000",
-            ));
-        }
+        check::not_zero(
+            key,
+            "queue_capacity",
+            self.queue_capacity,
+            ", such as 10000",
+        )?;
         if let Some(resource) = &self.resource
             && resource.kind.trim().is_empty()
         {

@@ -93,12 +93,12 @@ impl HeartbeatConfig {
 
     pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
         check_name(&check::key(key, "name"), &self.name)?;
-        if self.every.is_zero() {
-            return Err(ConfigError::new(
-                check::key(key, "every"),
-                "must be longer than 0: write how often a check-in is expected, such as \"5m\" or \"24h\"",
-            ));
-        }
+        check::longer_than_zero(
+            key,
+            "every",
+            self.every,
+            ": write how often a check-in is expected, such as \"5m\" or \"24h\"",
+        )?;
         for (field, value) in [("every", Some(self.every)), ("grace", self.grace)] {
             if value.is_some_and(|v| v > MAX_HEARTBEAT_PERIOD) {
                 return Err(ConfigError::new(
@@ -107,12 +107,12 @@ impl HeartbeatConfig {
                 ));
             }
         }
-        if self.grace.is_some_and(|g| g.is_zero()) {
-            return Err(ConfigError::new(
-                check::key(key, "grace"),
-                "must be longer than 0, such as \"30s\", or be left out (10% of every, at least 1s)",
-            ));
-        }
+        check::longer_than_zero(
+            key,
+            "grace",
+            self.grace,
+            ", such as \"30s\", or be left out (10% of every, at least 1s)",
+        )?;
         if self.color == Color::Green {
             return Err(ConfigError::new(
                 check::key(key, "color"),
@@ -236,10 +236,7 @@ mod tests {
                 "already the name of another heartbeat",
             ),
         ];
-        for (text, key, message) in cases {
-            let err = AndonConfig::from_toml_str(text).unwrap_err();
-            assert_eq!(err.key.as_deref(), Some(*key), "{text}: {err}");
-            assert!(err.message.contains(message), "{text}: {err}");
+        for (text, err) in crate::config::refused(cases) {
             assert!(err.line.is_some(), "{text}: a position: {err}");
         }
         let err = AndonConfig::from_toml_str("[[heartbeats]]\nname = \"a\"\n").unwrap_err();

@@ -102,12 +102,12 @@ impl SectionConfig for HistoryConfig {
         if self.enabled {
             check::not_empty(section, "path", &self.path)?;
         }
-        if self.queue_capacity == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "queue_capacity"),
-                "must be at least 1: use 65536 unless memory is tight",
-            ));
-        }
+        check::not_zero(
+            section,
+            "queue_capacity",
+            self.queue_capacity,
+            ": use 65536 unless memory is tight",
+        )?;
         if self.max_queue_bytes < 4096 {
             return Err(ConfigError::new(
                 check::key(section, "max_queue_bytes"),
@@ -150,12 +150,7 @@ impl SectionConfig for HistoryConfig {
                 "must be at least 1s: use 10s",
             ));
         }
-        if self.batch_size == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "batch_size"),
-                "must be at least 1: use 1024",
-            ));
-        }
+        check::not_zero(section, "batch_size", self.batch_size, ": use 1024")?;
         if self.batch_size > self.queue_capacity {
             return Err(ConfigError::new(
                 check::key(section, "batch_size"),
@@ -307,10 +302,6 @@ mod tests {
                 "is not a duration",
             ),
         ];
-        for (text, key, message) in cases {
-            let err = AndonConfig::from_toml_str(text).unwrap_err();
-            assert_eq!(err.key.as_deref(), Some(*key), "{text}: {err}");
-            assert!(err.message.contains(message), "{text}: {err}");
-        }
+        crate::config::refused(cases);
     }
 }

@@ -95,12 +95,8 @@ impl LineConfig {
             ));
         }
         if let Some(after) = self.escalate_yellow_after {
-            if after.is_zero() {
-                return Err(ConfigError::new(
-                    check::key(section, "escalate_yellow_after"),
-                    "must be longer than 0, such as \"5m\", or be left out",
-                ));
-            }
+            let fix = ", such as \"5m\", or be left out";
+            check::longer_than_zero(section, "escalate_yellow_after", after, fix)?;
             if !self.stop_on.contains(&Color::Red) {
                 return Err(ConfigError::new(
                     check::key(section, "escalate_yellow_after"),

@@ -81,24 +81,24 @@ impl SectionConfig for LoggerConfig {
     /// named by its key (`logger.…`) with what to write instead.
     fn validate(&self) -> Result<(), ConfigError> {
         let section = Self::SECTION;
-        if self.sample_ratio == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "sample_ratio"),
-                "must be at least 1 (1 keeps every record; 10 keeps 1 in 10)",
-            ));
-        }
+        check::not_zero(
+            section,
+            "sample_ratio",
+            self.sample_ratio,
+            " (1 keeps every record; 10 keeps 1 in 10)",
+        )?;
         if self.sinks.is_empty() {
             return Err(ConfigError::new(
                 check::key(section, "sinks"),
                 "must name at least one sink: Stdout, Stderr, File, Syslog or CloudLogging",
             ));
         }
-        if self.queue_capacity == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "queue_capacity"),
-                "must be at least 1 (65536 is a good default)",
-            ));
-        }
+        check::at_least_one(
+            section,
+            "queue_capacity",
+            self.queue_capacity as u64,
+            "65536",
+        )?;
         if self.max_message_bytes < 64 {
             return Err(ConfigError::new(
                 check::key(section, "max_message_bytes"),

@@ -94,12 +94,12 @@ impl SectionConfig for MetricsConfig {
         for (name, buckets) in &self.histogram_buckets {
             check_buckets(&format!("{section}.histogram_buckets.{name}"), buckets)?;
         }
-        if self.max_label_sets == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "max_label_sets"),
-                "must be at least 1 (10000 is a good default)",
-            ));
-        }
+        check::at_least_one(
+            section,
+            "max_label_sets",
+            self.max_label_sets as u64,
+            "10000",
+        )?;
         self.thresholds.validate(&check::key(section, "thresholds"))
     }
 }

@@ -30,6 +30,7 @@
 
 mod agent;
 mod alerts;
+pub(crate) mod check;
 mod cloud_logging;
 pub mod duration;
 mod env;
@@ -282,60 +283,20 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Helpers for the `validate` methods of the sections.
-pub(crate) mod check {
-    use crate::error::ConfigError;
-
-    pub(crate) fn key(section: &str, field: &str) -> String {
-        format!("{section}.{field}")
-    }
-
-    /// A count or size that must be at least 1; the error suggests `good`, a sensible value.
-    pub(crate) fn at_least_one(
-        section: &str,
-        field: &str,
-        value: u64,
-        good: &str,
-    ) -> Result<(), ConfigError> {
-        if value == 0 {
-            Err(ConfigError::new(
-                key(section, field),
-                format!("must be at least 1 ({good} is a good default)"),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(crate) fn positive(section: &str, field: &str, value: f64) -> Result<(), ConfigError> {
-        if value > 0.0 && value.is_finite() {
-            Ok(())
-        } else {
-            Err(ConfigError::new(
-                key(section, field),
-                format!("must be greater than 0 (got {value})"),
-            ))
-        }
-    }
-
-    pub(crate) fn percent(section: &str, field: &str, value: f64) -> Result<(), ConfigError> {
-        if value > 0.0 && value <= 100.0 {
-            Ok(())
-        } else {
-            Err(ConfigError::new(
-                key(section, field),
-                format!("must be a percentage above 0 and at most 100 (got {value})"),
-            ))
-        }
-    }
-
-    pub(crate) fn not_empty(section: &str, field: &str, value: &str) -> Result<(), ConfigError> {
-        if value.trim().is_empty() {
-            Err(ConfigError::new(key(section, field), "must not be empty"))
-        } else {
-            Ok(())
-        }
-    }
+/// For the sections' tests: loads each `(TOML text, key, part of the message)` case, checks
+/// that it is refused with exactly that key and a message holding that part, and hands back
+/// each text with its error for what a test checks beyond (such as the position).
+#[cfg(test)]
+pub(crate) fn refused<'a>(cases: &[(&'a str, &str, &str)]) -> Vec<(&'a str, ConfigError)> {
+    cases
+        .iter()
+        .map(|&(text, key, message)| {
+            let err = AndonConfig::from_toml_str(text).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(key), "{text}: {err}");
+            assert!(err.message.contains(message), "{text}: {err}");
+            (text, err)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -512,10 +473,7 @@ include_disk_metrics = true
                 "increasing",
             ),
         ];
-        for (text, key, message) in cases {
-            let err = AndonConfig::from_toml_str(text).unwrap_err();
-            assert_eq!(err.key.as_deref(), Some(*key), "{text}: {err}");
-            assert!(err.message.contains(message), "{text}: {err}");
+        for (text, err) in refused(cases) {
             assert_eq!(err.line, Some(2), "{text}: position of the value: {err}");
         }
     }

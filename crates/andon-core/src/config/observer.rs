@@ -90,12 +90,12 @@ impl SectionConfig for ObserverConfig {
     /// named by its key (`observer.…`) with what to write instead.
     fn validate(&self) -> Result<(), ConfigError> {
         let section = Self::SECTION;
-        if self.check_interval_secs == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "check_interval_secs"),
-                "must be at least 1 second (the design uses 60)",
-            ));
-        }
+        check::not_zero(
+            section,
+            "check_interval_secs",
+            self.check_interval_secs,
+            " second (the design uses 60)",
+        )?;
         check::percent(
             section,
             "memory_threshold_percent",
@@ -113,39 +113,32 @@ impl SectionConfig for ObserverConfig {
         }
         if let Some(disk) = self.disk_critical_percent {
             check::percent(section, "disk_critical_percent", disk)?;
-            if self.disk_threshold_percent.is_some_and(|warn| disk < warn) {
-                return Err(ConfigError::new(
-                    check::key(section, "disk_critical_percent"),
-                    "must not be below disk_threshold_percent",
-                ));
-            }
+            let warning = self.disk_threshold_percent;
+            check::not_below(
+                section,
+                "disk_critical_percent",
+                disk,
+                "disk_threshold_percent",
+                warning,
+            )?;
         }
-        if self.fd_threshold == Some(0) {
-            return Err(ConfigError::new(
-                check::key(section, "fd_threshold"),
-                "must be at least 1 open file descriptor (leave it out to turn the check off)",
-            ));
+        for (field, value) in [
+            ("fd_threshold", self.fd_threshold),
+            ("fd_critical", self.fd_critical),
+        ] {
+            let fix = " open file descriptor (leave it out to turn the check off)";
+            value.map_or(Ok(()), |fds| check::not_zero(section, field, fds, fix))?;
         }
         if let Some(critical) = self.fd_critical {
-            if critical == 0 {
-                return Err(ConfigError::new(
-                    check::key(section, "fd_critical"),
-                    "must be at least 1 open file descriptor (leave it out to turn the check off)",
-                ));
-            }
-            if self.fd_threshold.is_some_and(|warn| critical < warn) {
-                return Err(ConfigError::new(
-                    check::key(section, "fd_critical"),
-                    "must not be below fd_threshold",
-                ));
-            }
+            let warning = self.fd_threshold;
+            check::not_below(section, "fd_critical", critical, "fd_threshold", warning)?;
         }
-        if self.health_hold_checks == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "health_hold_checks"),
-                "must be at least 1 check (1 takes every change at once; the default is 2)",
-            ));
-        }
+        check::not_zero(
+            section,
+            "health_hold_checks",
+            self.health_hold_checks,
+            " check (1 takes every change at once; the default is 2)",
+        )?;
         if self.snapshot_max_bytes < 256 {
             return Err(ConfigError::new(
                 check::key(section, "snapshot_max_bytes"),
@@ -155,17 +148,21 @@ impl SectionConfig for ObserverConfig {
                 ),
             ));
         }
-        if self.memory_critical_percent < self.memory_threshold_percent {
-            return Err(ConfigError::new(
-                check::key(section, "memory_critical_percent"),
-                "must not be below memory_threshold_percent",
-            ));
-        }
-        if self.cpu_critical_percent < self.cpu_threshold_percent {
-            return Err(ConfigError::new(
-                check::key(section, "cpu_critical_percent"),
-                "must not be below cpu_threshold_percent",
-            ));
+        for (field, critical, warning_field, warning) in [
+            (
+                "memory_critical_percent",
+                self.memory_critical_percent,
+                "memory_threshold_percent",
+                self.memory_threshold_percent,
+            ),
+            (
+                "cpu_critical_percent",
+                self.cpu_critical_percent,
+                "cpu_threshold_percent",
+                self.cpu_threshold_percent,
+            ),
+        ] {
+            check::not_below(section, field, critical, warning_field, warning)?;
         }
         if !(0.0..50.0).contains(&self.hysteresis_percent) {
             return Err(ConfigError::new(

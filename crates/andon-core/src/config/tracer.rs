@@ -104,18 +104,18 @@ impl SectionConfig for TracerConfig {
                 "must not exceed max_queue_size",
             ));
         }
-        if self.scheduled_delay_ms == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "scheduled_delay_ms"),
-                "must be at least 1 millisecond, such as 200",
-            ));
-        }
-        if self.export_timeout_ms == 0 {
-            return Err(ConfigError::new(
-                check::key(section, "export_timeout_ms"),
-                "must be at least 1 millisecond, such as 10000",
-            ));
-        }
+        check::not_zero(
+            section,
+            "scheduled_delay_ms",
+            self.scheduled_delay_ms,
+            " millisecond, such as 200",
+        )?;
+        check::not_zero(
+            section,
+            "export_timeout_ms",
+            self.export_timeout_ms,
+            " millisecond, such as 10000",
+        )?;
         if let Some(problem) = self
             .ui_url
             .as_deref()

@@ -59,14 +59,14 @@ pub struct HeartbeatView {
     /// Up, late, down or never.
     pub state: HeartbeatState,
     /// The last check-in, if any.
-    #[serde(default, with = "super::option_rfc3339")]
+    #[serde(default, with = "crate::rfc3339::option")]
     pub last_check_in: Option<SystemTime>,
     /// What the last check-in said.
     #[serde(default)]
     pub last_status: Option<HeartbeatStatus>,
     /// When the next check-in is expected (a `start`'s end: by its start plus `grace`); `null`
     /// while it is down.
-    #[serde(default, with = "super::option_rfc3339")]
+    #[serde(default, with = "crate::rfc3339::option")]
     pub next_due: Option<SystemTime>,
 }
 
@@ -76,7 +76,7 @@ pub struct SavedHeartbeat {
     /// The heartbeat's name, as configured under `[heartbeats.<name>]`.
     pub name: String,
     /// The last check-in, if any.
-    #[serde(default, with = "super::option_rfc3339")]
+    #[serde(default, with = "crate::rfc3339::option")]
     pub last_check_in: Option<SystemTime>,
     /// What the last check-in said.
     #[serde(default)]

@@ -5,10 +5,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use andon_core::stats::Stats;
 use andon_core::{
-    AndonError, AndonSignal, Component, MetricsSink, MetricsSource, Sample, ShutdownReport,
-    SignalSink,
+    AndonError, AndonSignal, MetricsSink, MetricsSource, Sample, ShutdownReport, SignalSink,
 };
 
 use super::{AndonMetrics, key};
@@ -66,24 +64,7 @@ impl AndonMetrics {
     }
 }
 
-#[async_trait::async_trait]
-impl Component for AndonMetrics {
-    fn name(&self) -> &'static str {
-        "metrics"
-    }
-
-    fn stats(&self) -> Box<dyn Stats> {
-        Box::new(AndonMetrics::stats(self))
-    }
-
-    async fn flush(&self) -> Result<(), AndonError> {
-        Ok(AndonMetrics::flush(self).await?)
-    }
-
-    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        AndonMetrics::shutdown(self, deadline).await
-    }
-}
+andon_core::impl_component!(AndonMetrics, "metrics");
 
 impl MetricsSource for AndonMetrics {
     fn samples(&self, name: &str) -> Vec<Sample> {

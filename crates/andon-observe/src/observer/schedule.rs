@@ -5,10 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use andon_core::stats::Stats;
-use andon_core::{
-    AndonError, AndonSignal, Component, HealthStatus, ShutdownReport, SignalSink, async_trait,
-};
+use andon_core::{AndonSignal, HealthStatus, ShutdownReport, SignalSink};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
@@ -222,21 +219,4 @@ impl Drop for ObserverHandle {
     }
 }
 
-#[async_trait]
-impl Component for AndonObserver {
-    fn name(&self) -> &'static str {
-        "observe"
-    }
-
-    fn stats(&self) -> Box<dyn Stats> {
-        Box::new(AndonObserver::stats(self))
-    }
-
-    async fn flush(&self) -> Result<(), AndonError> {
-        Ok(AndonObserver::flush(self).await?)
-    }
-
-    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        AndonObserver::shutdown(self, deadline).await
-    }
-}
+andon_core::impl_component!(AndonObserver, "observe");

@@ -17,8 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use andon_core::config::TracerConfig;
-use andon_core::stats::Stats;
-use andon_core::{AndonError, Component, ShutdownReport, TraceIds};
+use andon_core::{ShutdownReport, TraceIds};
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -495,24 +494,7 @@ impl AndonTracer {
     }
 }
 
-#[async_trait::async_trait]
-impl Component for AndonTracer {
-    fn name(&self) -> &'static str {
-        "trace"
-    }
-
-    fn stats(&self) -> Box<dyn Stats> {
-        Box::new(AndonTracer::stats(self))
-    }
-
-    async fn flush(&self) -> Result<(), AndonError> {
-        Ok(AndonTracer::flush(self).await?)
-    }
-
-    async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        AndonTracer::shutdown(self, deadline).await
-    }
-}
+andon_core::impl_component!(AndonTracer, "trace");
 
 #[cfg(test)]
 mod tests;

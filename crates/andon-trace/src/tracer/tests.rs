@@ -1,6 +1,7 @@
 //! The tracer's unit tests: span calls that need the table or the private `start`.
 
 use super::*;
+use andon_core::AndonError;
 
 #[test]
 fn a_disabled_tracer_needs_no_runtime_and_still_propagates() {

@@ -8,6 +8,19 @@ use andon_core::AndonSignal;
 use super::AndonSystem;
 use crate::board::BoardSnapshot;
 
+/// One accessor per component, each behind its feature: `"feature" field: Type;` gives
+/// `pub fn field(&self) -> Option<&Type>`, the component built into `Components::field`.
+macro_rules! component_accessors {
+    ($($(#[doc = $doc:literal])* $feature:literal $field:ident: $component:ty;)*) => {$(
+        $(#[doc = $doc])*
+        #[cfg(feature = $feature)]
+        #[cfg_attr(docsrs, doc(cfg(feature = $feature)))]
+        pub fn $field(&self) -> Option<&$component> {
+            self.inner.components.$field.as_deref()
+        }
+    )*};
+}
+
 impl AndonSystem {
     /// The board: the line and every station's light.
     pub fn board(&self) -> BoardSnapshot {
@@ -22,46 +35,19 @@ impl AndonSystem {
         self.inner.board.recent(limit)
     }
 
-    /// The logger, when the `log` feature is on.
-    #[cfg(feature = "log")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "log")))]
-    pub fn logger(&self) -> Option<&andon_log::AndonLogger> {
-        self.inner.components.logger.as_deref()
-    }
-
-    /// The metrics, when the `metrics` feature is on and `[metrics] enabled`.
-    #[cfg(feature = "metrics")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
-    pub fn metrics(&self) -> Option<&andon_metrics::AndonMetrics> {
-        self.inner.components.metrics.as_deref()
-    }
-
-    /// The tracer, when the `trace` feature is on and `[tracer] enabled`.
-    #[cfg(feature = "trace")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "trace")))]
-    pub fn tracer(&self) -> Option<&andon_trace::AndonTracer> {
-        self.inner.components.tracer.as_deref()
-    }
-
-    /// The observer, when the `observe` feature is on and `[observer] enabled`.
-    #[cfg(feature = "observe")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "observe")))]
-    pub fn observer(&self) -> Option<&andon_observe::AndonObserver> {
-        self.inner.components.observer.as_deref()
-    }
-
-    /// The alert manager, when the `alert` feature is on and `[alerts] enabled`.
-    #[cfg(feature = "alert")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "alert")))]
-    pub fn alerts(&self) -> Option<&andon_alert::AlertManager> {
-        self.inner.components.alerts.as_deref()
-    }
-
-    /// The history store, when the `history` feature is on and `[history] enabled` (or one was
-    /// given to the builder): query it for Pareto, MTTA/MTTR, downtime and timelines.
-    #[cfg(feature = "history")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "history")))]
-    pub fn history(&self) -> Option<&andon_history::HistoryBackend> {
-        self.inner.components.history.as_deref()
+    component_accessors! {
+        /// The logger, when the `log` feature is on.
+        "log" logger: andon_log::AndonLogger;
+        /// The metrics, when the `metrics` feature is on and `[metrics] enabled`.
+        "metrics" metrics: andon_metrics::AndonMetrics;
+        /// The tracer, when the `trace` feature is on and `[tracer] enabled`.
+        "trace" tracer: andon_trace::AndonTracer;
+        /// The observer, when the `observe` feature is on and `[observer] enabled`.
+        "observe" observer: andon_observe::AndonObserver;
+        /// The alert manager, when the `alert` feature is on and `[alerts] enabled`.
+        "alert" alerts: andon_alert::AlertManager;
+        /// The history store, when the `history` feature is on and `[history] enabled` (or one
+        /// was given to the builder): query it for Pareto, MTTA/MTTR, downtime and timelines.
+        "history" history: andon_history::HistoryBackend;
     }
 }

@@ -175,12 +175,7 @@ impl SectionConfig for AlertsConfig {
             ("escalate_after", self.escalate_after),
             ("timeout", self.timeout),
         ] {
-            if value.is_zero() {
-                return Err(ConfigError::new(
-                    check::key(section, field),
-                    "must be longer than 0, such as \"30s\" or \"5m\"",
-                ));
-            }
+            check::longer_than_zero(section, field, value, ", such as \"30s\" or \"5m\"")?;
         }
         for (field, value, good) in [
             ("queue_capacity", self.queue_capacity as u64, "1024"),
@@ -250,19 +245,11 @@ impl SectionConfig for AlertsConfig {
             }
             rule.condition.validate(&format!("{key}.condition"))?;
             known(format!("{key}.channels"), &rule.channels)?;
-            if rule.repeat_interval.is_some_and(|d| d.is_zero()) {
-                return Err(ConfigError::new(
-                    format!("{key}.repeat_interval"),
-                    "must be longer than 0, such as \"4h\"",
-                ));
-            }
+            let repeat = rule.repeat_interval;
+            check::longer_than_zero(&key, "repeat_interval", repeat, ", such as \"4h\"")?;
         }
-        if self.group_interval.is_zero() {
-            return Err(ConfigError::new(
-                check::key(section, "group_interval"),
-                "must be longer than 0, such as \"5m\"",
-            ));
-        }
+        let fix = ", such as \"5m\"";
+        check::longer_than_zero(section, "group_interval", self.group_interval, fix)?;
         for (index, label) in self.group_by.iter().enumerate() {
             check::not_empty(&format!("{section}.group_by"), &index.to_string(), label)?;
         }

@@ -231,19 +231,8 @@ impl ConditionConfig {
                 Ok(())
             }
             ConditionConfig::Signal { count, window, .. } => {
-                if *count == 0 {
-                    return Err(ConfigError::new(
-                        format!("{key}.count"),
-                        "must be at least 1 (1 fires on every matching signal)",
-                    ));
-                }
-                if window.is_zero() {
-                    return Err(ConfigError::new(
-                        format!("{key}.window"),
-                        "must be longer than 0, such as \"1m\"",
-                    ));
-                }
-                Ok(())
+                check::not_zero(key, "count", *count, " (1 fires on every matching signal)")?;
+                check::longer_than_zero(key, "window", *window, ", such as \"1m\"")
             }
             ConditionConfig::Health { status } => {
                 if *status == HealthStatus::Healthy {

@@ -92,13 +92,10 @@ impl SilenceConfig {
                     "must be set (or duration, such as \"2h\"): a silence needs an end",
                 ));
             }
-            (None, Some(d)) if d.is_zero() => {
-                return Err(ConfigError::new(
-                    format!("{key}.duration"),
-                    "must be longer than 0, such as \"2h\"",
-                ));
+            (None, Some(d)) => {
+                check::longer_than_zero(key, "duration", d, ", such as \"2h\"")?;
+                starts + d
             }
-            (None, Some(d)) => starts + d,
             (Some(text), None) => time("ends_at", text)?,
         };
         if ends <= starts {
