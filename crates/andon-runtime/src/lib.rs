@@ -1,8 +1,9 @@
 //! The machinery andon's components share, written once: the bounded [`WorkQueue`] between
 //! callers and a worker task (drops counted, never a wait; depth, last error, flush with a
-//! deadline, close), the [`Backoff`] between delivery attempts (honouring a receiver's
-//! `Retry-After`, see [`parse_retry_after`]), the injectable [`Clock`], and locks that
-//! survive a panicking holder ([`lock()`]).
+//! deadline, close; the worker woken per item or once per batch, see [`WakePolicy`]), the
+//! [`Backoff`] between delivery attempts (honouring a receiver's `Retry-After`, see
+//! [`parse_retry_after`]), the injectable [`Clock`], and locks that survive a panicking holder
+//! ([`lock()`]).
 //!
 //! An internal crate: it depends on std and tokio only (of andon, on nothing but
 //! `andon-core`); the components (andon-log, andon-metrics, andon-trace, andon-alert,
@@ -55,5 +56,6 @@ pub use backoff::{Backoff, parse_retry_after};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use lock::{lock, read, write};
 pub use queue::{
-    FlushError, LastError, QueueCounts, Rejected, WorkQueue, WorkReceiver, work_queue,
+    FlushError, LastError, QueueCounts, Rejected, WakePolicy, WorkQueue, WorkReceiver, work_queue,
+    work_queue_with,
 };

@@ -10,6 +10,11 @@
 //! ```
 //!
 //! Divide the collected count by N + 100 (the warm-up) for instructions per span.
+//!
+//! Run plainly, it also prints on stderr the wall time and the calling thread's CPU time per
+//! span, and the CPU time of every other thread of the process (the export worker) per span,
+//! from Linux's `/proc/thread-self/schedstat` (on-CPU nanoseconds): unlike criterion's wall
+//! time, CPU time holds on a machine shared with other builds.
 
 #![allow(clippy::expect_used)] // a measurement with a broken set-up should stop at once
 
@@ -31,6 +36,50 @@ impl SpanExporter for Discard {
         black_box(batch);
         Ok(())
     }
+}
+
+/// Nanoseconds the thread has been on a CPU, from `/proc/.../schedstat` (0 where absent).
+fn on_cpu_ns(schedstat: &str) -> u64 {
+    std::fs::read_to_string(schedstat)
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Every thread of this process but the caller: its name and on-CPU nanoseconds.
+fn other_threads() -> Vec<(String, u64)> {
+    let me = std::fs::read_link("/proc/thread-self").unwrap_or_default();
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let path = task.path();
+        if me.file_name() == path.file_name() {
+            continue;
+        }
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let cpu = on_cpu_ns(&path.join("schedstat").to_string_lossy());
+        threads.push((name.trim().to_owned(), cpu));
+    }
+    threads
+}
+
+/// Runs `spans` and reports wall and CPU time per span on stderr.
+fn timed(label: &str, n: usize, spans: impl FnOnce()) {
+    let others: u64 = other_threads().iter().map(|(_, cpu)| cpu).sum();
+    let cpu = on_cpu_ns("/proc/thread-self/schedstat");
+    let wall = std::time::Instant::now();
+    spans();
+    let wall = wall.elapsed().as_nanos() as f64;
+    let cpu = on_cpu_ns("/proc/thread-self/schedstat").saturating_sub(cpu) as f64;
+    // Let the export worker catch up before its CPU time is read.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let after: u64 = other_threads().iter().map(|(_, cpu)| cpu).sum();
+    let n = n as f64;
+    eprintln!(
+        "{label}: wall {:.1} ns/span, caller cpu {:.1} ns/span, other threads cpu {:.1} ns/span",
+        wall / n,
+        cpu / n,
+        after.saturating_sub(others) as f64 / n
+    );
 }
 
 #[inline(never)]
@@ -78,7 +127,7 @@ fn main() {
             .build();
         let tracer = provider.tracer("bench");
         run_raw(&tracer, 100);
-        run_raw(&tracer, n);
+        timed(&mode, n, || run_raw(&tracer, n));
         let _ = provider.shutdown();
     } else {
         let _guard = runtime.enter();
@@ -90,7 +139,7 @@ fn main() {
         .build()
         .expect("tracer");
         run_andon(&tracer, 100);
-        run_andon(&tracer, n);
+        timed(&mode, n, || run_andon(&tracer, n));
         println!("{:?}", tracer.stats());
     }
 }

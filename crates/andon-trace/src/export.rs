@@ -1,12 +1,13 @@
 //! Batch export off the caller's thread: ended spans go into a bounded queue (andon-runtime's
-//! [`WorkQueue`]: a full queue drops the span and counts it), and a tokio task sends them in
-//! batches to the exporter.
+//! [`WorkQueue`] in batch mode: a full queue drops the span and counts it, and only every
+//! `max_export_batch_size`-th span wakes the worker), and a tokio task sends them in batches to
+//! the exporter.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use andon_runtime::{QueueCounts, WorkQueue, WorkReceiver, work_queue};
+use andon_runtime::{QueueCounts, WakePolicy, WorkQueue, WorkReceiver, work_queue_with};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
@@ -45,20 +46,19 @@ struct Shutdown(oneshot::Sender<()>);
 
 /// The span processor the SDK calls on every ended recorded span.
 ///
-/// The export task does not wait on the queue (a waiting receiver would be woken, across
-/// threads, for every span): it drains the queue on its timer, and when a full batch is
-/// waiting, on a wake sent once per batch.
+/// The export task is not woken per span (a wake-up across threads for every span would cost
+/// the caller more than the span): it drains the queue on its timer, and on the queue's wake
+/// once per full batch ([`WakePolicy::Batch`]).
 #[derive(Debug)]
 pub(crate) struct QueueProcessor {
     spans: WorkQueue<SpanData>,
-    max_export_batch_size: usize,
 }
 
 impl SpanProcessor for QueueProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        enqueue(&self.spans, self.max_export_batch_size, span);
+        enqueue(&self.spans, span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -71,20 +71,18 @@ impl SpanProcessor for QueueProcessor {
     }
 }
 
-/// Puts an ended span in the export queue without waiting (a refused span is counted as
-/// dropped by the queue), and wakes the worker when a full batch waits.
+/// Puts an ended span in the export queue without waiting: a refused span is counted as
+/// dropped by the queue, and the queue wakes the worker once per full batch.
 #[inline]
-fn enqueue(spans: &WorkQueue<SpanData>, max_export_batch_size: usize, span: SpanData) {
-    if spans.try_push(span).is_ok() && spans.queued().is_multiple_of(max_export_batch_size) {
-        spans.wake();
-    }
+fn enqueue(spans: &WorkQueue<SpanData>, span: SpanData) {
+    // The queue counted the refusal; the span is dropped here.
+    let _ = spans.try_push(span);
 }
 
 /// The handle that queues andon's own ended spans and asks the worker to flush or shut down.
 #[derive(Debug, Clone)]
 pub(crate) struct ExportControl {
     spans: WorkQueue<SpanData>,
-    max_export_batch_size: usize,
     control: mpsc::UnboundedSender<Shutdown>,
 }
 
@@ -99,7 +97,7 @@ impl ExportControl {
     /// layer's.
     #[inline]
     pub(crate) fn enqueue(&self, span: SpanData) {
-        enqueue(&self.spans, self.max_export_batch_size, span);
+        enqueue(&self.spans, span);
     }
 
     /// Exports every span queued before the call; `false` when the worker is gone. Unbounded
@@ -131,7 +129,10 @@ pub(crate) fn spawn<E: SpanExporter + 'static>(
     counters: Arc<Counters>,
     runtime: &tokio::runtime::Handle,
 ) -> (QueueProcessor, ExportControl) {
-    let (spans_tx, spans_rx) = work_queue(settings.max_queue_size);
+    let (spans_tx, spans_rx) = work_queue_with(
+        settings.max_queue_size,
+        WakePolicy::Batch(settings.max_export_batch_size),
+    );
     let _ = counters.queue.set(spans_tx.counts());
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let worker = Worker {
@@ -146,11 +147,9 @@ pub(crate) fn spawn<E: SpanExporter + 'static>(
     (
         QueueProcessor {
             spans: spans_tx.clone(),
-            max_export_batch_size: settings.max_export_batch_size,
         },
         ExportControl {
             spans: spans_tx,
-            max_export_batch_size: settings.max_export_batch_size,
             control: control_tx,
         },
     )

@@ -5,11 +5,12 @@
 //! last error. `flush` waits, within a deadline, until everything accepted before it is done.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
 
 use crate::lock;
 
@@ -77,21 +78,94 @@ impl LastError {
     }
 }
 
-/// What both ends of one queue share.
+/// When an accepted item wakes the worker.
+///
+/// A wake costs the pushing thread a write to memory the worker's thread reads (and, if the
+/// worker sleeps, a wake-up across threads), so a queue whose callers are a hot path wakes
+/// its worker once per batch and lets the worker drain on its own timer in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WakePolicy {
+    /// Every accepted item wakes the worker at once: for queues where latency matters (alert
+    /// notifications, threshold signals). [`work_queue`] builds this kind.
+    EachItem,
+    /// Every `n`-th accepted item wakes the worker (a full batch waits), and so do a flush,
+    /// a close and the last sender going away; between wakes a push touches nothing the
+    /// worker writes, and the worker drains on its own timer. For queues where the caller's
+    /// cost matters more than latency (span export). `Batch(0)` and `Batch(1)` wake per item.
+    Batch(usize),
+}
+
+impl WakePolicy {
+    /// After how many accepted items the worker is woken (at least one).
+    fn every(self) -> u64 {
+        match self {
+            WakePolicy::EachItem => 1,
+            WakePolicy::Batch(n) => u64::try_from(n.max(1)).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// A value alone on its cache lines (two, for the adjacent-line prefetcher), so that what
+/// the callers write and what the worker writes do not share a line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// The counters only the senders write.
+#[derive(Debug, Default)]
+struct SenderCounts {
+    accepted: AtomicU64,
+    dropped: AtomicU64,
+    /// In batch mode, the accepted count at which the next push wakes the worker.
+    next_wake: AtomicU64,
+}
+
+/// What both ends of one queue share. Read-mostly fields first; what the senders write, what
+/// the worker writes and the wake-up each sit on their own cache lines.
 #[derive(Debug)]
 struct Shared {
     capacity: usize,
-    accepted: AtomicU64,
-    dropped: AtomicU64,
+    /// Accepted items between two wakes of the worker (1: every item wakes it).
+    wake_every: u64,
     closed: AtomicBool,
+    /// The [`WorkReceiver`] was dropped: nothing more will be done.
+    worker_gone: AtomicBool,
+    /// Live [`WorkQueue`] handles; the last one to go wakes the worker so that it can stop.
+    senders: AtomicUsize,
+    sent: Padded<SenderCounts>,
+    /// Items the worker took out of the channel (written by the worker only).
+    taken: Padded<AtomicU64>,
+    /// Wakes the worker: items wait, a flush wants it to drain now, or the queue was closed.
+    wake: Padded<Notify>,
     /// How many accepted items the worker has finished; flushes wait on it.
     processed: watch::Sender<u64>,
-    /// Wakes the worker: a flush wants it to drain now, or the queue was closed.
-    wake: Notify,
     last_error: LastError,
 }
 
+impl Shared {
+    /// Whether no sender can push any more: closed, or every sender dropped.
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire) || self.senders.load(Ordering::Acquire) == 0
+    }
+}
+
+/// Takes one waiting item out of the channel and counts it as taken.
+fn take_one<T>(rx: &mut Mutex<Receiver<T>>, taken: &mut u64, shared: &Shared) -> Option<T> {
+    let item = rx
+        .get_mut()
+        .unwrap_or_else(PoisonError::into_inner)
+        .try_recv()
+        .ok()?;
+    *taken += 1;
+    shared.taken.0.store(*taken, Ordering::Release);
+    Some(item)
+}
+
 /// The sending side of a bounded work queue: cheap to clone, never waits.
+///
+/// The items sit in a preallocated ring of `capacity` slots (`std::sync::mpsc::sync_channel`,
+/// as the OpenTelemetry SDK's batch processor uses): a push is one compare-and-swap on the
+/// ring's tail and a count, and wakes the worker as the queue's [`WakePolicy`] says.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -117,15 +191,25 @@ struct Shared {
 /// ```
 #[derive(Debug)]
 pub struct WorkQueue<T> {
-    tx: mpsc::Sender<T>,
+    tx: SyncSender<T>,
     shared: Arc<Shared>,
 }
 
 impl<T> Clone for WorkQueue<T> {
     fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
         WorkQueue {
             tx: self.tx.clone(),
             shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> Drop for WorkQueue<T> {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last sender: a worker waiting for a wake would otherwise never learn.
+            self.shared.wake.0.notify_one();
         }
     }
 }
@@ -140,12 +224,12 @@ pub struct QueueCounts {
 impl QueueCounts {
     /// Items accepted so far.
     pub fn accepted(&self) -> u64 {
-        self.shared.accepted.load(Ordering::Acquire)
+        self.shared.sent.0.accepted.load(Ordering::Acquire)
     }
 
     /// Items refused so far (queue full or closed).
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shared.sent.0.dropped.load(Ordering::Relaxed)
     }
 
     /// Accepted items the worker has finished.
@@ -168,22 +252,48 @@ impl QueueCounts {
 /// The worker's side of a bounded work queue: takes items and marks them done.
 #[derive(Debug)]
 pub struct WorkReceiver<T> {
-    rx: mpsc::Receiver<T>,
+    /// Only ever used through `&mut self` (`Mutex::get_mut`, no locking): the mutex makes the
+    /// receiver shareable by reference across a worker's awaits.
+    rx: Mutex<Receiver<T>>,
+    /// Items taken so far, published to [`Shared::taken`].
+    taken: u64,
     shared: Arc<Shared>,
 }
 
-/// A bounded work queue holding at most `capacity` items (at least one): the sending side
-/// for callers and the receiving side for the one worker task.
+impl<T> Drop for WorkReceiver<T> {
+    fn drop(&mut self) {
+        self.shared.worker_gone.store(true, Ordering::Release);
+        // Wakes the flushes waiting for this worker: they return `WorkerGone`.
+        self.shared.processed.send_modify(|_| {});
+    }
+}
+
+/// A bounded work queue holding at most `capacity` items (at least one), whose worker is
+/// woken by every accepted item ([`WakePolicy::EachItem`]): the sending side for callers and
+/// the receiving side for the one worker task.
 pub fn work_queue<T>(capacity: usize) -> (WorkQueue<T>, WorkReceiver<T>) {
+    work_queue_with(capacity, WakePolicy::EachItem)
+}
+
+/// A bounded work queue holding at most `capacity` items (at least one), whose worker is
+/// woken as `wake` says; the ring of `capacity` slots is allocated here, at once.
+pub fn work_queue_with<T>(capacity: usize, wake: WakePolicy) -> (WorkQueue<T>, WorkReceiver<T>) {
     let capacity = capacity.max(1);
-    let (tx, rx) = mpsc::channel(capacity);
+    let wake_every = wake.every();
+    let (tx, rx) = sync_channel(capacity);
     let shared = Arc::new(Shared {
         capacity,
-        accepted: AtomicU64::new(0),
-        dropped: AtomicU64::new(0),
+        wake_every,
         closed: AtomicBool::new(false),
+        worker_gone: AtomicBool::new(false),
+        senders: AtomicUsize::new(1),
+        sent: Padded(SenderCounts {
+            next_wake: AtomicU64::new(wake_every),
+            ..SenderCounts::default()
+        }),
+        taken: Padded::default(),
+        wake: Padded::default(),
         processed: watch::Sender::new(0),
-        wake: Notify::new(),
         last_error: LastError::default(),
     });
     (
@@ -191,7 +301,11 @@ pub fn work_queue<T>(capacity: usize) -> (WorkQueue<T>, WorkReceiver<T>) {
             tx,
             shared: Arc::clone(&shared),
         },
-        WorkReceiver { rx, shared },
+        WorkReceiver {
+            rx: Mutex::new(rx),
+            taken: 0,
+            shared,
+        },
     )
 }
 
@@ -206,22 +320,31 @@ impl<T> WorkQueue<T> {
     #[inline]
     pub fn try_push(&self, item: T) -> Result<(), Rejected<T>> {
         let shared = &*self.shared;
+        let sent = &shared.sent.0;
         if shared.closed.load(Ordering::Acquire) {
-            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            sent.dropped.fetch_add(1, Ordering::Relaxed);
             return Err(Rejected::Closed(item));
         }
         match self.tx.try_send(item) {
             Ok(()) => {
                 // Relaxed: the item itself is handed over by the channel; the count is for
-                // flush targets and stats.
-                shared.accepted.fetch_add(1, Ordering::Relaxed);
+                // flush targets, stats and the batch wake.
+                let accepted = sent.accepted.fetch_add(1, Ordering::Relaxed) + 1;
+                if shared.wake_every == 1 {
+                    shared.wake.0.notify_one();
+                } else if accepted >= sent.next_wake.load(Ordering::Relaxed) {
+                    // Two senders racing here both wake the worker: harmless, and rare.
+                    sent.next_wake
+                        .store(accepted + shared.wake_every, Ordering::Relaxed);
+                    shared.wake.0.notify_one();
+                }
                 Ok(())
             }
             Err(error) => {
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
+                sent.dropped.fetch_add(1, Ordering::Relaxed);
                 Err(match error {
-                    mpsc::error::TrySendError::Full(item) => Rejected::Full(item),
-                    mpsc::error::TrySendError::Closed(item) => Rejected::Closed(item),
+                    TrySendError::Full(item) => Rejected::Full(item),
+                    TrySendError::Disconnected(item) => Rejected::Closed(item),
                 })
             }
         }
@@ -234,7 +357,9 @@ impl<T> WorkQueue<T> {
 
     /// How many items wait in the queue itself (not yet taken by the worker).
     pub fn queued(&self) -> usize {
-        self.shared.capacity - self.tx.capacity()
+        let accepted = self.shared.sent.0.accepted.load(Ordering::Acquire);
+        let taken = self.shared.taken.0.load(Ordering::Acquire);
+        usize::try_from(accepted.saturating_sub(taken)).unwrap_or(usize::MAX)
     }
 
     /// Where the last failure is kept, to report one from the sending side.
@@ -250,10 +375,10 @@ impl<T> WorkQueue<T> {
         }
     }
 
-    /// Wakes the worker if it waits in [`WorkReceiver::woken`] (for workers that drain on a
-    /// timer or a signal rather than on every item).
+    /// Wakes the worker now, whatever the queue's [`WakePolicy`] (it returns from
+    /// [`WorkReceiver::woken`] or re-checks in [`WorkReceiver::recv`]).
     pub fn wake(&self) {
-        self.shared.wake.notify_one();
+        self.shared.wake.0.notify_one();
     }
 
     /// Waits until every item accepted before the call is done, at most `deadline`; wakes
@@ -264,19 +389,19 @@ impl<T> WorkQueue<T> {
     /// [`FlushError::TimedOut`] when the deadline passed first, [`FlushError::WorkerGone`]
     /// when the worker stopped first.
     pub async fn flush(&self, deadline: Duration) -> Result<(), FlushError> {
-        let target = self.shared.accepted.load(Ordering::Acquire);
-        let mut processed = self.shared.processed.subscribe();
+        let shared = &*self.shared;
+        let target = shared.sent.0.accepted.load(Ordering::Acquire);
+        let mut processed = shared.processed.subscribe();
         if *processed.borrow() >= target {
             return Ok(());
         }
         self.wake();
         let finished = async {
-            tokio::select! {
-                biased;
-                done = processed.wait_for(|done| *done >= target) => done.map(|_| true).unwrap_or(false),
-                // The worker dropped its receiver: nothing more will be done.
-                () = self.tx.closed() => *self.shared.processed.borrow() >= target,
-            }
+            processed
+                .wait_for(|done| *done >= target || shared.worker_gone.load(Ordering::Acquire))
+                .await
+                // The sender lives in `shared`: the wait cannot fail while we hold it.
+                .is_ok_and(|done| *done >= target)
         };
         match tokio::time::timeout(deadline, finished).await {
             Ok(true) => Ok(()),
@@ -300,25 +425,34 @@ impl<T> WorkQueue<T> {
 
 impl<T> WorkReceiver<T> {
     /// The next item, waiting for one; `None` once the queue is closed (or every sender is
-    /// gone) and drained.
+    /// gone) and drained. In a [`WakePolicy::Batch`] queue the wait lasts until a batch is
+    /// full, a flush, or the close. Cancel-safe: a dropped call loses no item.
     pub async fn recv(&mut self) -> Option<T> {
+        let WorkReceiver { rx, taken, shared } = self;
+        let shared = &**shared;
         loop {
-            if let Some(item) = self.try_recv() {
+            if let Some(item) = take_one(rx, taken, shared) {
                 return Some(item);
             }
-            if self.shared.closed.load(Ordering::Acquire) {
-                return None;
+            // Registered before the re-check below, so that a push or close between the
+            // check and the wait still wakes this call.
+            let notified = shared.wake.0.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if shared.is_closed() {
+                // Whatever was pushed before the close or the last sender's drop is visible.
+                return take_one(rx, taken, shared);
             }
-            tokio::select! {
-                item = self.rx.recv() => return item,
-                () = self.shared.wake.notified() => {}
+            if let Some(item) = take_one(rx, taken, shared) {
+                return Some(item);
             }
+            notified.await;
         }
     }
 
     /// The next item if one is waiting.
     pub fn try_recv(&mut self) -> Option<T> {
-        self.rx.try_recv().ok()
+        take_one(&mut self.rx, &mut self.taken, &self.shared)
     }
 
     /// Waits for one item, then takes what else is waiting, up to `max` in `batch` (which
@@ -336,24 +470,31 @@ impl<T> WorkReceiver<T> {
     /// were taken.
     pub fn take_waiting(&mut self, batch: &mut Vec<T>, max: usize) -> usize {
         let before = batch.len();
+        let rx = self.rx.get_mut().unwrap_or_else(PoisonError::into_inner);
         while batch.len() < max {
-            match self.rx.try_recv() {
+            match rx.try_recv() {
                 Ok(item) => batch.push(item),
                 Err(_) => break,
             }
         }
-        batch.len() - before
+        let taken = batch.len() - before;
+        if taken > 0 {
+            self.taken += taken as u64;
+            self.shared.taken.0.store(self.taken, Ordering::Release);
+        }
+        taken
     }
 
     /// Whether no sender can push any more: closed, or every sender dropped.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire) || self.rx.is_closed()
+        self.shared.is_closed()
     }
 
-    /// Waits until a sender [`wake`](WorkQueue::wake)s the worker, a flush asks it to drain,
-    /// or the queue is closed.
+    /// Waits until the queue's [`WakePolicy`] wakes the worker, a sender
+    /// [`wake`](WorkQueue::wake)s it, a flush asks it to drain, the queue is closed or the
+    /// last sender is gone. A wake sent while nobody waited is kept for the next call.
     pub async fn woken(&self) {
-        self.shared.wake.notified().await;
+        self.shared.wake.0.notified().await;
     }
 
     /// Marks `count` taken items as finished (delivered or given up on): flushes waiting for
@@ -376,126 +517,9 @@ impl<T> WorkReceiver<T> {
 
     /// Items accepted so far (as [`QueueCounts::accepted`]).
     pub fn accepted(&self) -> u64 {
-        self.shared.accepted.load(Ordering::Acquire)
+        self.shared.sent.0.accepted.load(Ordering::Acquire)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_full_queue_refuses_and_counts_instead_of_waiting() {
-        let (queue, mut worker) = work_queue(2);
-        assert_eq!(queue.capacity(), 2);
-        queue.try_push(1).unwrap();
-        queue.try_push(2).unwrap();
-        assert_eq!(queue.try_push(3), Err(Rejected::Full(3)));
-        assert_eq!(queue.counts().dropped(), 1);
-        assert_eq!(
-            (
-                queue.counts().accepted(),
-                queue.counts().depth(),
-                queue.queued()
-            ),
-            (2, 2, 2)
-        );
-
-        let mut batch = Vec::new();
-        assert!(worker.recv_batch(&mut batch, 8).await);
-        assert_eq!(batch, vec![1, 2]);
-        assert_eq!(
-            (queue.counts().depth(), queue.queued()),
-            (2, 0),
-            "taken is not done"
-        );
-        worker.done(2);
-        assert_eq!((queue.counts().processed(), queue.counts().depth()), (2, 0));
-        queue.try_push(4).unwrap();
-        assert_eq!(Rejected::Full(5).into_inner(), 5);
-        let counts = queue.counts();
-        drop(queue);
-        assert_eq!((counts.accepted(), counts.dropped()), (3, 1));
-        assert_eq!((counts.processed(), counts.depth()), (2, 1));
-        assert_eq!(counts.last_error(), None);
-    }
-
-    #[tokio::test(flavor = "current_thread", start_paused = true)]
-    async fn flush_waits_for_the_worker_within_its_deadline() {
-        let (queue, mut worker) = work_queue::<u32>(8);
-        // Nothing queued: a flush returns at once.
-        queue.flush(Duration::ZERO).await.unwrap();
-
-        queue.try_push(1).unwrap();
-        // Nobody works: the deadline ends the flush.
-        assert_eq!(
-            queue.flush(Duration::from_secs(1)).await,
-            Err(FlushError::TimedOut)
-        );
-        let task = tokio::spawn(async move {
-            // A worker that drains only when woken (a timer-driven exporter).
-            loop {
-                worker.woken().await;
-                let mut batch = Vec::new();
-                let taken = worker.take_waiting(&mut batch, 16) as u64;
-                worker.done(taken);
-                if worker.is_closed() {
-                    return worker;
-                }
-            }
-        });
-        queue.try_push(2).unwrap();
-        queue.flush(Duration::from_secs(1)).await.unwrap();
-        assert_eq!(queue.counts().depth(), 0);
-        queue.close();
-        let worker = task.await.unwrap();
-        drop(worker);
-        queue.try_push(3).unwrap_err();
-        assert!(FlushError::TimedOut.to_string().contains("deadline"));
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_flush_fails_when_the_worker_is_gone() {
-        let (queue, worker) = work_queue(1);
-        queue.try_push(1).unwrap();
-        drop(worker);
-        assert_eq!(
-            queue.flush(Duration::from_secs(5)).await,
-            Err(FlushError::WorkerGone)
-        );
-        assert_eq!(queue.try_push(2), Err(Rejected::Closed(2)));
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn close_refuses_new_items_and_the_worker_drains_the_rest() {
-        let (queue, mut worker) = work_queue(4);
-        queue.try_push(1).unwrap();
-        queue.try_push(2).unwrap();
-        queue.close();
-        assert!(queue.is_closed() && worker.is_closed());
-        assert_eq!(queue.try_push(3), Err(Rejected::Closed(3)));
-        assert_eq!(queue.counts().dropped(), 1);
-        assert_eq!(worker.recv().await, Some(1));
-        assert_eq!(worker.recv().await, Some(2));
-        assert_eq!(worker.recv().await, None);
-        let mut batch = Vec::new();
-        assert!(!worker.recv_batch(&mut batch, 4).await);
-        assert!(batch.is_empty());
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn the_last_error_is_kept_for_reports() {
-        let (queue, worker) = work_queue::<()>(1);
-        assert_eq!(queue.counts().last_error(), None);
-        worker.set_last_error("sink `x`: connection refused");
-        assert_eq!(
-            queue.counts().last_error().as_deref(),
-            Some("sink `x`: connection refused")
-        );
-        queue.last_error_slot().set("later");
-        assert_eq!(worker.last_error_slot().get().as_deref(), Some("later"));
-        queue.last_error_slot().clear();
-        assert_eq!(queue.counts().last_error(), None);
-        assert_eq!(worker.accepted(), 0);
-    }
-}
+mod tests;
