@@ -1,11 +1,11 @@
 //! The errors of andon-trace.
 
-use andon_core::{AndonError, ConfigError};
+use andon_core::ConfigError;
 
 use crate::propagation::InvalidHeader;
 use crate::span::SpanHandle;
 
-/// What can go wrong while tracing. Converts into [`AndonError`] with `?`.
+/// What can go wrong while tracing. Converts into [`AndonError`](andon_core::AndonError) with `?`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TraceError {
@@ -62,12 +62,4 @@ pub enum TraceError {
     SubscriberAlreadySet,
 }
 
-impl From<TraceError> for AndonError {
-    fn from(error: TraceError) -> Self {
-        match error {
-            TraceError::Config(config) => AndonError::Config(config),
-            TraceError::ShutDown => AndonError::ShutDown { component: "trace" },
-            other => AndonError::component("trace", other),
-        }
-    }
-}
+andon_core::impl_into_andon_error!(TraceError, "trace");
