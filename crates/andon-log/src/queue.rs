@@ -53,12 +53,28 @@ struct State {
     shutdown: bool,
     writer_done: bool,
     writer: Writer,
-    room_waiters: usize,
-    progress_waiters: usize,
+    /// Callers waiting for room in the batch.
+    room: Waiters,
+    /// Callers waiting for their record (or all records) to be written.
+    progress: Waiters,
     /// Since when the writer has been writing the batch it holds.
     batch_since: Option<Instant>,
     /// When the writer last finished a batch.
     last_progress: Option<Instant>,
+}
+
+/// How many callers wait for one condition: threads blocked on its condvar, and async tasks
+/// waiting on its notifier. Each side is woken only when it has someone waiting.
+#[derive(Debug, Default, Clone, Copy)]
+struct Waiters {
+    threads: usize,
+    tasks: usize,
+}
+
+impl Waiters {
+    fn any(self) -> bool {
+        self.threads + self.tasks > 0
+    }
 }
 
 /// What the writer thread is doing, so that callers wake it only when needed.
@@ -93,7 +109,12 @@ pub(crate) enum Next {
 }
 
 enum Push {
-    Accepted(u64),
+    /// Accepted as this sequence number; `wake`: the writer must be woken (once the lock is
+    /// released, so that it does not wake only to wait for the lock).
+    Accepted {
+        seq: u64,
+        wake: bool,
+    },
     Full,
     Refused(LogError),
 }
@@ -194,14 +215,20 @@ impl Queue {
         let batch = &mut st.batch;
         batch.push(record, seq);
         let urgent = record.level == LogLevel::Critical || batch.records.len() >= self.wake_at;
-        if st.writer == Writer::Idle || urgent {
-            self.nudge(st);
+        let wake = (st.writer == Writer::Idle || urgent) && Self::claim_writer(st);
+        Push::Accepted { seq, wake }
+    }
+
+    /// Releases the lock, then wakes the writer if `wake`.
+    fn wake_writer_after(&self, st: MutexGuard<'_, State>, wake: bool) {
+        drop(st);
+        if wake {
+            self.wake_writer.notify_one();
         }
-        Push::Accepted(seq)
     }
 
     /// Blocks the thread on `waiter`'s condition for at most `timeout`, counted among its
-    /// waiters meanwhile, after nudging the writer.
+    /// waiting threads meanwhile, after nudging the writer.
     fn wait_on<'s>(
         &'s self,
         mut st: MutexGuard<'s, State>,
@@ -210,8 +237,8 @@ impl Queue {
     ) -> MutexGuard<'s, State> {
         self.nudge(&mut st);
         let (condvar, count): (&Condvar, fn(&mut State) -> &mut usize) = match waiter {
-            Waiter::Room => (&self.room, |st| &mut st.room_waiters),
-            Waiter::Progress => (&self.progress, |st| &mut st.progress_waiters),
+            Waiter::Room => (&self.room, |st| &mut st.room.threads),
+            Waiter::Progress => (&self.progress, |st| &mut st.progress.threads),
         };
         *count(&mut st) += 1;
         let mut st = condvar
@@ -224,10 +251,16 @@ impl Queue {
 
     /// Wakes the writer unless it is busy anyway.
     fn nudge(&self, st: &mut State) {
-        if st.writer != Writer::Busy {
-            st.writer = Writer::Busy;
+        if Self::claim_writer(st) {
             self.wake_writer.notify_one();
         }
+    }
+
+    /// Marks the writer busy; true when it was waiting and must be woken.
+    fn claim_writer(st: &mut State) -> bool {
+        let waiting = st.writer != Writer::Busy;
+        st.writer = Writer::Busy;
+        waiting
     }
 
     fn refuse(&self, error: LogError) -> LogError {
@@ -246,7 +279,10 @@ impl Queue {
         let mut st = lock(&self.state);
         loop {
             match self.try_push(&mut st, record) {
-                Push::Accepted(seq) => return Ok(seq),
+                Push::Accepted { seq, wake } => {
+                    self.wake_writer_after(st, wake);
+                    return Ok(seq);
+                }
                 Push::Refused(e) => return Err(self.refuse(e)),
                 Push::Full if may_drop => return Err(self.refuse(LogError::QueueFull)),
                 Push::Full => {
@@ -269,7 +305,10 @@ impl Queue {
     ) -> Result<Option<u64>, LogError> {
         let mut st = lock(&self.state);
         match self.try_push(&mut st, record) {
-            Push::Accepted(seq) => Ok(Some(seq)),
+            Push::Accepted { seq, wake } => {
+                self.wake_writer_after(st, wake);
+                Ok(Some(seq))
+            }
             Push::Refused(e) => Err(self.refuse(e)),
             Push::Full if may_drop => Err(self.refuse(LogError::QueueFull)),
             Push::Full => Ok(None),
@@ -287,7 +326,10 @@ impl Queue {
             {
                 let mut st = lock(&self.state);
                 match self.try_push(&mut st, record) {
-                    Push::Accepted(seq) => return Ok(seq),
+                    Push::Accepted { seq, wake } => {
+                        self.wake_writer_after(st, wake);
+                        return Ok(seq);
+                    }
                     Push::Refused(e) => return Err(self.refuse(e)),
                     Push::Full => {
                         let deadline = self.deadline(&st, since, Bound::Progress);
@@ -296,7 +338,7 @@ impl Queue {
                         }
                         self.timer.wake_at(deadline);
                         self.nudge(&mut st);
-                        st.room_waiters += 1;
+                        st.room.tasks += 1;
                     }
                 }
             }
@@ -354,7 +396,7 @@ impl Queue {
                 return Ok(());
             }
             self.nudge(&mut st);
-            st.progress_waiters += 1;
+            st.progress.tasks += 1;
             Waiting(self)
         };
         loop {
@@ -415,15 +457,20 @@ impl Queue {
                 if !st.batch.records.is_empty() {
                     mem::swap(&mut st.batch, spare);
                     st.batch_since = Some(Instant::now());
-                    if st.room_waiters > 0 {
+                    let room = st.room;
+                    drop(st);
+                    // Room now: wake who waits for it (after the lock is released).
+                    if room.threads > 0 {
                         self.room.notify_all();
+                    }
+                    if room.tasks > 0 {
                         self.room_async.notify_waiters();
                     }
                     return Next::Batch;
                 }
                 return Next::Shutdown;
             }
-            let linger = !lingered && st.progress_waiters == 0;
+            let linger = !lingered && !st.progress.any();
             lingered = true;
             st.writer = if linger {
                 Writer::Lingering
@@ -444,14 +491,17 @@ impl Queue {
 
     /// Records up to `seq` are written and flushed.
     pub(crate) fn publish(&self, seq: u64) {
-        {
+        let waiting = {
             let mut st = lock(&self.state);
             st.flushed = st.flushed.max(seq);
             st.batch_since = None;
             st.last_progress = Some(Instant::now());
-            if st.progress_waiters > 0 {
-                self.progress.notify_all();
-            }
+            st.progress
+        };
+        // Woken after the lock is released, so that a waiter does not wake only to wait for
+        // it; each kind of waiter only when there is one.
+        if waiting.threads > 0 {
+            self.progress.notify_all();
         }
         self.progress_async
             .send_modify(|p| p.flushed = p.flushed.max(seq));
@@ -476,7 +526,7 @@ struct RoomWaiting<'a>(&'a Queue);
 impl Drop for RoomWaiting<'_> {
     fn drop(&mut self) {
         let mut st = lock(&self.0.state);
-        st.room_waiters = st.room_waiters.saturating_sub(1);
+        st.room.tasks = st.room.tasks.saturating_sub(1);
     }
 }
 
@@ -486,7 +536,7 @@ struct Waiting<'a>(&'a Queue);
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         let mut st = lock(&self.0.state);
-        st.progress_waiters = st.progress_waiters.saturating_sub(1);
+        st.progress.tasks = st.progress.tasks.saturating_sub(1);
     }
 }
 
