@@ -8,7 +8,8 @@
 //! Every wait is bounded by the stall timeout: the writer is *stuck* when it has held one batch
 //! for that long (a stdout pipe nobody reads, a hung `/dev/log`). A CRITICAL record waits at most
 //! the timeout to be written; a record waiting for room, a flush or a shutdown gives up once the
-//! writer is stuck. Async waiters are woken at their deadlines by the [`Timer`] thread.
+//! writer is stuck. Async waiters are woken at their deadlines by the [`Timer`] thread. The
+//! waits themselves are in [`wait`].
 //!
 //! This is the one queue not built on andon-runtime's `WorkQueue`: a caller appends formatted
 //! bytes to a shared batch under one short lock (no per-record allocation or channel slot),
@@ -16,7 +17,7 @@
 //! thread, not a task. It uses the runtime's parts where they fit (the poison-proof `lock`).
 
 use std::mem;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,9 @@ use tokio::sync::{Notify, watch};
 pub(crate) use crate::batch::{Batch, Formatted};
 use crate::error::LogError;
 use crate::timer::Timer;
+pub(crate) use wait::Bound;
+
+mod wait;
 
 /// After writing a batch the writer waits this long for more records before it goes idle, so
 /// that under steady load callers never pay for waking it and each write carries many records.
@@ -119,15 +123,6 @@ enum Push {
     Refused(LogError),
 }
 
-/// How long a wait may last.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Bound {
-    /// Until the writer is stuck (a flush, a shutdown, a record waiting for room).
-    Progress,
-    /// Also at most the stall timeout from now (a CRITICAL record waiting to be written).
-    Critical,
-}
-
 /// The queue. See the module docs.
 #[derive(Debug)]
 pub(crate) struct Queue {
@@ -143,6 +138,12 @@ pub(crate) struct Queue {
     /// How long the writer may hold one batch before it counts as stuck.
     stall: Duration,
     pub(crate) timer: Timer,
+    /// `State::flushed`, readable without the lock (for [`Queue::written_soon`]).
+    written: AtomicU64,
+    /// The last record the writer has taken to write, readable without the lock.
+    taken: AtomicU64,
+    /// Whether a caller is watching for its record now.
+    watching: AtomicBool,
     pub(crate) dropped: AtomicU64,
     /// CRITICAL records whose caller stopped waiting before they were written.
     pub(crate) timed_out: AtomicU64,
@@ -161,32 +162,12 @@ impl Queue {
             wake_at: (capacity / 2).max(1),
             stall,
             timer: Timer::default(),
+            written: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
+            watching: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
         }
-    }
-
-    /// When a wait that began at `since` gives up: once the writer has held its batch (or, not
-    /// holding one, the waiter has waited) for the stall timeout; a CRITICAL wait also at most
-    /// the stall timeout after `since`.
-    fn deadline(&self, st: &State, since: Instant, bound: Bound) -> Instant {
-        // Holding a batch, the writer is stuck from when it took it; between batches, a wait
-        // that began before the last batch was finished counts from then.
-        let base = st
-            .batch_since
-            .unwrap_or_else(|| st.last_progress.map_or(since, |last| last.max(since)));
-        let stuck_at = base + self.stall;
-        match bound {
-            Bound::Progress => stuck_at,
-            Bound::Critical => stuck_at.min(since + self.stall),
-        }
-    }
-
-    /// Whether the writer has held one batch for the stall timeout or longer.
-    pub(crate) fn stalled(&self) -> bool {
-        let st = lock(&self.state);
-        st.batch_since
-            .is_some_and(|since| since.elapsed() >= self.stall)
     }
 
     /// Wakes every async waiter to look at its deadline (the timer's job).
@@ -194,10 +175,6 @@ impl Queue {
         self.room_async.notify_waiters();
         self.progress_async
             .send_modify(|p| p.tick = p.tick.wrapping_add(1));
-    }
-
-    fn stalled_error(&self) -> LogError {
-        LogError::Stalled { waited: self.stall }
     }
 
     fn try_push(&self, st: &mut State, record: &Formatted<'_>) -> Push {
@@ -358,78 +335,6 @@ impl Queue {
         st.seq.saturating_sub(st.flushed)
     }
 
-    /// Waits (blocking the thread) until record `seq` is written and flushed, within `bound`.
-    ///
-    /// # Errors
-    ///
-    /// [`LogError::Stalled`] when the bound passed first (a CRITICAL record's is counted in
-    /// `timed_out`), [`LogError::WriterGone`] when the writer stopped first.
-    pub(crate) fn wait_blocking(&self, seq: u64, bound: Bound) -> Result<(), LogError> {
-        let since = Instant::now();
-        let mut st = lock(&self.state);
-        while st.flushed < seq && !st.writer_done {
-            let now = Instant::now();
-            let deadline = self.deadline(&st, since, bound);
-            if now >= deadline {
-                return Err(self.gave_up(bound));
-            }
-            st = self.wait_on(st, Waiter::Progress, deadline - now);
-        }
-        if st.flushed >= seq {
-            Ok(())
-        } else {
-            Err(LogError::WriterGone)
-        }
-    }
-
-    /// Waits asynchronously until record `seq` is written and flushed, within `bound`.
-    ///
-    /// # Errors
-    ///
-    /// As [`wait_blocking`](Self::wait_blocking).
-    pub(crate) async fn wait(&self, seq: u64, bound: Bound) -> Result<(), LogError> {
-        let since = Instant::now();
-        let mut rx = self.progress_async.subscribe();
-        let _waiting = {
-            let mut st = lock(&self.state);
-            if st.flushed >= seq {
-                return Ok(());
-            }
-            self.nudge(&mut st);
-            st.progress.tasks += 1;
-            Waiting(self)
-        };
-        loop {
-            // Marked seen before the state is read: a change after this wakes `changed`.
-            let _ = rx.borrow_and_update();
-            {
-                let st = lock(&self.state);
-                if st.flushed >= seq {
-                    return Ok(());
-                }
-                if st.writer_done {
-                    return Err(LogError::WriterGone);
-                }
-                let deadline = self.deadline(&st, since, bound);
-                if Instant::now() >= deadline {
-                    return Err(self.gave_up(bound));
-                }
-                self.timer.wake_at(deadline);
-            }
-            if rx.changed().await.is_err() {
-                return Err(LogError::WriterGone);
-            }
-        }
-    }
-
-    /// The error of a wait that passed its bound, counting a CRITICAL record's.
-    fn gave_up(&self, bound: Bound) -> LogError {
-        if matches!(bound, Bound::Critical) {
-            self.timed_out.fetch_add(1, Ordering::Relaxed);
-        }
-        self.stalled_error()
-    }
-
     /// Refuses new records from now on and wakes the writer to drain the rest.
     pub(crate) fn begin_shutdown(&self) {
         let mut st = lock(&self.state);
@@ -457,6 +362,7 @@ impl Queue {
                 if !st.batch.records.is_empty() {
                     mem::swap(&mut st.batch, spare);
                     st.batch_since = Some(Instant::now());
+                    self.taken.store(spare.last_seq, Ordering::Release);
                     let room = st.room;
                     drop(st);
                     // Room now: wake who waits for it (after the lock is released).
@@ -494,6 +400,7 @@ impl Queue {
         let waiting = {
             let mut st = lock(&self.state);
             st.flushed = st.flushed.max(seq);
+            self.written.store(st.flushed, Ordering::Release);
             st.batch_since = None;
             st.last_progress = Some(Instant::now());
             st.progress
@@ -527,16 +434,6 @@ impl Drop for RoomWaiting<'_> {
     fn drop(&mut self) {
         let mut st = lock(&self.0.state);
         st.room.tasks = st.room.tasks.saturating_sub(1);
-    }
-}
-
-/// Counts an async flush waiter for as long as it waits (even if its future is dropped).
-struct Waiting<'a>(&'a Queue);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        let mut st = lock(&self.0.state);
-        st.progress.tasks = st.progress.tasks.saturating_sub(1);
     }
 }
 
@@ -624,6 +521,31 @@ mod tests {
         queue.publish(seq);
         assert!(!queue.stalled());
         assert_eq!(queue.timed_out.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_critical_caller_watches_for_its_record_alone_and_only_within_the_watch() {
+        let queue = Queue::new(4, Duration::from_secs(60));
+        let seq = queue.push_blocking(&record(b"a\n"), false).unwrap();
+        // Not taken by any writer: the watch gives up after a moment, it does not hang.
+        let started = Instant::now();
+        assert!(!queue.written_soon(seq, Bound::Critical));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // A flush does not watch; a second caller does not watch while one does.
+        let mut spare = Batch::default();
+        assert!(matches!(
+            queue.next(&mut spare, Duration::ZERO),
+            Next::Batch
+        ));
+        queue.publish(seq);
+        assert!(!queue.written_soon(seq, Bound::Progress));
+        queue.watching.store(true, Ordering::SeqCst);
+        assert!(!queue.written_soon(seq, Bound::Critical));
+        queue.watching.store(false, Ordering::SeqCst);
+        // Written: seen at once, and the wait ends without the lock-side wait.
+        assert!(queue.written_soon(seq, Bound::Critical));
+        queue.wait_blocking(seq, Bound::Critical).unwrap();
+        assert!(!queue.watching.load(Ordering::SeqCst));
     }
 
     #[tokio::test(flavor = "current_thread")]
