@@ -10,43 +10,14 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark that cannot set up should stop at once
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use andon_core::AndonSignal;
-use andon_core::config::{LoggerConfig, SinkConfig};
-use andon_log::{AndonLogger, LogLevel};
+use andon_log::LogLevel;
 
-fn logger(path: &Path) -> AndonLogger {
-    AndonLogger::new(LoggerConfig {
-        sampling_enabled: false,
-        sinks: vec![SinkConfig::File {
-            path: path.to_owned(),
-            max_bytes: 256 * 1024 * 1024,
-            keep: 1,
-            level: None,
-        }],
-        ..LoggerConfig::default()
-    })
-    .unwrap()
-}
-
-/// Prints p50, p99, p99.9 and max of `samples`.
-fn report(name: &str, samples: &mut [Duration]) {
-    samples.sort_unstable();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-        samples[index]
-    };
-    println!(
-        "critical/{name} over {} calls: p50 {:?}, p99 {:?}, p99.9 {:?}, max {:?}",
-        samples.len(),
-        at(0.50),
-        at(0.99),
-        at(0.999),
-        samples.last().copied().unwrap_or_default()
-    );
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::file_logger as logger;
 
 fn main() {
     let calls: usize = std::env::var("ANDON_BENCH_CALLS")
@@ -77,7 +48,7 @@ fn main() {
                 }
             }
         });
-        report("log_signal_red", &mut samples);
+        andon_tests::print_percentiles("critical/log_signal_red", &mut samples);
         log.shutdown_blocking();
     }
 
@@ -92,7 +63,7 @@ fn main() {
                 samples.push(started.elapsed());
             }
         }
-        report("event_critical", &mut samples);
+        andon_tests::print_percentiles("critical/event_critical", &mut samples);
         log.shutdown_blocking();
     }
 }
