@@ -89,6 +89,25 @@ pub fn example_binary(name: &str) -> PathBuf {
     })
 }
 
+/// Prints p50, p99, p99.9 and max of `samples` (sorting them) as one line,
+/// `<label> over <n> calls: p50 …, p99 …, p99.9 …, max …`, the form `cargo xtask bench` quotes:
+/// the latency benches' percentile report.
+pub fn print_percentiles(label: &str, samples: &mut [Duration]) {
+    samples.sort_unstable();
+    let at = |q: f64| {
+        let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples.get(index).copied().unwrap_or_default()
+    };
+    println!(
+        "{label} over {} calls: p50 {:?}, p99 {:?}, p99.9 {:?}, max {:?}",
+        samples.len(),
+        at(0.50),
+        at(0.99),
+        at(0.999),
+        samples.last().copied().unwrap_or_default()
+    );
+}
+
 /// Reports a missing peer: a loud skip outside CI, a failure in CI.
 pub fn skip_or_fail(what: &str, install_hint: &str) {
     let message = format!("{what} is not available: {install_hint} (cargo xtask ci installs it)");

@@ -16,28 +16,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use andon_core::config::{LoggerConfig, OverflowPolicy, SinkConfig};
-use andon_log::{AndonLogger, LogLevel};
+use andon_log::LogLevel;
 use criterion::{Criterion, Throughput, criterion_group};
 use slog::Drain;
 
-fn andon(path: &Path) -> AndonLogger {
-    AndonLogger::new(LoggerConfig {
-        level: LogLevel::Info,
-        sampling_enabled: false,
-        queue_capacity: 65_536,
-        overflow: OverflowPolicy::Block,
-        sinks: vec![SinkConfig::File {
-            path: path.to_owned(),
-            // Rotation keeps the disk use of a long run bounded.
-            max_bytes: 256 * 1024 * 1024,
-            keep: 1,
-            level: None,
-        }],
-        ..LoggerConfig::default()
-    })
-    .unwrap()
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::file_logger as andon;
 
 fn json_drain(path: &Path) -> slog_json::Json<BufWriter<File>> {
     slog_json::Json::new(BufWriter::new(File::create(path).unwrap()))

@@ -12,30 +12,13 @@
 #![allow(clippy::unwrap_used)] // a benchmark that cannot set up should stop at once
 
 use std::fs::File;
-use std::path::Path;
 
-use andon_core::config::{LoggerConfig, OverflowPolicy, SinkConfig};
-use andon_log::{AndonLogger, LogLevel};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracing_subscriber::layer::SubscriberExt as _;
 
-fn andon(path: &Path) -> AndonLogger {
-    AndonLogger::new(LoggerConfig {
-        level: LogLevel::Info,
-        sampling_enabled: false,
-        queue_capacity: 65_536,
-        overflow: OverflowPolicy::Block,
-        sinks: vec![SinkConfig::File {
-            path: path.to_owned(),
-            // Rotation keeps the disk use of a long run bounded.
-            max_bytes: 256 * 1024 * 1024,
-            keep: 1,
-            level: None,
-        }],
-        ..LoggerConfig::default()
-    })
-    .unwrap()
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::file_logger as andon;
 
 fn caller(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();

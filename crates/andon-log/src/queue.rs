@@ -8,7 +8,8 @@
 //! Every wait is bounded by the stall timeout: the writer is *stuck* when it has held one batch
 //! for that long (a stdout pipe nobody reads, a hung `/dev/log`). A CRITICAL record waits at most
 //! the timeout to be written; a record waiting for room, a flush or a shutdown gives up once the
-//! writer is stuck. Async waiters are woken at their deadlines by the [`Timer`] thread.
+//! writer is stuck. Async waiters are woken at their deadlines by the [`Timer`] thread. The
+//! waits themselves are in [`wait`].
 //!
 //! This is the one queue not built on andon-runtime's `WorkQueue`: a caller appends formatted
 //! bytes to a shared batch under one short lock (no per-record allocation or channel slot),
@@ -16,7 +17,7 @@
 //! thread, not a task. It uses the runtime's parts where they fit (the poison-proof `lock`).
 
 use std::mem;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,9 @@ use tokio::sync::{Notify, watch};
 pub(crate) use crate::batch::{Batch, Formatted};
 use crate::error::LogError;
 use crate::timer::Timer;
+pub(crate) use wait::Bound;
+
+mod wait;
 
 /// After writing a batch the writer waits this long for more records before it goes idle, so
 /// that under steady load callers never pay for waking it and each write carries many records.
@@ -53,12 +57,28 @@ struct State {
     shutdown: bool,
     writer_done: bool,
     writer: Writer,
-    room_waiters: usize,
-    progress_waiters: usize,
+    /// Callers waiting for room in the batch.
+    room: Waiters,
+    /// Callers waiting for their record (or all records) to be written.
+    progress: Waiters,
     /// Since when the writer has been writing the batch it holds.
     batch_since: Option<Instant>,
     /// When the writer last finished a batch.
     last_progress: Option<Instant>,
+}
+
+/// How many callers wait for one condition: threads blocked on its condvar, and async tasks
+/// waiting on its notifier. Each side is woken only when it has someone waiting.
+#[derive(Debug, Default, Clone, Copy)]
+struct Waiters {
+    threads: usize,
+    tasks: usize,
+}
+
+impl Waiters {
+    fn any(self) -> bool {
+        self.threads + self.tasks > 0
+    }
 }
 
 /// What the writer thread is doing, so that callers wake it only when needed.
@@ -93,18 +113,14 @@ pub(crate) enum Next {
 }
 
 enum Push {
-    Accepted(u64),
+    /// Accepted as this sequence number; `wake`: the writer must be woken (once the lock is
+    /// released, so that it does not wake only to wait for the lock).
+    Accepted {
+        seq: u64,
+        wake: bool,
+    },
     Full,
     Refused(LogError),
-}
-
-/// How long a wait may last.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Bound {
-    /// Until the writer is stuck (a flush, a shutdown, a record waiting for room).
-    Progress,
-    /// Also at most the stall timeout from now (a CRITICAL record waiting to be written).
-    Critical,
 }
 
 /// The queue. See the module docs.
@@ -122,6 +138,12 @@ pub(crate) struct Queue {
     /// How long the writer may hold one batch before it counts as stuck.
     stall: Duration,
     pub(crate) timer: Timer,
+    /// `State::flushed`, readable without the lock (for [`Queue::written_soon`]).
+    written: AtomicU64,
+    /// The last record the writer has taken to write, readable without the lock.
+    taken: AtomicU64,
+    /// Whether a caller is watching for its record now.
+    watching: AtomicBool,
     pub(crate) dropped: AtomicU64,
     /// CRITICAL records whose caller stopped waiting before they were written.
     pub(crate) timed_out: AtomicU64,
@@ -140,32 +162,12 @@ impl Queue {
             wake_at: (capacity / 2).max(1),
             stall,
             timer: Timer::default(),
+            written: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
+            watching: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
         }
-    }
-
-    /// When a wait that began at `since` gives up: once the writer has held its batch (or, not
-    /// holding one, the waiter has waited) for the stall timeout; a CRITICAL wait also at most
-    /// the stall timeout after `since`.
-    fn deadline(&self, st: &State, since: Instant, bound: Bound) -> Instant {
-        // Holding a batch, the writer is stuck from when it took it; between batches, a wait
-        // that began before the last batch was finished counts from then.
-        let base = st
-            .batch_since
-            .unwrap_or_else(|| st.last_progress.map_or(since, |last| last.max(since)));
-        let stuck_at = base + self.stall;
-        match bound {
-            Bound::Progress => stuck_at,
-            Bound::Critical => stuck_at.min(since + self.stall),
-        }
-    }
-
-    /// Whether the writer has held one batch for the stall timeout or longer.
-    pub(crate) fn stalled(&self) -> bool {
-        let st = lock(&self.state);
-        st.batch_since
-            .is_some_and(|since| since.elapsed() >= self.stall)
     }
 
     /// Wakes every async waiter to look at its deadline (the timer's job).
@@ -173,10 +175,6 @@ impl Queue {
         self.room_async.notify_waiters();
         self.progress_async
             .send_modify(|p| p.tick = p.tick.wrapping_add(1));
-    }
-
-    fn stalled_error(&self) -> LogError {
-        LogError::Stalled { waited: self.stall }
     }
 
     fn try_push(&self, st: &mut State, record: &Formatted<'_>) -> Push {
@@ -194,14 +192,20 @@ impl Queue {
         let batch = &mut st.batch;
         batch.push(record, seq);
         let urgent = record.level == LogLevel::Critical || batch.records.len() >= self.wake_at;
-        if st.writer == Writer::Idle || urgent {
-            self.nudge(st);
+        let wake = (st.writer == Writer::Idle || urgent) && Self::claim_writer(st);
+        Push::Accepted { seq, wake }
+    }
+
+    /// Releases the lock, then wakes the writer if `wake`.
+    fn wake_writer_after(&self, st: MutexGuard<'_, State>, wake: bool) {
+        drop(st);
+        if wake {
+            self.wake_writer.notify_one();
         }
-        Push::Accepted(seq)
     }
 
     /// Blocks the thread on `waiter`'s condition for at most `timeout`, counted among its
-    /// waiters meanwhile, after nudging the writer.
+    /// waiting threads meanwhile, after nudging the writer.
     fn wait_on<'s>(
         &'s self,
         mut st: MutexGuard<'s, State>,
@@ -210,8 +214,8 @@ impl Queue {
     ) -> MutexGuard<'s, State> {
         self.nudge(&mut st);
         let (condvar, count): (&Condvar, fn(&mut State) -> &mut usize) = match waiter {
-            Waiter::Room => (&self.room, |st| &mut st.room_waiters),
-            Waiter::Progress => (&self.progress, |st| &mut st.progress_waiters),
+            Waiter::Room => (&self.room, |st| &mut st.room.threads),
+            Waiter::Progress => (&self.progress, |st| &mut st.progress.threads),
         };
         *count(&mut st) += 1;
         let mut st = condvar
@@ -224,10 +228,16 @@ impl Queue {
 
     /// Wakes the writer unless it is busy anyway.
     fn nudge(&self, st: &mut State) {
-        if st.writer != Writer::Busy {
-            st.writer = Writer::Busy;
+        if Self::claim_writer(st) {
             self.wake_writer.notify_one();
         }
+    }
+
+    /// Marks the writer busy; true when it was waiting and must be woken.
+    fn claim_writer(st: &mut State) -> bool {
+        let waiting = st.writer != Writer::Busy;
+        st.writer = Writer::Busy;
+        waiting
     }
 
     fn refuse(&self, error: LogError) -> LogError {
@@ -246,7 +256,10 @@ impl Queue {
         let mut st = lock(&self.state);
         loop {
             match self.try_push(&mut st, record) {
-                Push::Accepted(seq) => return Ok(seq),
+                Push::Accepted { seq, wake } => {
+                    self.wake_writer_after(st, wake);
+                    return Ok(seq);
+                }
                 Push::Refused(e) => return Err(self.refuse(e)),
                 Push::Full if may_drop => return Err(self.refuse(LogError::QueueFull)),
                 Push::Full => {
@@ -269,7 +282,10 @@ impl Queue {
     ) -> Result<Option<u64>, LogError> {
         let mut st = lock(&self.state);
         match self.try_push(&mut st, record) {
-            Push::Accepted(seq) => Ok(Some(seq)),
+            Push::Accepted { seq, wake } => {
+                self.wake_writer_after(st, wake);
+                Ok(Some(seq))
+            }
             Push::Refused(e) => Err(self.refuse(e)),
             Push::Full if may_drop => Err(self.refuse(LogError::QueueFull)),
             Push::Full => Ok(None),
@@ -287,7 +303,10 @@ impl Queue {
             {
                 let mut st = lock(&self.state);
                 match self.try_push(&mut st, record) {
-                    Push::Accepted(seq) => return Ok(seq),
+                    Push::Accepted { seq, wake } => {
+                        self.wake_writer_after(st, wake);
+                        return Ok(seq);
+                    }
                     Push::Refused(e) => return Err(self.refuse(e)),
                     Push::Full => {
                         let deadline = self.deadline(&st, since, Bound::Progress);
@@ -296,7 +315,7 @@ impl Queue {
                         }
                         self.timer.wake_at(deadline);
                         self.nudge(&mut st);
-                        st.room_waiters += 1;
+                        st.room.tasks += 1;
                     }
                 }
             }
@@ -314,78 +333,6 @@ impl Queue {
     pub(crate) fn queued(&self) -> u64 {
         let st = lock(&self.state);
         st.seq.saturating_sub(st.flushed)
-    }
-
-    /// Waits (blocking the thread) until record `seq` is written and flushed, within `bound`.
-    ///
-    /// # Errors
-    ///
-    /// [`LogError::Stalled`] when the bound passed first (a CRITICAL record's is counted in
-    /// `timed_out`), [`LogError::WriterGone`] when the writer stopped first.
-    pub(crate) fn wait_blocking(&self, seq: u64, bound: Bound) -> Result<(), LogError> {
-        let since = Instant::now();
-        let mut st = lock(&self.state);
-        while st.flushed < seq && !st.writer_done {
-            let now = Instant::now();
-            let deadline = self.deadline(&st, since, bound);
-            if now >= deadline {
-                return Err(self.gave_up(bound));
-            }
-            st = self.wait_on(st, Waiter::Progress, deadline - now);
-        }
-        if st.flushed >= seq {
-            Ok(())
-        } else {
-            Err(LogError::WriterGone)
-        }
-    }
-
-    /// Waits asynchronously until record `seq` is written and flushed, within `bound`.
-    ///
-    /// # Errors
-    ///
-    /// As [`wait_blocking`](Self::wait_blocking).
-    pub(crate) async fn wait(&self, seq: u64, bound: Bound) -> Result<(), LogError> {
-        let since = Instant::now();
-        let mut rx = self.progress_async.subscribe();
-        let _waiting = {
-            let mut st = lock(&self.state);
-            if st.flushed >= seq {
-                return Ok(());
-            }
-            self.nudge(&mut st);
-            st.progress_waiters += 1;
-            Waiting(self)
-        };
-        loop {
-            // Marked seen before the state is read: a change after this wakes `changed`.
-            let _ = rx.borrow_and_update();
-            {
-                let st = lock(&self.state);
-                if st.flushed >= seq {
-                    return Ok(());
-                }
-                if st.writer_done {
-                    return Err(LogError::WriterGone);
-                }
-                let deadline = self.deadline(&st, since, bound);
-                if Instant::now() >= deadline {
-                    return Err(self.gave_up(bound));
-                }
-                self.timer.wake_at(deadline);
-            }
-            if rx.changed().await.is_err() {
-                return Err(LogError::WriterGone);
-            }
-        }
-    }
-
-    /// The error of a wait that passed its bound, counting a CRITICAL record's.
-    fn gave_up(&self, bound: Bound) -> LogError {
-        if matches!(bound, Bound::Critical) {
-            self.timed_out.fetch_add(1, Ordering::Relaxed);
-        }
-        self.stalled_error()
     }
 
     /// Refuses new records from now on and wakes the writer to drain the rest.
@@ -415,15 +362,21 @@ impl Queue {
                 if !st.batch.records.is_empty() {
                     mem::swap(&mut st.batch, spare);
                     st.batch_since = Some(Instant::now());
-                    if st.room_waiters > 0 {
+                    self.taken.store(spare.last_seq, Ordering::Release);
+                    let room = st.room;
+                    drop(st);
+                    // Room now: wake who waits for it (after the lock is released).
+                    if room.threads > 0 {
                         self.room.notify_all();
+                    }
+                    if room.tasks > 0 {
                         self.room_async.notify_waiters();
                     }
                     return Next::Batch;
                 }
                 return Next::Shutdown;
             }
-            let linger = !lingered && st.progress_waiters == 0;
+            let linger = !lingered && !st.progress.any();
             lingered = true;
             st.writer = if linger {
                 Writer::Lingering
@@ -444,14 +397,18 @@ impl Queue {
 
     /// Records up to `seq` are written and flushed.
     pub(crate) fn publish(&self, seq: u64) {
-        {
+        let waiting = {
             let mut st = lock(&self.state);
             st.flushed = st.flushed.max(seq);
+            self.written.store(st.flushed, Ordering::Release);
             st.batch_since = None;
             st.last_progress = Some(Instant::now());
-            if st.progress_waiters > 0 {
-                self.progress.notify_all();
-            }
+            st.progress
+        };
+        // Woken after the lock is released, so that a waiter does not wake only to wait for
+        // it; each kind of waiter only when there is one.
+        if waiting.threads > 0 {
+            self.progress.notify_all();
         }
         self.progress_async
             .send_modify(|p| p.flushed = p.flushed.max(seq));
@@ -476,17 +433,7 @@ struct RoomWaiting<'a>(&'a Queue);
 impl Drop for RoomWaiting<'_> {
     fn drop(&mut self) {
         let mut st = lock(&self.0.state);
-        st.room_waiters = st.room_waiters.saturating_sub(1);
-    }
-}
-
-/// Counts an async flush waiter for as long as it waits (even if its future is dropped).
-struct Waiting<'a>(&'a Queue);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        let mut st = lock(&self.0.state);
-        st.progress_waiters = st.progress_waiters.saturating_sub(1);
+        st.room.tasks = st.room.tasks.saturating_sub(1);
     }
 }
 
@@ -574,6 +521,31 @@ mod tests {
         queue.publish(seq);
         assert!(!queue.stalled());
         assert_eq!(queue.timed_out.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_critical_caller_watches_for_its_record_alone_and_only_within_the_watch() {
+        let queue = Queue::new(4, Duration::from_secs(60));
+        let seq = queue.push_blocking(&record(b"a\n"), false).unwrap();
+        // Not taken by any writer: the watch gives up after a moment, it does not hang.
+        let started = Instant::now();
+        assert!(!queue.written_soon(seq, Bound::Critical));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // A flush does not watch; a second caller does not watch while one does.
+        let mut spare = Batch::default();
+        assert!(matches!(
+            queue.next(&mut spare, Duration::ZERO),
+            Next::Batch
+        ));
+        queue.publish(seq);
+        assert!(!queue.written_soon(seq, Bound::Progress));
+        queue.watching.store(true, Ordering::SeqCst);
+        assert!(!queue.written_soon(seq, Bound::Critical));
+        queue.watching.store(false, Ordering::SeqCst);
+        // Written: seen at once, and the wait ends without the lock-side wait.
+        assert!(queue.written_soon(seq, Bound::Critical));
+        queue.wait_blocking(seq, Bound::Critical).unwrap();
+        assert!(!queue.watching.load(Ordering::SeqCst));
     }
 
     #[tokio::test(flavor = "current_thread")]

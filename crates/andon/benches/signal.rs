@@ -132,19 +132,7 @@ const WARM_UP_CALLS: usize = 2_000;
 
 /// Prints p50, p99, p99.9 and max of `samples`, in the form `cargo xtask bench` quotes.
 fn report(name: &str, samples: &mut [Duration]) {
-    samples.sort_unstable();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-        samples[index]
-    };
-    println!(
-        "signal_problem/{name} over {} calls: p50 {:?}, p99 {:?}, p99.9 {:?}, max {:?}",
-        samples.len(),
-        at(0.50),
-        at(0.99),
-        at(0.999),
-        samples.last().copied().unwrap_or_default()
-    );
+    andon_tests::print_percentiles(&format!("signal_problem/{name}"), samples);
 }
 
 criterion_group!(benches, signal_problem);
