@@ -7,7 +7,7 @@ use andon::SignalError;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -25,13 +25,17 @@ const BOARD_RECENT: usize = 20;
 
 type Shared = State<Ctx>;
 
+/// `POST /v1/signals`. It takes the request whole (its headers read in place, not copied) as
+/// this is the agent's busiest write.
 pub(super) async fn post_signal(
     State(state): Shared,
-    headers: HeaderMap,
-    raw: Body,
+    raw: Request,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let signal = request::signal(&body(&state, raw).await?, std::time::SystemTime::now())?;
+    authorize(&state, raw.headers())?;
+    let signal = request::signal(
+        &body(&state, raw.into_body()).await?,
+        std::time::SystemTime::now(),
+    )?;
     let (outcome, failures) = match state.system.signal_problem(signal).await {
         Ok(outcome) => (outcome, Vec::new()),
         Err(SignalError::Partial { outcome, failures }) => (
