@@ -62,3 +62,4 @@ pub use history::{HistoryWindow, ParetoBar, ParetoReport, ResponseTimes, Respons
 pub use integrations::{PagerDutyReply, SlackReply};
 pub use line::{ResumeAnswer, ResumeRequest};
 pub use signals::{NewSignal, SignalAccepted, SignalList};
+pub(crate) use signals::AcceptedAnswer;

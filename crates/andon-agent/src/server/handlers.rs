@@ -15,8 +15,8 @@ use super::Ctx;
 use super::guard::{authorize, body};
 use crate::alerts::{self, Ack};
 use crate::api::{
-    Acknowledged, AlertList, BoardView, DiagnosticsReport, LineState, Liveness, Readiness,
-    ResumeAnswer, SignalAccepted, SignalList, StationView,
+    AcceptedAnswer, Acknowledged, AlertList, BoardView, DiagnosticsReport, LineState, Liveness, Readiness,
+    ResumeAnswer, SignalList, StationView,
 };
 use crate::request::{self, ApiError};
 
@@ -55,12 +55,12 @@ pub(super) async fn post_signal(
             ));
         }
     };
-    let accepted = SignalAccepted {
-        id: outcome.id.to_string(),
+    let accepted = AcceptedAnswer {
+        id: outcome.id,
         stopped_line: outcome.stopped_line,
         resumed_line: outcome.resumed_line,
-        delivered_to: outcome.delivered_to.iter().map(|&c| c.to_owned()).collect(),
-        failures,
+        delivered_to: &outcome.delivered_to,
+        failures: &failures,
     };
     Ok((StatusCode::CREATED, Json(accepted)).into_response())
 }
