@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn the_written_answer_is_the_typed_one() {
         let id = SignalId::new();
-        let failures = vec!["metrics: sink closed".to_owned()];
+        let failures = ["metrics: sink closed".to_owned()];
         for (delivered_to, failures) in [(&["log", "alert"][..], &failures[..]), (&[][..], &[][..])]
         {
             let written = serde_json::to_string(&AcceptedAnswer {
