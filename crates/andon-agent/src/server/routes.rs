@@ -76,7 +76,6 @@ impl Agent {
             router
                 .fallback(not_found)
                 .method_not_allowed_fallback(method_not_allowed)
-                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         })
         .with_state(ctx);
         // The history's analyses, `GET /v1/history/...` (see the history module).
@@ -90,7 +89,12 @@ impl Agent {
         ));
         // PagerDuty's and Slack's webhooks, verified by signature (see the integrations module).
         let served = served.merge(crate::integrations::router(Arc::clone(&self.state)));
-        served.map(|router| router.layer(edge.layer()))
+        // The edge rules and the body limit around every route as one layer: one service per
+        // route rather than one per rule. The webhooks' own limit is set inside it, and wins.
+        let outer = tower::ServiceBuilder::new()
+            .layer(edge.layer())
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        served.map(|router| router.layer(outer))
     }
 }
 
