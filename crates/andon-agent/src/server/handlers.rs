@@ -8,7 +8,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Ctx;
@@ -62,7 +62,27 @@ pub(super) async fn post_signal(
         delivered_to: &outcome.delivered_to,
         failures: &failures,
     };
-    Ok((StatusCode::CREATED, Json(accepted)).into_response())
+    Ok(created(&accepted))
+}
+
+/// A 201 answer with `value` as its JSON body, written into one buffer the size of a signal's
+/// answer.
+fn created(value: &impl serde::Serialize) -> Response {
+    let mut json = Vec::with_capacity(256);
+    match serde_json::to_writer(&mut json, value) {
+        Ok(()) => (
+            StatusCode::CREATED,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            json,
+        )
+            .into_response(),
+        Err(error) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
+        }
+    }
 }
 
 pub(super) async fn get_signals(
