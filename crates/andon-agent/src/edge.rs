@@ -309,9 +309,7 @@ fn check_write(edge: &Edge, headers: &HeaderMap) -> Result<(), ApiError> {
             "writes must be sent with Content-Type: application/json (an empty resume or acknowledgement too): the andon CLI and `curl -H 'Content-Type: application/json'` do",
         ));
     }
-    let proxied = PROXY_HEADERS
-        .iter()
-        .any(|name| headers.contains_key(name));
+    let proxied = PROXY_HEADERS.iter().any(|name| headers.contains_key(name));
     if proxied && !edge.token_configured {
         return Err(forbidden(
             "writes through a proxy (Forwarded / X-Forwarded-For) need a token: set [agent] token = \"${ANDON_TOKEN}\" so that the proxy does not open the cord to everyone it serves",

@@ -163,7 +163,8 @@ fn checked(
         None if required => Err(ApiError::field(field, "is required")),
         None => Ok(None),
         Some(s) if s.trim().is_empty() => Err(ApiError::field(field, "must not be empty")),
-        Some(s) if s.chars().count() > max => Err(ApiError::field(
+        // A string of at most `max` bytes has at most `max` characters: count only longer ones.
+        Some(s) if s.len() > max && s.chars().count() > max => Err(ApiError::field(
             field,
             format!("is longer than {max} characters"),
         )),

@@ -112,7 +112,10 @@ mod tests {
                 failures: failures.to_vec(),
             };
             assert_eq!(written, serde_json::to_string(&typed).unwrap());
-            assert_eq!(serde_json::from_str::<SignalAccepted>(&written).unwrap(), typed);
+            assert_eq!(
+                serde_json::from_str::<SignalAccepted>(&written).unwrap(),
+                typed
+            );
         }
     }
 }

@@ -56,7 +56,8 @@ fn new_signal(body: &[u8], now: SystemTime) -> Result<(NewSignal, Option<SystemT
 /// Where [`read`] takes a signal body's fields from; each field is taken once, moved out.
 trait Fields {
     /// The string `field` (`None`: absent or null), checked as [`checked`] does.
-    fn text(&mut self, field: &str, required: bool, max: usize) -> Result<Option<String>, ApiError>;
+    fn text(&mut self, field: &str, required: bool, max: usize)
+    -> Result<Option<String>, ApiError>;
     /// The `attributes` object, empty when absent or null.
     fn attributes(&mut self) -> Result<BTreeMap<String, Value>, ApiError>;
 }
@@ -81,7 +82,12 @@ struct Typed {
 }
 
 impl Fields for Typed {
-    fn text(&mut self, field: &str, required: bool, max: usize) -> Result<Option<String>, ApiError> {
+    fn text(
+        &mut self,
+        field: &str,
+        required: bool,
+        max: usize,
+    ) -> Result<Option<String>, ApiError> {
         let value = match field {
             "color" => self.color.take(),
             "message" => self.message.take(),
@@ -99,7 +105,12 @@ impl Fields for Typed {
 }
 
 impl Fields for Map<String, Value> {
-    fn text(&mut self, field: &str, required: bool, max: usize) -> Result<Option<String>, ApiError> {
+    fn text(
+        &mut self,
+        field: &str,
+        required: bool,
+        max: usize,
+    ) -> Result<Option<String>, ApiError> {
         string(self, field, required, max)
     }
 
@@ -153,10 +164,9 @@ fn read(
             ),
         ));
     }
-    if attributes
-        .keys()
-        .any(|key| key.is_empty() || key.chars().count() > MAX_NAME_CHARS)
-    {
+    if attributes.keys().any(|key| {
+        key.is_empty() || (key.len() > MAX_NAME_CHARS && key.chars().count() > MAX_NAME_CHARS)
+    }) {
         return Err(ApiError::field(
             "attributes",
             format!("keys must have 1 to {MAX_NAME_CHARS} characters"),
@@ -230,7 +240,9 @@ mod tests {
     fn both_reads_agree_on_every_body() {
         let now = andon::core::rfc3339::parse("2026-11-26T23:42:00Z").unwrap();
         let long = "x".repeat(MAX_NAME_CHARS + 1);
-        let many: Vec<String> = (0..=MAX_ATTRIBUTES).map(|i| format!("\"k{i}\":1")).collect();
+        let many: Vec<String> = (0..=MAX_ATTRIBUTES)
+            .map(|i| format!("\"k{i}\":1"))
+            .collect();
         let bodies = [
             r#"{"color":"yellow","message":"queue slow","component":"queue","attributes":{"depth":150}}"#.to_owned(),
             r#"{"color":" RED ","message":"m","trace_id":"t-1","timestamp":"2026-11-26T23:41:07.5Z"}"#.to_owned(),

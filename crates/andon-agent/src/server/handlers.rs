@@ -15,8 +15,8 @@ use super::Ctx;
 use super::guard::{authorize, body};
 use crate::alerts::{self, Ack};
 use crate::api::{
-    AcceptedAnswer, Acknowledged, AlertList, BoardView, DiagnosticsReport, LineState, Liveness, Readiness,
-    ResumeAnswer, SignalList, StationView,
+    AcceptedAnswer, Acknowledged, AlertList, BoardView, DiagnosticsReport, LineState, Liveness,
+    Readiness, ResumeAnswer, SignalList, StationView,
 };
 use crate::request::{self, ApiError};
 
@@ -27,10 +27,7 @@ type Shared = State<Ctx>;
 
 /// `POST /v1/signals`. It takes the request whole (its headers read in place, not copied) as
 /// this is the agent's busiest write.
-pub(super) async fn post_signal(
-    State(state): Shared,
-    raw: Request,
-) -> Result<Response, ApiError> {
+pub(super) async fn post_signal(State(state): Shared, raw: Request) -> Result<Response, ApiError> {
     authorize(&state, raw.headers())?;
     let signal = request::signal(
         &body(&state, raw.into_body()).await?,
