@@ -156,7 +156,9 @@ pub(crate) async fn serve(
                 .keep_alive(true);
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let mut connection = std::pin::pin!(connection);
+            // The connection first: it is what wakes this task on every request.
             let finished = tokio::select! {
+                biased;
                 finished = connection.as_mut() => finished,
                 () = stopped(&mut stop) => {
                     connection.as_mut().graceful_shutdown();

@@ -8,12 +8,16 @@
 //! carry. A page that re-points its own host name at 127.0.0.1 (DNS rebinding) is same-origin
 //! to the browser, but it sends its own name in `Host`, which is refused.
 
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::request::ApiError;
@@ -23,6 +27,34 @@ use crate::request::ApiError;
 pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The headers every answer carries, checked once when the agent is compiled rather than on
+/// every answer.
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    ),
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
+];
+
+/// The headers that say a proxy stands between the writer and the agent.
+const PROXY_HEADERS: [HeaderName; 3] = [
+    header::FORWARDED,
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-real-ip"),
+];
+
+/// The header a browser sends to say which site a request comes from.
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
 /// What the edge rules need to know about this agent.
 #[derive(Debug, Clone)]
@@ -35,36 +67,100 @@ pub(crate) struct Edge {
     pub(crate) token_configured: bool,
 }
 
-/// The middleware: checks `Host` on every request and the write marks on every write, and adds
-/// the security headers to every answer.
-pub(crate) async fn guard(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
-    let checked = check_host(&edge, &request).and_then(|()| {
+impl Edge {
+    /// The edge rules as a layer over every route.
+    pub(crate) fn layer(self) -> EdgeLayer {
+        EdgeLayer(Arc::new(self))
+    }
+
+    /// Whether `request` passes the edge: `Host` on every request, the write marks on every
+    /// write.
+    fn check(&self, request: &Request) -> Result<(), ApiError> {
+        check_host(self, request)?;
         // The provider endpoints are written to by PagerDuty and Slack, authenticated by
         // their signatures instead (see the integrations module).
         if is_write(request.method()) && !crate::integrations::is_signed_path(request.uri().path())
         {
-            check_write(&edge, request.headers())
+            check_write(self, request.headers())
         } else {
             Ok(())
         }
-    });
-    let mut response = match checked {
-        Ok(()) => next.run(request).await,
-        Err(refused) => refused.into_response(),
-    };
-    secure(response.headers_mut());
-    response
+    }
+}
+
+/// The middleware as a tower layer: checks `Host` on every request and the write marks on
+/// every write, and adds the security headers to every answer. One service around each route,
+/// with no boxed future and no allocation on the way through.
+#[derive(Debug, Clone)]
+pub(crate) struct EdgeLayer(Arc<Edge>);
+
+impl<S> tower::Layer<S> for EdgeLayer {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded {
+            edge: Arc::clone(&self.0),
+            inner,
+        }
+    }
+}
+
+/// A route behind the edge rules (made by [`EdgeLayer`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Guarded<S> {
+    edge: Arc<Edge>,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Guarded<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Answer<S::Future> {
+        match self.edge.check(&request) {
+            Ok(()) => Answer::Served(self.inner.call(request)),
+            Err(refused) => Answer::Refused(Some(refused.into_response())),
+        }
+    }
+}
+
+/// The answer of a [`Guarded`] route: the route's own, or the edge's refusal; either with the
+/// security headers.
+pub(crate) enum Answer<F> {
+    /// The request passed the edge; the route is answering it.
+    Served(F),
+    /// The edge refused the request (taken once, when polled).
+    Refused(Option<Response>),
+}
+
+impl<F> Future for Answer<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut response = match self.get_mut() {
+            Answer::Served(future) => ready!(Pin::new(future).poll(cx))?,
+            Answer::Refused(refused) => refused.take().unwrap_or_default(),
+        };
+        secure(response.headers_mut());
+        Poll::Ready(Ok(response))
+    }
 }
 
 fn secure(headers: &mut HeaderMap) {
-    let set = [
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
-    ];
-    for (name, value) in set {
-        headers.insert(name, HeaderValue::from_static(value));
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, value);
     }
 }
 
@@ -72,9 +168,19 @@ fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// `text` in lower case, borrowed when it is lower case already (as clients send host names
+/// and header values).
+fn lower(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// The host part of a `Host` header or an origin's authority, lower case, without port or the
 /// brackets of an IPv6 address; `None` when it is malformed.
-fn host_part(authority: &str) -> Option<String> {
+fn host_part(authority: &str) -> Option<Cow<'_, str>> {
     let authority = authority.trim();
     let host = if let Some(rest) = authority.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;
@@ -90,7 +196,7 @@ fn host_part(authority: &str) -> Option<String> {
         }
     };
     let host = host.strip_suffix('.').unwrap_or(host);
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    (!host.is_empty()).then(|| lower(host))
 }
 
 fn is_port(text: &str) -> bool {
@@ -119,12 +225,12 @@ fn check_host(edge: &Edge, request: &Request) -> Result<(), ApiError> {
     let given = request
         .uri()
         .authority()
-        .map(|a| a.as_str().to_owned())
+        .map(|a| Cow::Borrowed(a.as_str()))
         .or_else(|| {
             request
                 .headers()
                 .get(header::HOST)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .map(|v| String::from_utf8_lossy(v.as_bytes()))
         });
     // Fail closed: whom a request without `Host` was meant for cannot be known, so it is not
     // answered (HTTP/1.1 requires the header; browsers, curl and the andon CLI always send it).
@@ -154,30 +260,37 @@ fn forbidden(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, message)
 }
 
-fn check_write(edge: &Edge, headers: &HeaderMap) -> Result<(), ApiError> {
-    let text = |name: header::HeaderName| {
-        headers.get(name).map(|v| {
+/// A header's value, trimmed and in lower case; borrowed from the request when it is lower
+/// case already (copied only when it has upper case or bytes beyond visible ASCII).
+fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<Cow<'_, str>> {
+    headers.get(name).map(|v| match v.to_str() {
+        Ok(text) => lower(text.trim()),
+        Err(_) => Cow::Owned(
             String::from_utf8_lossy(v.as_bytes())
                 .trim()
-                .to_ascii_lowercase()
-        })
-    };
-    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))
-        && !matches!(site.as_str(), "same-origin" | "none")
+                .to_ascii_lowercase(),
+        ),
+    })
+}
+
+fn check_write(edge: &Edge, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(site) = header_text(headers, SEC_FETCH_SITE)
+        && !matches!(&*site, "same-origin" | "none")
     {
         return Err(forbidden(format!(
             "writes from another site are refused (Sec-Fetch-Site: {}): use the board served by this agent, the andon CLI or a JSON client",
             printable(&site)
         )));
     }
-    if let Some(origin) = text(header::ORIGIN) {
-        let host = text(header::HOST);
+    if let Some(origin) = header_text(headers, header::ORIGIN) {
+        let host = header_text(headers, header::HOST);
         let own = origin
             .split_once("://")
             .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
             .is_some_and(|(_, authority)| {
                 host.as_deref().is_some_and(|h| h == authority)
-                    || host_part(authority).is_some_and(|h| edge.allowed_hosts.contains(&h))
+                    || host_part(authority)
+                        .is_some_and(|h| edge.allowed_hosts.iter().any(|a| *a == *h))
             });
         if !own {
             return Err(forbidden(format!(
@@ -186,7 +299,7 @@ fn check_write(edge: &Edge, headers: &HeaderMap) -> Result<(), ApiError> {
             )));
         }
     }
-    let json = text(header::CONTENT_TYPE).is_some_and(|t| {
+    let json = header_text(headers, header::CONTENT_TYPE).is_some_and(|t| {
         t.split(';')
             .next()
             .is_some_and(|mime| mime.trim() == "application/json")
@@ -196,9 +309,7 @@ fn check_write(edge: &Edge, headers: &HeaderMap) -> Result<(), ApiError> {
             "writes must be sent with Content-Type: application/json (an empty resume or acknowledgement too): the andon CLI and `curl -H 'Content-Type: application/json'` do",
         ));
     }
-    let proxied = ["forwarded", "x-forwarded-for", "x-real-ip"]
-        .iter()
-        .any(|name| headers.contains_key(*name));
+    let proxied = PROXY_HEADERS.iter().any(|name| headers.contains_key(name));
     if proxied && !edge.token_configured {
         return Err(forbidden(
             "writes through a proxy (Forwarded / X-Forwarded-For) need a token: set [agent] token = \"${ANDON_TOKEN}\" so that the proxy does not open the cord to everyone it serves",

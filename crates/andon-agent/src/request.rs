@@ -2,14 +2,18 @@
 //! a bad request gets a 400 naming the field and saying what is allowed.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use andon::{AndonSignal, Color};
+use andon::Color;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use crate::api::{AckRequest, ErrorBody, NewSignal, ResumeRequest};
+use crate::api::{AckRequest, ErrorBody, ResumeRequest};
+
+mod signal;
+
+pub(crate) use signal::signal;
 
 /// The largest request body the API reads, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -138,24 +142,33 @@ fn string(
     max: usize,
 ) -> Result<Option<String>, ApiError> {
     match map.remove(field) {
-        None | Some(Value::Null) if required => Err(ApiError::field(field, "is required")),
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            if s.trim().is_empty() {
-                Err(ApiError::field(field, "must not be empty"))
-            } else if s.chars().count() > max {
-                Err(ApiError::field(
-                    field,
-                    format!("is longer than {max} characters"),
-                ))
-            } else {
-                Ok(Some(s))
-            }
-        }
+        None | Some(Value::Null) => checked(field, None, required, max),
+        Some(Value::String(s)) => checked(field, Some(s), required, max),
         Some(other) => Err(ApiError::field(
             field,
             format!("must be a string, not {}", kind(&other)),
         )),
+    }
+}
+
+/// A string field's value (`None`: absent or null) when it is allowed: present if `required`,
+/// not blank, at most `max` characters.
+fn checked(
+    field: &str,
+    value: Option<String>,
+    required: bool,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    match value {
+        None if required => Err(ApiError::field(field, "is required")),
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() => Err(ApiError::field(field, "must not be empty")),
+        // A string of at most `max` bytes has at most `max` characters: count only longer ones.
+        Some(s) if s.len() > max && s.chars().count() > max => Err(ApiError::field(
+            field,
+            format!("is longer than {max} characters"),
+        )),
+        Some(s) => Ok(Some(s)),
     }
 }
 
@@ -168,133 +181,6 @@ fn kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-const SIGNAL_FIELDS: &[&str] = &[
-    "color",
-    "message",
-    "component",
-    "trace_id",
-    "attributes",
-    "timestamp",
-];
-const SIGNAL_EXAMPLE: &str = r#"{"color":"red","message":"queue overflow","component":"queue"}"#;
-
-/// Reads the body of `POST /v1/signals`, received at `now`. A `timestamp` more than
-/// [`MAX_CLOCK_SKEW`] from `now` is refused; one within it is kept, with `now` beside it in the
-/// [`RECEIVED_AT_ATTRIBUTE`] attribute.
-pub(crate) fn signal(body: &[u8], now: SystemTime) -> Result<AndonSignal, ApiError> {
-    let (new, time) = new_signal(body, now)?;
-    Ok(to_signal(new, time, now))
-}
-
-/// The body of `POST /v1/signals` read into a [`NewSignal`], each field checked in turn for its
-/// type, length and (`timestamp`, against `now`) value, and named when it is wrong; with the
-/// time its `timestamp` names, read once. The body's values are moved into it, not copied.
-fn new_signal(body: &[u8], now: SystemTime) -> Result<(NewSignal, Option<SystemTime>), ApiError> {
-    let mut map = object(body, false, SIGNAL_EXAMPLE)?;
-    only_known(&map, SIGNAL_FIELDS)?;
-    let color = match string(&mut map, "color", true, 16)? {
-        Some(text) => text.parse::<Color>().map_err(|_| {
-            ApiError::field(
-                "color",
-                format!("`{text}` is not a color: use red, yellow or green"),
-            )
-        })?,
-        None => return Err(ApiError::field("color", "is required")),
-    };
-    let message = string(&mut map, "message", true, MAX_MESSAGE_CHARS)?.unwrap_or_default();
-    let component = string(&mut map, "component", false, MAX_NAME_CHARS)?;
-    let trace_id = string(&mut map, "trace_id", false, MAX_NAME_CHARS)?;
-    let timestamp = string(&mut map, "timestamp", false, 64)?;
-    let time = match &timestamp {
-        Some(text) => Some(received_in_time(text, now)?),
-        None => None,
-    };
-    let attributes = match map.remove("attributes") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(attributes)) => {
-            if attributes.len() > MAX_ATTRIBUTES {
-                return Err(ApiError::field(
-                    "attributes",
-                    format!(
-                        "has {} entries, more than the {MAX_ATTRIBUTES} allowed",
-                        attributes.len()
-                    ),
-                ));
-            }
-            if attributes
-                .keys()
-                .any(|key| key.is_empty() || key.chars().count() > MAX_NAME_CHARS)
-            {
-                return Err(ApiError::field(
-                    "attributes",
-                    format!("keys must have 1 to {MAX_NAME_CHARS} characters"),
-                ));
-            }
-            attributes
-        }
-        Some(other) => {
-            return Err(ApiError::field(
-                "attributes",
-                format!(
-                    "must be an object such as {{\"queue\":\"default\"}}, not {}",
-                    kind(&other)
-                ),
-            ));
-        }
-    };
-    let new = NewSignal {
-        color,
-        message,
-        component,
-        trace_id,
-        timestamp,
-        attributes: attributes.into_iter().collect(),
-    };
-    Ok((new, time))
-}
-
-/// The time a signal's `timestamp` names, when it is within [`MAX_CLOCK_SKEW`] of `now`.
-fn received_in_time(text: &str, now: SystemTime) -> Result<SystemTime, ApiError> {
-    let time = andon::core::rfc3339::parse(text).map_err(|e| ApiError::field("timestamp", e))?;
-    let skew = time
-        .duration_since(now)
-        .or_else(|_| now.duration_since(time))
-        .unwrap_or(Duration::MAX);
-    if skew > MAX_CLOCK_SKEW {
-        return Err(ApiError::field(
-            "timestamp",
-            format!(
-                "`{text}` is {}s from the agent's clock, more than the {}s allowed: send the time the problem happened from a synchronized clock, or leave timestamp out",
-                skew.as_secs(),
-                MAX_CLOCK_SKEW.as_secs()
-            ),
-        ));
-    }
-    Ok(time)
-}
-
-/// The signal a checked [`NewSignal`] raises, received at `now`; `time` is the time its
-/// `timestamp` names.
-fn to_signal(new: NewSignal, time: Option<SystemTime>, now: SystemTime) -> AndonSignal {
-    let mut signal = AndonSignal::new(new.color, new.message);
-    if let Some(component) = new.component {
-        signal = signal.with_component(component);
-    }
-    if let Some(trace_id) = new.trace_id {
-        signal = signal.with_trace_id(trace_id);
-    }
-    if let Some(time) = time {
-        signal = signal.with_timestamp(time).with_attribute(
-            RECEIVED_AT_ATTRIBUTE,
-            Value::String(humantime::format_rfc3339_millis(now).to_string()),
-        );
-    }
-    for (key, value) in new.attributes {
-        signal = signal.with_attribute(key, value);
-    }
-    signal
 }
 
 /// Reads the body of `POST /v1/line/resume` (empty is allowed: resumed by [`DEFAULT_BY`]).
@@ -386,6 +272,8 @@ pub(crate) fn signal_query(query: &BTreeMap<String, String>) -> Result<SignalQue
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
 
     fn field_of(result: Result<impl std::fmt::Debug, ApiError>) -> String {

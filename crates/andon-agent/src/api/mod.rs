@@ -61,4 +61,5 @@ pub use history::{DowntimeReport, HistorySignals, InstanceDowntime, TimelineStep
 pub use history::{HistoryWindow, ParetoBar, ParetoReport, ResponseTimes, ResponseTimesReport};
 pub use integrations::{PagerDutyReply, SlackReply};
 pub use line::{ResumeAnswer, ResumeRequest};
+pub(crate) use signals::AcceptedAnswer;
 pub use signals::{NewSignal, SignalAccepted, SignalList};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use andon::{AndonSignal, Color};
+use andon::{AndonSignal, Color, SignalId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -62,9 +62,60 @@ pub struct SignalAccepted {
     pub failures: Vec<String>,
 }
 
+/// [`SignalAccepted`] as the agent writes it: the same fields, in the same order, borrowed from
+/// the signal's outcome rather than copied into strings (the answer to the agent's busiest
+/// write). A test holds the two to the same JSON.
+#[derive(Debug, Serialize)]
+pub(crate) struct AcceptedAnswer<'a> {
+    /// The signal's id, written as the UUID text [`SignalAccepted::id`] holds.
+    pub(crate) id: SignalId,
+    /// Whether this signal stopped the line.
+    pub(crate) stopped_line: bool,
+    /// Whether this signal resumed the line.
+    pub(crate) resumed_line: bool,
+    /// The components that took the signal and did their work.
+    pub(crate) delivered_to: &'a [&'static str],
+    /// The components that failed to take it, one line each.
+    pub(crate) failures: &'a [String],
+}
+
 /// The answer to `GET /v1/signals`: recent signals, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalList {
     /// The signals that match the query's `color` and `component`, at most its `limit`.
     pub signals: Vec<Arc<AndonSignal>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_answer_is_the_typed_one() {
+        let id = SignalId::new();
+        let failures = ["metrics: sink closed".to_owned()];
+        for (delivered_to, failures) in [(&["log", "alert"][..], &failures[..]), (&[][..], &[][..])]
+        {
+            let written = serde_json::to_string(&AcceptedAnswer {
+                id,
+                stopped_line: true,
+                resumed_line: false,
+                delivered_to,
+                failures,
+            })
+            .unwrap();
+            let typed = SignalAccepted {
+                id: id.to_string(),
+                stopped_line: true,
+                resumed_line: false,
+                delivered_to: delivered_to.iter().map(|&c| c.to_owned()).collect(),
+                failures: failures.to_vec(),
+            };
+            assert_eq!(written, serde_json::to_string(&typed).unwrap());
+            assert_eq!(
+                serde_json::from_str::<SignalAccepted>(&written).unwrap(),
+                typed
+            );
+        }
+    }
 }

@@ -7,16 +7,16 @@ use andon::SignalError;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Ctx;
 use super::guard::{authorize, body};
 use crate::alerts::{self, Ack};
 use crate::api::{
-    Acknowledged, AlertList, BoardView, DiagnosticsReport, LineState, Liveness, Readiness,
-    ResumeAnswer, SignalAccepted, SignalList, StationView,
+    AcceptedAnswer, Acknowledged, AlertList, BoardView, DiagnosticsReport, LineState, Liveness,
+    Readiness, ResumeAnswer, SignalList, StationView,
 };
 use crate::request::{self, ApiError};
 
@@ -25,13 +25,14 @@ const BOARD_RECENT: usize = 20;
 
 type Shared = State<Ctx>;
 
-pub(super) async fn post_signal(
-    State(state): Shared,
-    headers: HeaderMap,
-    raw: Body,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let signal = request::signal(&body(&state, raw).await?, std::time::SystemTime::now())?;
+/// `POST /v1/signals`. It takes the request whole (its headers read in place, not copied) as
+/// this is the agent's busiest write.
+pub(super) async fn post_signal(State(state): Shared, raw: Request) -> Result<Response, ApiError> {
+    authorize(&state, raw.headers())?;
+    let signal = request::signal(
+        &body(&state, raw.into_body()).await?,
+        std::time::SystemTime::now(),
+    )?;
     let (outcome, failures) = match state.system.signal_problem(signal).await {
         Ok(outcome) => (outcome, Vec::new()),
         Err(SignalError::Partial { outcome, failures }) => (
@@ -51,14 +52,34 @@ pub(super) async fn post_signal(
             ));
         }
     };
-    let accepted = SignalAccepted {
-        id: outcome.id.to_string(),
+    let accepted = AcceptedAnswer {
+        id: outcome.id,
         stopped_line: outcome.stopped_line,
         resumed_line: outcome.resumed_line,
-        delivered_to: outcome.delivered_to.iter().map(|&c| c.to_owned()).collect(),
-        failures,
+        delivered_to: &outcome.delivered_to,
+        failures: &failures,
     };
-    Ok((StatusCode::CREATED, Json(accepted)).into_response())
+    Ok(created(&accepted))
+}
+
+/// A 201 answer with `value` as its JSON body, written into one buffer the size of a signal's
+/// answer.
+fn created(value: &impl serde::Serialize) -> Response {
+    let mut json = Vec::with_capacity(256);
+    match serde_json::to_writer(&mut json, value) {
+        Ok(()) => (
+            StatusCode::CREATED,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            json,
+        )
+            .into_response(),
+        Err(error) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
+        }
+    }
 }
 
 pub(super) async fn get_signals(

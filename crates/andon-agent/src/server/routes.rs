@@ -15,7 +15,7 @@ use super::handlers::{
     method_not_allowed, metrics, not_found, post_signal, readyz, resume_line,
 };
 use super::{Agent, Ctx};
-use crate::edge::{self, Edge};
+use crate::edge::Edge;
 use crate::events;
 use crate::request::MAX_BODY_BYTES;
 
@@ -39,7 +39,7 @@ impl Agent {
             token_required: self.token_required,
         };
         let config = &self.state.system.config().agent;
-        let edge = Arc::new(Edge {
+        let edge = Edge {
             bound: bound.or_else(|| config.listen.parse().ok()),
             allowed_hosts: config
                 .allowed_hosts
@@ -47,7 +47,7 @@ impl Agent {
                 .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
                 .collect(),
             token_configured: self.state.token.is_some(),
-        });
+        };
         // The table: one row per path, grouped by resource (each group's types are in `api/`).
         let served = Routes::from_table([
             // The board's page and files.
@@ -76,7 +76,6 @@ impl Agent {
             router
                 .fallback(not_found)
                 .method_not_allowed_fallback(method_not_allowed)
-                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         })
         .with_state(ctx);
         // The history's analyses, `GET /v1/history/...` (see the history module).
@@ -90,7 +89,12 @@ impl Agent {
         ));
         // PagerDuty's and Slack's webhooks, verified by signature (see the integrations module).
         let served = served.merge(crate::integrations::router(Arc::clone(&self.state)));
-        served.map(|router| router.layer(axum::middleware::from_fn_with_state(edge, edge::guard)))
+        // The edge rules and the body limit around every route as one layer: one service per
+        // route rather than one per rule. The webhooks' own limit is set inside it, and wins.
+        let outer = tower::ServiceBuilder::new()
+            .layer(edge.layer())
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        served.map(|router| router.layer(outer))
     }
 }
 
