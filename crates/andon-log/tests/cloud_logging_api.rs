@@ -452,7 +452,10 @@ async fn an_api_that_stays_down_costs_counted_records_and_never_blocks_the_calle
         requests.len() % 3 == 0 && (3..=9).contains(&requests.len()),
         "{requests:?}"
     );
-    assert!(requests.iter().all(|(_, status)| *status == 503), "{requests:?}");
+    assert!(
+        requests.iter().all(|(_, status)| *status == 503),
+        "{requests:?}"
+    );
     assert!(
         logger
             .shutdown(std::time::Duration::from_secs(30))

@@ -2,8 +2,8 @@
 //! health changes and exports gauges.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError, TryLockError};
 use std::time::Duration;
 
@@ -232,7 +232,9 @@ impl AndonObserver {
                 // Only the first check wakes receivers: the one wait (`first_check`) is for the
                 // first, and sees any later value when it looks. Later checks replace the value
                 // without a wake-up nobody waits for.
-                shared.latest.send_if_modified(|slot| slot.replace(latest).is_none());
+                shared
+                    .latest
+                    .send_if_modified(|slot| slot.replace(latest).is_none());
                 d
             })
             .await?;
@@ -367,10 +369,7 @@ impl AndonObserver {
     /// Runs `f` here and now when the probe is quick and the measuring state is free; hands
     /// `f` back otherwise. A panic in `f` is an [`ObserveError::Interrupted`], as it is on a
     /// blocking thread.
-    fn try_inline<T, F: FnOnce(&mut Core) -> T>(
-        &self,
-        f: F,
-    ) -> Result<Result<T, ObserveError>, F> {
+    fn try_inline<T, F: FnOnce(&mut Core) -> T>(&self, f: F) -> Result<Result<T, ObserveError>, F> {
         if !self.shared.quick {
             return Err(f);
         }

@@ -150,6 +150,11 @@ async fn a_read_before_the_first_check_is_woken_by_it() {
             .unwrap();
         assert_eq!(Some(&read), observer.latest().as_deref());
         assert_eq!(probe.threads().len(), 1, "the read measured nothing itself");
-        assert!(observer.shutdown(Duration::from_secs(5)).await.is_complete());
+        assert!(
+            observer
+                .shutdown(Duration::from_secs(5))
+                .await
+                .is_complete()
+        );
     }
 }

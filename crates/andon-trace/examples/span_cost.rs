@@ -50,7 +50,11 @@ fn on_cpu_ns(schedstat: &str) -> u64 {
 fn other_threads() -> Vec<(String, u64)> {
     let me = std::fs::read_link("/proc/thread-self").unwrap_or_default();
     let mut threads = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let path = task.path();
         if me.file_name() == path.file_name() {
             continue;
