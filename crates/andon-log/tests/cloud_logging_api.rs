@@ -56,6 +56,8 @@ struct Fake {
     tokens: Vec<(String, Instant)>,
     /// Authorized `entries:write` requests: the token used and the status answered.
     requests: Vec<(String, u16)>,
+    /// The messages each authorized, well-formed request carried, in order.
+    tried: Vec<Vec<String>>,
     /// Bodies of accepted requests.
     accepted: Vec<Value>,
     unauthorized: u32,
@@ -221,6 +223,18 @@ fn answer(
         }
     };
     let n = fake.requests.len() + 1;
+    let messages = body["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            e["jsonPayload"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    fake.tried.push(messages);
     if mode == Mode::Hang {
         fake.requests.push((bearer, 0));
         return None;
@@ -446,15 +460,35 @@ async fn an_api_that_stays_down_costs_counted_records_and_never_blocks_the_calle
         "{error}"
     );
     assert!(!error.contains("ya29"), "no token in errors: {error}");
-    let requests = fake.lock().unwrap().requests.clone();
-    // Three tries a batch, one to three batches: never a fourth try, never a record sent twice.
-    assert!(
-        requests.len() % 3 == 0 && (3..=9).contains(&requests.len()),
-        "{requests:?}"
-    );
+    let (requests, tried) = {
+        let f = fake.lock().unwrap();
+        (f.requests.clone(), f.tried.clone())
+    };
     assert!(
         requests.iter().all(|(_, status)| *status == 503),
         "{requests:?}"
+    );
+    // Every batch is tried three times (one request, two retries) and then given up; the three
+    // records make one batch or more, as the writer hands them on, and no record is in two.
+    assert_eq!(requests.len(), tried.len());
+    assert_eq!(tried.len() % 3, 0, "{tried:?}");
+    let batches: Vec<&[Vec<String>]> = tried.chunks(3).collect();
+    assert!(
+        batches
+            .iter()
+            .all(|tries| tries[0] == tries[1] && tries[1] == tries[2]),
+        "{tried:?}"
+    );
+    let mut sent: Vec<&str> = batches
+        .iter()
+        .flat_map(|tries| tries[0].iter().map(String::as_str))
+        .collect();
+    sent.sort_unstable();
+    assert_eq!(sent, ["lost 0", "lost 1", "lost 2"]);
+    let last = batches.last().unwrap()[0].len();
+    assert!(
+        error.contains(&format!("; {last} record(s) not written")),
+        "{error}"
     );
     assert!(
         logger
