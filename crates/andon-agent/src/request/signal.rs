@@ -53,11 +53,44 @@ fn new_signal(body: &[u8], now: SystemTime) -> Result<(NewSignal, Option<SystemT
     read(&mut map, now)
 }
 
+/// A string field of a signal body and its rule: whether it must be there, and its longest
+/// length in characters.
+#[derive(Debug, Clone, Copy)]
+struct Text {
+    field: &'static str,
+    required: bool,
+    max: usize,
+}
+
+impl Text {
+    /// A field that must be there, of at most `max` characters.
+    const fn required(field: &'static str, max: usize) -> Text {
+        Text {
+            field,
+            required: true,
+            max,
+        }
+    }
+
+    /// A field that may be absent or null, of at most `max` characters.
+    const fn optional(field: &'static str, max: usize) -> Text {
+        Text {
+            required: false,
+            ..Text::required(field, max)
+        }
+    }
+}
+
+const COLOR: Text = Text::required("color", 16);
+const MESSAGE: Text = Text::required("message", MAX_MESSAGE_CHARS);
+const COMPONENT: Text = Text::optional("component", MAX_NAME_CHARS);
+const TRACE_ID: Text = Text::optional("trace_id", MAX_NAME_CHARS);
+const TIMESTAMP: Text = Text::optional("timestamp", 64);
+
 /// Where [`read`] takes a signal body's fields from; each field is taken once, moved out.
 trait Fields {
-    /// The string `field` (`None`: absent or null), checked as [`checked`] does.
-    fn text(&mut self, field: &str, required: bool, max: usize)
-    -> Result<Option<String>, ApiError>;
+    /// The string field `text` names (`None`: absent or null), checked as [`checked`] does.
+    fn text(&mut self, text: Text) -> Result<Option<String>, ApiError>;
     /// The `attributes` object, empty when absent or null.
     fn attributes(&mut self) -> Result<BTreeMap<String, Value>, ApiError>;
 }
@@ -82,13 +115,8 @@ struct Typed {
 }
 
 impl Fields for Typed {
-    fn text(
-        &mut self,
-        field: &str,
-        required: bool,
-        max: usize,
-    ) -> Result<Option<String>, ApiError> {
-        let value = match field {
+    fn text(&mut self, text: Text) -> Result<Option<String>, ApiError> {
+        let value = match text.field {
             "color" => self.color.take(),
             "message" => self.message.take(),
             "component" => self.component.take(),
@@ -96,7 +124,7 @@ impl Fields for Typed {
             "timestamp" => self.timestamp.take(),
             _ => None,
         };
-        checked(field, value, required, max)
+        checked(text.field, value, text.required, text.max)
     }
 
     fn attributes(&mut self) -> Result<BTreeMap<String, Value>, ApiError> {
@@ -105,13 +133,8 @@ impl Fields for Typed {
 }
 
 impl Fields for Map<String, Value> {
-    fn text(
-        &mut self,
-        field: &str,
-        required: bool,
-        max: usize,
-    ) -> Result<Option<String>, ApiError> {
-        string(self, field, required, max)
+    fn text(&mut self, text: Text) -> Result<Option<String>, ApiError> {
+        string(self, text.field, text.required, text.max)
     }
 
     fn attributes(&mut self) -> Result<BTreeMap<String, Value>, ApiError> {
@@ -135,7 +158,7 @@ fn read(
     fields: &mut impl Fields,
     now: SystemTime,
 ) -> Result<(NewSignal, Option<SystemTime>), ApiError> {
-    let color = match fields.text("color", true, 16)? {
+    let color = match fields.text(COLOR)? {
         Some(text) => text.parse::<Color>().map_err(|_| {
             ApiError::field(
                 "color",
@@ -144,12 +167,10 @@ fn read(
         })?,
         None => return Err(ApiError::field("color", "is required")),
     };
-    let message = fields
-        .text("message", true, MAX_MESSAGE_CHARS)?
-        .unwrap_or_default();
-    let component = fields.text("component", false, MAX_NAME_CHARS)?;
-    let trace_id = fields.text("trace_id", false, MAX_NAME_CHARS)?;
-    let timestamp = fields.text("timestamp", false, 64)?;
+    let message = fields.text(MESSAGE)?.unwrap_or_default();
+    let component = fields.text(COMPONENT)?;
+    let trace_id = fields.text(TRACE_ID)?;
+    let timestamp = fields.text(TIMESTAMP)?;
     let time = match &timestamp {
         Some(text) => Some(received_in_time(text, now)?),
         None => None,
