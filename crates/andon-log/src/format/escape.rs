@@ -5,7 +5,8 @@ use std::fmt::{self, Write as _};
 
 use super::Msg;
 
-/// For each byte: 0 = copied as is, 1 = `\uXXXX`, else the letter after a backslash.
+/// For each byte: 0 = copied as is, 1 = written as `\u00` and two hex digits, else the
+/// letter after a backslash.
 static ESCAPE: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut i = 0;
