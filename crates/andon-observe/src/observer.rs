@@ -199,10 +199,11 @@ impl AndonObserver {
     /// probe says they take only a few microseconds ([`Probe::is_quick`]: sysinfo's memory and
     /// CPU alone, with every optional section off), which cost less than handing them to
     /// another thread and back; those run on the caller's task while no other check is
-    /// measuring. The first call takes a first sample and waits the backend's minimum interval (200 ms for sysinfo)
-    /// before measuring, so that CPU percentages and rates are real from the start; later calls
-    /// measure over the time since the previous call.
-    /// Calls closer together than that minimum interval repeat the host CPU reading of the
+    /// measuring.
+    ///
+    /// The first call takes a first sample and waits the backend's minimum interval (200 ms
+    /// for sysinfo) before measuring, so that CPU percentages and rates are real from the
+    /// start; later calls measure over the time since the previous call. Calls closer together than that minimum interval repeat the host CPU reading of the
     /// previous window (the backend cannot measure CPU over less).
     ///
     /// # Errors
