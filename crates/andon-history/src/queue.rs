@@ -185,9 +185,10 @@ impl WriterEnds {
         self.receiver.done(late);
     }
 
-    /// Whether shutdown began: a writer holding a batch for a lost server gives up soon.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.receiver.is_closed()
+    /// Whether shutdown began: a writer holding a batch for a lost server gives up soon (a
+    /// store dropped without a shutdown keeps retrying, as before).
+    pub(crate) fn shutdown_began(&self) -> bool {
+        self.receiver.close_called()
     }
 
     /// Remembers why the last batch (or retention) failed.

@@ -154,7 +154,7 @@ impl Worker {
 
     /// After shutdown began, a lost server gets three more tries, then the batch is counted.
     fn give_up(&self, attempts: &mut u32) -> bool {
-        if self.ends.is_closed() {
+        if self.ends.shutdown_began() {
             *attempts += 1;
             *attempts > 3
         } else {

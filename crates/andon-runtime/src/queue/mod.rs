@@ -524,6 +524,12 @@ impl<T> WorkReceiver<T> {
         self.shared.is_closed()
     }
 
+    /// Whether a sender called [`close`](WorkQueue::close): an explicit shutdown, not merely
+    /// every sender going away. A worker that retries a lost peer may give up sooner after it.
+    pub fn close_called(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
     /// Waits until the queue's [`WakePolicy`] wakes the worker, a sender
     /// [`wake`](WorkQueue::wake)s it, a flush asks it to drain, the queue is closed or the
     /// last sender is gone. A wake sent while nobody waited is kept for the next call.

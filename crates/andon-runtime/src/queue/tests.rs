@@ -220,7 +220,7 @@ fn a_worker_thread_blocks_until_a_push_and_stops_on_the_close() {
                     got.push(item);
                     worker.done(1);
                 }
-                Err(RecvTimeoutError::Closed) => return got,
+                Err(RecvTimeoutError::Closed) => return (got, worker.close_called()),
                 Err(RecvTimeoutError::Timeout) => panic!("a push or the close must wake it"),
             }
         }
@@ -230,19 +230,27 @@ fn a_worker_thread_blocks_until_a_push_and_stops_on_the_close() {
     std::thread::sleep(Duration::from_millis(20));
     queue.try_push(2).unwrap();
     assert!(queue.close(), "the first close closes");
+    assert!(queue.is_closed());
     assert!(!queue.close(), "a second close finds it closed");
     assert_eq!(queue.try_push(3), Err(Rejected::Closed(3)));
-    assert_eq!(thread.join().unwrap(), vec![1, 2]);
+    assert_eq!(thread.join().unwrap(), (vec![1, 2], true));
     assert_eq!(queue.counts().processed(), 2);
 }
 
 #[test]
 fn a_blocked_worker_thread_stops_when_the_last_sender_goes() {
     let (queue, mut worker) = work_queue::<u32>(8);
-    let thread = std::thread::spawn(move || worker.recv_timeout(Duration::from_secs(300)));
+    let thread = std::thread::spawn(move || {
+        let received = worker.recv_timeout(Duration::from_secs(300));
+        (received, worker.is_closed(), worker.close_called())
+    });
     std::thread::sleep(Duration::from_millis(20));
     drop(queue);
-    assert_eq!(thread.join().unwrap(), Err(RecvTimeoutError::Closed));
+    assert_eq!(
+        thread.join().unwrap(),
+        (Err(RecvTimeoutError::Closed), true, false),
+        "closed by the senders going away, not by a close"
+    );
 }
 
 #[test]
