@@ -1,17 +1,16 @@
-//! The bounded queue in front of both history writers (SQLite's thread and PostgreSQL's): a
-//! record is admitted against a byte budget and the queue's capacity, or counted as dropped,
-//! never waited for; the counters and the `andon_history_*` metrics are shared.
+//! The bounded queue in front of both history writers (SQLite's thread and PostgreSQL's):
+//! andon-runtime's [`WorkQueue`] with a byte budget beside it. A record is admitted against the
+//! budget and the queue's capacity, or counted as dropped, never waited for; the counters and
+//! the `andon_history_*` metrics are shared.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use andon_core::config::HistoryConfig;
 use andon_core::{HistoryRecord, LineEvent, MetricsSink};
-use andon_runtime::LastError;
+use andon_runtime::{QueueCounts, RecvTimeoutError, Rejected, WorkQueue, WorkReceiver, work_queue};
 use serde::Serialize;
-use tokio::sync::watch;
 
 use crate::error::HistoryError;
 
@@ -35,26 +34,25 @@ pub struct HistoryStats {
     pub retention_deleted: u64,
 }
 
-/// The counters of a store's bounded queue and writer, shared by both backends.
+/// The history's own counters beside its [`WorkQueue`] (which counts what it accepted): what
+/// the writer did with the records, and why refused ones were refused.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) accepted: AtomicU64,
-    pub(crate) written: AtomicU64,
-    pub(crate) dropped_queue_full: AtomicU64,
-    pub(crate) dropped_closed: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) failed_batches: AtomicU64,
-    pub(crate) retention_deleted: AtomicU64,
+    written: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    dropped_closed: AtomicU64,
+    failed: AtomicU64,
+    failed_batches: AtomicU64,
+    retention_deleted: AtomicU64,
     /// The estimated bytes of the records in the queue, bounded by `[history] max_queue_bytes`.
-    pub(crate) queued_bytes: AtomicU64,
-    pub(crate) last_error: LastError,
+    queued_bytes: AtomicU64,
 }
 
 impl Counters {
-    /// The queue's counters as they are now.
-    pub(crate) fn stats(&self) -> HistoryStats {
+    /// The counters as they are now, with `accepted` from the queue.
+    fn stats(&self, accepted: u64) -> HistoryStats {
         HistoryStats {
-            accepted: self.accepted.load(Ordering::Relaxed),
+            accepted,
             written: self.written.load(Ordering::Relaxed),
             dropped_queue_full: self.dropped_queue_full.load(Ordering::Relaxed),
             dropped_closed: self.dropped_closed.load(Ordering::Relaxed),
@@ -65,8 +63,7 @@ impl Counters {
     }
 
     /// Counts one refused record, and in `andon_history_dropped_total{reason}`.
-    pub(crate) fn count_drop(
-        &self,
+    fn count_drop(
         metrics: Option<&Arc<dyn MetricsSink>>,
         counter: &AtomicU64,
         reason: &'static str,
@@ -77,129 +74,9 @@ impl Counters {
         }
     }
 
-    /// Offers `record` to the bounded queue behind `sender`: the byte budget first, then the
-    /// queue's capacity; a refused record is counted, never waited for.
-    pub(crate) fn offer(
-        &self,
-        sender: &SyncSender<Message>,
-        closed: &AtomicBool,
-        max_queue_bytes: u64,
-        metrics: Option<&Arc<dyn MetricsSink>>,
-        record: HistoryRecord,
-    ) {
-        if closed.load(Ordering::Acquire) {
-            return self.count_drop(metrics, &self.dropped_closed, "closed");
-        }
-        // The byte budget first: a record that would pass it is dropped like one arriving at a
-        // full queue (a burst of large snapshots or attributes never grows memory unbounded).
-        let bytes = estimated_bytes(&record);
-        let reserved =
-            self.queued_bytes
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
-                    queued
-                        .checked_add(bytes)
-                        .filter(|total| *total <= max_queue_bytes)
-                });
-        if reserved.is_err() {
-            return self.count_drop(metrics, &self.dropped_queue_full, "queue_bytes");
-        }
-        match sender.try_send(Message::Record(record, bytes)) {
-            Ok(()) => {
-                self.accepted.fetch_add(1, Ordering::AcqRel);
-            }
-            Err(TrySendError::Full(_)) => {
-                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-                self.count_drop(metrics, &self.dropped_queue_full, "queue_full")
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-                self.count_drop(metrics, &self.dropped_closed, "closed")
-            }
-        }
-    }
-
-    /// Remembers why the last batch failed.
-    pub(crate) fn set_last_error(&self, error: String) {
-        self.last_error.set(error);
-    }
-
-    /// Fills `batch` for a writer, up to `batch_size`: waits at most `wait` for a first record,
-    /// then takes what is queued already. Whether the queue said stop (or was closed).
-    pub(crate) fn fill_batch(
-        &self,
-        receiver: &Receiver<Message>,
-        batch: &mut Vec<HistoryRecord>,
-        batch_size: usize,
-        wait: Duration,
-    ) -> bool {
-        let mut stop = false;
-        match receiver.recv_timeout(wait) {
-            Ok(Message::Record(record, bytes)) => {
-                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-                batch.push(record);
-            }
-            Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => stop = true,
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-        while !stop && batch.len() < batch_size {
-            match receiver.try_recv() {
-                Ok(Message::Record(record, bytes)) => {
-                    self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-                    batch.push(record);
-                }
-                Ok(Message::Stop) => stop = true,
-                Err(_) => break,
-            }
-        }
-        stop
-    }
-
-    /// Counts a writer's batch of `count` records, committed or lost, and marks them processed
-    /// for [`Intake::flush`].
-    pub(crate) fn batch_done(
-        &self,
-        count: u64,
-        committed: bool,
-        metrics: Option<&Arc<dyn MetricsSink>>,
-        processed: &watch::Sender<u64>,
-    ) {
-        if committed {
-            self.written.fetch_add(count, Ordering::Relaxed);
-            if let Some(sink) = metrics {
-                sink.add_counter(WRITTEN_TOTAL, &[], count);
-            }
-        } else {
-            self.failed.fetch_add(count, Ordering::Relaxed);
-            self.failed_batches.fetch_add(1, Ordering::Relaxed);
-            if let Some(sink) = metrics {
-                sink.add_counter(DROPPED_TOTAL, &[("reason", "failed")], count);
-            }
-        }
-        processed.send_modify(|done| *done += count);
-    }
-
-    /// Records that raced with a writer's stop: lost, counted as failed (`closed`) and marked
-    /// processed, so that nobody waits on them.
-    pub(crate) fn drain_after_stop(
-        &self,
-        receiver: &Receiver<Message>,
-        metrics: Option<&Arc<dyn MetricsSink>>,
-        processed: &watch::Sender<u64>,
-    ) {
-        let mut late = 0;
-        while let Ok(message) = receiver.try_recv() {
-            if let Message::Record(_, bytes) = message {
-                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-                late += 1;
-            }
-        }
-        if late > 0 {
-            self.failed.fetch_add(late, Ordering::Relaxed);
-            if let Some(sink) = metrics {
-                sink.add_counter(DROPPED_TOTAL, &[("reason", "closed")], late);
-            }
-        }
-        processed.send_modify(|done| *done += late);
+    /// Counts rows deleted by retention.
+    fn add_retention_deleted(&self, rows: u64) {
+        self.retention_deleted.fetch_add(rows, Ordering::Relaxed);
     }
 }
 
@@ -208,14 +85,25 @@ pub(crate) const WRITTEN_TOTAL: &str = "andon_history_written_total";
 /// Records lost before the database, by `reason` (a counter).
 pub(crate) const DROPPED_TOTAL: &str = "andon_history_dropped_total";
 
+/// A record waiting in the queue, with the bytes it holds of the budget until the writer
+/// takes it.
+pub(crate) struct Queued {
+    record: HistoryRecord,
+    bytes: u64,
+}
+
 /// The callers' side of a store's bounded queue, the same for both backends: admits records
 /// ([`record`](Intake::record)), waits for the writer thread ([`flush`](Intake::flush)), and
 /// closes the queue and stops the thread ([`shutdown`](Intake::shutdown)).
+///
+/// The queue is andon-runtime's [`WorkQueue`] (capacity, accepted count, flush, close, last
+/// error); the byte budget sits beside it here, the one queue whose items vary in size by
+/// orders of magnitude (a diagnostics snapshot against a heartbeat).
 pub(crate) struct Intake {
-    sender: SyncSender<Message>,
+    queue: WorkQueue<Queued>,
+    /// The queue's counters, held once: `stats` is cheap enough to call per record.
+    counts: QueueCounts,
     counters: Arc<Counters>,
-    processed: watch::Receiver<u64>,
-    closed: Arc<AtomicBool>,
     max_queue_bytes: u64,
     metrics: Option<Arc<dyn MetricsSink>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -223,41 +111,94 @@ pub(crate) struct Intake {
 
 /// What a writer thread takes from the queue and reports to.
 pub(crate) struct WriterEnds {
-    /// The records, then `Stop`.
-    pub(crate) receiver: Receiver<Message>,
-    /// How many accepted records the writer has processed (see [`Counters::batch_done`]).
-    pub(crate) processed: watch::Sender<u64>,
-    /// Set once shutdown began: a writer holding a batch for a lost server gives up soon.
-    pub(crate) closed: Arc<AtomicBool>,
+    /// The records; closed and drained once the store shuts down.
+    receiver: WorkReceiver<Queued>,
     /// The counters, shared with the [`Intake`].
-    pub(crate) counters: Arc<Counters>,
+    counters: Arc<Counters>,
     /// Where `andon_history_*` counters go, if anywhere.
     pub(crate) metrics: Option<Arc<dyn MetricsSink>>,
 }
 
 impl WriterEnds {
-    /// Fills `batch` up to `batch_size`, waiting at most `wait` for a first record; whether
-    /// the queue said stop (see [`Counters::fill_batch`]).
+    /// Fills `batch` for a writer, up to `batch_size`: waits at most `wait` for a first
+    /// record, then takes what is queued already. Whether the queue is closed and drained
+    /// (the writer stops).
     pub(crate) fn fill_batch(
-        &self,
+        &mut self,
         batch: &mut Vec<HistoryRecord>,
         batch_size: usize,
         wait: Duration,
     ) -> bool {
-        self.counters
-            .fill_batch(&self.receiver, batch, batch_size, wait)
+        let first = match self.receiver.recv_timeout(wait) {
+            Ok(first) => first,
+            Err(RecvTimeoutError::Timeout) => return false,
+            Err(RecvTimeoutError::Closed) => return true,
+        };
+        let mut next = Some(first);
+        while let Some(Queued { record, bytes }) = next {
+            self.counters
+                .queued_bytes
+                .fetch_sub(bytes, Ordering::AcqRel);
+            batch.push(record);
+            next = (batch.len() < batch_size)
+                .then(|| self.receiver.try_recv())
+                .flatten();
+        }
+        false
     }
 
-    /// Counts a batch of `count` records, committed or lost, and marks them processed.
+    /// Counts a writer's batch of `count` records, committed or lost, and marks them processed
+    /// for [`Intake::flush`].
     pub(crate) fn batch_done(&self, count: u64, committed: bool) {
-        self.counters
-            .batch_done(count, committed, self.metrics.as_ref(), &self.processed);
+        let counters = &self.counters;
+        if committed {
+            counters.written.fetch_add(count, Ordering::Relaxed);
+            if let Some(sink) = &self.metrics {
+                sink.add_counter(WRITTEN_TOTAL, &[], count);
+            }
+        } else {
+            counters.failed.fetch_add(count, Ordering::Relaxed);
+            counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+            if let Some(sink) = &self.metrics {
+                sink.add_counter(DROPPED_TOTAL, &[("reason", "failed")], count);
+            }
+        }
+        self.receiver.done(count);
     }
 
-    /// Records that raced with the stop: lost, counted, so that nobody waits on them.
-    pub(crate) fn drain_after_stop(&self) {
-        self.counters
-            .drain_after_stop(&self.receiver, self.metrics.as_ref(), &self.processed);
+    /// Records that raced with a writer's stop: lost, counted as failed (`closed`) and marked
+    /// processed, so that nobody waits on them.
+    pub(crate) fn drain_after_stop(&mut self) {
+        let mut late = 0;
+        while let Some(Queued { bytes, .. }) = self.receiver.try_recv() {
+            self.counters
+                .queued_bytes
+                .fetch_sub(bytes, Ordering::AcqRel);
+            late += 1;
+        }
+        if late > 0 {
+            self.counters.failed.fetch_add(late, Ordering::Relaxed);
+            if let Some(sink) = &self.metrics {
+                sink.add_counter(DROPPED_TOTAL, &[("reason", "closed")], late);
+            }
+        }
+        self.receiver.done(late);
+    }
+
+    /// Whether shutdown began: a writer holding a batch for a lost server gives up soon (a
+    /// store dropped without a shutdown keeps retrying, as before).
+    pub(crate) fn shutdown_began(&self) -> bool {
+        self.receiver.close_called()
+    }
+
+    /// Remembers why the last batch (or retention) failed.
+    pub(crate) fn set_last_error(&self, error: String) {
+        self.receiver.set_last_error(error);
+    }
+
+    /// Counts rows deleted by the writer's retention.
+    pub(crate) fn add_retention_deleted(&self, rows: u64) {
+        self.counters.add_retention_deleted(rows);
     }
 }
 
@@ -275,23 +216,19 @@ impl Intake {
                 "history records lost before the database: queue_full, closed or failed",
             );
         }
-        let (sender, receiver) = std::sync::mpsc::sync_channel(config.queue_capacity.max(1));
-        let (processed_tx, processed) = watch::channel(0_u64);
+        // Every record wakes the writer: it sleeps until the next retention otherwise.
+        let (queue, receiver) = work_queue(config.queue_capacity);
         let counters = Arc::new(Counters::default());
-        let closed = Arc::new(AtomicBool::new(false));
         let intake = Intake {
-            sender,
+            counts: queue.counts(),
+            queue,
             counters: Arc::clone(&counters),
-            processed,
-            closed: Arc::clone(&closed),
             max_queue_bytes: config.max_queue_bytes,
             metrics,
             thread: Mutex::new(None),
         };
         let ends = WriterEnds {
             receiver,
-            processed: processed_tx,
-            closed,
             counters,
             metrics: intake.metrics.clone(),
         };
@@ -312,69 +249,91 @@ impl Intake {
         Ok(())
     }
 
-    /// The counters of the queue and its writer.
-    pub(crate) fn counters(&self) -> &Counters {
-        &self.counters
+    /// What the store did so far.
+    pub(crate) fn stats(&self) -> HistoryStats {
+        self.counters.stats(self.counts.accepted())
     }
 
-    /// Offers `record` to the queue; a refused record is counted, never waited for.
+    /// Why the last failed transaction (or retention) failed.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.counts.last_error()
+    }
+
+    /// Counts rows deleted by a retention run outside the writer.
+    pub(crate) fn add_retention_deleted(&self, rows: u64) {
+        self.counters.add_retention_deleted(rows);
+    }
+
+    /// Offers `record` to the bounded queue: the byte budget first, then the queue's
+    /// capacity; a refused record is counted, never waited for.
     pub(crate) fn record(&self, record: HistoryRecord) {
-        self.counters.offer(
-            &self.sender,
-            &self.closed,
-            self.max_queue_bytes,
-            self.metrics.as_ref(),
-            record,
-        );
+        let counters = &*self.counters;
+        let metrics = self.metrics.as_ref();
+        if self.queue.is_closed() {
+            return Counters::count_drop(metrics, &counters.dropped_closed, "closed");
+        }
+        // The byte budget first: a record that would pass it is dropped like one arriving at a
+        // full queue (a burst of large snapshots or attributes never grows memory unbounded).
+        let bytes = estimated_bytes(&record);
+        let reserved =
+            counters
+                .queued_bytes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                    queued
+                        .checked_add(bytes)
+                        .filter(|total| *total <= self.max_queue_bytes)
+                });
+        if reserved.is_err() {
+            return Counters::count_drop(metrics, &counters.dropped_queue_full, "queue_bytes");
+        }
+        if let Err(rejected) = self.queue.try_push(Queued { record, bytes }) {
+            counters.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            match rejected {
+                Rejected::Full(_) => {
+                    Counters::count_drop(metrics, &counters.dropped_queue_full, "queue_full")
+                }
+                Rejected::Closed(_) => {
+                    Counters::count_drop(metrics, &counters.dropped_closed, "closed")
+                }
+            }
+        }
     }
 
     /// Waits until the writer has processed every record accepted before the call.
     pub(crate) async fn flush(&self) -> Result<(), HistoryError> {
-        let target = self.counters.accepted.load(Ordering::Acquire);
-        let mut processed = self.processed.clone();
-        processed
-            .wait_for(|done| *done >= target)
+        self.queue
+            .flush_unbounded()
             .await
-            .map(|_| ())
             .map_err(|_| HistoryError::WriterStopped)
     }
 
-    /// Refuses records from now on, waits for the writer to process what was accepted, then
-    /// stops its thread. A second call returns at once.
+    /// Refuses records from now on, waits for the writer to process what was accepted (it
+    /// stops once the closed queue is drained), then joins its thread. A second call returns
+    /// at once.
     pub(crate) async fn shutdown(&self) -> Result<(), HistoryError> {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if !self.queue.close() {
             return Ok(());
         }
         let flushed = self.flush().await;
-        self.stop_writer().await;
+        self.join_writer().await;
         flushed
     }
 
-    /// Tells the writer thread to stop once it has taken what is queued before, and waits for
-    /// it to end (on a blocking thread when called in a runtime).
-    async fn stop_writer(&self) {
-        let sender = self.sender.clone();
-        let thread = andon_runtime::lock(&self.thread).take();
-        let stop = move || {
-            let _ = sender.send(Message::Stop);
-            if let Some(thread) = thread {
-                let _ = thread.join();
-            }
+    /// Waits for the writer thread to end (on a blocking thread when called in a runtime).
+    async fn join_writer(&self) {
+        let Some(thread) = andon_runtime::lock(&self.thread).take() else {
+            return;
+        };
+        let join = move || {
+            let _ = thread.join();
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                let _ = runtime.spawn_blocking(stop).await;
+                let _ = runtime.spawn_blocking(join).await;
             }
-            Err(_) => stop(),
+            Err(_) => join(),
         }
     }
-}
-
-#[allow(clippy::large_enum_variant)] // reason: records are the traffic; boxing them would allocate once more per record
-pub(crate) enum Message {
-    /// A record and its estimated size in bytes.
-    Record(HistoryRecord, u64),
-    Stop,
 }
 
 /// What a record takes in memory while it waits, roughly: its strings and attribute values,

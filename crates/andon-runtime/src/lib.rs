@@ -56,6 +56,6 @@ pub use backoff::{Backoff, parse_retry_after};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use lock::{lock, read, write};
 pub use queue::{
-    FlushError, LastError, QueueCounts, Rejected, WakePolicy, WorkQueue, WorkReceiver, work_queue,
-    work_queue_with,
+    FlushError, LastError, QueueCounts, RecvTimeoutError, Rejected, WakePolicy, WorkQueue,
+    WorkReceiver, work_queue, work_queue_with,
 };

@@ -261,12 +261,12 @@ impl PostgresHistory {
 
     /// What the store did so far.
     pub fn stats(&self) -> HistoryStats {
-        self.inner.intake.counters().stats()
+        self.inner.intake.stats()
     }
 
     /// Why the last failed batch failed (with any secret redacted).
     pub fn last_error(&self) -> Option<String> {
-        self.inner.intake.counters().last_error.get()
+        self.inner.intake.last_error()
     }
 
     /// The schema version of the database.

@@ -4,7 +4,6 @@
 //! with backoff; records keep arriving in the queue, up to its bounds.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use andon_core::HistoryRecord;
@@ -67,7 +66,7 @@ fn is_transient(e: &tokio_postgres::Error) -> bool {
 }
 
 impl Worker {
-    pub(crate) fn run(self) {
+    pub(crate) fn run(mut self) {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -75,7 +74,6 @@ impl Worker {
             Ok(runtime) => runtime,
             Err(e) => {
                 self.ends
-                    .counters
                     .set_last_error(format!("cannot start the PostgreSQL writer: {e}"));
                 return self.ends.drain_after_stop();
             }
@@ -83,7 +81,7 @@ impl Worker {
         runtime.block_on(self.serve());
     }
 
-    async fn serve(&self) {
+    async fn serve(&mut self) {
         let mut client: Option<Client> = None;
         let mut batch: Vec<HistoryRecord> = Vec::with_capacity(self.batch_size);
         let mut next_retention = Instant::now() + RETENTION_INTERVAL;
@@ -124,9 +122,7 @@ impl Worker {
                         }
                     }
                     Err(e) => {
-                        self.ends
-                            .counters
-                            .set_last_error(self.url.redact_in(&e.to_string()));
+                        self.ends.set_last_error(self.url.redact_in(&e.to_string()));
                         if self.give_up(&mut attempts_while_stopping) {
                             break Err(());
                         }
@@ -140,7 +136,7 @@ impl Worker {
                 Ok(()) => break Ok(()),
                 Err(e) => {
                     let message = self.url.redact_in(&error("write", &e).to_string());
-                    self.ends.counters.set_last_error(message);
+                    self.ends.set_last_error(message);
                     if !is_transient(&e) {
                         break Err(());
                     }
@@ -158,7 +154,7 @@ impl Worker {
 
     /// After shutdown began, a lost server gets three more tries, then the batch is counted.
     fn give_up(&self, attempts: &mut u32) -> bool {
-        if self.ends.closed.load(Ordering::Acquire) {
+        if self.ends.shutdown_began() {
             *attempts += 1;
             *attempts > 3
         } else {
@@ -191,7 +187,7 @@ impl Worker {
             {
                 Ok(n) => deleted += n,
                 Err(e) => {
-                    self.ends.counters.set_last_error(format!(
+                    self.ends.set_last_error(format!(
                         "retention: {}",
                         self.url.redact_in(&error("retain", &e).to_string())
                     ));
@@ -205,10 +201,7 @@ impl Worker {
                 &[&self.instance, &cutoff.div_euclid(HOUR_MS)],
             )
             .await;
-        self.ends
-            .counters
-            .retention_deleted
-            .fetch_add(deleted, Ordering::Relaxed);
+        self.ends.add_retention_deleted(deleted);
     }
 }
 

@@ -2,7 +2,6 @@
 //! [`HistoryStore`] side live here; opening (`open`), the writer thread (`worker`), the rows
 //! it writes (`write`) and retention (`retention`) each have a room of their own.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -92,12 +91,12 @@ impl SqliteHistory {
 
     /// What the store did so far.
     pub fn stats(&self) -> HistoryStats {
-        self.inner.intake.counters().stats()
+        self.inner.intake.stats()
     }
 
     /// Why the last failed transaction failed.
     pub fn last_error(&self) -> Option<String> {
-        self.inner.intake.counters().last_error.get()
+        self.inner.intake.last_error()
     }
 
     /// Runs retention now, as the background does, with `now` as the present: deletes rows
@@ -105,11 +104,7 @@ impl SqliteHistory {
     pub fn enforce_retention(&self, now: SystemTime) -> Result<RetentionReport, HistoryError> {
         let mut connection = lock(&self.inner.writer);
         let report = retention::retain(&mut connection, &self.inner.config, now)?;
-        self.inner
-            .intake
-            .counters()
-            .retention_deleted
-            .fetch_add(report.total(), Ordering::Relaxed);
+        self.inner.intake.add_retention_deleted(report.total());
         Ok(report)
     }
 

@@ -1,7 +1,6 @@
 //! The writer thread: drains the queue into batches, one transaction each, and runs
 //! retention on its interval.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    pub(super) fn run(self) {
+    pub(super) fn run(mut self) {
         let batch_size = self.config.batch_size.max(1);
         let mut batch: Vec<HistoryRecord> = Vec::with_capacity(batch_size);
         let mut next_retention = Instant::now() + self.retention_interval;
@@ -50,7 +49,7 @@ impl Worker {
         };
         batch.clear();
         if let Err(error) = &result {
-            self.ends.counters.set_last_error(error.to_string());
+            self.ends.set_last_error(error.to_string());
         }
         self.ends.batch_done(count, result.is_ok());
     }
@@ -59,15 +58,9 @@ impl Worker {
         let mut connection = lock(&self.connection);
         match retention::retain(&mut connection, &self.config, self.clock.now()) {
             Ok(report) => {
-                self.ends
-                    .counters
-                    .retention_deleted
-                    .fetch_add(report.total(), Ordering::Relaxed);
+                self.ends.add_retention_deleted(report.total());
             }
-            Err(error) => self
-                .ends
-                .counters
-                .set_last_error(format!("retention: {error}")),
+            Err(error) => self.ends.set_last_error(format!("retention: {error}")),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The bounded queue between a component's callers and its worker task: a push never waits
-//! (a full or closed queue refuses the item and counts it as dropped), the worker takes items
-//! one by one or in batches and marks them done, and the shared counters answer what a
+//! (a full or closed queue refuses the item and counts it as dropped), the worker (a task, or
+//! a thread of its own blocking in [`WorkReceiver::recv_timeout`]) takes items one by one or
+//! in batches and marks them done, and the shared counters answer what a
 //! component reports: accepted, dropped, processed, the depth for a queue-depth gauge and the
 //! last error. `flush` waits, within a deadline, until everything accepted before it is done.
 
@@ -13,6 +14,10 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use crate::lock;
+
+mod blocking;
+
+pub use blocking::RecvTimeoutError;
 
 /// Why a push was refused; the item comes back so that the caller can account for it.
 #[derive(Debug, PartialEq, Eq)]
@@ -389,32 +394,61 @@ impl<T> WorkQueue<T> {
     /// [`FlushError::TimedOut`] when the deadline passed first, [`FlushError::WorkerGone`]
     /// when the worker stopped first.
     pub async fn flush(&self, deadline: Duration) -> Result<(), FlushError> {
-        let shared = &*self.shared;
-        let target = shared.sent.0.accepted.load(Ordering::Acquire);
-        let mut processed = shared.processed.subscribe();
-        if *processed.borrow() >= target {
+        let Some(target) = self.flush_target() else {
             return Ok(());
-        }
-        self.wake();
-        let finished = async {
-            processed
-                .wait_for(|done| *done >= target || shared.worker_gone.load(Ordering::Acquire))
-                .await
-                // The sender lives in `shared`: the wait cannot fail while we hold it.
-                .is_ok_and(|done| *done >= target)
         };
-        match tokio::time::timeout(deadline, finished).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(FlushError::WorkerGone),
+        match tokio::time::timeout(deadline, self.wait_done(target)).await {
+            Ok(finished) => finished,
             Err(_) => Err(FlushError::TimedOut),
         }
     }
 
-    /// Refuses every item from now on; the worker finishes what was accepted, then its
-    /// [`recv`](WorkReceiver::recv) answers `None`.
-    pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::Release);
+    /// As [`flush`](Self::flush), without a deadline: waits until every item accepted before
+    /// the call is done or the worker is gone. Uses no tokio timer, so it runs in any
+    /// runtime; for a component whose own flush promises no deadline (the history's).
+    ///
+    /// # Errors
+    ///
+    /// [`FlushError::WorkerGone`] when the worker stopped first.
+    pub async fn flush_unbounded(&self) -> Result<(), FlushError> {
+        match self.flush_target() {
+            Some(target) => self.wait_done(target).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The processed count a flush called now waits for; `None` when it is reached already.
+    fn flush_target(&self) -> Option<u64> {
+        let shared = &*self.shared;
+        let target = shared.sent.0.accepted.load(Ordering::Acquire);
+        (*shared.processed.borrow() < target).then_some(target)
+    }
+
+    /// Wakes the worker, then waits until `target` items are done (`Ok`) or the worker is
+    /// gone first.
+    async fn wait_done(&self, target: u64) -> Result<(), FlushError> {
+        let shared = &*self.shared;
+        let mut processed = shared.processed.subscribe();
         self.wake();
+        let finished = processed
+            .wait_for(|done| *done >= target || shared.worker_gone.load(Ordering::Acquire))
+            .await
+            // The sender lives in `shared`: the wait cannot fail while we hold it.
+            .is_ok_and(|done| *done >= target);
+        if finished {
+            Ok(())
+        } else {
+            Err(FlushError::WorkerGone)
+        }
+    }
+
+    /// Refuses every item from now on; the worker finishes what was accepted, then its
+    /// [`recv`](WorkReceiver::recv) answers `None`. Whether this call closed the queue
+    /// (`false`: it was closed already), so that a shutdown runs once however often called.
+    pub fn close(&self) -> bool {
+        let first = !self.shared.closed.swap(true, Ordering::AcqRel);
+        self.wake();
+        first
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -488,6 +522,12 @@ impl<T> WorkReceiver<T> {
     /// Whether no sender can push any more: closed, or every sender dropped.
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+
+    /// Whether a sender called [`close`](WorkQueue::close): an explicit shutdown, not merely
+    /// every sender going away. A worker that retries a lost peer may give up sooner after it.
+    pub fn close_called(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
     }
 
     /// Waits until the queue's [`WakePolicy`] wakes the worker, a sender

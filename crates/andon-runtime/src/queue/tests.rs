@@ -202,3 +202,77 @@ async fn an_item_queue_wakes_its_worker_per_item() {
     );
     assert_eq!(worker.recv().await, None);
 }
+
+#[test]
+fn a_worker_thread_blocks_until_a_push_and_stops_on_the_close() {
+    let (queue, mut worker) = work_queue::<u32>(8);
+    // Nothing queued: the timeout ends the wait.
+    assert_eq!(
+        worker.recv_timeout(Duration::from_millis(20)),
+        Err(RecvTimeoutError::Timeout)
+    );
+    let thread = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        loop {
+            // Far longer than the test: only a push or the close ends each wait.
+            match worker.recv_timeout(Duration::from_secs(300)) {
+                Ok(item) => {
+                    got.push(item);
+                    worker.done(1);
+                }
+                Err(RecvTimeoutError::Closed) => return (got, worker.close_called()),
+                Err(RecvTimeoutError::Timeout) => panic!("a push or the close must wake it"),
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    queue.try_push(1).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    queue.try_push(2).unwrap();
+    assert!(queue.close(), "the first close closes");
+    assert!(queue.is_closed());
+    assert!(!queue.close(), "a second close finds it closed");
+    assert_eq!(queue.try_push(3), Err(Rejected::Closed(3)));
+    assert_eq!(thread.join().unwrap(), (vec![1, 2], true));
+    assert_eq!(queue.counts().processed(), 2);
+}
+
+#[test]
+fn a_blocked_worker_thread_stops_when_the_last_sender_goes() {
+    let (queue, mut worker) = work_queue::<u32>(8);
+    let thread = std::thread::spawn(move || {
+        let received = worker.recv_timeout(Duration::from_secs(300));
+        (received, worker.is_closed(), worker.close_called())
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    drop(queue);
+    assert_eq!(
+        thread.join().unwrap(),
+        (Err(RecvTimeoutError::Closed), true, false),
+        "closed by the senders going away, not by a close"
+    );
+}
+
+#[test]
+fn an_unbounded_flush_needs_no_timer_and_learns_of_a_gone_worker() {
+    // A runtime without the time driver: `flush_unbounded` must not need it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (queue, mut worker) = work_queue::<u32>(8);
+    runtime.block_on(queue.flush_unbounded()).unwrap();
+    queue.try_push(1).unwrap();
+    queue.try_push(2).unwrap();
+    let thread = std::thread::spawn(move || {
+        // Finishes one item, then stops with the other still waiting.
+        let one = worker.recv_timeout(Duration::from_secs(300));
+        worker.done(1);
+        one
+    });
+    assert_eq!(
+        runtime.block_on(queue.flush_unbounded()),
+        Err(FlushError::WorkerGone)
+    );
+    assert_eq!(thread.join().unwrap(), Ok(1));
+    assert_eq!(queue.counts().processed(), 1);
+}
