@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use andon::AndonSystem;
 use andon::history::{
-    GroupBy, HistoryBackend, HistoryError, MAX_TIMELINE_OFFSET, Pareto, ParetoBy, SignalQuery,
+    GroupBy, HistoryBackend, HistoryError, MAX_TIMELINE_OFFSET, ParetoBy, SignalQuery,
     TIMELINE_PAGE, Timeline, Window,
 };
 use axum::Json;
@@ -21,8 +21,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 
 use crate::api::{
-    DowntimeReport, HistorySignals, HistoryWindow, InstanceDowntime, ParetoBar, ParetoReport,
-    ResponseTimesReport, TimelineStep, TimelineView,
+    DowntimeReport, HistorySignals, InstanceDowntime, ParetoReport, ResponseTimesReport,
+    TimelineStep, TimelineView,
 };
 use crate::request::{ApiError, MAX_CLOCK_SKEW, MAX_LIMIT};
 use crate::server::{Routes, Served};
@@ -245,10 +245,7 @@ async fn signals(
     }
     let window = query.window;
     let signals = answer(store.signals(&query, instance.as_deref())).await?;
-    Ok(Json(HistorySignals {
-        window: window_view(window),
-        signals,
-    }))
+    Ok(Json(HistorySignals { window, signals }))
 }
 
 async fn pareto(
@@ -272,7 +269,7 @@ async fn pareto(
         }
     };
     let pareto = answer(store.pareto(window, by, &colors, instance.as_deref())).await?;
-    Ok(Json(pareto_report(pareto)))
+    Ok(Json(pareto))
 }
 
 async fn mttr(
@@ -287,7 +284,7 @@ async fn mttr(
     let components = answer(store.response_times(window, by, instance.as_deref())).await?;
     // With by=instance, each row's `component` holds the instance.
     Ok(Json(ResponseTimesReport {
-        window: window_view(window),
+        window,
         by: match by {
             GroupBy::Component => "component",
             GroupBy::Instance => "instance",
@@ -295,38 +292,6 @@ async fn mttr(
         .to_owned(),
         components,
     }))
-}
-
-fn window_view(window: Window) -> HistoryWindow {
-    HistoryWindow {
-        from: window.from,
-        to: window.to,
-    }
-}
-
-/// The history's Pareto as the API shows it.
-fn pareto_report(pareto: Pareto) -> ParetoReport {
-    ParetoReport {
-        by: match pareto.by {
-            ParetoBy::Component => "component",
-            ParetoBy::Fingerprint => "fingerprint",
-            ParetoBy::Instance => "instance",
-        }
-        .to_owned(),
-        window: window_view(pareto.window),
-        colors: pareto.colors,
-        total: pareto.total,
-        rows: pareto
-            .rows
-            .into_iter()
-            .map(|r| ParetoBar {
-                key: r.key,
-                count: r.count,
-                percent: r.percent,
-                cumulative_percent: r.cumulative_percent,
-            })
-            .collect(),
-    }
 }
 
 async fn downtime(
@@ -361,7 +326,7 @@ async fn downtime(
         None
     };
     Ok(Json(DowntimeReport {
-        window: window_view(window),
+        window,
         bucket_seconds: bucket.as_secs(),
         stopped_seconds: total,
         buckets,

@@ -9,14 +9,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::component::DiagnosticsReport;
 use crate::error::AndonError;
-use crate::severity::AlertSeverity;
+use crate::severity::{AlertSeverity, Color};
 use crate::signal::{AndonSignal, SignalId};
 
 /// What happened to an alert.
@@ -162,6 +162,78 @@ pub struct ResponseTimes {
     pub mtta_seconds: Option<f64>,
     /// Mean time from firing to resolution, in seconds; `None` (`null`) when none resolved.
     pub mttr_seconds: Option<f64>,
+}
+
+/// A half-open time range `[from, to)`, written as RFC 3339: what a history query reads, and
+/// what its answer says it read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// The start, included.
+    #[serde(with = "crate::rfc3339")]
+    pub from: SystemTime,
+    /// The end, excluded.
+    #[serde(with = "crate::rfc3339")]
+    pub to: SystemTime,
+}
+
+impl Window {
+    /// The window `[from, to)`: from included, to excluded.
+    pub fn between(from: SystemTime, to: SystemTime) -> Self {
+        Window { from, to }
+    }
+
+    /// The `length` before `now`: `[now - length, now)`.
+    pub fn last(length: Duration, now: SystemTime) -> Self {
+        Window {
+            from: now
+                .checked_sub(length)
+                .filter(|from| *from >= SystemTime::UNIX_EPOCH)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+            to: now,
+        }
+    }
+}
+
+/// What a Pareto counts by (`component`, `fingerprint` or `instance` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParetoBy {
+    /// The signal's component (`unknown` when it had none).
+    Component,
+    /// The message fingerprint: the message with numbers and ids taken out.
+    Fingerprint,
+    /// The agent that wrote the signal (`[history] instance`): one bar per line of the fleet.
+    Instance,
+}
+
+/// One bar of a Pareto chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParetoRow {
+    /// The component, fingerprint or instance.
+    pub key: String,
+    /// How many signals.
+    pub count: u64,
+    /// Its share of all counted signals, in percent.
+    pub percent: f64,
+    /// Its share plus that of every bar before it, in percent (the Pareto line).
+    pub cumulative_percent: f64,
+}
+
+/// Counts of problem signals, most frequent first, with cumulative percentages: the few causes
+/// behind most stoppages. What a history store answers for a Pareto and what
+/// `GET /v1/history/pareto` returns, one type for both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pareto {
+    /// What was counted by.
+    pub by: ParetoBy,
+    /// Over which time (the one asked for, cut to what the history keeps).
+    pub window: Window,
+    /// Which colors were counted.
+    pub colors: Vec<Color>,
+    /// Every counted signal.
+    pub total: u64,
+    /// The bars, by count descending (then key ascending).
+    pub rows: Vec<ParetoRow>,
 }
 
 /// Keeps [`HistoryRecord`]s. Implementations enqueue in `record` (never block, never fail the

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 use andon_core::Color;
 
 use crate::error::HistoryError;
-use crate::query::{Downtime, Pareto, ParetoBy, ParetoRow, ResponseTimes, Window, percent};
+use crate::query::{
+    Downtime, Pareto, ParetoBy, ParetoRow, ResponseTimes, Window, WindowMillis, percent,
+};
 use crate::store::{from_millis, millis};
 
 /// The bars of a Pareto from its counts.

@@ -17,35 +17,18 @@ pub(crate) use crate::fold::{DowntimeFrame, finish_pareto, fold_downtime, fold_r
 use crate::schema::HOUR_MS;
 use crate::store::{SqliteHistory, from_millis, millis};
 
-/// A half-open time range `[from, to)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Window {
-    /// The start, included.
-    #[serde(with = "andon_core::rfc3339")]
-    pub from: SystemTime,
-    /// The end, excluded.
-    #[serde(with = "andon_core::rfc3339")]
-    pub to: SystemTime,
+/// The window, the Pareto and its parts: andon-core's, shared with the agent's API, which
+/// answers with them.
+pub use andon_core::history::{Pareto, ParetoBy, ParetoRow, Window};
+
+/// A [`Window`] as the stores keep time: Unix milliseconds, from included, to excluded.
+pub(crate) trait WindowMillis {
+    /// `(from, to)` in Unix milliseconds.
+    fn millis(&self) -> (i64, i64);
 }
 
-impl Window {
-    /// The window `[from, to)`: from included, to excluded.
-    pub fn between(from: SystemTime, to: SystemTime) -> Self {
-        Window { from, to }
-    }
-
-    /// The `length` before `now`: `[now - length, now)`.
-    pub fn last(length: Duration, now: SystemTime) -> Self {
-        Window {
-            from: now
-                .checked_sub(length)
-                .filter(|from| *from >= SystemTime::UNIX_EPOCH)
-                .unwrap_or(SystemTime::UNIX_EPOCH),
-            to: now,
-        }
-    }
-
-    pub(crate) fn millis(&self) -> (i64, i64) {
+impl WindowMillis for Window {
+    fn millis(&self) -> (i64, i64) {
         (millis(self.from), millis(self.to))
     }
 }
@@ -121,19 +104,15 @@ pub struct StoredSignal {
     pub instance: Option<String>,
 }
 
-/// What a Pareto counts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ParetoBy {
-    /// The signal's component (`unknown` when it had none).
-    Component,
-    /// The message fingerprint: the message with numbers and ids taken out.
-    Fingerprint,
-    /// The agent that wrote the signal (`[history] instance`): one bar per line of the fleet.
-    Instance,
+/// The SQL a [`ParetoBy`] counts by.
+pub(crate) trait ParetoColumns {
+    /// The key expression over `signals`.
+    fn column(self) -> &'static str;
+    /// The key column in `signal_counts` (PostgreSQL's has `instance`).
+    fn count_column(self) -> &'static str;
 }
 
-impl ParetoBy {
+impl ParetoColumns for ParetoBy {
     fn column(self) -> &'static str {
         match self {
             ParetoBy::Component => "COALESCE(component, 'unknown')",
@@ -143,43 +122,13 @@ impl ParetoBy {
         }
     }
 
-    /// The key column in `signal_counts` (PostgreSQL's has `instance`).
-    pub(crate) fn count_column(self) -> &'static str {
+    fn count_column(self) -> &'static str {
         match self {
             ParetoBy::Component => "component",
             ParetoBy::Fingerprint => "fingerprint",
             ParetoBy::Instance => "instance",
         }
     }
-}
-
-/// One bar of a Pareto chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ParetoRow {
-    /// The component or fingerprint.
-    pub key: String,
-    /// How many signals.
-    pub count: u64,
-    /// Its share of all counted signals, in percent.
-    pub percent: f64,
-    /// Its share plus that of every bar before it, in percent (the Pareto line).
-    pub cumulative_percent: f64,
-}
-
-/// Counts of problem signals, most frequent first, with cumulative percentages: the few causes
-/// behind most stoppages.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Pareto {
-    /// What was counted by.
-    pub by: ParetoBy,
-    /// Over which time.
-    pub window: Window,
-    /// Which colors were counted.
-    pub colors: Vec<Color>,
-    /// Every counted signal.
-    pub total: u64,
-    /// The bars, by count descending (then key ascending).
-    pub rows: Vec<ParetoRow>,
 }
 
 /// Response times of one component's (or instance's) alerts: andon-core's, shared with the

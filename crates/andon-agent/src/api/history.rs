@@ -2,52 +2,24 @@
 //! and the signals, downtime and incident timeline, whose rows are the history's own records
 //! (`full` builds, which have the history).
 
-use std::time::SystemTime;
-
-use andon::Color;
 use serde::{Deserialize, Serialize};
 
-/// The time range an analysis read, `[from, to)`: the one asked for, cut to what the history
-/// keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryWindow {
-    /// The start, included (RFC 3339).
-    #[serde(with = "andon::core::rfc3339")]
-    pub from: SystemTime,
-    /// The end, excluded (RFC 3339).
-    #[serde(with = "andon::core::rfc3339")]
-    pub to: SystemTime,
-}
+/// The time range an analysis read, `[from, to)` as RFC 3339: the one asked for, cut to what
+/// the history keeps. andon-core's [`Window`](andon::core::history::Window), the one the
+/// history reads.
+pub use andon::core::history::Window as HistoryWindow;
 
 /// The answer to `GET /v1/history/pareto`: problem signals counted by a key, most frequent
-/// first, with cumulative percentages (the few causes behind most stoppages).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ParetoReport {
-    /// What was counted by: `component`, `fingerprint` (the message without numbers and ids)
-    /// or `instance`.
-    pub by: String,
-    /// The window counted.
-    pub window: HistoryWindow,
-    /// The colors counted.
-    pub colors: Vec<Color>,
-    /// Every counted signal.
-    pub total: u64,
-    /// The bars, by count descending (then key ascending).
-    pub rows: Vec<ParetoBar>,
-}
+/// first, with cumulative percentages. andon-core's [`Pareto`](andon::core::history::Pareto),
+/// the one the history answers with.
+pub use andon::core::history::Pareto as ParetoReport;
 
-/// One bar of a Pareto chart.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ParetoBar {
-    /// The component, fingerprint or instance.
-    pub key: String,
-    /// How many signals.
-    pub count: u64,
-    /// Its share of all counted signals, in percent.
-    pub percent: f64,
-    /// Its share plus that of every bar before it, in percent (the Pareto line).
-    pub cumulative_percent: f64,
-}
+/// One bar of a [`ParetoReport`]: andon-core's [`ParetoRow`](andon::core::history::ParetoRow).
+pub use andon::core::history::ParetoRow as ParetoBar;
+
+/// What a [`ParetoReport`] counts by: `component`, `fingerprint` (the message without numbers
+/// and ids) or `instance`.
+pub use andon::core::history::ParetoBy;
 
 /// The answer to `GET /v1/history/mttr`: mean time to acknowledge and to resolve, over the
 /// alerts fired in the window.

@@ -58,7 +58,9 @@ pub use health::{Liveness, Readiness};
 pub use heartbeats::{CheckIn, HeartbeatList, UnknownHeartbeat};
 #[cfg(feature = "full")]
 pub use history::{DowntimeReport, HistorySignals, InstanceDowntime, TimelineStep, TimelineView};
-pub use history::{HistoryWindow, ParetoBar, ParetoReport, ResponseTimes, ResponseTimesReport};
+pub use history::{
+    HistoryWindow, ParetoBar, ParetoBy, ParetoReport, ResponseTimes, ResponseTimesReport,
+};
 pub use integrations::{PagerDutyReply, SlackReply};
 pub use line::{ResumeAnswer, ResumeRequest};
 pub(crate) use signals::AcceptedAnswer;

@@ -124,78 +124,45 @@ const HISTORY_RECORDS: &[&str] = &[
     "TimelineStep",
 ];
 
-/// Each endpoint, the schema of its JSON request body (if any) and of its success answer.
-const ENDPOINTS: &[(&str, &str, Option<&str>, &str, &str)] = &[
-    (
-        "post",
-        "/v1/signals",
-        Some("NewSignal"),
-        "201",
-        "SignalAccepted",
-    ),
-    ("get", "/v1/signals", None, "200", "SignalList"),
-    ("get", "/v1/board", None, "200", "BoardView"),
-    ("get", "/v1/line", None, "200", "LineState"),
-    (
-        "post",
-        "/v1/line/resume",
-        Some("ResumeRequest"),
-        "200",
-        "ResumeAnswer",
-    ),
-    ("get", "/v1/alerts", None, "200", "AlertList"),
-    (
-        "post",
-        "/v1/alerts/{fingerprint}/ack",
-        Some("AckRequest"),
-        "200",
-        "Acknowledged",
-    ),
-    ("get", "/v1/diagnostics", None, "200", "DiagnosticsReport"),
-    ("get", "/v1/heartbeats", None, "200", "HeartbeatList"),
-    (
-        "post",
-        "/v1/heartbeats/{name}",
-        Some("CheckIn"),
-        "200",
-        "HeartbeatView",
-    ),
-    (
-        "post",
-        "/v1/heartbeats/{name}",
-        Some("CheckIn"),
-        "404",
-        "UnknownHeartbeat",
-    ),
-    ("get", "/v1/fleet", None, "200", "FleetView"),
-    ("get", "/v1/history/pareto", None, "200", "ParetoReport"),
-    (
-        "get",
-        "/v1/history/mttr",
-        None,
-        "200",
-        "ResponseTimesReport",
-    ),
-    ("get", "/v1/history/signals", None, "200", "HistorySignals"),
-    ("get", "/v1/history/downtime", None, "200", "DowntimeReport"),
-    (
-        "get",
-        "/v1/history/timeline/{key}",
-        None,
-        "200",
-        "TimelineView",
-    ),
-    ("get", "/healthz", None, "200", "Liveness"),
-    ("get", "/readyz", None, "200", "Readiness"),
-    (
-        "post",
-        "/v1/integrations/pagerduty",
-        None,
-        "200",
-        "PagerDutyReply",
-    ),
-    ("post", "/v1/integrations/slack", None, "200", "SlackReply"),
-];
+/// Each endpoint, one a line: method, path, the schema of its JSON request body (`-`: none),
+/// and the status and schema of its success answer.
+const ENDPOINTS: &str = "
+    post /v1/signals                  NewSignal     201 SignalAccepted
+    get  /v1/signals                  -             200 SignalList
+    get  /v1/board                    -             200 BoardView
+    get  /v1/line                     -             200 LineState
+    post /v1/line/resume              ResumeRequest 200 ResumeAnswer
+    get  /v1/alerts                   -             200 AlertList
+    post /v1/alerts/{fingerprint}/ack AckRequest    200 Acknowledged
+    get  /v1/diagnostics              -             200 DiagnosticsReport
+    get  /v1/heartbeats               -             200 HeartbeatList
+    post /v1/heartbeats/{name}        CheckIn       200 HeartbeatView
+    post /v1/heartbeats/{name}        CheckIn       404 UnknownHeartbeat
+    get  /v1/fleet                    -             200 FleetView
+    get  /v1/history/pareto           -             200 ParetoReport
+    get  /v1/history/mttr             -             200 ResponseTimesReport
+    get  /v1/history/signals          -             200 HistorySignals
+    get  /v1/history/downtime         -             200 DowntimeReport
+    get  /v1/history/timeline/{key}   -             200 TimelineView
+    get  /healthz                     -             200 Liveness
+    get  /readyz                      -             200 Readiness
+    post /v1/integrations/pagerduty   -             200 PagerDutyReply
+    post /v1/integrations/slack       -             200 SlackReply
+";
+
+/// The rows of [`ENDPOINTS`]: `[method, path, request, status, answer]`.
+fn endpoints() -> Vec<[&'static str; 5]> {
+    ENDPOINTS
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(
+            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [method, path, request, status, answer] => [method, path, request, status, answer],
+                _ => panic!("an ENDPOINTS line has five columns: {line}"),
+            },
+        )
+        .collect()
+}
 
 fn reference(schema: &Value) -> String {
     schema["$ref"]
@@ -209,20 +176,20 @@ fn reference(schema: &Value) -> String {
 fn each_endpoint_names_its_types() {
     let doc = openapi();
     let mut wrong = Vec::new();
-    for (method, path, request, status, answer) in ENDPOINTS {
-        let operation = &doc["paths"][*path][*method];
-        if let Some(request) = request {
+    for [method, path, request, status, answer] in endpoints() {
+        let operation = &doc["paths"][path][method];
+        if request != "-" {
             let given =
                 reference(&operation["requestBody"]["content"]["application/json"]["schema"]);
-            if given != *request {
+            if given != request {
                 wrong.push(format!(
                     "{method} {path}: request body {given}, the server reads {request}"
                 ));
             }
         }
         let given =
-            reference(&operation["responses"][*status]["content"]["application/json"]["schema"]);
-        if given != *answer {
+            reference(&operation["responses"][status]["content"]["application/json"]["schema"]);
+        if given != answer {
             wrong.push(format!(
                 "{method} {path} {status}: answer {given}, the server writes {answer}"
             ));

@@ -130,25 +130,27 @@ fn act(state: &AgentState, event: &Value) -> PagerDutyReply {
             "not an incident event of andon's: nothing to do".to_owned(),
         );
     };
+    // A reply about andon's alert `key`; `from_them` also names who PagerDuty says acted.
+    let about = |acted: bool, message: String| PagerDutyReply {
+        fingerprint: Some(key.clone()),
+        ..reply(acted, message)
+    };
+    let from_them = |acted: bool, message: String| PagerDutyReply {
+        by: Some(by.clone()),
+        ..about(acted, message)
+    };
     match kind {
         "incident.acknowledged" => {
             let (acted, message) = super::acknowledge(state, &key, &by);
             if acted {
                 super::log(state, PROVIDER, &message, &by);
             }
-            PagerDutyReply {
-                fingerprint: Some(key),
-                by: Some(by),
-                ..reply(acted, message)
-            }
+            from_them(acted, message)
         }
         "incident.resolved" => {
             if !super::is_open(state, &key) {
                 let message = format!("the andon alert {key} is not open: nothing to do");
-                return PagerDutyReply {
-                    fingerprint: Some(key),
-                    ..reply(false, message)
-                };
+                return about(false, message);
             }
             let (acted, _) = super::acknowledge(state, &key, &by);
             let message = format!(
@@ -156,10 +158,8 @@ fn act(state: &AgentState, event: &Value) -> PagerDutyReply {
             );
             super::log(state, PROVIDER, &message, &by);
             PagerDutyReply {
-                fingerprint: Some(key),
-                by: Some(by),
                 resolved: Some(false),
-                ..reply(acted, message)
+                ..from_them(acted, message)
             }
         }
         "incident.reassigned" => {
@@ -181,15 +181,10 @@ fn act(state: &AgentState, event: &Value) -> PagerDutyReply {
             );
             super::log(state, PROVIDER, &message, &by);
             PagerDutyReply {
-                fingerprint: Some(key),
-                by: Some(by),
                 assignees: Some(to),
-                ..reply(false, message)
+                ..from_them(false, message)
             }
         }
-        _ => PagerDutyReply {
-            fingerprint: Some(key),
-            ..reply(false, "andon does not act on this event type".to_owned())
-        },
+        _ => about(false, "andon does not act on this event type".to_owned()),
     }
 }

@@ -9,8 +9,9 @@ use andon_core::{Color, async_trait};
 use super::PostgresHistory;
 use crate::error::{HistoryError, Result};
 use crate::query::{
-    Downtime, DowntimeFrame, Pareto, ParetoBy, ResponseTimes, SignalQuery, StoredSignal, Window,
-    finish_pareto, fold_downtime, fold_response_times, json_or_empty, parse_color,
+    Downtime, DowntimeFrame, Pareto, ParetoBy, ParetoColumns, ResponseTimes, SignalQuery,
+    StoredSignal, Window, WindowMillis, finish_pareto, fold_downtime, fold_response_times,
+    json_or_empty, parse_color,
 };
 use crate::read::Reader;
 use crate::schema::HOUR_MS;

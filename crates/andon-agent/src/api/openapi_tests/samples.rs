@@ -124,7 +124,7 @@ pub(super) fn samples() -> BTreeMap<&'static str, Vec<Value>> {
         trace_ui_url: trace_ui_url.map(str::to_owned),
     };
     let pareto = ParetoReport {
-        by: "component".into(),
+        by: ParetoBy::Component,
         window: window(),
         colors: vec![Color::Red],
         total: 1,
