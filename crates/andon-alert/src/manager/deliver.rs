@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use andon_core::ConfigError;
+use andon_runtime::lock;
 
 use super::{DIAGNOSTICS_TIMEOUT, Inner};
 use crate::channel::{ChannelHandle, Job, is_critical_firing};
@@ -59,7 +60,7 @@ impl Inner {
             Some(config) => {
                 let name = key.to_owned();
                 config.validate(&format!("alerts.{name}"))?;
-                let mut inline = self.inline.lock().unwrap_or_else(|e| e.into_inner());
+                let mut inline = lock(&self.inline);
                 if inline.get(&name) == Some(&config) && self.read_channels().contains_key(&name) {
                     return Ok(name);
                 }
@@ -73,7 +74,7 @@ impl Inner {
 
     /// Queues what the outbox held for channels that exist now.
     pub(super) fn replay_deferred(&self) {
-        let mut deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        let mut deferred = lock(&self.deferred);
         if deferred.is_empty() {
             return;
         }
