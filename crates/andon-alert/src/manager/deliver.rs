@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use andon_core::ConfigError;
+use andon_core::config::unknown_channel;
 use andon_runtime::lock;
 
 use super::{DIAGNOSTICS_TIMEOUT, Inner};
@@ -42,19 +43,9 @@ impl Inner {
                 if self.read_channels().contains_key(name) {
                     Ok(name.clone())
                 } else {
-                    let known: Vec<String> = self.read_channels().keys().cloned().collect();
-                    Err(ConfigError::new(
-                        format!("alerts.channels.{name}"),
-                        format!(
-                            "unknown channel `{name}`: define it under [alerts.channels.{name}]{}",
-                            if known.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" or use one of {}", known.join(", "))
-                            }
-                        ),
-                    )
-                    .into())
+                    let channels = self.read_channels();
+                    let known = channels.keys().map(String::as_str);
+                    Err(unknown_channel(format!("alerts.channels.{name}"), name, known).into())
                 }
             }
             Some(config) => {
