@@ -16,7 +16,7 @@ use crate::channel::{ChannelHandle, ChannelReport, Hooks, Settings};
 use crate::outbox::{Outbox, Unfinished};
 use crate::rule::{AlertChannel, AlertRule};
 use crate::silence::Silence;
-use andon_runtime::Clock;
+use andon_runtime::{Clock, lock, read, write};
 
 mod budget;
 mod builder;
@@ -305,15 +305,15 @@ impl Inner {
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     fn read_channels(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, ChannelHandle>> {
-        self.channels.read().unwrap_or_else(|e| e.into_inner())
+        read(&self.channels)
     }
 
     fn write_channels(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, ChannelHandle>> {
-        self.channels.write().unwrap_or_else(|e| e.into_inner())
+        write(&self.channels)
     }
 
     /// Publishes a state change to subscribers and the history store; never waits.
@@ -344,7 +344,7 @@ impl Inner {
 
 /// Takes what `mutex` holds, leaving the default; a poisoned lock still gives its value.
 fn take_locked<T: Default>(mutex: &Mutex<T>) -> T {
-    std::mem::take(&mut *mutex.lock().unwrap_or_else(|e| e.into_inner()))
+    std::mem::take(&mut *lock(mutex))
 }
 
 /// Validates the section on its own, as loading a file does.

@@ -33,7 +33,8 @@ use crate::notification::Notification;
 
 mod syncer;
 
-use syncer::{Syncer, lock};
+use andon_runtime::lock;
+use syncer::Syncer;
 
 /// The file is compacted once it holds at least this many lines and twice as many as there
 /// are unfinished notifications.

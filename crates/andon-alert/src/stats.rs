@@ -17,22 +17,11 @@ impl Stats for AlertStats {
             EVENTS,
             "The alert manager's events since start, by kind (signals taken, evaluations, notifications, deduplicated, suppressed, replayed, outbox_errors, instances_dropped, restored, restore_skipped, state_errors, left_at_shutdown, watchdog_sent, watchdog_failures).",
             "event",
-            &[
-                ("signals", self.signals),
-                ("evaluations", self.evaluations),
-                ("notifications", self.notifications),
-                ("deduplicated", self.deduplicated),
-                ("suppressed", self.suppressed),
-                ("replayed", self.replayed),
-                ("outbox_errors", self.outbox_errors),
-                ("instances_dropped", self.instances_dropped),
-                ("restored", self.restored),
-                ("restore_skipped", self.restore_skipped),
-                ("state_errors", self.state_errors),
-                ("left_at_shutdown", self.left_at_shutdown),
-                ("watchdog_sent", self.watchdog_sent),
-                ("watchdog_failures", self.watchdog_failures),
-            ],
+            &andon_core::stat_totals!(self =>
+                signals, evaluations, notifications, deduplicated, suppressed, replayed,
+                outbox_errors, instances_dropped, restored, restore_skipped, state_errors,
+                left_at_shutdown, watchdog_sent, watchdog_failures,
+            ),
         )
     }
 }

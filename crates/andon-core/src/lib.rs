@@ -94,6 +94,7 @@ pub mod names;
 mod severity;
 mod signal;
 pub mod stats;
+mod text_serde;
 pub mod threshold;
 mod trace_link;
 

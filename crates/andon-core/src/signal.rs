@@ -267,8 +267,7 @@ pub mod rfc3339 {
 
     /// Parses an RFC 3339 timestamp (any precision, `Z` or an offset).
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        parse(&text).map_err(serde::de::Error::custom)
+        crate::text_serde::deserialize_parsed(deserializer, parse)
     }
 
     /// Parses an RFC 3339 timestamp, with a message that says what is expected.
@@ -291,10 +290,7 @@ pub mod rfc3339 {
             time: &Option<SystemTime>,
             serializer: S,
         ) -> Result<S::Ok, S::Error> {
-            match time {
-                Some(time) => super::serialize(time, serializer),
-                None => serializer.serialize_none(),
-            }
+            crate::text_serde::serialize_option(time, serializer, super::serialize)
         }
 
         /// Parses an RFC 3339 timestamp as [`rfc3339::parse`](super::parse) does, or

@@ -120,6 +120,39 @@ impl StatLine {
     }
 }
 
+/// The `(label value, total)` rows of [`StatLine::gauges_by`], read from a snapshot's fields:
+/// each row is labelled with its field's name, or with the literal after `as` where the label
+/// says it shorter (a `spans_started` field as `"started"`). Writing each outcome once keeps
+/// the series' labels and the snapshot's fields from drifting apart.
+///
+/// ```
+/// use andon_core::stats::StatLine;
+///
+/// struct Counts {
+///     written: u64,
+///     spans_dropped: u64,
+/// }
+///
+/// let counts = Counts { written: 7, spans_dropped: 2 };
+/// let rows = andon_core::stat_totals!(counts => written, spans_dropped as "dropped");
+/// assert_eq!(rows, [("written", 7), ("dropped", 2)]);
+///
+/// let lines = StatLine::gauges_by("demo_records", "Records.", "outcome", &rows);
+/// assert_eq!(lines[1].labels, [("outcome", "dropped".to_owned())]);
+/// ```
+#[macro_export]
+macro_rules! stat_totals {
+    (@label $field:ident) => {
+        ::core::stringify!($field)
+    };
+    (@label $field:ident $label:literal) => {
+        $label
+    };
+    ($stats:expr => $($field:ident $(as $label:literal)?),+ $(,)?) => {
+        [$(($crate::stat_totals!(@label $field $($label)?), $stats.$field)),+]
+    };
+}
+
 /// A snapshot of a component's counters, as its `stats()` returns it.
 ///
 /// Implementors write [`describe`](Stats::describe); [`export`](Stats::export) and

@@ -74,14 +74,9 @@ impl Stats for LogStats {
             RECORDS,
             "Log records since start, by outcome (emitted, written, failed, dropped, sampled_out, timed_out).",
             "outcome",
-            &[
-                ("emitted", self.emitted),
-                ("written", self.written),
-                ("failed", self.failed),
-                ("dropped", self.dropped),
-                ("sampled_out", self.sampled_out),
-                ("timed_out", self.timed_out),
-            ],
+            &andon_core::stat_totals!(self =>
+                emitted, written, failed, dropped, sampled_out, timed_out,
+            ),
         );
         lines.push(StatLine::gauge(
             QUEUED,

@@ -16,11 +16,9 @@ impl Stats for ObserverStats {
     fn describe(&self) -> Vec<StatLine> {
         let checks = "Observer measurements since start: taken (on demand and scheduled), or failed (a scheduled check that could not measure).";
         let signals = "Observer health signals since start: sent (the sink accepted), or failed (refused or not taken within a check interval; sent again).";
-        let taken = [("taken", self.checks), ("failed", self.check_failures)];
-        let sent = [
-            ("sent", self.signals_sent),
-            ("failed", self.signal_failures),
-        ];
+        let taken = andon_core::stat_totals!(self => checks as "taken", check_failures as "failed");
+        let sent =
+            andon_core::stat_totals!(self => signals_sent as "sent", signal_failures as "failed");
         let mut lines = StatLine::gauges_by(CHECKS, checks, "outcome", &taken);
         lines.extend(StatLine::gauges_by(SIGNALS, signals, "outcome", &sent));
         lines

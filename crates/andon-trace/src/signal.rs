@@ -50,29 +50,27 @@ pub(crate) fn json_to_otel(value: &serde_json::Value) -> Value {
 
 fn json_array(items: &[serde_json::Value]) -> Option<Value> {
     use serde_json::Value as J;
-    match items.first()? {
-        J::String(_) => items
-            .iter()
-            .map(|v| v.as_str().map(|s| StringValue::from(s.to_owned())))
-            .collect::<Option<Vec<_>>>()
-            .map(|v| Value::Array(Array::String(v))),
-        J::Bool(_) => items
-            .iter()
-            .map(J::as_bool)
-            .collect::<Option<Vec<_>>>()
-            .map(|v| Value::Array(Array::Bool(v))),
-        J::Number(_) if items.iter().all(|v| v.as_i64().is_some()) => items
-            .iter()
-            .map(J::as_i64)
-            .collect::<Option<Vec<_>>>()
-            .map(|v| Value::Array(Array::I64(v))),
-        J::Number(_) => items
-            .iter()
-            .map(J::as_f64)
-            .collect::<Option<Vec<_>>>()
-            .map(|v| Value::Array(Array::F64(v))),
+    let array = match items.first()? {
+        J::String(_) => every(items, |v| {
+            v.as_str().map(|s| StringValue::from(s.to_owned()))
+        })
+        .map(Array::String),
+        J::Bool(_) => every(items, J::as_bool).map(Array::Bool),
+        J::Number(_) if items.iter().all(|v| v.as_i64().is_some()) => {
+            every(items, J::as_i64).map(Array::I64)
+        }
+        J::Number(_) => every(items, J::as_f64).map(Array::F64),
         _ => None,
-    }
+    };
+    array.map(Value::Array)
+}
+
+/// Every item read as one primitive type, or `None` when one of them is of another.
+fn every<T>(
+    items: &[serde_json::Value],
+    read: impl Fn(&serde_json::Value) -> Option<T>,
+) -> Option<Vec<T>> {
+    items.iter().map(read).collect()
 }
 
 /// The attributes describing a signal, as put on its span or event.

@@ -38,14 +38,14 @@ impl Stats for TraceStats {
             SPANS,
             "Spans since start, by outcome (started, not_sampled, queued, dropped, exported, failed).",
             "outcome",
-            &[
-                ("started", self.spans_started),
-                ("not_sampled", self.spans_not_sampled),
-                ("queued", self.spans_queued),
-                ("dropped", self.spans_dropped),
-                ("exported", self.spans_exported),
-                ("failed", self.spans_failed),
-            ],
+            &andon_core::stat_totals!(self =>
+                spans_started as "started",
+                spans_not_sampled as "not_sampled",
+                spans_queued as "queued",
+                spans_dropped as "dropped",
+                spans_exported as "exported",
+                spans_failed as "failed",
+            ),
         );
         lines.push(StatLine::gauge(
             EXPORT_ERRORS,

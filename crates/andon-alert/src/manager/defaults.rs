@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use andon_core::config::ChannelConfig;
 use andon_core::{AlertSeverity, Color};
+use andon_runtime::write;
 
 use super::{AlertManager, Inner, SignalIndex, State};
 use crate::channel::ChannelHandle;
@@ -145,10 +146,7 @@ impl Inner {
                 .iter()
                 .any(|(channels, _)| channels.iter().any(|c| c == LOG_CHANNEL));
         if builtin_log && !used {
-            self.channels
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(LOG_CHANNEL);
+            write(&self.channels).remove(LOG_CHANNEL);
         }
         let State {
             rules,

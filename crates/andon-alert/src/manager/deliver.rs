@@ -6,6 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use andon_core::ConfigError;
+use andon_core::config::unknown_channel;
+use andon_runtime::lock;
 
 use super::{DIAGNOSTICS_TIMEOUT, Inner};
 use crate::channel::{ChannelHandle, Job, is_critical_firing};
@@ -41,25 +43,15 @@ impl Inner {
                 if self.read_channels().contains_key(name) {
                     Ok(name.clone())
                 } else {
-                    let known: Vec<String> = self.read_channels().keys().cloned().collect();
-                    Err(ConfigError::new(
-                        format!("alerts.channels.{name}"),
-                        format!(
-                            "unknown channel `{name}`: define it under [alerts.channels.{name}]{}",
-                            if known.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" or use one of {}", known.join(", "))
-                            }
-                        ),
-                    )
-                    .into())
+                    let channels = self.read_channels();
+                    let known = channels.keys().map(String::as_str);
+                    Err(unknown_channel(format!("alerts.channels.{name}"), name, known).into())
                 }
             }
             Some(config) => {
                 let name = key.to_owned();
                 config.validate(&format!("alerts.{name}"))?;
-                let mut inline = self.inline.lock().unwrap_or_else(|e| e.into_inner());
+                let mut inline = lock(&self.inline);
                 if inline.get(&name) == Some(&config) && self.read_channels().contains_key(&name) {
                     return Ok(name);
                 }
@@ -73,7 +65,7 @@ impl Inner {
 
     /// Queues what the outbox held for channels that exist now.
     pub(super) fn replay_deferred(&self) {
-        let mut deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        let mut deferred = lock(&self.deferred);
         if deferred.is_empty() {
             return;
         }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use andon_core::MetricsListener;
+use andon_runtime::lock;
 use tokio::sync::Notify;
 
 use super::{AlertManager, Inner, take_locked};
@@ -95,12 +96,7 @@ impl MetricsListener for AlertManager {
 
     fn metric_changed(&self, name: &str) {
         {
-            let mut dirty = self
-                .inner
-                .listener
-                .dirty
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut dirty = lock(&self.inner.listener.dirty);
             if dirty.iter().any(|n| n == name) {
                 // Marked and woken already; the task has not looked yet.
                 return;

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use andon_runtime::lock;
 use serde::{Deserialize, Serialize};
 
 use super::{AlertManager, AlertState, Inner, Instance, Node, State, take_locked};
@@ -263,7 +264,7 @@ impl Inner {
 
     /// Joins the restored open alerts of the rule at `position` to it.
     pub(super) fn attach_restored(&self, state: &mut State, position: usize) {
-        let mut restored = self.restored.lock().unwrap_or_else(|e| e.into_inner());
+        let mut restored = lock(&self.restored);
         if restored.is_empty() {
             return;
         }
@@ -346,7 +347,7 @@ impl AlertManager {
             version: VERSION,
             alerts,
         };
-        let mut written = persist.written.lock().unwrap_or_else(|e| e.into_inner());
+        let mut written = lock(&persist.written);
         if *written >= generation {
             // A newer snapshot is on disk already.
             return;

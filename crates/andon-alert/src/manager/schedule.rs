@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use andon_runtime::lock;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -90,20 +91,12 @@ impl AlertManager {
             task: Some(task),
         };
         // An evaluation started before is replaced: dropping it stops it.
-        let _replaced = self
-            .inner
-            .evaluation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(evaluation);
+        let _replaced = lock(&self.inner.evaluation).replace(evaluation);
     }
 
     /// Whether the periodic evaluation runs (started, not shut down).
     pub fn is_evaluating(&self) -> bool {
-        self.inner
-            .evaluation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.inner.evaluation)
             .as_ref()
             .is_some_and(Evaluation::is_running)
     }

@@ -2,7 +2,9 @@
 //! path, one `fsync` for every record written since the last (group commit).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
+
+use andon_runtime::lock;
 
 use super::State;
 
@@ -22,10 +24,6 @@ struct SyncFlags {
     stop: bool,
     /// How many `fsync`s the syncer has done (tests read it to check coalescing).
     syncs: u64,
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Syncer {

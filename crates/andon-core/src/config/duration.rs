@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serializer};
+use serde::{Deserializer, Serializer};
 
 /// Serializes a duration as humantime text (`"5m"`).
 pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -12,8 +12,7 @@ pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok
 
 /// Parses humantime text (`"5m"`, `"1h 30m"`); the error says what is expected.
 pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-    parse(&text).map_err(serde::de::Error::custom)
+    crate::text_serde::deserialize_parsed(deserializer, parse)
 }
 
 /// Parses a duration with a message naming the accepted forms.
@@ -32,10 +31,7 @@ pub mod option {
         value: &Option<Duration>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(d) => super::serialize(d, serializer),
-            None => serializer.serialize_none(),
-        }
+        crate::text_serde::serialize_option(value, serializer, super::serialize)
     }
 
     /// Parses humantime text into `Some`.

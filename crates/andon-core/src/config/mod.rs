@@ -53,6 +53,7 @@ pub use agent::{AgentConfig, MIN_TOKEN_CHARS};
 pub use alerts::{
     AlertsConfig, ChannelConfig, ConditionConfig, EmailConfig, EmailTls, EscalationConfig,
     MIN_WATCHDOG_INTERVAL, MatcherConfig, OPERATORS, RuleConfig, SilenceConfig, WatchdogConfig,
+    unknown_channel,
 };
 pub use cloud_logging::{CLOUD_LOGGING_ENDPOINT, CloudLoggingApi, MonitoredResource};
 pub use heartbeats::{

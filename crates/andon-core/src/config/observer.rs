@@ -96,23 +96,23 @@ impl SectionConfig for ObserverConfig {
             self.check_interval_secs,
             " second (the design uses 60)",
         )?;
-        check::percent(
-            section,
-            "memory_threshold_percent",
-            self.memory_threshold_percent,
-        )?;
-        check::percent(
-            section,
-            "memory_critical_percent",
-            self.memory_critical_percent,
-        )?;
-        check::percent(section, "cpu_threshold_percent", self.cpu_threshold_percent)?;
-        check::percent(section, "cpu_critical_percent", self.cpu_critical_percent)?;
-        if let Some(disk) = self.disk_threshold_percent {
-            check::percent(section, "disk_threshold_percent", disk)?;
+        for (field, percent) in [
+            (
+                "memory_threshold_percent",
+                Some(self.memory_threshold_percent),
+            ),
+            (
+                "memory_critical_percent",
+                Some(self.memory_critical_percent),
+            ),
+            ("cpu_threshold_percent", Some(self.cpu_threshold_percent)),
+            ("cpu_critical_percent", Some(self.cpu_critical_percent)),
+            ("disk_threshold_percent", self.disk_threshold_percent),
+            ("disk_critical_percent", self.disk_critical_percent),
+        ] {
+            percent.map_or(Ok(()), |percent| check::percent(section, field, percent))?;
         }
         if let Some(disk) = self.disk_critical_percent {
-            check::percent(section, "disk_critical_percent", disk)?;
             let warning = self.disk_threshold_percent;
             check::not_below(
                 section,

@@ -107,6 +107,16 @@ impl<'b> KvWriter<'b> {
     }
 }
 
+/// The `slog::Serializer` methods of the narrower numbers, one per type: each writes its value
+/// as the wider type it converts into without loss (`u8` as `u64`, `f32` as `f64`).
+macro_rules! emit_widened {
+    ($($emit:ident($narrow:ty) => $wide_emit:ident($wide:ty)),+ $(,)?) => {$(
+        fn $emit(&mut self, key: slog::Key, val: $narrow) -> slog::Result {
+            self.$wide_emit(key, <$wide>::from(val))
+        }
+    )+};
+}
+
 impl slog::Serializer for KvWriter<'_> {
     fn emit_arguments(&mut self, key: slog::Key, val: &fmt::Arguments<'_>) -> slog::Result {
         self.key(key);
@@ -143,23 +153,14 @@ impl slog::Serializer for KvWriter<'_> {
         self.emit_unit(key)
     }
 
-    fn emit_u8(&mut self, key: slog::Key, val: u8) -> slog::Result {
-        self.emit_u64(key, u64::from(val))
-    }
-    fn emit_i8(&mut self, key: slog::Key, val: i8) -> slog::Result {
-        self.emit_i64(key, i64::from(val))
-    }
-    fn emit_u16(&mut self, key: slog::Key, val: u16) -> slog::Result {
-        self.emit_u64(key, u64::from(val))
-    }
-    fn emit_i16(&mut self, key: slog::Key, val: i16) -> slog::Result {
-        self.emit_i64(key, i64::from(val))
-    }
-    fn emit_u32(&mut self, key: slog::Key, val: u32) -> slog::Result {
-        self.emit_u64(key, u64::from(val))
-    }
-    fn emit_i32(&mut self, key: slog::Key, val: i32) -> slog::Result {
-        self.emit_i64(key, i64::from(val))
+    emit_widened! {
+        emit_u8(u8) => emit_u64(u64),
+        emit_i8(i8) => emit_i64(i64),
+        emit_u16(u16) => emit_u64(u64),
+        emit_i16(i16) => emit_i64(i64),
+        emit_u32(u32) => emit_u64(u64),
+        emit_i32(i32) => emit_i64(i64),
+        emit_f32(f32) => emit_f64(f64),
     }
     fn emit_usize(&mut self, key: slog::Key, val: usize) -> slog::Result {
         self.key(key);
@@ -183,10 +184,6 @@ impl slog::Serializer for KvWriter<'_> {
         }
         push_u64(self.buf, val.unsigned_abs());
         Ok(())
-    }
-
-    fn emit_f32(&mut self, key: slog::Key, val: f32) -> slog::Result {
-        self.emit_f64(key, f64::from(val))
     }
 
     fn emit_f64(&mut self, key: slog::Key, val: f64) -> slog::Result {

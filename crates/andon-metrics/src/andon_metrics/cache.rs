@@ -2,7 +2,9 @@
 //! lookup and an atomic operation.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::RwLock;
+
+use andon_runtime::{read, write};
 
 use metrics::{Key, Label};
 
@@ -33,12 +35,7 @@ impl<H: Clone> Cache<H> {
         make: impl FnOnce(&Key) -> Result<H, MetricsError>,
         f: impl FnOnce(&H),
     ) -> Result<(), MetricsError> {
-        if let Some(handle) = self
-            .map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(value)
-        {
+        if let Some(handle) = read(&self.map).get(value) {
             f(handle);
             return Ok(());
         }
@@ -47,10 +44,7 @@ impl<H: Clone> Cache<H> {
             vec![Label::new(self.label, value.to_owned())],
         ))?;
         f(&handle);
-        self.map
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(value.into(), handle);
+        write(&self.map).insert(value.into(), handle);
         Ok(())
     }
 

@@ -13,12 +13,13 @@ use cache::Cache;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use andon_core::config::MetricsConfig;
 use andon_core::threshold::Threshold;
 use andon_core::{AlertSeverity, AndonSignal, Color};
+use andon_runtime::{read, write};
 use metrics::{Counter, Gauge, Histogram, Key, Label};
 use tokio::sync::watch;
 
@@ -200,12 +201,7 @@ impl AndonMetrics {
         let component = signal.component_or_unknown();
         let index = color_index(signal.color());
         let red = signal.color() == Color::Red;
-        if let Some(counters) = self
-            .signals
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(component)
-        {
+        if let Some(counters) = read(&self.signals).get(component) {
             counters[index].increment(1);
             if red {
                 counters[FAILURE].increment(1);
@@ -235,10 +231,7 @@ impl AndonMetrics {
         if red {
             counters[FAILURE].increment(1);
         }
-        self.signals
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(component.into(), counters);
+        write(&self.signals).insert(component.into(), counters);
         Ok(())
     }
 

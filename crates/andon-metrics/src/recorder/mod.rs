@@ -14,10 +14,10 @@ use watch::{LISTENED, Slot, THRESHOLD, Watch};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use andon_core::{AndonSignal, MetricsListener, Sample};
-use andon_runtime::WorkQueue;
+use andon_runtime::{WorkQueue, lock, read, write};
 use metrics::{
     Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
 };
@@ -177,24 +177,18 @@ impl Registry {
     /// Sets (or with `None` removes) the threshold watched on metric `name`.
     pub(crate) fn set_threshold(&self, name: &str, source: &str, threshold: Option<Threshold>) {
         let slot = self.slot(name);
-        *slot.source.write().unwrap_or_else(PoisonError::into_inner) = source.to_owned();
-        *slot
-            .threshold
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = threshold;
+        *write(&slot.source) = source.to_owned();
+        *write(&slot.threshold) = threshold;
         slot.set_flag(THRESHOLD, threshold.is_some());
     }
 
     /// Tells `listener` (replacing any earlier one; `None` removes it) of every update of the
     /// metrics it watches. Its names are read once, here, and marked on their slots.
     pub(crate) fn set_listener(&self, listener: Option<Arc<dyn MetricsListener>>) {
-        let mut listened = self.listened.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut listened = lock(&self.listened);
         for slot in listened.drain(..) {
             slot.set_flag(LISTENED, false);
-            *slot
-                .listener
-                .write()
-                .unwrap_or_else(PoisonError::into_inner) = None;
+            *write(&slot.listener) = None;
         }
         let Some(listener) = listener else {
             return;
@@ -207,17 +201,14 @@ impl Registry {
             .collect();
         for name in names {
             let slot = self.slot(&name);
-            *slot
-                .listener
-                .write()
-                .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&listener));
+            *write(&slot.listener) = Some(Arc::clone(&listener));
             slot.set_flag(LISTENED, true);
             listened.push(slot);
         }
     }
 
     fn slot(&self, name: &str) -> Arc<Slot> {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = lock(&self.slots);
         Arc::clone(
             slots
                 .entry(name.to_owned())
@@ -228,17 +219,11 @@ impl Registry {
     /// What the registry holds: metric names with series, series, and series refused in all.
     pub(crate) fn stats(&self) -> crate::MetricsStats {
         let (metrics, series) = {
-            let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+            let families = lock(&self.families);
             let series: usize = families.values().map(|f| f.series.len()).sum();
             (families.len() as u64, series as u64)
         };
-        let refused_series = self
-            .refused
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(|(_, n)| *n)
-            .sum();
+        let refused_series = lock(&self.refused).values().map(|(_, n)| *n).sum();
         crate::MetricsStats {
             metrics,
             series,
@@ -248,16 +233,12 @@ impl Registry {
 
     /// How many series of `name` were refused by the cardinality guard.
     pub(crate) fn refused_count(&self, name: &str) -> u64 {
-        self.refused
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .map_or(0, |(_, n)| *n)
+        lock(&self.refused).get(name).map_or(0, |(_, n)| *n)
     }
 
     /// Every series of the counter or gauge `name`.
     pub(crate) fn samples(&self, name: &str) -> Vec<Sample> {
-        let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let families = lock(&self.families);
         let Some(family) = families.get(sanitize_metric_name(name).as_str()) else {
             return Vec::new();
         };
@@ -281,13 +262,7 @@ impl Registry {
 
     /// Gives `name` its HELP text; the first non-empty description wins.
     pub(crate) fn describe(&self, kind: Kind, name: &str, help: &str) {
-        if help.is_empty()
-            || !self
-                .described
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(name.to_owned())
-        {
+        if help.is_empty() || !lock(&self.described).insert(name.to_owned()) {
             return;
         }
         let key = KeyName::from(name.to_owned());
@@ -301,11 +276,7 @@ impl Registry {
 
     #[inline]
     fn cached(&self, key: &Key) -> Option<Series> {
-        self.series
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned()
+        read(&self.series).get(key).cloned()
     }
 
     /// The counter for `key`, created if needed, or why it cannot be.
@@ -334,7 +305,7 @@ impl Registry {
 
     fn conflict(&self, key: &Key, requested: Kind) -> MetricsError {
         self.internal.type_conflicts.increment(1);
-        let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let families = lock(&self.families);
         let existing = families
             .get(sanitize_metric_name(key.name()).as_str())
             .map_or("metric", |f| f.kind.as_str());
@@ -354,7 +325,7 @@ impl Registry {
 
     #[cold]
     fn create(&self, key: &Key, kind: Kind) -> Result<Series, MetricsError> {
-        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut families = lock(&self.families);
         // Another thread may have created it while we waited.
         if let Some(series) = self.cached(key) {
             return Ok(series);
@@ -466,15 +437,12 @@ impl Registry {
             })
             .series
             .push(series.clone());
-        self.series
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.clone(), series.clone());
+        write(&self.series).insert(key.clone(), series.clone());
         Ok(series)
     }
 
     fn refuse(&self, name: &str) {
-        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut refused = lock(&self.refused);
         let (counter, count) = refused.entry(name.to_owned()).or_insert_with(|| {
             let counter = self.prometheus.register_counter(
                 &Key::from_parts(

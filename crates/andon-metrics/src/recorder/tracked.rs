@@ -3,7 +3,9 @@
 //! [`Renderer`] that reads them out.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+
+use andon_runtime::{read, write};
+use std::sync::{Arc, RwLock};
 
 use metrics::{Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -100,7 +102,7 @@ impl HistogramFn for TrackedHistogram {
     #[inline]
     fn record(&self, value: f64) {
         {
-            let _recording = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+            let _recording = read(&self.gate);
             self.inner.record(value);
         }
         self.watch.observe(value);
@@ -108,7 +110,7 @@ impl HistogramFn for TrackedHistogram {
 
     fn record_many(&self, value: f64, count: usize) {
         {
-            let _recording = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+            let _recording = read(&self.gate);
             self.inner.record_many(value, count);
         }
         self.watch.observe(value);
@@ -133,13 +135,13 @@ pub(crate) struct Renderer {
 impl Renderer {
     /// Everything in the Prometheus text exposition format.
     pub(crate) fn render(&self) -> String {
-        let _draining = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        let _draining = write(&self.gate);
         self.handle.render()
     }
 
     /// Moves recorded histogram values into their distributions.
     pub(crate) fn run_upkeep(&self) {
-        let _draining = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        let _draining = write(&self.gate);
         self.handle.run_upkeep();
     }
 }

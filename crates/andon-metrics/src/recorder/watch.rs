@@ -2,7 +2,9 @@
 //! listener) and the [`Watch`] of one series, which raises and clears threshold signals.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+
+use andon_runtime::read;
+use std::sync::{Arc, RwLock};
 
 use super::Events;
 use andon_core::threshold::{Crossing, Threshold, ThresholdState};
@@ -75,12 +77,7 @@ impl Watch {
         }
         if flags & LISTENED != 0 {
             // Cloned out of the lock: the listener may take its time without holding it.
-            let listener = self
-                .slot
-                .listener
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
+            let listener = read(&self.slot.listener).clone();
             if let Some(listener) = listener {
                 listener.metric_changed(&self.slot.name);
             }
@@ -89,11 +86,7 @@ impl Watch {
 
     /// Raises or clears the threshold signal of this series.
     fn compare(&self, value: f64) {
-        let threshold = *self
-            .slot
-            .threshold
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let threshold = *read(&self.slot.threshold);
         let Some(threshold) = threshold else {
             return;
         };
@@ -113,12 +106,7 @@ impl Watch {
                 self.display, threshold.clear, threshold.level
             )),
         };
-        let source = self
-            .slot
-            .source
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let source = read(&self.slot.source).clone();
         let labels: serde_json::Map<String, serde_json::Value> = self
             .labels
             .iter()

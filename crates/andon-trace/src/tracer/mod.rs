@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use andon_core::config::TracerConfig;
 use andon_core::{ShutdownReport, TraceIds};
+use andon_runtime::lock;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -136,10 +137,7 @@ impl AndonTracer {
     fn table(&self) -> MutexGuard<'_, Table> {
         // A panic while holding the lock cannot leave the table inconsistent (every update is
         // a single assignment), so a poisoned lock is still usable.
-        self.inner
-            .table
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner.table)
     }
 
     fn check_handle(&self, handle: &SpanHandle) -> Result<(), TraceError> {

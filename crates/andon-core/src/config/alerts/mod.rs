@@ -161,6 +161,39 @@ impl Default for AlertsConfig {
     }
 }
 
+/// The error for a channel name that no `[alerts.channels.<name>]` table defines, at `key`:
+/// it says which table to write, or which of the `known` channels to use instead. The same
+/// words whether a rule in the file or one added at run time names it.
+///
+/// ```
+/// use andon_core::config::unknown_channel;
+///
+/// let err = unknown_channel("alerts.rules.0.channels", "pager", ["slack", "email"]);
+/// assert_eq!(err.key.as_deref(), Some("alerts.rules.0.channels"));
+/// assert_eq!(
+///     err.message,
+///     "unknown channel `pager`: define it under [alerts.channels.pager] or use one of slack, email"
+/// );
+/// let none = unknown_channel("alerts.channels.pager", "pager", []);
+/// assert!(none.message.ends_with("[alerts.channels.pager]"));
+/// ```
+pub fn unknown_channel<'a>(
+    key: impl Into<String>,
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> ConfigError {
+    let known: Vec<&str> = known.into_iter().collect();
+    let instead = if known.is_empty() {
+        String::new()
+    } else {
+        format!(" or use one of {}", known.join(", "))
+    };
+    ConfigError::new(
+        key,
+        format!("unknown channel `{name}`: define it under [alerts.channels.{name}]{instead}"),
+    )
+}
+
 impl SectionConfig for AlertsConfig {
     const SECTION: &'static str = "alerts";
 
@@ -204,18 +237,8 @@ impl SectionConfig for AlertsConfig {
         let known = |key: String, names: &[String]| -> Result<(), ConfigError> {
             for name in names {
                 if !self.channels.contains_key(name) {
-                    let allowed: Vec<&str> = self.channels.keys().map(String::as_str).collect();
-                    return Err(ConfigError::new(
-                        key,
-                        format!(
-                            "unknown channel `{name}`: define it under [alerts.channels.{name}]{}",
-                            if allowed.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" or use one of {}", allowed.join(", "))
-                            }
-                        ),
-                    ));
+                    let allowed = self.channels.keys().map(String::as_str);
+                    return Err(unknown_channel(key, name, allowed));
                 }
             }
             Ok(())
