@@ -21,13 +21,13 @@ impl Stats for HistoryStats {
             RECORDS,
             "History records since start, by outcome (accepted, written, dropped_queue_full, dropped_closed, failed).",
             "outcome",
-            &[
-                ("accepted", self.accepted),
-                ("written", self.written),
-                ("dropped_queue_full", self.dropped_queue_full),
-                ("dropped_closed", self.dropped_closed),
-                ("failed", self.failed),
-            ],
+            &andon_core::stat_totals!(self =>
+                accepted,
+                written,
+                dropped_queue_full,
+                dropped_closed,
+                failed,
+            ),
         );
         lines.push(StatLine::gauge(
             FAILED_BATCHES,
