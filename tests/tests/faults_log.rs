@@ -287,12 +287,15 @@ fn run_bounded(mut command: Command) -> (std::process::ExitStatus, String) {
 fn a_closed_stdout_is_counted_and_never_panics_or_hangs_the_host() {
     let dir = temp_dir();
     let log = dir.path().join("andon.log");
-    // stdout is a pipe whose reading end is closed: every write fails with EPIPE.
+    // stdout is a pipe whose reading end is closed before the host starts: every write fails
+    // with EPIPE, the first one too (closing it after the spawn would race the host's first
+    // writes into the pipe's buffer).
+    let (read_end, write_end) = std::io::pipe().unwrap();
+    drop(read_end);
     let mut command = Command::new(andon_tests::example_binary("fault_host"));
     command.arg("stdout").arg(&log).stdin(Stdio::null());
-    command.stdout(Stdio::piped());
+    command.stdout(write_end);
     let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
-    drop(child.stdout.take());
     let mut stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
