@@ -134,13 +134,27 @@
 //!
 //! # Crate feature flags
 //!
-//! - `tracing` (off by default; on in the umbrella `andon`): [`AndonLogger::tracing_layer`], a
-//!   `tracing_subscriber::Layer` that writes every `tracing` event as an andon record (ERROR →
-//!   CRITICAL, WARN → WARNING, INFO, DEBUG/TRACE → DEBUG; fields with their JSON types; `target`,
-//!   `file`, `line`; the active span's `trace_id`/`span_id`) through the same filter, sampling,
-//!   queue and counters, and [`LogDirectives`]: `RUST_LOG` in `EnvFilter` syntax overrides
-//!   `[logger] level` and filters events by target, `ANDON_LOG` sets andon's own records alone
-//!   ([`AndonLoggerBuilder::with_env_directives`]).
+// The `tracing` items exist only with the feature: linked with it, named without it.
+#![cfg_attr(
+    feature = "tracing",
+    doc = "- `tracing` (off by default; on in the umbrella `andon`): [`AndonLogger::tracing_layer`], a
+  `tracing_subscriber::Layer` that writes every `tracing` event as an andon record (ERROR →
+  CRITICAL, WARN → WARNING, INFO, DEBUG/TRACE → DEBUG; fields with their JSON types; `target`,
+  `file`, `line`; the active span's `trace_id`/`span_id`) through the same filter, sampling,
+  queue and counters, and [`LogDirectives`]: `RUST_LOG` in `EnvFilter` syntax overrides
+  `[logger] level` and filters events by target, `ANDON_LOG` sets andon's own records alone
+  ([`AndonLoggerBuilder::with_env_directives`])."
+)]
+#![cfg_attr(
+    not(feature = "tracing"),
+    doc = "- `tracing` (off by default; on in the umbrella `andon`): `AndonLogger::tracing_layer`, a
+  `tracing_subscriber::Layer` that writes every `tracing` event as an andon record (ERROR →
+  CRITICAL, WARN → WARNING, INFO, DEBUG/TRACE → DEBUG; fields with their JSON types; `target`,
+  `file`, `line`; the active span's `trace_id`/`span_id`) through the same filter, sampling,
+  queue and counters, and `LogDirectives`: `RUST_LOG` in `EnvFilter` syntax overrides
+  `[logger] level` and filters events by target, `ANDON_LOG` sets andon's own records alone
+  (`AndonLoggerBuilder::with_env_directives`)."
+)]
 //! - `gcp` (off by default; on in the `andon` agent binary, `andon/gcp` in the umbrella): the
 //!   `CloudLogging` sink's `output = "api"`, writing to Cloud Logging's `entries:write` with
 //!   Application Default Credentials (gcp_auth, reqwest, rustls with ring). Without it such a
