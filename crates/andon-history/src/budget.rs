@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use andon_runtime::Alarm;
 use rusqlite::Connection;
 
 /// The longest a query may run before it is stopped with [`HistoryError::TooSlow`](crate::HistoryError::TooSlow).
@@ -10,10 +11,10 @@ pub const QUERY_BUDGET: Duration = Duration::from_secs(5);
 
 /// Interrupts the statements of a connection when they run past the budget, unless dropped
 /// first. Drop it before the connection's lock, so that a late interrupt cannot reach the
-/// next query.
+/// next query (dropping it waits for its alarm's thread). Without a thread for the alarm, the
+/// query runs unbounded, as it would without a budget.
 pub(crate) struct Budget {
-    done: Option<std::sync::mpsc::Sender<()>>,
-    watchdog: Option<std::thread::JoinHandle<()>>,
+    _alarm: Option<Alarm>,
 }
 
 impl Budget {
@@ -23,29 +24,8 @@ impl Budget {
 
     fn start_with(connection: &Connection, budget: Duration) -> Budget {
         let handle = connection.get_interrupt_handle();
-        let (done, finished) = std::sync::mpsc::channel::<()>();
-        let watchdog = std::thread::Builder::new()
-            .name("andon-history-budget".into())
-            .spawn(move || {
-                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    finished.recv_timeout(budget)
-                {
-                    handle.interrupt();
-                }
-            })
-            .ok();
         Budget {
-            done: Some(done),
-            watchdog,
-        }
-    }
-}
-
-impl Drop for Budget {
-    fn drop(&mut self) {
-        drop(self.done.take());
-        if let Some(watchdog) = self.watchdog.take() {
-            let _ = watchdog.join();
+            _alarm: Alarm::start("andon-history-budget", budget, move || handle.interrupt()),
         }
     }
 }

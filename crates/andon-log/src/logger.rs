@@ -526,19 +526,11 @@ andon_core::impl_component!(AndonLogger, "log");
 /// its own rather than tokio's timer, which a runtime may lack. Without a thread, no deadline.
 async fn within<T>(deadline: Duration, work: impl Future<Output = T>) -> Option<T> {
     let (fire, fired) = tokio::sync::oneshot::channel::<()>();
-    let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
-    let timer = std::thread::Builder::new()
-        .name("andon-log-deadline".to_owned())
-        .spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                cancelled.recv_timeout(deadline)
-            {
-                let _ = fire.send(());
-            }
-        });
-    if timer.is_err() {
+    let Some(alarm) = andon_runtime::Alarm::start("andon-log-deadline", deadline, move || {
+        let _ = fire.send(());
+    }) else {
         return Some(work.await);
-    }
+    };
     let mut work = std::pin::pin!(work);
     let mut fired = Some(fired);
     let outcome = std::future::poll_fn(|cx| {
@@ -557,7 +549,7 @@ async fn within<T>(deadline: Duration, work: impl Future<Output = T>) -> Option<
         std::task::Poll::Pending
     })
     .await;
-    // Wakes the timer thread at once so that it ends.
-    drop(cancel);
+    // Wakes the alarm's thread at once so that it ends.
+    drop(alarm);
     outcome
 }

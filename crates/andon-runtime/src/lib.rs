@@ -2,8 +2,8 @@
 //! callers and a worker task (drops counted, never a wait; depth, last error, flush with a
 //! deadline, close; the worker woken per item or once per batch, see [`WakePolicy`]), the
 //! [`Backoff`] between delivery attempts (honouring a receiver's `Retry-After`, see
-//! [`parse_retry_after`]), the injectable [`Clock`], and locks that survive a panicking holder
-//! ([`lock()`]).
+//! [`parse_retry_after`]), the injectable [`Clock`], the [`Alarm`] that bounds work with a
+//! thread of its own, and locks that survive a panicking holder ([`lock()`]).
 //!
 //! An internal crate: it depends on std and tokio only (of andon, on nothing but
 //! `andon-core`); the components (andon-log, andon-metrics, andon-trace, andon-alert,
@@ -47,11 +47,13 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod alarm;
 mod backoff;
 mod clock;
 mod lock;
 mod queue;
 
+pub use alarm::Alarm;
 pub use backoff::{Backoff, parse_retry_after};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use lock::{lock, read, write};
