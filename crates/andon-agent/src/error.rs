@@ -16,6 +16,14 @@ pub enum AgentError {
     #[error("cannot start the andon system: {0}")]
     System(#[source] AndonError),
 
+    /// The andon system stopped with failures: a component did not flush or close in time
+    /// (a stuck log sink, an unreachable alert channel). What it names was not written or
+    /// delivered; everything else was.
+    #[error(
+        "the andon system did not shut down cleanly: {0}: what it names was not written or delivered, the rest was"
+    )]
+    Shutdown(#[source] AndonError),
+
     /// The listener could not be bound.
     #[error(
         "cannot listen on {address}: {source}: choose another address with --listen or [agent] listen"
@@ -81,12 +89,13 @@ pub enum AgentError {
 
 impl AgentError {
     /// The exit code of the `andon` command for this error:
-    /// `1` invalid configuration or failed server, `2` bad usage, `3` agent unreachable,
+    /// `1` invalid configuration, failed server or an unclean shutdown, `2` bad usage, `3` agent unreachable,
     /// `4` request refused or not understood.
     pub fn exit_code(&self) -> u8 {
         match self {
             AgentError::Config(_)
             | AgentError::System(_)
+            | AgentError::Shutdown(_)
             | AgentError::Bind { .. }
             | AgentError::Serve(_)
             | AgentError::DataDir { .. } => 1,
@@ -101,7 +110,7 @@ impl From<AgentError> for AndonError {
     fn from(error: AgentError) -> Self {
         match error {
             AgentError::Config(config) => AndonError::Config(config),
-            AgentError::System(system) => system,
+            AgentError::System(system) | AgentError::Shutdown(system) => system,
             other => AndonError::component("agent", other),
         }
     }
@@ -133,5 +142,18 @@ mod tests {
         assert!(matches!(andon, AndonError::Config(_)));
         let andon: AndonError = rejected.into();
         assert!(andon.to_string().starts_with("andon agent: "), "{andon}");
+    }
+
+    #[test]
+    fn a_failed_shutdown_is_not_called_a_failed_start() {
+        let failed = AgentError::Shutdown(AndonError::component("log", "a log sink is stuck"));
+        assert_eq!(failed.exit_code(), 1);
+        let text = failed.to_string();
+        assert!(
+            text.starts_with("the andon system did not shut down cleanly: "),
+            "{text}"
+        );
+        assert!(text.contains("a log sink is stuck"), "{text}");
+        assert!(!text.contains("start"), "{text}");
     }
 }

@@ -216,7 +216,7 @@ impl Agent {
             Ok(Err(e)) => return Err(AgentError::Serve(e)),
             Err(e) => return Err(AgentError::Serve(std::io::Error::other(e.to_string()))),
         }
-        flushed.map_err(|e| AgentError::System(e.into()))
+        flushed.map_err(|e| AgentError::Shutdown(e.into()))
     }
 }
 
