@@ -89,6 +89,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
         Ok(())
     })?;
     step("cargo doc", &mut || {
+        // The umbrella's feature table must read right with its features off too; this runs
+        // first so the all-features pages are the ones left in target/doc.
+        sh(
+            &root,
+            "cargo",
+            &["doc", "-p", "andon", "--no-deps", "--no-default-features"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        )?;
         sh(
             &root,
             "cargo",

@@ -96,6 +96,27 @@
 //!
 //! [`andon_core`] holds the shared vocabulary, re-exported here at the root.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// With a feature off its module is absent: the feature table then links the crate's own docs.
+#![doc = ""]
+#![cfg_attr(not(feature = "log"), doc = "[`log`]: https://docs.rs/andon-log")]
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = "[`metrics`]: https://docs.rs/andon-metrics"
+)]
+#![cfg_attr(not(feature = "trace"), doc = "[`trace`]: https://docs.rs/andon-trace")]
+#![cfg_attr(
+    not(feature = "observe"),
+    doc = "[`observe`]: https://docs.rs/andon-observe"
+)]
+#![cfg_attr(not(feature = "alert"), doc = "[`alert`]: https://docs.rs/andon-alert")]
+#![cfg_attr(
+    not(feature = "history"),
+    doc = "[`history`]: https://docs.rs/andon-history"
+)]
+#![cfg_attr(
+    not(feature = "tracing"),
+    doc = "[`AndonSystem::tracing_layers`]: https://docs.rs/andon/latest/andon/struct.AndonSystem.html#method.tracing_layers"
+)]
 
 mod board;
 mod builder;
