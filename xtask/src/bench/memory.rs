@@ -63,7 +63,7 @@ pub(crate) struct Report {
 
 /// A count with thousands separators, as the rest of the report writes them.
 fn n(count: u64) -> String {
-    super::thousands(&count.to_string())
+    super::render::thousands(&count.to_string())
 }
 
 fn mib(kib: u64) -> String {
