@@ -139,7 +139,7 @@ fn dashboard_and_alert_rules_name_only_metrics_andon_declares() {
     for core in [
         "andon_signals_total",
         "andon_line_stopped",
-        "andon_log_records",
+        "andon_log_records_total",
     ] {
         assert!(declared.contains(core), "{core} not found in crates/*/src");
     }
@@ -169,8 +169,8 @@ fn dashboard_and_alert_rules_name_only_metrics_andon_declares() {
     let in_rules = metric_names(&exprs);
     for needed in [
         "andon_line_stopped",
-        "andon_log_records",
-        "andon_trace_spans",
+        "andon_log_records_total",
+        "andon_trace_spans_total",
         "andon_alert_notifications_total",
         "up",
     ] {
@@ -228,11 +228,11 @@ fn a_real_agent_exports_what_the_dashboard_reads() {
     let scraped = wait_for(Duration::from_secs(30), || {
         let (code, body) = http_get(&format!("{url}/metrics")).ok()?;
         let names = families(&body);
-        (code == 200 && names.contains("andon_log_records")).then_some(names)
+        (code == 200 && names.contains("andon_log_records_total")).then_some(names)
     })
     .unwrap_or_else(|| {
         panic!(
-            "no andon_log_records on /metrics; agent said:\n{}",
+            "no andon_log_records_total on /metrics; agent said:\n{}",
             agent.output()
         )
     });
@@ -255,7 +255,7 @@ fn a_real_agent_exports_what_the_dashboard_reads() {
     for shown in [
         "andon_signals_total",
         "andon_line_stopped",
-        "andon_log_records",
+        "andon_log_records_total",
     ] {
         assert!(
             exported.contains(shown),

@@ -143,6 +143,13 @@ pub trait MetricsSink: Send + Sync + fmt::Debug {
         let _ = (name, labels, delta);
     }
 
+    /// Sets counter `name` with `labels` to `total`, a total since start that a component
+    /// keeps itself (what [`Stats::export`](crate::stats::Stats::export) publishes); a counter
+    /// never goes down, so a total below the one already set leaves it as it is.
+    fn set_counter(&self, name: &str, labels: &[(&str, &str)], total: u64) {
+        let _ = (name, labels, total);
+    }
+
     /// Records `value` in histogram `name` with `labels`.
     fn record_histogram(&self, name: &str, labels: &[(&str, &str)], value: f64) {
         let _ = (name, labels, value);

@@ -39,8 +39,7 @@ use crate::component::MetricsSink;
 pub enum StatKind {
     /// A total since start that only grows; its name ends in `_total`.
     Counter,
-    /// A value that goes up and down, or a total published as a gauge (its name has no
-    /// `_total`).
+    /// A value that goes up and down (its name has no `_total`).
     Gauge,
 }
 
@@ -60,7 +59,7 @@ display_as_str!(StatKind);
 /// labels and its current value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatLine {
-    /// The metric name, such as `andon_log_records` (a `"andon_…"` constant of the crate).
+    /// The metric name, such as `andon_log_records_total` (a `"andon_…"` constant of the crate).
     pub name: &'static str,
     /// Counter or gauge.
     pub kind: StatKind,
@@ -102,10 +101,11 @@ impl StatLine {
         self
     }
 
-    /// One gauge `name` split by `label`: a line per `(label value, total)` of `totals`, in
-    /// that order, all with the same HELP text. The usual shape of a component's counters, such
-    /// as `andon_log_records{outcome="written"}`, each a total since start.
-    pub fn gauges_by(
+    /// One counter `name` (ending in `_total`) split by `label`: a line per `(label value,
+    /// total)` of `totals`, in that order, all with the same HELP text. The usual shape of a
+    /// component's counters, such as `andon_log_records_total{outcome="written"}`, each a
+    /// total since start.
+    pub fn counters_by(
         name: &'static str,
         help: &'static str,
         label: &'static str,
@@ -114,13 +114,13 @@ impl StatLine {
         totals
             .iter()
             .map(|&(value, total)| {
-                StatLine::gauge(name, help, total as f64).with_label(label, value)
+                StatLine::counter(name, help, total as f64).with_label(label, value)
             })
             .collect()
     }
 }
 
-/// The `(label value, total)` rows of [`StatLine::gauges_by`], read from a snapshot's fields:
+/// The `(label value, total)` rows of [`StatLine::counters_by`], read from a snapshot's fields:
 /// each row is labelled with its field's name, or with the literal after `as` where the label
 /// says it shorter (a `spans_started` field as `"started"`). Writing each outcome once keeps
 /// the series' labels and the snapshot's fields from drifting apart.
@@ -137,7 +137,7 @@ impl StatLine {
 /// let rows = andon_core::stat_totals!(counts => written, spans_dropped as "dropped");
 /// assert_eq!(rows, [("written", 7), ("dropped", 2)]);
 ///
-/// let lines = StatLine::gauges_by("demo_records", "Records.", "outcome", &rows);
+/// let lines = StatLine::counters_by("demo_records_total", "Records.", "outcome", &rows);
 /// assert_eq!(lines[1].labels, [("outcome", "dropped".to_owned())]);
 /// ```
 #[macro_export]
@@ -173,10 +173,11 @@ pub trait Stats: Send + Sync + fmt::Debug {
         }
     }
 
-    /// Publishes every line through `sink`: the HELP text of each name, then each value with
-    /// [`MetricsSink::set_gauge`]. Counters are published with their total too, since the
-    /// sink's [`add_counter`](MetricsSink::add_counter) takes increments; call it as often as
-    /// a scrape should see fresh values.
+    /// Publishes every line through `sink`: the HELP text of each name, then each value, a
+    /// gauge with [`MetricsSink::set_gauge`] and a counter's total with
+    /// [`MetricsSink::set_counter`] (so Prometheus sees a counter, and `rate()` and
+    /// `increase()` read a restart as a reset, not as a fall); call it as often as a scrape
+    /// should see fresh values.
     fn export(&self, sink: &dyn MetricsSink) {
         let lines = self.describe();
         let mut last = None;
@@ -187,7 +188,12 @@ pub trait Stats: Send + Sync + fmt::Debug {
             }
             let labels: Vec<(&str, &str)> =
                 line.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            sink.set_gauge(line.name, &labels, line.value);
+            match line.kind {
+                StatKind::Gauge => sink.set_gauge(line.name, &labels, line.value),
+                // A counter line holds a whole total since start (from a `u64`).
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                StatKind::Counter => sink.set_counter(line.name, &labels, line.value as u64),
+            }
         }
     }
 }
@@ -256,13 +262,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gauges_by_makes_one_labelled_line_per_total_in_order() {
-        let lines = StatLine::gauges_by("andon_x", "X.", "outcome", &[("a", 1), ("b", 2)]);
+    fn counters_by_makes_one_labelled_counter_per_total_in_order() {
+        let lines = StatLine::counters_by("andon_x_total", "X.", "outcome", &[("a", 1), ("b", 2)]);
         assert_eq!(
             lines,
             vec![
-                StatLine::gauge("andon_x", "X.", 1.0).with_label("outcome", "a"),
-                StatLine::gauge("andon_x", "X.", 2.0).with_label("outcome", "b"),
+                StatLine::counter("andon_x_total", "X.", 1.0).with_label("outcome", "a"),
+                StatLine::counter("andon_x_total", "X.", 2.0).with_label("outcome", "b"),
             ]
         );
     }
@@ -302,6 +308,13 @@ mod tests {
                 .push(format!("{name}{labels:?}={value}"));
         }
 
+        fn set_counter(&self, name: &str, labels: &[(&str, &str)], total: u64) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("counter {name}{labels:?}={total}"));
+        }
+
         fn describe(&self, name: &str, help: &str) {
             self.0.lock().unwrap().push(format!("help {name} {help}"));
         }
@@ -325,8 +338,8 @@ mod tests {
             *seen.0.lock().unwrap(),
             [
                 "help t_total Things.\nMore.",
-                "t_total[(\"why\", \"a\\\"b\\\\c\")]=2",
-                "t_total[(\"why\", \"d\")]=3",
+                "counter t_total[(\"why\", \"a\\\"b\\\\c\")]=2",
+                "counter t_total[(\"why\", \"d\")]=3",
                 "help t_open Open.",
                 "t_open[]=inf",
             ]

@@ -1,23 +1,23 @@
 //! [`HistoryStats`] under the [`Stats`] contract: what the store's queue and writer did, as
-//! gauges holding totals since start (beside the `andon_history_*_total` counters the writer
-//! pushes as it goes).
+//! counters of totals since start (beside the counters with a `reason` label the writer pushes
+//! as it goes, such as `andon_history_dropped_total`).
 
 use andon_core::{StatLine, Stats};
 
 use crate::queue::HistoryStats;
 
-/// The gauge of records by outcome (totals since start).
-const RECORDS: &str = "andon_history_records";
-/// The gauge of failed transactions (total since start).
-const FAILED_BATCHES: &str = "andon_history_failed_batches";
-/// The gauge of rows retention deleted (total since start).
-const RETENTION_DELETED: &str = "andon_history_retention_deleted";
+/// The counter of records by outcome.
+const RECORDS: &str = "andon_history_records_total";
+/// The counter of failed transactions.
+const FAILED_BATCHES: &str = "andon_history_failed_batches_total";
+/// The counter of rows retention deleted.
+const RETENTION_DELETED: &str = "andon_history_retention_deleted_total";
 
 impl Stats for HistoryStats {
-    /// `andon_history_records{outcome="accepted|written|dropped_queue_full|dropped_closed|failed"}`,
-    /// `andon_history_failed_batches` and `andon_history_retention_deleted`.
+    /// `andon_history_records_total{outcome="accepted|written|dropped_queue_full|dropped_closed|failed"}`,
+    /// `andon_history_failed_batches_total` and `andon_history_retention_deleted_total`.
     fn describe(&self) -> Vec<StatLine> {
-        let mut lines = StatLine::gauges_by(
+        let mut lines = StatLine::counters_by(
             RECORDS,
             "History records since start, by outcome (accepted, written, dropped_queue_full, dropped_closed, failed).",
             "outcome",
@@ -29,12 +29,12 @@ impl Stats for HistoryStats {
                 failed,
             ),
         );
-        lines.push(StatLine::gauge(
+        lines.push(StatLine::counter(
             FAILED_BATCHES,
             "History transactions that failed since start.",
             self.failed_batches as f64,
         ));
-        lines.push(StatLine::gauge(
+        lines.push(StatLine::counter(
             RETENTION_DELETED,
             "History rows deleted by retention since start.",
             self.retention_deleted as f64,
@@ -56,9 +56,9 @@ mod tests {
             ..HistoryStats::default()
         };
         let text = andon_core::stats::render_prometheus(&[&stats]);
-        assert!(text.contains("andon_history_records{outcome=\"accepted\"} 5\n"));
-        assert!(text.contains("andon_history_records{outcome=\"dropped_queue_full\"} 2\n"));
-        assert!(text.contains("andon_history_retention_deleted 7\n"));
+        assert!(text.contains("andon_history_records_total{outcome=\"accepted\"} 5\n"));
+        assert!(text.contains("andon_history_records_total{outcome=\"dropped_queue_full\"} 2\n"));
+        assert!(text.contains("andon_history_retention_deleted_total 7\n"));
         assert_eq!(Stats::describe(&stats).len(), 7);
     }
 }

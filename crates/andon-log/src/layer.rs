@@ -78,7 +78,7 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for AndonLayer {
         let message = Message(event);
         // One statement, so that the message's format arguments live until the record is
         // queued. A dropped record is counted (`dropped`,
-        // `andon_log_records{outcome="dropped"}`); `tracing` has no way to tell the caller.
+        // `andon_log_records_total{outcome="dropped"}`); `tracing` has no way to tell the caller.
         let _ = self.core.submit_blocking(&Entry::bridged(
             level,
             &format_args!("{message}"),

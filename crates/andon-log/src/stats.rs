@@ -56,21 +56,21 @@ pub struct SinkStats {
     pub last_error: Option<String>,
 }
 
-/// The gauge of log records by outcome (totals since start).
-const RECORDS: &str = "andon_log_records";
+/// The counter of log records by outcome.
+const RECORDS: &str = "andon_log_records_total";
 /// The gauge that is 1 while a log sink is stuck.
 const STALLED: &str = "andon_log_stalled";
 /// The gauge of records accepted and not yet written.
 const QUEUED: &str = "andon_log_queued";
-/// The gauge of failed record writes by sink (totals since start).
-const SINK_ERRORS: &str = "andon_log_sink_errors";
+/// The counter of failed record writes by sink.
+const SINK_ERRORS: &str = "andon_log_sink_errors_total";
 
 impl Stats for LogStats {
-    /// `andon_log_records{outcome="emitted|written|failed|dropped|sampled_out|timed_out"}`,
-    /// `andon_log_stalled` (0 or 1), `andon_log_queued` and `andon_log_sink_errors{sink="..."}`,
-    /// all gauges (the records' totals since start too).
+    /// The counters `andon_log_records_total{outcome="emitted|written|failed|dropped|sampled_out|timed_out"}`
+    /// and `andon_log_sink_errors_total{sink="..."}`, and the gauges `andon_log_stalled` (0 or
+    /// 1) and `andon_log_queued`.
     fn describe(&self) -> Vec<StatLine> {
-        let mut lines = StatLine::gauges_by(
+        let mut lines = StatLine::counters_by(
             RECORDS,
             "Log records since start, by outcome (emitted, written, failed, dropped, sampled_out, timed_out).",
             "outcome",
@@ -89,7 +89,7 @@ impl Stats for LogStats {
             if self.stalled { 1.0 } else { 0.0 },
         ));
         lines.extend(self.sinks.iter().map(|sink| {
-            StatLine::gauge(
+            StatLine::counter(
                 SINK_ERRORS,
                 "Failed record writes, by sink.",
                 sink.errors as f64,
@@ -112,10 +112,10 @@ impl LogStats {
         every_sink.describe_to(metrics);
     }
 
-    /// Publishes the counters as gauges (totals since start) through a metrics sink:
-    /// `andon_log_records{outcome="emitted|written|failed|dropped|sampled_out|timed_out"}`,
-    /// `andon_log_queued`, `andon_log_stalled` (0 or 1) and `andon_log_sink_errors{sink="..."}`;
-    /// [`Stats::export`] of these stats.
+    /// Publishes the stats through a metrics sink: the counters
+    /// `andon_log_records_total{outcome="emitted|written|failed|dropped|sampled_out|timed_out"}`
+    /// and `andon_log_sink_errors_total{sink="..."}` (totals since start), the gauges
+    /// `andon_log_queued` and `andon_log_stalled` (0 or 1); [`Stats::export`] of these stats.
     pub fn export(&self, metrics: &dyn MetricsSink) {
         Stats::export(self, metrics);
     }
@@ -142,6 +142,10 @@ mod tests {
                 .unwrap()
                 .push((name.to_owned(), labels, value));
         }
+
+        fn set_counter(&self, name: &str, labels: &[(&str, &str)], total: u64) {
+            self.set_gauge(name, labels, total as f64);
+        }
     }
 
     #[test]
@@ -167,11 +171,20 @@ mod tests {
                 .find(|(n, l, _)| n == name && l.contains(&(label.0.into(), label.1.into())))
                 .map(|(_, _, v)| *v)
         };
-        assert_eq!(find("andon_log_records", ("outcome", "dropped")), Some(3.0));
-        assert_eq!(find("andon_log_records", ("outcome", "written")), Some(7.0));
-        assert_eq!(find("andon_log_sink_errors", ("sink", "Stdout")), Some(2.0));
         assert_eq!(
-            find("andon_log_records", ("outcome", "timed_out")),
+            find("andon_log_records_total", ("outcome", "dropped")),
+            Some(3.0)
+        );
+        assert_eq!(
+            find("andon_log_records_total", ("outcome", "written")),
+            Some(7.0)
+        );
+        assert_eq!(
+            find("andon_log_sink_errors_total", ("sink", "Stdout")),
+            Some(2.0)
+        );
+        assert_eq!(
+            find("andon_log_records_total", ("outcome", "timed_out")),
             Some(2.0)
         );
         let stalled = seen.iter().find(|(n, _, _)| n == "andon_log_stalled");

@@ -6,14 +6,14 @@ use andon_core::{StatLine, Stats};
 const METRICS: &str = "andon_metrics_metrics";
 /// The gauge of series (label sets) registered.
 const SERIES: &str = "andon_metrics_series";
-/// The gauge of series the cardinality guard refused (total since start).
-const REFUSED: &str = "andon_metrics_refused_series";
 
 /// A snapshot of the registry behind [`AndonMetrics`](crate::AndonMetrics), from
 /// [`AndonMetrics::stats`](crate::AndonMetrics::stats).
 ///
 /// Updates refused for an invalid name or a type conflict are counted in
-/// `andon_metrics_rejected_total{reason}` as they happen, not here.
+/// `andon_metrics_rejected_total{reason}` as they happen, and refused series in
+/// `andon_metrics_refused_series_total{metric}`: [`describe`](Stats::describe) leaves them
+/// out, so no total has two names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MetricsStats {
@@ -28,7 +28,7 @@ pub struct MetricsStats {
 }
 
 impl Stats for MetricsStats {
-    /// `andon_metrics_metrics`, `andon_metrics_series` and `andon_metrics_refused_series`.
+    /// The gauges `andon_metrics_metrics` and `andon_metrics_series`.
     fn describe(&self) -> Vec<StatLine> {
         vec![
             StatLine::gauge(
@@ -40,11 +40,6 @@ impl Stats for MetricsStats {
                 SERIES,
                 "Series (label sets) registered with andon's recorder.",
                 self.series as f64,
-            ),
-            StatLine::gauge(
-                REFUSED,
-                "New series refused since start because their metric had metrics.max_label_sets label sets.",
-                self.refused_series as f64,
             ),
         ]
     }

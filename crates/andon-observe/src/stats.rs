@@ -1,26 +1,26 @@
 //! [`ObserverStats`] under the [`Stats`] contract: the observer's checks and health signals as
-//! gauges holding totals since start.
+//! counters of totals since start.
 
 use andon_core::{StatLine, Stats};
 
 use crate::observer::ObserverStats;
 
-/// The gauge of checks by outcome (totals since start).
-const CHECKS: &str = "andon_observer_checks";
-/// The gauge of health signals by outcome (totals since start).
-const SIGNALS: &str = "andon_observer_signals";
+/// The counter of checks by outcome.
+const CHECKS: &str = "andon_observer_checks_total";
+/// The counter of health signals by outcome.
+const SIGNALS: &str = "andon_observer_signals_total";
 
 impl Stats for ObserverStats {
-    /// `andon_observer_checks{outcome="taken|failed"}` and
-    /// `andon_observer_signals{outcome="sent|failed"}`.
+    /// `andon_observer_checks_total{outcome="taken|failed"}` and
+    /// `andon_observer_signals_total{outcome="sent|failed"}`.
     fn describe(&self) -> Vec<StatLine> {
         let checks = "Observer measurements since start: taken (on demand and scheduled), or failed (a scheduled check that could not measure).";
         let signals = "Observer health signals since start: sent (the sink accepted), or failed (refused or not taken within a check interval; sent again).";
         let taken = andon_core::stat_totals!(self => checks as "taken", check_failures as "failed");
         let sent =
             andon_core::stat_totals!(self => signals_sent as "sent", signal_failures as "failed");
-        let mut lines = StatLine::gauges_by(CHECKS, checks, "outcome", &taken);
-        lines.extend(StatLine::gauges_by(SIGNALS, signals, "outcome", &sent));
+        let mut lines = StatLine::counters_by(CHECKS, checks, "outcome", &taken);
+        lines.extend(StatLine::counters_by(SIGNALS, signals, "outcome", &sent));
         lines
     }
 }
@@ -37,7 +37,7 @@ mod tests {
             ..ObserverStats::default()
         };
         let text = andon_core::stats::render_prometheus(&[&stats]);
-        assert!(text.contains("andon_observer_checks{outcome=\"taken\"} 9\n"));
-        assert!(text.contains("andon_observer_signals{outcome=\"failed\"} 2\n"));
+        assert!(text.contains("andon_observer_checks_total{outcome=\"taken\"} 9\n"));
+        assert!(text.contains("andon_observer_signals_total{outcome=\"failed\"} 2\n"));
     }
 }

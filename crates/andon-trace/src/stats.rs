@@ -2,10 +2,10 @@
 
 use andon_core::{MetricsSink, StatLine, Stats};
 
-/// The gauge of spans by outcome that [`TraceStats::export`] publishes.
-const SPANS: &str = "andon_trace_spans";
-/// The gauge of failed export batches that [`TraceStats::export`] publishes.
-const EXPORT_ERRORS: &str = "andon_trace_export_errors";
+/// The counter of spans by outcome that [`TraceStats::export`] publishes.
+const SPANS: &str = "andon_trace_spans_total";
+/// The counter of failed export batches that [`TraceStats::export`] publishes.
+const EXPORT_ERRORS: &str = "andon_trace_export_errors_total";
 
 /// A snapshot of what the tracer did, for health checks and metrics.
 ///
@@ -31,10 +31,10 @@ pub struct TraceStats {
 }
 
 impl Stats for TraceStats {
-    /// `andon_trace_spans{outcome="started|not_sampled|queued|dropped|exported|failed"}` and
-    /// `andon_trace_export_errors`, gauges holding totals since start.
+    /// The counters `andon_trace_spans_total{outcome="started|not_sampled|queued|dropped|exported|failed"}`
+    /// and `andon_trace_export_errors_total`, totals since start.
     fn describe(&self) -> Vec<StatLine> {
-        let mut lines = StatLine::gauges_by(
+        let mut lines = StatLine::counters_by(
             SPANS,
             "Spans since start, by outcome (started, not_sampled, queued, dropped, exported, failed).",
             "outcome",
@@ -47,7 +47,7 @@ impl Stats for TraceStats {
                 spans_failed as "failed",
             ),
         );
-        lines.push(StatLine::gauge(
+        lines.push(StatLine::counter(
             EXPORT_ERRORS,
             "Span export batches that failed.",
             self.export_errors as f64,
@@ -64,9 +64,9 @@ impl TraceStats {
         TraceStats::default().describe_to(metrics);
     }
 
-    /// Publishes the counters as gauges (totals since start) through a metrics sink, so that a
-    /// scrape shows lost spans: `andon_trace_spans{outcome="started|not_sampled|queued|dropped|exported|failed"}`
-    /// and `andon_trace_export_errors`; [`Stats::export`] of these stats.
+    /// Publishes the counters (totals since start) through a metrics sink, so that a scrape
+    /// shows lost spans: `andon_trace_spans_total{outcome="started|not_sampled|queued|dropped|exported|failed"}`
+    /// and `andon_trace_export_errors_total`; [`Stats::export`] of these stats.
     pub fn export(&self, metrics: &dyn MetricsSink) {
         Stats::export(self, metrics);
     }
@@ -84,8 +84,8 @@ mod tests {
             ..TraceStats::default()
         };
         let text = andon_core::stats::render_prometheus(&[&stats]);
-        assert_eq!(text.matches("# HELP andon_trace_spans ").count(), 1);
-        assert!(text.contains("andon_trace_spans{outcome=\"dropped\"} 4\n"));
-        assert!(text.contains("andon_trace_export_errors 1\n"));
+        assert_eq!(text.matches("# HELP andon_trace_spans_total ").count(), 1);
+        assert!(text.contains("andon_trace_spans_total{outcome=\"dropped\"} 4\n"));
+        assert!(text.contains("andon_trace_export_errors_total 1\n"));
     }
 }

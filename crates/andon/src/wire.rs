@@ -14,7 +14,7 @@
 //! | the system | `SignalSink` (a `Deferred` slot bound once the system exists) | metric thresholds, observer health changes, failing alert channels |
 //! | history | `HistoryStore` | the system (signals, line stops and resumes, RED diagnostics), alert manager (alert changes) |
 //! | alert manager | `subscribe()` | the system's live events (`SystemEvent::Alert`) |
-//! | every component | `Component::stats().export(MetricsSink)` every second | `andon_log_records{outcome}`, `andon_trace_spans{outcome}`, `andon_metrics_series`, `andon_observer_checks{outcome}`, `andon_alert_manager_events{event}`, `andon_history_records{outcome}`, … (drops visible on /metrics) |
+//! | every component | `Component::stats().export(MetricsSink)` every second | `andon_log_records_total{outcome}`, `andon_trace_spans_total{outcome}`, `andon_metrics_series`, `andon_observer_checks_total{outcome}`, `andon_alert_manager_events_total{event}`, `andon_history_records_total{outcome}`, … (drops visible on /metrics) |
 //! | logger | `LogSink` | the alert manager's built-in `log` channel (alert records in andon's own log) |
 //! | alert manager | `MetricsListener` (a `Deferred` slot bound once the manager exists) | the metrics recorder (metric and queue-depth rules react to an update, not the next tick) |
 //! | metrics | `endpoint_notice()` | stderr and a WARNING record when the endpoint's port was taken and another was used |

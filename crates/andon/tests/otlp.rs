@@ -71,7 +71,9 @@ async fn a_red_signal_is_one_trace_in_the_log_and_at_the_receiver() {
         let body = metrics.render();
         let value = |outcome: &str| {
             body.lines()
-                .find(|l| l.starts_with(&format!("andon_trace_spans{{outcome=\"{outcome}\"}}")))
+                .find(|l| {
+                    l.starts_with(&format!("andon_trace_spans_total{{outcome=\"{outcome}\"}}"))
+                })
                 .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         };
         assert_eq!(value("dropped"), Some(0.0), "{body}");
@@ -79,7 +81,7 @@ async fn a_red_signal_is_one_trace_in_the_log_and_at_the_receiver() {
     });
     assert!(
         exported.is_some(),
-        "andon_trace_spans{{outcome=\"exported\"}} never reached 2"
+        "andon_trace_spans_total{{outcome=\"exported\"}} never reached 2"
     );
     system.shutdown().await.unwrap();
     let records = read_lines(&log_path(dir.path()));

@@ -76,7 +76,7 @@ fn the_text_passes_promtool() {
     let refs: Vec<&dyn Stats> = components.iter().map(|s| s.as_ref()).collect();
     let text = render_prometheus(&refs);
     assert!(
-        text.contains(r#"andon_log_sink_errors{sink="File(/var/log/\"andon\"\\x.log)"} 2"#),
+        text.contains(r#"andon_log_sink_errors_total{sink="File(/var/log/\"andon\"\\x.log)"} 2"#),
         "{text}"
     );
     assert!(text.contains("andon_metrics_series 8\n"), "{text}");

@@ -60,7 +60,9 @@ async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
         let (_, body) = andon_tests::http_get(&format!("http://127.0.0.1:{port}/metrics")).ok()?;
         let value = |outcome: &str| {
             body.lines()
-                .find(|l| l.starts_with(&format!("andon_log_records{{outcome=\"{outcome}\"}}")))
+                .find(|l| {
+                    l.starts_with(&format!("andon_log_records_total{{outcome=\"{outcome}\"}}"))
+                })
                 .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         };
         let written = value("written")?;
@@ -69,14 +71,14 @@ async fn a_red_signal_is_visible_everywhere_and_stops_the_line() {
     });
     assert!(
         written.is_some(),
-        "andon_log_records{{outcome=\"written\"}} never reached 2"
+        "andon_log_records_total{{outcome=\"written\"}} never reached 2"
     );
     // So do every other component's `stats()`, exported the same way once a second.
     let every = andon_tests::wait_for(Duration::from_secs(10), || {
         let (_, body) = andon_tests::http_get(&format!("http://127.0.0.1:{port}/metrics")).ok()?;
         let has = |prefix: &str| body.lines().any(|l| l.starts_with(prefix));
-        (has("andon_alert_manager_events{event=\"signals\"}")
-            && has("andon_observer_checks{outcome=\"taken\"}")
+        (has("andon_alert_manager_events_total{event=\"signals\"}")
+            && has("andon_observer_checks_total{outcome=\"taken\"}")
             && has("andon_metrics_series "))
         .then_some(())
     });

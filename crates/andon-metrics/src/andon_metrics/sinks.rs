@@ -103,6 +103,15 @@ impl MetricsSink for AndonMetrics {
         }
     }
 
+    fn set_counter(&self, name: &str, labels: &[(&str, &str)], total: u64) {
+        let Some(key) = self.sink_key(name, labels, true) else {
+            return;
+        };
+        if let Ok(counter) = self.registry.counter(&key) {
+            counter.absolute(total);
+        }
+    }
+
     fn record_histogram(&self, name: &str, labels: &[(&str, &str)], value: f64) {
         let Some(key) = self.sink_key(name, labels, value.is_finite()) else {
             return;
