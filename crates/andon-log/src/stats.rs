@@ -171,22 +171,14 @@ mod tests {
                 .find(|(n, l, _)| n == name && l.contains(&(label.0.into(), label.1.into())))
                 .map(|(_, _, v)| *v)
         };
-        assert_eq!(
-            find("andon_log_records_total", ("outcome", "dropped")),
-            Some(3.0)
-        );
-        assert_eq!(
-            find("andon_log_records_total", ("outcome", "written")),
-            Some(7.0)
-        );
-        assert_eq!(
-            find("andon_log_sink_errors_total", ("sink", "Stdout")),
-            Some(2.0)
-        );
-        assert_eq!(
-            find("andon_log_records_total", ("outcome", "timed_out")),
-            Some(2.0)
-        );
+        for (name, label, value) in [
+            ("andon_log_records_total", ("outcome", "dropped"), 3.0),
+            ("andon_log_records_total", ("outcome", "written"), 7.0),
+            ("andon_log_records_total", ("outcome", "timed_out"), 2.0),
+            ("andon_log_sink_errors_total", ("sink", "Stdout"), 2.0),
+        ] {
+            assert_eq!(find(name, label), Some(value), "{name} {label:?}");
+        }
         let stalled = seen.iter().find(|(n, _, _)| n == "andon_log_stalled");
         assert_eq!(stalled.map(|(_, _, v)| *v), Some(1.0));
     }
