@@ -146,8 +146,13 @@ pub trait MetricsSink: Send + Sync + fmt::Debug {
     /// Sets counter `name` with `labels` to `total`, a total since start that a component
     /// keeps itself (what [`Stats::export`](crate::stats::Stats::export) publishes); a counter
     /// never goes down, so a total below the one already set leaves it as it is.
+    ///
+    /// The default publishes the total with [`set_gauge`](MetricsSink::set_gauge), so a sink
+    /// without counters of its own still shows every total rather than losing it; a sink
+    /// that has counters should override it.
     fn set_counter(&self, name: &str, labels: &[(&str, &str)], total: u64) {
-        let _ = (name, labels, total);
+        #[allow(clippy::cast_precision_loss)] // a total past 2^53 is shown approximately
+        self.set_gauge(name, labels, total as f64);
     }
 
     /// Records `value` in histogram `name` with `labels`.

@@ -330,6 +330,33 @@ mod tests {
         );
     }
 
+    /// A sink that knows only gauges, as a sink written before `set_counter` existed.
+    #[derive(Debug, Default)]
+    struct GaugesOnly(Mutex<Vec<String>>);
+
+    impl MetricsSink for GaugesOnly {
+        fn set_gauge(&self, name: &str, labels: &[(&str, &str)], value: f64) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{name}{labels:?}={value}"));
+        }
+    }
+
+    #[test]
+    fn a_sink_without_counters_still_gets_every_total_as_a_gauge() {
+        let sink = GaugesOnly::default();
+        Two.export(&sink);
+        assert_eq!(
+            *sink.0.lock().unwrap(),
+            [
+                "t_total[(\"why\", \"a\\\"b\\\\c\")]=2",
+                "t_total[(\"why\", \"d\")]=3",
+                "t_open[]=inf",
+            ]
+        );
+    }
+
     #[test]
     fn export_describes_each_name_once_then_sets_every_series() {
         let seen = Seen::default();

@@ -142,10 +142,6 @@ mod tests {
                 .unwrap()
                 .push((name.to_owned(), labels, value));
         }
-
-        fn set_counter(&self, name: &str, labels: &[(&str, &str)], total: u64) {
-            self.set_gauge(name, labels, total as f64);
-        }
     }
 
     #[test]
