@@ -129,12 +129,23 @@ impl Client {
     }
 
     /// `POST /v1/alerts/{fingerprint}/ack`: acknowledges the open alerts with `fingerprint`
-    /// (letters, digits, `-`, `_`, `:`, `.`; the agent refuses others).
+    /// (letters, digits, `-`, `_`, `:`, `.`).
+    ///
+    /// # Errors
+    ///
+    /// [`AgentError::Usage`], before anything is sent, for a fingerprint that is not one: a
+    /// text such as `x/../../line/resume?` would otherwise make a URL of another endpoint.
     pub async fn acknowledge(
         &self,
         fingerprint: &str,
         request: &AckRequest,
     ) -> Result<Acknowledged, AgentError> {
+        if !crate::request::is_fingerprint(fingerprint) {
+            return Err(AgentError::Usage(format!(
+                "`{fingerprint}` is not an alert fingerprint: use {}",
+                crate::request::FINGERPRINT_RULE
+            )));
+        }
         self.post_as(&format!("/v1/alerts/{fingerprint}/ack"), request)
             .await
     }
@@ -144,12 +155,18 @@ impl Client {
         self.get_as("/v1/diagnostics").await
     }
 
-    /// `POST /v1/heartbeats/{name}`: checks a heartbeat in (its name percent-encoded).
+    /// `POST /v1/heartbeats/{name}`: checks a heartbeat in.
+    ///
+    /// # Errors
+    ///
+    /// [`AgentError::Usage`], before anything is sent, for a name that is not a heartbeat
+    /// name ([`check_heartbeat_name`](andon::config::check_heartbeat_name)).
     pub async fn check_in(
         &self,
         name: &str,
         check_in: &CheckIn,
     ) -> Result<HeartbeatView, AgentError> {
+        andon::config::check_heartbeat_name(name).map_err(AgentError::Usage)?;
         self.post_as(&crate::exec::heartbeat_path(name), check_in)
             .await
     }
@@ -259,5 +276,33 @@ mod tests {
         let client = Client::new("http://127.0.0.1:7600/", Some("s3cret".into())).unwrap();
         assert_eq!(client.url(), "http://127.0.0.1:7600");
         assert!(!format!("{client:?}").contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn a_fingerprint_or_heartbeat_name_that_would_make_another_path_is_never_sent() {
+        // Port 9 (discard) on loopback: a request that was sent would fail as unreachable.
+        let client = Client::new("http://127.0.0.1:9", None).unwrap();
+        let ack = AckRequest { by: None };
+        for fingerprint in ["x/../../line/resume?", "..", ".", "a#b", "a%2F", ""] {
+            let err = client.acknowledge(fingerprint, &ack).await.unwrap_err();
+            assert!(
+                matches!(&err, AgentError::Usage(m) if m.contains("not an alert fingerprint")),
+                "{fingerprint}: {err}"
+            );
+        }
+        let check_in = CheckIn::new(andon::HeartbeatStatus::Success);
+        for name in ["..", "a/b", "x?y"] {
+            let err = client.check_in(name, &check_in).await.unwrap_err();
+            assert!(
+                matches!(&err, AgentError::Usage(m) if m.contains("is not a heartbeat name")),
+                "{name}: {err}"
+            );
+        }
+        // A well-formed fingerprint is sent (and finds nobody on port 9).
+        let err = client
+            .acknowledge("be94982b:a-1.2", &ack)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AgentError::Unreachable { .. }), "{err}");
     }
 }

@@ -202,19 +202,29 @@ pub(crate) fn ack(body: &[u8]) -> Result<AckRequest, ApiError> {
     })
 }
 
-/// Checks a fingerprint from the path.
-pub(crate) fn fingerprint(text: &str) -> Result<(), ApiError> {
-    let ok = !text.is_empty()
+/// What a fingerprint may be, as the server and the client both check it.
+pub(crate) const FINGERPRINT_RULE: &str =
+    "1 to 256 letters, digits, `-`, `_`, `:` or `.` (not only dots), as `andon alerts` lists it";
+
+/// Whether `text` can be an alert fingerprint: one path segment that no URL parser reads as
+/// a path of its own (no `/`, `?`, `#` or `%`, not `.` or `..`).
+pub(crate) fn is_fingerprint(text: &str) -> bool {
+    !text.is_empty()
         && text.len() <= MAX_NAME_CHARS
         && text
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        && !text.chars().all(|c| c == '.')
+}
+
+/// Checks a fingerprint from the path.
+pub(crate) fn fingerprint(text: &str) -> Result<(), ApiError> {
+    if is_fingerprint(text) {
         Ok(())
     } else {
         Err(ApiError::field(
             "fingerprint",
-            "must be 1 to 256 letters, digits, `-`, `_`, `:` or `.`, as `andon alerts` lists it",
+            format!("must be {FINGERPRINT_RULE}"),
         ))
     }
 }

@@ -113,6 +113,19 @@ fn signal_line_check_and_resume_through_a_running_agent() {
         text(&out.stdout)
     );
 
+    // An acknowledgement whose "fingerprint" would make the URL of another endpoint
+    // (`/v1/alerts/x/../../line/resume?/ack` is `/v1/line/resume`) is refused before it is
+    // sent: the line stays stopped.
+    let out = andon(&["ack", "x/../../line/resume?", "--url", &url], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is not an alert fingerprint"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = andon(&["line", "check", "--url", &url], &[]);
+    assert_eq!(out.status.code(), Some(1), "the line must still be stopped");
+
     let out = andon(
         &[
             "line",

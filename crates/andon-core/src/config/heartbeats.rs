@@ -129,19 +129,21 @@ impl HeartbeatConfig {
 /// The longest heartbeat name, in characters.
 pub const MAX_HEARTBEAT_NAME_CHARS: usize = 128;
 
-/// Checks a heartbeat name: 1 to 128 characters of letters, digits, `-`, `_`, `.` (it is a path
-/// segment of the API and a metric label).
+/// Checks a heartbeat name: 1 to 128 characters of letters, digits, `-`, `_`, `.`, not only
+/// dots (it is a path segment of the API, where `.` and `..` mean other paths, and a metric
+/// label).
 pub fn check_heartbeat_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.chars().count() <= MAX_HEARTBEAT_NAME_CHARS
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.chars().all(|c| c == '.');
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "`{name}` is not a heartbeat name: use 1 to {MAX_HEARTBEAT_NAME_CHARS} letters, digits, `-`, `_` or `.`, such as \"nightly-backup\""
+            "`{name}` is not a heartbeat name: use 1 to {MAX_HEARTBEAT_NAME_CHARS} letters, digits, `-`, `_` or `.` (not only dots), such as \"nightly-backup\""
         ))
     }
 }
@@ -224,6 +226,11 @@ mod tests {
                 "[[heartbeats]]\nname = \"a b\"\nevery = \"1m\"\n",
                 "heartbeats.0.name",
                 "is not a heartbeat name",
+            ),
+            (
+                "[[heartbeats]]\nname = \"..\"\nevery = \"1m\"\n",
+                "heartbeats.0.name",
+                "not only dots",
             ),
             (
                 "[[heartbeats]]\nname = \"a\"\nevery = \"1m\"\ncolor = \"green\"\n",
