@@ -193,6 +193,11 @@ impl AndonSystemBuilder {
                 crate::fanout::PART_TIMEOUTS,
                 crate::fanout::PART_TIMEOUTS_HELP,
             );
+            if system.inner.line_store.is_some() {
+                metrics.describe(crate::state::STATE_ERRORS, crate::state::STATE_ERRORS_HELP);
+                // Present at 0 from the start, so a rule over it has a series to read.
+                metrics.add_counter(crate::state::STATE_ERRORS, &[], 0);
+            }
         }
         system.line_changed();
         // Fail closed, and loud: the RED that stopped the line is logged, counted and alerted.

@@ -18,6 +18,12 @@ use serde::{Deserialize, Serialize};
 /// The version of the file's layout this build writes and reads.
 const VERSION: u32 = 1;
 
+/// The counter of line states (a stop or a resume) that could not be written.
+pub(crate) const STATE_ERRORS: &str = "andon_line_state_errors_total";
+
+/// Its HELP text.
+pub(crate) const STATE_ERRORS_HELP: &str = "Line states (a stop or a resume) that could not be written to [line] state_file: the change held in the process, but a restart would not know it";
+
 #[derive(Serialize)]
 struct Saving<'a> {
     version: u32,

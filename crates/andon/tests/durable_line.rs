@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use andon::{AndonConfig, AndonSignal, AndonSystem, Color};
+use andon::{AndonConfig, AndonSignal, AndonSystem, Color, SignalError};
 
 fn config(dir: &Path, metrics_port: Option<u16>) -> AndonConfig {
     let metrics = match metrics_port {
@@ -126,4 +126,74 @@ async fn an_unreadable_state_file_starts_the_line_stopped_with_a_red() {
     let last = AndonSystem::new(config(dir.path(), None)).await.unwrap();
     assert!(last.line().checkpoint().is_ok());
     last.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_that_cannot_be_saved_is_told_to_the_on_call_not_only_to_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = andon_tests::free_port();
+    let system = AndonSystem::new(config(dir.path(), Some(port)))
+        .await
+        .unwrap();
+    assert!(
+        system.line().checkpoint().is_ok(),
+        "no state file yet: running"
+    );
+    // Then `state` becomes a file, so `state/line.json` cannot be written (not even by root),
+    // as when the disk fills up or the folder is lost.
+    std::fs::write(dir.path().join("state"), b"not a folder").unwrap();
+    let metric = || {
+        let (_, body) = andon_tests::http_get(&format!("http://127.0.0.1:{port}/metrics")).unwrap();
+        body.lines()
+            .find(|l| l.starts_with("andon_line_state_errors_total"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(metric(), "andon_line_state_errors_total 0");
+
+    let answer = system
+        .signal_problem(AndonSignal::red("disk full").with_component("db"))
+        .await;
+    let Err(SignalError::Partial { outcome, failures }) = answer else {
+        panic!("the caller is told the stop was not saved: {answer:?}");
+    };
+    assert!(outcome.stopped_line);
+    assert!(
+        failures.iter().any(|f| f.component == "line"),
+        "{failures:?}"
+    );
+    // Fail closed in this process: the line is stopped.
+    assert!(system.line().checkpoint().is_err());
+
+    // The on-call hears of it too: a counter, and a YELLOW from andon on the board and in the
+    // log (raised in the background).
+    assert_eq!(metric(), "andon_line_state_errors_total 1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let yellow = loop {
+        let found = system.recent_signals(10).into_iter().find(|s| {
+            s.color() == Color::Yellow
+                && s.component() == Some("andon")
+                && s.message().contains("was not saved")
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no YELLOW from andon about the unsaved line"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(yellow.message().contains(&outcome.id.to_string()));
+    assert!(
+        system.line().checkpoint().is_err(),
+        "a report never resumes"
+    );
+    let _ = system.shutdown().await;
+    let log = std::fs::read_to_string(dir.path().join("andon.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"WARNING\"") && l.contains("was not saved")),
+        "{log}"
+    );
 }

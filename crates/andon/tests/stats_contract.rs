@@ -108,6 +108,7 @@ const PUSHED: &[&str] = &[
     "andon_metrics_rejected_total",
     "andon_metrics_refused_series_total",
     "andon_signal_part_timeouts_total",
+    "andon_line_state_errors_total",
     "andon_heartbeat_check_ins_total",
     "andon_heartbeat_misses_total",
 ];

@@ -98,6 +98,9 @@ impl AndonSystem {
             if let Some(note) = note {
                 signal = signal.with_attribute("note", note);
             }
+            if let Err(error) = &saved {
+                self.report_unsaved_line(error, &signal);
+            }
             let delivered = self.signal_problem(signal).await;
             match (delivered, saved) {
                 (delivered, Ok(())) => {
