@@ -251,6 +251,8 @@ async fn run(
     #[cfg(unix)]
     crate::data_dir::restrict_umask();
     let (dir, warning) = use_data_dir(&mut loaded, config.as_deref(), data_dir.as_deref())?;
+    // Held until this function returns: no second agent starts on the same directory.
+    let _lock = crate::data_dir::lock_data_dir(&dir)?;
     if let Some(warning) = warning {
         eprintln!("andon: warning: {warning}");
     }

@@ -30,6 +30,8 @@ pub const OUTBOX_FILE: &str = "alerts.outbox";
 pub const ALERTS_STATE_FILE: &str = "alerts.state";
 /// The line's state in the data directory (`[line] state_file`).
 pub const LINE_STATE_FILE: &str = "line.state";
+/// The lock the running agent holds on its data directory (it holds the agent's pid).
+pub const LOCK_FILE: &str = "andon.lock";
 
 /// Where the data directory is: `flag` (`--data-dir`), else the first path of
 /// `state_directory` (`$STATE_DIRECTORY`), else [`DEFAULT_DATA_DIR`].
@@ -170,6 +172,71 @@ pub fn use_data_dir(
     Ok((dir, warning))
 }
 
+/// The data directory, taken by this process: while it lives no other agent can use the
+/// directory, and the kernel lets go of it when the process ends however it ends (`kill -9`
+/// included), so it never outlives its agent.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// Takes `dir` for this agent with an exclusive lock on its [`LOCK_FILE`], as Prometheus and
+/// PostgreSQL lock their data directories.
+///
+/// # Errors
+///
+/// [`AgentError::DataDir`] when another agent holds it (naming its pid): two agents on one
+/// directory would write the same line state, outbox and open alerts, and a resume written by
+/// one would bring the other's stopped line back RUNNING after its restart. Also when the lock
+/// file cannot be opened.
+pub fn lock_data_dir(dir: &Path) -> Result<DataDirLock, AgentError> {
+    let path = dir.join(LOCK_FILE);
+    let failed = |reason: String| AgentError::DataDir {
+        path: dir.to_owned(),
+        reason,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut file = options
+        .open(&path)
+        .map_err(|e| failed(format!("cannot open its lock file {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::io::{Read, Seek, Write};
+        if let Err(e) =
+            rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        {
+            if e != rustix::io::Errno::WOULDBLOCK {
+                return Err(failed(format!("cannot lock {}: {e}", path.display())));
+            }
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() {
+                "another andon agent".to_owned()
+            } else {
+                format!("another andon agent (pid {holder})")
+            };
+            return Err(failed(format!(
+                "{who} is using it: two agents on one data directory would overwrite each other's line state and alerts; stop that agent, or give this one its own --data-dir"
+            )));
+        }
+        // Ours now: say who holds it.
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .and_then(|()| file.flush());
+        if let Err(e) = written {
+            return Err(failed(format!("cannot write {}: {e}", path.display())));
+        }
+    }
+    Ok(DataDirLock { _file: file })
+}
+
 /// Narrows the process's file-creation mask to `0027`, so every file the agent's components
 /// create (logs, outbox, state files) is at most `0640` and every directory `0750`, whatever the
 /// shell's umask was.
@@ -235,6 +302,25 @@ mod tests {
         apply_data_dir(&mut config, dir, ExplicitKeys::from_toml(text)).unwrap();
         assert!(config.history.enabled);
         assert_eq!(config.history.path, ":memory:");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_second_lock_on_one_directory_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock_data_dir(dir.path()).unwrap();
+        let lock = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();
+        assert_eq!(lock.trim(), std::process::id().to_string());
+        // flock conflicts between two opens of the file, even in one process.
+        let refused = lock_data_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            refused.contains(&format!("another andon agent (pid {})", std::process::id()))
+                && refused.contains("--data-dir"),
+            "{refused}"
+        );
+        drop(first);
+        let again = lock_data_dir(dir.path()).unwrap();
+        drop(again);
     }
 
     #[cfg(unix)]

@@ -102,8 +102,9 @@ pub use connections::ConnectionStats;
 #[cfg(unix)]
 pub use data_dir::restrict_umask;
 pub use data_dir::{
-    ALERTS_STATE_FILE, DEFAULT_DATA_DIR, ExplicitKeys, HISTORY_FILE, LINE_STATE_FILE, OUTBOX_FILE,
-    STATE_DIRECTORY_ENV, apply_data_dir, create_data_dir, resolve_data_dir, use_data_dir,
+    ALERTS_STATE_FILE, DEFAULT_DATA_DIR, DataDirLock, ExplicitKeys, HISTORY_FILE, LINE_STATE_FILE,
+    LOCK_FILE, OUTBOX_FILE, STATE_DIRECTORY_ENV, apply_data_dir, create_data_dir, lock_data_dir,
+    resolve_data_dir, use_data_dir,
 };
 pub use error::AgentError;
 pub use exec::{

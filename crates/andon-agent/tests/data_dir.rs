@@ -175,3 +175,49 @@ fn state_directory_is_honoured_and_history_off_in_the_file_stays_off() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_second_agent_on_the_same_data_directory_is_refused_and_the_first_keeps_serving() {
+    let cwd = temp_dir();
+    let data = cwd.path().join("shared");
+    let data_arg = data.to_str().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{listen}");
+    let first = Peer::builder(ANDON)
+        .args(["run", "--listen", &listen, "--data-dir", data_arg])
+        .ready(Ready::Http(format!("{url}/healthz")))
+        .start()
+        .unwrap();
+    let out = andon(&["signal", "red", "press jammed", "--url", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A second agent started on the same directory (a unit restarted while the old process
+    // lingers, a manual `andon run` during maintenance) would overwrite the first one's line
+    // state: it is refused at once, naming the directory and the first agent's pid.
+    let other = format!("127.0.0.1:{}", free_port());
+    let second = andon(&["run", "--listen", &other, "--data-dir", data_arg]);
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second.stderr));
+    let stderr = text(&second.stderr);
+    assert!(
+        stderr.contains(&format!("pid {}", first.pid().unwrap())) && stderr.contains("--data-dir"),
+        "{stderr}"
+    );
+    // The first agent still serves, its line still stopped.
+    let out = andon(&["line", "check", "--url", &url]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    drop(first);
+
+    // Once it is gone (however it ended), the directory is free again.
+    let third = Peer::builder(ANDON)
+        .args(["run", "--listen", &other, "--data-dir", data_arg])
+        .ready(Ready::Http(format!("http://{other}/healthz")))
+        .start()
+        .unwrap();
+    let out = andon(&["line", "check", "--url", &format!("http://{other}")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the stop outlived the first agent"
+    );
+    drop(third);
+}
