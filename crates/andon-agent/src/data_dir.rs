@@ -221,7 +221,7 @@ pub fn lock_data_dir(dir: &Path) -> Result<DataDirLock, AgentError> {
                 format!("another andon agent (pid {holder})")
             };
             return Err(failed(format!(
-                "{who} is using it: two agents on one data directory would overwrite each other's line state and alerts; stop that agent, or give this one its own --data-dir"
+                "{who} is using it (two agents on one data directory would overwrite each other's line state and alerts): stop that agent first"
             )));
         }
         // Ours now: say who holds it.
