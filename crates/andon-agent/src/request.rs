@@ -207,14 +207,9 @@ pub(crate) const FINGERPRINT_RULE: &str =
     "1 to 256 letters, digits, `-`, `_`, `:` or `.` (not only dots), as `andon alerts` lists it";
 
 /// Whether `text` can be an alert fingerprint: one path segment that no URL parser reads as
-/// a path of its own (no `/`, `?`, `#` or `%`, not `.` or `..`).
+/// a path of its own ([`is_path_segment`](andon::config::is_path_segment)).
 pub(crate) fn is_fingerprint(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= MAX_NAME_CHARS
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
-        && !text.chars().all(|c| c == '.')
+    andon::config::is_path_segment(text, MAX_NAME_CHARS, &['-', '_', ':', '.'])
 }
 
 /// Checks a fingerprint from the path.

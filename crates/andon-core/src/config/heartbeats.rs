@@ -133,13 +133,7 @@ pub const MAX_HEARTBEAT_NAME_CHARS: usize = 128;
 /// dots (it is a path segment of the API, where `.` and `..` mean other paths, and a metric
 /// label).
 pub fn check_heartbeat_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= MAX_HEARTBEAT_NAME_CHARS
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.chars().all(|c| c == '.');
-    if ok {
+    if super::is_path_segment(name, MAX_HEARTBEAT_NAME_CHARS, &['-', '_', '.']) {
         Ok(())
     } else {
         Err(format!(

@@ -40,6 +40,7 @@ mod line;
 mod logger;
 mod metrics;
 mod observer;
+mod path_segment;
 mod secret;
 mod tracer;
 
@@ -67,6 +68,7 @@ pub use logger::{
 };
 pub use metrics::{MetricsConfig, ThresholdsConfig};
 pub use observer::ObserverConfig;
+pub use path_segment::is_path_segment;
 pub use secret::Secret;
 pub use tracer::{OtlpProtocol, TracerConfig};
 
